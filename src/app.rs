@@ -1,0 +1,55 @@
+//! `AppState`: what every request handler and background job shares.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::google::GoogleVerifier,
+    config::Config,
+    crypto::SecretBox,
+    db::{PgPool, QueryCounter},
+};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub pool: PgPool,
+    pub query_counter: QueryCounter,
+    /// One HTTP client (connection pools, TLS sessions) for every outbound call.
+    pub http: reqwest::Client,
+    pub google: GoogleVerifier,
+    pub secrets: SecretBox,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state; the pool connects lazily.
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        let query_counter = QueryCounter::default();
+        let pool = crate::db::build_pool(
+            &config.database.url,
+            config.database.pool_size,
+            query_counter.clone(),
+        )?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("booster/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(AppState(Arc::new(Inner {
+            google: GoogleVerifier::new(http.clone(), config.auth.clone()),
+            secrets: SecretBox::new(&config.secret_key),
+            config,
+            pool,
+            query_counter,
+            http,
+        })))
+    }
+}

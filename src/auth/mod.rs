@@ -1,0 +1,263 @@
+//! Authentication and access: Google ID-token verification, sign-in sessions, API
+//! keys, and the [`Viewer`] every request runs as. Roles are enforced by the GraphQL
+//! guards (`graphql::guards`) from the viewer built here.
+
+pub mod google;
+pub mod tokens;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    db::{
+        api_keys::{ApiKey, NewApiKey},
+        enums::Role,
+        schema::{api_keys, sessions, users},
+        sessions::NewSession,
+        users::User,
+    },
+    error::{AppError, AppResult},
+};
+
+/// How the current request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session(i64),
+    ApiKey(i64),
+}
+
+/// The signed-in user behind a request, as loaded when the request began.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+}
+
+/// Who is asking: nobody, or a user. Banned users are still identified here so the
+/// guards can refuse them with a clear reason.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer(pub Option<AuthUser>);
+
+impl Viewer {
+    /// The signed-in, non-banned user, or the matching error.
+    pub fn require_user(&self) -> AppResult<&AuthUser> {
+        let auth = self.0.as_ref().ok_or_else(AppError::unauthenticated)?;
+        if auth.user.is_banned() {
+            return Err(AppError::forbidden("this account is suspended"));
+        }
+        Ok(auth)
+    }
+
+    pub fn require_admin(&self) -> AppResult<&AuthUser> {
+        let auth = self.require_user()?;
+        if !auth.is_admin() {
+            return Err(AppError::forbidden("admin role required"));
+        }
+        Ok(auth)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.require_admin().is_ok()
+    }
+}
+
+/// Extracts the token from an `Authorization: Bearer ...` header value.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Resolves a bearer token (session token or API key) to its user. Unknown, expired
+/// and revoked tokens are an error rather than anonymous access, so a client with a
+/// stale token learns it at once.
+pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResult<AuthUser> {
+    let token_hash = tokens::hash(token);
+    let rejected = || AppError::Unauthenticated("invalid, expired or revoked token".into());
+    if token.starts_with(tokens::API_KEY_PREFIX) {
+        let found: Option<(ApiKey, User)> = api_keys::table
+            .inner_join(users::table)
+            .filter(api_keys::key_hash.eq(&token_hash))
+            .filter(api_keys::revoked_at.is_null())
+            .select((ApiKey::as_select(), User::as_select()))
+            .first(conn)
+            .await
+            .optional()?;
+        let (key, user) = found.ok_or_else(rejected)?;
+        if key.last_used_at.is_none_or(stale) {
+            diesel::update(api_keys::table.find(key.id))
+                .set(api_keys::last_used_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+        }
+        Ok(AuthUser {
+            user,
+            credential: Credential::ApiKey(key.id),
+        })
+    } else {
+        let found: Option<(crate::db::sessions::Session, User)> = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::token_hash.eq(&token_hash))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(diesel::dsl::now))
+            .select((crate::db::sessions::Session::as_select(), User::as_select()))
+            .first(conn)
+            .await
+            .optional()?;
+        let (session, user) = found.ok_or_else(rejected)?;
+        if stale(session.last_used_at) {
+            diesel::update(sessions::table.find(session.id))
+                .set(sessions::last_used_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+        }
+        Ok(AuthUser {
+            user,
+            credential: Credential::Session(session.id),
+        })
+    }
+}
+
+/// `last_used_at` is refreshed at most once a minute: a write per request would
+/// serialize a busy API key's requests on one row.
+fn stale(last_used: DateTime<Utc>) -> bool {
+    Utc::now() - last_used > chrono::Duration::minutes(1)
+}
+
+/// A new session for `user_id`; returns the token, which is not stored anywhere.
+pub async fn create_session(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    ttl: std::time::Duration,
+) -> AppResult<(String, DateTime<Utc>)> {
+    let token = tokens::generate(tokens::SESSION_PREFIX);
+    let expires_at = Utc::now() + chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
+    diesel::insert_into(sessions::table)
+        .values(NewSession {
+            user_id,
+            token_hash: &tokens::hash(&token),
+            expires_at,
+        })
+        .execute(conn)
+        .await?;
+    Ok((token, expires_at))
+}
+
+pub async fn revoke_session(conn: &mut AsyncPgConnection, session_id: i64) -> AppResult<()> {
+    diesel::update(sessions::table.find(session_id))
+        .filter(sessions::revoked_at.is_null())
+        .set(sessions::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every session of a user (used when an admin bans them).
+pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<()> {
+    diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .set(sessions::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub const MAX_API_KEYS_PER_USER: i64 = 20;
+
+/// Creates an API key; the full key is returned once and only its hash is kept.
+pub async fn create_api_key(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    name: &str,
+) -> AppResult<(ApiKey, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(AppError::validation(
+            "name",
+            "name must be 1 to 64 characters",
+        ));
+    }
+    let active: i64 = api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .filter(api_keys::revoked_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    if active >= MAX_API_KEYS_PER_USER {
+        return Err(AppError::conflict(format!(
+            "at most {MAX_API_KEYS_PER_USER} active API keys; revoke one first"
+        )));
+    }
+    let key = tokens::generate(tokens::API_KEY_PREFIX);
+    let prefix: String = key.chars().take(tokens::API_KEY_SHOWN_CHARS).collect();
+    let row = diesel::insert_into(api_keys::table)
+        .values(NewApiKey {
+            user_id,
+            name,
+            prefix: &prefix,
+            key_hash: &tokens::hash(&key),
+        })
+        .returning(ApiKey::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok((row, key))
+}
+
+pub async fn list_api_keys(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<Vec<ApiKey>> {
+    Ok(api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .order(api_keys::id.desc())
+        .select(ApiKey::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Revokes one of the owner's keys. Another user's key is NOT_FOUND, never FORBIDDEN,
+/// so key ids cannot be probed.
+pub async fn revoke_api_key(
+    conn: &mut AsyncPgConnection,
+    owner_id: i64,
+    key_id: i64,
+) -> AppResult<ApiKey> {
+    let key: ApiKey = api_keys::table
+        .filter(api_keys::id.eq(key_id))
+        .filter(api_keys::user_id.eq(owner_id))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("API key"))?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    Ok(diesel::update(api_keys::table.find(key_id))
+        .set(api_keys::revoked_at.eq(diesel::dsl::now))
+        .returning(ApiKey::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_bearer_header() {
+        assert_eq!(super::bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(super::bearer_token("Basic abc"), None);
+        assert_eq!(super::bearer_token("Bearer "), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! The command line: `serve`, `migrate`, `schema`, `user create`.
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::AppState,
+    auth,
+    config::{Config, DatabaseConfig},
+    db::{self, enums::Role},
+    domain::accounts,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "booster",
+    version,
+    about = "GraphQL backend for an SMM reseller panel"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve HTTP (GraphQL, playground, subscriptions).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print a fresh API key for it (shown once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+async fn prepare_database(database: &DatabaseConfig) -> anyhow::Result<()> {
+    db::ensure_database_exists(&database.url).await?;
+    let applied = db::run_migrations(&database.url).await?;
+    for version in applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => prepare_database(&DatabaseConfig::from_environment()?).await,
+        Command::Serve => {
+            let config = Config::from_environment()?;
+            prepare_database(&config.database).await?;
+            let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
+            let state = AppState::new(config)?;
+            crate::http::serve(state, listener).await
+        }
+        Command::User {
+            command: UserCommand::Create { email, name, admin },
+        } => {
+            let database = DatabaseConfig::from_environment()?;
+            prepare_database(&database).await?;
+            let pool = db::build_pool(&database.url, 1, Default::default())?;
+            let mut conn = pool.get().await?;
+            let role = if admin { Role::Admin } else { Role::Customer };
+            let user = accounts::create_user(&mut conn, &email, &name, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, key) =
+                auth::create_api_key(&mut conn, user.id, "created by `booster user create`")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("created {} user {} (id {})", role, user.email, user.id);
+            eprintln!("API key (shown once; use as `Authorization: Bearer <key>`):");
+            println!("{key}");
+            Ok(())
+        }
+    }
+}

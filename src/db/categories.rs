@@ -1,0 +1,50 @@
+//! `service_categories`: how the catalogue is grouped and ordered.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::service_categories;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = service_categories, check_for_backend(diesel::pg::Pg))]
+pub struct Category {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub sort_order: i32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Category {
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Category>> {
+        service_categories::table
+            .filter(service_categories::id.eq_any(ids))
+            .select(Category::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = service_categories)]
+pub struct NewCategory {
+    pub name: String,
+    pub description: String,
+    pub sort_order: i32,
+    pub active: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = service_categories)]
+pub struct CategoryChangeset {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub sort_order: Option<i32>,
+    pub active: Option<bool>,
+}

@@ -1,0 +1,139 @@
+//! Enumerations stored as TEXT (checked by the schema) and exposed as GraphQL enums
+//! under the same SCREAMING_CASE names.
+
+use diesel::{
+    deserialize::{self, FromSql},
+    pg::{Pg, PgValue},
+    serialize::{self, IsNull, Output, ToSql},
+    sql_types::Text,
+};
+use std::io::Write;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = Text)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} {:?}", stringify!($name), other)),
+                }
+            }
+        }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                out.write_all(self.as_str().as_bytes())?;
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                text.parse().map_err(Into::into)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What a user may do.
+    pub enum Role {
+        Admin = "ADMIN",
+        Customer = "CUSTOMER",
+    }
+}
+
+text_enum! {
+    /// The social network a service works on; decides which links are accepted.
+    pub enum Platform {
+        Twitter = "TWITTER",
+        Instagram = "INSTAGRAM",
+        Tiktok = "TIKTOK",
+        Youtube = "YOUTUBE",
+        Facebook = "FACEBOOK",
+        Telegram = "TELEGRAM",
+        Spotify = "SPOTIFY",
+        Other = "OTHER",
+    }
+}
+
+text_enum! {
+    /// The order type of a service, as the API v2 names them; decides which extra
+    /// fields an order needs.
+    pub enum ServiceType {
+        Default = "DEFAULT",
+        Package = "PACKAGE",
+        CustomComments = "CUSTOM_COMMENTS",
+        CustomCommentsPackage = "CUSTOM_COMMENTS_PACKAGE",
+        Mentions = "MENTIONS",
+        MentionsWithHashtags = "MENTIONS_WITH_HASHTAGS",
+        MentionsCustomList = "MENTIONS_CUSTOM_LIST",
+        MentionsHashtag = "MENTIONS_HASHTAG",
+        MentionsUserFollowers = "MENTIONS_USER_FOLLOWERS",
+        MentionsMediaLikers = "MENTIONS_MEDIA_LIKERS",
+        CommentLikes = "COMMENT_LIKES",
+        CommentReplies = "COMMENT_REPLIES",
+        Poll = "POLL",
+        InvitesFromGroups = "INVITES_FROM_GROUPS",
+        Subscriptions = "SUBSCRIPTIONS",
+    }
+}
+
+impl ServiceType {
+    /// Maps a provider's type label ("Custom Comments", "Default", ...).
+    pub fn from_provider_label(label: &str) -> Option<Self> {
+        let normalized = label.trim().to_ascii_uppercase().replace([' ', '-'], "_");
+        normalized.parse().ok()
+    }
+}
+
+text_enum! {
+    /// Who delivers an order of the service.
+    pub enum Fulfillment {
+        /// Sent to an upstream provider.
+        Provider = "PROVIDER",
+        /// Delivered at once from the panel's own stock (e.g. Twitter accounts).
+        Stock = "STOCK",
+        /// Fulfilled by hand by an admin.
+        Manual = "MANUAL",
+    }
+}
+
+text_enum! {
+    /// The wire protocol an upstream provider speaks.
+    pub enum ProviderKind {
+        /// The common "API v2" of JustAnotherPanel, Peakerr and Perfect Panel sites.
+        ApiV2 = "API_V2",
+        /// MedanPedia's own API.
+        Medanpedia = "MEDANPEDIA",
+    }
+}
+
+text_enum! {
+    /// The currency a provider prices in.
+    pub enum Currency {
+        Idr = "IDR",
+        Usd = "USD",
+    }
+}

@@ -1,0 +1,154 @@
+//! Storage: the connection pool, embedded migrations, row structs per table and
+//! the text-backed enums they use. Nothing here knows a business rule.
+
+pub mod api_keys;
+pub mod categories;
+pub mod enums;
+pub mod providers;
+pub mod schema;
+pub mod services;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection,
+    async_connection_wrapper::AsyncConnectionWrapper,
+    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig},
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+pub use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+
+pub type PgPool = Pool<AsyncPgConnection>;
+pub type PooledConn = Object<AsyncPgConnection>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Counts SQL statements run through the pool. Tests use it to prove that list
+/// resolvers batch their lookups; `/metrics`-style reporting can read it too.
+#[derive(Clone, Default, Debug)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct CountingInstrumentation(QueryCounter);
+
+impl Instrumentation for CountingInstrumentation {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Builds the pool. Connections are opened lazily, so this does not touch the server.
+pub fn build_pool(url: &str, size: usize, counter: QueryCounter) -> anyhow::Result<PgPool> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(CountingInstrumentation(counter));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .context("building the database pool")
+}
+
+/// Creates the database named in `url` when it does not exist yet, by connecting to
+/// the server's `postgres` maintenance database.
+pub async fn ensure_database_exists(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).context("DATABASE_URL is not a valid URL")?;
+    let name = parsed.path().trim_start_matches('/').to_string();
+    if name.is_empty() || name == "postgres" {
+        return Ok(());
+    }
+    let mut admin_url = parsed.clone();
+    admin_url.set_path("/postgres");
+    let (client, connection) = tokio_postgres::connect(admin_url.as_str(), tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", redact(&parsed)))?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        match client.batch_execute(&statement).await {
+            Ok(()) => tracing::info!(database = %name, "created database"),
+            // Another process created it at the same moment.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e).context("creating the database"),
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// Runs pending migrations under an advisory lock, so several processes starting
+/// together migrate once.
+pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connecting to run migrations")?;
+    const LOCK_KEY: i64 = 0x626f_6f73_7465_72; // "booster"
+    diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK_KEY})"))
+        .execute(&mut conn)
+        .await?;
+    // The sync harness runs on a blocking thread, so this works on any runtime flavour.
+    let (result, mut conn) = tokio::task::spawn_blocking(move || {
+        let mut wrapper: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
+        let result = wrapper
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+        (result, wrapper.into_inner())
+    })
+    .await?;
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
+        .execute(&mut conn)
+        .await?;
+    result
+}
+
+/// The URL with any password removed, for messages.
+pub fn redact(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
+/// Diesel refuses an UPDATE with no column to set; for a partial update naming no
+/// field that is simply a no-op.
+pub fn allow_empty_changeset(result: diesel::QueryResult<usize>) -> diesel::QueryResult<usize> {
+    match result {
+        Err(diesel::result::Error::QueryBuilderError(_)) => Ok(0),
+        other => other,
+    }
+}

@@ -1,0 +1,81 @@
+//! `providers`: upstream panels, with their API key encrypted at rest.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    enums::{Currency, ProviderKind},
+    schema::providers,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = providers, check_for_backend(diesel::pg::Pg))]
+pub struct Provider {
+    pub id: i64,
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub api_key_encrypted: Vec<u8>,
+    pub api_key_hint: String,
+    pub api_id: Option<String>,
+    pub currency: Currency,
+    pub exchange_rate: BigDecimal,
+    pub markup_bps: Option<i32>,
+    pub active: bool,
+    pub settings: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Provider {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Provider>> {
+        providers::table
+            .find(id)
+            .select(Provider::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Provider>> {
+        providers::table
+            .filter(providers::id.eq_any(ids))
+            .select(Provider::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = providers)]
+pub struct NewProvider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub api_key_encrypted: Vec<u8>,
+    pub api_key_hint: String,
+    pub api_id: Option<String>,
+    pub currency: Currency,
+    pub exchange_rate: BigDecimal,
+    pub markup_bps: Option<i32>,
+    pub active: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = providers)]
+pub struct ProviderChangeset {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key_encrypted: Option<Vec<u8>>,
+    pub api_key_hint: Option<String>,
+    pub api_id: Option<Option<String>>,
+    pub currency: Option<Currency>,
+    pub exchange_rate: Option<BigDecimal>,
+    pub markup_bps: Option<Option<i32>>,
+    pub active: Option<bool>,
+}

@@ -1,0 +1,129 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        user_id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    app_settings (key) {
+        key -> Text,
+        value -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    providers (id) {
+        id -> Int8,
+        name -> Text,
+        kind -> Text,
+        base_url -> Text,
+        api_key_encrypted -> Bytea,
+        api_key_hint -> Text,
+        api_id -> Nullable<Text>,
+        currency -> Text,
+        exchange_rate -> Numeric,
+        markup_bps -> Nullable<Int4>,
+        active -> Bool,
+        settings -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_categories (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        sort_order -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Int8,
+        category_id -> Int8,
+        name -> Text,
+        description -> Text,
+        platform -> Text,
+        service_type -> Text,
+        provider_id -> Nullable<Int8>,
+        provider_service_id -> Nullable<Text>,
+        provider_rate -> Nullable<Numeric>,
+        markup_bps -> Nullable<Int4>,
+        fulfillment -> Text,
+        price_per_1000 -> Int8,
+        min_quantity -> Int8,
+        max_quantity -> Int8,
+        quantity_step -> Int8,
+        refill -> Bool,
+        cancel -> Bool,
+        dripfeed -> Bool,
+        active -> Bool,
+        sort_order -> Int4,
+        average_completion_seconds -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        user_id -> Int8,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        name -> Text,
+        google_subject -> Nullable<Text>,
+        role -> Text,
+        banned_at -> Nullable<Timestamptz>,
+        ban_reason -> Nullable<Text>,
+        balance -> Int8,
+        language -> Text,
+        timezone -> Text,
+        notify_order_updates -> Bool,
+        notify_deposits -> Bool,
+        notify_tickets -> Bool,
+        notify_newsletter -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(services -> providers (provider_id));
+diesel::joinable!(services -> service_categories (category_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    app_settings,
+    providers,
+    service_categories,
+    services,
+    sessions,
+    users,
+);

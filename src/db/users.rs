@@ -1,0 +1,73 @@
+//! `users`: accounts, their role, ban state, balance and settings.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{enums::Role, schema::users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub google_subject: Option<String>,
+    pub role: Role,
+    pub banned_at: Option<DateTime<Utc>>,
+    pub ban_reason: Option<String>,
+    pub balance: i64,
+    pub language: String,
+    pub timezone: String,
+    pub notify_order_updates: bool,
+    pub notify_deposits: bool,
+    pub notify_tickets: bool,
+    pub notify_newsletter: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_banned(&self) -> bool {
+        self.banned_at.is_some()
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select(User::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub google_subject: Option<&'a str>,
+    pub role: Role,
+}
+
+/// The settings a user changes about themselves; `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserSettingsChangeset {
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+    pub notify_order_updates: Option<bool>,
+    pub notify_deposits: Option<bool>,
+    pub notify_tickets: Option<bool>,
+    pub notify_newsletter: Option<bool>,
+}

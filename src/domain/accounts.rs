@@ -1,0 +1,320 @@
+//! Accounts: sign-in (create or find the user), settings, roles and bans.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    auth::google::GoogleIdentity,
+    db::allow_empty_changeset,
+    db::{
+        enums::Role,
+        schema::users,
+        users::{NewUser, User, UserSettingsChangeset},
+    },
+    error::{AppError, AppResult, is_unique_violation},
+};
+
+pub const LANGUAGES: &[&str] = &["id", "en"];
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> AppResult<Option<User>> {
+    Ok(users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Finds the user a verified Google identity belongs to, linking an account created
+/// beforehand for the same email (e.g. an admin made with `booster user create`),
+/// or creates a customer.
+pub async fn sign_in_with_google(
+    conn: &mut AsyncPgConnection,
+    identity: &GoogleIdentity,
+) -> AppResult<User> {
+    conn.transaction(async |conn| {
+        let by_subject = users::table
+            .filter(users::google_subject.eq(&identity.subject))
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(user) = by_subject {
+            return Ok(user);
+        }
+        if let Some(user) = find_by_email(conn, &identity.email).await? {
+            if user.google_subject.is_some() {
+                // The email moved to another Google account; keep the first link.
+                return Err(AppError::conflict(
+                    "this email is linked to another Google account",
+                ));
+            }
+            let name = if user.name.is_empty() {
+                identity.name.as_str()
+            } else {
+                user.name.as_str()
+            };
+            return Ok(diesel::update(users::table.find(user.id))
+                .set((
+                    users::google_subject.eq(&identity.subject),
+                    users::name.eq(name),
+                ))
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await?);
+        }
+        Ok(diesel::insert_into(users::table)
+            .values(NewUser {
+                email: &identity.email,
+                name: &identity.name,
+                google_subject: Some(&identity.subject),
+                role: Role::Customer,
+            })
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?)
+    })
+    .await
+}
+
+/// Creates a user by email (the CLI's `user create`).
+pub async fn create_user(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    name: &str,
+    role: Role,
+) -> AppResult<User> {
+    let email = validate_email(email)?;
+    diesel::insert_into(users::table)
+        .values(NewUser {
+            email: &email,
+            name,
+            google_subject: None,
+            role,
+        })
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "users_email_key") {
+                AppError::conflict(format!("a user with email {email} exists"))
+            } else {
+                e.into()
+            }
+        })
+}
+
+fn validate_email(email: &str) -> AppResult<String> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if !valid {
+        return Err(AppError::validation("email", "not a valid email address"));
+    }
+    Ok(email.to_string())
+}
+
+/// What `updateSettings` may change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct SettingsUpdate {
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+    pub notify_order_updates: Option<bool>,
+    pub notify_deposits: Option<bool>,
+    pub notify_tickets: Option<bool>,
+    pub notify_newsletter: Option<bool>,
+}
+
+pub async fn update_settings(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    update: SettingsUpdate,
+) -> AppResult<User> {
+    let name = update.name.map(|n| n.trim().to_string());
+    if let Some(name) = &name {
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(AppError::validation(
+                "name",
+                "name must be at most 100 printable characters",
+            ));
+        }
+    }
+    if let Some(language) = &update.language {
+        if !LANGUAGES.contains(&language.as_str()) {
+            return Err(AppError::validation(
+                "language",
+                format!("language must be one of {}", LANGUAGES.join(", ")),
+            ));
+        }
+    }
+    if let Some(timezone) = &update.timezone {
+        if timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(AppError::validation(
+                "timezone",
+                "timezone must be an IANA name such as Asia/Jakarta",
+            ));
+        }
+    }
+    let changes = UserSettingsChangeset {
+        name,
+        language: update.language,
+        timezone: update.timezone,
+        notify_order_updates: update.notify_order_updates,
+        notify_deposits: update.notify_deposits,
+        notify_tickets: update.notify_tickets,
+        notify_newsletter: update.notify_newsletter,
+    };
+    allow_empty_changeset(
+        diesel::update(users::table.find(user_id))
+            .set(&changes)
+            .execute(conn)
+            .await,
+    )?;
+    User::find(conn, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}
+
+pub async fn set_role(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    user_id: i64,
+    role: Role,
+) -> AppResult<User> {
+    if actor_id == user_id && role != Role::Admin {
+        return Err(AppError::validation(
+            "role",
+            "admins cannot demote themselves",
+        ));
+    }
+    diesel::update(users::table.find(user_id))
+        .set(users::role.eq(role))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("user"))
+}
+
+/// Bans (with a reason) or unbans a user. A banned user's requests are refused.
+pub async fn set_banned(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    user_id: i64,
+    ban_reason: Option<&str>,
+) -> AppResult<User> {
+    if actor_id == user_id {
+        return Err(AppError::validation(
+            "userId",
+            "admins cannot ban themselves",
+        ));
+    }
+    let reason = ban_reason.map(str::trim);
+    if reason.is_some_and(|r| r.is_empty() || r.chars().count() > 500) {
+        return Err(AppError::validation(
+            "reason",
+            "reason must be 1 to 500 characters",
+        ));
+    }
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::banned_at.eq(reason.map(|_| chrono::Utc::now())),
+            users::ban_reason.eq(reason),
+        ))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("user"))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub banned: Option<bool>,
+}
+
+/// Admin user listing, newest first, keyset-paginated on id.
+pub async fn list_users(
+    conn: &mut AsyncPgConnection,
+    filter: &UserFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> AppResult<(Vec<User>, i64)> {
+    let build = || {
+        let mut q = users::table.into_boxed();
+        if let Some(search) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let pattern = format!("%{}%", escape_like(search));
+            q = q.filter(
+                users::email
+                    .ilike(pattern.clone())
+                    .or(users::name.ilike(pattern)),
+            );
+        }
+        if let Some(role) = filter.role {
+            q = q.filter(users::role.eq(role));
+        }
+        match filter.banned {
+            Some(true) => q = q.filter(users::banned_at.is_not_null()),
+            Some(false) => q = q.filter(users::banned_at.is_null()),
+            None => {}
+        }
+        q
+    };
+    let total = build().count().get_result(conn).await?;
+    let mut page = build();
+    if let Some(before) = before_id {
+        page = page.filter(users::id.lt(before));
+    }
+    let rows = page
+        .order(users::id.desc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside LIKE patterns.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn email_validation() {
+        assert!(super::validate_email("a@b.co").is_ok());
+        assert!(super::validate_email(" admin@example.com ").is_ok());
+        for bad in ["", "a", "a@b", "@b.co", "a b@c.co", "a@.co", "a@b."] {
+            assert!(super::validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_escaping() {
+        assert_eq!(super::escape_like("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}

@@ -1,0 +1,7 @@
+//! Business rules. Resolvers and HTTP handlers parse and authorize, then call one
+//! function here; every rule (prices, validation, money movement) lives in this
+//! module and nowhere else.
+
+pub mod accounts;
+pub mod catalog;
+pub mod pricing;

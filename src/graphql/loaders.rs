@@ -1,0 +1,52 @@
+//! DataLoaders: one batched query per relation per request, however many list items
+//! resolve it. Created per request (they cache), see `graphql::request_data`.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use crate::db::{
+    PgPool, categories::Category, providers::Provider, services::Service, users::User,
+};
+
+#[derive(Clone)]
+pub struct DbLoader {
+    pool: PgPool,
+}
+
+pub type Loaders = DataLoader<DbLoader>;
+
+pub fn new_loaders(pool: PgPool) -> Loaders {
+    DataLoader::new(DbLoader { pool }, tokio::spawn)
+}
+
+macro_rules! id_loader {
+    ($key:ident, $row:ty) => {
+        /// Key type for batched lookups by id.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for DbLoader {
+            type Value = $row;
+            type Error = Arc<anyhow::Error>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $row>, Self::Error> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self
+                    .pool
+                    .get()
+                    .await
+                    .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
+                let rows = <$row>::load_many(&mut conn, &ids)
+                    .await
+                    .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+id_loader!(CategoryId, Category);
+id_loader!(ProviderId, Provider);
+id_loader!(ServiceId, Service);
+id_loader!(UserId, User);

@@ -1,0 +1,106 @@
+//! The GraphQL API: schema assembly and its limits, the query, mutation and
+//! subscription roots, object types, DataLoaders, guards and error codes.
+
+pub mod error;
+pub mod guards;
+pub mod loaders;
+pub mod mutation;
+pub mod pagination;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Schema, dataloader::Loader};
+
+use crate::{
+    app::AppState,
+    auth::{AuthUser, Viewer},
+    db::PooledConn,
+    error::AppError,
+};
+use error::{ApiError, ApiResult};
+use loaders::{DbLoader, Loaders};
+
+pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+
+pub fn build_schema(state: AppState) -> AppSchema {
+    let server = &state.config.server;
+    Schema::build(
+        query::QueryRoot::default(),
+        mutation::MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(server.graphql_max_depth)
+    .limit_complexity(server.graphql_max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(20)
+    .data(state)
+    .finish()
+}
+
+/// The SDL of the schema, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        query::QueryRoot::default(),
+        mutation::MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
+}
+
+/// Per-request data: who is asking and fresh DataLoaders.
+pub fn request_data(state: &AppState, viewer: Viewer) -> (Viewer, Loaders) {
+    (viewer, loaders::new_loaders(state.pool.clone()))
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    static ANONYMOUS: Viewer = Viewer(None);
+    ctx.data_opt::<Viewer>().unwrap_or(&ANONYMOUS)
+}
+
+/// The signed-in user; fields that call this carry a guard too.
+pub fn current_user<'a>(ctx: &Context<'a>) -> ApiResult<&'a AuthUser> {
+    Ok(viewer(ctx).require_user()?)
+}
+
+pub async fn conn(ctx: &Context<'_>) -> ApiResult<PooledConn> {
+    Ok(state(ctx).pool.get().await?)
+}
+
+/// Loads one row through the request's DataLoader; a dangling id is an internal error.
+pub async fn load<K>(
+    ctx: &Context<'_>,
+    key: K,
+    what: &'static str,
+) -> ApiResult<<DbLoader as Loader<K>>::Value>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
+    DbLoader: Loader<K, Error = Arc<anyhow::Error>>,
+{
+    let loaders = ctx.data_unchecked::<Loaders>();
+    match loaders.load_one(key).await {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(AppError::internal(anyhow::anyhow!(
+            "{what} {key:?} is referenced but missing"
+        ))
+        .into()),
+        Err(e) => Err(ApiError::from(AppError::internal(anyhow::anyhow!(
+            "loading {what}: {e:#}"
+        )))),
+    }
+}
+
+/// Parses an `ID` argument naming a row.
+pub fn parse_id(field: &str, id: &async_graphql::ID) -> ApiResult<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| AppError::validation(field, format!("{field} is not a valid id")).into())
+}

@@ -1,0 +1,117 @@
+use async_graphql::{Context, ID, InputObject, Object};
+
+use crate::{
+    auth::{self, Credential},
+    domain::accounts::{self, SettingsUpdate},
+    error::AppError,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id, state,
+        types::account::{ApiKey, CreatedApiKey, SignInPayload, User},
+    },
+};
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+/// Fields left out keep their value.
+#[derive(InputObject)]
+pub struct UpdateSettingsInput {
+    pub name: Option<String>,
+    /// `id` or `en`.
+    pub language: Option<String>,
+    /// IANA time zone such as `Asia/Jakarta`.
+    pub timezone: Option<String>,
+    pub notify_order_updates: Option<bool>,
+    pub notify_deposits: Option<bool>,
+    pub notify_tickets: Option<bool>,
+    pub notify_newsletter: Option<bool>,
+}
+
+#[Object]
+impl AccountMutation {
+    /// Verifies a Google ID token, creates the account on first sign-in, and returns
+    /// a session token.
+    async fn sign_in_with_google(
+        &self,
+        ctx: &Context<'_>,
+        id_token: String,
+    ) -> ApiResult<SignInPayload> {
+        let state = state(ctx);
+        let identity = state.google.verify(&id_token).await?;
+        let mut conn = conn(ctx).await?;
+        let user = accounts::sign_in_with_google(&mut conn, &identity).await?;
+        if user.is_banned() {
+            return Err(AppError::forbidden("this account is suspended").into());
+        }
+        let (token, expires_at) =
+            auth::create_session(&mut conn, user.id, state.config.auth.session_ttl).await?;
+        Ok(SignInPayload {
+            token,
+            expires_at,
+            user: User(user),
+        })
+    }
+
+    /// Ends the current session. API keys are revoked with `revokeApiKey` instead.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn sign_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let user = current_user(ctx)?;
+        let Credential::Session(session_id) = user.credential else {
+            return Err(AppError::validation(
+                "authorization",
+                "this request uses an API key; revoke it with revokeApiKey",
+            )
+            .into());
+        };
+        let mut conn = conn(ctx).await?;
+        auth::revoke_session(&mut conn, session_id).await?;
+        Ok(true)
+    }
+
+    /// Creates an API key for programs. The key is in the answer once, never again.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn create_api_key(&self, ctx: &Context<'_>, name: String) -> ApiResult<CreatedApiKey> {
+        let user = current_user(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let (row, key) = auth::create_api_key(&mut conn, user.id(), &name).await?;
+        Ok(CreatedApiKey {
+            key,
+            api_key: ApiKey(row),
+        })
+    }
+
+    #[graphql(guard = "RoleGuard::User")]
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiKey> {
+        let user = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(ApiKey(
+            auth::revoke_api_key(&mut conn, user.id(), id).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::User")]
+    async fn update_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSettingsInput,
+    ) -> ApiResult<User> {
+        let user = current_user(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let update = SettingsUpdate {
+            name: input.name,
+            language: input.language,
+            timezone: input.timezone,
+            notify_order_updates: input.notify_order_updates,
+            notify_deposits: input.notify_deposits,
+            notify_tickets: input.notify_tickets,
+            notify_newsletter: input.notify_newsletter,
+        };
+        Ok(User(
+            accounts::update_settings(&mut conn, user.id(), update).await?,
+        ))
+    }
+}

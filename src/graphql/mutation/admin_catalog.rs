@@ -1,0 +1,402 @@
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, OneofObject, SimpleObject};
+
+use crate::{
+    db::enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
+    domain::{
+        catalog::{
+            self, CategoryInput, NewServiceInput, ProviderInput, ServicePricing, ServiceUpdate,
+        },
+        pricing,
+    },
+    graphql::{
+        conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id,
+        scalars::{Decimal, Rupiah},
+        state,
+        types::catalog::{Provider, Service, ServiceCategory},
+    },
+};
+
+#[derive(Default)]
+pub struct AdminCatalogMutation;
+
+#[derive(InputObject)]
+pub struct CreateCategoryInput {
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    /// Position; defaults to after the last category.
+    pub sort_order: Option<i32>,
+    #[graphql(default = true)]
+    pub active: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCategoryInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub sort_order: Option<i32>,
+    pub active: Option<bool>,
+}
+
+/// A service imported from a provider: priced from the provider's rate and the markup.
+#[derive(InputObject)]
+pub struct ImportedPricingInput {
+    pub provider_id: ID,
+    pub provider_service_id: String,
+    /// The provider's price per 1000 in the provider's currency.
+    pub provider_rate: Decimal,
+    /// This service's own markup; omit to use the provider's or the default.
+    pub markup_basis_points: Option<i32>,
+}
+
+/// An own product, priced freely.
+#[derive(InputObject)]
+pub struct OwnPricingInput {
+    pub price_per_1000: Rupiah,
+    /// STOCK (delivered from uploaded stock) or MANUAL.
+    #[graphql(default_with = "Fulfillment::Stock")]
+    pub fulfillment: Fulfillment,
+}
+
+#[derive(OneofObject)]
+pub enum ServicePricingInput {
+    Provider(ImportedPricingInput),
+    Own(OwnPricingInput),
+}
+
+#[derive(InputObject)]
+pub struct CreateServiceInput {
+    pub category_id: ID,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    pub platform: Platform,
+    #[graphql(name = "type", default_with = "ServiceType::Default")]
+    pub service_type: ServiceType,
+    pub pricing: ServicePricingInput,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    #[graphql(default = 1)]
+    pub quantity_step: i64,
+    #[graphql(default = false)]
+    pub refill: bool,
+    #[graphql(default = false)]
+    pub cancel: bool,
+    #[graphql(default = false)]
+    pub dripfeed: bool,
+    #[graphql(default = true)]
+    pub active: bool,
+}
+
+/// Fields left out keep their value. `markupBasisPoints: null` clears the service's
+/// own markup.
+#[derive(InputObject)]
+pub struct UpdateServiceInput {
+    pub category_id: Option<ID>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub platform: Option<Platform>,
+    #[graphql(name = "type")]
+    pub service_type: Option<ServiceType>,
+    /// Imported services only.
+    pub provider_rate: Option<Decimal>,
+    /// Imported services only.
+    pub markup_basis_points: MaybeUndefined<i32>,
+    /// Own products only.
+    pub price_per_1000: Option<Rupiah>,
+    pub min_quantity: Option<i64>,
+    pub max_quantity: Option<i64>,
+    pub quantity_step: Option<i64>,
+    pub refill: Option<bool>,
+    pub cancel: Option<bool>,
+    pub dripfeed: Option<bool>,
+    pub active: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProviderInput {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// The API endpoint, e.g. `https://justanotherpanel.com/api/v2`.
+    pub base_url: String,
+    /// Stored encrypted; never returned.
+    pub api_key: String,
+    /// MedanPedia's `api_id`.
+    pub api_id: Option<String>,
+    /// Defaults to USD for API v2 panels, IDR for MedanPedia.
+    pub currency: Option<Currency>,
+    /// Rupiah per unit of the provider's currency; required for USD.
+    pub exchange_rate: Option<Decimal>,
+    pub markup_basis_points: Option<i32>,
+    #[graphql(default = true)]
+    pub active: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProviderInput {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub api_id: MaybeUndefined<String>,
+    pub currency: Option<Currency>,
+    pub exchange_rate: Option<Decimal>,
+    /// null returns the provider to the panel default.
+    pub markup_basis_points: MaybeUndefined<i32>,
+    pub active: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetDefaultMarkupPayload {
+    pub default_markup_basis_points: i32,
+    /// How many imported services changed price.
+    pub repriced_services: u64,
+}
+
+fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+#[Object]
+impl AdminCatalogMutation {
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_category(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCategoryInput,
+    ) -> ApiResult<ServiceCategory> {
+        let mut conn = conn(ctx).await?;
+        let input = CategoryInput {
+            name: Some(input.name),
+            description: Some(input.description),
+            sort_order: input.sort_order,
+            active: Some(input.active),
+        };
+        Ok(ServiceCategory(
+            catalog::create_category(&mut conn, input).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_category(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCategoryInput,
+    ) -> ApiResult<ServiceCategory> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        let input = CategoryInput {
+            name: input.name,
+            description: input.description,
+            sort_order: input.sort_order,
+            active: input.active,
+        };
+        Ok(ServiceCategory(
+            catalog::update_category(&mut conn, id, input).await?,
+        ))
+    }
+
+    /// Sets the display order of all categories: `ids` lists every category once.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_reorder_categories(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> ApiResult<Vec<ServiceCategory>> {
+        let ids = ids
+            .iter()
+            .map(|id| parse_id("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut conn = conn(ctx).await?;
+        Ok(catalog::reorder_categories(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(ServiceCategory)
+            .collect())
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_service(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateServiceInput,
+    ) -> ApiResult<Service> {
+        let pricing = match input.pricing {
+            ServicePricingInput::Provider(p) => ServicePricing::Provider {
+                provider_id: parse_id("providerId", &p.provider_id)?,
+                provider_service_id: p.provider_service_id,
+                provider_rate: p.provider_rate.0,
+                markup_bps: p.markup_basis_points,
+            },
+            ServicePricingInput::Own(o) => ServicePricing::Own {
+                price_per_1000: o.price_per_1000.0,
+                fulfillment: o.fulfillment,
+            },
+        };
+        let input = NewServiceInput {
+            category_id: parse_id("categoryId", &input.category_id)?,
+            name: input.name,
+            description: input.description,
+            platform: input.platform,
+            service_type: input.service_type,
+            pricing,
+            min_quantity: input.min_quantity,
+            max_quantity: input.max_quantity,
+            quantity_step: input.quantity_step,
+            refill: input.refill,
+            cancel: input.cancel,
+            dripfeed: input.dripfeed,
+            active: input.active,
+        };
+        let mut conn = conn(ctx).await?;
+        Ok(Service(catalog::create_service(&mut conn, input).await?))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_service(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateServiceInput,
+    ) -> ApiResult<Service> {
+        let id = parse_id("id", &id)?;
+        let update = ServiceUpdate {
+            category_id: input
+                .category_id
+                .as_ref()
+                .map(|c| parse_id("categoryId", c))
+                .transpose()?,
+            name: input.name,
+            description: input.description,
+            platform: input.platform,
+            service_type: input.service_type,
+            provider_rate: input.provider_rate.map(|d| d.0),
+            markup_bps: maybe(input.markup_basis_points),
+            price_per_1000: input.price_per_1000.map(|r| r.0),
+            min_quantity: input.min_quantity,
+            max_quantity: input.max_quantity,
+            quantity_step: input.quantity_step,
+            refill: input.refill,
+            cancel: input.cancel,
+            dripfeed: input.dripfeed,
+            active: input.active,
+        };
+        let mut conn = conn(ctx).await?;
+        Ok(Service(
+            catalog::update_service(&mut conn, id, update).await?,
+        ))
+    }
+
+    /// Deactivates (hides from customers, refuses new orders) or reactivates a service.
+    /// Services are never deleted: orders keep pointing at them.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_service_active(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        active: bool,
+    ) -> ApiResult<Service> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        let update = ServiceUpdate {
+            active: Some(active),
+            ..Default::default()
+        };
+        Ok(Service(
+            catalog::update_service(&mut conn, id, update).await?,
+        ))
+    }
+
+    /// Sets the order of the services in a category: `ids` lists each of them once.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_reorder_services(
+        &self,
+        ctx: &Context<'_>,
+        category_id: ID,
+        ids: Vec<ID>,
+    ) -> ApiResult<Vec<Service>> {
+        let category_id = parse_id("categoryId", &category_id)?;
+        let ids = ids
+            .iter()
+            .map(|id| parse_id("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut conn = conn(ctx).await?;
+        Ok(catalog::reorder_services(&mut conn, category_id, &ids)
+            .await?
+            .into_iter()
+            .map(Service)
+            .collect())
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_provider(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProviderInput,
+    ) -> ApiResult<Provider> {
+        let mut conn = conn(ctx).await?;
+        let input = ProviderInput {
+            name: Some(input.name),
+            kind: Some(input.kind),
+            base_url: Some(input.base_url),
+            api_key: Some(input.api_key),
+            api_id: Some(input.api_id),
+            currency: input.currency,
+            exchange_rate: input.exchange_rate.map(|d| d.0),
+            markup_bps: Some(input.markup_basis_points),
+            active: Some(input.active),
+        };
+        Ok(Provider(
+            catalog::create_provider(&mut conn, &state(ctx).secrets, input).await?,
+        ))
+    }
+
+    /// Changing the exchange rate or markup reprices the provider's services at once.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_provider(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProviderInput,
+    ) -> ApiResult<Provider> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        let input = ProviderInput {
+            name: input.name,
+            kind: None,
+            base_url: input.base_url,
+            api_key: input.api_key,
+            api_id: maybe(input.api_id),
+            currency: input.currency,
+            exchange_rate: input.exchange_rate.map(|d| d.0),
+            markup_bps: maybe(input.markup_basis_points),
+            active: input.active,
+        };
+        Ok(Provider(
+            catalog::update_provider(&mut conn, &state(ctx).secrets, id, input).await?,
+        ))
+    }
+
+    /// Sets the panel-wide markup (basis points, 1000 = 10%) and reprices the imported
+    /// services it applies to.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_default_markup(
+        &self,
+        ctx: &Context<'_>,
+        basis_points: i32,
+    ) -> ApiResult<SetDefaultMarkupPayload> {
+        let mut conn = conn(ctx).await?;
+        let repriced = pricing::set_default_markup(&mut conn, basis_points).await?;
+        Ok(SetDefaultMarkupPayload {
+            default_markup_basis_points: basis_points,
+            repriced_services: repriced,
+        })
+    }
+}

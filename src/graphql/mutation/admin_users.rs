@@ -1,0 +1,56 @@
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    db::enums::Role,
+    domain::accounts,
+    graphql::{
+        conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, types::account::User,
+    },
+};
+
+#[derive(Default)]
+pub struct AdminUserMutation;
+
+#[Object]
+impl AdminUserMutation {
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: Role,
+    ) -> ApiResult<User> {
+        let actor = current_user(ctx)?.id();
+        let user_id = parse_id("userId", &user_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(User(
+            accounts::set_role(&mut conn, actor, user_id, role).await?,
+        ))
+    }
+
+    /// Suspends a user: every request they make is refused until unbanned.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_ban_user(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        reason: String,
+    ) -> ApiResult<User> {
+        let actor = current_user(ctx)?.id();
+        let user_id = parse_id("userId", &user_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(User(
+            accounts::set_banned(&mut conn, actor, user_id, Some(&reason)).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
+        let actor = current_user(ctx)?.id();
+        let user_id = parse_id("userId", &user_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(User(
+            accounts::set_banned(&mut conn, actor, user_id, None).await?,
+        ))
+    }
+}

@@ -1,0 +1,12 @@
+//! The mutation root, merged from one object per area.
+
+mod account;
+mod admin_catalog;
+mod admin_users;
+
+#[derive(async_graphql::MergedObject, Default)]
+pub struct MutationRoot(
+    account::AccountMutation,
+    admin_catalog::AdminCatalogMutation,
+    admin_users::AdminUserMutation,
+);

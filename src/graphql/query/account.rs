@@ -1,0 +1,38 @@
+use async_graphql::{Context, Object};
+
+use crate::{
+    auth,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        types::account::{ApiKey, User},
+        viewer,
+    },
+};
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in user, or null for anonymous requests.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        match &viewer(ctx).0 {
+            None => Ok(None),
+            Some(_) => Ok(Some(User(current_user(ctx)?.user.clone()))),
+        }
+    }
+
+    /// The caller's API keys, newest first (prefixes only).
+    #[graphql(guard = "RoleGuard::User")]
+    async fn my_api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+        let user = current_user(ctx)?;
+        let mut conn = conn(ctx).await?;
+        Ok(auth::list_api_keys(&mut conn, user.id())
+            .await?
+            .into_iter()
+            .map(ApiKey)
+            .collect())
+    }
+}

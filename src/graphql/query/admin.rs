@@ -1,0 +1,94 @@
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use crate::{
+    db::{enums::Role, providers::Provider as ProviderRow, users::User as UserRow},
+    domain::{
+        accounts::{self, UserFilter},
+        catalog, pricing,
+    },
+    graphql::{
+        conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        pagination::{Page, decode_keyset, keyset_page, page_size},
+        parse_id,
+        types::{account::User, catalog::Provider},
+    },
+};
+
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[derive(SimpleObject)]
+pub struct PricingSettings {
+    /// Markup applied to imported services when neither the service nor its provider
+    /// sets one, in basis points (1000 = 10%).
+    pub default_markup_basis_points: i32,
+}
+
+#[Object]
+impl AdminQuery {
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_providers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Provider>> {
+        let mut conn = conn(ctx).await?;
+        Ok(catalog::list_providers(&mut conn)
+            .await?
+            .into_iter()
+            .map(Provider)
+            .collect())
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(ProviderRow::find(&mut conn, id).await?.map(Provider))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_pricing(&self, ctx: &Context<'_>) -> ApiResult<PricingSettings> {
+        let mut conn = conn(ctx).await?;
+        Ok(PricingSettings {
+            default_markup_basis_points: pricing::default_markup_bps(&mut conn).await?,
+        })
+    }
+
+    /// Users, newest first.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn admin_users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        role: Option<Role>,
+        banned: Option<bool>,
+    ) -> ApiResult<Page<User>> {
+        let limit = page_size(first)?;
+        let before = decode_keyset(after.as_deref())?;
+        let filter = UserFilter {
+            search,
+            role,
+            banned,
+        };
+        let mut conn = conn(ctx).await?;
+        let (rows, total) = accounts::list_users(&mut conn, &filter, before, limit + 1).await?;
+        Ok(keyset_page(
+            rows.into_iter().map(User).collect(),
+            |u| u.0.id,
+            limit,
+            before.is_some(),
+            total,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<User>> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(UserRow::find(&mut conn, id).await?.map(User))
+    }
+}

@@ -1,0 +1,79 @@
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    db::{enums::Platform, services::Service as ServiceRow},
+    domain::catalog::{self, ServiceFilter},
+    graphql::{
+        conn,
+        error::ApiResult,
+        pagination::{Page, decode_offset, offset_page, page_size},
+        parse_id,
+        types::catalog::{Service, ServiceCategory},
+        viewer,
+    },
+};
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Active categories in display order (admins: all, with `includeInactive`).
+    async fn categories(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_inactive: bool,
+    ) -> ApiResult<Vec<ServiceCategory>> {
+        let include_inactive = include_inactive && viewer(ctx).is_admin();
+        let mut conn = conn(ctx).await?;
+        Ok(catalog::list_categories(&mut conn, include_inactive)
+            .await?
+            .into_iter()
+            .map(ServiceCategory)
+            .collect())
+    }
+
+    /// The catalogue in display order. Open to everyone: the price list is public.
+    /// Inactive services are listed for admins asking `includeInactive`.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[allow(clippy::too_many_arguments)]
+    async fn services(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        category_id: Option<ID>,
+        platform: Option<Platform>,
+        search: Option<String>,
+        #[graphql(default = false)] include_inactive: bool,
+    ) -> ApiResult<Page<Service>> {
+        let limit = page_size(first)?;
+        let offset = decode_offset(after.as_deref())?;
+        let filter = ServiceFilter {
+            category_id: category_id
+                .as_ref()
+                .map(|id| parse_id("categoryId", id))
+                .transpose()?,
+            platform,
+            search,
+            include_inactive: include_inactive && viewer(ctx).is_admin(),
+        };
+        let mut conn = conn(ctx).await?;
+        let (rows, total) = catalog::list_services(&mut conn, &filter, offset, limit).await?;
+        Ok(offset_page(
+            rows.into_iter().map(Service).collect(),
+            offset,
+            total,
+        ))
+    }
+
+    /// One service; inactive ones only for admins.
+    async fn service(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Service>> {
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        let found = ServiceRow::find(&mut conn, id).await?;
+        Ok(found
+            .filter(|s| s.active || viewer(ctx).is_admin())
+            .map(Service))
+    }
+}

@@ -1,0 +1,12 @@
+//! The query root, merged from one object per area.
+
+mod account;
+mod admin;
+mod catalog;
+
+#[derive(async_graphql::MergedObject, Default)]
+pub struct QueryRoot(
+    account::AccountQuery,
+    catalog::CatalogQuery,
+    admin::AdminQuery,
+);

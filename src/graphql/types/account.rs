@@ -1,0 +1,129 @@
+//! `User`, `UserSettings`, `ApiKey` and the sign-in payloads.
+
+use async_graphql::{ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{api_keys::ApiKey as ApiKeyRow, enums::Role, users::User as UserRow},
+    graphql::{guards::RoleGuard, scalars::Rupiah},
+};
+
+pub struct User(pub UserRow);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// Current balance in rupiah.
+    async fn balance(&self) -> Rupiah {
+        Rupiah(self.0.balance)
+    }
+
+    async fn banned(&self) -> bool {
+        self.0.is_banned()
+    }
+
+    /// Why the account is suspended (visible to the user and admins).
+    async fn ban_reason(&self) -> Option<&str> {
+        self.0.ban_reason.as_deref()
+    }
+
+    async fn settings(&self) -> UserSettings {
+        UserSettings {
+            language: self.0.language.clone(),
+            timezone: self.0.timezone.clone(),
+            notify_order_updates: self.0.notify_order_updates,
+            notify_deposits: self.0.notify_deposits,
+            notify_tickets: self.0.notify_tickets,
+            notify_newsletter: self.0.notify_newsletter,
+        }
+    }
+
+    /// Whether the account signs in with Google (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn google_linked(&self) -> bool {
+        self.0.google_subject.is_some()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Preferences a user sets for themselves.
+#[derive(SimpleObject)]
+pub struct UserSettings {
+    /// Interface language: `id` (Bahasa Indonesia) or `en`.
+    pub language: String,
+    /// IANA time zone, e.g. `Asia/Jakarta`.
+    pub timezone: String,
+    pub notify_order_updates: bool,
+    pub notify_deposits: bool,
+    pub notify_tickets: bool,
+    pub notify_newsletter: bool,
+}
+
+/// An API key as its owner sees it later: the prefix only, never the key.
+pub struct ApiKey(pub ApiKeyRow);
+
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The first characters of the key, to recognise it.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    async fn active(&self) -> bool {
+        self.0.revoked_at.is_none()
+    }
+}
+
+/// Returned once by `createApiKey`: `key` is never shown again.
+#[derive(SimpleObject)]
+pub struct CreatedApiKey {
+    /// The full key. Store it now: only its hash is kept.
+    pub key: String,
+    pub api_key: ApiKey,
+}
+
+#[derive(SimpleObject)]
+pub struct SignInPayload {
+    /// Session token for `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}

@@ -1,0 +1,219 @@
+//! `ServiceCategory`, `Service` and `Provider`.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{
+        categories::Category as CategoryRow,
+        enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
+        providers::Provider as ProviderRow,
+        services::Service as ServiceRow,
+    },
+    graphql::{
+        error::ApiResult,
+        guards::RoleGuard,
+        load,
+        loaders::{CategoryId, ProviderId},
+        scalars::{Decimal, Rupiah},
+    },
+};
+
+pub struct ServiceCategory(pub CategoryRow);
+
+#[Object]
+impl ServiceCategory {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Position in the catalogue, ascending.
+    async fn sort_order(&self) -> i32 {
+        self.0.sort_order
+    }
+
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+pub struct Service(pub ServiceRow);
+
+#[Object]
+impl Service {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn platform(&self) -> Platform {
+        self.0.platform
+    }
+
+    /// The order type: decides which extra fields an order needs.
+    #[graphql(name = "type")]
+    async fn service_type(&self) -> ServiceType {
+        self.0.service_type
+    }
+
+    async fn category(&self, ctx: &Context<'_>) -> ApiResult<ServiceCategory> {
+        load(ctx, CategoryId(self.0.category_id), "category")
+            .await
+            .map(ServiceCategory)
+    }
+
+    /// Price of 1000 units in rupiah. An order costs this x quantity / 1000, rounded up.
+    async fn price_per_1000(&self) -> Rupiah {
+        Rupiah(self.0.price_per_1000)
+    }
+
+    async fn min_quantity(&self) -> i64 {
+        self.0.min_quantity
+    }
+
+    async fn max_quantity(&self) -> i64 {
+        self.0.max_quantity
+    }
+
+    /// Quantities must be a multiple of this.
+    async fn quantity_step(&self) -> i64 {
+        self.0.quantity_step
+    }
+
+    /// Whether a refill can be requested after completion.
+    async fn refill(&self) -> bool {
+        self.0.refill
+    }
+
+    /// Whether a running order can be cancelled.
+    async fn cancel(&self) -> bool {
+        self.0.cancel
+    }
+
+    /// Whether drip-feed (runs and interval) is supported.
+    async fn dripfeed(&self) -> bool {
+        self.0.dripfeed
+    }
+
+    /// Typical time from order to completion, in seconds, when known.
+    async fn average_completion_seconds(&self) -> Option<i64> {
+        self.0.average_completion_seconds
+    }
+
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    /// How orders are fulfilled (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn fulfillment(&self) -> Fulfillment {
+        self.0.fulfillment
+    }
+
+    /// The upstream provider of an imported service (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider(&self, ctx: &Context<'_>) -> ApiResult<Option<Provider>> {
+        match self.0.provider_id {
+            Some(id) => load(ctx, ProviderId(id), "provider")
+                .await
+                .map(|p| Some(Provider(p))),
+            None => Ok(None),
+        }
+    }
+
+    /// The provider's id for this service (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider_service_id(&self) -> Option<&str> {
+        self.0.provider_service_id.as_deref()
+    }
+
+    /// The provider's price per 1000 in its own currency (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider_rate(&self) -> Option<Decimal> {
+        self.0.provider_rate.clone().map(Decimal)
+    }
+
+    /// This service's own markup, overriding the provider's and the default (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn markup_basis_points(&self) -> Option<i32> {
+        self.0.markup_bps
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn sort_order(&self) -> i32 {
+        self.0.sort_order
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// An upstream panel. Its API key is never returned, only a masked hint.
+pub struct Provider(pub ProviderRow);
+
+#[Object]
+impl Provider {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn kind(&self) -> ProviderKind {
+        self.0.kind
+    }
+
+    async fn base_url(&self) -> &str {
+        &self.0.base_url
+    }
+
+    /// The API key, masked: `****` and its last four characters.
+    async fn api_key_masked(&self) -> &str {
+        &self.0.api_key_hint
+    }
+
+    async fn api_id(&self) -> Option<&str> {
+        self.0.api_id.as_deref()
+    }
+
+    async fn currency(&self) -> Currency {
+        self.0.currency
+    }
+
+    /// Rupiah per one unit of the provider's currency.
+    async fn exchange_rate(&self) -> Decimal {
+        Decimal(self.0.exchange_rate.clone())
+    }
+
+    /// The provider's markup for its services; null means the panel default.
+    async fn markup_basis_points(&self) -> Option<i32> {
+        self.0.markup_bps
+    }
+
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

@@ -1,0 +1,4 @@
+//! GraphQL object types, one file per entity, each wrapping its database row.
+
+pub mod account;
+pub mod catalog;

@@ -1,0 +1,129 @@
+//! The GraphQL endpoints: `POST /graphql`, the GraphiQL playground on `GET /graphql`,
+//! and subscriptions on `GET /graphql/ws` (both `graphql-transport-ws` and the
+//! legacy `graphql-ws` protocol), authenticated by the `connection_init` payload.
+
+use async_graphql::{
+    Data, ErrorExtensionValues, ServerError,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::{
+    extract::{State, WebSocketUpgrade},
+    http::HeaderMap,
+    response::{Html, IntoResponse, Response},
+};
+
+use super::HttpState;
+use crate::{
+    auth::{self, Viewer},
+    error::{AppError, AppResult},
+    graphql::error::code_for_engine_error,
+};
+
+/// Resolves the bearer token of a request (header or connection_init payload).
+async fn viewer_for(state: &HttpState, token: Option<&str>) -> AppResult<Viewer> {
+    let Some(token) = token else {
+        return Ok(Viewer(None));
+    };
+    let mut conn = state.app.pool.get().await?;
+    Ok(Viewer(Some(auth::authenticate(&mut conn, token).await?)))
+}
+
+fn error_response(error: AppError) -> async_graphql::Response {
+    let code = error.code();
+    let message = match &error {
+        AppError::Internal(source) => {
+            tracing::error!(error = ?source, "internal error");
+            "internal error".to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut server_error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    server_error.extensions = Some(extensions);
+    async_graphql::Response::from_errors(vec![server_error])
+}
+
+pub async fn execute(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer_token);
+    let viewer = match viewer_for(&state, token).await {
+        Ok(viewer) => viewer,
+        Err(error) => return error_response(error).into(),
+    };
+    let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
+    let request = request.into_inner().data(viewer).data(loaders);
+    let mut response = state.schema.execute(request).await;
+    // Errors raised by the engine itself (syntax, validation, limits) get a code too.
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            let code = code_for_engine_error(&error.message);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+        }
+    }
+    response.into()
+}
+
+pub async fn playground() -> impl IntoResponse {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("booster GraphiQL")
+            .finish(),
+    )
+}
+
+fn token_from_init(payload: &serde_json::Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let raw = ["Authorization", "authorization", "token", "authToken"]
+        .iter()
+        .find_map(|key| object.get(*key))
+        .or_else(|| {
+            object
+                .get("headers")
+                .and_then(|h| h.get("Authorization").or_else(|| h.get("authorization")))
+        })?
+        .as_str()?;
+    Some(auth::bearer_token(raw).unwrap_or(raw).to_string())
+}
+
+pub async fn websocket(
+    State(state): State<HttpState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = token_from_init(&payload);
+                    let viewer = viewer_for(&state, token.as_deref())
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
+                    let mut data = Data::default();
+                    data.insert(viewer);
+                    data.insert(loaders);
+                    Ok(data)
+                })
+                .serve()
+        })
+        .into_response()
+}

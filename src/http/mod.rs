@@ -1,0 +1,114 @@
+//! The HTTP surface: the axum router and its middleware (request ids, tracing, CORS,
+//! body limit, gzip), the GraphQL endpoints, and health.
+
+mod graphql;
+mod health;
+
+use std::time::Duration;
+
+use axum::{Router, routing::get};
+use http::{HeaderName, HeaderValue, Method, Request};
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, Any, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{app::AppState, graphql::AppSchema};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: AppSchema,
+}
+
+pub fn router(app: AppState) -> Router {
+    let schema = crate::graphql::build_schema(app.clone());
+    let config = &app.config.server;
+    let cors = cors_layer(&config.cors_allowed_origins);
+    let state = HttpState {
+        app: app.clone(),
+        schema,
+    };
+
+    Router::new()
+        .route("/graphql", get(graphql::playground).post(graphql::execute))
+        .route("/graphql/ws", get(graphql::websocket))
+        .route("/healthz", get(health::healthz))
+        .with_state(state)
+        .layer(cors)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // async-graphql-axum reads whole bodies itself and ignores axum's
+                // DefaultBodyLimit, so the limit is enforced here.
+                .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+                .layer(CompressionLayer::new()),
+        )
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID])
+        .max_age(Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        // Credentials travel in the Authorization header, not cookies, so any origin is safe.
+        layer.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// Serves until ctrl-c or SIGTERM, then drains in-flight requests.
+pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,26 @@
+//! booster: the GraphQL backend of an SMM reseller panel. See DESIGN.md in the shared
+//! folder for how the modules fit together.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+
+/// Logging to stderr; `RUST_LOG` filters, `LOG_FORMAT=json` switches to JSON lines.
+pub fn init_tracing() {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    let _ = result;
+}
