@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `schema`, `user create`.
+//! The command line: `serve`, `migrate`, `schema`, `audit`, `user create`.
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +29,9 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Check that every balance equals the sum of its ledger; exits non-zero naming
+    /// each user where it does not.
+    Audit,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -72,6 +75,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             let state = AppState::new(config)?;
             crate::http::serve(state, listener).await
+        }
+        Command::Audit => {
+            let database = DatabaseConfig::from_environment()?;
+            let pool = db::build_pool(&database.url, 1, Default::default())?;
+            let mut conn = pool.get().await?;
+            let mismatches = crate::domain::wallet::audit(&mut conn)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if mismatches.is_empty() {
+                println!("audit ok: every balance equals the sum of its ledger");
+                return Ok(());
+            }
+            for (user_id, balance, ledger_sum) in &mismatches {
+                println!("user {user_id}: balance {balance} but ledger sums to {ledger_sum}");
+            }
+            anyhow::bail!("{} user(s) out of balance", mismatches.len())
         }
         Command::User {
             command: UserCommand::Create { email, name, admin },

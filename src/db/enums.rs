@@ -137,3 +137,17 @@ text_enum! {
         Usd = "USD",
     }
 }
+
+text_enum! {
+    /// Why a balance changed.
+    pub enum LedgerKind {
+        /// A paid deposit (credit).
+        Deposit = "DEPOSIT",
+        /// An order or mass order paid from the balance (debit).
+        OrderCharge = "ORDER_CHARGE",
+        /// Money back for a canceled or partial order (credit).
+        Refund = "REFUND",
+        /// A manual correction by an admin (either sign).
+        Adjustment = "ADJUSTMENT",
+    }
+}

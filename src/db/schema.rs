@@ -22,6 +22,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_entries (id) {
+        id -> Int8,
+        user_id -> Int8,
+        amount -> Int8,
+        balance_after -> Int8,
+        kind -> Text,
+        order_id -> Nullable<Int8>,
+        mass_order_id -> Nullable<Int8>,
+        deposit_id -> Nullable<Int8>,
+        actor_id -> Nullable<Int8>,
+        note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     providers (id) {
         id -> Int8,
         name -> Text,
@@ -114,6 +130,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(ledger_entries -> users (user_id));
 diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -121,6 +138,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
+    ledger_entries,
     providers,
     service_categories,
     services,

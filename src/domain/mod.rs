@@ -5,3 +5,4 @@
 pub mod accounts;
 pub mod catalog;
 pub mod pricing;
+pub mod wallet;

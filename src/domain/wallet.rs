@@ -1,0 +1,147 @@
+//! The wallet: the only code that changes a balance. Every change is one guarded
+//! UPDATE of `users.balance` plus one `ledger_entries` row, in the caller's
+//! transaction, so a balance and its ledger can never disagree.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    db::{
+        enums::LedgerKind,
+        ledger::{LedgerEntry, NewLedgerEntry},
+        schema::{ledger_entries, users},
+    },
+    error::{AppError, AppResult, is_unique_violation},
+};
+
+/// What a balance change refers to; at most one of the ids is usually set.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerRef {
+    pub order_id: Option<i64>,
+    pub mass_order_id: Option<i64>,
+    pub deposit_id: Option<i64>,
+    /// The admin who made an adjustment.
+    pub actor_id: Option<i64>,
+    pub note: String,
+}
+
+/// Takes `amount` (> 0) from the balance. Atomic against concurrent debits: the
+/// balance check and the subtraction are one statement, so two requests can never
+/// both spend the same rupiah. Fails with INSUFFICIENT_BALANCE, writing nothing.
+pub async fn debit(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    amount: i64,
+    kind: LedgerKind,
+    reference: &LedgerRef,
+) -> AppResult<LedgerEntry> {
+    if amount <= 0 {
+        return Err(AppError::validation("amount", "a debit must be positive"));
+    }
+    let balance_after: Option<i64> = diesel::update(users::table.find(user_id))
+        .filter(users::balance.ge(amount))
+        .set(users::balance.eq(users::balance - amount))
+        .returning(users::balance)
+        .get_result(conn)
+        .await
+        .optional()?;
+    let Some(balance_after) = balance_after else {
+        let available: Option<i64> = users::table
+            .find(user_id)
+            .select(users::balance)
+            .first(conn)
+            .await
+            .optional()?;
+        return match available {
+            Some(available) => Err(AppError::InsufficientBalance {
+                needed: amount,
+                available,
+            }),
+            None => Err(AppError::NotFound("user")),
+        };
+    };
+    record(conn, user_id, -amount, balance_after, kind, reference).await
+}
+
+/// Adds `amount` (> 0) to the balance.
+pub async fn credit(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    amount: i64,
+    kind: LedgerKind,
+    reference: &LedgerRef,
+) -> AppResult<LedgerEntry> {
+    if amount <= 0 {
+        return Err(AppError::validation("amount", "a credit must be positive"));
+    }
+    let balance_after: i64 = diesel::update(users::table.find(user_id))
+        .set(users::balance.eq(users::balance + amount))
+        .returning(users::balance)
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("user"))?;
+    record(conn, user_id, amount, balance_after, kind, reference).await
+}
+
+async fn record(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    amount: i64,
+    balance_after: i64,
+    kind: LedgerKind,
+    reference: &LedgerRef,
+) -> AppResult<LedgerEntry> {
+    diesel::insert_into(ledger_entries::table)
+        .values(NewLedgerEntry {
+            user_id,
+            amount,
+            balance_after,
+            kind,
+            order_id: reference.order_id,
+            mass_order_id: reference.mass_order_id,
+            deposit_id: reference.deposit_id,
+            actor_id: reference.actor_id,
+            note: &reference.note,
+        })
+        .returning(LedgerEntry::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| {
+            let once = [
+                "ledger_entries_once_per_order",
+                "ledger_entries_once_per_mass_order",
+                "ledger_entries_once_per_deposit",
+            ];
+            if once.iter().any(|c| is_unique_violation(&e, c)) {
+                AppError::conflict(format!("{kind} was already applied"))
+            } else {
+                e.into()
+            }
+        })
+}
+
+/// Users whose balance differs from the sum of their ledger: `(user id, balance,
+/// ledger sum)`. Empty when the books are consistent.
+pub async fn audit(conn: &mut AsyncPgConnection) -> AppResult<Vec<(i64, i64, i64)>> {
+    #[derive(QueryableByName)]
+    struct Mismatch {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        balance: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        ledger_sum: i64,
+    }
+    let rows: Vec<Mismatch> = diesel::sql_query(
+        "SELECT u.id, u.balance, COALESCE(l.total, 0)::bigint AS ledger_sum \
+         FROM users u LEFT JOIN (SELECT user_id, SUM(amount) AS total FROM ledger_entries GROUP BY user_id) l \
+         ON l.user_id = u.id WHERE u.balance <> COALESCE(l.total, 0) ORDER BY u.id",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.id, m.balance, m.ledger_sum))
+        .collect())
+}

@@ -1,0 +1,229 @@
+//! Test harness: a fresh PostgreSQL database per test, the real HTTP server on an
+//! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use booster::{
+    app::AppState,
+    auth,
+    config::{AuthConfig, Config, DatabaseConfig, SecretKey, ServerConfig},
+    db::{self, enums::Role},
+    domain::accounts,
+};
+use serde_json::{Value, json};
+
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const GOOGLE_CLIENT_ID: &str = "booster-test.apps.googleusercontent.com";
+
+/// A database of its own, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let name = format!("booster_test_{}", uuid::Uuid::new_v4().simple());
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        db::ensure_database_exists(&url)
+            .await
+            .expect("create test database");
+        db::run_migrations(&url)
+            .await
+            .expect("migrate test database");
+        TestDb { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context; a short-lived runtime on its own thread
+        // removes the database so test runs leave nothing behind.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Serves the fixture JWKS on 127.0.0.1, as Google serves its keys.
+pub async fn fake_google_jwks() -> String {
+    let jwks: Value = serde_json::from_str(include_str!("../fixtures/google-jwks.json")).unwrap();
+    let app = axum::Router::new().route(
+        "/oauth2/v3/certs",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move {
+                (
+                    [("cache-control", "public, max-age=3600")],
+                    axum::Json(jwks),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/oauth2/v3/certs")
+}
+
+pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
+    Config {
+        database: DatabaseConfig {
+            url: database_url.to_string(),
+            pool_size: 8,
+        },
+        server: ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cors_allowed_origins: vec!["*".into()],
+            max_body_bytes: 4 * 1024 * 1024,
+            graphql_max_depth: 15,
+            graphql_max_complexity: 20_000,
+        },
+        auth: AuthConfig {
+            session_ttl: Duration::from_secs(3600),
+            google_client_id: Some(GOOGLE_CLIENT_ID.into()),
+            google_jwks_url: jwks_url.to_string(),
+            google_issuers: vec![
+                "accounts.google.com".into(),
+                "https://accounts.google.com".into(),
+            ],
+        },
+        secret_key: SecretKey([42; 32]),
+    }
+}
+
+/// The real server on an ephemeral port, against its own database.
+pub struct TestApp {
+    pub db: TestDb,
+    pub state: AppState,
+    pub base_url: String,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new().await;
+        let jwks_url = fake_google_jwks().await;
+        let mut config = test_config(&db.url, &jwks_url);
+        adjust(&mut config);
+        let state = AppState::new(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = booster::http::router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        TestApp {
+            db,
+            state,
+            base_url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs a GraphQL operation over HTTP and returns the whole JSON answer.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("JSON answer")
+    }
+
+    /// Like `gql`, but panics on GraphQL errors and returns `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let answer = self.gql(token, query, variables).await;
+        assert!(
+            answer.get("errors").is_none(),
+            "unexpected errors: {answer:#}"
+        );
+        answer["data"].clone()
+    }
+
+    /// A user with an API key, created directly through the domain.
+    pub async fn user(&self, email: &str, role: Role) -> (i64, String) {
+        let mut conn = self.state.pool.get().await.unwrap();
+        let user = accounts::create_user(&mut conn, email, "", role)
+            .await
+            .unwrap();
+        let (_, key) = auth::create_api_key(&mut conn, user.id, "test")
+            .await
+            .unwrap();
+        (user.id, key)
+    }
+
+    pub async fn admin(&self) -> String {
+        self.user("admin@example.com", Role::Admin).await.1
+    }
+
+    pub async fn customer(&self, email: &str) -> (i64, String) {
+        self.user(email, Role::Customer).await
+    }
+
+    pub async fn conn(&self) -> db::PooledConn {
+        self.state.pool.get().await.unwrap()
+    }
+}
+
+/// The `extensions.code` of the first error in a GraphQL answer.
+pub fn error_code(answer: &Value) -> String {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {answer:#}"))
+        .to_string()
+}
+
+pub fn error_field(answer: &Value) -> String {
+    answer["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Signs a Google-style ID token with the fixture key (or another key).
+pub fn google_token(claims: Value, key_pem: &str, kid: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_string());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+pub const TEST_KEY: &str = include_str!("../fixtures/google-test-key.pem");
+pub const OTHER_KEY: &str = include_str!("../fixtures/other-key.pem");
+
+pub fn google_claims(sub: &str, email: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": "https://accounts.google.com",
+        "aud": GOOGLE_CLIENT_ID,
+        "sub": sub,
+        "email": email,
+        "email_verified": true,
+        "name": "Test User",
+        "iat": now,
+        "exp": now + 3600,
+    })
+}
