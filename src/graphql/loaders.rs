@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::db::{
     PgPool, categories::Category, providers::Provider, services::Service, users::User,
@@ -14,10 +14,10 @@ pub struct DbLoader {
     pool: PgPool,
 }
 
-pub type Loaders = DataLoader<DbLoader>;
+pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
 pub fn new_loaders(pool: PgPool) -> Loaders {
-    DataLoader::new(DbLoader { pool }, tokio::spawn)
+    DataLoader::with_cache(DbLoader { pool }, tokio::spawn, HashMapCache::default())
 }
 
 macro_rules! id_loader {

@@ -97,6 +97,28 @@ where
     }
 }
 
+/// Loads many rows at once into the request's DataLoader cache. List resolvers call
+/// it with the keys of a whole page when the query selects the relation, so the
+/// batch does not depend on the loader's timing: one statement per relation, always.
+pub async fn prefetch<K>(ctx: &Context<'_>, keys: impl IntoIterator<Item = K>) -> ApiResult<()>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
+    DbLoader: Loader<K, Error = Arc<anyhow::Error>>,
+{
+    let loaders = ctx.data_unchecked::<Loaders>();
+    let mut keys: Vec<K> = keys.into_iter().collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(*k));
+    loaders
+        .load_many(keys)
+        .await
+        .map(|_| ())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("prefetching: {e:#}")).into())
+}
+
 /// Parses an `ID` argument naming a row.
 pub fn parse_id(field: &str, id: &async_graphql::ID) -> ApiResult<i64> {
     id.parse::<i64>()

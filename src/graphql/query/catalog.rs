@@ -6,8 +6,9 @@ use crate::{
     graphql::{
         conn,
         error::ApiResult,
+        loaders::{CategoryId, ProviderId},
         pagination::{Page, decode_offset, offset_page, page_size},
-        parse_id,
+        parse_id, prefetch,
         types::catalog::{Service, ServiceCategory},
         viewer,
     },
@@ -60,6 +61,18 @@ impl CatalogQuery {
         };
         let mut conn = conn(ctx).await?;
         let (rows, total) = catalog::list_services(&mut conn, &filter, offset, limit).await?;
+        drop(conn);
+        let node = ctx.look_ahead().field("edges").field("node");
+        if node.field("category").exists() {
+            prefetch(ctx, rows.iter().map(|s| CategoryId(s.category_id))).await?;
+        }
+        if node.field("provider").exists() && viewer(ctx).is_admin() {
+            prefetch(
+                ctx,
+                rows.iter().filter_map(|s| s.provider_id.map(ProviderId)),
+            )
+            .await?;
+        }
         Ok(offset_page(
             rows.into_iter().map(Service).collect(),
             offset,
