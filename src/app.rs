@@ -7,6 +7,7 @@ use crate::{
     config::Config,
     crypto::SecretBox,
     db::{PgPool, QueryCounter},
+    events::EventBus,
 };
 
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub google: GoogleVerifier,
     pub secrets: SecretBox,
+    /// Order-status events from every process sharing the database.
+    pub events: EventBus,
 }
 
 impl std::ops::Deref for AppState {
@@ -30,7 +33,8 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state; the pool connects lazily.
+    /// Builds the state and starts this process's event listener; must run inside
+    /// the tokio runtime.
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let query_counter = QueryCounter::default();
         let pool = crate::db::build_pool(
@@ -43,7 +47,10 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
+        let events = EventBus::default();
+        events.start_listener(config.database.url.clone());
         Ok(AppState(Arc::new(Inner {
+            events,
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
             secrets: SecretBox::new(&config.secret_key),
             config,

@@ -151,3 +151,53 @@ text_enum! {
         Adjustment = "ADJUSTMENT",
     }
 }
+
+text_enum! {
+    /// Where an order is in its life; see DESIGN.md for the transitions.
+    pub enum OrderStatus {
+        /// Paid, not yet sent to the provider.
+        Pending = "PENDING",
+        /// Claimed by a dispatch worker; the provider call is in flight.
+        Submitting = "SUBMITTING",
+        /// Accepted by the provider, not started yet.
+        Processing = "PROCESSING",
+        InProgress = "IN_PROGRESS",
+        Completed = "COMPLETED",
+        /// Delivered in part; the undelivered remainder was refunded.
+        Partial = "PARTIAL",
+        /// Not delivered; refunded in full.
+        Canceled = "CANCELED",
+        /// Refused or unrecoverable; refunded in full.
+        Failed = "FAILED",
+        /// An admin must look (e.g. unclear whether the provider got it).
+        NeedsReview = "NEEDS_REVIEW",
+    }
+}
+
+impl OrderStatus {
+    /// No further status change is expected.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Partial | Self::Canceled | Self::Failed
+        )
+    }
+}
+
+text_enum! {
+    pub enum OrderRequestKind {
+        Cancel = "CANCEL",
+        Refill = "REFILL",
+    }
+}
+
+text_enum! {
+    pub enum OrderRequestStatus {
+        /// Recorded, not yet forwarded to the provider.
+        Pending = "PENDING",
+        Submitted = "SUBMITTED",
+        Accepted = "ACCEPTED",
+        Rejected = "REJECTED",
+        Completed = "COMPLETED",
+    }
+}

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod categories;
 pub mod enums;
 pub mod ledger;
+pub mod orders;
 pub mod providers;
 pub mod schema;
 pub mod services;

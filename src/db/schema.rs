@@ -38,6 +38,66 @@ diesel::table! {
 }
 
 diesel::table! {
+    mass_orders (id) {
+        id -> Int8,
+        user_id -> Int8,
+        order_count -> Int4,
+        rejected_count -> Int4,
+        total_charge -> Int8,
+        all_or_nothing -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Int8,
+        order_id -> Int8,
+        status -> Text,
+        start_count -> Nullable<Int8>,
+        remains -> Nullable<Int8>,
+        note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_requests (id) {
+        id -> Int8,
+        order_id -> Int8,
+        kind -> Text,
+        status -> Text,
+        provider_ref -> Nullable<Text>,
+        note -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Int8,
+        user_id -> Int8,
+        service_id -> Int8,
+        mass_order_id -> Nullable<Int8>,
+        link -> Text,
+        quantity -> Int8,
+        price_per_1000 -> Int8,
+        charge -> Int8,
+        status -> Text,
+        extra -> Jsonb,
+        start_count -> Nullable<Int8>,
+        remains -> Nullable<Int8>,
+        provider_id -> Nullable<Int8>,
+        provider_order_id -> Nullable<Text>,
+        refunded -> Int8,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     providers (id) {
         id -> Int8,
         name -> Text,
@@ -109,6 +169,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_items (id) {
+        id -> Int8,
+        service_id -> Int8,
+        content_encrypted -> Bytea,
+        content_hash -> Bytea,
+        order_id -> Nullable<Int8>,
+        sold_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -131,6 +203,12 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(ledger_entries -> users (user_id));
+diesel::joinable!(mass_orders -> users (user_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_requests -> orders (order_id));
+diesel::joinable!(orders -> services (service_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(stock_items -> services (service_id));
 diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -139,9 +217,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
     ledger_entries,
+    mass_orders,
+    order_events,
+    order_requests,
+    orders,
     providers,
     service_categories,
     services,
     sessions,
+    stock_items,
     users,
 );

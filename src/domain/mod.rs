@@ -4,5 +4,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod orders;
 pub mod pricing;
+pub mod stock;
 pub mod wallet;

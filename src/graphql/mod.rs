@@ -8,11 +8,12 @@ pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema, dataloader::Loader};
+use async_graphql::{Context, Schema, dataloader::Loader};
 
 use crate::{
     app::AppState,
@@ -23,14 +24,15 @@ use crate::{
 use error::{ApiError, ApiResult};
 use loaders::{DbLoader, Loaders};
 
-pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type AppSchema =
+    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let server = &state.config.server;
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot::default(),
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
     .limit_depth(server.graphql_max_depth)
     .limit_complexity(server.graphql_max_complexity)
@@ -45,7 +47,7 @@ pub fn sdl() -> String {
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot::default(),
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
     .finish()
     .sdl()

@@ -3,10 +3,13 @@
 mod account;
 mod admin;
 mod catalog;
+mod orders;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    orders::OrderQuery,
+    orders::StockQuery,
 );

@@ -1,0 +1,275 @@
+use std::io::Read;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
+
+use crate::{
+    db::enums::OrderStatus,
+    domain::{
+        orders::{self, OrderExtras, OrderInput},
+        stock,
+    },
+    error::AppError,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id, state,
+        types::orders::{MassOrder, Order, OrderRequest},
+    },
+};
+
+#[derive(Default)]
+pub struct OrderMutation;
+
+/// A new order. Which extra fields are needed depends on the service's `type`.
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    pub service_id: ID,
+    /// The target: post, profile or video URL on the service's platform.
+    pub link: String,
+    /// Units to deliver; derived from the lines for comment and custom-list types.
+    pub quantity: Option<i64>,
+    /// CUSTOM_COMMENTS, COMMENT_REPLIES: one comment per line.
+    pub comments: Option<String>,
+    /// MENTIONS*, one username per line.
+    pub usernames: Option<String>,
+    /// MENTIONS_WITH_HASHTAGS, one per line.
+    pub hashtags: Option<String>,
+    /// MENTIONS_HASHTAG.
+    pub hashtag: Option<String>,
+    /// MENTIONS_USER_FOLLOWERS, COMMENT_LIKES, COMMENT_REPLIES.
+    pub username: Option<String>,
+    /// MENTIONS_MEDIA_LIKERS.
+    pub media: Option<String>,
+    /// POLL.
+    pub answer_number: Option<i64>,
+    /// INVITES_FROM_GROUPS, one per line.
+    pub groups: Option<String>,
+    /// Drip-feed: number of runs (the charge covers quantity x runs).
+    pub runs: Option<i64>,
+    /// Drip-feed: minutes between runs.
+    pub interval: Option<i64>,
+    /// A key of the client's choosing: retrying with the same key returns the first
+    /// order instead of charging again.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct PlaceMassOrderInput {
+    /// One order per line: `service_id|link|quantity`, or CSV with a
+    /// `service,link,quantity` header.
+    pub text: Option<String>,
+    /// The same, as an uploaded file (GraphQL multipart request).
+    pub file: Option<Upload>,
+    /// true: place nothing when any line is invalid. false: place the valid lines.
+    #[graphql(default = true)]
+    pub all_or_nothing: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct MassOrderLineError {
+    pub line: i32,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PlaceMassOrderPayload {
+    /// Null when nothing was placed.
+    pub mass_order: Option<MassOrder>,
+    pub placed_count: i32,
+    pub total_charge: crate::graphql::scalars::Rupiah,
+    /// Every rejected line, with its number; rejected lines are never charged.
+    pub errors: Vec<MassOrderLineError>,
+}
+
+#[derive(SimpleObject)]
+pub struct CancelOrderPayload {
+    pub order: Order,
+    /// The request forwarded to the provider, when the order was already running.
+    pub request: Option<OrderRequest>,
+}
+
+#[derive(InputObject)]
+pub struct AdminUpdateOrderStatusInput {
+    pub order_id: ID,
+    /// CANCELED, FAILED and PARTIAL refund the customer (PARTIAL needs `remains`).
+    pub status: OrderStatus,
+    pub start_count: Option<i64>,
+    pub remains: Option<i64>,
+    #[graphql(default)]
+    pub note: String,
+}
+
+#[derive(SimpleObject)]
+pub struct StockUploadPayload {
+    pub added: i64,
+    /// Lines already in stock, skipped.
+    pub duplicates: i64,
+    pub unsold: i64,
+}
+
+const MAX_MASS_ORDER_BYTES: u64 = 4 * 1024 * 1024;
+
+#[Object]
+impl OrderMutation {
+    /// Places an order and debits its charge, all or nothing.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+        let user = current_user(ctx)?;
+        let order = OrderInput {
+            service_id: parse_id("serviceId", &input.service_id)?,
+            link: input.link,
+            quantity: input.quantity,
+            extras: OrderExtras {
+                comments: input.comments,
+                usernames: input.usernames,
+                hashtags: input.hashtags,
+                hashtag: input.hashtag,
+                username: input.username,
+                media: input.media,
+                answer_number: input.answer_number,
+                groups: input.groups,
+                runs: input.runs,
+                interval: input.interval,
+            },
+            idempotency_key: input.idempotency_key,
+        };
+        let mut conn = conn(ctx).await?;
+        Ok(Order(
+            orders::place_order(&mut conn, user.id(), order).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::User")]
+    async fn place_mass_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceMassOrderInput,
+    ) -> ApiResult<PlaceMassOrderPayload> {
+        let user = current_user(ctx)?;
+        let text = match (input.text, input.file) {
+            (Some(text), None) => text,
+            (None, Some(file)) => {
+                let upload = file
+                    .value(ctx)
+                    .map_err(|_| AppError::validation("file", "the upload is missing"))?;
+                let mut text = String::new();
+                upload
+                    .into_read()
+                    .take(MAX_MASS_ORDER_BYTES)
+                    .read_to_string(&mut text)
+                    .map_err(|_| AppError::validation("file", "the file must be UTF-8 text"))?;
+                text
+            }
+            _ => return Err(AppError::validation("text", "give either text or file").into()),
+        };
+        let mut conn = conn(ctx).await?;
+        let outcome =
+            orders::place_mass_order(&mut conn, user.id(), &text, input.all_or_nothing).await?;
+        Ok(PlaceMassOrderPayload {
+            placed_count: outcome.placed as i32,
+            total_charge: crate::graphql::scalars::Rupiah(outcome.total_charge),
+            mass_order: outcome.mass_order.map(MassOrder),
+            errors: outcome
+                .errors
+                .into_iter()
+                .map(|e| MassOrderLineError {
+                    line: e.line as i32,
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        })
+    }
+
+    /// Cancels a pending order at once (full refund), or asks the provider to cancel
+    /// a running one.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn request_order_cancel(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+    ) -> ApiResult<CancelOrderPayload> {
+        let user = current_user(ctx)?;
+        let order_id = parse_id("orderId", &order_id)?;
+        let mut conn = conn(ctx).await?;
+        let (order, request) = orders::request_cancel(&mut conn, user.id(), order_id).await?;
+        Ok(CancelOrderPayload {
+            order: Order(order),
+            request: request.map(OrderRequest),
+        })
+    }
+
+    #[graphql(guard = "RoleGuard::User")]
+    async fn request_order_refill(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+    ) -> ApiResult<OrderRequest> {
+        let user = current_user(ctx)?;
+        let order_id = parse_id("orderId", &order_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(OrderRequest(
+            orders::request_refill(&mut conn, user.id(), order_id).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_order_status(
+        &self,
+        ctx: &Context<'_>,
+        input: AdminUpdateOrderStatusInput,
+    ) -> ApiResult<Order> {
+        let actor = current_user(ctx)?.id();
+        let order_id = parse_id("orderId", &input.order_id)?;
+        let mut conn = conn(ctx).await?;
+        let order = orders::admin_set_status(
+            &mut conn,
+            actor,
+            order_id,
+            input.status,
+            input.start_count,
+            input.remains,
+            &input.note,
+        )
+        .await?;
+        Ok(Order(order))
+    }
+
+    /// Adds stock to an own product, one item per line.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_upload_stock(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        items: String,
+    ) -> ApiResult<StockUploadPayload> {
+        let service_id = parse_id("serviceId", &service_id)?;
+        let mut conn = conn(ctx).await?;
+        let result = stock::upload(&mut conn, &state(ctx).secrets, service_id, &items).await?;
+        let (unsold, _) = stock::counts(&mut conn, service_id).await?;
+        Ok(StockUploadPayload {
+            added: result.added,
+            duplicates: result.duplicates,
+            unsold,
+        })
+    }
+
+    /// Removes unsold items; returns how many were removed.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_remove_stock(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        item_ids: Vec<ID>,
+    ) -> ApiResult<i64> {
+        let service_id = parse_id("serviceId", &service_id)?;
+        let ids = item_ids
+            .iter()
+            .map(|id| parse_id("itemIds", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut conn = conn(ctx).await?;
+        Ok(stock::remove_unsold(&mut conn, service_id, &ids).await?)
+    }
+}

@@ -1,0 +1,219 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{enums::OrderStatus, orders::Order as OrderRow},
+    domain::orders::{self, OrderFilter},
+    error::AppError,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        loaders::ServiceId,
+        pagination::{Page, decode_keyset, keyset_page, page_size},
+        parse_id, prefetch,
+        types::orders::{MassOrder, Order},
+    },
+};
+
+#[derive(Default)]
+pub struct OrderQuery;
+
+async fn order_page(
+    ctx: &Context<'_>,
+    filter: OrderFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<Page<Order>> {
+    let limit = page_size(first)?;
+    let before = decode_keyset(after.as_deref())?;
+    let mut conn = conn(ctx).await?;
+    let (rows, total) = orders::list_orders(&mut conn, &filter, before, limit + 1).await?;
+    drop(conn);
+    if ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("service")
+        .exists()
+    {
+        prefetch(ctx, rows.iter().map(|o| ServiceId(o.service_id))).await?;
+    }
+    Ok(keyset_page(
+        rows.into_iter().map(Order).collect(),
+        |o| o.0.id,
+        limit,
+        before.is_some(),
+        total,
+    ))
+}
+
+#[Object]
+impl OrderQuery {
+    /// The caller's orders, newest first.
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<OrderStatus>,
+        service_id: Option<ID>,
+        mass_order_id: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(desc = "Text the link contains")] search: Option<String>,
+    ) -> ApiResult<Page<Order>> {
+        let filter = OrderFilter {
+            user_id: Some(current_user(ctx)?.id()),
+            status,
+            service_id: service_id
+                .as_ref()
+                .map(|id| parse_id("serviceId", id))
+                .transpose()?,
+            mass_order_id: mass_order_id
+                .as_ref()
+                .map(|id| parse_id("massOrderId", id))
+                .transpose()?,
+            from,
+            to,
+            link_search: search,
+        };
+        order_page(ctx, filter, first, after).await
+    }
+
+    /// One order, for its owner or an admin.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+        let user = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        let order = if user.is_admin() {
+            OrderRow::find(&mut conn, id)
+                .await?
+                .ok_or(AppError::NotFound("order"))?
+        } else {
+            orders::owned_order(&mut conn, user.id(), id).await?
+        };
+        Ok(Order(order))
+    }
+
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn my_mass_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Page<MassOrder>> {
+        let user = current_user(ctx)?;
+        let limit = page_size(first)?;
+        let before = decode_keyset(after.as_deref())?;
+        let mut conn = conn(ctx).await?;
+        let (rows, total) =
+            orders::list_mass_orders(&mut conn, user.id(), before, limit + 1).await?;
+        Ok(keyset_page(
+            rows.into_iter().map(MassOrder).collect(),
+            |m| m.0.id,
+            limit,
+            before.is_some(),
+            total,
+        ))
+    }
+
+    /// All orders, newest first (admins).
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn admin_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        user_id: Option<ID>,
+        status: Option<OrderStatus>,
+        service_id: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        search: Option<String>,
+    ) -> ApiResult<Page<Order>> {
+        let filter = OrderFilter {
+            user_id: user_id
+                .as_ref()
+                .map(|id| parse_id("userId", id))
+                .transpose()?,
+            status,
+            service_id: service_id
+                .as_ref()
+                .map(|id| parse_id("serviceId", id))
+                .transpose()?,
+            mass_order_id: None,
+            from,
+            to,
+            link_search: search,
+        };
+        order_page(ctx, filter, first, after).await
+    }
+}
+
+#[derive(async_graphql::SimpleObject)]
+pub struct StockItem {
+    pub id: ID,
+    pub content: String,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(async_graphql::SimpleObject)]
+pub struct StockSummary {
+    pub unsold: i64,
+    pub sold: i64,
+    /// Up to `first` unsold items, oldest first.
+    pub unsold_items: Vec<StockItem>,
+}
+
+#[derive(Default)]
+pub struct StockQuery;
+
+#[Object]
+impl StockQuery {
+    /// Stock of an own product (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_stock(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        #[graphql(default = 100)] first: i32,
+    ) -> ApiResult<StockSummary> {
+        let service_id = parse_id("serviceId", &service_id)?;
+        let limit = page_size(Some(first))?;
+        let mut conn = conn(ctx).await?;
+        let (unsold, sold) = crate::domain::stock::counts(&mut conn, service_id).await?;
+        let items = crate::domain::stock::unsold_items(
+            &mut conn,
+            &crate::graphql::state(ctx).secrets,
+            service_id,
+            limit,
+        )
+        .await?;
+        Ok(StockSummary {
+            unsold,
+            sold,
+            unsold_items: items
+                .into_iter()
+                .map(|(id, content, added_at)| StockItem {
+                    id: id.into(),
+                    content,
+                    added_at,
+                })
+                .collect(),
+        })
+    }
+}

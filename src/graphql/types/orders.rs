@@ -1,0 +1,261 @@
+//! `Order`, its history, requests, `MassOrder` and the order-status event.
+
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{
+        enums::{OrderRequestKind, OrderRequestStatus, OrderStatus},
+        orders::{
+            MassOrder as MassOrderRow, Order as OrderRow, OrderEventRow,
+            OrderRequest as OrderRequestRow,
+        },
+    },
+    domain::{orders, stock},
+    events::OrderEvent,
+    graphql::{
+        conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        load,
+        loaders::{ServiceId, UserId},
+        scalars::Rupiah,
+        state,
+        types::{account::User, catalog::Service},
+        viewer,
+    },
+};
+
+pub struct Order(pub OrderRow);
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn service(&self, ctx: &Context<'_>) -> ApiResult<Service> {
+        load(ctx, ServiceId(self.0.service_id), "service")
+            .await
+            .map(Service)
+    }
+
+    async fn link(&self) -> &str {
+        &self.0.link
+    }
+
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+
+    /// The price per 1000 the order was sold at.
+    async fn price_per_1000(&self) -> Rupiah {
+        Rupiah(self.0.price_per_1000)
+    }
+
+    /// What was debited for the order.
+    async fn charge(&self) -> Rupiah {
+        Rupiah(self.0.charge)
+    }
+
+    /// What was refunded (canceled, failed or partial orders).
+    async fn refunded(&self) -> Rupiah {
+        Rupiah(self.0.refunded)
+    }
+
+    async fn status(&self) -> OrderStatus {
+        self.0.status
+    }
+
+    /// The count on the target when delivery started, as the provider reports it.
+    async fn start_count(&self) -> Option<i64> {
+        self.0.start_count
+    }
+
+    /// Units not yet delivered.
+    async fn remains(&self) -> Option<i64> {
+        self.0.remains
+    }
+
+    /// The type-specific fields (comments, usernames, runs, interval, ...).
+    async fn extra(&self) -> &serde_json::Value {
+        &self.0.extra
+    }
+
+    async fn mass_order_id(&self) -> Option<ID> {
+        self.0.mass_order_id.map(Into::into)
+    }
+
+    async fn idempotency_key(&self) -> Option<&str> {
+        self.0.idempotency_key.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// Every status change, oldest first.
+    #[graphql(complexity = 20)]
+    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderHistoryEntry>> {
+        let mut conn = conn(ctx).await?;
+        Ok(orders::history(&mut conn, self.0.id)
+            .await?
+            .into_iter()
+            .map(OrderHistoryEntry)
+            .collect())
+    }
+
+    /// Cancel and refill requests and their outcome.
+    #[graphql(complexity = 10)]
+    async fn requests(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderRequest>> {
+        let mut conn = conn(ctx).await?;
+        Ok(orders::requests(&mut conn, self.0.id)
+            .await?
+            .into_iter()
+            .map(OrderRequest)
+            .collect())
+    }
+
+    /// What a stock product delivered (e.g. account credentials), one item per entry.
+    /// Only the buyer and admins can read it.
+    #[graphql(complexity = 10)]
+    async fn delivered_items(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        let viewer = viewer(ctx);
+        let allowed = viewer
+            .require_user()
+            .is_ok_and(|u| u.id() == self.0.user_id || u.is_admin());
+        if !allowed {
+            return Err(crate::error::AppError::forbidden(
+                "only the buyer can read delivered items",
+            )
+            .into());
+        }
+        let mut conn = conn(ctx).await?;
+        Ok(stock::delivered_items(&mut conn, &state(ctx).secrets, self.0.id).await?)
+    }
+
+    /// The customer (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        load(ctx, UserId(self.0.user_id), "user").await.map(User)
+    }
+
+    /// The provider's order id (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider_order_id(&self) -> Option<&str> {
+        self.0.provider_order_id.as_deref()
+    }
+}
+
+pub struct OrderHistoryEntry(pub OrderEventRow);
+
+#[Object]
+impl OrderHistoryEntry {
+    async fn status(&self) -> OrderStatus {
+        self.0.status
+    }
+    async fn start_count(&self) -> Option<i64> {
+        self.0.start_count
+    }
+    async fn remains(&self) -> Option<i64> {
+        self.0.remains
+    }
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct OrderRequest(pub OrderRequestRow);
+
+#[Object]
+impl OrderRequest {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn kind(&self) -> OrderRequestKind {
+        self.0.kind
+    }
+    async fn status(&self) -> OrderRequestStatus {
+        self.0.status
+    }
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct MassOrder(pub MassOrderRow);
+
+#[Object]
+impl MassOrder {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Orders placed.
+    async fn order_count(&self) -> i32 {
+        self.0.order_count
+    }
+    /// Lines rejected (and not charged).
+    async fn rejected_count(&self) -> i32 {
+        self.0.rejected_count
+    }
+    async fn total_charge(&self) -> Rupiah {
+        Rupiah(self.0.total_charge)
+    }
+    async fn all_or_nothing(&self) -> bool {
+        self.0.all_or_nothing
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A status change pushed to subscribers.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct OrderStatusEvent {
+    #[graphql(skip)]
+    pub event: OrderEvent,
+    pub status: OrderStatus,
+    pub start_count: Option<i64>,
+    pub remains: Option<i64>,
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl OrderStatusEvent {
+    async fn order_id(&self) -> ID {
+        self.event.order_id.into()
+    }
+
+    /// The order as it is now (read when the event is delivered).
+    async fn order(&self, ctx: &Context<'_>) -> ApiResult<Option<Order>> {
+        let mut conn = conn(ctx).await?;
+        Ok(OrderRow::find(&mut conn, self.event.order_id)
+            .await?
+            .map(Order))
+    }
+}
+
+impl From<OrderEvent> for OrderStatusEvent {
+    fn from(event: OrderEvent) -> Self {
+        OrderStatusEvent {
+            status: event.status,
+            start_count: event.start_count,
+            remains: event.remains,
+            note: event.note.clone(),
+            at: event.at,
+            event,
+        }
+    }
+}
