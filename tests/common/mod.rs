@@ -227,3 +227,128 @@ pub fn google_claims(sub: &str, email: &str) -> Value {
         "exp": now + 3600,
     })
 }
+
+/// Credits a balance through the wallet (an ADJUSTMENT entry), as an admin would.
+pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
+    use booster::{db::enums::LedgerKind, domain::wallet};
+    let mut conn = app.conn().await;
+    let reference = wallet::LedgerRef {
+        note: "test funding".into(),
+        ..Default::default()
+    };
+    wallet::credit(
+        &mut conn,
+        user_id,
+        amount,
+        LedgerKind::Adjustment,
+        &reference,
+    )
+    .await
+    .unwrap();
+}
+
+pub async fn balance(app: &TestApp, user_id: i64) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    booster::db::schema::users::table
+        .find(user_id)
+        .select(booster::db::schema::users::balance)
+        .first(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
+/// Every balance equals the sum of its ledger.
+pub async fn assert_books_balance(app: &TestApp) {
+    let mut conn = app.conn().await;
+    let mismatches = booster::domain::wallet::audit(&mut conn).await.unwrap();
+    assert!(
+        mismatches.is_empty(),
+        "audit found mismatches: {mismatches:?}"
+    );
+}
+
+/// Creates a category and a service directly; returns the service id.
+pub async fn service(
+    app: &TestApp,
+    fulfillment: booster::db::enums::Fulfillment,
+    price_per_1000: i64,
+    min: i64,
+    max: i64,
+) -> i64 {
+    service_with(app, fulfillment, price_per_1000, min, max, |_| {}).await
+}
+
+pub async fn service_with(
+    app: &TestApp,
+    fulfillment: booster::db::enums::Fulfillment,
+    price_per_1000: i64,
+    min: i64,
+    max: i64,
+    adjust: impl FnOnce(&mut booster::db::services::NewService),
+) -> i64 {
+    use booster::db::{
+        enums::*,
+        schema::{service_categories, services},
+        services::NewService,
+    };
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.conn().await;
+    let category: i64 = diesel::insert_into(service_categories::table)
+        .values(service_categories::name.eq(format!("cat-{}", uuid::Uuid::new_v4())))
+        .returning(service_categories::id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let provider_id = if fulfillment == Fulfillment::Provider {
+        let secrets = booster::crypto::SecretBox::new(&booster::config::SecretKey([42; 32]));
+        let input = booster::domain::catalog::ProviderInput {
+            name: Some(format!("provider-{}", uuid::Uuid::new_v4())),
+            kind: Some(ProviderKind::ApiV2),
+            base_url: Some("https://provider.example/api/v2".into()),
+            api_key: Some("k".into()),
+            api_id: None,
+            currency: Some(Currency::Idr),
+            exchange_rate: None,
+            markup_bps: None,
+            active: Some(true),
+        };
+        Some(
+            booster::domain::catalog::create_provider(&mut conn, &secrets, input)
+                .await
+                .unwrap()
+                .id,
+        )
+    } else {
+        None
+    };
+    let mut row = NewService {
+        category_id: category,
+        name: "Twitter followers".into(),
+        description: String::new(),
+        platform: Platform::Twitter,
+        service_type: ServiceType::Default,
+        provider_id,
+        provider_service_id: provider_id.map(|_| "1".to_string()),
+        provider_rate: provider_id.map(|_| 1.into()),
+        markup_bps: None,
+        fulfillment,
+        price_per_1000,
+        min_quantity: min,
+        max_quantity: max,
+        quantity_step: 1,
+        refill: true,
+        cancel: true,
+        dripfeed: true,
+        active: true,
+        sort_order: 0,
+    };
+    adjust(&mut row);
+    diesel::insert_into(services::table)
+        .values(&row)
+        .returning(services::id)
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}

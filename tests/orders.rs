@@ -1,0 +1,651 @@
+//! Orders: concurrency of charges and stock, mass orders, idempotency, refunds,
+//! and live status over WebSocket across processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use booster::db::enums::{Fulfillment, ServiceType};
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status charge quantity remains } }";
+
+fn order_input(service: i64, quantity: i64) -> Value {
+    json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/booster/status/1", "quantity": quantity } })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_orders_against_a_balance_for_37() {
+    let app = TestApp::spawn_with(|c| c.database.pool_size = 20).await;
+    // 15,000 per 1000 x 100 = 1,500 rupiah per order.
+    let service = service(&app, Fulfillment::Provider, 15_000, 10, 10_000).await;
+    let (user, key) = app.customer("buyer@example.com").await;
+    fund(&app, user, 37 * 1_500).await;
+
+    let attempts = (0..100).map(|_| {
+        let app = &app;
+        let key = key.clone();
+        async move { app.gql(Some(&key), PLACE, order_input(service, 100)).await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let placed = answers.iter().filter(|a| a.get("errors").is_none()).count();
+    let refused: Vec<String> = answers
+        .iter()
+        .filter(|a| a.get("errors").is_some())
+        .map(error_code)
+        .collect();
+    assert_eq!(placed, 37, "exactly the orders the balance covers succeed");
+    assert!(
+        refused.iter().all(|c| c == "INSUFFICIENT_BALANCE"),
+        "{refused:?}"
+    );
+    assert_eq!(balance(&app, user).await, 0);
+    let data = app
+        .ok(
+            Some(&key),
+            "{ myOrders(first: 100) { totalCount edges { node { status charge } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["myOrders"]["totalCount"], 37);
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_buyers_for_twenty_stock_items() {
+    let app = TestApp::spawn_with(|c| c.database.pool_size = 20).await;
+    let admin = app.admin().await;
+    // One account costs 50,000 rupiah (50,000,000 per 1000).
+    let service = service(&app, Fulfillment::Stock, 50_000_000, 1, 5).await;
+    let items: Vec<String> = (0..20)
+        .map(|i| format!("user{i}:pass{i}:user{i}@mail.example:mailpass{i}"))
+        .collect();
+    let upload = app
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!, $items: String!) { adminUploadStock(serviceId: $s, items: $items) { added duplicates unsold } }",
+            json!({ "s": service.to_string(), "items": format!("{}\n{}\n", items.join("\n"), items[0]) }),
+        )
+        .await;
+    assert_eq!(
+        upload["adminUploadStock"],
+        json!({ "added": 20, "duplicates": 1, "unsold": 20 })
+    );
+
+    let mut buyers = Vec::new();
+    for i in 0..50 {
+        let (id, key) = app.customer(&format!("buyer{i}@example.com")).await;
+        fund(&app, id, 50_000).await;
+        buyers.push((id, key));
+    }
+    let attempts = buyers.iter().map(|(_, key)| {
+        let app = &app;
+        async move {
+            app.gql(
+                Some(key),
+                "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status deliveredItems } }",
+                json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/buyer", "quantity": 1 } }),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut delivered: Vec<String> = Vec::new();
+    for (answer, (user, _)) in answers.iter().zip(&buyers) {
+        if answer.get("errors").is_none() {
+            assert_eq!(answer["data"]["placeOrder"]["status"], "COMPLETED");
+            let got = answer["data"]["placeOrder"]["deliveredItems"]
+                .as_array()
+                .unwrap();
+            assert_eq!(got.len(), 1);
+            delivered.push(got[0].as_str().unwrap().to_string());
+            assert_eq!(balance(&app, *user).await, 0);
+        } else {
+            assert_eq!(error_code(answer), "OUT_OF_STOCK", "{answer}");
+            assert_eq!(
+                balance(&app, *user).await,
+                50_000,
+                "refused buyers are not charged"
+            );
+        }
+    }
+    assert_eq!(delivered.len(), 20);
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(delivered.len(), 20, "no item sold twice");
+    let stock = app
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { adminStock(serviceId: $s) { unsold sold } }",
+            json!({ "s": service.to_string() }),
+        )
+        .await;
+    assert_eq!(stock["adminStock"], json!({ "unsold": 0, "sold": 20 }));
+
+    // Only the buyer (and admins) can read delivered items.
+    let order_id =
+        answers.iter().find(|a| a.get("errors").is_none()).unwrap()["data"]["placeOrder"]["id"]
+            .clone();
+    let (_, stranger) = app.customer("stranger@example.com").await;
+    let answer = app
+        .gql(
+            Some(&stranger),
+            "query($id: ID!) { order(id: $id) { deliveredItems } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+    assert_eq!(error_code(&answer), "NOT_FOUND");
+    let as_admin = app
+        .ok(
+            Some(&admin),
+            "query($id: ID!) { order(id: $id) { deliveredItems } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+    assert_eq!(
+        as_admin["order"]["deliveredItems"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mass_orders_in_both_modes_charge_only_valid_lines() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
+    let (user, key) = app.customer("agency@example.com").await;
+    fund(&app, user, 1_000_000).await;
+    let text = format!(
+        "{service}|https://x.com/a/status/1|1000\n\
+         {service}|https://instagram.com/p/x|1000\n\
+         {service}|https://x.com/b|50\n\
+         999999|https://x.com/c|1000\n\
+         this is not an order\n\
+         {service}|https://twitter.com/d|2000\n"
+    );
+    let mutation = "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) {
+        placedCount totalCharge massOrder { id orderCount rejectedCount totalCharge } errors { line field message } } }";
+
+    let all_or_nothing = app
+        .ok(
+            Some(&key),
+            mutation,
+            json!({ "input": { "text": text, "allOrNothing": true } }),
+        )
+        .await;
+    let payload = &all_or_nothing["placeMassOrder"];
+    assert_eq!(payload["placedCount"], 0);
+    assert_eq!(payload["massOrder"], Value::Null);
+    let lines: Vec<i64> = payload["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 3, 4, 5]);
+    assert_eq!(payload["errors"][0]["field"], "link");
+    assert_eq!(payload["errors"][1]["field"], "quantity");
+    assert_eq!(payload["errors"][2]["field"], "serviceId");
+    assert_eq!(balance(&app, user).await, 1_000_000, "nothing charged");
+
+    let valid_only = app
+        .ok(
+            Some(&key),
+            mutation,
+            json!({ "input": { "text": text, "allOrNothing": false } }),
+        )
+        .await;
+    let payload = &valid_only["placeMassOrder"];
+    assert_eq!(payload["placedCount"], 2);
+    assert_eq!(payload["totalCharge"], 30_000);
+    assert_eq!(payload["massOrder"]["rejectedCount"], 4);
+    assert_eq!(balance(&app, user).await, 970_000);
+
+    // CSV with a header is accepted too.
+    let csv = format!(
+        "service,link,quantity\n{service},https://x.com/e,100\n{service},\"https://x.com/f\",200\n"
+    );
+    let data = app
+        .ok(Some(&key), mutation, json!({ "input": { "text": csv } }))
+        .await;
+    assert_eq!(data["placeMassOrder"]["placedCount"], 2);
+    assert_eq!(balance(&app, user).await, 967_000);
+
+    let listed = app.ok(Some(&key), "{ myMassOrders { totalCount edges { node { orderCount totalCharge } } } myOrders { totalCount } }", json!({})).await;
+    assert_eq!(listed["myMassOrders"]["totalCount"], 2);
+    assert_eq!(listed["myOrders"]["totalCount"], 4);
+
+    // One debit per mass order, not one per line.
+    use booster::db::schema::ledger_entries;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let charges: i64 = ledger_entries::table
+        .filter(ledger_entries::kind.eq("ORDER_CHARGE"))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(charges, 2);
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retried_place_order_with_an_idempotency_key_charges_once() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
+    let (user, key) = app.customer("retry@example.com").await;
+    fund(&app, user, 100_000).await;
+    let mut input = order_input(service, 1000);
+    input["input"]["idempotencyKey"] = json!("checkout-7f3a");
+    let attempts = (0..10).map(|_| app.gql(Some(&key), PLACE, input.clone()));
+    let answers = futures_util::future::join_all(attempts).await;
+    let ids: Vec<Value> = answers
+        .iter()
+        .map(|a| a["data"]["placeOrder"]["id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == &ids[0] && id.is_string()),
+        "{answers:?}"
+    );
+    assert_eq!(balance(&app, user).await, 90_000);
+
+    // The same key for a different order is a conflict, not a silent reuse.
+    input["input"]["quantity"] = json!(2000);
+    let answer = app.gql(Some(&key), PLACE, input).await;
+    assert_eq!(error_code(&answer), "CONFLICT");
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn place_order_validates_every_field_before_writing() {
+    let app = TestApp::spawn().await;
+    let default = service(&app, Fulfillment::Provider, 10_000, 100, 1000).await;
+    let stepped = service_with(&app, Fulfillment::Provider, 10_000, 100, 1000, |s| {
+        s.quantity_step = 50
+    })
+    .await;
+    let inactive = service_with(&app, Fulfillment::Provider, 10_000, 100, 1000, |s| {
+        s.active = false
+    })
+    .await;
+    let comments = service_with(&app, Fulfillment::Provider, 10_000, 1, 1000, |s| {
+        s.service_type = ServiceType::CustomComments
+    })
+    .await;
+    let poll = service_with(&app, Fulfillment::Provider, 10_000, 1, 1000, |s| {
+        s.service_type = ServiceType::Poll
+    })
+    .await;
+    let (user, key) = app.customer("v@example.com").await;
+    fund(&app, user, 5_000).await;
+    let base = |service: i64| json!({ "serviceId": service.to_string(), "link": "https://x.com/a", "quantity": 100 });
+    let with = |service: i64, patch: Value| {
+        let mut input = base(service);
+        for (k, v) in patch.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        json!({ "input": input })
+    };
+    let cases = [
+        (
+            with(default, json!({ "quantity": 99 })),
+            "VALIDATION",
+            "quantity",
+        ),
+        (
+            with(default, json!({ "quantity": 1001 })),
+            "VALIDATION",
+            "quantity",
+        ),
+        (
+            with(stepped, json!({ "quantity": 120 })),
+            "VALIDATION",
+            "quantity",
+        ),
+        (
+            with(default, json!({ "link": "https://instagram.com/p/1" })),
+            "VALIDATION",
+            "link",
+        ),
+        (with(default, json!({ "link": "" })), "VALIDATION", "link"),
+        (
+            with(default, json!({ "runs": 5 })),
+            "VALIDATION",
+            "interval",
+        ),
+        (
+            with(default, json!({ "runs": 1, "interval": 10 })),
+            "VALIDATION",
+            "runs",
+        ),
+        (with(inactive, json!({})), "VALIDATION", "serviceId"),
+        (with(424242, json!({})), "VALIDATION", "serviceId"),
+        (with(comments, json!({})), "VALIDATION", "comments"),
+        (
+            with(
+                comments,
+                json!({ "comments": "nice\ngreat\n", "quantity": 3 }),
+            ),
+            "VALIDATION",
+            "quantity",
+        ),
+        (with(poll, json!({})), "VALIDATION", "answerNumber"),
+        (
+            with(default, json!({ "quantity": 1000 })),
+            "INSUFFICIENT_BALANCE",
+            "",
+        ),
+        (
+            with(default, json!({ "idempotencyKey": "" })),
+            "VALIDATION",
+            "idempotencyKey",
+        ),
+    ];
+    for (input, code, field) in cases {
+        let answer = app.gql(Some(&key), PLACE, input.clone()).await;
+        assert_eq!(error_code(&answer), code, "{input}: {answer}");
+        assert_eq!(error_field(&answer), field, "{input}: {answer}");
+    }
+    let data = app
+        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data["myOrders"]["totalCount"], 0);
+    assert_eq!(balance(&app, user).await, 5_000);
+
+    // Custom comments: quantity comes from the lines; drip-feed charges quantity x runs.
+    let order = app
+        .ok(
+            Some(&key),
+            PLACE,
+            with(
+                comments,
+                json!({ "comments": "nice\n\ngreat\n", "quantity": null }),
+            ),
+        )
+        .await;
+    assert_eq!(order["placeOrder"]["quantity"], 2);
+    let order = app
+        .ok(
+            Some(&key),
+            PLACE,
+            with(default, json!({ "runs": 3, "interval": 30 })),
+        )
+        .await;
+    assert_eq!(
+        (
+            order["placeOrder"]["quantity"].clone(),
+            order["placeOrder"]["charge"].clone()
+        ),
+        (json!(300), json!(3000))
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let service = service(&app, Fulfillment::Provider, 15_840, 100, 10_000).await;
+    let (user, key) = app.customer("r@example.com").await;
+    fund(&app, user, 100_000).await;
+    let id = app.ok(Some(&key), PLACE, order_input(service, 1000)).await["placeOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(balance(&app, user).await, 100_000 - 15_840);
+
+    let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status remains refunded } }";
+    app.ok(
+        Some(&admin),
+        set,
+        json!({ "input": { "orderId": id, "status": "IN_PROGRESS", "startCount": 3572 } }),
+    )
+    .await;
+    // Two partial settlements race: one refund of 15,840 x 157 / 1000 = 2,486 (rounded down).
+    let partial = json!({ "input": { "orderId": id, "status": "PARTIAL", "remains": 157, "note": "provider ran short" } });
+    let (a, b) = tokio::join!(
+        app.gql(Some(&admin), set, partial.clone()),
+        app.gql(Some(&admin), set, partial.clone())
+    );
+    for answer in [&a, &b] {
+        assert_eq!(
+            answer["data"]["adminUpdateOrderStatus"]["status"], "PARTIAL",
+            "{answer}"
+        );
+        assert_eq!(answer["data"]["adminUpdateOrderStatus"]["refunded"], 2486);
+    }
+    // A later cancel of a settled order changes nothing.
+    app.ok(
+        Some(&admin),
+        set,
+        json!({ "input": { "orderId": id, "status": "CANCELED" } }),
+    )
+    .await;
+    assert_eq!(balance(&app, user).await, 100_000 - 15_840 + 2_486);
+
+    let history = app.ok(Some(&key), "query($id: ID!) { order(id: $id) { status history { status startCount remains note } } }", json!({ "id": id })).await;
+    let statuses: Vec<&str> = history["order"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["PENDING", "IN_PROGRESS", "PARTIAL"]);
+    assert_eq!(history["order"]["history"][2]["startCount"], 3572);
+
+    // A pending order is canceled at once with a full refund; a second cancel is refused.
+    let pending =
+        app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"].clone();
+    let cancel = "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status refunded } request { kind } } }";
+    let data = app.ok(Some(&key), cancel, json!({ "id": pending })).await;
+    assert_eq!(
+        data["requestOrderCancel"]["order"],
+        json!({ "status": "CANCELED", "refunded": 1584 })
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&key), cancel, json!({ "id": pending })).await),
+        "CONFLICT"
+    );
+
+    // A running order gets one open cancel request; refills need a completed order.
+    let running =
+        app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"].clone();
+    app.ok(
+        Some(&admin),
+        set,
+        json!({ "input": { "orderId": running, "status": "PROCESSING" } }),
+    )
+    .await;
+    let data = app.ok(Some(&key), cancel, json!({ "id": running })).await;
+    assert_eq!(data["requestOrderCancel"]["request"]["kind"], "CANCEL");
+    assert_eq!(
+        error_code(&app.gql(Some(&key), cancel, json!({ "id": running })).await),
+        "CONFLICT"
+    );
+    let refill = "mutation($id: ID!) { requestOrderRefill(orderId: $id) { kind status } }";
+    assert_eq!(
+        error_code(&app.gql(Some(&key), refill, json!({ "id": running })).await),
+        "CONFLICT"
+    );
+    app.ok(
+        Some(&admin),
+        set,
+        json!({ "input": { "orderId": running, "status": "COMPLETED" } }),
+    )
+    .await;
+    assert_eq!(
+        app.ok(Some(&key), refill, json!({ "id": running })).await["requestOrderRefill"]["status"],
+        "PENDING"
+    );
+
+    // Another customer can neither see nor cancel the order.
+    let (_, other) = app.customer("o@example.com").await;
+    assert_eq!(
+        error_code(
+            &app.gql(Some(&other), cancel, json!({ "id": running }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    assert_books_balance(&app).await;
+}
+
+/// Starts the real binary as a second server process on the same database.
+async fn spawn_server_process(database_url: &str) -> (tokio::process::Child, String) {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_booster"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("BOOSTER_SECRET_KEY", "2a".repeat(32))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start booster serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("second server process did not come up");
+}
+
+async fn ws_connect(
+    base: &str,
+    protocol: &str,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    socket
+        .send(Message::text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }).to_string()))
+        .await
+        .unwrap();
+    let ack = next_json(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+}
+
+async fn next_json(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("no message within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "ka" || value["type"] == "ping" {
+                continue;
+            }
+            return value;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscription_on_one_process_sees_changes_made_by_another() {
+    let app = TestApp::spawn().await;
+    let (_child, other_process) = spawn_server_process(&app.db.url).await;
+    let admin = app.admin().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
+    let (user, key) = app.customer("live@example.com").await;
+    fund(&app, user, 100_000).await;
+    let order_id = app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Modern protocol (graphql-transport-ws) on the other process.
+    let mut modern = ws_connect(&other_process, "graphql-transport-ws", &key).await;
+    modern
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": {
+                "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId status startCount note } }",
+                "variables": { "id": order_id } } })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+    // Legacy protocol (graphql-ws) for all of the customer's orders.
+    let mut legacy = ws_connect(&other_process, "graphql-ws", &key).await;
+    legacy
+        .send(Message::text(
+            json!({ "id": "1", "type": "start", "payload": { "query": "subscription { myOrderUpdates { orderId status } }" } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }";
+    let mut latencies = Vec::new();
+    for (status, start) in [
+        ("PROCESSING", None),
+        ("IN_PROGRESS", Some(120)),
+        ("COMPLETED", None),
+    ] {
+        let started = Instant::now();
+        app.ok(
+            Some(&admin),
+            set,
+            json!({ "input": { "orderId": order_id, "status": status, "startCount": start } }),
+        )
+        .await;
+        let event = next_json(&mut modern).await;
+        latencies.push(started.elapsed());
+        assert_eq!(event["type"], "next", "{event}");
+        assert_eq!(
+            event["payload"]["data"]["orderStatusChanged"]["status"],
+            status
+        );
+        assert_eq!(
+            event["payload"]["data"]["orderStatusChanged"]["orderId"],
+            order_id
+        );
+        let event = next_json(&mut legacy).await;
+        assert_eq!(event["type"], "data", "{event}");
+        assert_eq!(event["payload"]["data"]["myOrderUpdates"]["status"], status);
+    }
+    println!("status change -> subscription event across processes: {latencies:?}");
+
+    // Someone else's order: FORBIDDEN.
+    let (_, stranger) = app.customer("stranger@example.com").await;
+    let mut socket = ws_connect(&other_process, "graphql-transport-ws", &stranger).await;
+    socket
+        .send(Message::text(
+            json!({ "id": "9", "type": "subscribe", "payload": {
+                "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }", "variables": { "id": order_id } } })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+    let refused = next_json(&mut socket).await;
+    let text = refused.to_string();
+    assert!(text.contains("FORBIDDEN"), "{text}");
+}
