@@ -439,10 +439,10 @@ pub async fn place_order(
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
     let prepared = prepare(&service, &input)?;
-    if let Some(key) = &idempotency_key {
-        if let Some(existing) = find_by_idempotency_key(conn, user_id, key).await? {
-            return same_request(&existing, &prepared);
-        }
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = find_by_idempotency_key(conn, user_id, key).await?
+    {
+        return same_request(&existing, &prepared);
     }
     let result = conn
         .transaction(async |conn| {
@@ -549,6 +549,7 @@ pub struct MassOrderOutcome {
     pub errors: Vec<LineError>,
 }
 
+#[derive(Debug)]
 struct RawLine {
     line: usize,
     service: String,
@@ -906,13 +907,13 @@ pub async fn settle(
         if order.status.is_final() {
             return Ok(order);
         }
-        if let Settlement::Partial { remains } = settlement {
-            if remains <= 0 || remains >= order.quantity {
-                return Err(AppError::validation(
-                    "remains",
-                    "a partial order has remains between 1 and quantity - 1",
-                ));
-            }
+        if let Settlement::Partial { remains } = settlement
+            && (remains <= 0 || remains >= order.quantity)
+        {
+            return Err(AppError::validation(
+                "remains",
+                "a partial order has remains between 1 and quantity - 1",
+            ));
         }
         let amount = refund_amount(&order, settlement);
         if amount > 0 {
