@@ -1,0 +1,268 @@
+//! Measures the order path on this machine and prints the figures:
+//! - placeOrder throughput over HTTP/GraphQL with 16 concurrent clients (16 accounts,
+//!   and 16 clients sharing one account, the worst case for the balance row), next to
+//!   what `pgbench` (TPC-B-like, 16 clients) reaches on the same PostgreSQL in the
+//!   same run;
+//! - a 10,000-line mass order, end to end;
+//! - latency from a status change to its subscription event over a WebSocket.
+//!
+//! Run: `cargo run --release --example order_bench` (PostgreSQL on 127.0.0.1:5432).
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use booster::{
+    app::AppState,
+    auth,
+    config::{AuthConfig, Config, DatabaseConfig, SecretKey, ServerConfig},
+    db::{
+        self,
+        enums::{Fulfillment, LedgerKind, Platform, Role, ServiceType},
+        schema::{service_categories, services},
+        services::NewService,
+    },
+    domain::{accounts, wallet},
+};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+const CLIENTS: usize = 16;
+const SECONDS: u64 = 10;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    db::ensure_database_exists(&url).await?;
+    db::run_migrations(&url).await?;
+    let result = run(&url).await;
+    drop_database(&name);
+    result
+}
+
+fn drop_database(name: &str) {
+    let _ = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .status();
+}
+
+async fn run(url: &str) -> anyhow::Result<()> {
+    let config = Config {
+        database: DatabaseConfig { url: url.to_string(), pool_size: 32 },
+        server: ServerConfig {
+            bind: "127.0.0.1:0".parse()?,
+            cors_allowed_origins: vec!["*".into()],
+            max_body_bytes: 8 * 1024 * 1024,
+            graphql_max_depth: 15,
+            graphql_max_complexity: 20_000,
+        },
+        auth: AuthConfig {
+            session_ttl: Duration::from_secs(3600),
+            google_client_id: None,
+            google_jwks_url: "http://127.0.0.1:9/none".into(),
+            google_issuers: vec![],
+        },
+        secret_key: SecretKey([7; 32]),
+    };
+    let state = AppState::new(config)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = booster::http::router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mut conn = state.pool.get().await?;
+    let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Admin).await.map_err(anyhow_err)?;
+    let (_, admin_key) = auth::create_api_key(&mut conn, admin.id, "bench").await.map_err(anyhow_err)?;
+    let category: i64 = diesel::insert_into(service_categories::table)
+        .values(service_categories::name.eq("Bench"))
+        .returning(service_categories::id)
+        .get_result(&mut conn)
+        .await?;
+    let service: i64 = diesel::insert_into(services::table)
+        .values(NewService {
+            category_id: category,
+            name: "Twitter followers".into(),
+            description: String::new(),
+            platform: Platform::Twitter,
+            service_type: ServiceType::Default,
+            provider_id: None,
+            provider_service_id: None,
+            provider_rate: None,
+            markup_bps: None,
+            fulfillment: Fulfillment::Manual,
+            price_per_1000: 10_000,
+            min_quantity: 10,
+            max_quantity: 100_000,
+            quantity_step: 1,
+            refill: false,
+            cancel: true,
+            dripfeed: false,
+            active: true,
+            sort_order: 0,
+        })
+        .returning(services::id)
+        .get_result(&mut conn)
+        .await?;
+    let mut keys = Vec::new();
+    for i in 0..CLIENTS {
+        let user = accounts::create_user(&mut conn, &format!("client{i}@bench.example"), "", Role::Customer).await.map_err(anyhow_err)?;
+        wallet::credit(&mut conn, user.id, 1_000_000_000, LedgerKind::Adjustment, &Default::default()).await.map_err(anyhow_err)?;
+        keys.push(auth::create_api_key(&mut conn, user.id, "bench").await.map_err(anyhow_err)?.1);
+    }
+    drop(conn);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+
+    // pgbench on the same server, same run.
+    let pgbench_tps = pgbench();
+
+    let separate = place_orders_for(&http, &base, service, &keys).await?;
+    let shared_keys = vec![keys[0].clone(); CLIENTS];
+    let shared = place_orders_for(&http, &base, service, &shared_keys).await?;
+
+    println!("placeOrder over HTTP/GraphQL, {CLIENTS} concurrent clients, {SECONDS} s each:");
+    println!("  16 accounts:        {separate:.0} orders/s");
+    println!("  1 shared account:   {shared:.0} orders/s");
+    match pgbench_tps {
+        Some(tps) => println!(
+            "  pgbench -c {CLIENTS} (TPC-B-like, same PostgreSQL): {tps:.0} tps; placeOrder / pgbench = {:.2}",
+            separate / tps
+        ),
+        None => println!("  pgbench unavailable"),
+    }
+
+    // 10,000-line mass order.
+    let lines: String = (0..10_000).map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n")).collect();
+    let started = Instant::now();
+    let answer: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&keys[1])
+        .json(&json!({ "query": "mutation($t: String!) { placeMassOrder(input: { text: $t }) { placedCount totalCharge errors { line } } }", "variables": { "t": lines } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let elapsed = started.elapsed();
+    assert_eq!(answer["data"]["placeMassOrder"]["placedCount"], 10_000, "{answer}");
+    println!("mass order of 10,000 lines: {:.2} s end to end ({:.0} orders/s)", elapsed.as_secs_f64(), 10_000.0 / elapsed.as_secs_f64());
+
+    // Status change -> subscription event.
+    let order_id = place_one(&http, &base, service, &keys[2]).await?.expect("order");
+    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://")).into_client_request()?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    socket.send(Message::text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", keys[2]) } }).to_string())).await?;
+    next_message(&mut socket).await;
+    socket
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status note } }", "variables": { "id": order_id } } }).to_string(),
+        ))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut latencies = Vec::new();
+    for i in 0..50 {
+        let status = if i % 2 == 0 { "IN_PROGRESS" } else { "PROCESSING" };
+        let started = Instant::now();
+        let answer: Value = http
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&admin_key)
+            .json(&json!({ "query": "mutation($id: ID!, $s: OrderStatus!) { adminUpdateOrderStatus(input: { orderId: $id, status: $s }) { status } }", "variables": { "id": order_id, "s": status } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        let event = next_message(&mut socket).await;
+        latencies.push(started.elapsed());
+        assert_eq!(event["payload"]["data"]["orderStatusChanged"]["status"], status);
+    }
+    latencies.sort();
+    println!(
+        "status change (mutation sent) -> subscription event received: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} changes",
+        ms(latencies[latencies.len() / 2]),
+        ms(latencies[latencies.len() * 95 / 100]),
+        ms(*latencies.last().unwrap()),
+        latencies.len()
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+async fn place_one(http: &reqwest::Client, base: &str, service: i64, key: &str) -> anyhow::Result<Option<String>> {
+    let answer: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": "mutation($s: ID!) { placeOrder(input: { serviceId: $s, link: \"https://x.com/bench\", quantity: 100 }) { id } }", "variables": { "s": service.to_string() } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answer["data"]["placeOrder"]["id"].as_str().map(str::to_string))
+}
+
+async fn place_orders_for(http: &reqwest::Client, base: &str, service: i64, keys: &[String]) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let started = Instant::now();
+    let workers = keys.iter().cloned().map(|key| {
+        let http = http.clone();
+        let base = base.to_string();
+        tokio::spawn(async move {
+            let mut placed = 0u64;
+            while Instant::now() < deadline {
+                if place_one(&http, &base, service, &key).await.ok().flatten().is_some() {
+                    placed += 1;
+                }
+            }
+            placed
+        })
+    });
+    let mut total = 0;
+    for worker in workers.collect::<Vec<_>>() {
+        total += worker.await?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn next_message(socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Value {
+    loop {
+        if let Some(Ok(Message::Text(text))) = socket.next().await {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] != "ping" && value["type"] != "ka" {
+                return value;
+            }
+        }
+    }
+}
+
+/// TPC-B-like pgbench with the same client count against a scratch database.
+fn pgbench() -> Option<f64> {
+    let db = format!("booster_pgbench_{}", std::process::id());
+    let psql = |sql: &str| Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status();
+    psql(&format!("CREATE DATABASE {db}")).ok()?;
+    let init = Command::new("pgbench").args(["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "16", &db]).output().ok()?;
+    let result = if init.status.success() {
+        Command::new("pgbench")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &SECONDS.to_string(), &db])
+            .output()
+            .ok()
+    } else {
+        None
+    };
+    let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    let output = String::from_utf8_lossy(&result?.stdout).to_string();
+    output
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
+}
