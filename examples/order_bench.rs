@@ -47,19 +47,30 @@ async fn main() -> anyhow::Result<()> {
 
 fn drop_database(name: &str) {
     let _ = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        ])
         .status();
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
     let config = Config {
-        database: DatabaseConfig { url: url.to_string(), pool_size: 32 },
+        database: DatabaseConfig {
+            url: url.to_string(),
+            pool_size: 32,
+        },
         server: ServerConfig {
             bind: "127.0.0.1:0".parse()?,
             cors_allowed_origins: vec!["*".into()],
             max_body_bytes: 8 * 1024 * 1024,
             graphql_max_depth: 15,
             graphql_max_complexity: 20_000,
+            graphiql_assets_dir: "assets/vendor/graphiql".into(),
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),
@@ -76,8 +87,12 @@ async fn run(url: &str) -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let mut conn = state.pool.get().await?;
-    let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Admin).await.map_err(anyhow_err)?;
-    let (_, admin_key) = auth::create_api_key(&mut conn, admin.id, "bench").await.map_err(anyhow_err)?;
+    let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Admin)
+        .await
+        .map_err(anyhow_err)?;
+    let (_, admin_key) = auth::create_api_key(&mut conn, admin.id, "bench")
+        .await
+        .map_err(anyhow_err)?;
     let category: i64 = diesel::insert_into(service_categories::table)
         .values(service_categories::name.eq("Bench"))
         .returning(service_categories::id)
@@ -110,12 +125,34 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .await?;
     let mut keys = Vec::new();
     for i in 0..CLIENTS {
-        let user = accounts::create_user(&mut conn, &format!("client{i}@bench.example"), "", Role::Customer).await.map_err(anyhow_err)?;
-        wallet::credit(&mut conn, user.id, 1_000_000_000, LedgerKind::Adjustment, &Default::default()).await.map_err(anyhow_err)?;
-        keys.push(auth::create_api_key(&mut conn, user.id, "bench").await.map_err(anyhow_err)?.1);
+        let user = accounts::create_user(
+            &mut conn,
+            &format!("client{i}@bench.example"),
+            "",
+            Role::Customer,
+        )
+        .await
+        .map_err(anyhow_err)?;
+        wallet::credit(
+            &mut conn,
+            user.id,
+            1_000_000_000,
+            LedgerKind::Adjustment,
+            &Default::default(),
+        )
+        .await
+        .map_err(anyhow_err)?;
+        keys.push(
+            auth::create_api_key(&mut conn, user.id, "bench")
+                .await
+                .map_err(anyhow_err)?
+                .1,
+        );
     }
     drop(conn);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
 
     // pgbench on the same server, same run.
     let pgbench_tps = pgbench();
@@ -136,7 +173,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
     }
 
     // 10,000-line mass order.
-    let lines: String = (0..10_000).map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n")).collect();
+    let lines: String = (0..10_000)
+        .map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n"))
+        .collect();
     let started = Instant::now();
     let answer: Value = http
         .post(format!("{base}/graphql"))
@@ -147,13 +186,25 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .json()
         .await?;
     let elapsed = started.elapsed();
-    assert_eq!(answer["data"]["placeMassOrder"]["placedCount"], 10_000, "{answer}");
-    println!("mass order of 10,000 lines: {:.2} s end to end ({:.0} orders/s)", elapsed.as_secs_f64(), 10_000.0 / elapsed.as_secs_f64());
+    assert_eq!(
+        answer["data"]["placeMassOrder"]["placedCount"], 10_000,
+        "{answer}"
+    );
+    println!(
+        "mass order of 10,000 lines: {:.2} s end to end ({:.0} orders/s)",
+        elapsed.as_secs_f64(),
+        10_000.0 / elapsed.as_secs_f64()
+    );
 
     // Status change -> subscription event.
-    let order_id = place_one(&http, &base, service, &keys[2]).await?.expect("order");
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://")).into_client_request()?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let order_id = place_one(&http, &base, service, &keys[2])
+        .await?
+        .expect("order");
+    let mut request =
+        format!("{}/graphql/ws", base.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     socket.send(Message::text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", keys[2]) } }).to_string())).await?;
     next_message(&mut socket).await;
@@ -165,7 +216,11 @@ async fn run(url: &str) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut latencies = Vec::new();
     for i in 0..50 {
-        let status = if i % 2 == 0 { "IN_PROGRESS" } else { "PROCESSING" };
+        let status = if i % 2 == 0 {
+            "IN_PROGRESS"
+        } else {
+            "PROCESSING"
+        };
         let started = Instant::now();
         let answer: Value = http
             .post(format!("{base}/graphql"))
@@ -178,7 +233,10 @@ async fn run(url: &str) -> anyhow::Result<()> {
         assert!(answer.get("errors").is_none(), "{answer}");
         let event = next_message(&mut socket).await;
         latencies.push(started.elapsed());
-        assert_eq!(event["payload"]["data"]["orderStatusChanged"]["status"], status);
+        assert_eq!(
+            event["payload"]["data"]["orderStatusChanged"]["status"],
+            status
+        );
     }
     latencies.sort();
     println!(
@@ -199,7 +257,12 @@ fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-async fn place_one(http: &reqwest::Client, base: &str, service: i64, key: &str) -> anyhow::Result<Option<String>> {
+async fn place_one(
+    http: &reqwest::Client,
+    base: &str,
+    service: i64,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
     let answer: Value = http
         .post(format!("{base}/graphql"))
         .bearer_auth(key)
@@ -208,10 +271,17 @@ async fn place_one(http: &reqwest::Client, base: &str, service: i64, key: &str) 
         .await?
         .json()
         .await?;
-    Ok(answer["data"]["placeOrder"]["id"].as_str().map(str::to_string))
+    Ok(answer["data"]["placeOrder"]["id"]
+        .as_str()
+        .map(str::to_string))
 }
 
-async fn place_orders_for(http: &reqwest::Client, base: &str, service: i64, keys: &[String]) -> anyhow::Result<f64> {
+async fn place_orders_for(
+    http: &reqwest::Client,
+    base: &str,
+    service: i64,
+    keys: &[String],
+) -> anyhow::Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let started = Instant::now();
     let workers = keys.iter().cloned().map(|key| {
@@ -220,7 +290,12 @@ async fn place_orders_for(http: &reqwest::Client, base: &str, service: i64, keys
         tokio::spawn(async move {
             let mut placed = 0u64;
             while Instant::now() < deadline {
-                if place_one(&http, &base, service, &key).await.ok().flatten().is_some() {
+                if place_one(&http, &base, service, &key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+                {
                     placed += 1;
                 }
             }
@@ -234,7 +309,9 @@ async fn place_orders_for(http: &reqwest::Client, base: &str, service: i64, keys
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn next_message(socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Value {
+async fn next_message(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
     loop {
         if let Some(Ok(Message::Text(text))) = socket.next().await {
             let value: Value = serde_json::from_str(&text).unwrap();
@@ -248,12 +325,41 @@ async fn next_message(socket: &mut (impl StreamExt<Item = Result<Message, tokio_
 /// TPC-B-like pgbench with the same client count against a scratch database.
 fn pgbench() -> Option<f64> {
     let db = format!("booster_pgbench_{}", std::process::id());
-    let psql = |sql: &str| Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status();
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql])
+            .status()
+    };
     psql(&format!("CREATE DATABASE {db}")).ok()?;
-    let init = Command::new("pgbench").args(["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "16", &db]).output().ok()?;
+    let init = Command::new("pgbench")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-i",
+            "-q",
+            "-s",
+            "16",
+            &db,
+        ])
+        .output()
+        .ok()?;
     let result = if init.status.success() {
         Command::new("pgbench")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &SECONDS.to_string(), &db])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-c",
+                &CLIENTS.to_string(),
+                "-j",
+                "2",
+                "-T",
+                &SECONDS.to_string(),
+                &db,
+            ])
             .output()
             .ok()
     } else {
@@ -264,5 +370,11 @@ fn pgbench() -> Option<f64> {
     output
         .lines()
         .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
 }

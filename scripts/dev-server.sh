@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
+scripts/fetch-graphiql.sh || echo "GraphiQL assets not installed; the playground will use a CDN" >&2
 
 env_file=.booster-dev.env
 if [ ! -f "$env_file" ]; then

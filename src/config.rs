@@ -14,6 +14,7 @@
 //! | `MAX_BODY_BYTES` | `4194304` | largest accepted request body |
 //! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
+//! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -61,6 +62,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
+    pub graphiql_assets_dir: std::path::PathBuf,
 }
 
 impl ServerConfig {
@@ -71,6 +73,7 @@ impl ServerConfig {
             max_body_bytes: parse_var("MAX_BODY_BYTES", 4 * 1024 * 1024)?,
             graphql_max_depth: parse_var("GRAPHQL_MAX_DEPTH", 15)?,
             graphql_max_complexity: parse_var("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
+            graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
         })
     }
 }

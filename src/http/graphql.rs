@@ -78,7 +78,18 @@ pub async fn execute(
     response.into()
 }
 
-pub async fn playground() -> impl IntoResponse {
+/// The playground. With the assets installed by `scripts/fetch-graphiql.sh` it works
+/// offline; without them it falls back to async-graphql's CDN-loaded page.
+pub async fn playground(State(state): State<HttpState>) -> impl IntoResponse {
+    let local = state
+        .app
+        .config
+        .server
+        .graphiql_assets_dir
+        .join("graphiql.min.js");
+    if local.exists() {
+        return Html(include_str!("graphiql.html").to_string());
+    }
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")

@@ -41,6 +41,10 @@ pub fn router(app: AppState) -> Router {
         .route("/graphql", get(graphql::playground).post(graphql::execute))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(health::healthz))
+        .nest_service(
+            "/graphql/assets",
+            tower_http::services::ServeDir::new(&config.graphiql_assets_dir),
+        )
         .with_state(state)
         .layer(cors)
         .layer(

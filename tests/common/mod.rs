@@ -94,6 +94,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             max_body_bytes: 4 * 1024 * 1024,
             graphql_max_depth: 15,
             graphql_max_complexity: 20_000,
+            graphiql_assets_dir: "assets/vendor/graphiql".into(),
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),

@@ -1,0 +1,106 @@
+//! The HTTP surface: health, playground, request ids, CORS, body limit, gzip.
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_playground_and_middleware() {
+    let app = TestApp::spawn_with(|c| c.server.max_body_bytes = 64 * 1024).await;
+    let http = reqwest::Client::builder().gzip(true).build().unwrap();
+
+    let health = http
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        health.headers().contains_key("x-request-id"),
+        "every response carries its request id"
+    );
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["database"],
+        "ok"
+    );
+
+    let page = http
+        .get(format!("{}/graphql", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("graphiql") || html.contains("GraphiQL"));
+    if std::path::Path::new("assets/vendor/graphiql/graphiql.min.js").exists() {
+        assert!(
+            html.contains("/graphql/assets/graphiql.min.js"),
+            "offline assets are used when installed"
+        );
+        let asset = http
+            .get(format!("{}/graphql/assets/graphiql.min.js", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), 200);
+    }
+
+    // A client-chosen request id is kept, so logs can be correlated.
+    let answer = http
+        .post(format!("{}/graphql", app.base_url))
+        .header("x-request-id", "trace-me-123")
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "trace-me-123");
+
+    // CORS preflight from a browser front end.
+    let preflight = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/graphql", app.base_url),
+        )
+        .header("origin", "https://panel.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
+    // Bodies over the limit are refused before they reach GraphQL.
+    let huge = format!(
+        "{{\"query\": \"{{ me {{ id }} }}\", \"variables\": {{ \"x\": \"{}\" }} }}",
+        "a".repeat(100 * 1024)
+    );
+    let refused = http
+        .post(format!("{}/graphql", app.base_url))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 413);
+
+    // Large answers are compressed for clients that accept gzip.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let compressed = raw
+        .post(format!("{}/graphql", app.base_url))
+        .header("accept-encoding", "gzip")
+        .json(&serde_json::json!({ "query": "{ __schema { types { name fields { name } } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        compressed
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+}
