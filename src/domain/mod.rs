@@ -4,5 +4,6 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod deposits;
 pub mod pricing;
 pub mod wallet;

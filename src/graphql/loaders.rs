@@ -6,7 +6,8 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, Loader};
 
 use crate::db::{
-    PgPool, categories::Category, providers::Provider, services::Service, users::User,
+    PgPool, categories::Category, deposits::Deposit, providers::Provider, services::Service,
+    users::User,
 };
 
 #[derive(Clone)]
@@ -47,6 +48,7 @@ macro_rules! id_loader {
 }
 
 id_loader!(CategoryId, Category);
+id_loader!(DepositId, Deposit);
 id_loader!(ProviderId, Provider);
 id_loader!(ServiceId, Service);
 id_loader!(UserId, User);

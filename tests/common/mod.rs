@@ -7,7 +7,7 @@ use std::{net::SocketAddr, time::Duration};
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, DatabaseConfig, SecretKey, ServerConfig},
+    config::{AuthConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey, ServerConfig},
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -105,6 +105,33 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             ],
         },
         secret_key: SecretKey([42; 32]),
+        payments: test_payments_config(UNREACHABLE_URL),
+    }
+}
+
+/// A URL nothing listens on (the discard port): calls fail with "connection refused".
+pub const UNREACHABLE_URL: &str = "http://127.0.0.1:9";
+pub const MIDTRANS_SERVER_KEY: &str = "SB-Mid-server-test-key";
+pub const XENDIT_SECRET_KEY: &str = "xnd_development_test_key";
+pub const XENDIT_CALLBACK_TOKEN: &str = "xendit-callback-token-test";
+
+/// Both gateways configured, both at `base_url` (see `fake_gateways`); reconciliation
+/// considers every pending deposit at once and is not run in the background.
+pub fn test_payments_config(base_url: &str) -> PaymentsConfig {
+    PaymentsConfig {
+        midtrans_server_key: Some(Secret(MIDTRANS_SERVER_KEY.into())),
+        midtrans_snap_url: base_url.to_string(),
+        midtrans_api_url: base_url.to_string(),
+        xendit_secret_key: Some(Secret(XENDIT_SECRET_KEY.into())),
+        xendit_callback_token: Some(Secret(XENDIT_CALLBACK_TOKEN.into())),
+        xendit_api_url: base_url.to_string(),
+        deposit_min: 10_000,
+        deposit_max: 100_000_000,
+        deposit_expiry: Duration::from_secs(3600),
+        return_url: None,
+        gateway_timeout: Duration::from_secs(5),
+        reconcile_after: Duration::ZERO,
+        reconcile_interval: Duration::ZERO,
     }
 }
 

@@ -3,10 +3,12 @@
 mod account;
 mod admin_catalog;
 mod admin_users;
+mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(
     account::AccountMutation,
     admin_catalog::AdminCatalogMutation,
     admin_users::AdminUserMutation,
+    wallet::WalletMutation,
 );

@@ -3,10 +3,12 @@
 mod account;
 mod admin;
 mod catalog;
+mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    wallet::WalletQuery,
 );
