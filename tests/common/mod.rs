@@ -2,6 +2,8 @@
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
 #![allow(dead_code)]
 
+pub mod fake_gateways;
+
 use std::{net::SocketAddr, time::Duration};
 
 use booster::{
@@ -212,6 +214,71 @@ impl TestApp {
 
     pub async fn conn(&self) -> db::PooledConn {
         self.state.pool.get().await.unwrap()
+    }
+
+    /// The server with both payment gateways pointed at a fresh fake.
+    pub async fn spawn_with_gateways() -> (TestApp, fake_gateways::FakeGateways) {
+        let fake = fake_gateways::FakeGateways::start().await;
+        let url = fake.url.clone();
+        let app = Self::spawn_with(|config| config.payments = test_payments_config(&url)).await;
+        (app, fake)
+    }
+
+    /// POSTs a JSON body to a plain HTTP path (webhooks), with extra headers.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The books must balance after every test: `wallet::audit` finds nothing.
+    pub async fn assert_books_balanced(&self) {
+        let mut conn = self.conn().await;
+        let mismatches = booster::domain::wallet::audit(&mut conn).await.unwrap();
+        assert!(
+            mismatches.is_empty(),
+            "ledger and balances disagree: {mismatches:?}"
+        );
+    }
+
+    /// Starts a deposit through GraphQL; returns the deposit's JSON (id, status,
+    /// merchantReference, paymentUrl, snapToken, amount, gateway).
+    pub async fn create_deposit(&self, token: &str, amount: i64, gateway: &str) -> Value {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($a: Rupiah!, $g: PaymentGateway!) { createDeposit(amount: $a, gateway: $g) { id status amount gateway merchantReference paymentUrl snapToken expiresAt } }",
+                json!({ "a": amount, "g": gateway }),
+            )
+            .await;
+        data["createDeposit"].clone()
+    }
+
+    /// A user's balance, read from the database.
+    pub async fn balance(&self, user_id: i64) -> i64 {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await;
+        db::schema::users::table
+            .find(user_id)
+            .select(db::schema::users::balance)
+            .first(&mut conn)
+            .await
+            .unwrap()
     }
 }
 
