@@ -117,7 +117,7 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     let mut conn = AsyncPgConnection::establish(url)
         .await
         .context("connecting to run migrations")?;
-    const LOCK_KEY: i64 = 0x626f_6f73_7465_72; // "booster"
+    const LOCK_KEY: i64 = 0x0062_6f6f_7374_6572; // "booster"
     diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK_KEY})"))
         .execute(&mut conn)
         .await?;

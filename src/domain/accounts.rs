@@ -140,29 +140,29 @@ pub async fn update_settings(
     update: SettingsUpdate,
 ) -> AppResult<User> {
     let name = update.name.map(|n| n.trim().to_string());
-    if let Some(name) = &name {
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AppError::validation(
-                "name",
-                "name must be at most 100 printable characters",
-            ));
-        }
+    if let Some(name) = &name
+        && (name.chars().count() > 100 || name.chars().any(char::is_control))
+    {
+        return Err(AppError::validation(
+            "name",
+            "name must be at most 100 printable characters",
+        ));
     }
-    if let Some(language) = &update.language {
-        if !LANGUAGES.contains(&language.as_str()) {
-            return Err(AppError::validation(
-                "language",
-                format!("language must be one of {}", LANGUAGES.join(", ")),
-            ));
-        }
+    if let Some(language) = &update.language
+        && !LANGUAGES.contains(&language.as_str())
+    {
+        return Err(AppError::validation(
+            "language",
+            format!("language must be one of {}", LANGUAGES.join(", ")),
+        ));
     }
-    if let Some(timezone) = &update.timezone {
-        if timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(AppError::validation(
-                "timezone",
-                "timezone must be an IANA name such as Asia/Jakarta",
-            ));
-        }
+    if let Some(timezone) = &update.timezone
+        && timezone.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(AppError::validation(
+            "timezone",
+            "timezone must be an IANA name such as Asia/Jakarta",
+        ));
     }
     let changes = UserSettingsChangeset {
         name,

@@ -551,7 +551,7 @@ pub async fn update_service(
         if reprice {
             pricing::reprice_imported_services(conn, RepriceScope::Service(id)).await?;
         }
-        Ok(Service::find(conn, id).await?.ok_or(AppError::NotFound("service"))?)
+        Service::find(conn, id).await?.ok_or(AppError::NotFound("service"))
     })
     .await
 }
@@ -720,9 +720,9 @@ pub async fn update_provider(
         if reprice {
             pricing::reprice_imported_services(conn, RepriceScope::Provider(id)).await?;
         }
-        Ok(Provider::find(conn, id)
+        Provider::find(conn, id)
             .await?
-            .ok_or(AppError::NotFound("provider"))?)
+            .ok_or(AppError::NotFound("provider"))
     })
     .await
 }
