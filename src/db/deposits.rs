@@ -118,14 +118,14 @@ pub struct DepositEvent {
 }
 
 impl DepositEvent {
-    /// A deposit's events, oldest first.
-    pub async fn for_deposit(
+    /// The events of several deposits, each deposit's oldest first.
+    pub async fn for_deposits(
         conn: &mut AsyncPgConnection,
-        deposit_id: i64,
+        deposit_ids: &[i64],
     ) -> QueryResult<Vec<DepositEvent>> {
         deposit_events::table
-            .filter(deposit_events::deposit_id.eq(deposit_id))
-            .order(deposit_events::id.asc())
+            .filter(deposit_events::deposit_id.eq_any(deposit_ids))
+            .order((deposit_events::deposit_id.asc(), deposit_events::id.asc()))
             .select(DepositEvent::as_select())
             .load(conn)
             .await

@@ -21,12 +21,12 @@ use super::HttpState;
 use crate::{
     db::{
         deposits::Deposit,
-        enums::{DepositEventSource, PaymentGateway},
+        enums::{DepositEventSource, DepositStatus, PaymentGateway},
     },
     domain::deposits,
     error::{AppError, AppResult},
     payments::{
-        self, GatewayError,
+        self, GatewayError, PaymentStatus,
         midtrans::{self, SignedFields},
         xendit,
     },
@@ -98,6 +98,14 @@ async fn handle_midtrans(state: &HttpState, body: &[u8]) -> AppResult<(deposits:
         return Err(AppError::forbidden("invalid signature_key"));
     }
     let deposit = find_deposit(state, &fields.order_id, PaymentGateway::Midtrans).await?;
+    // A retried "paid" notification for a deposit already paid changes nothing
+    // whatever the status API says (a PAID deposit is never un-paid here): answer
+    // at once without a round trip to Midtrans.
+    if deposit.status == DepositStatus::Paid
+        && midtrans::report(notification.clone()).is_some_and(|r| r.status == PaymentStatus::Paid)
+    {
+        return Ok((deposits::Outcome::Duplicate, deposit.id));
+    }
     // Confirm with the status API: the notification only tells us to look.
     let gateway = payments::client(&state.app.http, config, PaymentGateway::Midtrans)?;
     let mut report = gateway

@@ -10,11 +10,10 @@ use crate::{
         ledger::LedgerEntry as LedgerEntryRow,
     },
     graphql::{
-        conn,
         error::ApiResult,
         guards::RoleGuard,
         load,
-        loaders::{DepositId, UserId},
+        loaders::{DepositEventsOf, DepositId, UserId},
         scalars::Rupiah,
         types::account::User,
     },
@@ -107,8 +106,7 @@ impl Deposit {
     /// Every distinct report the gateway made, oldest first.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn events(&self, ctx: &Context<'_>) -> ApiResult<Vec<DepositEvent>> {
-        let mut conn = conn(ctx).await?;
-        Ok(DepositEventRow::for_deposit(&mut conn, self.0.id)
+        Ok(load(ctx, DepositEventsOf(self.0.id), "deposit events")
             .await?
             .into_iter()
             .map(DepositEvent)
