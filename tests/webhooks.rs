@@ -536,3 +536,73 @@ async fn lost_webhooks_are_recovered_by_reconciliation() {
     assert_eq!(ledger_count(&app).await, 2);
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_reconcilers_credit_each_deposit_once() {
+    let (app, fake) = TestApp::spawn_with_gateways().await;
+    let (user_id, token) = app.customer("joko@example.com").await;
+    let mut expected = 0;
+    for i in 0..12 {
+        let amount = 10_000 + i * 1_000;
+        expected += amount;
+        if i % 2 == 0 {
+            let d = app.create_deposit(&token, amount, "MIDTRANS").await;
+            let order_id = d["merchantReference"].as_str().unwrap();
+            fake.set_midtrans_status(order_id, "settlement", "accept", &format!("{amount}.00"));
+        } else {
+            let d = app.create_deposit(&token, amount, "XENDIT").await;
+            let invoice = fake.invoice_by_external_id(d["merchantReference"].as_str().unwrap());
+            fake.set_invoice_status(invoice["id"].as_str().unwrap(), "PAID", Some(amount));
+        }
+    }
+    // Four "processes" at once, plus the webhooks for half of them racing in.
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let state = app.state.clone();
+        runs.push(tokio::spawn(async move {
+            reconcile_deposits::run_once(&state).await.unwrap()
+        }));
+    }
+    let mut credited = 0;
+    for run in runs {
+        credited += run.await.unwrap().credited;
+    }
+    assert_eq!(credited, 12);
+    assert_eq!(app.balance(user_id).await, expected);
+    assert_eq!(ledger_count(&app).await, 12);
+
+    // A redelivered paid notification for a paid deposit is answered without asking
+    // Midtrans again.
+    let paid: Vec<String> = {
+        let mut conn = app.conn().await;
+        schema::deposits::table
+            .filter(schema::deposits::gateway.eq(booster::db::enums::PaymentGateway::Midtrans))
+            .select(schema::deposits::merchant_ref)
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    let calls_before = std::sync::atomic::AtomicUsize::load(
+        &fake.state.calls,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let row = deposit_row(&app, &paid[0]).await;
+    let body = midtrans_notification(
+        &paid[0],
+        "settlement",
+        "accept",
+        &format!("{}.00", row.amount),
+        MIDTRANS_SERVER_KEY,
+    );
+    let (status, answer) = app.post_json(MIDTRANS, &[], &body.to_string()).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("DUPLICATE"))
+    );
+    let calls_after = std::sync::atomic::AtomicUsize::load(
+        &fake.state.calls,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    assert_eq!(calls_before, calls_after);
+    app.assert_books_balanced().await;
+}
