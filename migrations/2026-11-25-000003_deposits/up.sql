@@ -31,6 +31,7 @@ CREATE TABLE deposits (
 CREATE INDEX deposits_user_idx ON deposits (user_id, id DESC);
 CREATE INDEX deposits_pending_idx ON deposits (created_at) WHERE status = 'PENDING' AND NOT flagged;
 CREATE INDEX deposits_flagged_idx ON deposits (id) WHERE flagged;
+SELECT diesel_manage_updated_at('deposits');
 
 ALTER TABLE ledger_entries
     ADD CONSTRAINT ledger_entries_deposit_id_fkey FOREIGN KEY (deposit_id) REFERENCES deposits (id);
