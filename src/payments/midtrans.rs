@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
@@ -250,16 +250,6 @@ pub fn verify_signature(fields: &SignedFields, server_key: &Secret) -> bool {
     )
 }
 
-/// Midtrans' `transaction_time` style is local Jakarta time; only used for display.
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let jakarta = FixedOffset::east_opt(7 * 3600)?;
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-        .ok()?
-        .and_local_timezone(jakarta)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +273,5 @@ mod tests {
         );
         assert_eq!(map_status("capture", Some("accept")), PaymentStatus::Paid);
         assert_eq!(map_status("chargeback", None), PaymentStatus::Reversed);
-        assert!(parse_time("2026-11-25 10:00:00").is_some());
     }
 }
