@@ -74,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             prepare_database(&config.database).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             let state = AppState::new(config)?;
+            let _jobs = crate::jobs::spawn(&state);
             crate::http::serve(state, listener).await
         }
         Command::Audit => {

@@ -15,6 +15,19 @@
 //! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
 //! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
+//! | `MIDTRANS_SERVER_KEY` | unset | Midtrans server key; Midtrans deposits are refused while unset |
+//! | `MIDTRANS_SNAP_URL` | `https://app.sandbox.midtrans.com` | Snap base URL (`https://app.midtrans.com` in production) |
+//! | `MIDTRANS_API_URL` | `https://api.sandbox.midtrans.com` | Core API base URL for status checks (`https://api.midtrans.com` in production) |
+//! | `XENDIT_SECRET_KEY` | unset | Xendit secret API key; Xendit deposits are refused while unset |
+//! | `XENDIT_CALLBACK_TOKEN` | unset | the callback verification token from the Xendit dashboard; Xendit callbacks are refused while unset |
+//! | `XENDIT_API_URL` | `https://api.xendit.co` | Xendit base URL |
+//! | `DEPOSIT_MIN` | `10000` | smallest deposit, rupiah |
+//! | `DEPOSIT_MAX` | `100000000` | largest deposit, rupiah |
+//! | `DEPOSIT_EXPIRY_MINUTES` | `60` | how long a customer has to pay a deposit |
+//! | `DEPOSIT_RETURN_URL` | unset | where the gateway's payment page sends the customer back to |
+//! | `GATEWAY_TIMEOUT_SECONDS` | `15` | timeout of one call to a payment gateway |
+//! | `RECONCILE_AFTER_SECONDS` | `900` | a deposit pending this long is polled at its gateway (a webhook may have been lost) |
+//! | `RECONCILE_INTERVAL_SECONDS` | `60` | how often the reconciliation job runs in `booster serve` (0 disables it) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -27,6 +40,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub secret_key: SecretKey,
+    pub payments: PaymentsConfig,
 }
 
 impl Config {
@@ -36,6 +50,7 @@ impl Config {
             server: ServerConfig::from_environment()?,
             auth: AuthConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
+            payments: PaymentsConfig::from_environment()?,
         })
     }
 }
@@ -101,6 +116,85 @@ impl AuthConfig {
                 "accounts.google.com,https://accounts.google.com",
             ),
         })
+    }
+}
+
+/// A credential from the environment. Its `Debug` never shows the value, so it
+/// cannot reach a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn from_var(name: &str) -> Option<Secret> {
+        env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(Secret)
+    }
+}
+
+/// Payment gateways and deposit rules. A gateway whose key is unset is "not
+/// configured": deposits through it are refused with a clear error.
+#[derive(Clone, Debug)]
+pub struct PaymentsConfig {
+    pub midtrans_server_key: Option<Secret>,
+    pub midtrans_snap_url: String,
+    pub midtrans_api_url: String,
+    pub xendit_secret_key: Option<Secret>,
+    pub xendit_callback_token: Option<Secret>,
+    pub xendit_api_url: String,
+    /// Smallest and largest deposit, whole rupiah.
+    pub deposit_min: i64,
+    pub deposit_max: i64,
+    pub deposit_expiry: Duration,
+    pub return_url: Option<String>,
+    pub gateway_timeout: Duration,
+    pub reconcile_after: Duration,
+    /// Zero: `booster serve` does not run the reconciliation job.
+    pub reconcile_interval: Duration,
+}
+
+impl PaymentsConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        let config = PaymentsConfig {
+            midtrans_server_key: Secret::from_var("MIDTRANS_SERVER_KEY"),
+            midtrans_snap_url: var_or("MIDTRANS_SNAP_URL", "https://app.sandbox.midtrans.com"),
+            midtrans_api_url: var_or("MIDTRANS_API_URL", "https://api.sandbox.midtrans.com"),
+            xendit_secret_key: Secret::from_var("XENDIT_SECRET_KEY"),
+            xendit_callback_token: Secret::from_var("XENDIT_CALLBACK_TOKEN"),
+            xendit_api_url: var_or("XENDIT_API_URL", "https://api.xendit.co"),
+            deposit_min: parse_var("DEPOSIT_MIN", 10_000)?,
+            deposit_max: parse_var("DEPOSIT_MAX", 100_000_000)?,
+            deposit_expiry: Duration::from_secs(
+                parse_var::<u64>("DEPOSIT_EXPIRY_MINUTES", 60)? * 60,
+            ),
+            return_url: env::var("DEPOSIT_RETURN_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            gateway_timeout: Duration::from_secs(parse_var("GATEWAY_TIMEOUT_SECONDS", 15)?),
+            reconcile_after: Duration::from_secs(parse_var("RECONCILE_AFTER_SECONDS", 900)?),
+            reconcile_interval: Duration::from_secs(parse_var("RECONCILE_INTERVAL_SECONDS", 60)?),
+        };
+        if config.deposit_min <= 0 || config.deposit_max < config.deposit_min {
+            return Err(anyhow!(
+                "DEPOSIT_MIN must be positive and DEPOSIT_MAX at least DEPOSIT_MIN"
+            ));
+        }
+        if config.deposit_expiry.is_zero() {
+            return Err(anyhow!("DEPOSIT_EXPIRY_MINUTES must be positive"));
+        }
+        Ok(config)
     }
 }
 

@@ -12,6 +12,8 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod payments;
 
 /// Logging to stderr; `RUST_LOG` filters, `LOG_FORMAT=json` switches to JSON lines.
 pub fn init_tracing() {

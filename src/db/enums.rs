@@ -201,3 +201,38 @@ text_enum! {
         Completed = "COMPLETED",
     }
 }
+
+text_enum! {
+    /// A payment gateway deposits are paid through.
+    pub enum PaymentGateway {
+        /// Midtrans Snap (virtual accounts, e-wallets, QRIS, cards, stores).
+        Midtrans = "MIDTRANS",
+        /// Xendit invoices.
+        Xendit = "XENDIT",
+    }
+}
+
+text_enum! {
+    /// Where a deposit stands. A deposit needing an admin's attention is `flagged`
+    /// besides its status.
+    pub enum DepositStatus {
+        /// Waiting for the customer to pay.
+        Pending = "PENDING",
+        /// Paid and credited to the balance (exactly once).
+        Paid = "PAID",
+        /// Refused, canceled, or the gateway could not be reached.
+        Failed = "FAILED",
+        /// Not paid in time.
+        Expired = "EXPIRED",
+    }
+}
+
+text_enum! {
+    /// How a gateway report reached us.
+    pub enum DepositEventSource {
+        /// A notification (webhook) sent by the gateway.
+        Webhook = "WEBHOOK",
+        /// The reconciliation job asked the gateway.
+        Reconcile = "RECONCILE",
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod categories;
+pub mod deposits;
 pub mod enums;
 pub mod ledger;
 pub mod orders;

@@ -22,6 +22,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    deposit_events (id) {
+        id -> Int8,
+        deposit_id -> Int8,
+        source -> Text,
+        gateway_status -> Text,
+        outcome -> Text,
+        fingerprint -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deposits (id) {
+        id -> Int8,
+        user_id -> Int8,
+        amount -> Int8,
+        gateway -> Text,
+        status -> Text,
+        merchant_ref -> Text,
+        gateway_ref -> Nullable<Text>,
+        payment_url -> Nullable<Text>,
+        snap_token -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        flagged -> Bool,
+        flag_reason -> Nullable<Text>,
+        gateway_status -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        next_check_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     ledger_entries (id) {
         id -> Int8,
         user_id -> Int8,
@@ -202,6 +238,9 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(deposit_events -> deposits (deposit_id));
+diesel::joinable!(deposits -> users (user_id));
+diesel::joinable!(ledger_entries -> deposits (deposit_id));
 diesel::joinable!(ledger_entries -> users (user_id));
 diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
@@ -216,6 +255,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
+    deposit_events,
+    deposits,
     ledger_entries,
     mass_orders,
     order_events,

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod deposits;
 pub mod orders;
 pub mod pricing;
 pub mod stock;

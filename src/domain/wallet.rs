@@ -3,7 +3,7 @@
 //! transaction, so a balance and its ledger can never disagree.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
@@ -144,4 +144,98 @@ pub async fn audit(conn: &mut AsyncPgConnection) -> AppResult<Vec<(i64, i64, i64
         .into_iter()
         .map(|m| (m.id, m.balance, m.ledger_sum))
         .collect())
+}
+
+/// An admin's manual correction: `amount` is signed (non-zero), `reason` required.
+/// A debit that would take the balance below zero is INSUFFICIENT_BALANCE and
+/// writes nothing (the guarded UPDATE in [`debit`] decides, atomically).
+pub async fn adjust(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    user_id: i64,
+    amount: i64,
+    reason: &str,
+) -> AppResult<LedgerEntry> {
+    let reason = reason.trim();
+    if amount == 0 {
+        return Err(AppError::validation(
+            "amount",
+            "an adjustment must not be zero",
+        ));
+    }
+    if reason.is_empty() {
+        return Err(AppError::validation("reason", "a reason is required"));
+    }
+    if reason.chars().count() > 500 {
+        return Err(AppError::validation(
+            "reason",
+            "the reason is too long (500 characters at most)",
+        ));
+    }
+    let reference = LedgerRef {
+        actor_id: Some(actor_id),
+        note: reason.to_string(),
+        ..Default::default()
+    };
+    conn.transaction(async |conn| {
+        if amount > 0 {
+            credit(conn, user_id, amount, LedgerKind::Adjustment, &reference).await
+        } else {
+            let magnitude = amount
+                .checked_neg()
+                .ok_or_else(|| AppError::validation("amount", "amount is out of range"))?;
+            debit(conn, user_id, magnitude, LedgerKind::Adjustment, &reference).await
+        }
+    })
+    .await
+}
+
+/// Which ledger entries a list shows; `from` inclusive, `to` exclusive.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerFilter {
+    pub kind: Option<LedgerKind>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A user's ledger, newest first, keyset-paginated on id, plus the total.
+pub async fn list_entries(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    filter: &LedgerFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> AppResult<(Vec<LedgerEntry>, i64)> {
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from > to
+    {
+        return Err(AppError::validation("from", "from must not be after to"));
+    }
+    let build = || {
+        let mut q = ledger_entries::table
+            .filter(ledger_entries::user_id.eq(user_id))
+            .into_boxed();
+        if let Some(kind) = filter.kind {
+            q = q.filter(ledger_entries::kind.eq(kind));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(ledger_entries::created_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(ledger_entries::created_at.lt(to));
+        }
+        q
+    };
+    let total = build().count().get_result(conn).await?;
+    let mut page = build();
+    if let Some(before) = before_id {
+        page = page.filter(ledger_entries::id.lt(before));
+    }
+    let rows = page
+        .order(ledger_entries::id.desc())
+        .limit(limit)
+        .select(LedgerEntry::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
 }

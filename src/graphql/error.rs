@@ -39,6 +39,14 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// Adds an extension beside `code` (e.g. `alternatives` for GATEWAY_UNAVAILABLE).
+    pub fn with_extension(self, key: &str, value: impl Into<async_graphql::Value>) -> Self {
+        let value = value.into();
+        ApiError(self.0.extend_with(|_, ext| ext.set(key, value)))
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         AppError::from(error).into()

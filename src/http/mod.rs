@@ -1,12 +1,16 @@
 //! The HTTP surface: the axum router and its middleware (request ids, tracing, CORS,
-//! body limit, gzip), the GraphQL endpoints, and health.
+//! body limit, gzip), the GraphQL endpoints, payment webhooks and health.
 
 mod graphql;
 mod health;
+mod webhooks;
 
 use std::time::Duration;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use http::{HeaderName, HeaderValue, Method, Request};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -45,6 +49,8 @@ pub fn router(app: AppState) -> Router {
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),
         )
+        .route("/webhooks/midtrans", post(webhooks::midtrans))
+        .route("/webhooks/xendit", post(webhooks::xendit))
         .with_state(state)
         .layer(cors)
         .layer(

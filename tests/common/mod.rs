@@ -2,12 +2,14 @@
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
 #![allow(dead_code)]
 
+pub mod fake_gateways;
+
 use std::{net::SocketAddr, time::Duration};
 
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, DatabaseConfig, SecretKey, ServerConfig},
+    config::{AuthConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey, ServerConfig},
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -106,6 +108,33 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             ],
         },
         secret_key: SecretKey([42; 32]),
+        payments: test_payments_config(UNREACHABLE_URL),
+    }
+}
+
+/// A URL nothing listens on (the discard port): calls fail with "connection refused".
+pub const UNREACHABLE_URL: &str = "http://127.0.0.1:9";
+pub const MIDTRANS_SERVER_KEY: &str = "SB-Mid-server-test-key";
+pub const XENDIT_SECRET_KEY: &str = "xnd_development_test_key";
+pub const XENDIT_CALLBACK_TOKEN: &str = "xendit-callback-token-test";
+
+/// Both gateways configured, both at `base_url` (see `fake_gateways`); reconciliation
+/// considers every pending deposit at once and is not run in the background.
+pub fn test_payments_config(base_url: &str) -> PaymentsConfig {
+    PaymentsConfig {
+        midtrans_server_key: Some(Secret(MIDTRANS_SERVER_KEY.into())),
+        midtrans_snap_url: base_url.to_string(),
+        midtrans_api_url: base_url.to_string(),
+        xendit_secret_key: Some(Secret(XENDIT_SECRET_KEY.into())),
+        xendit_callback_token: Some(Secret(XENDIT_CALLBACK_TOKEN.into())),
+        xendit_api_url: base_url.to_string(),
+        deposit_min: 10_000,
+        deposit_max: 100_000_000,
+        deposit_expiry: Duration::from_secs(3600),
+        return_url: None,
+        gateway_timeout: Duration::from_secs(5),
+        reconcile_after: Duration::ZERO,
+        reconcile_interval: Duration::ZERO,
     }
 }
 
@@ -186,6 +215,71 @@ impl TestApp {
 
     pub async fn conn(&self) -> db::PooledConn {
         self.state.pool.get().await.unwrap()
+    }
+
+    /// The server with both payment gateways pointed at a fresh fake.
+    pub async fn spawn_with_gateways() -> (TestApp, fake_gateways::FakeGateways) {
+        let fake = fake_gateways::FakeGateways::start().await;
+        let url = fake.url.clone();
+        let app = Self::spawn_with(|config| config.payments = test_payments_config(&url)).await;
+        (app, fake)
+    }
+
+    /// POSTs a JSON body to a plain HTTP path (webhooks), with extra headers.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The books must balance after every test: `wallet::audit` finds nothing.
+    pub async fn assert_books_balanced(&self) {
+        let mut conn = self.conn().await;
+        let mismatches = booster::domain::wallet::audit(&mut conn).await.unwrap();
+        assert!(
+            mismatches.is_empty(),
+            "ledger and balances disagree: {mismatches:?}"
+        );
+    }
+
+    /// Starts a deposit through GraphQL; returns the deposit's JSON (id, status,
+    /// merchantReference, paymentUrl, snapToken, amount, gateway).
+    pub async fn create_deposit(&self, token: &str, amount: i64, gateway: &str) -> Value {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($a: Rupiah!, $g: PaymentGateway!) { createDeposit(amount: $a, gateway: $g) { id status amount gateway merchantReference paymentUrl snapToken expiresAt } }",
+                json!({ "a": amount, "g": gateway }),
+            )
+            .await;
+        data["createDeposit"].clone()
+    }
+
+    /// A user's balance, read from the database.
+    pub async fn balance(&self, user_id: i64) -> i64 {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await;
+        db::schema::users::table
+            .find(user_id)
+            .select(db::schema::users::balance)
+            .first(&mut conn)
+            .await
+            .unwrap()
     }
 }
 

@@ -4,6 +4,7 @@ mod account;
 mod admin_catalog;
 mod admin_users;
 mod orders;
+mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(
@@ -11,4 +12,5 @@ pub struct MutationRoot(
     admin_catalog::AdminCatalogMutation,
     admin_users::AdminUserMutation,
     orders::OrderMutation,
+    wallet::WalletMutation,
 );

@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod catalog;
 mod orders;
+mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct QueryRoot(
@@ -12,4 +13,5 @@ pub struct QueryRoot(
     admin::AdminQuery,
     orders::OrderQuery,
     orders::StockQuery,
+    wallet::WalletQuery,
 );

@@ -3,3 +3,4 @@
 pub mod account;
 pub mod catalog;
 pub mod orders;
+pub mod wallet;

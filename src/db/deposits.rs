@@ -1,0 +1,144 @@
+//! `deposits` and `deposit_events`: money paid in through a gateway, and every
+//! distinct report the gateways made about it.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    enums::{DepositEventSource, DepositStatus, PaymentGateway},
+    schema::{deposit_events, deposits},
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = deposits, check_for_backend(diesel::pg::Pg))]
+pub struct Deposit {
+    pub id: i64,
+    pub user_id: i64,
+    pub amount: i64,
+    pub gateway: PaymentGateway,
+    pub status: DepositStatus,
+    pub merchant_ref: String,
+    pub gateway_ref: Option<String>,
+    pub payment_url: Option<String>,
+    pub snap_token: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub flagged: bool,
+    pub flag_reason: Option<String>,
+    pub gateway_status: Option<String>,
+    pub failure_reason: Option<String>,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Deposit {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Deposit>> {
+        deposits::table
+            .find(id)
+            .select(Deposit::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn find_by_merchant_ref(
+        conn: &mut AsyncPgConnection,
+        merchant_ref: &str,
+    ) -> QueryResult<Option<Deposit>> {
+        deposits::table
+            .filter(deposits::merchant_ref.eq(merchant_ref))
+            .select(Deposit::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The row, locked until the end of the caller's transaction.
+    pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Deposit>> {
+        deposits::table
+            .find(id)
+            .select(Deposit::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Deposit>> {
+        deposits::table
+            .filter(deposits::id.eq_any(ids))
+            .select(Deposit::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = deposits)]
+pub struct NewDeposit<'a> {
+    pub id: i64,
+    pub user_id: i64,
+    pub amount: i64,
+    pub gateway: PaymentGateway,
+    pub status: DepositStatus,
+    pub merchant_ref: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A partial update; `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = deposits)]
+pub struct DepositChangeset {
+    pub status: Option<DepositStatus>,
+    pub gateway_ref: Option<String>,
+    pub payment_url: Option<String>,
+    pub snap_token: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub flagged: Option<bool>,
+    pub flag_reason: Option<String>,
+    pub gateway_status: Option<String>,
+    pub failure_reason: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = deposit_events, check_for_backend(diesel::pg::Pg))]
+pub struct DepositEvent {
+    pub id: i64,
+    pub deposit_id: i64,
+    pub source: DepositEventSource,
+    pub gateway_status: String,
+    pub outcome: String,
+    pub fingerprint: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DepositEvent {
+    /// The events of several deposits, each deposit's oldest first.
+    pub async fn for_deposits(
+        conn: &mut AsyncPgConnection,
+        deposit_ids: &[i64],
+    ) -> QueryResult<Vec<DepositEvent>> {
+        deposit_events::table
+            .filter(deposit_events::deposit_id.eq_any(deposit_ids))
+            .order((deposit_events::deposit_id.asc(), deposit_events::id.asc()))
+            .select(DepositEvent::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = deposit_events)]
+pub struct NewDepositEvent<'a> {
+    pub deposit_id: i64,
+    pub source: DepositEventSource,
+    pub gateway_status: &'a str,
+    pub outcome: &'a str,
+    pub fingerprint: &'a str,
+    pub payload: &'a serde_json::Value,
+}

@@ -1,0 +1,182 @@
+//! Wallet queries: a customer's deposits and transactions, one deposit, and the
+//! admin views of deposits and of a user's ledger.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{
+        deposits::Deposit as DepositRow,
+        enums::{DepositStatus, LedgerKind, PaymentGateway},
+    },
+    domain::{
+        deposits::{self, DepositFilter},
+        wallet::{self, LedgerFilter},
+    },
+    error::AppError,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        pagination::{Page, decode_keyset, keyset_page, page_size},
+        parse_id,
+        types::wallet::{Deposit, LedgerEntry},
+    },
+};
+
+#[derive(Default)]
+pub struct WalletQuery;
+
+async fn deposit_page(
+    ctx: &Context<'_>,
+    filter: DepositFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<Page<Deposit>> {
+    let limit = page_size(first)?;
+    let before = decode_keyset(after.as_deref())?;
+    let mut conn = conn(ctx).await?;
+    let (rows, total) = deposits::list(&mut conn, &filter, before, limit + 1).await?;
+    Ok(keyset_page(
+        rows.into_iter().map(Deposit).collect(),
+        |d| d.0.id,
+        limit,
+        before.is_some(),
+        total,
+    ))
+}
+
+async fn ledger_page(
+    ctx: &Context<'_>,
+    user_id: i64,
+    filter: LedgerFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<Page<LedgerEntry>> {
+    let limit = page_size(first)?;
+    let before = decode_keyset(after.as_deref())?;
+    let mut conn = conn(ctx).await?;
+    let (rows, total) =
+        wallet::list_entries(&mut conn, user_id, &filter, before, limit + 1).await?;
+    Ok(keyset_page(
+        rows.into_iter().map(LedgerEntry).collect(),
+        |e| e.0.id,
+        limit,
+        before.is_some(),
+        total,
+    ))
+}
+
+#[Object]
+impl WalletQuery {
+    /// The caller's deposits, newest first.
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn my_deposits(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<DepositStatus>,
+    ) -> ApiResult<Page<Deposit>> {
+        let user = current_user(ctx)?;
+        let filter = DepositFilter {
+            user_id: Some(user.id()),
+            status,
+            ..Default::default()
+        };
+        deposit_page(ctx, filter, first, after).await
+    }
+
+    /// The caller's balance changes, newest first; `from` inclusive, `to` exclusive.
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn my_transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kind: Option<LedgerKind>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<Page<LedgerEntry>> {
+        let user = current_user(ctx)?;
+        ledger_page(
+            ctx,
+            user.id(),
+            LedgerFilter { kind, from, to },
+            first,
+            after,
+        )
+        .await
+    }
+
+    /// One deposit, for its owner or an admin; null otherwise.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn deposit(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Deposit>> {
+        let user = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(DepositRow::find(&mut conn, id)
+            .await?
+            .filter(|d| d.user_id == user.id() || user.is_admin())
+            .map(Deposit))
+    }
+
+    /// All deposits, newest first.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn admin_deposits(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<DepositStatus>,
+        gateway: Option<PaymentGateway>,
+        user_id: Option<ID>,
+        flagged: Option<bool>,
+    ) -> ApiResult<Page<Deposit>> {
+        let user_id = user_id.map(|id| parse_id("userId", &id)).transpose()?;
+        let filter = DepositFilter {
+            user_id,
+            status,
+            gateway,
+            flagged,
+        };
+        deposit_page(ctx, filter, first, after).await
+    }
+
+    /// A user's ledger, newest first.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn admin_user_ledger(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        kind: Option<LedgerKind>,
+    ) -> ApiResult<Page<LedgerEntry>> {
+        let user_id = parse_id("userId", &user_id)?;
+        {
+            let mut conn = conn(ctx).await?;
+            crate::db::users::User::find(&mut conn, user_id)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
+        }
+        let filter = LedgerFilter {
+            kind,
+            ..Default::default()
+        };
+        ledger_page(ctx, user_id, filter, first, after).await
+    }
+}

@@ -1,0 +1,212 @@
+//! `Deposit`, `DepositEvent` and `LedgerEntry`: the wallet as customers and admins see it.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{
+        deposits::{Deposit as DepositRow, DepositEvent as DepositEventRow},
+        enums::{DepositEventSource, DepositStatus, LedgerKind, PaymentGateway},
+        ledger::LedgerEntry as LedgerEntryRow,
+    },
+    graphql::{
+        error::ApiResult,
+        guards::RoleGuard,
+        load,
+        loaders::{DepositEventsOf, DepositId, UserId},
+        scalars::Rupiah,
+        types::account::User,
+    },
+};
+
+pub struct Deposit(pub DepositRow);
+
+#[Object]
+impl Deposit {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn amount(&self) -> Rupiah {
+        Rupiah(self.0.amount)
+    }
+
+    async fn gateway(&self) -> PaymentGateway {
+        self.0.gateway
+    }
+
+    async fn status(&self) -> DepositStatus {
+        self.0.status
+    }
+
+    /// Our reference at the gateway (Midtrans `order_id`, Xendit `external_id`).
+    async fn merchant_reference(&self) -> &str {
+        &self.0.merchant_ref
+    }
+
+    /// Where the customer pays (Snap redirect URL or Xendit invoice URL).
+    async fn payment_url(&self) -> Option<&str> {
+        self.0.payment_url.as_deref()
+    }
+
+    /// The Snap token, for the Snap.js popup (Midtrans only).
+    async fn snap_token(&self) -> Option<&str> {
+        self.0.snap_token.as_deref()
+    }
+
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+
+    async fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.0.paid_at
+    }
+
+    /// Why the deposit failed or expired, when it did.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure_reason.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
+    }
+
+    /// Whether an admin must look at it (amount mismatch, reversal after payment).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn flagged(&self) -> bool {
+        self.0.flagged
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn flag_reason(&self) -> Option<&str> {
+        self.0.flag_reason.as_deref()
+    }
+
+    /// The gateway's own id (Midtrans transaction id, Xendit invoice id).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn gateway_reference(&self) -> Option<&str> {
+        self.0.gateway_ref.as_deref()
+    }
+
+    /// The last status the gateway reported, verbatim.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn gateway_status(&self) -> Option<&str> {
+        self.0.gateway_status.as_deref()
+    }
+
+    /// Every distinct report the gateway made, oldest first.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn events(&self, ctx: &Context<'_>) -> ApiResult<Vec<DepositEvent>> {
+        Ok(load(ctx, DepositEventsOf(self.0.id), "deposit events")
+            .await?
+            .into_iter()
+            .map(DepositEvent)
+            .collect())
+    }
+}
+
+/// A report from a gateway about a deposit (admins only).
+pub struct DepositEvent(pub DepositEventRow);
+
+#[Object]
+impl DepositEvent {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    async fn source(&self) -> DepositEventSource {
+        self.0.source
+    }
+
+    async fn gateway_status(&self) -> &str {
+        &self.0.gateway_status
+    }
+
+    /// What it did: CREDITED, DUPLICATE, FLAGGED, FAILED, EXPIRED, WAITING, ...
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
+    }
+
+    /// The body as received, JSON text.
+    async fn payload(&self) -> String {
+        self.0.payload.to_string()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One balance change.
+pub struct LedgerEntry(pub LedgerEntryRow);
+
+#[Object]
+impl LedgerEntry {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+
+    /// Signed: positive adds to the balance, negative takes from it.
+    async fn amount(&self) -> Rupiah {
+        Rupiah(self.0.amount)
+    }
+
+    async fn balance_after(&self) -> Rupiah {
+        Rupiah(self.0.balance_after)
+    }
+
+    async fn kind(&self) -> LedgerKind {
+        self.0.kind
+    }
+
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn order_id(&self) -> Option<ID> {
+        self.0.order_id.map(Into::into)
+    }
+
+    async fn deposit(&self, ctx: &Context<'_>) -> ApiResult<Option<Deposit>> {
+        match self.0.deposit_id {
+            Some(id) => Ok(Some(Deposit(load(ctx, DepositId(id), "deposit").await?))),
+            None => Ok(None),
+        }
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
+    }
+
+    /// The admin who made an adjustment.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn actor(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        match self.0.actor_id {
+            Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct AdjustBalanceInput {
+    pub user_id: ID,
+    /// Signed whole rupiah, not zero: positive credits, negative debits.
+    pub amount: Rupiah,
+    /// Why; kept in the ledger entry's note.
+    pub reason: String,
+}
