@@ -215,7 +215,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
             json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status note } }", "variables": { "id": order_id } } }).to_string(),
         ))
         .await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut latencies = Vec::new();
     for i in 0..50 {
         let status = if i % 2 == 0 {

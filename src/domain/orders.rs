@@ -401,15 +401,23 @@ pub async fn record_status(
     remains: Option<i64>,
     note: &str,
 ) -> AppResult<(Order, OrderEvent)> {
-    let updated: Order = diesel::update(orders::table.find(order.id))
-        .set((
-            orders::status.eq(status),
-            orders::start_count.eq(start_count.or(order.start_count)),
-            orders::remains.eq(remains.or(order.remains)),
-        ))
-        .returning(Order::as_returning())
-        .get_result(conn)
-        .await?;
+    let unchanged = status == order.status
+        && start_count.is_none_or(|c| Some(c) == order.start_count)
+        && remains.is_none_or(|r| Some(r) == order.remains);
+    // A history note without a change (e.g. the first PENDING row) skips the UPDATE.
+    let updated: Order = if unchanged {
+        order.clone()
+    } else {
+        diesel::update(orders::table.find(order.id))
+            .set((
+                orders::status.eq(status),
+                orders::start_count.eq(start_count.or(order.start_count)),
+                orders::remains.eq(remains.or(order.remains)),
+            ))
+            .returning(Order::as_returning())
+            .get_result(conn)
+            .await?
+    };
     let row: OrderEventRow = diesel::insert_into(order_events::table)
         .values(NewOrderEvent {
             order_id: order.id,
