@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod payments;
+pub mod providers;
 
 /// Logging to stderr; `RUST_LOG` filters, `LOG_FORMAT=json` switches to JSON lines.
 pub fn init_tracing() {

@@ -1,0 +1,394 @@
+//! The common "API v2" of JustAnotherPanel, Peakerr and every Perfect-Panel-style
+//! provider: one POST endpoint, form-encoded `key` + `action`, JSON answers, logical
+//! errors as `{"error": "..."}` (usually with HTTP 200).
+
+use std::{collections::HashMap, str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use bigdecimal::BigDecimal;
+use serde_json::Value;
+
+use super::{
+    MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
+    map_status,
+};
+
+/// Retries of calls that failed before the provider could act.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            first_backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+pub struct ApiV2Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+    retry: RetryPolicy,
+}
+
+impl ApiV2Client {
+    pub fn new(http: reqwest::Client, url: String, key: String) -> Self {
+        ApiV2Client {
+            http,
+            url,
+            key,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// One action. `safe_to_repeat` tells whether a call whose fate is unknown
+    /// (timeout, 5xx) may be retried and reported as transient: true for reads,
+    /// false for `add`, which must never be sent twice.
+    async fn call(
+        &self,
+        action: &str,
+        fields: &[(&str, String)],
+        safe_to_repeat: bool,
+    ) -> Result<Value, ProviderError> {
+        let mut backoff = self.retry.first_backoff;
+        let mut attempt = 1;
+        loop {
+            match self.call_once(action, fields, safe_to_repeat).await {
+                Err(ProviderError::Transient(why)) if attempt < self.retry.attempts => {
+                    tracing::debug!(action, attempt, %why, "provider call failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        action: &str,
+        fields: &[(&str, String)],
+        safe_to_repeat: bool,
+    ) -> Result<Value, ProviderError> {
+        let mut form: Vec<(&str, &str)> = vec![("key", self.key.as_str()), ("action", action)];
+        form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+        let unclear_or_transient = |why: String| {
+            if safe_to_repeat {
+                ProviderError::Transient(why)
+            } else {
+                ProviderError::Unclear(why)
+            }
+        };
+        let response = match self
+            .http
+            .post(&self.url)
+            .form(&form)
+            .timeout(self.retry.timeout)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            // Nothing reached the provider: always safe to retry.
+            Err(e) if e.is_connect() => {
+                return Err(ProviderError::Transient(format!(
+                    "cannot connect: {}",
+                    without_url(&e)
+                )));
+            }
+            Err(e) if e.is_timeout() => return Err(unclear_or_transient("timed out".into())),
+            Err(e) => return Err(unclear_or_transient(without_url(&e))),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
+            // Refused at the door: the provider did not act.
+            return Err(ProviderError::Transient(format!("HTTP {status}")));
+        }
+        if status.is_server_error() {
+            return Err(unclear_or_transient(format!("HTTP {status}")));
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|e| unclear_or_transient(without_url(&e)))?;
+        let value: Value = serde_json::from_str(&body).map_err(|_| {
+            if status.is_client_error() {
+                ProviderError::Refused(format!("HTTP {status}"))
+            } else {
+                unclear_or_transient(format!("unreadable answer (HTTP {status})"))
+            }
+        })?;
+        if let Some(error) = value.get("error") {
+            return Err(ProviderError::Refused(
+                error
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| error.to_string()),
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// reqwest errors print the URL; provider URLs are not secret but are noise in
+/// customer-facing notes, and query strings could carry keys on some panels.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "<provider>");
+    }
+    text
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn integer(value: &Value) -> Option<i64> {
+    text(value).and_then(|t| {
+        t.parse::<i64>().ok().or_else(|| {
+            BigDecimal::from_str(&t)
+                .ok()
+                .and_then(|d| bigdecimal::ToPrimitive::to_i64(&d.with_scale(0)))
+        })
+    })
+}
+
+fn decimal(value: &Value) -> Option<BigDecimal> {
+    text(value).and_then(|t| BigDecimal::from_str(&t).ok())
+}
+
+fn flag(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+        _ => false,
+    }
+}
+
+fn parse_status(value: &Value) -> Result<RemoteStatus, String> {
+    if let Some(error) = value.get("error") {
+        return Err(text(error).unwrap_or_else(|| error.to_string()));
+    }
+    let label = value
+        .get("status")
+        .and_then(text)
+        .ok_or_else(|| "no status in answer".to_string())?;
+    let status = map_status(&label).ok_or_else(|| format!("unknown status {label:?}"))?;
+    Ok(RemoteStatus {
+        status,
+        label,
+        start_count: value.get("start_count").and_then(integer),
+        remains: value.get("remains").and_then(integer),
+        charge: value.get("charge").and_then(decimal),
+    })
+}
+
+/// The fields of `add` besides `service`, `link` and `quantity`, from an order's
+/// `extra` (already under API v2 names).
+fn extra_fields(extra: &Value) -> Vec<(&'static str, String)> {
+    const FORWARDED: [&str; 10] = [
+        "comments",
+        "usernames",
+        "hashtags",
+        "hashtag",
+        "username",
+        "media",
+        "answer_number",
+        "groups",
+        "runs",
+        "interval",
+    ];
+    FORWARDED
+        .iter()
+        .filter_map(|name| extra.get(*name).and_then(text).map(|v| (*name, v)))
+        .collect()
+}
+
+#[async_trait]
+impl ProviderClient for ApiV2Client {
+    async fn services(&self) -> Result<Vec<RemoteService>, ProviderError> {
+        let value = self.call("services", &[], true).await?;
+        let list = value
+            .as_array()
+            .ok_or_else(|| ProviderError::Transient("services answer is not a list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|s| {
+                Some(RemoteService {
+                    id: s.get("service").and_then(text)?,
+                    name: s.get("name").and_then(text).unwrap_or_default(),
+                    category: s.get("category").and_then(text).unwrap_or_default(),
+                    type_label: s
+                        .get("type")
+                        .and_then(text)
+                        .unwrap_or_else(|| "Default".into()),
+                    rate: s.get("rate").and_then(decimal)?,
+                    min: s.get("min").and_then(integer).unwrap_or(1),
+                    max: s.get("max").and_then(integer).unwrap_or(1),
+                    refill: flag(s.get("refill")),
+                    cancel: flag(s.get("cancel")),
+                    dripfeed: flag(s.get("dripfeed")),
+                    description: s.get("description").and_then(text).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    async fn add_order(&self, order: &RemoteOrderRequest<'_>) -> Result<String, ProviderError> {
+        let mut fields = vec![
+            ("service", order.service.to_string()),
+            ("link", order.link.to_string()),
+        ];
+        // Drip-feed sends the quantity of one run.
+        let per_run = order.extra.get("quantity_per_run").and_then(integer);
+        if let Some(quantity) = order.quantity {
+            fields.push(("quantity", per_run.unwrap_or(quantity).to_string()));
+        }
+        fields.extend(extra_fields(order.extra));
+        let value = self.call("add", &fields, false).await?;
+        value.get("order").and_then(text).ok_or_else(|| {
+            ProviderError::Unclear(format!("add answered without an order id: {value}"))
+        })
+    }
+
+    async fn statuses(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<RemoteStatus, String>>, ProviderError> {
+        let mut result = HashMap::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let value = self
+                .call("status", &[("orders", chunk.join(","))], true)
+                .await?;
+            let map = value
+                .as_object()
+                .ok_or_else(|| ProviderError::Transient("status answer is not an object".into()))?;
+            for id in chunk {
+                let entry = match map.get(id) {
+                    Some(v) => parse_status(v),
+                    None => Err("missing from the answer".into()),
+                };
+                result.insert(id.clone(), entry);
+            }
+        }
+        Ok(result)
+    }
+
+    async fn refill(&self, order_id: &str) -> Result<String, ProviderError> {
+        let value = self
+            .call("refill", &[("order", order_id.to_string())], false)
+            .await?;
+        value.get("refill").and_then(text).ok_or_else(|| {
+            ProviderError::Unclear(format!("refill answered without an id: {value}"))
+        })
+    }
+
+    async fn refill_status(&self, refill_id: &str) -> Result<String, ProviderError> {
+        let value = self
+            .call("refill_status", &[("refill", refill_id.to_string())], true)
+            .await?;
+        value
+            .get("status")
+            .and_then(text)
+            .ok_or_else(|| ProviderError::Transient(format!("refill status unreadable: {value}")))
+    }
+
+    async fn cancel(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<(), String>>, ProviderError> {
+        let mut result = HashMap::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let value = self
+                .call("cancel", &[("orders", chunk.join(","))], false)
+                .await?;
+            for entry in value.as_array().into_iter().flatten() {
+                let Some(id) = entry.get("order").and_then(text) else {
+                    continue;
+                };
+                let outcome = match entry.get("cancel") {
+                    Some(Value::Object(e)) => Err(e
+                        .get("error")
+                        .and_then(text)
+                        .unwrap_or_else(|| "refused".into())),
+                    Some(_) => Ok(()),
+                    None => Err("missing from the answer".into()),
+                };
+                result.insert(id, outcome);
+            }
+        }
+        Ok(result)
+    }
+
+    async fn balance(&self) -> Result<(BigDecimal, String), ProviderError> {
+        let value = self.call("balance", &[], true).await?;
+        let balance = value
+            .get("balance")
+            .and_then(decimal)
+            .ok_or_else(|| ProviderError::Transient(format!("balance unreadable: {value}")))?;
+        let currency = value.get("currency").and_then(text).unwrap_or_default();
+        Ok((balance, currency))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_status_answers_with_quirks() {
+        let s = parse_status(&json!({"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"})).unwrap();
+        assert_eq!(
+            (s.status, s.start_count, s.remains),
+            (
+                crate::db::enums::OrderStatus::Partial,
+                Some(3572),
+                Some(157)
+            )
+        );
+        let over =
+            parse_status(&json!({"status": "Completed", "remains": "-12", "start_count": 10}))
+                .unwrap();
+        assert_eq!(
+            over.remains,
+            Some(-12),
+            "over-delivery reports negative remains"
+        );
+        assert_eq!(
+            parse_status(&json!({"error": "Incorrect order ID"})).unwrap_err(),
+            "Incorrect order ID"
+        );
+        assert!(parse_status(&json!({"status": "Teleported"})).is_err());
+    }
+
+    #[test]
+    fn forwards_type_fields() {
+        let fields = extra_fields(
+            &json!({"comments": "a\nb", "runs": 3, "interval": 30, "quantity_per_run": 100}),
+        );
+        assert!(fields.contains(&("comments", "a\nb".to_string())));
+        assert!(fields.contains(&("runs", "3".to_string())));
+        assert!(!fields.iter().any(|(k, _)| *k == "quantity_per_run"));
+    }
+}
