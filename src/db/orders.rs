@@ -30,6 +30,13 @@ pub struct Order {
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub provider_service_id: Option<String>,
+    pub submit_attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub fallback_used: bool,
 }
 
 impl Order {
@@ -78,6 +85,7 @@ pub struct NewOrder {
     pub extra: serde_json::Value,
     pub remains: Option<i64>,
     pub provider_id: Option<i64>,
+    pub provider_service_id: Option<String>,
     pub idempotency_key: Option<String>,
 }
 

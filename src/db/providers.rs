@@ -27,6 +27,14 @@ pub struct Provider {
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub unhealthy_until: Option<DateTime<Utc>>,
+    pub consecutive_failures: i32,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i32>,
+    pub balance: Option<BigDecimal>,
+    pub balance_checked_at: Option<DateTime<Utc>>,
+    pub low_balance_threshold: Option<BigDecimal>,
 }
 
 impl Provider {
@@ -78,4 +86,5 @@ pub struct ProviderChangeset {
     pub exchange_rate: Option<BigDecimal>,
     pub markup_bps: Option<Option<i32>>,
     pub active: Option<bool>,
+    pub low_balance_threshold: Option<Option<BigDecimal>>,
 }

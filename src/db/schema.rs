@@ -130,6 +130,38 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        provider_service_id -> Nullable<Text>,
+        submit_attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        submitted_at -> Nullable<Timestamptz>,
+        last_synced_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        fallback_used -> Bool,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        kind -> Text,
+        message -> Text,
+        order_id -> Nullable<Int8>,
+        provider_id -> Nullable<Int8>,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    provider_calls (id) {
+        id -> Int8,
+        provider_id -> Int8,
+        action -> Text,
+        ok -> Bool,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -149,6 +181,14 @@ diesel::table! {
         settings -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        unhealthy_until -> Nullable<Timestamptz>,
+        consecutive_failures -> Int4,
+        last_success_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        last_latency_ms -> Nullable<Int4>,
+        balance -> Nullable<Numeric>,
+        balance_checked_at -> Nullable<Timestamptz>,
+        low_balance_threshold -> Nullable<Numeric>,
     }
 }
 
@@ -189,6 +229,7 @@ diesel::table! {
         average_completion_seconds -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        fallback_service_id -> Nullable<Int8>,
     }
 }
 
@@ -245,6 +286,7 @@ diesel::joinable!(ledger_entries -> users (user_id));
 diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_requests -> orders (order_id));
+diesel::joinable!(provider_calls -> providers (provider_id));
 diesel::joinable!(orders -> services (service_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(stock_items -> services (service_id));
@@ -259,9 +301,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     deposits,
     ledger_entries,
     mass_orders,
+    notifications,
     order_events,
     order_requests,
     orders,
+    provider_calls,
     providers,
     service_categories,
     services,

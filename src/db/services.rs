@@ -37,6 +37,7 @@ pub struct Service {
     pub average_completion_seconds: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub fallback_service_id: Option<i64>,
 }
 
 impl Service {
@@ -101,4 +102,5 @@ pub struct ServiceChangeset {
     pub dripfeed: Option<bool>,
     pub active: Option<bool>,
     pub sort_order: Option<i32>,
+    pub fallback_service_id: Option<Option<i64>>,
 }

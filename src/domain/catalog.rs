@@ -480,6 +480,9 @@ pub struct ServiceUpdate {
     pub cancel: Option<bool>,
     pub dripfeed: Option<bool>,
     pub active: Option<bool>,
+    /// The imported service to send orders to when this one's provider refuses them;
+    /// `Some(None)` removes it.
+    pub fallback_service_id: Option<Option<i64>>,
 }
 
 pub async fn update_service(
@@ -506,6 +509,9 @@ pub async fn update_service(
         if !imported && (update.provider_rate.is_some() || update.markup_bps.is_some()) {
             let field = if update.provider_rate.is_some() { "providerRate" } else { "markupBasisPoints" };
             return Err(AppError::validation(field, "only imported services have a provider rate and markup"));
+        }
+        if let Some(Some(fallback)) = update.fallback_service_id {
+            check_fallback(conn, &current, fallback).await?;
         }
         if let Some(category) = update.category_id {
             require_category(conn, category).await?;
@@ -546,6 +552,7 @@ pub async fn update_service(
             dripfeed: update.dripfeed,
             active: update.active,
             sort_order: None,
+            fallback_service_id: update.fallback_service_id,
         };
         allow_empty_changeset(diesel::update(services::table.find(id)).set(&changes).execute(conn).await)?;
         if reprice {
@@ -554,6 +561,26 @@ pub async fn update_service(
         Service::find(conn, id).await?.ok_or(AppError::NotFound("service"))
     })
     .await
+}
+
+/// A fallback must be another imported service, from a different provider, with an
+/// order type that takes the same fields.
+async fn check_fallback(conn: &mut AsyncPgConnection, service: &Service, fallback_id: i64) -> AppResult<()> {
+    let invalid = |why: &str| AppError::validation("fallbackServiceId", why);
+    if service.fulfillment != Fulfillment::Provider {
+        return Err(invalid("only imported services have a fallback"));
+    }
+    let fallback = Service::find(conn, fallback_id).await?.ok_or_else(|| invalid("no such service"))?;
+    if fallback.id == service.id || fallback.fulfillment != Fulfillment::Provider {
+        return Err(invalid("the fallback must be another imported service"));
+    }
+    if fallback.provider_id == service.provider_id {
+        return Err(invalid("the fallback must come from a different provider"));
+    }
+    if fallback.service_type != service.service_type {
+        return Err(invalid("the fallback must be of the same type"));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- providers
@@ -569,6 +596,8 @@ pub struct ProviderInput {
     pub exchange_rate: Option<BigDecimal>,
     pub markup_bps: Option<Option<i32>>,
     pub active: Option<bool>,
+    /// Warn the admins when the provider's balance falls below this (its currency).
+    pub low_balance_threshold: Option<Option<BigDecimal>>,
 }
 
 fn check_base_url(url: &str) -> AppResult<String> {
@@ -705,6 +734,7 @@ pub async fn update_provider(
         exchange_rate: input.exchange_rate,
         markup_bps: input.markup_bps,
         active: input.active,
+        low_balance_threshold: input.low_balance_threshold,
     };
     conn.transaction(async |conn| {
         Provider::find(conn, id)

@@ -66,6 +66,7 @@ pub struct PreparedOrder {
     pub extra: Value,
     pub fulfillment: Fulfillment,
     pub provider_id: Option<i64>,
+    pub provider_service_id: Option<String>,
 }
 
 fn non_empty_lines(text: &str) -> Vec<&str> {
@@ -337,6 +338,7 @@ pub fn prepare(service: &Service, input: &OrderInput) -> AppResult<PreparedOrder
         extra: Value::Object(extra),
         fulfillment: service.fulfillment,
         provider_id: service.provider_id,
+        provider_service_id: service.provider_service_id.clone(),
     })
 }
 
@@ -489,6 +491,7 @@ async fn insert_paid_order(
             extra: prepared.extra.clone(),
             remains: Some(prepared.quantity),
             provider_id: prepared.provider_id,
+            provider_service_id: prepared.provider_service_id.clone(),
             idempotency_key,
         })
         .returning(Order::as_returning())
@@ -809,6 +812,7 @@ pub async fn place_mass_order(
                     extra: p.extra.clone(),
                     remains: Some(p.quantity),
                     provider_id: p.provider_id,
+                    provider_service_id: p.provider_service_id.clone(),
                     idempotency_key: None,
                 })
                 .collect();
@@ -1312,6 +1316,13 @@ mod tests {
             idempotency_key: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            provider_service_id: None,
+            submit_attempts: 0,
+            next_attempt_at: None,
+            submitted_at: None,
+            last_synced_at: None,
+            last_error: None,
+            fallback_used: false,
         };
         assert_eq!(
             refund_amount(&order, Settlement::Partial { remains: 157 }),

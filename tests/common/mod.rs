@@ -408,6 +408,7 @@ pub async fn service_with(
             exchange_rate: None,
             markup_bps: None,
             active: Some(true),
+            low_balance_threshold: None,
         };
         Some(
             booster::domain::catalog::create_provider(&mut conn, &secrets, input)

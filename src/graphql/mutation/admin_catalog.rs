@@ -114,6 +114,9 @@ pub struct UpdateServiceInput {
     pub cancel: Option<bool>,
     pub dripfeed: Option<bool>,
     pub active: Option<bool>,
+    /// Another provider's service to send orders to when this provider refuses one;
+    /// null removes it.
+    pub fallback_service_id: MaybeUndefined<ID>,
 }
 
 #[derive(InputObject)]
@@ -146,6 +149,8 @@ pub struct UpdateProviderInput {
     /// null returns the provider to the panel default.
     pub markup_basis_points: MaybeUndefined<i32>,
     pub active: Option<bool>,
+    /// Admins are notified when the provider's balance falls below this; null disables.
+    pub low_balance_threshold: MaybeUndefined<Decimal>,
 }
 
 #[derive(SimpleObject)]
@@ -287,6 +292,11 @@ impl AdminCatalogMutation {
             cancel: input.cancel,
             dripfeed: input.dripfeed,
             active: input.active,
+            fallback_service_id: match maybe(input.fallback_service_id) {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(id)) => Some(Some(parse_id("fallbackServiceId", &id)?)),
+            },
         };
         let mut conn = conn(ctx).await?;
         Ok(Service(
@@ -352,6 +362,7 @@ impl AdminCatalogMutation {
             exchange_rate: input.exchange_rate.map(|d| d.0),
             markup_bps: Some(input.markup_basis_points),
             active: Some(input.active),
+            low_balance_threshold: None,
         };
         Ok(Provider(
             catalog::create_provider(&mut conn, &state(ctx).secrets, input).await?,
@@ -378,6 +389,7 @@ impl AdminCatalogMutation {
             exchange_rate: input.exchange_rate.map(|d| d.0),
             markup_bps: maybe(input.markup_basis_points),
             active: input.active,
+            low_balance_threshold: maybe(input.low_balance_threshold).map(|t| t.map(|d| d.0)),
         };
         Ok(Provider(
             catalog::update_provider(&mut conn, &state(ctx).secrets, id, input).await?,
