@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `schema`, `audit`, `user create`.
+//! The command line: `serve`, `worker`, `migrate`, `schema`, `audit`, `user create`.
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Migrate the database, then serve HTTP (GraphQL, playground, subscriptions).
     Serve,
+    /// Migrate the database, then run only the background jobs (dispatch, status
+    /// sync, requests, provider health, deposit reconciliation). Run as many as you
+    /// like beside any number of `serve` processes.
+    Worker,
     /// Apply pending database migrations.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -73,9 +77,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_environment()?;
             prepare_database(&config.database).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
+            let run_jobs = config.fulfilment.run_jobs_in_serve;
+            let state = AppState::new(config)?;
+            let _jobs = if run_jobs { crate::jobs::spawn(&state) } else { Vec::new() };
+            crate::http::serve(state, listener).await
+        }
+        Command::Worker => {
+            let config = Config::from_environment()?;
+            prepare_database(&config.database).await?;
             let state = AppState::new(config)?;
             let _jobs = crate::jobs::spawn(&state);
-            crate::http::serve(state, listener).await
+            tracing::info!("worker running");
+            crate::http::shutdown_signal().await;
+            Ok(())
         }
         Command::Audit => {
             let database = DatabaseConfig::from_environment()?;

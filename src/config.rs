@@ -28,6 +28,15 @@
 //! | `GATEWAY_TIMEOUT_SECONDS` | `15` | timeout of one call to a payment gateway |
 //! | `RECONCILE_AFTER_SECONDS` | `900` | a deposit pending this long is polled at its gateway (a webhook may have been lost) |
 //! | `RECONCILE_INTERVAL_SECONDS` | `60` | how often the reconciliation job runs in `booster serve` (0 disables it) |
+//! | `RUN_JOBS` | `true` | whether `booster serve` also runs the background jobs (`booster worker` always does) |
+//! | `DISPATCH_INTERVAL_MS` | `1000` | how often pending orders are sent to providers |
+//! | `DISPATCH_BATCH` | `100` | orders claimed per dispatch round |
+//! | `DISPATCH_CONCURRENCY` | `16` | provider calls in flight per worker |
+//! | `DISPATCH_RETRY_SECONDS` | `30` | first wait after a provider was unreachable (doubles, at most 30 min) |
+//! | `SUBMIT_STUCK_AFTER_SECONDS` | `300` | an order SUBMITTING this long (its worker died) goes to NEEDS_REVIEW |
+//! | `STATUS_SYNC_INTERVAL_SECONDS` | `60` | how often open orders are checked at their provider |
+//! | `STATUS_SYNC_LEASE_SECONDS` | `120` | an order checked this recently is not checked again |
+//! | `PROVIDER_HEALTH_INTERVAL_SECONDS` | `300` | how often provider balances are fetched |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -41,6 +50,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
+    pub fulfilment: FulfilmentConfig,
 }
 
 impl Config {
@@ -51,6 +61,7 @@ impl Config {
             auth: AuthConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
+            fulfilment: FulfilmentConfig::from_environment()?,
         })
     }
 }
@@ -255,5 +266,35 @@ where
             .parse()
             .map_err(|e| anyhow!("{name}={value:?} is invalid: {e}")),
         _ => Ok(default),
+    }
+}
+
+/// The fulfilment jobs: dispatch, status sync, request forwarding, provider health.
+#[derive(Clone, Debug)]
+pub struct FulfilmentConfig {
+    pub run_jobs_in_serve: bool,
+    pub dispatch_interval: Duration,
+    pub dispatch_batch: i64,
+    pub dispatch_concurrency: usize,
+    pub dispatch_retry: Duration,
+    pub submit_stuck_after: Duration,
+    pub status_sync_interval: Duration,
+    pub status_sync_lease: Duration,
+    pub health_interval: Duration,
+}
+
+impl FulfilmentConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(FulfilmentConfig {
+            run_jobs_in_serve: parse_var("RUN_JOBS", true)?,
+            dispatch_interval: Duration::from_millis(parse_var("DISPATCH_INTERVAL_MS", 1000)?),
+            dispatch_batch: parse_var("DISPATCH_BATCH", 100)?,
+            dispatch_concurrency: parse_var("DISPATCH_CONCURRENCY", 16)?,
+            dispatch_retry: Duration::from_secs(parse_var("DISPATCH_RETRY_SECONDS", 30)?),
+            submit_stuck_after: Duration::from_secs(parse_var("SUBMIT_STUCK_AFTER_SECONDS", 300)?),
+            status_sync_interval: Duration::from_secs(parse_var("STATUS_SYNC_INTERVAL_SECONDS", 60)?),
+            status_sync_lease: Duration::from_secs(parse_var("STATUS_SYNC_LEASE_SECONDS", 120)?),
+            health_interval: Duration::from_secs(parse_var("PROVIDER_HEALTH_INTERVAL_SECONDS", 300)?),
+        })
     }
 }

@@ -5,7 +5,10 @@
 pub mod accounts;
 pub mod catalog;
 pub mod deposits;
+pub mod fulfilment;
+pub mod notifications;
 pub mod orders;
+pub mod provider_health;
 pub mod pricing;
 pub mod stock;
 pub mod wallet;

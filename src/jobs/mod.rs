@@ -1,6 +1,7 @@
 //! Background work run inside `booster serve`, one file per job. Every job claims
 //! its rows with `FOR UPDATE SKIP LOCKED`, so any number of processes can run it.
 
+pub mod fulfilment;
 pub mod reconcile_deposits;
 
 use crate::app::AppState;
@@ -15,5 +16,42 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             interval,
         )));
     }
+    let fulfilment = &state.config.fulfilment;
+    handles.push(every(state, "dispatch", fulfilment.dispatch_interval, |s| async move {
+        fulfilment::dispatch_once(&s).await.map(|r| (r != Default::default()).then(|| format!("{r:?}")))
+    }));
+    handles.push(every(state, "status sync", fulfilment.status_sync_interval, |s| async move {
+        fulfilment::sync_once(&s).await.map(|r| (r.checked > 0).then(|| format!("{r:?}")))
+    }));
+    handles.push(every(state, "order requests", fulfilment.status_sync_interval, |s| async move {
+        fulfilment::forward_requests_once(&s).await.map(|r| (r != Default::default()).then(|| format!("{r:?}")))
+    }));
+    handles.push(every(state, "provider health", fulfilment.health_interval, |s| async move {
+        fulfilment::check_health_once(&s).await.map(|_| None)
+    }));
     handles
+}
+
+/// Runs `job` every `interval` (never overlapping itself), logging what it did.
+fn every<F, Fut>(state: &AppState, name: &'static str, interval: std::time::Duration, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::AppResult<Option<String>>> + Send,
+{
+    let state = state.clone();
+    tokio::spawn(async move {
+        if interval.is_zero() {
+            return;
+        }
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match job(state.clone()).await {
+                Ok(Some(summary)) => tracing::info!(job = name, %summary, "job ran"),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(job = name, %error, "job failed"),
+            }
+        }
+    })
 }

@@ -109,6 +109,17 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         },
         secret_key: SecretKey([42; 32]),
         payments: test_payments_config(UNREACHABLE_URL),
+        fulfilment: booster::config::FulfilmentConfig {
+            run_jobs_in_serve: false,
+            dispatch_interval: Duration::from_millis(100),
+            dispatch_batch: 100,
+            dispatch_concurrency: 16,
+            dispatch_retry: Duration::from_secs(1),
+            submit_stuck_after: Duration::from_secs(300),
+            status_sync_interval: Duration::from_secs(1),
+            status_sync_lease: Duration::from_secs(0),
+            health_interval: Duration::from_secs(60),
+        },
     }
 }
 
