@@ -79,7 +79,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             let run_jobs = config.fulfilment.run_jobs_in_serve;
             let state = AppState::new(config)?;
-            let _jobs = if run_jobs { crate::jobs::spawn(&state) } else { Vec::new() };
+            let _jobs = if run_jobs {
+                crate::jobs::spawn(&state)
+            } else {
+                Vec::new()
+            };
             crate::http::serve(state, listener).await
         }
         Command::Worker => {

@@ -37,6 +37,8 @@
 //! | `STATUS_SYNC_INTERVAL_SECONDS` | `60` | how often open orders are checked at their provider |
 //! | `STATUS_SYNC_LEASE_SECONDS` | `120` | an order checked this recently is not checked again |
 //! | `PROVIDER_HEALTH_INTERVAL_SECONDS` | `300` | how often provider balances are fetched |
+//! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
+//! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -281,6 +283,10 @@ pub struct FulfilmentConfig {
     pub status_sync_interval: Duration,
     pub status_sync_lease: Duration,
     pub health_interval: Duration,
+    /// One provider call's timeout, and the first pause before retrying a call that
+    /// failed before reaching the provider (3 attempts, doubling).
+    pub provider_timeout: Duration,
+    pub provider_retry_backoff: Duration,
 }
 
 impl FulfilmentConfig {
@@ -292,9 +298,20 @@ impl FulfilmentConfig {
             dispatch_concurrency: parse_var("DISPATCH_CONCURRENCY", 16)?,
             dispatch_retry: Duration::from_secs(parse_var("DISPATCH_RETRY_SECONDS", 30)?),
             submit_stuck_after: Duration::from_secs(parse_var("SUBMIT_STUCK_AFTER_SECONDS", 300)?),
-            status_sync_interval: Duration::from_secs(parse_var("STATUS_SYNC_INTERVAL_SECONDS", 60)?),
+            status_sync_interval: Duration::from_secs(parse_var(
+                "STATUS_SYNC_INTERVAL_SECONDS",
+                60,
+            )?),
             status_sync_lease: Duration::from_secs(parse_var("STATUS_SYNC_LEASE_SECONDS", 120)?),
-            health_interval: Duration::from_secs(parse_var("PROVIDER_HEALTH_INTERVAL_SECONDS", 300)?),
+            health_interval: Duration::from_secs(parse_var(
+                "PROVIDER_HEALTH_INTERVAL_SECONDS",
+                300,
+            )?),
+            provider_timeout: Duration::from_secs(parse_var("PROVIDER_TIMEOUT_SECONDS", 20)?),
+            provider_retry_backoff: Duration::from_millis(parse_var(
+                "PROVIDER_RETRY_BACKOFF_MS",
+                200,
+            )?),
         })
     }
 }

@@ -565,12 +565,18 @@ pub async fn update_service(
 
 /// A fallback must be another imported service, from a different provider, with an
 /// order type that takes the same fields.
-async fn check_fallback(conn: &mut AsyncPgConnection, service: &Service, fallback_id: i64) -> AppResult<()> {
+async fn check_fallback(
+    conn: &mut AsyncPgConnection,
+    service: &Service,
+    fallback_id: i64,
+) -> AppResult<()> {
     let invalid = |why: &str| AppError::validation("fallbackServiceId", why);
     if service.fulfillment != Fulfillment::Provider {
         return Err(invalid("only imported services have a fallback"));
     }
-    let fallback = Service::find(conn, fallback_id).await?.ok_or_else(|| invalid("no such service"))?;
+    let fallback = Service::find(conn, fallback_id)
+        .await?
+        .ok_or_else(|| invalid("no such service"))?;
     if fallback.id == service.id || fallback.fulfillment != Fulfillment::Provider {
         return Err(invalid("the fallback must be another imported service"));
     }

@@ -36,11 +36,19 @@ pub async fn claim_for_dispatch(conn: &mut AsyncPgConnection, limit: i64) -> App
     conn.transaction(async |conn| {
         let dispatchable = providers::table
             .filter(providers::active.eq(true))
-            .filter(providers::unhealthy_until.is_null().or(providers::unhealthy_until.le(diesel::dsl::now)))
+            .filter(
+                providers::unhealthy_until
+                    .is_null()
+                    .or(providers::unhealthy_until.le(diesel::dsl::now)),
+            )
             .select(providers::id.nullable());
         let ids: Vec<i64> = orders::table
             .filter(orders::status.eq(OrderStatus::Pending))
-            .filter(orders::next_attempt_at.is_null().or(orders::next_attempt_at.le(diesel::dsl::now)))
+            .filter(
+                orders::next_attempt_at
+                    .is_null()
+                    .or(orders::next_attempt_at.le(diesel::dsl::now)),
+            )
             .filter(orders::provider_id.eq_any(dispatchable))
             .order(orders::id)
             .limit(limit)
@@ -61,17 +69,34 @@ pub async fn claim_for_dispatch(conn: &mut AsyncPgConnection, limit: i64) -> App
             .returning(Order::as_returning())
             .get_results(conn)
             .await?;
-        write_events(conn, &claimed, OrderStatus::Submitting, "sending to the provider").await?;
+        write_events(
+            conn,
+            &claimed,
+            OrderStatus::Submitting,
+            "sending to the provider",
+        )
+        .await?;
         Ok(claimed)
     })
     .await
 }
 
 /// History rows and events for many orders moving to the same status, two statements.
-async fn write_events(conn: &mut AsyncPgConnection, changed: &[Order], status: OrderStatus, note: &str) -> AppResult<()> {
+async fn write_events(
+    conn: &mut AsyncPgConnection,
+    changed: &[Order],
+    status: OrderStatus,
+    note: &str,
+) -> AppResult<()> {
     let rows: Vec<NewOrderEvent> = changed
         .iter()
-        .map(|o| NewOrderEvent { order_id: o.id, status, start_count: o.start_count, remains: o.remains, note: note.to_string() })
+        .map(|o| NewOrderEvent {
+            order_id: o.id,
+            status,
+            start_count: o.start_count,
+            remains: o.remains,
+            note: note.to_string(),
+        })
         .collect();
     let written: Vec<OrderEventRow> = diesel::insert_into(order_events::table)
         .values(&rows)
@@ -97,7 +122,12 @@ async fn write_events(conn: &mut AsyncPgConnection, changed: &[Order], status: O
 }
 
 /// The provider accepted the order: store its id and move to PROCESSING.
-pub async fn mark_accepted(conn: &mut AsyncPgConnection, order_id: i64, provider: &Provider, provider_order_id: &str) -> AppResult<Order> {
+pub async fn mark_accepted(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    provider: &Provider,
+    provider_order_id: &str,
+) -> AppResult<Order> {
     conn.transaction(async |conn| {
         let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
         let order: Order = diesel::update(orders::table.find(order.id))
@@ -117,9 +147,16 @@ pub async fn mark_accepted(conn: &mut AsyncPgConnection, order_id: i64, provider
 }
 
 /// The provider could not be reached: back to PENDING, retried after `backoff`.
-pub async fn mark_retry(conn: &mut AsyncPgConnection, order_id: i64, error: &str, backoff: Duration) -> AppResult<Order> {
+pub async fn mark_retry(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    error: &str,
+    backoff: Duration,
+) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
+        let order = Order::find_for_update(conn, order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         if order.status != OrderStatus::Submitting {
             return Ok(order);
         }
@@ -129,7 +166,16 @@ pub async fn mark_retry(conn: &mut AsyncPgConnection, order_id: i64, error: &str
             .returning(Order::as_returning())
             .get_result(conn)
             .await?;
-        Ok(record_status(conn, &order, OrderStatus::Pending, None, None, "provider unreachable; will retry").await?.0)
+        Ok(record_status(
+            conn,
+            &order,
+            OrderStatus::Pending,
+            None,
+            None,
+            "provider unreachable; will retry",
+        )
+        .await?
+        .0)
     })
     .await
 }
@@ -145,15 +191,26 @@ pub enum RefusalOutcome {
 
 /// The provider refused the order for good. Use the service's fallback provider
 /// once when one is configured; otherwise fail the order with a full refund.
-pub async fn mark_refused(conn: &mut AsyncPgConnection, order_id: i64, provider: &Provider, error: &str) -> AppResult<RefusalOutcome> {
+pub async fn mark_refused(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    provider: &Provider,
+    error: &str,
+) -> AppResult<RefusalOutcome> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
+        let order = Order::find_for_update(conn, order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         if order.status != OrderStatus::Submitting {
             return Ok(RefusalOutcome::Failed);
         }
-        let service = Service::find(conn, order.service_id).await?.ok_or(AppError::NotFound("service"))?;
+        let service = Service::find(conn, order.service_id)
+            .await?
+            .ok_or(AppError::NotFound("service"))?;
         let fallback = match service.fallback_service_id.filter(|_| !order.fallback_used) {
-            Some(id) => Service::find(conn, id).await?.filter(|f| f.active && f.fulfillment == Fulfillment::Provider),
+            Some(id) => Service::find(conn, id)
+                .await?
+                .filter(|f| f.active && f.fulfillment == Fulfillment::Provider),
             None => None,
         };
         if let Some(fallback) = fallback {
@@ -168,30 +225,77 @@ pub async fn mark_refused(conn: &mut AsyncPgConnection, order_id: i64, provider:
                 .returning(Order::as_returning())
                 .get_result(conn)
                 .await?;
-            let note = format!("{} refused it ({error}); sending to the fallback provider", provider.name);
+            let note = format!(
+                "{} refused it ({error}); sending to the fallback provider",
+                provider.name
+            );
             record_status(conn, &order, OrderStatus::Pending, None, None, &note).await?;
             return Ok(RefusalOutcome::Fallback);
         }
-        diesel::update(orders::table.find(order.id)).set(orders::last_error.eq(error)).execute(conn).await?;
-        settle(conn, order.id, Settlement::Failed, &format!("the provider refused the order: {error}"), None).await?;
-        let message = format!("Order {} could not be placed ({error}) and was refunded in full.", order.id);
-        notifications::notify(conn, Audience::User(order.user_id), "ORDER_FAILED", &message, About { order_id: Some(order.id), ..Default::default() }).await?;
+        diesel::update(orders::table.find(order.id))
+            .set(orders::last_error.eq(error))
+            .execute(conn)
+            .await?;
+        settle(
+            conn,
+            order.id,
+            Settlement::Failed,
+            &format!("the provider refused the order: {error}"),
+            None,
+        )
+        .await?;
+        let message = format!(
+            "Order {} could not be placed ({error}) and was refunded in full.",
+            order.id
+        );
+        notifications::notify(
+            conn,
+            Audience::User(order.user_id),
+            "ORDER_FAILED",
+            &message,
+            About {
+                order_id: Some(order.id),
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(RefusalOutcome::Failed)
     })
     .await
 }
 
 /// The provider may or may not have the order: an admin must look.
-pub async fn mark_unclear(conn: &mut AsyncPgConnection, order_id: i64, error: &str) -> AppResult<Order> {
+pub async fn mark_unclear(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    error: &str,
+) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
+        let order = Order::find_for_update(conn, order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         if order.status != OrderStatus::Submitting {
             return Ok(order);
         }
-        diesel::update(orders::table.find(order.id)).set(orders::last_error.eq(error)).execute(conn).await?;
-        let note = format!("unclear whether the provider accepted it ({error}); not resent automatically");
-        let (order, _) = record_status(conn, &order, OrderStatus::NeedsReview, None, None, &note).await?;
-        notifications::notify(conn, Audience::Admins, "ORDER_NEEDS_REVIEW", &format!("order {}: {note}", order.id), About { order_id: Some(order.id), provider_id: order.provider_id }).await?;
+        diesel::update(orders::table.find(order.id))
+            .set(orders::last_error.eq(error))
+            .execute(conn)
+            .await?;
+        let note =
+            format!("unclear whether the provider accepted it ({error}); not resent automatically");
+        let (order, _) =
+            record_status(conn, &order, OrderStatus::NeedsReview, None, None, &note).await?;
+        notifications::notify(
+            conn,
+            Audience::Admins,
+            "ORDER_NEEDS_REVIEW",
+            &format!("order {}: {note}", order.id),
+            About {
+                order_id: Some(order.id),
+                provider_id: order.provider_id,
+            },
+        )
+        .await?;
         Ok(order)
     })
     .await
@@ -199,7 +303,10 @@ pub async fn mark_unclear(conn: &mut AsyncPgConnection, order_id: i64, error: &s
 
 /// Orders left in SUBMITTING longer than `older_than` (their worker died between
 /// claim and answer) go to NEEDS_REVIEW; they are never resubmitted blindly.
-pub async fn recover_stuck_submissions(conn: &mut AsyncPgConnection, older_than: Duration) -> AppResult<Vec<i64>> {
+pub async fn recover_stuck_submissions(
+    conn: &mut AsyncPgConnection,
+    older_than: Duration,
+) -> AppResult<Vec<i64>> {
     let before = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
     let stuck: Vec<i64> = orders::table
         .filter(orders::status.eq(OrderStatus::Submitting))
@@ -220,21 +327,42 @@ pub async fn recover_stuck_submissions(conn: &mut AsyncPgConnection, older_than:
 /// An admin's decision on an order in NEEDS_REVIEW: either the provider has it
 /// (give its order id: the order moves to PROCESSING and is synced from now on), or
 /// it does not (the order goes back to PENDING and is sent again).
-pub async fn resolve_review(conn: &mut AsyncPgConnection, order_id: i64, provider_order_id: Option<&str>) -> AppResult<Order> {
+pub async fn resolve_review(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    provider_order_id: Option<&str>,
+) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
+        let order = Order::find_for_update(conn, order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         if order.status != OrderStatus::NeedsReview {
-            return Err(AppError::conflict(format!("order is {}, not NEEDS_REVIEW", order.status)));
+            return Err(AppError::conflict(format!(
+                "order is {}, not NEEDS_REVIEW",
+                order.status
+            )));
         }
         match provider_order_id.map(str::trim) {
-            Some("") => Err(AppError::validation("providerOrderId", "providerOrderId must not be empty")),
+            Some("") => Err(AppError::validation(
+                "providerOrderId",
+                "providerOrderId must not be empty",
+            )),
             Some(id) => {
                 let order: Order = diesel::update(orders::table.find(order.id))
                     .set(orders::provider_order_id.eq(id))
                     .returning(Order::as_returning())
                     .get_result(conn)
                     .await?;
-                Ok(record_status(conn, &order, OrderStatus::Processing, None, None, &format!("admin confirmed provider order {id}")).await?.0)
+                Ok(record_status(
+                    conn,
+                    &order,
+                    OrderStatus::Processing,
+                    None,
+                    None,
+                    &format!("admin confirmed provider order {id}"),
+                )
+                .await?
+                .0)
             }
             None => {
                 let order: Order = diesel::update(orders::table.find(order.id))
@@ -242,7 +370,16 @@ pub async fn resolve_review(conn: &mut AsyncPgConnection, order_id: i64, provide
                     .returning(Order::as_returning())
                     .get_result(conn)
                     .await?;
-                Ok(record_status(conn, &order, OrderStatus::Pending, None, None, "admin confirmed the provider does not have it; sending again").await?.0)
+                Ok(record_status(
+                    conn,
+                    &order,
+                    OrderStatus::Pending,
+                    None,
+                    None,
+                    "admin confirmed the provider does not have it; sending again",
+                )
+                .await?
+                .0)
             }
         }
     })
@@ -252,14 +389,23 @@ pub async fn resolve_review(conn: &mut AsyncPgConnection, order_id: i64, provide
 /// Claims up to `limit` open orders of a provider for a status check, oldest check
 /// first. The claim is a lease (`last_synced_at`), so concurrent workers split the
 /// work and a crashed worker's share is picked up after `lease`.
-pub async fn claim_for_sync(conn: &mut AsyncPgConnection, provider_id: i64, limit: i64, lease: Duration) -> AppResult<Vec<Order>> {
+pub async fn claim_for_sync(
+    conn: &mut AsyncPgConnection,
+    provider_id: i64,
+    limit: i64,
+    lease: Duration,
+) -> AppResult<Vec<Order>> {
     let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
         let ids: Vec<i64> = orders::table
             .filter(orders::provider_id.eq(provider_id))
             .filter(orders::status.eq_any([OrderStatus::Processing, OrderStatus::InProgress]))
             .filter(orders::provider_order_id.is_not_null())
-            .filter(orders::last_synced_at.is_null().or(orders::last_synced_at.lt(before)))
+            .filter(
+                orders::last_synced_at
+                    .is_null()
+                    .or(orders::last_synced_at.lt(before)),
+            )
             .order((orders::last_synced_at.asc().nulls_first(), orders::id))
             .limit(limit)
             .select(orders::id)
@@ -267,21 +413,32 @@ pub async fn claim_for_sync(conn: &mut AsyncPgConnection, provider_id: i64, limi
             .skip_locked()
             .load(conn)
             .await?;
-        Ok(diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
-            .set(orders::last_synced_at.eq(diesel::dsl::now))
-            .returning(Order::as_returning())
-            .get_results(conn)
-            .await?)
+        Ok(
+            diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
+                .set(orders::last_synced_at.eq(diesel::dsl::now))
+                .returning(Order::as_returning())
+                .get_results(conn)
+                .await?,
+        )
     })
     .await
 }
 
 /// Applies a provider's report to an order. Idempotent: the same report twice, or
 /// two workers applying it at once, change the order and refund at most once.
-pub async fn apply_remote_status(conn: &mut AsyncPgConnection, order_id: i64, remote: &RemoteStatus) -> AppResult<Order> {
+pub async fn apply_remote_status(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    remote: &RemoteStatus,
+) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
-        if !matches!(order.status, OrderStatus::Processing | OrderStatus::InProgress) {
+        let order = Order::find_for_update(conn, order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
+        if !matches!(
+            order.status,
+            OrderStatus::Processing | OrderStatus::InProgress
+        ) {
             return Ok(order);
         }
         let note = format!("provider reports {}", remote.label);
@@ -293,25 +450,62 @@ pub async fn apply_remote_status(conn: &mut AsyncPgConnection, order_id: i64, re
                 if !changed {
                     return Ok(order);
                 }
-                Ok(record_status(conn, &order, remote.status, remote.start_count, remote.remains.map(|r| r.max(0)), &note).await?.0)
+                Ok(record_status(
+                    conn,
+                    &order,
+                    remote.status,
+                    remote.start_count,
+                    remote.remains.map(|r| r.max(0)),
+                    &note,
+                )
+                .await?
+                .0)
             }
-            OrderStatus::Completed => Ok(record_status(conn, &order, OrderStatus::Completed, remote.start_count, Some(0), &note).await?.0),
+            OrderStatus::Completed => Ok(record_status(
+                conn,
+                &order,
+                OrderStatus::Completed,
+                remote.start_count,
+                Some(0),
+                &note,
+            )
+            .await?
+            .0),
             OrderStatus::Partial => match remote.remains {
                 Some(remains) if remains > 0 && remains < order.quantity => {
                     if remote.start_count.is_some() {
-                        diesel::update(orders::table.find(order.id)).set(orders::start_count.eq(remote.start_count)).execute(conn).await?;
+                        diesel::update(orders::table.find(order.id))
+                            .set(orders::start_count.eq(remote.start_count))
+                            .execute(conn)
+                            .await?;
                     }
                     settle(conn, order.id, Settlement::Partial { remains }, &note, None).await
                 }
-                Some(remains) if remains >= order.quantity => settle(conn, order.id, Settlement::Canceled, &note, None).await,
+                Some(remains) if remains >= order.quantity => {
+                    settle(conn, order.id, Settlement::Canceled, &note, None).await
+                }
                 // Partial with nothing remaining is a completion.
-                Some(_) => Ok(record_status(conn, &order, OrderStatus::Completed, remote.start_count, Some(0), &note).await?.0),
+                Some(_) => Ok(record_status(
+                    conn,
+                    &order,
+                    OrderStatus::Completed,
+                    remote.start_count,
+                    Some(0),
+                    &note,
+                )
+                .await?
+                .0),
                 None => {
-                    tracing::warn!(order_id, "provider reported Partial without remains; waiting for a complete report");
+                    tracing::warn!(
+                        order_id,
+                        "provider reported Partial without remains; waiting for a complete report"
+                    );
                     Ok(order)
                 }
             },
-            OrderStatus::Canceled | OrderStatus::Failed => settle(conn, order.id, Settlement::Canceled, &note, None).await,
+            OrderStatus::Canceled | OrderStatus::Failed => {
+                settle(conn, order.id, Settlement::Canceled, &note, None).await
+            }
             OrderStatus::Pending | OrderStatus::Submitting | OrderStatus::NeedsReview => Ok(order),
         }
     })
@@ -319,23 +513,40 @@ pub async fn apply_remote_status(conn: &mut AsyncPgConnection, order_id: i64, re
 }
 
 /// Notes a per-order error from a status call (e.g. "Incorrect order ID").
-pub async fn note_sync_error(conn: &mut AsyncPgConnection, order_id: i64, error: &str) -> AppResult<()> {
-    diesel::update(orders::table.find(order_id)).set(orders::last_error.eq(error)).execute(conn).await?;
+pub async fn note_sync_error(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    error: &str,
+) -> AppResult<()> {
+    diesel::update(orders::table.find(order_id))
+        .set(orders::last_error.eq(error))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Cancel and refill requests due for forwarding (PENDING) or for a refill status
 /// check (SUBMITTED refills), leased like sync claims.
-pub async fn claim_requests(conn: &mut AsyncPgConnection, limit: i64, lease: Duration) -> AppResult<Vec<(OrderRequest, Order)>> {
+pub async fn claim_requests(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    lease: Duration,
+) -> AppResult<Vec<(OrderRequest, Order)>> {
     let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
         let ids: Vec<i64> = order_requests::table
             .filter(
                 order_requests::status
                     .eq(OrderRequestStatus::Pending)
-                    .or(order_requests::status.eq(OrderRequestStatus::Submitted).and(order_requests::kind.eq(OrderRequestKind::Refill))),
+                    .or(order_requests::status
+                        .eq(OrderRequestStatus::Submitted)
+                        .and(order_requests::kind.eq(OrderRequestKind::Refill))),
             )
-            .filter(order_requests::updated_at.lt(before).or(order_requests::status.eq(OrderRequestStatus::Pending)))
+            .filter(
+                order_requests::updated_at
+                    .lt(before)
+                    .or(order_requests::status.eq(OrderRequestStatus::Pending)),
+            )
             .order(order_requests::id)
             .limit(limit)
             .select(order_requests::id)
@@ -343,22 +554,35 @@ pub async fn claim_requests(conn: &mut AsyncPgConnection, limit: i64, lease: Dur
             .skip_locked()
             .load(conn)
             .await?;
-        let requests: Vec<OrderRequest> = diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
-            .set(order_requests::updated_at.eq(diesel::dsl::now))
-            .returning(OrderRequest::as_returning())
-            .get_results(conn)
-            .await?;
+        let requests: Vec<OrderRequest> =
+            diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
+                .set(order_requests::updated_at.eq(diesel::dsl::now))
+                .returning(OrderRequest::as_returning())
+                .get_results(conn)
+                .await?;
         let order_ids: Vec<i64> = requests.iter().map(|r| r.order_id).collect();
         let orders = Order::load_many(conn, &order_ids).await?;
         Ok(requests
             .into_iter()
-            .filter_map(|r| orders.iter().find(|o| o.id == r.order_id).cloned().map(|o| (r, o)))
+            .filter_map(|r| {
+                orders
+                    .iter()
+                    .find(|o| o.id == r.order_id)
+                    .cloned()
+                    .map(|o| (r, o))
+            })
             .collect())
     })
     .await
 }
 
-pub async fn update_request(conn: &mut AsyncPgConnection, request: &OrderRequest, status: OrderRequestStatus, provider_ref: Option<&str>, note: &str) -> AppResult<()> {
+pub async fn update_request(
+    conn: &mut AsyncPgConnection,
+    request: &OrderRequest,
+    status: OrderRequestStatus,
+    provider_ref: Option<&str>,
+    note: &str,
+) -> AppResult<()> {
     diesel::update(order_requests::table.find(request.id))
         .set((
             order_requests::status.eq(status),

@@ -8,7 +8,7 @@ pub mod deposits;
 pub mod fulfilment;
 pub mod notifications;
 pub mod orders;
-pub mod provider_health;
 pub mod pricing;
+pub mod provider_health;
 pub mod stock;
 pub mod wallet;

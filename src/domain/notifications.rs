@@ -33,7 +33,13 @@ pub struct About {
     pub provider_id: Option<i64>,
 }
 
-pub async fn notify(conn: &mut AsyncPgConnection, audience: Audience, kind: &str, message: &str, about: About) -> AppResult<()> {
+pub async fn notify(
+    conn: &mut AsyncPgConnection,
+    audience: Audience,
+    kind: &str,
+    message: &str,
+    about: About,
+) -> AppResult<()> {
     let user_id = match audience {
         Audience::User(id) => Some(id),
         Audience::Admins => None,
@@ -53,21 +59,45 @@ pub async fn notify(conn: &mut AsyncPgConnection, audience: Audience, kind: &str
 }
 
 /// Newest first; `Audience::Admins` lists the admin feed.
-pub async fn list(conn: &mut AsyncPgConnection, audience: Audience, limit: i64) -> AppResult<Vec<Notification>> {
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    audience: Audience,
+    limit: i64,
+) -> AppResult<Vec<Notification>> {
     let mut q = notifications::table.into_boxed();
     q = match audience {
         Audience::User(id) => q.filter(notifications::user_id.eq(id)),
         Audience::Admins => q.filter(notifications::user_id.is_null()),
     };
-    Ok(q.order(notifications::id.desc()).limit(limit).select(Notification::as_select()).load(conn).await?)
+    Ok(q.order(notifications::id.desc())
+        .limit(limit)
+        .select(Notification::as_select())
+        .load(conn)
+        .await?)
 }
 
 /// Marks notifications read; only the audience's own ones are touched.
-pub async fn mark_read(conn: &mut AsyncPgConnection, audience: Audience, ids: &[i64]) -> AppResult<usize> {
-    let target = notifications::table.filter(notifications::id.eq_any(ids)).filter(notifications::read_at.is_null());
+pub async fn mark_read(
+    conn: &mut AsyncPgConnection,
+    audience: Audience,
+    ids: &[i64],
+) -> AppResult<usize> {
+    let target = notifications::table
+        .filter(notifications::id.eq_any(ids))
+        .filter(notifications::read_at.is_null());
     let updated = match audience {
-        Audience::User(id) => diesel::update(target.filter(notifications::user_id.eq(id))).set(notifications::read_at.eq(diesel::dsl::now)).execute(conn).await?,
-        Audience::Admins => diesel::update(target.filter(notifications::user_id.is_null())).set(notifications::read_at.eq(diesel::dsl::now)).execute(conn).await?,
+        Audience::User(id) => {
+            diesel::update(target.filter(notifications::user_id.eq(id)))
+                .set(notifications::read_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?
+        }
+        Audience::Admins => {
+            diesel::update(target.filter(notifications::user_id.is_null()))
+                .set(notifications::read_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?
+        }
     };
     Ok(updated)
 }

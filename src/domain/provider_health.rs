@@ -72,8 +72,20 @@ pub async fn record_call(
                     .set(providers::unhealthy_until.eq(until))
                     .execute(conn)
                     .await?;
-                let message = format!("provider {provider_id} failed {failures} calls in a row and is paused until {until}; last error: {error}");
-                notifications::notify(conn, Audience::Admins, "PROVIDER_UNHEALTHY", &message, About { provider_id: Some(provider_id), ..Default::default() }).await?;
+                let message = format!(
+                    "provider {provider_id} failed {failures} calls in a row and is paused until {until}; last error: {error}"
+                );
+                notifications::notify(
+                    conn,
+                    Audience::Admins,
+                    "PROVIDER_UNHEALTHY",
+                    &message,
+                    About {
+                        provider_id: Some(provider_id),
+                        ..Default::default()
+                    },
+                )
+                .await?;
             } else if failures > FAILURES_BEFORE_UNHEALTHY {
                 // Still failing after the cool-down: extend it.
                 let until = Utc::now() + chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
@@ -88,31 +100,56 @@ pub async fn record_call(
 }
 
 pub fn is_healthy(provider: &Provider) -> bool {
-    provider.unhealthy_until.is_none_or(|until| until <= Utc::now())
+    provider
+        .unhealthy_until
+        .is_none_or(|until| until <= Utc::now())
 }
 
 /// Stores a fetched balance and warns the admins when it has just fallen below the
 /// provider's threshold.
-pub async fn record_balance(conn: &mut AsyncPgConnection, provider: &Provider, balance: &BigDecimal) -> AppResult<()> {
+pub async fn record_balance(
+    conn: &mut AsyncPgConnection,
+    provider: &Provider,
+    balance: &BigDecimal,
+) -> AppResult<()> {
     diesel::update(providers::table.find(provider.id))
-        .set((providers::balance.eq(balance), providers::balance_checked_at.eq(diesel::dsl::now)))
+        .set((
+            providers::balance.eq(balance),
+            providers::balance_checked_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
         .await?;
     if let Some(threshold) = &provider.low_balance_threshold {
-        let was_above = provider.balance.as_ref().is_none_or(|previous| previous >= threshold);
+        let was_above = provider
+            .balance
+            .as_ref()
+            .is_none_or(|previous| previous >= threshold);
         if balance < threshold && was_above {
             let message = format!(
                 "provider {} balance is {} {}, below the threshold of {}: top it up or orders will be refused",
                 provider.name, balance, provider.currency, threshold
             );
-            notifications::notify(conn, Audience::Admins, "PROVIDER_LOW_BALANCE", &message, About { provider_id: Some(provider.id), ..Default::default() }).await?;
+            notifications::notify(
+                conn,
+                Audience::Admins,
+                "PROVIDER_LOW_BALANCE",
+                &message,
+                About {
+                    provider_id: Some(provider.id),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
 /// Error rate and mean latency over the last hour: `(calls, failures, mean latency ms)`.
-pub async fn recent_stats(conn: &mut AsyncPgConnection, provider_id: i64) -> AppResult<(i64, i64, Option<i64>)> {
+pub async fn recent_stats(
+    conn: &mut AsyncPgConnection,
+    provider_id: i64,
+) -> AppResult<(i64, i64, Option<i64>)> {
     let since = Utc::now() - chrono::Duration::hours(1);
     let rows: Vec<(bool, i32)> = provider_calls::table
         .filter(provider_calls::provider_id.eq(provider_id))
@@ -129,5 +166,9 @@ pub async fn recent_stats(conn: &mut AsyncPgConnection, provider_id: i64) -> App
 /// Drops call records older than a day.
 pub async fn prune_calls(conn: &mut AsyncPgConnection) -> AppResult<usize> {
     let before = Utc::now() - chrono::Duration::days(1);
-    Ok(diesel::delete(provider_calls::table.filter(provider_calls::created_at.lt(before))).execute(conn).await?)
+    Ok(
+        diesel::delete(provider_calls::table.filter(provider_calls::created_at.lt(before)))
+            .execute(conn)
+            .await?,
+    )
 }

@@ -25,7 +25,12 @@ use crate::{
 
 /// Runs one provider call and records its outcome and latency for the provider's
 /// health. A refusal is the provider working as designed, not a failure of it.
-async fn tracked<T>(state: &AppState, provider: &Provider, action: &str, call: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+async fn tracked<T>(
+    state: &AppState,
+    provider: &Provider,
+    action: &str,
+    call: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
     let started = Instant::now();
     let result = call.await;
     let error = match &result {
@@ -34,7 +39,15 @@ async fn tracked<T>(state: &AppState, provider: &Provider, action: &str, call: i
     };
     match state.pool.get().await {
         Ok(mut conn) => {
-            if let Err(e) = provider_health::record_call(&mut conn, provider.id, action, started.elapsed(), error.as_deref()).await {
+            if let Err(e) = provider_health::record_call(
+                &mut conn,
+                provider.id,
+                action,
+                started.elapsed(),
+                error.as_deref(),
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "recording provider call failed");
             }
         }
@@ -55,11 +68,19 @@ impl Clients {
         let mut conn = state.pool.get().await?;
         let mut providers = HashMap::new();
         for provider in Provider::load_many(&mut conn, &ids).await? {
-            match providers::client_for(&provider, &state.secrets, state.http.clone()) {
+            let config = &state.config.fulfilment;
+            let retry = providers::api_v2::RetryPolicy {
+                attempts: 3,
+                first_backoff: config.provider_retry_backoff,
+                timeout: config.provider_timeout,
+            };
+            match providers::client_for(&provider, &state.secrets, state.http.clone(), retry) {
                 Ok(client) => {
                     providers.insert(provider.id, (provider, client));
                 }
-                Err(e) => tracing::error!(provider = provider.id, error = %e, "no client for provider"),
+                Err(e) => {
+                    tracing::error!(provider = provider.id, error = %e, "no client for provider")
+                }
             }
         }
         Ok(Clients { providers })
@@ -83,7 +104,10 @@ pub async fn dispatch_once(state: &AppState) -> AppResult<DispatchReport> {
     let mut report = DispatchReport::default();
     {
         let mut conn = state.pool.get().await?;
-        report.recovered_stuck = fulfilment::recover_stuck_submissions(&mut conn, config.submit_stuck_after).await?.len();
+        report.recovered_stuck =
+            fulfilment::recover_stuck_submissions(&mut conn, config.submit_stuck_after)
+                .await?
+                .len();
     }
     loop {
         let claimed = {
@@ -99,12 +123,22 @@ pub async fn dispatch_once(state: &AppState) -> AppResult<DispatchReport> {
         let service_ids: Vec<i64> = claimed.iter().map(|o| o.service_id).collect();
         let services: HashMap<i64, Service> = {
             let mut conn = state.pool.get().await?;
-            Service::load_many(&mut conn, &service_ids).await?.into_iter().map(|s| (s.id, s)).collect()
+            Service::load_many(&mut conn, &service_ids)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s))
+                .collect()
         };
         // Boxed futures built up front: a stream of closures over borrowed state trips
         // the compiler's Send inference inside tokio::spawn.
-        let calls: Vec<BoxFuture<'_, AppResult<Outcome>>> = claimed.iter().map(|order| submit(state, &clients, &services, order).boxed()).collect();
-        let outcomes: Vec<AppResult<Outcome>> = stream::iter(calls).buffer_unordered(config.dispatch_concurrency.max(1)).collect().await;
+        let calls: Vec<BoxFuture<'_, AppResult<Outcome>>> = claimed
+            .iter()
+            .map(|order| submit(state, &clients, &services, order).boxed())
+            .collect();
+        let outcomes: Vec<AppResult<Outcome>> = stream::iter(calls)
+            .buffer_unordered(config.dispatch_concurrency.max(1))
+            .collect()
+            .await;
         for outcome in outcomes {
             match outcome? {
                 Outcome::Accepted => report.accepted += 1,
@@ -128,7 +162,12 @@ enum Outcome {
     Unclear,
 }
 
-async fn submit(state: &AppState, clients: &Clients, services: &HashMap<i64, Service>, order: &Order) -> AppResult<Outcome> {
+async fn submit(
+    state: &AppState,
+    clients: &Clients,
+    services: &HashMap<i64, Service>,
+    order: &Order,
+) -> AppResult<Outcome> {
     let config = &state.config.fulfilment;
     let (Some((provider, client)), Some(service), Some(remote_service)) = (
         order.provider_id.and_then(|id| clients.providers.get(&id)),
@@ -136,7 +175,12 @@ async fn submit(state: &AppState, clients: &Clients, services: &HashMap<i64, Ser
         order.provider_service_id.as_deref(),
     ) else {
         let mut conn = state.pool.get().await?;
-        fulfilment::mark_unclear(&mut conn, order.id, "the order has no usable provider or provider service").await?;
+        fulfilment::mark_unclear(
+            &mut conn,
+            order.id,
+            "the order has no usable provider or provider service",
+        )
+        .await?;
         return Ok(Outcome::Unclear);
     };
     let request = RemoteOrderRequest {
@@ -154,14 +198,19 @@ async fn submit(state: &AppState, clients: &Clients, services: &HashMap<i64, Ser
         }
         Err(ProviderError::Transient(error)) => {
             let exponent = order.submit_attempts.clamp(1, 16) as u32 - 1;
-            let backoff = config.dispatch_retry.saturating_mul(2u32.saturating_pow(exponent)).min(std::time::Duration::from_secs(1800));
+            let backoff = config
+                .dispatch_retry
+                .saturating_mul(2u32.saturating_pow(exponent))
+                .min(std::time::Duration::from_secs(1800));
             fulfilment::mark_retry(&mut conn, order.id, &error, backoff).await?;
             Outcome::Retry
         }
-        Err(ProviderError::Refused(error)) => match fulfilment::mark_refused(&mut conn, order.id, provider, &error).await? {
-            RefusalOutcome::Fallback => Outcome::Fallback,
-            RefusalOutcome::Failed => Outcome::Failed,
-        },
+        Err(ProviderError::Refused(error)) => {
+            match fulfilment::mark_refused(&mut conn, order.id, provider, &error).await? {
+                RefusalOutcome::Fallback => Outcome::Fallback,
+                RefusalOutcome::Failed => Outcome::Failed,
+            }
+        }
         Err(ProviderError::Unclear(error)) => {
             fulfilment::mark_unclear(&mut conn, order.id, &error).await?;
             Outcome::Unclear
@@ -184,7 +233,11 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         let mut conn = state.pool.get().await?;
-        providers::table.filter(providers::active.eq(true)).select(providers::id).load(&mut conn).await?
+        providers::table
+            .filter(providers::active.eq(true))
+            .select(providers::id)
+            .load(&mut conn)
+            .await?
     };
     let clients = Clients::load(state, provider_ids).await?;
     let mut report = SyncReport::default();
@@ -192,30 +245,53 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
         if !provider_health::is_healthy(provider) {
             continue;
         }
+        const CLAIM: i64 = 1000;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let claimed = {
                 let mut conn = state.pool.get().await?;
-                fulfilment::claim_for_sync(&mut conn, provider.id, 1000, config.status_sync_lease).await?
+                fulfilment::claim_for_sync(&mut conn, provider.id, CLAIM, config.status_sync_lease)
+                    .await?
             };
+            // Each order once per run, whatever the lease.
+            let claimed: Vec<Order> = claimed.into_iter().filter(|o| seen.insert(o.id)).collect();
             if claimed.is_empty() {
                 break;
             }
+            let last_round = (claimed.len() as i64) < CLAIM;
             let batches: Vec<&[Order]> = claimed.chunks(providers::MAX_BATCH).collect();
-            let calls: Vec<BoxFuture<'_, AppResult<SyncReport>>> = batches.into_iter().map(|batch| sync_batch(state, provider, client.as_ref(), batch).boxed()).collect();
-            let results: Vec<AppResult<SyncReport>> = stream::iter(calls).buffer_unordered(config.dispatch_concurrency.max(1)).collect().await;
+            let calls: Vec<BoxFuture<'_, AppResult<SyncReport>>> = batches
+                .into_iter()
+                .map(|batch| sync_batch(state, provider, client.as_ref(), batch).boxed())
+                .collect();
+            let results: Vec<AppResult<SyncReport>> = stream::iter(calls)
+                .buffer_unordered(config.dispatch_concurrency.max(1))
+                .collect()
+                .await;
             for result in results {
                 let batch = result?;
                 report.checked += batch.checked;
                 report.changed += batch.changed;
                 report.errors += batch.errors;
             }
+            if last_round {
+                break;
+            }
         }
     }
     Ok(report)
 }
 
-async fn sync_batch(state: &AppState, provider: &Provider, client: &dyn ProviderClient, batch: &[Order]) -> AppResult<SyncReport> {
-    let ids: Vec<String> = batch.iter().filter_map(|o| o.provider_order_id.clone()).collect();
+async fn sync_batch(
+    state: &AppState,
+    provider: &Provider,
+    client: &dyn ProviderClient,
+    batch: &[Order],
+) -> AppResult<SyncReport> {
+    let ids: Vec<String> = batch
+        .iter()
+        .filter_map(|o| o.provider_order_id.clone())
+        .collect();
     let mut report = SyncReport::default();
     let statuses = match tracked(state, provider, "status", client.statuses(&ids)).await {
         Ok(statuses) => statuses,
@@ -227,12 +303,17 @@ async fn sync_batch(state: &AppState, provider: &Provider, client: &dyn Provider
     };
     let mut conn = state.pool.get().await?;
     for order in batch {
-        let Some(remote_id) = &order.provider_order_id else { continue };
+        let Some(remote_id) = &order.provider_order_id else {
+            continue;
+        };
         report.checked += 1;
         match statuses.get(remote_id) {
             Some(Ok(remote)) => {
                 let updated = fulfilment::apply_remote_status(&mut conn, order.id, remote).await?;
-                if updated.status != order.status || updated.remains != order.remains || updated.start_count != order.start_count {
+                if updated.status != order.status
+                    || updated.remains != order.remains
+                    || updated.start_count != order.start_count
+                {
                     report.changed += 1;
                 }
             }
@@ -267,59 +348,131 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
     let clients = Clients::load(state, claimed.iter().filter_map(|(_, o)| o.provider_id)).await?;
     let mut conn = state.pool.get().await?;
     for (request, order) in claimed {
-        let (Some((provider, client)), Some(remote_id)) = (order.provider_id.and_then(|id| clients.providers.get(&id)), order.provider_order_id.clone()) else {
+        let (Some((provider, client)), Some(remote_id)) = (
+            order.provider_id.and_then(|id| clients.providers.get(&id)),
+            order.provider_order_id.clone(),
+        ) else {
             // Not at a provider (yet): a cancel waits for the order to be accepted.
             continue;
         };
         match (request.kind, request.status) {
             (OrderRequestKind::Cancel, OrderRequestStatus::Pending) => {
-                match tracked(state, provider, "cancel", client.cancel(std::slice::from_ref(&remote_id))).await {
+                match tracked(
+                    state,
+                    provider,
+                    "cancel",
+                    client.cancel(std::slice::from_ref(&remote_id)),
+                )
+                .await
+                {
                     Ok(outcomes) => {
                         let (status, note) = match outcomes.get(&remote_id) {
-                            Some(Ok(())) => (OrderRequestStatus::Accepted, "the provider accepted the cancellation".to_string()),
-                            Some(Err(e)) => (OrderRequestStatus::Rejected, format!("the provider refused: {e}")),
-                            None => (OrderRequestStatus::Rejected, "the provider did not answer for this order".to_string()),
+                            Some(Ok(())) => (
+                                OrderRequestStatus::Accepted,
+                                "the provider accepted the cancellation".to_string(),
+                            ),
+                            Some(Err(e)) => (
+                                OrderRequestStatus::Rejected,
+                                format!("the provider refused: {e}"),
+                            ),
+                            None => (
+                                OrderRequestStatus::Rejected,
+                                "the provider did not answer for this order".to_string(),
+                            ),
                         };
                         if status == OrderRequestStatus::Rejected {
                             report.rejected += 1;
                         } else {
                             report.forwarded += 1;
                         }
-                        fulfilment::update_request(&mut conn, &request, status, None, &note).await?;
+                        fulfilment::update_request(&mut conn, &request, status, None, &note)
+                            .await?;
                     }
                     Err(ProviderError::Refused(e)) => {
                         report.rejected += 1;
-                        fulfilment::update_request(&mut conn, &request, OrderRequestStatus::Rejected, None, &format!("the provider refused: {e}")).await?;
+                        fulfilment::update_request(
+                            &mut conn,
+                            &request,
+                            OrderRequestStatus::Rejected,
+                            None,
+                            &format!("the provider refused: {e}"),
+                        )
+                        .await?;
                     }
-                    Err(e) => tracing::warn!(request = request.id, error = %e, "forwarding a cancel failed; retried later"),
+                    Err(e) => {
+                        tracing::warn!(request = request.id, error = %e, "forwarding a cancel failed; retried later")
+                    }
                 }
             }
-            (OrderRequestKind::Refill, OrderRequestStatus::Pending) => match tracked(state, provider, "refill", client.refill(&remote_id)).await {
-                Ok(refill_id) => {
-                    report.forwarded += 1;
-                    fulfilment::update_request(&mut conn, &request, OrderRequestStatus::Submitted, Some(&refill_id), "refill requested at the provider").await?;
+            (OrderRequestKind::Refill, OrderRequestStatus::Pending) => {
+                match tracked(state, provider, "refill", client.refill(&remote_id)).await {
+                    Ok(refill_id) => {
+                        report.forwarded += 1;
+                        fulfilment::update_request(
+                            &mut conn,
+                            &request,
+                            OrderRequestStatus::Submitted,
+                            Some(&refill_id),
+                            "refill requested at the provider",
+                        )
+                        .await?;
+                    }
+                    Err(ProviderError::Refused(e)) => {
+                        report.rejected += 1;
+                        fulfilment::update_request(
+                            &mut conn,
+                            &request,
+                            OrderRequestStatus::Rejected,
+                            None,
+                            &format!("the provider refused: {e}"),
+                        )
+                        .await?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(request = request.id, error = %e, "forwarding a refill failed; retried later")
+                    }
                 }
-                Err(ProviderError::Refused(e)) => {
-                    report.rejected += 1;
-                    fulfilment::update_request(&mut conn, &request, OrderRequestStatus::Rejected, None, &format!("the provider refused: {e}")).await?;
-                }
-                Err(e) => tracing::warn!(request = request.id, error = %e, "forwarding a refill failed; retried later"),
-            },
+            }
             (OrderRequestKind::Refill, OrderRequestStatus::Submitted) => {
-                let Some(refill_id) = request.provider_ref.clone() else { continue };
-                match tracked(state, provider, "refill_status", client.refill_status(&refill_id)).await {
+                let Some(refill_id) = request.provider_ref.clone() else {
+                    continue;
+                };
+                match tracked(
+                    state,
+                    provider,
+                    "refill_status",
+                    client.refill_status(&refill_id),
+                )
+                .await
+                {
                     Ok(label) => match label.to_ascii_lowercase().as_str() {
                         "completed" | "success" => {
                             report.completed += 1;
-                            fulfilment::update_request(&mut conn, &request, OrderRequestStatus::Completed, None, "refill completed").await?;
+                            fulfilment::update_request(
+                                &mut conn,
+                                &request,
+                                OrderRequestStatus::Completed,
+                                None,
+                                "refill completed",
+                            )
+                            .await?;
                         }
                         "rejected" | "canceled" | "cancelled" | "error" => {
                             report.rejected += 1;
-                            fulfilment::update_request(&mut conn, &request, OrderRequestStatus::Rejected, None, &format!("refill {label}")).await?;
+                            fulfilment::update_request(
+                                &mut conn,
+                                &request,
+                                OrderRequestStatus::Rejected,
+                                None,
+                                &format!("refill {label}"),
+                            )
+                            .await?;
                         }
                         _ => {}
                     },
-                    Err(e) => tracing::warn!(request = request.id, error = %e, "refill status check failed"),
+                    Err(e) => {
+                        tracing::warn!(request = request.id, error = %e, "refill status check failed")
+                    }
                 }
             }
             _ => {}
@@ -335,12 +488,18 @@ pub async fn check_health_once(state: &AppState) -> AppResult<usize> {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         let mut conn = state.pool.get().await?;
-        providers::table.filter(providers::active.eq(true)).select(providers::id).load(&mut conn).await?
+        providers::table
+            .filter(providers::active.eq(true))
+            .select(providers::id)
+            .load(&mut conn)
+            .await?
     };
     let clients = Clients::load(state, ids).await?;
     let mut checked = 0;
     for (provider, client) in clients.providers.values() {
-        if let Ok((balance, _currency)) = tracked(state, provider, "balance", client.balance()).await {
+        if let Ok((balance, _currency)) =
+            tracked(state, provider, "balance", client.balance()).await
+        {
             let mut conn = state.pool.get().await?;
             provider_health::record_balance(&mut conn, provider, &balance).await?;
             checked += 1;

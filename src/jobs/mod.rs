@@ -17,23 +17,52 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         )));
     }
     let fulfilment = &state.config.fulfilment;
-    handles.push(every(state, "dispatch", fulfilment.dispatch_interval, |s| async move {
-        fulfilment::dispatch_once(&s).await.map(|r| (r != Default::default()).then(|| format!("{r:?}")))
-    }));
-    handles.push(every(state, "status sync", fulfilment.status_sync_interval, |s| async move {
-        fulfilment::sync_once(&s).await.map(|r| (r.checked > 0).then(|| format!("{r:?}")))
-    }));
-    handles.push(every(state, "order requests", fulfilment.status_sync_interval, |s| async move {
-        fulfilment::forward_requests_once(&s).await.map(|r| (r != Default::default()).then(|| format!("{r:?}")))
-    }));
-    handles.push(every(state, "provider health", fulfilment.health_interval, |s| async move {
-        fulfilment::check_health_once(&s).await.map(|_| None)
-    }));
+    handles.push(every(
+        state,
+        "dispatch",
+        fulfilment.dispatch_interval,
+        |s| async move {
+            fulfilment::dispatch_once(&s)
+                .await
+                .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
+        },
+    ));
+    handles.push(every(
+        state,
+        "status sync",
+        fulfilment.status_sync_interval,
+        |s| async move {
+            fulfilment::sync_once(&s)
+                .await
+                .map(|r| (r.checked > 0).then(|| format!("{r:?}")))
+        },
+    ));
+    handles.push(every(
+        state,
+        "order requests",
+        fulfilment.status_sync_interval,
+        |s| async move {
+            fulfilment::forward_requests_once(&s)
+                .await
+                .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
+        },
+    ));
+    handles.push(every(
+        state,
+        "provider health",
+        fulfilment.health_interval,
+        |s| async move { fulfilment::check_health_once(&s).await.map(|_| None) },
+    ));
     handles
 }
 
 /// Runs `job` every `interval` (never overlapping itself), logging what it did.
-fn every<F, Fut>(state: &AppState, name: &'static str, interval: std::time::Duration, job: F) -> tokio::task::JoinHandle<()>
+fn every<F, Fut>(
+    state: &AppState,
+    name: &'static str,
+    interval: std::time::Duration,
+    job: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn(AppState) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = crate::error::AppResult<Option<String>>> + Send,

@@ -141,16 +141,15 @@ pub fn client_for(
     provider: &Provider,
     secrets: &SecretBox,
     http: reqwest::Client,
+    retry: api_v2::RetryPolicy,
 ) -> Result<Box<dyn ProviderClient>, AppError> {
     let api_key = secrets
         .decrypt(&provider.api_key_encrypted)
         .map_err(AppError::internal)?;
     Ok(match provider.kind {
-        ProviderKind::ApiV2 => Box::new(api_v2::ApiV2Client::new(
-            http,
-            provider.base_url.clone(),
-            api_key,
-        )),
+        ProviderKind::ApiV2 => Box::new(
+            api_v2::ApiV2Client::new(http, provider.base_url.clone(), api_key).with_retry(retry),
+        ),
         ProviderKind::Medanpedia => {
             return Err(AppError::ProviderError(
                 "MedanPedia client not available yet".into(),

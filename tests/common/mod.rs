@@ -119,6 +119,8 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             status_sync_interval: Duration::from_secs(1),
             status_sync_lease: Duration::from_secs(0),
             health_interval: Duration::from_secs(60),
+            provider_timeout: Duration::from_secs(2),
+            provider_retry_backoff: Duration::from_millis(10),
         },
     }
 }
@@ -459,3 +461,4 @@ pub async fn service_with(
         .await
         .unwrap()
 }
+pub mod fake_provider;

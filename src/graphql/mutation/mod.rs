@@ -3,6 +3,7 @@
 mod account;
 mod admin_catalog;
 mod admin_users;
+mod fulfilment;
 mod orders;
 mod wallet;
 
@@ -12,5 +13,6 @@ pub struct MutationRoot(
     admin_catalog::AdminCatalogMutation,
     admin_users::AdminUserMutation,
     orders::OrderMutation,
+    fulfilment::FulfilmentMutation,
     wallet::WalletMutation,
 );

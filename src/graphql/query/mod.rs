@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod catalog;
+mod notifications;
 mod orders;
 mod wallet;
 
@@ -12,6 +13,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     admin::AdminQuery,
     orders::OrderQuery,
+    notifications::NotificationQuery,
     orders::StockQuery,
     wallet::WalletQuery,
 );

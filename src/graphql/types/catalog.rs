@@ -14,7 +14,7 @@ use crate::{
         error::ApiResult,
         guards::RoleGuard,
         load,
-        loaders::{CategoryId, ProviderId},
+        loaders::{CategoryId, ProviderId, ProviderStatsOf, ServiceId},
         scalars::{Decimal, Rupiah},
     },
 };
@@ -154,6 +154,15 @@ impl Service {
         self.0.markup_bps
     }
 
+    /// Where orders go when this service's provider refuses them (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn fallback_service(&self, ctx: &Context<'_>) -> ApiResult<Option<Service>> {
+        match self.0.fallback_service_id {
+            Some(id) => Ok(Some(Service(load(ctx, ServiceId(id), "service").await?))),
+            None => Ok(None),
+        }
+    }
+
     #[graphql(guard = "RoleGuard::Admin")]
     async fn sort_order(&self) -> i32 {
         self.0.sort_order
@@ -215,5 +224,62 @@ impl Provider {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// False while the provider is paused after repeated failures; its orders wait.
+    async fn healthy(&self) -> bool {
+        crate::domain::provider_health::is_healthy(&self.0)
+    }
+
+    async fn unhealthy_until(&self) -> Option<DateTime<Utc>> {
+        self.0.unhealthy_until.filter(|until| *until > Utc::now())
+    }
+
+    async fn consecutive_failures(&self) -> i32 {
+        self.0.consecutive_failures
+    }
+
+    async fn last_success_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_success_at
+    }
+
+    /// The provider's last error message, as it sent it.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    async fn last_latency_ms(&self) -> Option<i32> {
+        self.0.last_latency_ms
+    }
+
+    /// The balance at the provider, in its currency, when last checked.
+    async fn balance(&self) -> Option<Decimal> {
+        self.0.balance.clone().map(Decimal)
+    }
+
+    async fn balance_checked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.balance_checked_at
+    }
+
+    async fn low_balance_threshold(&self) -> Option<Decimal> {
+        self.0.low_balance_threshold.clone().map(Decimal)
+    }
+
+    async fn calls_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
+            .await?
+            .0)
+    }
+
+    async fn failures_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
+            .await?
+            .1)
+    }
+
+    async fn mean_latency_ms_last_hour(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
+            .await?
+            .2)
     }
 }

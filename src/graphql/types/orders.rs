@@ -144,6 +144,23 @@ impl Order {
         load(ctx, UserId(self.0.user_id), "user").await.map(User)
     }
 
+    /// The last error a provider reported for this order (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// The provider's service id the order is sent to (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider_service_id(&self) -> Option<&str> {
+        self.0.provider_service_id.as_deref()
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn submit_attempts(&self) -> i32 {
+        self.0.submit_attempts
+    }
+
     /// The provider's order id (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn provider_order_id(&self) -> Option<&str> {

@@ -1,0 +1,56 @@
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    domain::{
+        fulfilment,
+        notifications::{self, Audience},
+    },
+    graphql::{
+        conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, types::orders::Order,
+    },
+};
+
+#[derive(Default)]
+pub struct FulfilmentMutation;
+
+#[Object]
+impl FulfilmentMutation {
+    /// Settles an order in NEEDS_REVIEW after checking the provider: give the
+    /// provider's order id if it has the order (it is synced from then on), or leave
+    /// it out to send the order again.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_resolve_order_review(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        provider_order_id: Option<String>,
+    ) -> ApiResult<Order> {
+        let order_id = parse_id("orderId", &order_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Order(
+            fulfilment::resolve_review(&mut conn, order_id, provider_order_id.as_deref()).await?,
+        ))
+    }
+
+    /// Marks the caller's notifications (or, for admins, admin notifications) read.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        #[graphql(default = false)] admin_feed: bool,
+    ) -> ApiResult<i32> {
+        let user = current_user(ctx)?;
+        let ids = ids
+            .iter()
+            .map(|id| parse_id("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let audience = if admin_feed && user.is_admin() {
+            Audience::Admins
+        } else {
+            Audience::User(user.id())
+        };
+        let mut conn = conn(ctx).await?;
+        Ok(notifications::mark_read(&mut conn, audience, &ids).await? as i32)
+    }
+}

@@ -1,0 +1,42 @@
+use async_graphql::{Context, Object};
+
+use crate::{
+    domain::notifications::{self, Audience},
+    graphql::{
+        conn, current_user, error::ApiResult, guards::RoleGuard, pagination::page_size,
+        types::notifications::Notification,
+    },
+};
+
+#[derive(Default)]
+pub struct NotificationQuery;
+
+#[Object]
+impl NotificationQuery {
+    /// The caller's notifications, newest first.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn my_notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+    ) -> ApiResult<Vec<Notification>> {
+        let user = current_user(ctx)?.id();
+        let mut conn = conn(ctx).await?;
+        let rows =
+            notifications::list(&mut conn, Audience::User(user), page_size(Some(first))?).await?;
+        Ok(rows.into_iter().map(Notification).collect())
+    }
+
+    /// The admins' feed: provider health, low balances, orders needing review.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+    ) -> ApiResult<Vec<Notification>> {
+        let mut conn = conn(ctx).await?;
+        let rows =
+            notifications::list(&mut conn, Audience::Admins, page_size(Some(first))?).await?;
+        Ok(rows.into_iter().map(Notification).collect())
+    }
+}

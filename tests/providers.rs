@@ -1,0 +1,473 @@
+//! Orders flowing to providers and statuses flowing back: dispatch, sync, refunds,
+//! crash safety, fallback and provider health, against fake API v2 providers.
+
+mod common;
+
+use std::time::Duration;
+
+use booster::{
+    db::{
+        enums::{Currency, Fulfillment, OrderStatus, ProviderKind},
+        orders::Order,
+    },
+    domain::{catalog, fulfilment},
+    jobs::fulfilment::{dispatch_once, forward_requests_once, sync_once},
+};
+use common::{fake_provider::*, *};
+use serde_json::{Value, json};
+
+const PLACE: &str =
+    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }";
+
+async fn provider_row(app: &TestApp, fake: &FakeProvider, name: &str) -> i64 {
+    let mut conn = app.conn().await;
+    let input = catalog::ProviderInput {
+        name: Some(name.into()),
+        kind: Some(ProviderKind::ApiV2),
+        base_url: Some(fake.url.clone()),
+        api_key: Some(KEY.into()),
+        api_id: None,
+        currency: Some(Currency::Idr),
+        exchange_rate: None,
+        markup_bps: None,
+        active: Some(true),
+        low_balance_threshold: None,
+    };
+    catalog::create_provider(&mut conn, &app.state.secrets, input)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
+    service_with(app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
+        s.provider_id = Some(provider_id);
+        s.provider_service_id = Some(remote_id.into());
+    })
+    .await
+}
+
+async fn place(app: &TestApp, key: &str, service: i64, quantity: i64) -> String {
+    let input = json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/client/status/42", "quantity": quantity } });
+    app.ok(Some(key), PLACE, input).await["placeOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn order(app: &TestApp, id: &str) -> Order {
+    Order::find(&mut *app.conn().await, id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
+    let app = TestApp::spawn().await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "JAP").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (user, key) = app.customer("c@example.com").await;
+    fund(&app, user, 100_000).await;
+    let mut events = app.state.events.subscribe();
+    let id = place(&app, &key, service, 1000).await;
+
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!((report.claimed, report.accepted), (1, 1));
+    assert_eq!(
+        dispatch_once(&app.state).await.unwrap().claimed,
+        0,
+        "nothing left to send"
+    );
+    let upstream = fake.orders();
+    assert_eq!(upstream.len(), 1, "sent exactly once");
+    assert_eq!(
+        (
+            upstream[0].service.as_str(),
+            upstream[0].quantity,
+            upstream[0].link.as_str()
+        ),
+        ("101", Some(1000), "https://x.com/client/status/42")
+    );
+    let local = order(&app, &id).await;
+    assert_eq!(local.status, OrderStatus::Processing);
+    assert_eq!(
+        local.provider_order_id.as_deref(),
+        Some(upstream[0].id.to_string().as_str())
+    );
+
+    let remote = upstream[0].id.to_string();
+    fake.set_status(&remote, "In progress", 3572, 600);
+    sync_once(&app.state).await.unwrap();
+    fake.set_status(&remote, "Completed", 3572, 0);
+    sync_once(&app.state).await.unwrap();
+    let local = order(&app, &id).await;
+    assert_eq!(
+        (local.status, local.start_count, local.remains),
+        (OrderStatus::Completed, Some(3572), Some(0))
+    );
+
+    // The subscriber saw every step, in order.
+    let mut seen = Vec::new();
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+        if event.order_id.to_string() == id {
+            seen.push(event.status);
+        }
+        if seen.last() == Some(&OrderStatus::Completed) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            OrderStatus::Pending,
+            OrderStatus::Submitting,
+            OrderStatus::Processing,
+            OrderStatus::InProgress,
+            OrderStatus::Completed
+        ]
+    );
+    assert_eq!(
+        balance(&app, user).await,
+        90_000,
+        "a completed order is not refunded"
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
+    let app = TestApp::spawn().await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "Peakerr").await;
+    let service = provider_service(&app, provider, "7").await;
+    let (user, key) = app.customer("p@example.com").await;
+    fund(&app, user, 1_000_000).await;
+    let partial = place(&app, &key, service, 1000).await; // 10,000
+    let canceled = place(&app, &key, service, 500).await; // 5,000
+    dispatch_once(&app.state).await.unwrap();
+    fake.set_status(
+        &order(&app, &partial).await.provider_order_id.unwrap(),
+        "Partial",
+        100,
+        157,
+    );
+    fake.set_status(
+        &order(&app, &canceled).await.provider_order_id.unwrap(),
+        "Canceled",
+        100,
+        500,
+    );
+
+    // Two workers sync at once, then a third time: the refunds happen once.
+    let (a, b) = tokio::join!(sync_once(&app.state), sync_once(&app.state));
+    a.unwrap();
+    b.unwrap();
+    sync_once(&app.state).await.unwrap();
+    let p = order(&app, &partial).await;
+    let c = order(&app, &canceled).await;
+    assert_eq!(
+        (p.status, p.refunded, p.remains),
+        (OrderStatus::Partial, 1570, Some(157))
+    );
+    assert_eq!((c.status, c.refunded), (OrderStatus::Canceled, 5000));
+    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+
+    // Applying the same report again directly changes nothing either.
+    let remote = booster::providers::RemoteStatus {
+        status: OrderStatus::Partial,
+        label: "Partial".into(),
+        start_count: None,
+        remains: Some(157),
+        charge: None,
+    };
+    fulfilment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
+        .await
+        .unwrap();
+    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let refunds: i64 = booster::db::schema::ledger_entries::table
+        .filter(booster::db::schema::ledger_entries::kind.eq("REFUND"))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(refunds, 2);
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
+    let app =
+        TestApp::spawn_with(|c| c.fulfilment.submit_stuck_after = Duration::from_secs(0)).await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "JAP").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (user, key) = app.customer("k@example.com").await;
+    fund(&app, user, 100_000).await;
+
+    // 1. Killed between claim and submit: claimed, never sent.
+    let lost = place(&app, &key, service, 100).await;
+    let claimed = fulfilment::claim_for_dispatch(&mut *app.conn().await, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // (the worker dies here)
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!(report.recovered_stuck, 1);
+    assert_eq!(
+        order(&app, &lost).await.status,
+        OrderStatus::NeedsReview,
+        "the order is kept, not lost and not resent"
+    );
+    assert_eq!(fake.add_calls(), 0);
+
+    // The admin checks the provider: it does not have the order, so it is sent again, once.
+    let admin = app.admin().await;
+    let resolve = "mutation($id: ID!, $p: String) { adminResolveOrderReview(orderId: $id, providerOrderId: $p) { status } }";
+    let data = app
+        .ok(Some(&admin), resolve, json!({ "id": lost, "p": null }))
+        .await;
+    assert_eq!(data["adminResolveOrderReview"]["status"], "PENDING");
+    dispatch_once(&app.state).await.unwrap();
+    assert_eq!(fake.add_calls(), 1);
+    assert_eq!(order(&app, &lost).await.status, OrderStatus::Processing);
+
+    // 2. The provider accepted but the answer never came back (timeout): unclear, so
+    //    the order waits for review and is never resubmitted automatically.
+    fake.set_add(AddBehaviour::AcceptThenHang(Duration::from_secs(5)));
+    let unclear = place(&app, &key, service, 100).await;
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!(report.needs_review, 1);
+    assert_eq!(fake.orders().len(), 2, "the provider has it");
+    fake.set_add(AddBehaviour::Accept);
+    for _ in 0..3 {
+        dispatch_once(&app.state).await.unwrap();
+    }
+    assert_eq!(fake.orders().len(), 2, "never sent a second time");
+    assert_eq!(order(&app, &unclear).await.status, OrderStatus::NeedsReview);
+    // The admin finds it upstream and links it; it is synced from then on.
+    let remote = fake.orders()[1].id.to_string();
+    let data = app
+        .ok(Some(&admin), resolve, json!({ "id": unclear, "p": remote }))
+        .await;
+    assert_eq!(data["adminResolveOrderReview"]["status"], "PROCESSING");
+    fake.set_status(&remote, "Completed", 5, 0);
+    sync_once(&app.state).await.unwrap();
+    assert_eq!(order(&app, &unclear).await.status, OrderStatus::Completed);
+    let notes = app
+        .ok(
+            Some(&admin),
+            "{ adminNotifications { kind orderId } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        notes["adminNotifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW")
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
+    let app = TestApp::spawn().await;
+    let primary = FakeProvider::start().await;
+    let backup = FakeProvider::start().await;
+    let p1 = provider_row(&app, &primary, "Primary").await;
+    let p2 = provider_row(&app, &backup, "Backup").await;
+    let main_service = provider_service(&app, p1, "101").await;
+    let backup_service = provider_service(&app, p2, "555").await;
+    let lonely_service = provider_service(&app, p1, "102").await;
+    let admin = app.admin().await;
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!, $f: ID!) { adminUpdateService(id: $id, input: { fallbackServiceId: $f }) { id } }",
+        json!({ "id": main_service.to_string(), "f": backup_service.to_string() }),
+    )
+    .await;
+    let (user, key) = app.customer("f@example.com").await;
+    fund(&app, user, 100_000).await;
+    primary.set_add(AddBehaviour::Refuse("Not enough funds on balance".into()));
+
+    let rescued = place(&app, &key, main_service, 1000).await;
+    let failed = place(&app, &key, lonely_service, 1000).await;
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!((report.fallback, report.failed), (1, 1));
+    dispatch_once(&app.state).await.unwrap();
+
+    let rescued = order(&app, &rescued).await;
+    assert_eq!(rescued.status, OrderStatus::Processing);
+    assert_eq!(
+        (rescued.provider_id, rescued.provider_service_id.as_deref()),
+        (Some(p2), Some("555"))
+    );
+    assert_eq!(
+        rescued.charge, 10_000,
+        "the customer's price does not change"
+    );
+    assert_eq!(backup.orders().len(), 1);
+    assert_eq!(backup.orders()[0].service, "555");
+
+    let failed = order(&app, &failed).await;
+    assert_eq!(
+        (failed.status, failed.refunded),
+        (OrderStatus::Failed, 10_000)
+    );
+    assert_eq!(balance(&app, user).await, 100_000 - 10_000);
+    let notes = app
+        .ok(
+            Some(&key),
+            "{ myNotifications { kind message orderId } }",
+            json!({}),
+        )
+        .await;
+    let note = &notes["myNotifications"][0];
+    assert_eq!(note["kind"], "ORDER_FAILED");
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .contains("Not enough funds")
+    );
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
+    let app = TestApp::spawn().await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "Flaky").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (user, key) = app.customer("h@example.com").await;
+    fund(&app, user, 100_000).await;
+    fake.set_add(AddBehaviour::Unavailable);
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(place(&app, &key, service, 100).await);
+    }
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!(report.retried, 6);
+    for id in &ids {
+        let o = order(&app, id).await;
+        assert_eq!(o.status, OrderStatus::Pending, "waiting, not failed");
+        assert!(o.last_error.as_deref().unwrap_or("").contains("503"));
+    }
+    // The provider is now marked unhealthy: even orders due again are not sent.
+    let admin = app.admin().await;
+    let health = app
+        .ok(Some(&admin), "query($id: ID!) { adminProvider(id: $id) { healthy consecutiveFailures lastError callsLastHour failuresLastHour } }", json!({ "id": provider.to_string() }))
+        .await;
+    assert_eq!(health["adminProvider"]["healthy"], false, "{health}");
+    assert!(
+        health["adminProvider"]["failuresLastHour"]
+            .as_i64()
+            .unwrap()
+            >= 6
+    );
+    fake.set_add(AddBehaviour::Accept);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let report = dispatch_once(&app.state).await.unwrap();
+    assert_eq!(report.claimed, 0, "unhealthy providers are skipped");
+    assert_eq!(
+        fake.add_calls(),
+        6 * 3,
+        "each order tried 3 times in its one attempt, then left alone"
+    );
+    let notes = app
+        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
+        .await;
+    assert!(
+        notes["adminNotifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "PROVIDER_UNHEALTHY")
+    );
+    assert_eq!(
+        balance(&app, user).await,
+        100_000 - 6 * 1000,
+        "nothing refunded: the orders are still owed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_and_refill_requests_are_forwarded_and_followed() {
+    let app = TestApp::spawn().await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "JAP").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (user, key) = app.customer("q@example.com").await;
+    fund(&app, user, 100_000).await;
+    let running = place(&app, &key, service, 1000).await;
+    let done = place(&app, &key, service, 1000).await;
+    dispatch_once(&app.state).await.unwrap();
+    // Orders are sent concurrently: map them to their upstream ids through the order rows.
+    let running_remote = order(&app, &running).await.provider_order_id.unwrap();
+    let done_remote = order(&app, &done).await.provider_order_id.unwrap();
+    fake.set_status(&done_remote, "Completed", 1, 0);
+    sync_once(&app.state).await.unwrap();
+
+    app.ok(
+        Some(&key),
+        "mutation($id: ID!) { requestOrderCancel(orderId: $id) { request { status } } }",
+        json!({ "id": running }),
+    )
+    .await;
+    app.ok(
+        Some(&key),
+        "mutation($id: ID!) { requestOrderRefill(orderId: $id) { status } }",
+        json!({ "id": done }),
+    )
+    .await;
+    let report = forward_requests_once(&app.state).await.unwrap();
+    assert_eq!(report.forwarded, 2);
+    assert_eq!(
+        fake.state.lock().unwrap().cancels,
+        vec![running_remote.parse::<i64>().unwrap()]
+    );
+    assert_eq!(
+        fake.state.lock().unwrap().refills,
+        vec![done_remote.parse::<i64>().unwrap()]
+    );
+    let report = forward_requests_once(&app.state).await.unwrap();
+    assert_eq!(report.completed, 1, "the refill is followed to completion");
+    let requests = app
+        .ok(
+            Some(&key),
+            "query($id: ID!) { order(id: $id) { requests { kind status } } }",
+            json!({ "id": done }),
+        )
+        .await;
+    assert_eq!(
+        requests["order"]["requests"][0],
+        json!({ "kind": "REFILL", "status": "COMPLETED" })
+    );
+
+    // The provider then cancels the order: the status sync refunds it in full.
+    fake.set_status(&running_remote, "Canceled", 0, 1000);
+    sync_once(&app.state).await.unwrap();
+    let canceled = order(&app, &running).await;
+    assert_eq!(
+        (canceled.status, canceled.refunded),
+        (OrderStatus::Canceled, 10_000)
+    );
+    let answer: Value = app
+        .ok(
+            Some(&key),
+            "{ myOrders { edges { node { status } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        answer["myOrders"]["edges"][0]["node"]["status"],
+        "COMPLETED"
+    );
+    assert_books_balance(&app).await;
+}
