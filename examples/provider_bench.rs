@@ -1,0 +1,206 @@
+//! Measures the provider side of fulfilment against a fake API v2 provider that
+//! answers every call after 50 ms, and prints the figures:
+//! - orders dispatched per second (16 and 64 calls in flight);
+//! - time to sync the status of 10,000 open orders (batches of 100 per call).
+//!
+//! Run: `cargo run --release --example provider_bench` (PostgreSQL on 127.0.0.1:5432).
+
+#[path = "../tests/common/fake_provider.rs"]
+mod fake_provider;
+
+use std::time::{Duration, Instant};
+
+use booster::{
+    app::AppState,
+    config::{Config, SecretKey},
+    db::{
+        self,
+        enums::{Currency, Fulfillment, LedgerKind, Platform, ProviderKind, Role, ServiceType},
+        schema::{orders, service_categories, services},
+        services::NewService,
+    },
+    domain::{accounts, catalog, orders as order_rules, wallet},
+    jobs::fulfilment::{dispatch_once, sync_once},
+};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use fake_provider::{FakeProvider, KEY};
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    db::ensure_database_exists(&url).await?;
+    db::run_migrations(&url).await?;
+    let result = run(&url).await;
+    let _ = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .status();
+    result
+}
+
+fn config(url: &str, concurrency: usize) -> anyhow::Result<Config> {
+    // SAFETY of the set_var calls: single-threaded start-up, before any runtime work reads them.
+    unsafe {
+        std::env::set_var("DATABASE_URL", url);
+        std::env::set_var("BOOSTER_SECRET_KEY", "07".repeat(32));
+        std::env::set_var("DATABASE_POOL_SIZE", "40");
+    }
+    let mut config = Config::from_environment()?;
+    config.secret_key = SecretKey([7; 32]);
+    config.fulfilment.dispatch_concurrency = concurrency;
+    config.fulfilment.dispatch_batch = 200;
+    config.fulfilment.status_sync_lease = Duration::from_secs(3600);
+    Ok(config)
+}
+
+async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i64)> {
+    let mut conn = state.pool.get().await?;
+    let provider = catalog::create_provider(
+        &mut conn,
+        &state.secrets,
+        catalog::ProviderInput {
+            name: Some("Fake JAP".into()),
+            kind: Some(ProviderKind::ApiV2),
+            base_url: Some(fake.url.clone()),
+            api_key: Some(KEY.into()),
+            api_id: None,
+            currency: Some(Currency::Idr),
+            exchange_rate: None,
+            markup_bps: None,
+            active: Some(true),
+            low_balance_threshold: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let category: i64 = diesel::insert_into(service_categories::table)
+        .values(service_categories::name.eq("Bench"))
+        .returning(service_categories::id)
+        .get_result(&mut conn)
+        .await?;
+    let service: i64 = diesel::insert_into(services::table)
+        .values(NewService {
+            category_id: category,
+            name: "Twitter followers".into(),
+            description: String::new(),
+            platform: Platform::Twitter,
+            service_type: ServiceType::Default,
+            provider_id: Some(provider.id),
+            provider_service_id: Some("101".into()),
+            provider_rate: Some(1.into()),
+            markup_bps: None,
+            fulfillment: Fulfillment::Provider,
+            price_per_1000: 1000,
+            min_quantity: 10,
+            max_quantity: 100_000,
+            quantity_step: 1,
+            refill: false,
+            cancel: false,
+            dripfeed: false,
+            active: true,
+            sort_order: 0,
+        })
+        .returning(services::id)
+        .get_result(&mut conn)
+        .await?;
+    let user = accounts::create_user(&mut conn, "bench@example.com", "", Role::Customer).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    wallet::credit(&mut conn, user.id, 1_000_000_000, LedgerKind::Adjustment, &Default::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((service, user.id))
+}
+
+async fn pending_orders(state: &AppState, service: i64, user: i64, count: usize) -> anyhow::Result<()> {
+    let text: String = (0..count).map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n")).collect();
+    let mut conn = state.pool.get().await?;
+    let outcome = order_rules::place_mass_order(&mut conn, user, &text, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(outcome.placed == count, "placed {} of {count}", outcome.placed);
+    Ok(())
+}
+
+async fn run(url: &str) -> anyhow::Result<()> {
+    let fake = FakeProvider::start().await;
+    fake.set_latency(LATENCY);
+    println!("fake API v2 provider answering every call after {} ms", LATENCY.as_millis());
+
+    for concurrency in [16, 64] {
+        let state = AppState::new(config(url, concurrency)?)?;
+        let (service, user) = setup_once(&state, &fake).await?;
+        let count = 2_000;
+        pending_orders(&state, service, user, count).await?;
+        let started = Instant::now();
+        let mut sent = 0;
+        while sent < count {
+            let report = dispatch_once(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(report.claimed > 0, "dispatch stalled: {report:?}");
+            sent += report.accepted;
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "dispatch, {concurrency} calls in flight: {count} orders in {:.2} s = {:.0} orders/s (bound by latency: {:.0}/s)",
+            elapsed.as_secs_f64(),
+            count as f64 / elapsed.as_secs_f64(),
+            concurrency as f64 / LATENCY.as_secs_f64()
+        );
+    }
+
+    // 10,000 open orders, all changing upstream.
+    let state = AppState::new(config(url, 16)?)?;
+    let (service, user) = setup_once(&state, &fake).await?;
+    pending_orders(&state, service, user, 10_000).await?;
+    {
+        // Accepted upstream without paying for 10,000 slow calls: give each order an
+        // upstream id directly.
+        let mut conn = state.pool.get().await?;
+        let ids: Vec<(i64, i64)> = orders::table
+            .filter(orders::status.eq(booster::db::enums::OrderStatus::Pending))
+            .select((orders::id, orders::quantity))
+            .load(&mut conn)
+            .await?;
+        let mut inner = fake.state.lock().unwrap();
+        for (id, quantity) in &ids {
+            inner.orders.push(fake_provider::FakeOrder {
+                id: 1_000_000 + id,
+                service: "101".into(),
+                link: String::new(),
+                quantity: Some(*quantity),
+                fields: Default::default(),
+                status: "In progress".into(),
+                start_count: 500,
+                remains: quantity / 2,
+            });
+        }
+        drop(inner);
+        diesel::sql_query(
+            "UPDATE orders SET status = 'PROCESSING', provider_order_id = (1000000 + id)::text, last_synced_at = NULL WHERE status = 'PENDING'",
+        )
+        .execute(&mut conn)
+        .await?;
+        println!("open orders prepared: {}", ids.len());
+    }
+    let calls_before = fake.state.lock().unwrap().status_calls;
+    let started = Instant::now();
+    let report = sync_once(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = started.elapsed();
+    let calls = fake.state.lock().unwrap().status_calls - calls_before;
+    println!(
+        "status sync of {} open orders ({} changed): {:.2} s, {} status calls of up to 100 ids",
+        report.checked,
+        report.changed,
+        elapsed.as_secs_f64(),
+        calls
+    );
+    Ok(())
+}
+
+async fn setup_once(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i64)> {
+    let mut conn = state.pool.get().await?;
+    let existing: Option<i64> = services::table.select(services::id).first(&mut conn).await.optional()?;
+    let user: Option<i64> = booster::db::schema::users::table.select(booster::db::schema::users::id).first(&mut conn).await.optional()?;
+    drop(conn);
+    match (existing, user) {
+        (Some(service), Some(user)) => Ok((service, user)),
+        _ => setup(state, fake).await,
+    }
+}
