@@ -36,7 +36,14 @@ async fn main() -> anyhow::Result<()> {
     db::run_migrations(&url).await?;
     let result = run(&url).await;
     let _ = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        ])
         .status();
     result
 }
@@ -106,23 +113,49 @@ async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i6
         .returning(services::id)
         .get_result(&mut conn)
         .await?;
-    let user = accounts::create_user(&mut conn, "bench@example.com", "", Role::Customer).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    wallet::credit(&mut conn, user.id, 1_000_000_000, LedgerKind::Adjustment, &Default::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = accounts::create_user(&mut conn, "bench@example.com", "", Role::Customer)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    wallet::credit(
+        &mut conn,
+        user.id,
+        1_000_000_000,
+        LedgerKind::Adjustment,
+        &Default::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((service, user.id))
 }
 
-async fn pending_orders(state: &AppState, service: i64, user: i64, count: usize) -> anyhow::Result<()> {
-    let text: String = (0..count).map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n")).collect();
+async fn pending_orders(
+    state: &AppState,
+    service: i64,
+    user: i64,
+    count: usize,
+) -> anyhow::Result<()> {
+    let text: String = (0..count)
+        .map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n"))
+        .collect();
     let mut conn = state.pool.get().await?;
-    let outcome = order_rules::place_mass_order(&mut conn, user, &text, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    anyhow::ensure!(outcome.placed == count, "placed {} of {count}", outcome.placed);
+    let outcome = order_rules::place_mass_order(&mut conn, user, &text, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(
+        outcome.placed == count,
+        "placed {} of {count}",
+        outcome.placed
+    );
     Ok(())
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
     let fake = FakeProvider::start().await;
     fake.set_latency(LATENCY);
-    println!("fake API v2 provider answering every call after {} ms", LATENCY.as_millis());
+    println!(
+        "fake API v2 provider answering every call after {} ms",
+        LATENCY.as_millis()
+    );
 
     for concurrency in [16, 64] {
         let state = AppState::new(config(url, concurrency)?)?;
@@ -132,7 +165,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut sent = 0;
         while sent < count {
-            let report = dispatch_once(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = dispatch_once(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             anyhow::ensure!(report.claimed > 0, "dispatch stalled: {report:?}");
             sent += report.accepted;
         }
@@ -158,9 +193,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
             .select((orders::id, orders::quantity))
             .load(&mut conn)
             .await?;
-        let mut inner = fake.state.lock().unwrap();
-        for (id, quantity) in &ids {
-            inner.orders.push(fake_provider::FakeOrder {
+        let upstream: Vec<fake_provider::FakeOrder> = ids
+            .iter()
+            .map(|(id, quantity)| fake_provider::FakeOrder {
                 id: 1_000_000 + id,
                 service: "101".into(),
                 link: String::new(),
@@ -169,9 +204,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
                 status: "In progress".into(),
                 start_count: 500,
                 remains: quantity / 2,
-            });
-        }
-        drop(inner);
+            })
+            .collect();
+        fake.state.lock().unwrap().orders.extend(upstream);
         diesel::sql_query(
             "UPDATE orders SET status = 'PROCESSING', provider_order_id = (1000000 + id)::text, last_synced_at = NULL WHERE status = 'PENDING'",
         )
@@ -181,7 +216,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
     }
     let calls_before = fake.state.lock().unwrap().status_calls;
     let started = Instant::now();
-    let report = sync_once(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = sync_once(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
     let calls = fake.state.lock().unwrap().status_calls - calls_before;
     println!(
@@ -196,8 +233,16 @@ async fn run(url: &str) -> anyhow::Result<()> {
 
 async fn setup_once(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i64)> {
     let mut conn = state.pool.get().await?;
-    let existing: Option<i64> = services::table.select(services::id).first(&mut conn).await.optional()?;
-    let user: Option<i64> = booster::db::schema::users::table.select(booster::db::schema::users::id).first(&mut conn).await.optional()?;
+    let existing: Option<i64> = services::table
+        .select(services::id)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let user: Option<i64> = booster::db::schema::users::table
+        .select(booster::db::schema::users::id)
+        .first(&mut conn)
+        .await
+        .optional()?;
     drop(conn);
     match (existing, user) {
         (Some(service), Some(user)) => Ok((service, user)),
