@@ -28,6 +28,7 @@
 //! | `GATEWAY_TIMEOUT_SECONDS` | `15` | timeout of one call to a payment gateway |
 //! | `RECONCILE_AFTER_SECONDS` | `900` | a deposit pending this long is polled at its gateway (a webhook may have been lost) |
 //! | `RECONCILE_INTERVAL_SECONDS` | `60` | how often the reconciliation job runs in `booster serve` (0 disables it) |
+//! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -41,6 +42,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
+    pub catalog: CatalogConfig,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             auth: AuthConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
+            catalog: CatalogConfig::from_environment()?,
         })
     }
 }
@@ -195,6 +198,21 @@ impl PaymentsConfig {
             return Err(anyhow!("DEPOSIT_EXPIRY_MINUTES must be positive"));
         }
         Ok(config)
+    }
+}
+
+/// Provider catalogues.
+#[derive(Clone, Debug)]
+pub struct CatalogConfig {
+    /// Zero: `booster serve` does not run the catalogue sync job.
+    pub sync_interval: Duration,
+}
+
+impl CatalogConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(CatalogConfig {
+            sync_interval: Duration::from_secs(parse_var("CATALOG_SYNC_INTERVAL_SECONDS", 3600)?),
+        })
     }
 }
 

@@ -22,6 +22,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_changes (id) {
+        id -> Int8,
+        provider_id -> Int8,
+        service_id -> Nullable<Int8>,
+        provider_service_id -> Text,
+        kind -> Text,
+        old_values -> Nullable<Jsonb>,
+        new_values -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_events (id) {
         id -> Int8,
         deposit_id -> Int8,
@@ -189,6 +202,8 @@ diesel::table! {
         average_completion_seconds -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        upstream_missing_since -> Nullable<Timestamptz>,
+        sync_deactivated -> Bool,
     }
 }
 
@@ -238,6 +253,8 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(catalog_changes -> providers (provider_id));
+diesel::joinable!(catalog_changes -> services (service_id));
 diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposits -> users (user_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
@@ -255,6 +272,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
+    catalog_changes,
     deposit_events,
     deposits,
     ledger_entries,

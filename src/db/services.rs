@@ -101,4 +101,7 @@ pub struct ServiceChangeset {
     pub dripfeed: Option<bool>,
     pub active: Option<bool>,
     pub sort_order: Option<i32>,
+    /// Cleared when an admin sets `active`: the catalogue sync then no longer
+    /// reactivates the service on its own (see `domain::catalog_import`).
+    pub sync_deactivated: Option<bool>,
 }

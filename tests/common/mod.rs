@@ -9,7 +9,10 @@ use std::{net::SocketAddr, time::Duration};
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey, ServerConfig},
+    config::{
+        AuthConfig, CatalogConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey,
+        ServerConfig,
+    },
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -109,6 +112,10 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         },
         secret_key: SecretKey([42; 32]),
         payments: test_payments_config(UNREACHABLE_URL),
+        // Catalogue syncs run only when a test calls them.
+        catalog: CatalogConfig {
+            sync_interval: Duration::ZERO,
+        },
     }
 }
 

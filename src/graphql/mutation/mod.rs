@@ -2,6 +2,7 @@
 
 mod account;
 mod admin_catalog;
+mod admin_catalog_import;
 mod admin_users;
 mod orders;
 mod wallet;
@@ -10,6 +11,7 @@ mod wallet;
 pub struct MutationRoot(
     account::AccountMutation,
     admin_catalog::AdminCatalogMutation,
+    admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
     orders::OrderMutation,
     wallet::WalletMutation,

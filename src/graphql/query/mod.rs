@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod admin_catalog_import;
 mod catalog;
 mod orders;
 mod wallet;
@@ -11,6 +12,7 @@ pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    admin_catalog_import::AdminCatalogImportQuery,
     orders::OrderQuery,
     orders::StockQuery,
     wallet::WalletQuery,

@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod catalog;
+pub mod catalog_import;
 pub mod orders;
 pub mod wallet;
