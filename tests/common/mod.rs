@@ -2,7 +2,9 @@
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
 #![allow(dead_code)]
 
+pub mod fake_api_v2;
 pub mod fake_gateways;
+pub mod fake_medanpedia;
 
 use std::{net::SocketAddr, time::Duration};
 
