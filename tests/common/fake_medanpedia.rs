@@ -135,7 +135,9 @@ async fn handle(
             let price = inner
                 .services
                 .iter()
-                .find(|s| s["id"].to_string() == service)
+                .find(|s| {
+                    s["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(service.as_str())
+                })
                 .map(|s| s["price"].as_i64().unwrap_or(0));
             let Some(price) = price else {
                 return refused("Layanan tidak ditemukan");
