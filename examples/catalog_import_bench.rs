@@ -61,10 +61,23 @@ fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {
 }
 
 const PLATFORMS: [&str; 7] = [
-    "Twitter", "Instagram", "TikTok", "YouTube", "Facebook", "Telegram", "Spotify",
+    "Twitter",
+    "Instagram",
+    "TikTok",
+    "YouTube",
+    "Facebook",
+    "Telegram",
+    "Spotify",
 ];
 const KINDS: [&str; 8] = [
-    "Followers", "Likes", "Views", "Comments", "Retweets", "Members", "Plays", "Shares",
+    "Followers",
+    "Likes",
+    "Views",
+    "Comments",
+    "Retweets",
+    "Members",
+    "Plays",
+    "Shares",
 ];
 
 fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> Vec<Value> {

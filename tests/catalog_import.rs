@@ -525,6 +525,19 @@ async fn markups_per_provider_and_rupiah_providers() {
     assert_eq!(rows["11"].platform, "TIKTOK");
     assert_eq!(rows["10"].platform, "TWITTER", "from the category");
     assert!(rows.values().all(|r| r.category_id.to_string() == category));
+
+    // One local service per provider service, by hand too.
+    let answer = app
+        .gql(
+            Some(&admin),
+            "mutation($i: CreateServiceInput!) { adminCreateService(input: $i) { id } }",
+            json!({ "i": {
+                "categoryId": category, "name": "Copy", "platform": "TWITTER",
+                "pricing": { "provider": { "providerId": provider.to_string(), "providerServiceId": "10", "providerRate": "1" } },
+                "minQuantity": 10, "maxQuantity": 100 } }),
+        )
+        .await;
+    assert_eq!(error_code(&answer), "CONFLICT");
 }
 
 #[tokio::test]
