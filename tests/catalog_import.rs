@@ -934,3 +934,31 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
     assert_eq!(rows["101"].price_per_1000, 17600);
     assert!(!rows["102"].active);
 }
+
+#[tokio::test]
+async fn unavailable_providers_are_retried_then_reported_transient() {
+    let app = TestApp::spawn().await;
+    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let id = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
+    let mut conn = app.conn().await;
+    let provider = booster::db::providers::Provider::find(&mut conn, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let client =
+        providers::client_for(&provider, &app.state.secrets, app.state.http.clone()).unwrap();
+    fake.set_unavailable(true);
+    assert!(matches!(
+        client.services().await.unwrap_err(),
+        ProviderError::Transient(_)
+    ));
+    assert_eq!(
+        fake.calls(),
+        3,
+        "503 is retried up to the policy's attempts"
+    );
+    fake.set_unavailable(false);
+    assert_eq!(client.services().await.unwrap().len(), 4);
+    let (balance, currency) = client.balance().await.unwrap();
+    assert_eq!((balance, currency.as_str()), (dec("100.84292"), "USD"));
+}

@@ -59,10 +59,11 @@ impl AdminCatalogImportMutation {
             Some(ids) => Selection::Ids(ids),
         };
         let state = state(ctx);
-        let mut conn = conn(ctx).await?;
-        let provider = catalog_import::find_provider(&mut conn, provider_id).await?;
+        let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
+        // No database connection is held while the provider answers.
         let client = providers::client_for(&provider, &state.secrets, state.http.clone())?;
         let remote = catalog_import::fetch_catalog(client.as_ref()).await?;
+        let mut conn = conn(ctx).await?;
         Ok(ImportProviderServicesPayload(
             catalog_import::import(&mut conn, &provider, &remote, &selection, target).await?,
         ))

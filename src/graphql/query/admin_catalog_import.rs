@@ -32,10 +32,11 @@ impl AdminCatalogImportQuery {
     ) -> ApiResult<CatalogPreview> {
         let provider_id = parse_id("providerId", &provider_id)?;
         let state = state(ctx);
-        let mut conn = conn(ctx).await?;
-        let provider = catalog_import::find_provider(&mut conn, provider_id).await?;
+        let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
+        // No database connection is held while the provider answers.
         let client = providers::client_for(&provider, &state.secrets, state.http.clone())?;
         let remote = catalog_import::fetch_catalog(client.as_ref()).await?;
+        let mut conn = conn(ctx).await?;
         Ok(CatalogPreview(
             catalog_import::preview(&mut conn, &provider, &remote).await?,
         ))
