@@ -82,6 +82,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
         fulfilment: booster::config::FulfilmentConfig::from_environment()?,
         // No gateway keys in the environment: deposits are not part of this benchmark.
         payments: booster::config::PaymentsConfig::from_environment()?,
+        catalog: booster::config::CatalogConfig {
+            sync_interval: std::time::Duration::ZERO,
+        },
     };
     let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

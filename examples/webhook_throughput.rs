@@ -241,6 +241,9 @@ async fn main() -> anyhow::Result<()> {
             reconcile_after: Duration::from_secs(900),
             reconcile_interval: Duration::ZERO,
         },
+        catalog: booster::config::CatalogConfig {
+            sync_interval: Duration::ZERO,
+        },
     };
     let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -60,3 +60,20 @@ impl AppState {
         })))
     }
 }
+
+impl AppState {
+    /// A client for a stored provider, with its key decrypted and the configured
+    /// timeout and retry policy.
+    pub fn provider_client(
+        &self,
+        provider: &crate::db::providers::Provider,
+    ) -> Result<Box<dyn crate::providers::ProviderClient>, crate::error::AppError> {
+        let config = &self.config.fulfilment;
+        let retry = crate::providers::api_v2::RetryPolicy {
+            attempts: 3,
+            first_backoff: config.provider_retry_backoff,
+            timeout: config.provider_timeout,
+        };
+        crate::providers::client_for(provider, &self.secrets, self.http.clone(), retry)
+    }
+}

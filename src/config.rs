@@ -39,6 +39,7 @@
 //! | `PROVIDER_HEALTH_INTERVAL_SECONDS` | `300` | how often provider balances are fetched |
 //! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
+//! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -53,6 +54,7 @@ pub struct Config {
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
     pub fulfilment: FulfilmentConfig,
+    pub catalog: CatalogConfig,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
             fulfilment: FulfilmentConfig::from_environment()?,
+            catalog: CatalogConfig::from_environment()?,
         })
     }
 }
@@ -208,6 +211,21 @@ impl PaymentsConfig {
             return Err(anyhow!("DEPOSIT_EXPIRY_MINUTES must be positive"));
         }
         Ok(config)
+    }
+}
+
+/// Provider catalogues.
+#[derive(Clone, Debug)]
+pub struct CatalogConfig {
+    /// Zero: `booster serve` does not run the catalogue sync job.
+    pub sync_interval: Duration,
+}
+
+impl CatalogConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(CatalogConfig {
+            sync_interval: Duration::from_secs(parse_var("CATALOG_SYNC_INTERVAL_SECONDS", 3600)?),
+        })
     }
 }
 

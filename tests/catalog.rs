@@ -34,10 +34,12 @@ async fn provider(app: &TestApp, admin: &str, name: &str, rate: &str) -> String 
         .to_string()
 }
 
+/// An imported service; its provider service id is its name (one local service per
+/// provider service).
 fn imported(category: &str, provider: &str, name: &str, rate: &str) -> Value {
     json!({ "input": {
         "categoryId": category, "name": name, "platform": "TWITTER",
-        "pricing": { "provider": { "providerId": provider, "providerServiceId": "101", "providerRate": rate } },
+        "pricing": { "provider": { "providerId": provider, "providerServiceId": name, "providerRate": rate } },
         "minQuantity": 10, "maxQuantity": 10000 } })
 }
 

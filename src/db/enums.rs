@@ -236,3 +236,21 @@ text_enum! {
         Reconcile = "RECONCILE",
     }
 }
+
+text_enum! {
+    /// What the catalogue sync saw change at a provider.
+    pub enum CatalogChangeKind {
+        /// The provider offers a service that is not imported.
+        New = "NEW",
+        /// An admin imported the service.
+        Imported = "IMPORTED",
+        /// The provider's rate changed (and with it the price).
+        RateChanged = "RATE_CHANGED",
+        /// Minimum, maximum or the refill/cancel/drip-feed flags changed.
+        DetailsChanged = "DETAILS_CHANGED",
+        /// The provider dropped the service; it was deactivated.
+        Removed = "REMOVED",
+        /// A dropped service is listed again.
+        Reappeared = "REAPPEARED",
+    }
+}

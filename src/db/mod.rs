@@ -2,6 +2,7 @@
 //! the text-backed enums they use. Nothing here knows a business rule.
 
 pub mod api_keys;
+pub mod catalog_changes;
 pub mod categories;
 pub mod deposits;
 pub mod enums;

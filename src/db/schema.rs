@@ -22,6 +22,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_changes (id) {
+        id -> Int8,
+        provider_id -> Int8,
+        service_id -> Nullable<Int8>,
+        provider_service_id -> Text,
+        kind -> Text,
+        old_values -> Nullable<Jsonb>,
+        new_values -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_events (id) {
         id -> Int8,
         deposit_id -> Int8,
@@ -230,6 +243,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         fallback_service_id -> Nullable<Int8>,
+        upstream_missing_since -> Nullable<Timestamptz>,
+        sync_deactivated -> Bool,
     }
 }
 
@@ -279,6 +294,8 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(catalog_changes -> providers (provider_id));
+diesel::joinable!(catalog_changes -> services (service_id));
 diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposits -> users (user_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
@@ -297,6 +314,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
+    catalog_changes,
     deposit_events,
     deposits,
     ledger_entries,

@@ -103,4 +103,7 @@ pub struct ServiceChangeset {
     pub active: Option<bool>,
     pub sort_order: Option<i32>,
     pub fallback_service_id: Option<Option<i64>>,
+    /// Cleared when an admin sets `active`: the catalogue sync then no longer
+    /// reactivates the service on its own (see `domain::catalog_import`).
+    pub sync_deactivated: Option<bool>,
 }

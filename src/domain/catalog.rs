@@ -435,7 +435,7 @@ pub async fn create_service(
         .first::<Option<i32>>(conn)
         .await?
         .map_or(0, |max| max.saturating_add(1));
-    Ok(diesel::insert_into(services::table)
+    diesel::insert_into(services::table)
         .values(NewService {
             category_id: input.category_id,
             name,
@@ -459,7 +459,14 @@ pub async fn create_service(
         })
         .returning(Service::as_returning())
         .get_result(conn)
-        .await?)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "services_provider_service_key") {
+                AppError::conflict("this provider service is already imported")
+            } else {
+                e.into()
+            }
+        })
 }
 
 /// A partial update; `markup_bps: Some(None)` clears a service's own markup.
@@ -553,6 +560,8 @@ pub async fn update_service(
             active: update.active,
             sort_order: None,
             fallback_service_id: update.fallback_service_id,
+            // An admin's choice of `active` wins over the catalogue sync's.
+            sync_deactivated: update.active.map(|_| false),
         };
         allow_empty_changeset(diesel::update(services::table.find(id)).set(&changes).execute(conn).await)?;
         if reprice {

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod catalog_import;
 pub mod deposits;
 pub mod fulfilment;
 pub mod notifications;

@@ -68,13 +68,7 @@ impl Clients {
         let mut conn = state.pool.get().await?;
         let mut providers = HashMap::new();
         for provider in Provider::load_many(&mut conn, &ids).await? {
-            let config = &state.config.fulfilment;
-            let retry = providers::api_v2::RetryPolicy {
-                attempts: 3,
-                first_backoff: config.provider_retry_backoff,
-                timeout: config.provider_timeout,
-            };
-            match providers::client_for(&provider, &state.secrets, state.http.clone(), retry) {
+            match state.provider_client(&provider) {
                 Ok(client) => {
                     providers.insert(provider.id, (provider, client));
                 }

@@ -1,6 +1,7 @@
 //! Background work run inside `booster serve`, one file per job. Every job claims
 //! its rows with `FOR UPDATE SKIP LOCKED`, so any number of processes can run it.
 
+pub mod catalog_sync;
 pub mod fulfilment;
 pub mod reconcile_deposits;
 
@@ -53,6 +54,13 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         fulfilment.health_interval,
         |s| async move { fulfilment::check_health_once(&s).await.map(|_| None) },
     ));
+    let interval = state.config.catalog.sync_interval;
+    if !interval.is_zero() {
+        handles.push(tokio::spawn(catalog_sync::run_forever(
+            state.clone(),
+            interval,
+        )));
+    }
     handles
 }
 

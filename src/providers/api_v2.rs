@@ -2,34 +2,18 @@
 //! provider: one POST endpoint, form-encoded `key` + `action`, JSON answers, logical
 //! errors as `{"error": "..."}` (usually with HTTP 200).
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bigdecimal::BigDecimal;
 use serde_json::Value;
 
+pub use super::wire::RetryPolicy;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
     map_status,
+    wire::{decimal, flag, integer, post_form, text},
 };
-
-/// Retries of calls that failed before the provider could act.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub first_backoff: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            first_backoff: Duration::from_millis(200),
-            timeout: Duration::from_secs(20),
-        }
-    }
-}
 
 pub struct ApiV2Client {
     http: reqwest::Client,
@@ -62,19 +46,9 @@ impl ApiV2Client {
         fields: &[(&str, String)],
         safe_to_repeat: bool,
     ) -> Result<Value, ProviderError> {
-        let mut backoff = self.retry.first_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.call_once(action, fields, safe_to_repeat).await {
-                Err(ProviderError::Transient(why)) if attempt < self.retry.attempts => {
-                    tracing::debug!(action, attempt, %why, "provider call failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.retry
+            .run(action, || self.call_once(action, fields, safe_to_repeat))
+            .await
     }
 
     async fn call_once(
@@ -85,53 +59,14 @@ impl ApiV2Client {
     ) -> Result<Value, ProviderError> {
         let mut form: Vec<(&str, &str)> = vec![("key", self.key.as_str()), ("action", action)];
         form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-        let unclear_or_transient = |why: String| {
-            if safe_to_repeat {
-                ProviderError::Transient(why)
-            } else {
-                ProviderError::Unclear(why)
-            }
-        };
-        let response = match self
-            .http
-            .post(&self.url)
-            .form(&form)
-            .timeout(self.retry.timeout)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            // Nothing reached the provider: always safe to retry.
-            Err(e) if e.is_connect() => {
-                return Err(ProviderError::Transient(format!(
-                    "cannot connect: {}",
-                    without_url(&e)
-                )));
-            }
-            Err(e) if e.is_timeout() => return Err(unclear_or_transient("timed out".into())),
-            Err(e) => return Err(unclear_or_transient(without_url(&e))),
-        };
-        let status = response.status();
-        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        {
-            // Refused at the door: the provider did not act.
-            return Err(ProviderError::Transient(format!("HTTP {status}")));
-        }
-        if status.is_server_error() {
-            return Err(unclear_or_transient(format!("HTTP {status}")));
-        }
-        let body = response
-            .text()
-            .await
-            .map_err(|e| unclear_or_transient(without_url(&e)))?;
-        let value: Value = serde_json::from_str(&body).map_err(|_| {
-            if status.is_client_error() {
-                ProviderError::Refused(format!("HTTP {status}"))
-            } else {
-                unclear_or_transient(format!("unreadable answer (HTTP {status})"))
-            }
-        })?;
+        let value = post_form(
+            &self.http,
+            &self.url,
+            &form,
+            self.retry.timeout,
+            safe_to_repeat,
+        )
+        .await?;
         if let Some(error) = value.get("error") {
             return Err(ProviderError::Refused(
                 error
@@ -141,47 +76,6 @@ impl ApiV2Client {
             ));
         }
         Ok(value)
-    }
-}
-
-/// reqwest errors print the URL; provider URLs are not secret but are noise in
-/// customer-facing notes, and query strings could carry keys on some panels.
-fn without_url(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "<provider>");
-    }
-    text
-}
-
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn integer(value: &Value) -> Option<i64> {
-    text(value).and_then(|t| {
-        t.parse::<i64>().ok().or_else(|| {
-            BigDecimal::from_str(&t)
-                .ok()
-                .and_then(|d| bigdecimal::ToPrimitive::to_i64(&d.with_scale(0)))
-        })
-    })
-}
-
-fn decimal(value: &Value) -> Option<BigDecimal> {
-    text(value).and_then(|t| BigDecimal::from_str(&t).ok())
-}
-
-fn flag(value: Option<&Value>) -> bool {
-    match value {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
-        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
-        _ => false,
     }
 }
 

@@ -11,6 +11,8 @@
 //!   sending, unreadable answer); an `add` in this state must never be resent blindly.
 
 pub mod api_v2;
+pub mod medanpedia;
+pub mod wire;
 
 use std::collections::HashMap;
 
@@ -151,9 +153,22 @@ pub fn client_for(
             api_v2::ApiV2Client::new(http, provider.base_url.clone(), api_key).with_retry(retry),
         ),
         ProviderKind::Medanpedia => {
-            return Err(AppError::ProviderError(
-                "MedanPedia client not available yet".into(),
-            ));
+            let api_id = provider
+                .api_id
+                .clone()
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    AppError::ProviderError(format!(
+                        "provider {} has no API id (MedanPedia needs one)",
+                        provider.name
+                    ))
+                })?;
+            Box::new(medanpedia::MedanPediaClient::new(
+                http,
+                provider.base_url.clone(),
+                api_id,
+                api_key,
+            ))
         }
     })
 }

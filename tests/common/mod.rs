@@ -2,14 +2,19 @@
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
 #![allow(dead_code)]
 
+pub mod fake_api_v2;
 pub mod fake_gateways;
+pub mod fake_medanpedia;
 
 use std::{net::SocketAddr, time::Duration};
 
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey, ServerConfig},
+    config::{
+        AuthConfig, CatalogConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey,
+        ServerConfig,
+    },
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -121,6 +126,10 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             health_interval: Duration::from_secs(60),
             provider_timeout: Duration::from_secs(2),
             provider_retry_backoff: Duration::from_millis(10),
+        },
+        // Catalogue syncs run only when a test calls them.
+        catalog: CatalogConfig {
+            sync_interval: Duration::ZERO,
         },
     }
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin_catalog;
+mod admin_catalog_import;
 mod admin_users;
 mod fulfilment;
 mod orders;
@@ -11,6 +12,7 @@ mod wallet;
 pub struct MutationRoot(
     account::AccountMutation,
     admin_catalog::AdminCatalogMutation,
+    admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
     orders::OrderMutation,
     fulfilment::FulfilmentMutation,

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod admin_catalog_import;
 mod catalog;
 mod notifications;
 mod orders;
@@ -12,6 +13,7 @@ pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    admin_catalog_import::AdminCatalogImportQuery,
     orders::OrderQuery,
     notifications::NotificationQuery,
     orders::StockQuery,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod catalog_import;
 pub mod notifications;
 pub mod orders;
 pub mod wallet;

@@ -1,0 +1,31 @@
+//! `catalog_changes`: what the catalogue import and sync saw change at a provider,
+//! never updated or deleted.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::{enums::CatalogChangeKind, schema::catalog_changes};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = catalog_changes, check_for_backend(diesel::pg::Pg))]
+pub struct CatalogChange {
+    pub id: i64,
+    pub provider_id: i64,
+    pub service_id: Option<i64>,
+    pub provider_service_id: String,
+    pub kind: CatalogChangeKind,
+    pub old_values: Option<serde_json::Value>,
+    pub new_values: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = catalog_changes)]
+pub struct NewCatalogChange {
+    pub provider_id: i64,
+    pub service_id: Option<i64>,
+    pub provider_service_id: String,
+    pub kind: CatalogChangeKind,
+    pub old_values: Option<serde_json::Value>,
+    pub new_values: Option<serde_json::Value>,
+}

@@ -1,0 +1,70 @@
+//! Admin queries of the catalogue import: a provider's catalogue compared with what
+//! was imported, and the log of catalogue changes.
+
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    domain::catalog_import,
+    graphql::{
+        conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        pagination::{Page, decode_keyset, keyset_page, page_size},
+        parse_id, state,
+        types::catalog_import::{CatalogChange, CatalogPreview},
+    },
+};
+
+#[derive(Default)]
+pub struct AdminCatalogImportQuery;
+
+#[Object]
+impl AdminCatalogImportQuery {
+    /// Asks the provider for its catalogue and compares it with the services imported
+    /// from it: what is new, what changed (old and new rate and price), what is gone.
+    /// Writes nothing.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_preview_provider_catalog(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: ID,
+    ) -> ApiResult<CatalogPreview> {
+        let provider_id = parse_id("providerId", &provider_id)?;
+        let state = state(ctx);
+        let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
+        // No database connection is held while the provider answers.
+        let client = state.provider_client(&provider)?;
+        let remote = catalog_import::fetch_catalog(client.as_ref()).await?;
+        let mut conn = conn(ctx).await?;
+        Ok(CatalogPreview(
+            catalog_import::preview(&mut conn, &provider, &remote).await?,
+        ))
+    }
+
+    /// What the catalogue sync and imports saw change at a provider, newest first.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn admin_catalog_changes(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Page<CatalogChange>> {
+        let provider_id = parse_id("providerId", &provider_id)?;
+        let limit = page_size(first)?;
+        let before = decode_keyset(after.as_deref())?;
+        let mut conn = conn(ctx).await?;
+        let (rows, total) =
+            catalog_import::list_changes(&mut conn, provider_id, before, limit + 1).await?;
+        Ok(keyset_page(
+            rows.into_iter().map(CatalogChange).collect(),
+            |c| c.0.id,
+            limit,
+            before.is_some(),
+            total,
+        ))
+    }
+}

@@ -1,0 +1,298 @@
+//! MedanPedia's own API (Indonesian, prices in rupiah): one POST endpoint per verb
+//! under `https://api.medanpedia.co.id/`, form-encoded `api_id` + `api_key`, answers
+//! `{"status": true, "data": ...}` and failures `{"status": false, "msg": "..."}`
+//! (older versions put the message in `data`). Errors are classified and retried
+//! exactly as for API v2 (see [`super::wire`]).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bigdecimal::BigDecimal;
+use serde_json::Value;
+
+use super::{
+    MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
+    map_status,
+    wire::{RetryPolicy, decimal, flag, integer, post_form, text},
+};
+
+pub struct MedanPediaClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_id: String,
+    api_key: String,
+    retry: RetryPolicy,
+}
+
+/// Why a cancel is refused for every order: MedanPedia has no cancel endpoint.
+pub const CANCEL_UNSUPPORTED: &str = "MedanPedia does not support cancelling orders";
+
+impl MedanPediaClient {
+    /// `base_url` is the API root (`https://api.medanpedia.co.id`); endpoints are
+    /// appended to it.
+    pub fn new(http: reqwest::Client, base_url: String, api_id: String, api_key: String) -> Self {
+        MedanPediaClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_id,
+            api_key,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    async fn call(
+        &self,
+        endpoint: &str,
+        fields: &[(&str, String)],
+        safe_to_repeat: bool,
+    ) -> Result<Value, ProviderError> {
+        self.retry
+            .run(endpoint, || {
+                self.call_once(endpoint, fields, safe_to_repeat)
+            })
+            .await
+    }
+
+    async fn call_once(
+        &self,
+        endpoint: &str,
+        fields: &[(&str, String)],
+        safe_to_repeat: bool,
+    ) -> Result<Value, ProviderError> {
+        let url = format!("{}/{endpoint}", self.base_url);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("api_id", self.api_id.as_str()),
+            ("api_key", self.api_key.as_str()),
+        ];
+        form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+        let value = post_form(&self.http, &url, &form, self.retry.timeout, safe_to_repeat).await?;
+        if !flag(value.get("status")) {
+            return Err(ProviderError::Refused(failure_message(&value)));
+        }
+        Ok(value)
+    }
+}
+
+/// The message of a `{"status": false}` answer: in `msg`, or in `data` (older API).
+fn failure_message(value: &Value) -> String {
+    value
+        .get("msg")
+        .and_then(text)
+        .or_else(|| value.get("data").and_then(text))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "request refused".into())
+}
+
+fn parse_status(value: &Value) -> Result<RemoteStatus, String> {
+    let label = match value.get("status") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => {
+            return Err(value
+                .get("msg")
+                .and_then(text)
+                .unwrap_or_else(|| "no status in answer".into()));
+        }
+    };
+    let status = map_status(&label).ok_or_else(|| format!("unknown status {label:?}"))?;
+    Ok(RemoteStatus {
+        status,
+        label,
+        start_count: value.get("start_count").and_then(integer),
+        remains: value.get("remains").and_then(integer),
+        charge: value.get("charge").and_then(decimal),
+    })
+}
+
+/// The type-specific fields MedanPedia takes, from an order's `extra` (API v2 names).
+fn extra_fields(extra: &Value) -> Vec<(&'static str, String)> {
+    let mut fields = Vec::new();
+    if let Some(comments) = extra.get("comments").and_then(text) {
+        fields.push(("custom_comments", comments));
+    }
+    if let Some(link) = extra.get("custom_link").and_then(text) {
+        fields.push(("custom_link", link));
+    }
+    fields
+}
+
+#[async_trait]
+impl ProviderClient for MedanPediaClient {
+    async fn services(&self) -> Result<Vec<RemoteService>, ProviderError> {
+        let value = self.call("services", &[], true).await?;
+        let list = value
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ProviderError::Transient("services answer is not a list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|s| {
+                Some(RemoteService {
+                    id: s.get("id").and_then(text)?,
+                    name: s.get("name").and_then(text).unwrap_or_default(),
+                    category: s.get("category").and_then(text).unwrap_or_default(),
+                    // MedanPedia lists no type: its services take a target and a
+                    // quantity, as API v2's Default does.
+                    type_label: s
+                        .get("type")
+                        .and_then(text)
+                        .unwrap_or_else(|| "Default".into()),
+                    rate: s.get("price").and_then(decimal)?,
+                    min: s.get("min").and_then(integer).unwrap_or(1),
+                    max: s.get("max").and_then(integer).unwrap_or(1),
+                    refill: flag(s.get("refill")),
+                    cancel: false,
+                    dripfeed: false,
+                    description: s.get("description").and_then(text).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    async fn add_order(&self, order: &RemoteOrderRequest<'_>) -> Result<String, ProviderError> {
+        let mut fields = vec![
+            ("service", order.service.to_string()),
+            ("target", order.link.to_string()),
+        ];
+        if let Some(quantity) = order.quantity {
+            fields.push(("quantity", quantity.to_string()));
+        }
+        fields.extend(extra_fields(order.extra));
+        let value = self.call("order", &fields, false).await?;
+        value
+            .get("data")
+            .and_then(|d| d.get("id"))
+            .and_then(text)
+            .ok_or_else(|| {
+                ProviderError::Unclear(format!("order answered without an order id: {value}"))
+            })
+    }
+
+    /// One id uses the single form (`data`); several the many form (`orders`). A
+    /// refused single lookup ("order not found") is that order's error, as in the
+    /// many form.
+    async fn statuses(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<RemoteStatus, String>>, ProviderError> {
+        let mut result = HashMap::new();
+        if let [id] = ids {
+            let entry = match self.call("status", &[("id", id.clone())], true).await {
+                Ok(value) => match value.get("data") {
+                    Some(data) => parse_status(data),
+                    None => Err("no data in answer".into()),
+                },
+                Err(ProviderError::Refused(message)) => Err(message),
+                Err(other) => return Err(other),
+            };
+            result.insert(id.clone(), entry);
+            return Ok(result);
+        }
+        for chunk in ids.chunks(MAX_BATCH) {
+            let value = self
+                .call("status", &[("id", chunk.join(","))], true)
+                .await?;
+            let map = value
+                .get("orders")
+                .and_then(Value::as_object)
+                .ok_or_else(|| ProviderError::Transient("status answer has no orders".into()))?;
+            for id in chunk {
+                let entry = match map.get(id) {
+                    Some(v) => parse_status(v),
+                    None => Err("missing from the answer".into()),
+                };
+                result.insert(id.clone(), entry);
+            }
+        }
+        Ok(result)
+    }
+
+    async fn refill(&self, order_id: &str) -> Result<String, ProviderError> {
+        let value = self
+            .call("refill", &[("id_order", order_id.to_string())], false)
+            .await?;
+        value
+            .get("data")
+            .and_then(|d| d.get("id_refill"))
+            .and_then(text)
+            .ok_or_else(|| {
+                ProviderError::Unclear(format!("refill answered without an id: {value}"))
+            })
+    }
+
+    async fn refill_status(&self, refill_id: &str) -> Result<String, ProviderError> {
+        let value = self
+            .call(
+                "refill_status",
+                &[("id_refill", refill_id.to_string())],
+                true,
+            )
+            .await?;
+        value
+            .get("data")
+            .and_then(|d| d.get("status"))
+            .and_then(text)
+            .ok_or_else(|| ProviderError::Transient(format!("refill status unreadable: {value}")))
+    }
+
+    async fn cancel(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<(), String>>, ProviderError> {
+        Ok(ids
+            .iter()
+            .map(|id| (id.clone(), Err(CANCEL_UNSUPPORTED.to_string())))
+            .collect())
+    }
+
+    async fn balance(&self) -> Result<(BigDecimal, String), ProviderError> {
+        let value = self.call("profile", &[], true).await?;
+        let balance = value
+            .get("data")
+            .and_then(|d| d.get("balance"))
+            .and_then(decimal)
+            .ok_or_else(|| ProviderError::Transient(format!("balance unreadable: {value}")))?;
+        Ok((balance, "IDR".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_failures_from_msg_or_data() {
+        assert_eq!(
+            failure_message(&json!({"status": false, "msg": "API Key salah"})),
+            "API Key salah"
+        );
+        assert_eq!(
+            failure_message(&json!({"status": false, "data": "Saldo tidak cukup"})),
+            "Saldo tidak cukup"
+        );
+        assert_eq!(
+            failure_message(&json!({"status": false})),
+            "request refused"
+        );
+    }
+
+    #[test]
+    fn parses_statuses() {
+        let s = parse_status(&json!({"id": "7", "status": "Success", "charge": "1500", "start_count": "10", "remains": "0"})).unwrap();
+        assert_eq!(s.status, crate::db::enums::OrderStatus::Completed);
+        assert_eq!(s.charge, Some(BigDecimal::from(1500)));
+        assert_eq!(
+            parse_status(&json!({"status": "Error"})).unwrap().status,
+            crate::db::enums::OrderStatus::Canceled
+        );
+        assert_eq!(
+            parse_status(&json!({"msg": "Pesanan tidak ditemukan", "status": false})).unwrap_err(),
+            "Pesanan tidak ditemukan"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! What every provider client shares: the retry policy and loop, one form POST
+//! with its error classification (see the module doc of [`super`]), and lenient
+//! readers for the JSON values panels send (numbers as strings, flags as 0/1).
+
+use std::{future::Future, str::FromStr, time::Duration};
+
+use bigdecimal::BigDecimal;
+use serde_json::Value;
+
+use super::ProviderError;
+
+/// Retries of calls that failed before the provider could act.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            first_backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `call` until it succeeds, fails for good, or the attempts run out; only
+    /// [`ProviderError::Transient`] failures are retried, with doubling backoff.
+    pub async fn run<F, Fut, T>(&self, what: &str, mut call: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let mut backoff = self.first_backoff;
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(ProviderError::Transient(why)) if attempt < self.attempts => {
+                    tracing::debug!(what, attempt, %why, "provider call failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// One form-encoded POST, answered with JSON. `safe_to_repeat` tells whether a call
+/// whose fate is unknown (timeout, 5xx) may be reported as transient (reads) or must
+/// be reported as unclear (orders, refills: never sent twice blindly). The logical
+/// errors of each protocol are the caller's to detect in the returned value.
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+    timeout: Duration,
+    safe_to_repeat: bool,
+) -> Result<Value, ProviderError> {
+    let unclear_or_transient = |why: String| {
+        if safe_to_repeat {
+            ProviderError::Transient(why)
+        } else {
+            ProviderError::Unclear(why)
+        }
+    };
+    let response = match http.post(url).form(form).timeout(timeout).send().await {
+        Ok(response) => response,
+        // Nothing reached the provider: always safe to retry.
+        Err(e) if e.is_connect() => {
+            return Err(ProviderError::Transient(format!(
+                "cannot connect: {}",
+                without_url(&e)
+            )));
+        }
+        Err(e) if e.is_timeout() => return Err(unclear_or_transient("timed out".into())),
+        Err(e) => return Err(unclear_or_transient(without_url(&e))),
+    };
+    let status = response.status();
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+    {
+        // Refused at the door: the provider did not act.
+        return Err(ProviderError::Transient(format!("HTTP {status}")));
+    }
+    if status.is_server_error() {
+        return Err(unclear_or_transient(format!("HTTP {status}")));
+    }
+    let body = response
+        .text()
+        .await
+        .map_err(|e| unclear_or_transient(without_url(&e)))?;
+    serde_json::from_str(&body).map_err(|_| {
+        if status.is_client_error() {
+            ProviderError::Refused(format!("HTTP {status}"))
+        } else {
+            unclear_or_transient(format!("unreadable answer (HTTP {status})"))
+        }
+    })
+}
+
+/// reqwest errors print the URL; provider URLs are not secret but are noise in
+/// customer-facing notes, and query strings could carry keys on some panels.
+pub fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "<provider>");
+    }
+    text
+}
+
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub fn integer(value: &Value) -> Option<i64> {
+    text(value).and_then(|t| {
+        t.parse::<i64>().ok().or_else(|| {
+            BigDecimal::from_str(&t)
+                .ok()
+                .and_then(|d| bigdecimal::ToPrimitive::to_i64(&d.with_scale(0)))
+        })
+    })
+}
+
+pub fn decimal(value: &Value) -> Option<BigDecimal> {
+    text(value).and_then(|t| BigDecimal::from_str(&t).ok())
+}
+
+pub fn flag(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+        _ => false,
+    }
+}
