@@ -363,6 +363,17 @@ async fn preview_import_and_sync_follow_the_provider() {
     assert_eq!(rows["2"].max_quantity, 5000);
     assert!(!rows["4"].active, "dropped upstream: deactivated");
     assert_eq!(count_services(&app).await, 3, "never deleted");
+    let notes = app
+        .ok(
+            Some(&admin),
+            "{ adminNotifications { kind providerId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        notes["adminNotifications"][0]["kind"], "PROVIDER_SERVICES_REMOVED",
+        "admins hear when services vanish"
+    );
 
     // Nothing changed upstream: a second sync changes nothing (NEW is logged once).
     let summary = app.ok(Some(&admin), SYNC, p.clone()).await["adminSyncProviderCatalog"].clone();

@@ -911,6 +911,20 @@ pub async fn sync(
             .bind::<sql_types::Array<sql_types::BigInt>, _>(&removed)
             .execute(conn)
             .await?;
+            let message = format!(
+                "{} service(s) of provider {} vanished from its catalogue and were deactivated: {:?}",
+                removed.len(),
+                provider.name,
+                removed
+            );
+            crate::domain::notifications::notify(
+                conn,
+                crate::domain::notifications::Audience::Admins,
+                "PROVIDER_SERVICES_REMOVED",
+                &message,
+                crate::domain::notifications::About { provider_id: Some(provider.id), ..Default::default() },
+            )
+            .await?;
         }
         if !reappeared.is_empty() {
             diesel::sql_query(
