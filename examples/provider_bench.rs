@@ -183,6 +183,15 @@ async fn run(url: &str) -> anyhow::Result<()> {
     // 10,000 open orders, all changing upstream.
     let state = AppState::new(config(url, 16)?)?;
     let (service, user) = setup_once(&state, &fake).await?;
+    {
+        // The dispatch phase's orders are finished, so only the new 10,000 are open.
+        let mut conn = state.pool.get().await?;
+        diesel::sql_query(
+            "UPDATE orders SET status = 'COMPLETED' WHERE status IN ('PROCESSING', 'IN_PROGRESS')",
+        )
+        .execute(&mut conn)
+        .await?;
+    }
     pending_orders(&state, service, user, 10_000).await?;
     {
         // Accepted upstream without paying for 10,000 slow calls: give each order an
