@@ -144,3 +144,43 @@ impl Loader<ProviderStatsOf> for DbLoader {
         Ok(found)
     }
 }
+
+/// The status history of an order, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryOf(pub i64);
+
+impl Loader<HistoryOf> for DbLoader {
+    type Value = Vec<crate::db::orders::OrderEventRow>;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(
+        &self,
+        keys: &[HistoryOf],
+    ) -> Result<HashMap<HistoryOf, Self::Value>, Self::Error> {
+        use crate::db::{orders::OrderEventRow, schema::order_events};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
+        let rows: Vec<OrderEventRow> = order_events::table
+            .filter(order_events::order_id.eq_any(&ids))
+            .order((order_events::order_id, order_events::id))
+            .select(OrderEventRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+        let mut grouped: HashMap<HistoryOf, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            grouped
+                .entry(HistoryOf(row.order_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(grouped)
+    }
+}

@@ -18,7 +18,7 @@ use crate::{
         error::ApiResult,
         guards::RoleGuard,
         load,
-        loaders::{ServiceId, UserId},
+        loaders::{HistoryOf, ServiceId, UserId},
         scalars::Rupiah,
         state,
         types::{account::User, catalog::Service},
@@ -98,15 +98,11 @@ impl Order {
         self.0.updated_at
     }
 
-    /// Every status change, oldest first.
+    /// Every status change, oldest first (batched across a list of orders).
     #[graphql(complexity = 20)]
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderHistoryEntry>> {
-        let mut conn = conn(ctx).await?;
-        Ok(orders::history(&mut conn, self.0.id)
-            .await?
-            .into_iter()
-            .map(OrderHistoryEntry)
-            .collect())
+        let rows = load(ctx, HistoryOf(self.0.id), "order history").await?;
+        Ok(rows.into_iter().map(OrderHistoryEntry).collect())
     }
 
     /// Cancel and refill requests and their outcome.
