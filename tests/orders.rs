@@ -651,3 +651,76 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
     let text = refused.to_string();
     assert!(text.contains("FORBIDDEN"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mass_order_from_an_uploaded_file_and_completion_times() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
+    let (user, key) = app.customer("upload@example.com").await;
+    fund(&app, user, 100_000).await;
+    // GraphQL multipart request spec: operations, map, then the file part.
+    let operations = json!({
+        "query": "mutation($file: Upload!) { placeMassOrder(input: { file: $file }) { placedCount totalCharge errors { line } } }",
+        "variables": { "file": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(
+                format!("{service}|https://x.com/a|100\n{service}|https://x.com/b|200\n")
+                    .into_bytes(),
+            )
+            .file_name("orders.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+        );
+    let answer: Value = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["data"]["placeMassOrder"]["placedCount"], 2,
+        "{answer}"
+    );
+    assert_eq!(answer["data"]["placeMassOrder"]["totalCharge"], 3000);
+    assert_eq!(balance(&app, user).await, 97_000);
+
+    // Completing orders feeds the service's average completion time in the catalogue.
+    let ids = app
+        .ok(
+            Some(&key),
+            "{ myOrders { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    for edge in ids["myOrders"]["edges"].as_array().unwrap() {
+        app.ok(
+            Some(&admin),
+            "mutation($id: ID!) { adminUpdateOrderStatus(input: { orderId: $id, status: COMPLETED }) { status } }",
+            json!({ "id": edge["node"]["id"] }),
+        )
+        .await;
+    }
+    let data = app
+        .ok(
+            None,
+            "query($id: ID!) { service(id: $id) { averageCompletionSeconds } }",
+            json!({ "id": service.to_string() }),
+        )
+        .await;
+    assert!(
+        data["service"]["averageCompletionSeconds"].is_i64(),
+        "{data}"
+    );
+    assert_books_balance(&app).await;
+}

@@ -433,7 +433,31 @@ pub async fn record_status(
         .await?;
     let event = event_of(&updated, &row);
     events::publish(conn, std::slice::from_ref(&event)).await?;
+    if status == OrderStatus::Completed && order.status != OrderStatus::Completed {
+        record_completion_time(conn, &updated, row.created_at).await?;
+    }
     Ok((updated, event))
+}
+
+/// Folds one completion into the service's "average completion time" shown in the
+/// catalogue: an exponential moving average (weight 1/10), so it follows a
+/// provider that speeds up or slows down without keeping every sample.
+async fn record_completion_time(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    completed_at: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let seconds = (completed_at - order.created_at).num_seconds().max(0);
+    diesel::sql_query(
+        "UPDATE services SET average_completion_seconds = \
+         CASE WHEN average_completion_seconds IS NULL THEN $1 \
+         ELSE (average_completion_seconds * 9 + $1) / 10 END WHERE id = $2",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(seconds)
+    .bind::<diesel::sql_types::BigInt, _>(order.service_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Places one order: validates everything first, then in one transaction inserts
