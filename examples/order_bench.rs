@@ -71,6 +71,8 @@ async fn run(url: &str) -> anyhow::Result<()> {
             graphql_max_depth: 15,
             graphql_max_complexity: 20_000,
             graphiql_assets_dir: "assets/vendor/graphiql".into(),
+            // The benchmark measures throughput, not the limiter.
+            rate_limit_per_minute: 0,
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),

@@ -40,6 +40,7 @@
 //! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
+//! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -94,6 +95,9 @@ pub struct ServerConfig {
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
     pub graphiql_assets_dir: std::path::PathBuf,
+    /// GraphQL requests one signed-in user may make per minute (bursts up to the
+    /// same number); 0 disables the limit.
+    pub rate_limit_per_minute: u32,
 }
 
 impl ServerConfig {
@@ -105,6 +109,7 @@ impl ServerConfig {
             graphql_max_depth: parse_var("GRAPHQL_MAX_DEPTH", 15)?,
             graphql_max_complexity: parse_var("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
+            rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
         })
     }
 }

@@ -104,3 +104,29 @@ async fn health_playground_and_middleware() {
         Some("gzip")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_over_the_rate_limit_gets_429_and_rate_limited() {
+    let app = TestApp::spawn_with(|c| c.server.rate_limit_per_minute = 5).await;
+    let (_, key) = app.customer("busy@example.com").await;
+    let (_, other) = app.customer("calm@example.com").await;
+    for _ in 0..5 {
+        app.ok(Some(&key), "{ me { id } }", serde_json::json!({}))
+            .await;
+    }
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    // Limits are per user: someone else is unaffected.
+    app.ok(Some(&other), "{ me { id } }", serde_json::json!({}))
+        .await;
+}

@@ -49,15 +49,26 @@ pub async fn execute(
     State(state): State<HttpState>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let token = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(auth::bearer_token);
     let viewer = match viewer_for(&state, token).await {
         Ok(viewer) => viewer,
-        Err(error) => return error_response(error).into(),
+        Err(error) => return GraphQLResponse::from(error_response(error)).into_response(),
     };
+    if let Some(user) = &viewer.0
+        && let Err(retry_after) = state.rate_limiter.check(user.id())
+    {
+        let body = GraphQLResponse::from(error_response(AppError::RateLimited));
+        let mut response = body.into_response();
+        *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, retry_after.into());
+        return response;
+    }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
     let request = request.into_inner().data(viewer).data(loaders);
     let mut response = state.schema.execute(request).await;
@@ -75,7 +86,7 @@ pub async fn execute(
                 .set("code", code);
         }
     }
-    response.into()
+    GraphQLResponse::from(response).into_response()
 }
 
 /// The playground. With the assets installed by `scripts/fetch-graphiql.sh` it works
