@@ -22,7 +22,7 @@ use crate::{
     },
     domain::{
         notifications::{self, About, Audience},
-        orders::{Settlement, record_status, settle},
+        orders::{Settlement, lock_order, record_status, settle},
     },
     error::{AppError, AppResult},
     events::{self, OrderEvent},
@@ -129,7 +129,7 @@ pub async fn mark_accepted(
     provider_order_id: &str,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id).await?.ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         let order: Order = diesel::update(orders::table.find(order.id))
             .set((orders::provider_order_id.eq(provider_order_id), orders::last_error.eq(None::<String>)))
             .returning(Order::as_returning())
@@ -154,9 +154,7 @@ pub async fn mark_retry(
     backoff: Duration,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::Submitting {
             return Ok(order);
         }
@@ -198,9 +196,7 @@ pub async fn mark_refused(
     error: &str,
 ) -> AppResult<RefusalOutcome> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::Submitting {
             return Ok(RefusalOutcome::Failed);
         }
@@ -271,9 +267,7 @@ pub async fn mark_unclear(
     error: &str,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::Submitting {
             return Ok(order);
         }
@@ -333,9 +327,7 @@ pub async fn resolve_review(
     provider_order_id: Option<&str>,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::NeedsReview {
             return Err(AppError::conflict(format!(
                 "order is {}, not NEEDS_REVIEW",
@@ -432,9 +424,7 @@ pub async fn apply_remote_status(
     remote: &RemoteStatus,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if !matches!(
             order.status,
             OrderStatus::Processing | OrderStatus::InProgress

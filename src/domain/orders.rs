@@ -393,6 +393,13 @@ fn event_of(order: &Order, row: &OrderEventRow) -> OrderEvent {
     }
 }
 
+/// The order, locked `FOR UPDATE` until the caller's transaction ends.
+pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<Order> {
+    Order::find_for_update(conn, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))
+}
+
 /// Writes a status change: the order row, its history row and the event, in the
 /// caller's transaction.
 pub async fn record_status(
@@ -937,9 +944,7 @@ pub async fn settle(
     actor_id: Option<i64>,
 ) -> AppResult<Order> {
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status.is_final() {
             return Ok(order);
         }
@@ -1026,9 +1031,7 @@ pub async fn admin_set_status(
         ));
     }
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order_id).await?;
         if order.status.is_final() {
             return Err(AppError::conflict(format!(
                 "order is already {}",
@@ -1064,9 +1067,7 @@ pub async fn request_cancel(
         ));
     }
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order.id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order.id).await?;
         match order.status {
             OrderStatus::Pending => {
                 let order = settle(
@@ -1120,9 +1121,7 @@ pub async fn request_refill(
         return Err(AppError::conflict("only completed orders can be refilled"));
     }
     conn.transaction(async |conn| {
-        let order = Order::find_for_update(conn, order.id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let order = lock_order(conn, order.id).await?;
         let request = open_request(conn, &order, OrderRequestKind::Refill).await?;
         record_status(
             conn,
