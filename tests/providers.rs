@@ -471,3 +471,60 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     );
     assert_books_balance(&app).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_low_provider_balance_warns_the_admins_once() {
+    let app = TestApp::spawn().await;
+    let fake = FakeProvider::start().await;
+    let provider = provider_row(&app, &fake, "JAP").await;
+    let admin = app.admin().await;
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminUpdateProvider(id: $id, input: { lowBalanceThreshold: \"200\" }) { lowBalanceThreshold } }",
+        json!({ "id": provider.to_string() }),
+    )
+    .await;
+    // The fake reports 100.50: below the threshold, twice; the admins hear it once.
+    booster::jobs::fulfilment::check_health_once(&app.state)
+        .await
+        .unwrap();
+    booster::jobs::fulfilment::check_health_once(&app.state)
+        .await
+        .unwrap();
+    let data = app
+        .ok(
+            Some(&admin),
+            "query($id: ID!) { adminProvider(id: $id) { balance balanceCheckedAt healthy lastLatencyMs } adminNotifications { kind message } }",
+            json!({ "id": provider.to_string() }),
+        )
+        .await;
+    assert_eq!(data["adminProvider"]["balance"], "100.5");
+    assert_eq!(data["adminProvider"]["healthy"], true);
+    let warnings: Vec<&Value> = data["adminNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "PROVIDER_LOW_BALANCE")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{data}");
+    assert!(warnings[0]["message"].as_str().unwrap().contains("100.5"));
+    // Topped up, then low again: a new warning for the new crossing.
+    fake.state.lock().unwrap().balance = "500".into();
+    booster::jobs::fulfilment::check_health_once(&app.state)
+        .await
+        .unwrap();
+    fake.state.lock().unwrap().balance = "10".into();
+    booster::jobs::fulfilment::check_health_once(&app.state)
+        .await
+        .unwrap();
+    let data = app
+        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
+        .await;
+    let count = data["adminNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "PROVIDER_LOW_BALANCE")
+        .count();
+    assert_eq!(count, 2);
+}
