@@ -1246,24 +1246,6 @@ pub async fn list_orders(
     Ok((rows, total))
 }
 
-pub async fn history(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<Vec<OrderEventRow>> {
-    Ok(order_events::table
-        .filter(order_events::order_id.eq(order_id))
-        .order(order_events::id)
-        .select(OrderEventRow::as_select())
-        .load(conn)
-        .await?)
-}
-
-pub async fn requests(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<Vec<OrderRequest>> {
-    Ok(order_requests::table
-        .filter(order_requests::order_id.eq(order_id))
-        .order(order_requests::id)
-        .select(OrderRequest::as_select())
-        .load(conn)
-        .await?)
-}
-
 pub async fn list_mass_orders(
     conn: &mut AsyncPgConnection,
     user_id: i64,

@@ -184,3 +184,43 @@ impl Loader<HistoryOf> for DbLoader {
         Ok(grouped)
     }
 }
+
+/// The cancel and refill requests of an order, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestsOf(pub i64);
+
+impl Loader<RequestsOf> for DbLoader {
+    type Value = Vec<crate::db::orders::OrderRequest>;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(
+        &self,
+        keys: &[RequestsOf],
+    ) -> Result<HashMap<RequestsOf, Self::Value>, Self::Error> {
+        use crate::db::{orders::OrderRequest, schema::order_requests};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
+        let rows: Vec<OrderRequest> = order_requests::table
+            .filter(order_requests::order_id.eq_any(&ids))
+            .order((order_requests::order_id, order_requests::id))
+            .select(OrderRequest::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+        let mut grouped: HashMap<RequestsOf, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            grouped
+                .entry(RequestsOf(row.order_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(grouped)
+    }
+}

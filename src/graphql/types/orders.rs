@@ -11,14 +11,14 @@ use crate::{
             OrderRequest as OrderRequestRow,
         },
     },
-    domain::{orders, stock},
+    domain::stock,
     events::OrderEvent,
     graphql::{
         conn,
         error::ApiResult,
         guards::RoleGuard,
         load,
-        loaders::{HistoryOf, ServiceId, UserId},
+        loaders::{HistoryOf, RequestsOf, ServiceId, UserId},
         scalars::Rupiah,
         state,
         types::{account::User, catalog::Service},
@@ -105,15 +105,11 @@ impl Order {
         Ok(rows.into_iter().map(OrderHistoryEntry).collect())
     }
 
-    /// Cancel and refill requests and their outcome.
+    /// Cancel and refill requests and their outcome (batched across a list).
     #[graphql(complexity = 10)]
     async fn requests(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderRequest>> {
-        let mut conn = conn(ctx).await?;
-        Ok(orders::requests(&mut conn, self.0.id)
-            .await?
-            .into_iter()
-            .map(OrderRequest)
-            .collect())
+        let rows = load(ctx, RequestsOf(self.0.id), "order requests").await?;
+        Ok(rows.into_iter().map(OrderRequest).collect())
     }
 
     /// What a stock product delivered (e.g. account credentials), one item per entry.
