@@ -135,3 +135,33 @@ pub struct OrderRequest {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl OrderEventRow {
+    /// The history of several orders, each order's oldest first.
+    pub async fn for_orders(
+        conn: &mut AsyncPgConnection,
+        order_ids: &[i64],
+    ) -> QueryResult<Vec<OrderEventRow>> {
+        order_events::table
+            .filter(order_events::order_id.eq_any(order_ids))
+            .order((order_events::order_id, order_events::id))
+            .select(OrderEventRow::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+impl OrderRequest {
+    /// The cancel and refill requests of several orders, each order's oldest first.
+    pub async fn for_orders(
+        conn: &mut AsyncPgConnection,
+        order_ids: &[i64],
+    ) -> QueryResult<Vec<OrderRequest>> {
+        order_requests::table
+            .filter(order_requests::order_id.eq_any(order_ids))
+            .order((order_requests::order_id, order_requests::id))
+            .select(OrderRequest::as_select())
+            .load(conn)
+            .await
+    }
+}

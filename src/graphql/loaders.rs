@@ -6,13 +6,20 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::db::{
-    PgPool,
+    PgPool, PooledConn,
     categories::Category,
     deposits::{Deposit, DepositEvent},
+    orders::{OrderEventRow, OrderRequest},
     providers::Provider,
     services::Service,
     users::User,
 };
+
+type LoadError = Arc<anyhow::Error>;
+
+fn load_error(error: impl Into<anyhow::Error>) -> LoadError {
+    Arc::new(error.into())
+}
 
 #[derive(Clone)]
 pub struct DbLoader {
@@ -25,6 +32,15 @@ pub fn new_loaders(pool: PgPool) -> Loaders {
     DataLoader::with_cache(DbLoader { pool }, tokio::spawn, HashMapCache::default())
 }
 
+impl DbLoader {
+    async fn conn(&self) -> Result<PooledConn, LoadError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| load_error(anyhow::anyhow!("pool: {e}")))
+    }
+}
+
 macro_rules! id_loader {
     ($key:ident, $row:ty) => {
         /// Key type for batched lookups by id.
@@ -33,19 +49,39 @@ macro_rules! id_loader {
 
         impl Loader<$key> for DbLoader {
             type Value = $row;
-            type Error = Arc<anyhow::Error>;
+            type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $row>, Self::Error> {
                 let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-                let mut conn = self
-                    .pool
-                    .get()
+                let rows = <$row>::load_many(&mut *self.conn().await?, &ids)
                     .await
-                    .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
-                let rows = <$row>::load_many(&mut conn, &ids)
-                    .await
-                    .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+                    .map_err(load_error)?;
                 Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+/// One-to-many relations: every key gets its list, possibly empty, from one query
+/// (`$query` loads the children of many parents, ordered within each parent).
+macro_rules! children_loader {
+    ($(#[$meta:meta])* $key:ident, $row:ty, $query:path, $parent:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<$row>;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$row>>, Self::Error> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let rows = $query(&mut *self.conn().await?, &ids).await.map_err(load_error)?;
+                let mut grouped: HashMap<$key, Vec<$row>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+                for row in rows {
+                    grouped.entry($key(row.$parent)).or_default().push(row);
+                }
+                Ok(grouped)
             }
         }
     };
@@ -57,37 +93,18 @@ id_loader!(ProviderId, Provider);
 id_loader!(ServiceId, Service);
 id_loader!(UserId, User);
 
-/// Key for a deposit's gateway events (one-to-many): every key gets a list, maybe empty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DepositEventsOf(pub i64);
-
-impl Loader<DepositEventsOf> for DbLoader {
-    type Value = Vec<DepositEvent>;
-    type Error = Arc<anyhow::Error>;
-
-    async fn load(
-        &self,
-        keys: &[DepositEventsOf],
-    ) -> Result<HashMap<DepositEventsOf, Vec<DepositEvent>>, Self::Error> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
-        let rows = DepositEvent::for_deposits(&mut conn, &ids)
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
-        let mut map: HashMap<DepositEventsOf, Vec<DepositEvent>> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            map.entry(DepositEventsOf(row.deposit_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(map)
-    }
-}
+children_loader!(
+    /// A deposit's gateway events.
+    DepositEventsOf, DepositEvent, DepositEvent::for_deposits, deposit_id
+);
+children_loader!(
+    /// The status history of an order.
+    HistoryOf, OrderEventRow, OrderEventRow::for_orders, order_id
+);
+children_loader!(
+    /// The cancel and refill requests of an order.
+    RequestsOf, OrderRequest, OrderRequest::for_orders, order_id
+);
 
 /// A provider's calls in the last hour: `(calls, failures, mean latency ms)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +112,7 @@ pub struct ProviderStatsOf(pub i64);
 
 impl Loader<ProviderStatsOf> for DbLoader {
     type Value = (i64, i64, Option<i64>);
-    type Error = Arc<anyhow::Error>;
+    type Error = LoadError;
 
     async fn load(
         &self,
@@ -115,11 +132,7 @@ impl Loader<ProviderStatsOf> for DbLoader {
             mean_latency: Option<i64>,
         }
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
+        let mut conn = self.conn().await?;
         let rows: Vec<Row> = diesel::sql_query(
             "SELECT provider_id, count(*)::bigint AS calls, count(*) FILTER (WHERE NOT ok)::bigint AS failures, \
              avg(latency_ms)::bigint AS mean_latency FROM provider_calls \
@@ -128,7 +141,7 @@ impl Loader<ProviderStatsOf> for DbLoader {
         .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
         .load(&mut conn)
         .await
-        .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+        .map_err(load_error)?;
         let mut found: HashMap<ProviderStatsOf, Self::Value> = rows
             .into_iter()
             .map(|r| {
@@ -142,85 +155,5 @@ impl Loader<ProviderStatsOf> for DbLoader {
             found.entry(*key).or_insert((0, 0, None));
         }
         Ok(found)
-    }
-}
-
-/// The status history of an order, oldest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HistoryOf(pub i64);
-
-impl Loader<HistoryOf> for DbLoader {
-    type Value = Vec<crate::db::orders::OrderEventRow>;
-    type Error = Arc<anyhow::Error>;
-
-    async fn load(
-        &self,
-        keys: &[HistoryOf],
-    ) -> Result<HashMap<HistoryOf, Self::Value>, Self::Error> {
-        use crate::db::{orders::OrderEventRow, schema::order_events};
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
-        let rows: Vec<OrderEventRow> = order_events::table
-            .filter(order_events::order_id.eq_any(&ids))
-            .order((order_events::order_id, order_events::id))
-            .select(OrderEventRow::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
-        let mut grouped: HashMap<HistoryOf, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            grouped
-                .entry(HistoryOf(row.order_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(grouped)
-    }
-}
-
-/// The cancel and refill requests of an order, oldest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RequestsOf(pub i64);
-
-impl Loader<RequestsOf> for DbLoader {
-    type Value = Vec<crate::db::orders::OrderRequest>;
-    type Error = Arc<anyhow::Error>;
-
-    async fn load(
-        &self,
-        keys: &[RequestsOf],
-    ) -> Result<HashMap<RequestsOf, Self::Value>, Self::Error> {
-        use crate::db::{orders::OrderRequest, schema::order_requests};
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::anyhow!("pool: {e}")))?;
-        let rows: Vec<OrderRequest> = order_requests::table
-            .filter(order_requests::order_id.eq_any(&ids))
-            .order((order_requests::order_id, order_requests::id))
-            .select(OrderRequest::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
-        let mut grouped: HashMap<RequestsOf, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            grouped
-                .entry(RequestsOf(row.order_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(grouped)
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha512};
 
 use super::{
     CreatedPayment, Gateway, GatewayError, GatewayReport, PaymentRequest, PaymentStatus,
-    amount_text, basic_auth, constant_time_eq, parse_rupiah, with_timeout,
+    amount_text, constant_time_eq, parse_rupiah, send_json,
 };
 use crate::{config::Secret, db::enums::PaymentGateway};
 
@@ -98,22 +98,13 @@ impl Gateway for Midtrans {
             body["callbacks"] = json!({ "finish": url });
         }
         let url = Self::url(&self.snap_url, &["snap", "v1", "transactions"])?;
-        let response = with_timeout(self.http.post(url), self.timeout)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                basic_auth(self.server_key.expose()),
-            )
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
-        if !response.status().is_success() {
-            return Err(GatewayError::from_status(GATEWAY, response.status()));
-        }
-        let snap: SnapResponse = response
-            .json()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
+        let snap: SnapResponse = send_json(
+            GATEWAY,
+            self.http.post(url).json(&body),
+            self.timeout,
+            self.server_key.expose(),
+        )
+        .await?;
         Ok(CreatedPayment {
             gateway_ref: None,
             payment_url: snap.redirect_url,
@@ -128,21 +119,13 @@ impl Gateway for Midtrans {
         _gateway_ref: Option<&str>,
     ) -> Result<GatewayReport, GatewayError> {
         let url = Self::url(&self.api_url, &["v2", merchant_ref, "status"])?;
-        let response = with_timeout(self.http.get(url), self.timeout)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                basic_auth(self.server_key.expose()),
-            )
-            .send()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
-        if !response.status().is_success() {
-            return Err(GatewayError::from_status(GATEWAY, response.status()));
-        }
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
+        let body: Value = send_json(
+            GATEWAY,
+            self.http.get(url),
+            self.timeout,
+            self.server_key.expose(),
+        )
+        .await?;
         // The status API answers unknown orders with HTTP 200 and status_code "404".
         if body.get("status_code").and_then(Value::as_str) == Some("404") {
             return Err(GatewayError::NotFound);

@@ -231,13 +231,28 @@ pub(crate) fn amount_text(value: Option<&serde_json::Value>) -> Option<String> {
     }
 }
 
-pub(crate) fn with_timeout(
-    builder: reqwest::RequestBuilder,
+/// Sends one authenticated call to a gateway (Basic auth with the key as user name,
+/// JSON answer) and decodes the answer; every failure becomes a `GatewayError`.
+pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+    gateway: PaymentGateway,
+    request: reqwest::RequestBuilder,
     timeout: Duration,
-) -> reqwest::RequestBuilder {
-    builder
+    key: &str,
+) -> Result<T, GatewayError> {
+    let response = request
         .timeout(timeout)
         .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::AUTHORIZATION, basic_auth(key))
+        .send()
+        .await
+        .map_err(|e| GatewayError::from_reqwest(gateway, e))?;
+    if !response.status().is_success() {
+        return Err(GatewayError::from_status(gateway, response.status()));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| GatewayError::from_reqwest(gateway, e))
 }
 
 /// Constant-time equality of two secrets (lengths may differ).

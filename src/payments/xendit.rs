@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     CreatedPayment, Gateway, GatewayError, GatewayReport, PaymentRequest, PaymentStatus,
-    amount_text, basic_auth, constant_time_eq, parse_rupiah, with_timeout,
+    amount_text, constant_time_eq, parse_rupiah, send_json,
 };
 use crate::{config::Secret, db::enums::PaymentGateway};
 
@@ -83,22 +83,13 @@ impl Gateway for Xendit {
             body["success_redirect_url"] = json!(url);
             body["failure_redirect_url"] = json!(url);
         }
-        let response = with_timeout(self.http.post(self.url(&["v2", "invoices"])?), self.timeout)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                basic_auth(self.secret_key.expose()),
-            )
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
-        if !response.status().is_success() {
-            return Err(GatewayError::from_status(GATEWAY, response.status()));
-        }
-        let invoice: InvoiceResponse = response
-            .json()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
+        let invoice: InvoiceResponse = send_json(
+            GATEWAY,
+            self.http.post(self.url(&["v2", "invoices"])?).json(&body),
+            self.timeout,
+            self.secret_key.expose(),
+        )
+        .await?;
         Ok(CreatedPayment {
             gateway_ref: Some(invoice.id),
             payment_url: invoice.invoice_url,
@@ -113,24 +104,13 @@ impl Gateway for Xendit {
         gateway_ref: Option<&str>,
     ) -> Result<GatewayReport, GatewayError> {
         let id = gateway_ref.ok_or(GatewayError::NotFound)?;
-        let response = with_timeout(
+        let body: Value = send_json(
+            GATEWAY,
             self.http.get(self.url(&["v2", "invoices", id])?),
             self.timeout,
+            self.secret_key.expose(),
         )
-        .header(
-            reqwest::header::AUTHORIZATION,
-            basic_auth(self.secret_key.expose()),
-        )
-        .send()
-        .await
-        .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
-        if !response.status().is_success() {
-            return Err(GatewayError::from_status(GATEWAY, response.status()));
-        }
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| GatewayError::from_reqwest(GATEWAY, e))?;
+        .await?;
         report(body)
             .ok_or_else(|| GatewayError::Rejected("Xendit sent an unreadable invoice".into()))
     }
