@@ -81,7 +81,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
             google_issuers: vec![],
         },
         secret_key: SecretKey([7; 32]),
-        fulfilment: booster::config::FulfilmentConfig::from_environment()?,
+        fulfillment: booster::config::FulfillmentConfig::from_environment()?,
         // No gateway keys in the environment: deposits are not part of this benchmark.
         payments: booster::config::PaymentsConfig::from_environment()?,
         catalog: booster::config::CatalogConfig {

@@ -1,4 +1,4 @@
-//! Measures the provider side of fulfilment against a fake API v2 provider that
+//! Measures the provider side of fulfillment against a fake API v2 provider that
 //! answers every call after 50 ms, and prints the figures:
 //! - orders dispatched per second (16 and 64 calls in flight);
 //! - time to sync the status of 10,000 open orders (batches of 100 per call).
@@ -20,7 +20,7 @@ use booster::{
         services::NewService,
     },
     domain::{accounts, catalog, orders as order_rules, wallet},
-    jobs::fulfilment::{dispatch_once, sync_once},
+    jobs::fulfillment::{dispatch_once, sync_once},
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -57,9 +57,9 @@ fn config(url: &str, concurrency: usize) -> anyhow::Result<Config> {
     }
     let mut config = Config::from_environment()?;
     config.secret_key = SecretKey([7; 32]);
-    config.fulfilment.dispatch_concurrency = concurrency;
-    config.fulfilment.dispatch_batch = 200;
-    config.fulfilment.status_sync_lease = Duration::from_secs(3600);
+    config.fulfillment.dispatch_concurrency = concurrency;
+    config.fulfillment.dispatch_batch = 200;
+    config.fulfillment.status_sync_lease = Duration::from_secs(3600);
     Ok(config)
 }
 

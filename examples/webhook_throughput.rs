@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
             google_issuers: vec![],
         },
         secret_key: SecretKey([7; 32]),
-        fulfilment: booster::config::FulfilmentConfig::from_environment()?,
+        fulfillment: booster::config::FulfillmentConfig::from_environment()?,
         payments: PaymentsConfig {
             midtrans_server_key: Some(Secret(SERVER_KEY.into())),
             midtrans_snap_url: fake.clone(),

@@ -66,9 +66,9 @@ impl AppState {
     /// timeout and retry policy.
     pub fn provider_client(
         &self,
-        provider: &crate::db::providers::Provider,
+        provider: &crate::db::providers::ProviderRow,
     ) -> Result<Box<dyn crate::providers::ProviderClient>, crate::error::AppError> {
-        let config = &self.config.fulfilment;
+        let config = &self.config.fulfillment;
         let retry = crate::providers::api_v2::RetryPolicy {
             attempts: 3,
             first_backoff: config.provider_retry_backoff,

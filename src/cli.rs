@@ -77,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_environment()?;
             prepare_database(&config.database).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
-            let run_jobs = config.fulfilment.run_jobs_in_serve;
+            let run_jobs = config.fulfillment.run_jobs_in_serve;
             let state = AppState::new(config)?;
             let _jobs = if run_jobs {
                 crate::jobs::spawn(&state)

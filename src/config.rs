@@ -54,7 +54,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
-    pub fulfilment: FulfilmentConfig,
+    pub fulfillment: FulfillmentConfig,
     pub catalog: CatalogConfig,
 }
 
@@ -66,7 +66,7 @@ impl Config {
             auth: AuthConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
-            fulfilment: FulfilmentConfig::from_environment()?,
+            fulfillment: FulfillmentConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
         })
     }
@@ -294,9 +294,9 @@ where
     }
 }
 
-/// The fulfilment jobs: dispatch, status sync, request forwarding, provider health.
+/// The fulfillment jobs: dispatch, status sync, request forwarding, provider health.
 #[derive(Clone, Debug)]
-pub struct FulfilmentConfig {
+pub struct FulfillmentConfig {
     pub run_jobs_in_serve: bool,
     pub dispatch_interval: Duration,
     pub dispatch_batch: i64,
@@ -312,9 +312,9 @@ pub struct FulfilmentConfig {
     pub provider_retry_backoff: Duration,
 }
 
-impl FulfilmentConfig {
+impl FulfillmentConfig {
     pub fn from_environment() -> anyhow::Result<Self> {
-        Ok(FulfilmentConfig {
+        Ok(FulfillmentConfig {
             run_jobs_in_serve: parse_var("RUN_JOBS", true)?,
             dispatch_interval: Duration::from_millis(parse_var("DISPATCH_INTERVAL_MS", 1000)?),
             dispatch_batch: parse_var("DISPATCH_BATCH", 100)?,

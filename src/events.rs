@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::enums::OrderStatus;
+use crate::db::{enums::OrderStatus, orders::OrderEventRow};
 
 pub const CHANNEL: &str = "booster_order_events";
 
@@ -26,6 +26,21 @@ pub struct OrderEvent {
     pub remains: Option<i64>,
     pub note: String,
     pub at: DateTime<Utc>,
+}
+
+impl OrderEvent {
+    /// The history row this event announces.
+    pub fn to_row(&self) -> OrderEventRow {
+        OrderEventRow {
+            id: self.event_id,
+            order_id: self.order_id,
+            status: self.status,
+            start_count: self.start_count,
+            remains: self.remains,
+            note: self.note.clone(),
+            created_at: self.at,
+        }
+    }
 }
 
 impl Serialize for OrderStatus {

@@ -725,7 +725,7 @@ async fn medanpedia_client(app: &TestApp, url: &str, key: &str) -> Box<dyn Provi
     )
     .await;
     let mut conn = app.conn().await;
-    let provider = booster::db::providers::Provider::find(&mut conn, id)
+    let provider = booster::db::providers::ProviderRow::find(&mut conn, id)
         .await
         .unwrap()
         .unwrap();
@@ -952,7 +952,7 @@ async fn unavailable_providers_are_retried_then_reported_transient() {
     let fake = FakeApiV2Catalog::start(initial_catalog()).await;
     let id = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let mut conn = app.conn().await;
-    let provider = booster::db::providers::Provider::find(&mut conn, id)
+    let provider = booster::db::providers::ProviderRow::find(&mut conn, id)
         .await
         .unwrap()
         .unwrap();

@@ -8,10 +8,10 @@ use std::time::Duration;
 use booster::{
     db::{
         enums::{Currency, Fulfillment, OrderStatus, ProviderKind},
-        orders::Order,
+        orders::OrderRow,
     },
-    domain::{catalog, fulfilment},
-    jobs::fulfilment::{dispatch_once, forward_requests_once, sync_once},
+    domain::{catalog, fulfillment},
+    jobs::fulfillment::{dispatch_once, forward_requests_once, sync_once},
 };
 use common::{fake_provider::*, *};
 use serde_json::{Value, json};
@@ -55,8 +55,8 @@ async fn place(app: &TestApp, key: &str, service: i64, quantity: i64) -> String 
         .to_string()
 }
 
-async fn order(app: &TestApp, id: &str) -> Order {
-    Order::find(&mut *app.conn().await, id.parse().unwrap())
+async fn order(app: &TestApp, id: &str) -> OrderRow {
+    OrderRow::find(&mut *app.conn().await, id.parse().unwrap())
         .await
         .unwrap()
         .unwrap()
@@ -182,7 +182,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         remains: Some(157),
         charge: None,
     };
-    fulfilment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
+    fulfillment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
         .await
         .unwrap();
     assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
@@ -201,7 +201,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     let app =
-        TestApp::spawn_with(|c| c.fulfilment.submit_stuck_after = Duration::from_secs(0)).await;
+        TestApp::spawn_with(|c| c.fulfillment.submit_stuck_after = Duration::from_secs(0)).await;
     let fake = FakeProvider::start().await;
     let provider = provider_row(&app, &fake, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
@@ -210,7 +210,7 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
 
     // 1. Killed between claim and submit: claimed, never sent.
     let lost = place(&app, &key, service, 100).await;
-    let claimed = fulfilment::claim_for_dispatch(&mut *app.conn().await, 10)
+    let claimed = fulfillment::claim_for_dispatch(&mut *app.conn().await, 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -485,10 +485,10 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     )
     .await;
     // The fake reports 100.50: below the threshold, twice; the admins hear it once.
-    booster::jobs::fulfilment::check_health_once(&app.state)
+    booster::jobs::fulfillment::check_health_once(&app.state)
         .await
         .unwrap();
-    booster::jobs::fulfilment::check_health_once(&app.state)
+    booster::jobs::fulfillment::check_health_once(&app.state)
         .await
         .unwrap();
     let data = app
@@ -510,11 +510,11 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     assert!(warnings[0]["message"].as_str().unwrap().contains("100.5"));
     // Topped up, then low again: a new warning for the new crossing.
     fake.state.lock().unwrap().balance = "500".into();
-    booster::jobs::fulfilment::check_health_once(&app.state)
+    booster::jobs::fulfillment::check_health_once(&app.state)
         .await
         .unwrap();
     fake.state.lock().unwrap().balance = "10".into();
-    booster::jobs::fulfilment::check_health_once(&app.state)
+    booster::jobs::fulfillment::check_health_once(&app.state)
         .await
         .unwrap();
     let data = app

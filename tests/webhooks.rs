@@ -6,7 +6,7 @@
 mod common;
 
 use booster::{
-    db::{deposits::Deposit, enums::DepositStatus, schema},
+    db::{deposits::DepositRow, enums::DepositStatus, schema},
     jobs::reconcile_deposits,
 };
 use common::{fake_gateways::*, *};
@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 const MIDTRANS: &str = "/webhooks/midtrans";
 const XENDIT: &str = "/webhooks/xendit";
 
-async fn deposit_row(app: &TestApp, merchant_ref: &str) -> Deposit {
+async fn deposit_row(app: &TestApp, merchant_ref: &str) -> DepositRow {
     let mut conn = app.conn().await;
-    Deposit::find_by_merchant_ref(&mut conn, merchant_ref)
+    DepositRow::find_by_merchant_ref(&mut conn, merchant_ref)
         .await
         .unwrap()
         .unwrap()

@@ -11,11 +11,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
-        api_keys::{ApiKey, NewApiKey},
+        api_keys::{ApiKeyRow, NewApiKey},
         enums::Role,
         schema::{api_keys, sessions, users},
         sessions::NewSession,
-        users::User,
+        users::UserRow,
     },
     error::{AppError, AppResult},
 };
@@ -30,7 +30,7 @@ pub enum Credential {
 /// The signed-in user behind a request, as loaded when the request began.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user: User,
+    pub user: UserRow,
     pub credential: Credential,
 }
 
@@ -88,11 +88,11 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResul
     let token_hash = tokens::hash(token);
     let rejected = || AppError::Unauthenticated("invalid, expired or revoked token".into());
     if token.starts_with(tokens::API_KEY_PREFIX) {
-        let found: Option<(ApiKey, User)> = api_keys::table
+        let found: Option<(ApiKeyRow, UserRow)> = api_keys::table
             .inner_join(users::table)
             .filter(api_keys::key_hash.eq(&token_hash))
             .filter(api_keys::revoked_at.is_null())
-            .select((ApiKey::as_select(), User::as_select()))
+            .select((ApiKeyRow::as_select(), UserRow::as_select()))
             .first(conn)
             .await
             .optional()?;
@@ -108,12 +108,15 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResul
             credential: Credential::ApiKey(key.id),
         })
     } else {
-        let found: Option<(crate::db::sessions::Session, User)> = sessions::table
+        let found: Option<(crate::db::sessions::SessionRow, UserRow)> = sessions::table
             .inner_join(users::table)
             .filter(sessions::token_hash.eq(&token_hash))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::expires_at.gt(diesel::dsl::now))
-            .select((crate::db::sessions::Session::as_select(), User::as_select()))
+            .select((
+                crate::db::sessions::SessionRow::as_select(),
+                UserRow::as_select(),
+            ))
             .first(conn)
             .await
             .optional()?;
@@ -183,7 +186,7 @@ pub async fn create_api_key(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     name: &str,
-) -> AppResult<(ApiKey, String)> {
+) -> AppResult<(ApiKeyRow, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(AppError::validation(
@@ -211,17 +214,20 @@ pub async fn create_api_key(
             prefix: &prefix,
             key_hash: &tokens::hash(&key),
         })
-        .returning(ApiKey::as_returning())
+        .returning(ApiKeyRow::as_returning())
         .get_result(conn)
         .await?;
     Ok((row, key))
 }
 
-pub async fn list_api_keys(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<Vec<ApiKey>> {
+pub async fn list_api_keys(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+) -> AppResult<Vec<ApiKeyRow>> {
     Ok(api_keys::table
         .filter(api_keys::user_id.eq(user_id))
         .order(api_keys::id.desc())
-        .select(ApiKey::as_select())
+        .select(ApiKeyRow::as_select())
         .load(conn)
         .await?)
 }
@@ -232,11 +238,11 @@ pub async fn revoke_api_key(
     conn: &mut AsyncPgConnection,
     owner_id: i64,
     key_id: i64,
-) -> AppResult<ApiKey> {
-    let key: ApiKey = api_keys::table
+) -> AppResult<ApiKeyRow> {
+    let key: ApiKeyRow = api_keys::table
         .filter(api_keys::id.eq(key_id))
         .filter(api_keys::user_id.eq(owner_id))
-        .select(ApiKey::as_select())
+        .select(ApiKeyRow::as_select())
         .first(conn)
         .await
         .optional()?
@@ -246,7 +252,7 @@ pub async fn revoke_api_key(
     }
     Ok(diesel::update(api_keys::table.find(key_id))
         .set(api_keys::revoked_at.eq(diesel::dsl::now))
-        .returning(ApiKey::as_returning())
+        .returning(ApiKeyRow::as_returning())
         .get_result(conn)
         .await?)
 }

@@ -7,7 +7,7 @@ use super::schema::api_keys;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
-pub struct ApiKey {
+pub struct ApiKeyRow {
     pub id: i64,
     pub user_id: i64,
     pub name: String,

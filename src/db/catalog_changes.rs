@@ -8,7 +8,7 @@ use super::{enums::CatalogChangeKind, schema::catalog_changes};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = catalog_changes, check_for_backend(diesel::pg::Pg))]
-pub struct CatalogChange {
+pub struct CatalogChangeRow {
     pub id: i64,
     pub provider_id: i64,
     pub service_id: Option<i64>,

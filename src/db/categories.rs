@@ -8,7 +8,7 @@ use super::schema::service_categories;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = service_categories, check_for_backend(diesel::pg::Pg))]
-pub struct Category {
+pub struct CategoryRow {
     pub id: i64,
     pub name: String,
     pub description: String,
@@ -18,14 +18,14 @@ pub struct Category {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Category {
+impl CategoryRow {
     pub async fn load_many(
         conn: &mut AsyncPgConnection,
         ids: &[i64],
-    ) -> QueryResult<Vec<Category>> {
+    ) -> QueryResult<Vec<CategoryRow>> {
         service_categories::table
             .filter(service_categories::id.eq_any(ids))
-            .select(Category::as_select())
+            .select(CategoryRow::as_select())
             .load(conn)
             .await
     }

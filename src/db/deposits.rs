@@ -12,7 +12,7 @@ use super::{
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = deposits, check_for_backend(diesel::pg::Pg))]
-pub struct Deposit {
+pub struct DepositRow {
     pub id: i64,
     pub user_id: i64,
     pub amount: i64,
@@ -33,11 +33,11 @@ pub struct Deposit {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Deposit {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Deposit>> {
+impl DepositRow {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<DepositRow>> {
         deposits::table
             .find(id)
-            .select(Deposit::as_select())
+            .select(DepositRow::as_select())
             .first(conn)
             .await
             .optional()
@@ -46,30 +46,33 @@ impl Deposit {
     pub async fn find_by_merchant_ref(
         conn: &mut AsyncPgConnection,
         merchant_ref: &str,
-    ) -> QueryResult<Option<Deposit>> {
+    ) -> QueryResult<Option<DepositRow>> {
         deposits::table
             .filter(deposits::merchant_ref.eq(merchant_ref))
-            .select(Deposit::as_select())
+            .select(DepositRow::as_select())
             .first(conn)
             .await
             .optional()
     }
 
     /// The row, locked until the end of the caller's transaction.
-    pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Deposit>> {
+    pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<DepositRow>> {
         deposits::table
             .find(id)
-            .select(Deposit::as_select())
+            .select(DepositRow::as_select())
             .for_update()
             .first(conn)
             .await
             .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Deposit>> {
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<DepositRow>> {
         deposits::table
             .filter(deposits::id.eq_any(ids))
-            .select(Deposit::as_select())
+            .select(DepositRow::as_select())
             .load(conn)
             .await
     }
@@ -106,7 +109,7 @@ pub struct DepositChangeset {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = deposit_events, check_for_backend(diesel::pg::Pg))]
-pub struct DepositEvent {
+pub struct DepositEventRow {
     pub id: i64,
     pub deposit_id: i64,
     pub source: DepositEventSource,
@@ -117,16 +120,16 @@ pub struct DepositEvent {
     pub created_at: DateTime<Utc>,
 }
 
-impl DepositEvent {
+impl DepositEventRow {
     /// The events of several deposits, each deposit's oldest first.
     pub async fn for_deposits(
         conn: &mut AsyncPgConnection,
         deposit_ids: &[i64],
-    ) -> QueryResult<Vec<DepositEvent>> {
+    ) -> QueryResult<Vec<DepositEventRow>> {
         deposit_events::table
             .filter(deposit_events::deposit_id.eq_any(deposit_ids))
             .order((deposit_events::deposit_id.asc(), deposit_events::id.asc()))
-            .select(DepositEvent::as_select())
+            .select(DepositEventRow::as_select())
             .load(conn)
             .await
     }

@@ -7,7 +7,7 @@ use super::{enums::LedgerKind, schema::ledger_entries};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = ledger_entries, check_for_backend(diesel::pg::Pg))]
-pub struct LedgerEntry {
+pub struct LedgerEntryRow {
     pub id: i64,
     pub user_id: i64,
     pub amount: i64,

@@ -11,7 +11,7 @@ use super::{
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
-pub struct Order {
+pub struct OrderRow {
     pub id: i64,
     pub user_id: i64,
     pub service_id: i64,
@@ -39,20 +39,23 @@ pub struct Order {
     pub fallback_used: bool,
 }
 
-impl Order {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Order>> {
+impl OrderRow {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<OrderRow>> {
         orders::table
             .find(id)
-            .select(Order::as_select())
+            .select(OrderRow::as_select())
             .first(conn)
             .await
             .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Order>> {
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<OrderRow>> {
         orders::table
             .filter(orders::id.eq_any(ids))
-            .select(Order::as_select())
+            .select(OrderRow::as_select())
             .load(conn)
             .await
     }
@@ -60,10 +63,10 @@ impl Order {
     pub async fn find_for_update(
         conn: &mut AsyncPgConnection,
         id: i64,
-    ) -> QueryResult<Option<Order>> {
+    ) -> QueryResult<Option<OrderRow>> {
         orders::table
             .find(id)
-            .select(Order::as_select())
+            .select(OrderRow::as_select())
             .for_update()
             .first(conn)
             .await
@@ -113,7 +116,7 @@ pub struct NewOrderEvent {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = mass_orders, check_for_backend(diesel::pg::Pg))]
-pub struct MassOrder {
+pub struct MassOrderRow {
     pub id: i64,
     pub user_id: i64,
     pub order_count: i32,
@@ -125,7 +128,7 @@ pub struct MassOrder {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = order_requests, check_for_backend(diesel::pg::Pg))]
-pub struct OrderRequest {
+pub struct OrderRequestRow {
     pub id: i64,
     pub order_id: i64,
     pub kind: OrderRequestKind,
@@ -151,16 +154,16 @@ impl OrderEventRow {
     }
 }
 
-impl OrderRequest {
+impl OrderRequestRow {
     /// The cancel and refill requests of several orders, each order's oldest first.
     pub async fn for_orders(
         conn: &mut AsyncPgConnection,
         order_ids: &[i64],
-    ) -> QueryResult<Vec<OrderRequest>> {
+    ) -> QueryResult<Vec<OrderRequestRow>> {
         order_requests::table
             .filter(order_requests::order_id.eq_any(order_ids))
             .order((order_requests::order_id, order_requests::id))
-            .select(OrderRequest::as_select())
+            .select(OrderRequestRow::as_select())
             .load(conn)
             .await
     }

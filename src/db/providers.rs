@@ -12,7 +12,7 @@ use super::{
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = providers, check_for_backend(diesel::pg::Pg))]
-pub struct Provider {
+pub struct ProviderRow {
     pub id: i64,
     pub name: String,
     pub kind: ProviderKind,
@@ -37,11 +37,11 @@ pub struct Provider {
     pub low_balance_threshold: Option<BigDecimal>,
 }
 
-impl Provider {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Provider>> {
+impl ProviderRow {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ProviderRow>> {
         providers::table
             .find(id)
-            .select(Provider::as_select())
+            .select(ProviderRow::as_select())
             .first(conn)
             .await
             .optional()
@@ -50,10 +50,10 @@ impl Provider {
     pub async fn load_many(
         conn: &mut AsyncPgConnection,
         ids: &[i64],
-    ) -> QueryResult<Vec<Provider>> {
+    ) -> QueryResult<Vec<ProviderRow>> {
         providers::table
             .filter(providers::id.eq_any(ids))
-            .select(Provider::as_select())
+            .select(ProviderRow::as_select())
             .load(conn)
             .await
     }

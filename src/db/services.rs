@@ -13,7 +13,7 @@ use super::{
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
-pub struct Service {
+pub struct ServiceRow {
     pub id: i64,
     pub category_id: i64,
     pub name: String,
@@ -40,20 +40,23 @@ pub struct Service {
     pub fallback_service_id: Option<i64>,
 }
 
-impl Service {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Service>> {
+impl ServiceRow {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ServiceRow>> {
         services::table
             .find(id)
-            .select(Service::as_select())
+            .select(ServiceRow::as_select())
             .first(conn)
             .await
             .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Service>> {
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<ServiceRow>> {
         services::table
             .filter(services::id.eq_any(ids))
-            .select(Service::as_select())
+            .select(ServiceRow::as_select())
             .load(conn)
             .await
     }

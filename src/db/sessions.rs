@@ -7,7 +7,7 @@ use super::schema::sessions;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
-pub struct Session {
+pub struct SessionRow {
     pub id: i64,
     pub user_id: i64,
     pub token_hash: Vec<u8>,

@@ -8,7 +8,7 @@ use super::{enums::Role, schema::users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-pub struct User {
+pub struct UserRow {
     pub id: i64,
     pub email: String,
     pub name: String,
@@ -27,24 +27,24 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-impl User {
+impl UserRow {
     pub fn is_banned(&self) -> bool {
         self.banned_at.is_some()
     }
 
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<User>> {
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<UserRow>> {
         users::table
             .find(id)
-            .select(User::as_select())
+            .select(UserRow::as_select())
             .first(conn)
             .await
             .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
+    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
         users::table
             .filter(users::id.eq_any(ids))
-            .select(User::as_select())
+            .select(UserRow::as_select())
             .load(conn)
             .await
     }

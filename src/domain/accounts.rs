@@ -9,7 +9,7 @@ use crate::{
     db::{
         enums::Role,
         schema::users,
-        users::{NewUser, User, UserSettingsChangeset},
+        users::{NewUser, UserRow, UserSettingsChangeset},
     },
     error::{AppError, AppResult, is_unique_violation},
 };
@@ -18,10 +18,13 @@ pub const LANGUAGES: &[&str] = &["id", "en"];
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> AppResult<Option<User>> {
+pub async fn find_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> AppResult<Option<UserRow>> {
     Ok(users::table
         .filter(lower(users::email).eq(email.to_lowercase()))
-        .select(User::as_select())
+        .select(UserRow::as_select())
         .first(conn)
         .await
         .optional()?)
@@ -33,11 +36,11 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> AppResu
 pub async fn sign_in_with_google(
     conn: &mut AsyncPgConnection,
     identity: &GoogleIdentity,
-) -> AppResult<User> {
+) -> AppResult<UserRow> {
     conn.transaction(async |conn| {
         let by_subject = users::table
             .filter(users::google_subject.eq(&identity.subject))
-            .select(User::as_select())
+            .select(UserRow::as_select())
             .first(conn)
             .await
             .optional()?;
@@ -61,7 +64,7 @@ pub async fn sign_in_with_google(
                     users::google_subject.eq(&identity.subject),
                     users::name.eq(name),
                 ))
-                .returning(User::as_returning())
+                .returning(UserRow::as_returning())
                 .get_result(conn)
                 .await?);
         }
@@ -72,7 +75,7 @@ pub async fn sign_in_with_google(
                 google_subject: Some(&identity.subject),
                 role: Role::Customer,
             })
-            .returning(User::as_returning())
+            .returning(UserRow::as_returning())
             .get_result(conn)
             .await?)
     })
@@ -85,7 +88,7 @@ pub async fn create_user(
     email: &str,
     name: &str,
     role: Role,
-) -> AppResult<User> {
+) -> AppResult<UserRow> {
     let email = validate_email(email)?;
     diesel::insert_into(users::table)
         .values(NewUser {
@@ -94,7 +97,7 @@ pub async fn create_user(
             google_subject: None,
             role,
         })
-        .returning(User::as_returning())
+        .returning(UserRow::as_returning())
         .get_result(conn)
         .await
         .map_err(|e| {
@@ -138,7 +141,7 @@ pub async fn update_settings(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     update: SettingsUpdate,
-) -> AppResult<User> {
+) -> AppResult<UserRow> {
     let name = update.name.map(|n| n.trim().to_string());
     if let Some(name) = &name
         && (name.chars().count() > 100 || name.chars().any(char::is_control))
@@ -179,7 +182,7 @@ pub async fn update_settings(
             .execute(conn)
             .await,
     )?;
-    User::find(conn, user_id)
+    UserRow::find(conn, user_id)
         .await?
         .ok_or(AppError::NotFound("user"))
 }
@@ -189,7 +192,7 @@ pub async fn set_role(
     actor_id: i64,
     user_id: i64,
     role: Role,
-) -> AppResult<User> {
+) -> AppResult<UserRow> {
     if actor_id == user_id && role != Role::Admin {
         return Err(AppError::validation(
             "role",
@@ -198,7 +201,7 @@ pub async fn set_role(
     }
     diesel::update(users::table.find(user_id))
         .set(users::role.eq(role))
-        .returning(User::as_returning())
+        .returning(UserRow::as_returning())
         .get_result(conn)
         .await
         .optional()?
@@ -211,7 +214,7 @@ pub async fn set_banned(
     actor_id: i64,
     user_id: i64,
     ban_reason: Option<&str>,
-) -> AppResult<User> {
+) -> AppResult<UserRow> {
     if actor_id == user_id {
         return Err(AppError::validation(
             "userId",
@@ -230,7 +233,7 @@ pub async fn set_banned(
             users::banned_at.eq(reason.map(|_| chrono::Utc::now())),
             users::ban_reason.eq(reason),
         ))
-        .returning(User::as_returning())
+        .returning(UserRow::as_returning())
         .get_result(conn)
         .await
         .optional()?
@@ -250,7 +253,7 @@ pub async fn list_users(
     filter: &UserFilter,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<User>, i64)> {
+) -> AppResult<(Vec<UserRow>, i64)> {
     let build = || {
         let mut q = users::table.into_boxed();
         if let Some(search) = filter
@@ -284,7 +287,7 @@ pub async fn list_users(
     let rows = page
         .order(users::id.desc())
         .limit(limit)
-        .select(User::as_select())
+        .select(UserRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))

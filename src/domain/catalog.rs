@@ -9,11 +9,11 @@ use crate::{
     crypto::{SecretBox, mask_secret},
     db::allow_empty_changeset,
     db::{
-        categories::{Category, CategoryChangeset, NewCategory},
+        categories::{CategoryChangeset, CategoryRow, NewCategory},
         enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
-        providers::{NewProvider, Provider, ProviderChangeset},
+        providers::{NewProvider, ProviderChangeset, ProviderRow},
         schema::{providers, service_categories, services},
-        services::{NewService, Service, ServiceChangeset},
+        services::{NewService, ServiceChangeset, ServiceRow},
     },
     domain::{
         accounts::escape_like,
@@ -54,14 +54,14 @@ pub struct CategoryInput {
 pub async fn list_categories(
     conn: &mut AsyncPgConnection,
     include_inactive: bool,
-) -> AppResult<Vec<Category>> {
+) -> AppResult<Vec<CategoryRow>> {
     let mut q = service_categories::table.into_boxed();
     if !include_inactive {
         q = q.filter(service_categories::active.eq(true));
     }
     Ok(
         q.order((service_categories::sort_order, service_categories::id))
-            .select(Category::as_select())
+            .select(CategoryRow::as_select())
             .load(conn)
             .await?,
     )
@@ -78,7 +78,7 @@ fn category_conflict(e: diesel::result::Error) -> AppError {
 pub async fn create_category(
     conn: &mut AsyncPgConnection,
     input: CategoryInput,
-) -> AppResult<Category> {
+) -> AppResult<CategoryRow> {
     let name = check_text("name", input.name.as_deref().unwrap_or(""), MAX_NAME, true)?;
     let description = check_text(
         "description",
@@ -101,7 +101,7 @@ pub async fn create_category(
             sort_order,
             active: input.active.unwrap_or(true),
         })
-        .returning(Category::as_returning())
+        .returning(CategoryRow::as_returning())
         .get_result(conn)
         .await
         .map_err(category_conflict)
@@ -111,7 +111,7 @@ pub async fn update_category(
     conn: &mut AsyncPgConnection,
     id: i64,
     input: CategoryInput,
-) -> AppResult<Category> {
+) -> AppResult<CategoryRow> {
     let changes = CategoryChangeset {
         name: input
             .name
@@ -135,7 +135,7 @@ pub async fn update_category(
     .map_err(category_conflict)?;
     service_categories::table
         .find(id)
-        .select(Category::as_select())
+        .select(CategoryRow::as_select())
         .first(conn)
         .await
         .optional()?
@@ -178,7 +178,7 @@ async fn apply_positions(conn: &mut AsyncPgConnection, table: &str, ids: &[i64])
 pub async fn reorder_categories(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
-) -> AppResult<Vec<Category>> {
+) -> AppResult<Vec<CategoryRow>> {
     conn.transaction(async |conn| {
         let existing: Vec<i64> = service_categories::table
             .select(service_categories::id)
@@ -196,7 +196,7 @@ pub async fn reorder_services(
     conn: &mut AsyncPgConnection,
     category_id: i64,
     ids: &[i64],
-) -> AppResult<Vec<Service>> {
+) -> AppResult<Vec<ServiceRow>> {
     conn.transaction(async |conn| {
         let existing: Vec<i64> = services::table
             .filter(services::category_id.eq(category_id))
@@ -212,7 +212,7 @@ pub async fn reorder_services(
         Ok(services::table
             .filter(services::category_id.eq(category_id))
             .order((services::sort_order, services::id))
-            .select(Service::as_select())
+            .select(ServiceRow::as_select())
             .load(conn)
             .await?)
     })
@@ -246,7 +246,7 @@ pub async fn list_services(
     filter: &ServiceFilter,
     offset: i64,
     limit: i64,
-) -> AppResult<(Vec<Service>, i64)> {
+) -> AppResult<(Vec<ServiceRow>, i64)> {
     let build = || {
         let mut q = services::table
             .inner_join(service_categories::table)
@@ -287,7 +287,7 @@ pub async fn list_services(
         ))
         .offset(offset)
         .limit(limit)
-        .select(Service::as_select())
+        .select(ServiceRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))
@@ -376,7 +376,7 @@ fn check_price(price: i64) -> AppResult<()> {
 pub async fn create_service(
     conn: &mut AsyncPgConnection,
     input: NewServiceInput,
-) -> AppResult<Service> {
+) -> AppResult<ServiceRow> {
     let name = check_text("name", &input.name, MAX_NAME, true)?;
     let description = check_text("description", &input.description, MAX_DESCRIPTION, false)?;
     check_quantities(input.min_quantity, input.max_quantity, input.quantity_step)?;
@@ -395,7 +395,7 @@ pub async fn create_service(
                 if let Some(bps) = markup_bps {
                     pricing::validate_markup("markupBasisPoints", bps)?;
                 }
-                let provider = Provider::find(conn, provider_id)
+                let provider = ProviderRow::find(conn, provider_id)
                     .await?
                     .ok_or(AppError::NotFound("provider"))?;
                 let default = pricing::default_markup_bps(conn).await?;
@@ -457,7 +457,7 @@ pub async fn create_service(
             active: input.active,
             sort_order,
         })
-        .returning(Service::as_returning())
+        .returning(ServiceRow::as_returning())
         .get_result(conn)
         .await
         .map_err(|e| {
@@ -496,11 +496,11 @@ pub async fn update_service(
     conn: &mut AsyncPgConnection,
     id: i64,
     update: ServiceUpdate,
-) -> AppResult<Service> {
+) -> AppResult<ServiceRow> {
     conn.transaction(async |conn| {
-        let current: Service = services::table
+        let current: ServiceRow = services::table
             .find(id)
-            .select(Service::as_select())
+            .select(ServiceRow::as_select())
             .for_update()
             .first(conn)
             .await
@@ -567,7 +567,7 @@ pub async fn update_service(
         if reprice {
             pricing::reprice_imported_services(conn, RepriceScope::Service(id)).await?;
         }
-        Service::find(conn, id).await?.ok_or(AppError::NotFound("service"))
+        ServiceRow::find(conn, id).await?.ok_or(AppError::NotFound("service"))
     })
     .await
 }
@@ -576,14 +576,14 @@ pub async fn update_service(
 /// order type that takes the same fields.
 async fn check_fallback(
     conn: &mut AsyncPgConnection,
-    service: &Service,
+    service: &ServiceRow,
     fallback_id: i64,
 ) -> AppResult<()> {
     let invalid = |why: &str| AppError::validation("fallbackServiceId", why);
     if service.fulfillment != Fulfillment::Provider {
         return Err(invalid("only imported services have a fallback"));
     }
-    let fallback = Service::find(conn, fallback_id)
+    let fallback = ServiceRow::find(conn, fallback_id)
         .await?
         .ok_or_else(|| invalid("no such service"))?;
     if fallback.id == service.id || fallback.fulfillment != Fulfillment::Provider {
@@ -660,7 +660,7 @@ pub async fn create_provider(
     conn: &mut AsyncPgConnection,
     secrets: &SecretBox,
     input: ProviderInput,
-) -> AppResult<Provider> {
+) -> AppResult<ProviderRow> {
     let name = check_text("name", input.name.as_deref().unwrap_or(""), 100, true)?;
     let kind = input
         .kind
@@ -707,7 +707,7 @@ pub async fn create_provider(
             markup_bps,
             active: input.active.unwrap_or(true),
         })
-        .returning(Provider::as_returning())
+        .returning(ProviderRow::as_returning())
         .get_result(conn)
         .await
         .map_err(provider_conflict)
@@ -718,7 +718,7 @@ pub async fn update_provider(
     secrets: &SecretBox,
     id: i64,
     input: ProviderInput,
-) -> AppResult<Provider> {
+) -> AppResult<ProviderRow> {
     if input.kind.is_some() {
         return Err(AppError::validation(
             "kind",
@@ -752,7 +752,7 @@ pub async fn update_provider(
         low_balance_threshold: input.low_balance_threshold,
     };
     conn.transaction(async |conn| {
-        Provider::find(conn, id)
+        ProviderRow::find(conn, id)
             .await?
             .ok_or(AppError::NotFound("provider"))?;
         allow_empty_changeset(
@@ -765,17 +765,17 @@ pub async fn update_provider(
         if reprice {
             pricing::reprice_imported_services(conn, RepriceScope::Provider(id)).await?;
         }
-        Provider::find(conn, id)
+        ProviderRow::find(conn, id)
             .await?
             .ok_or(AppError::NotFound("provider"))
     })
     .await
 }
 
-pub async fn list_providers(conn: &mut AsyncPgConnection) -> AppResult<Vec<Provider>> {
+pub async fn list_providers(conn: &mut AsyncPgConnection) -> AppResult<Vec<ProviderRow>> {
     Ok(providers::table
         .order(providers::id)
-        .select(Provider::as_select())
+        .select(ProviderRow::as_select())
         .load(conn)
         .await?)
 }

@@ -30,10 +30,10 @@ use serde_json::json;
 
 use crate::{
     db::{
-        catalog_changes::{CatalogChange, NewCatalogChange},
-        categories::Category,
+        catalog_changes::{CatalogChangeRow, NewCatalogChange},
+        categories::CategoryRow,
         enums::{CatalogChangeKind, Fulfillment, Platform, ServiceType},
-        providers::Provider,
+        providers::ProviderRow,
         schema::{catalog_changes, providers, service_categories, services},
         services::NewService,
     },
@@ -58,8 +58,8 @@ const SYNC_LOCK_CLASS: i32 = 0x4353;
 
 // ---------------------------------------------------------------- reading
 
-pub async fn find_provider(conn: &mut AsyncPgConnection, id: i64) -> AppResult<Provider> {
-    Provider::find(conn, id)
+pub async fn find_provider(conn: &mut AsyncPgConnection, id: i64) -> AppResult<ProviderRow> {
+    ProviderRow::find(conn, id)
         .await?
         .ok_or(AppError::NotFound("provider"))
 }
@@ -290,7 +290,7 @@ struct Markups {
 }
 
 impl Markups {
-    async fn load(conn: &mut AsyncPgConnection, provider: &Provider) -> AppResult<Self> {
+    async fn load(conn: &mut AsyncPgConnection, provider: &ProviderRow) -> AppResult<Self> {
         Ok(Markups {
             provider: provider.markup_bps,
             default: pricing::default_markup_bps(conn).await?,
@@ -299,7 +299,7 @@ impl Markups {
 
     fn price(
         &self,
-        provider: &Provider,
+        provider: &ProviderRow,
         rate: &BigDecimal,
         service_markup: Option<i32>,
     ) -> AppResult<i64> {
@@ -347,7 +347,7 @@ pub struct CatalogPreview {
 /// Compares the provider's catalogue with the services imported from it. Reads only.
 pub async fn preview(
     conn: &mut AsyncPgConnection,
-    provider: &Provider,
+    provider: &ProviderRow,
     remote: &[RemoteService],
 ) -> AppResult<CatalogPreview> {
     let markups = Markups::load(conn, provider).await?;
@@ -434,7 +434,7 @@ pub struct ImportReport {
     /// Ids of the services created.
     pub imported: Vec<i64>,
     pub skipped: Vec<Skipped>,
-    pub categories_created: Vec<Category>,
+    pub categories_created: Vec<CategoryRow>,
 }
 
 /// A provider service ready to insert.
@@ -450,7 +450,7 @@ struct Candidate<'a> {
 /// the caller) in one transaction: all of them or, on any database error, none.
 pub async fn import(
     conn: &mut AsyncPgConnection,
-    provider: &Provider,
+    provider: &ProviderRow,
     remote: &[RemoteService],
     selection: &Selection,
     target: Target,
@@ -683,7 +683,7 @@ struct IdAndKey {
 async fn ensure_categories(
     conn: &mut AsyncPgConnection,
     names: &[String],
-) -> AppResult<(HashMap<String, i64>, Vec<Category>)> {
+) -> AppResult<(HashMap<String, i64>, Vec<CategoryRow>)> {
     let mut seen = HashSet::new();
     let distinct: Vec<String> = names
         .iter()
@@ -714,7 +714,7 @@ async fn ensure_categories(
         service_categories::table
             .filter(service_categories::id.eq_any(&ids))
             .order(service_categories::sort_order)
-            .select(Category::as_select())
+            .select(CategoryRow::as_select())
             .load(conn)
             .await?
     };
@@ -760,7 +760,7 @@ fn rate_text(rate: &BigDecimal) -> String {
 /// fetched by the caller), in one transaction.
 pub async fn sync(
     conn: &mut AsyncPgConnection,
-    provider: &Provider,
+    provider: &ProviderRow,
     remote: &[RemoteService],
 ) -> AppResult<SyncReport> {
     conn.transaction(async |conn| {
@@ -1016,7 +1016,7 @@ struct Locked {
 pub async fn sync_provider(
     conn: &mut AsyncPgConnection,
     client: &dyn ProviderClient,
-    provider: &Provider,
+    provider: &ProviderRow,
 ) -> AppResult<Option<SyncReport>> {
     conn.transaction(async |conn| {
         let lock: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1, $2) AS locked")
@@ -1035,11 +1035,11 @@ pub async fn sync_provider(
 }
 
 /// Active providers, for the scheduled sync.
-pub async fn active_providers(conn: &mut AsyncPgConnection) -> AppResult<Vec<Provider>> {
+pub async fn active_providers(conn: &mut AsyncPgConnection) -> AppResult<Vec<ProviderRow>> {
     Ok(providers::table
         .filter(providers::active.eq(true))
         .order(providers::id)
-        .select(Provider::as_select())
+        .select(ProviderRow::as_select())
         .load(conn)
         .await?)
 }
@@ -1053,7 +1053,7 @@ pub async fn list_changes(
     provider_id: i64,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<CatalogChange>, i64)> {
+) -> AppResult<(Vec<CatalogChangeRow>, i64)> {
     find_provider(conn, provider_id).await?;
     let total: i64 = catalog_changes::table
         .filter(catalog_changes::provider_id.eq(provider_id))
@@ -1069,7 +1069,7 @@ pub async fn list_changes(
     let rows = query
         .order(catalog_changes::id.desc())
         .limit(limit)
-        .select(CatalogChange::as_select())
+        .select(CatalogChangeRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))

@@ -14,10 +14,10 @@ use crate::{
     config::PaymentsConfig,
     db::{
         PgPool,
-        deposits::{Deposit, DepositChangeset, NewDeposit, NewDepositEvent},
+        deposits::{DepositChangeset, DepositRow, NewDeposit, NewDepositEvent},
         enums::{DepositEventSource, DepositStatus, LedgerKind, PaymentGateway},
         schema::{deposit_events, deposits},
-        users::User,
+        users::UserRow,
     },
     domain::wallet::{self, LedgerRef},
     error::{AppError, AppResult},
@@ -90,9 +90,9 @@ pub async fn create(
     pool: &PgPool,
     gateway: &dyn Gateway,
     config: &PaymentsConfig,
-    user: &User,
+    user: &UserRow,
     amount: i64,
-) -> AppResult<Deposit> {
+) -> AppResult<DepositRow> {
     validate_amount(config, amount)?;
     let expires_at = Utc::now()
         + chrono::Duration::from_std(config.deposit_expiry).map_err(AppError::internal)?;
@@ -115,7 +115,7 @@ pub async fn create(
                 merchant_ref: &merchant_ref,
                 expires_at,
             })
-            .returning(Deposit::as_returning())
+            .returning(DepositRow::as_returning())
             .get_result(&mut conn)
             .await?
     };
@@ -144,7 +144,7 @@ pub async fn create(
                 updated_at: Some(Utc::now()),
                 ..Default::default()
             })
-            .returning(Deposit::as_returning())
+            .returning(DepositRow::as_returning())
             .get_result(&mut conn)
             .await?),
         Err(error) => {
@@ -192,9 +192,9 @@ pub async fn apply_report(
     deposit_id: i64,
     source: DepositEventSource,
     report: &GatewayReport,
-) -> AppResult<(Outcome, Deposit)> {
+) -> AppResult<(Outcome, DepositRow)> {
     conn.transaction(async |conn| {
-        let deposit = Deposit::lock(conn, deposit_id)
+        let deposit = DepositRow::lock(conn, deposit_id)
             .await?
             .ok_or(AppError::NotFound("deposit"))?;
         let now = Utc::now();
@@ -281,7 +281,7 @@ pub async fn apply_report(
             change.updated_at = Some(now);
             diesel::update(deposits::table.find(deposit.id))
                 .set(change)
-                .returning(Deposit::as_returning())
+                .returning(DepositRow::as_returning())
                 .get_result(conn)
                 .await?
         } else {
@@ -312,7 +312,7 @@ pub async fn apply_report(
 /// report it paid). Does nothing to any other status.
 pub async fn expire(conn: &mut AsyncPgConnection, deposit_id: i64, note: &str) -> AppResult<bool> {
     conn.transaction(async |conn| {
-        let Some(deposit) = Deposit::lock(conn, deposit_id).await? else {
+        let Some(deposit) = DepositRow::lock(conn, deposit_id).await? else {
             return Err(AppError::NotFound("deposit"));
         };
         if deposit.status != DepositStatus::Pending || deposit.expires_at > Utc::now() {
@@ -354,7 +354,7 @@ pub async fn claim_for_reconcile(
     after: Duration,
     lease: Duration,
     limit: i64,
-) -> AppResult<Vec<Deposit>> {
+) -> AppResult<Vec<DepositRow>> {
     let now = Utc::now();
     let older_than = now - chrono::Duration::from_std(after).map_err(AppError::internal)?;
     let until = now + chrono::Duration::from_std(lease).map_err(AppError::internal)?;
@@ -385,7 +385,7 @@ pub async fn claim_for_reconcile(
         Ok(
             diesel::update(deposits::table.filter(deposits::id.eq_any(&ids)))
                 .set(deposits::next_check_at.eq(until))
-                .returning(Deposit::as_returning())
+                .returning(DepositRow::as_returning())
                 .get_results(conn)
                 .await?,
         )
@@ -408,7 +408,7 @@ pub async fn list(
     filter: &DepositFilter,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<Deposit>, i64)> {
+) -> AppResult<(Vec<DepositRow>, i64)> {
     let build = || {
         let mut q = deposits::table.into_boxed();
         if let Some(user_id) = filter.user_id {
@@ -433,7 +433,7 @@ pub async fn list(
     let rows = page
         .order(deposits::id.desc())
         .limit(limit)
-        .select(Deposit::as_select())
+        .select(DepositRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))

@@ -6,7 +6,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod catalog_import;
 pub mod deposits;
-pub mod fulfilment;
+pub mod fulfillment;
 pub mod notifications;
 pub mod orders;
 pub mod pricing;

@@ -15,9 +15,9 @@ use crate::{
             Fulfillment, LedgerKind, OrderRequestKind, OrderRequestStatus, OrderStatus, Platform,
             ServiceType,
         },
-        orders::{MassOrder, NewOrder, NewOrderEvent, Order, OrderEventRow, OrderRequest},
+        orders::{MassOrderRow, NewOrder, NewOrderEvent, OrderEventRow, OrderRequestRow, OrderRow},
         schema::{mass_orders, order_events, order_requests, orders},
-        services::Service,
+        services::ServiceRow,
     },
     domain::{
         pricing, stock,
@@ -160,7 +160,7 @@ pub fn check_link(platform: Platform, link: &str) -> AppResult<String> {
 }
 
 /// Validates an order against its service and fixes its price. Pure: reads nothing.
-pub fn prepare(service: &Service, input: &OrderInput) -> AppResult<PreparedOrder> {
+pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOrder> {
     if !service.active {
         return Err(AppError::validation(
             "serviceId",
@@ -357,18 +357,18 @@ async fn find_by_idempotency_key(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     key: &str,
-) -> AppResult<Option<Order>> {
+) -> AppResult<Option<OrderRow>> {
     Ok(orders::table
         .filter(orders::user_id.eq(user_id))
         .filter(orders::idempotency_key.eq(key))
-        .select(Order::as_select())
+        .select(OrderRow::as_select())
         .first(conn)
         .await
         .optional()?)
 }
 
 /// A retried request with the same key must be the same order.
-fn same_request(order: &Order, prepared: &PreparedOrder) -> AppResult<Order> {
+fn same_request(order: &OrderRow, prepared: &PreparedOrder) -> AppResult<OrderRow> {
     if order.service_id != prepared.service_id
         || order.link != prepared.link
         || order.quantity != prepared.quantity
@@ -380,7 +380,7 @@ fn same_request(order: &Order, prepared: &PreparedOrder) -> AppResult<Order> {
     Ok(order.clone())
 }
 
-fn event_of(order: &Order, row: &OrderEventRow) -> OrderEvent {
+fn event_of(order: &OrderRow, row: &OrderEventRow) -> OrderEvent {
     OrderEvent {
         event_id: row.id,
         order_id: order.id,
@@ -394,8 +394,8 @@ fn event_of(order: &Order, row: &OrderEventRow) -> OrderEvent {
 }
 
 /// The order, locked `FOR UPDATE` until the caller's transaction ends.
-pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<Order> {
-    Order::find_for_update(conn, order_id)
+pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<OrderRow> {
+    OrderRow::find_for_update(conn, order_id)
         .await?
         .ok_or(AppError::NotFound("order"))
 }
@@ -404,17 +404,17 @@ pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResul
 /// caller's transaction.
 pub async fn record_status(
     conn: &mut AsyncPgConnection,
-    order: &Order,
+    order: &OrderRow,
     status: OrderStatus,
     start_count: Option<i64>,
     remains: Option<i64>,
     note: &str,
-) -> AppResult<(Order, OrderEvent)> {
+) -> AppResult<(OrderRow, OrderEvent)> {
     let unchanged = status == order.status
         && start_count.is_none_or(|c| Some(c) == order.start_count)
         && remains.is_none_or(|r| Some(r) == order.remains);
     // A history note without a change (e.g. the first PENDING row) skips the UPDATE.
-    let updated: Order = if unchanged {
+    let updated: OrderRow = if unchanged {
         order.clone()
     } else {
         diesel::update(orders::table.find(order.id))
@@ -423,7 +423,7 @@ pub async fn record_status(
                 orders::start_count.eq(start_count.or(order.start_count)),
                 orders::remains.eq(remains.or(order.remains)),
             ))
-            .returning(Order::as_returning())
+            .returning(OrderRow::as_returning())
             .get_result(conn)
             .await?
     };
@@ -451,7 +451,7 @@ pub async fn record_status(
 /// provider that speeds up or slows down without keeping every sample.
 async fn record_completion_time(
     conn: &mut AsyncPgConnection,
-    order: &Order,
+    order: &OrderRow,
     completed_at: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
     let seconds = (completed_at - order.created_at).num_seconds().max(0);
@@ -474,9 +474,9 @@ pub async fn place_order(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     input: OrderInput,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
-    let service = Service::find(conn, input.service_id)
+    let service = ServiceRow::find(conn, input.service_id)
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
     let prepared = prepare(&service, &input)?;
@@ -508,8 +508,8 @@ async fn insert_paid_order(
     user_id: i64,
     prepared: &PreparedOrder,
     idempotency_key: Option<String>,
-) -> AppResult<Order> {
-    let order: Order = diesel::insert_into(orders::table)
+) -> AppResult<OrderRow> {
+    let order: OrderRow = diesel::insert_into(orders::table)
         .values(NewOrder {
             user_id,
             service_id: prepared.service_id,
@@ -525,7 +525,7 @@ async fn insert_paid_order(
             provider_service_id: prepared.provider_service_id.clone(),
             idempotency_key,
         })
-        .returning(Order::as_returning())
+        .returning(OrderRow::as_returning())
         .get_result(conn)
         .await
         .map_err(|e| {
@@ -585,7 +585,7 @@ pub struct LineError {
 
 #[derive(Debug)]
 pub struct MassOrderOutcome {
-    pub mass_order: Option<MassOrder>,
+    pub mass_order: Option<MassOrderRow>,
     pub placed: usize,
     pub total_charge: i64,
     pub errors: Vec<LineError>,
@@ -732,7 +732,7 @@ pub async fn place_mass_order(
         .iter()
         .filter_map(|l| l.service.parse().ok())
         .collect();
-    let services: HashMap<i64, Service> = Service::load_many(conn, &ids)
+    let services: HashMap<i64, ServiceRow> = ServiceRow::load_many(conn, &ids)
         .await?
         .into_iter()
         .map(|s| (s.id, s))
@@ -804,7 +804,7 @@ pub async fn place_mass_order(
     let rejected = errors.len() as i32;
     let mass_order = conn
         .transaction(async |conn| {
-            let mass_order: MassOrder = diesel::insert_into(mass_orders::table)
+            let mass_order: MassOrderRow = diesel::insert_into(mass_orders::table)
                 .values((
                     mass_orders::user_id.eq(user_id),
                     mass_orders::order_count.eq(prepared.len() as i32),
@@ -812,7 +812,7 @@ pub async fn place_mass_order(
                     mass_orders::total_charge.eq(total_charge),
                     mass_orders::all_or_nothing.eq(all_or_nothing),
                 ))
-                .returning(MassOrder::as_returning())
+                .returning(MassOrderRow::as_returning())
                 .get_result(conn)
                 .await?;
             if total_charge > 0 {
@@ -847,14 +847,14 @@ pub async fn place_mass_order(
                     idempotency_key: None,
                 })
                 .collect();
-            let mut placed: Vec<Order> = Vec::with_capacity(rows.len());
+            let mut placed: Vec<OrderRow> = Vec::with_capacity(rows.len());
             // Bind parameters are limited to 65,535 per statement.
             for chunk in rows.chunks(4000) {
                 placed.extend(
                     diesel::insert_into(orders::table)
                         .values(chunk)
-                        .returning(Order::as_returning())
-                        .get_results::<Order>(conn)
+                        .returning(OrderRow::as_returning())
+                        .get_results::<OrderRow>(conn)
                         .await?,
                 );
             }
@@ -923,7 +923,7 @@ pub enum Settlement {
 }
 
 /// The refund an outcome is owed.
-pub fn refund_amount(order: &Order, settlement: Settlement) -> i64 {
+pub fn refund_amount(order: &OrderRow, settlement: Settlement) -> i64 {
     match settlement {
         Settlement::Canceled | Settlement::Failed => order.charge,
         Settlement::Partial { remains } => {
@@ -942,7 +942,7 @@ pub async fn settle(
     settlement: Settlement,
     note: &str,
     actor_id: Option<i64>,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
         if order.status.is_final() {
@@ -996,7 +996,7 @@ pub async fn admin_set_status(
     start_count: Option<i64>,
     remains: Option<i64>,
     note: &str,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     match status {
         OrderStatus::Canceled => {
             return settle(conn, order_id, Settlement::Canceled, note, Some(actor_id)).await;
@@ -1055,9 +1055,9 @@ pub async fn request_cancel(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     order_id: i64,
-) -> AppResult<(Order, Option<OrderRequest>)> {
+) -> AppResult<(OrderRow, Option<OrderRequestRow>)> {
     let order = owned_order(conn, user_id, order_id).await?;
-    let service = Service::find(conn, order.service_id)
+    let service = ServiceRow::find(conn, order.service_id)
         .await?
         .ok_or(AppError::NotFound("service"))?;
     if !service.cancel {
@@ -1106,9 +1106,9 @@ pub async fn request_refill(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     order_id: i64,
-) -> AppResult<OrderRequest> {
+) -> AppResult<OrderRequestRow> {
     let order = owned_order(conn, user_id, order_id).await?;
-    let service = Service::find(conn, order.service_id)
+    let service = ServiceRow::find(conn, order.service_id)
         .await?
         .ok_or(AppError::NotFound("service"))?;
     if !service.refill {
@@ -1139,16 +1139,16 @@ pub async fn request_refill(
 
 async fn open_request(
     conn: &mut AsyncPgConnection,
-    order: &Order,
+    order: &OrderRow,
     kind: OrderRequestKind,
-) -> AppResult<OrderRequest> {
+) -> AppResult<OrderRequestRow> {
     diesel::insert_into(order_requests::table)
         .values((
             order_requests::order_id.eq(order.id),
             order_requests::kind.eq(kind),
             order_requests::status.eq(OrderRequestStatus::Pending),
         ))
-        .returning(OrderRequest::as_returning())
+        .returning(OrderRequestRow::as_returning())
         .get_result(conn)
         .await
         .map_err(|e| {
@@ -1168,11 +1168,11 @@ pub async fn owned_order(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     order_id: i64,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     orders::table
         .filter(orders::id.eq(order_id))
         .filter(orders::user_id.eq(user_id))
-        .select(Order::as_select())
+        .select(OrderRow::as_select())
         .first(conn)
         .await
         .optional()?
@@ -1198,7 +1198,7 @@ pub async fn list_orders(
     filter: &OrderFilter,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<Order>, i64)> {
+) -> AppResult<(Vec<OrderRow>, i64)> {
     let build = || {
         let mut q = orders::table.into_boxed();
         if let Some(user) = filter.user_id {
@@ -1240,7 +1240,7 @@ pub async fn list_orders(
     let rows = page
         .order(orders::id.desc())
         .limit(limit)
-        .select(Order::as_select())
+        .select(OrderRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))
@@ -1251,7 +1251,7 @@ pub async fn list_mass_orders(
     user_id: i64,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<MassOrder>, i64)> {
+) -> AppResult<(Vec<MassOrderRow>, i64)> {
     let total = mass_orders::table
         .filter(mass_orders::user_id.eq(user_id))
         .count()
@@ -1266,7 +1266,7 @@ pub async fn list_mass_orders(
     let rows = q
         .order(mass_orders::id.desc())
         .limit(limit)
-        .select(MassOrder::as_select())
+        .select(MassOrderRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))
@@ -1302,7 +1302,7 @@ mod tests {
 
     #[test]
     fn partial_refund_rounds_down() {
-        let order = Order {
+        let order = OrderRow {
             id: 1,
             user_id: 1,
             service_id: 1,

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
-        providers::Provider,
+        providers::ProviderRow,
         schema::{provider_calls, providers},
     },
     domain::notifications::{self, About, Audience},
@@ -99,7 +99,7 @@ pub async fn record_call(
     Ok(())
 }
 
-pub fn is_healthy(provider: &Provider) -> bool {
+pub fn is_healthy(provider: &ProviderRow) -> bool {
     provider
         .unhealthy_until
         .is_none_or(|until| until <= Utc::now())
@@ -109,7 +109,7 @@ pub fn is_healthy(provider: &Provider) -> bool {
 /// provider's threshold.
 pub async fn record_balance(
     conn: &mut AsyncPgConnection,
-    provider: &Provider,
+    provider: &ProviderRow,
     balance: &BigDecimal,
 ) -> AppResult<()> {
     diesel::update(providers::table.find(provider.id))

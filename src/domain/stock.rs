@@ -11,7 +11,7 @@ use crate::{
     db::{
         enums::Fulfillment,
         schema::{services, stock_items},
-        services::Service,
+        services::ServiceRow,
     },
     error::{AppError, AppResult},
 };
@@ -25,8 +25,8 @@ pub struct UploadResult {
     pub duplicates: i64,
 }
 
-async fn stock_service(conn: &mut AsyncPgConnection, service_id: i64) -> AppResult<Service> {
-    let service = Service::find(conn, service_id)
+async fn stock_service(conn: &mut AsyncPgConnection, service_id: i64) -> AppResult<ServiceRow> {
+    let service = ServiceRow::find(conn, service_id)
         .await?
         .ok_or(AppError::NotFound("service"))?;
     if service.fulfillment != Fulfillment::Stock {

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::{
     db::{
         enums::LedgerKind,
-        ledger::{LedgerEntry, NewLedgerEntry},
+        ledger::{LedgerEntryRow, NewLedgerEntry},
         schema::{ledger_entries, users},
     },
     error::{AppError, AppResult, is_unique_violation},
@@ -34,7 +34,7 @@ pub async fn debit(
     amount: i64,
     kind: LedgerKind,
     reference: &LedgerRef,
-) -> AppResult<LedgerEntry> {
+) -> AppResult<LedgerEntryRow> {
     if amount <= 0 {
         return Err(AppError::validation("amount", "a debit must be positive"));
     }
@@ -70,7 +70,7 @@ pub async fn credit(
     amount: i64,
     kind: LedgerKind,
     reference: &LedgerRef,
-) -> AppResult<LedgerEntry> {
+) -> AppResult<LedgerEntryRow> {
     if amount <= 0 {
         return Err(AppError::validation("amount", "a credit must be positive"));
     }
@@ -91,7 +91,7 @@ async fn record(
     balance_after: i64,
     kind: LedgerKind,
     reference: &LedgerRef,
-) -> AppResult<LedgerEntry> {
+) -> AppResult<LedgerEntryRow> {
     diesel::insert_into(ledger_entries::table)
         .values(NewLedgerEntry {
             user_id,
@@ -104,7 +104,7 @@ async fn record(
             actor_id: reference.actor_id,
             note: &reference.note,
         })
-        .returning(LedgerEntry::as_returning())
+        .returning(LedgerEntryRow::as_returning())
         .get_result(conn)
         .await
         .map_err(|e| {
@@ -155,7 +155,7 @@ pub async fn adjust(
     user_id: i64,
     amount: i64,
     reason: &str,
-) -> AppResult<LedgerEntry> {
+) -> AppResult<LedgerEntryRow> {
     let reason = reason.trim();
     if amount == 0 {
         return Err(AppError::validation(
@@ -205,7 +205,7 @@ pub async fn list_entries(
     filter: &LedgerFilter,
     before_id: Option<i64>,
     limit: i64,
-) -> AppResult<(Vec<LedgerEntry>, i64)> {
+) -> AppResult<(Vec<LedgerEntryRow>, i64)> {
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && from > to
     {
@@ -234,7 +234,7 @@ pub async fn list_entries(
     let rows = page
         .order(ledger_entries::id.desc())
         .limit(limit)
-        .select(LedgerEntry::as_select())
+        .select(LedgerEntryRow::as_select())
         .load(conn)
         .await?;
     Ok((rows, total))

@@ -7,12 +7,12 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::db::{
     PgPool, PooledConn,
-    categories::Category,
-    deposits::{Deposit, DepositEvent},
-    orders::{OrderEventRow, OrderRequest},
-    providers::Provider,
-    services::Service,
-    users::User,
+    categories::CategoryRow,
+    deposits::{DepositEventRow, DepositRow},
+    orders::{OrderEventRow, OrderRequestRow},
+    providers::ProviderRow,
+    services::ServiceRow,
+    users::UserRow,
 };
 
 type LoadError = Arc<anyhow::Error>;
@@ -87,15 +87,15 @@ macro_rules! children_loader {
     };
 }
 
-id_loader!(CategoryId, Category);
-id_loader!(DepositId, Deposit);
-id_loader!(ProviderId, Provider);
-id_loader!(ServiceId, Service);
-id_loader!(UserId, User);
+id_loader!(CategoryId, CategoryRow);
+id_loader!(DepositId, DepositRow);
+id_loader!(ProviderId, ProviderRow);
+id_loader!(ServiceId, ServiceRow);
+id_loader!(UserId, UserRow);
 
 children_loader!(
     /// A deposit's gateway events.
-    DepositEventsOf, DepositEvent, DepositEvent::for_deposits, deposit_id
+    DepositEventsOf, DepositEventRow, DepositEventRow::for_deposits, deposit_id
 );
 children_loader!(
     /// The status history of an order.
@@ -103,7 +103,7 @@ children_loader!(
 );
 children_loader!(
     /// The cancel and refill requests of an order.
-    RequestsOf, OrderRequest, OrderRequest::for_orders, order_id
+    RequestsOf, OrderRequestRow, OrderRequestRow::for_orders, order_id
 );
 
 /// A provider's calls in the last hour: `(calls, failures, mean latency ms)`.

@@ -7,12 +7,12 @@ use futures_util::{StreamExt, stream, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    db::orders::Order as OrderRow,
+    db::orders::OrderRow,
     error::AppError,
     events::OrderEvent,
     graphql::{
         conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, state,
-        types::orders::OrderStatusEvent,
+        types::orders::OrderEvent as OrderEventObject,
     },
 };
 
@@ -59,13 +59,15 @@ fn event_stream(
         }
     })
     .filter_map(move |event| {
-        let keep = event.filter(|e| keep(e)).map(OrderStatusEvent::from);
+        let keep = event
+            .filter(|e| keep(e))
+            .map(|e| OrderEventObject(e.to_row()));
         async move { keep }
     })
     .boxed()
 }
 
-type EventStream = BoxStream<'static, OrderStatusEvent>;
+type EventStream = BoxStream<'static, OrderEventObject>;
 
 async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream> {
     let user = current_user(ctx)?;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::HttpState;
 use crate::{
     db::{
-        deposits::Deposit,
+        deposits::DepositRow,
         enums::{DepositEventSource, DepositStatus, PaymentGateway},
     },
     domain::deposits,
@@ -76,9 +76,9 @@ async fn find_deposit(
     state: &HttpState,
     merchant_ref: &str,
     gateway: PaymentGateway,
-) -> AppResult<Deposit> {
+) -> AppResult<DepositRow> {
     let mut conn = state.app.pool.get().await?;
-    Deposit::find_by_merchant_ref(&mut conn, merchant_ref)
+    DepositRow::find_by_merchant_ref(&mut conn, merchant_ref)
         .await?
         .filter(|d| d.gateway == gateway)
         .ok_or(AppError::NotFound("deposit"))

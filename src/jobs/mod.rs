@@ -2,7 +2,7 @@
 //! its rows with `FOR UPDATE SKIP LOCKED`, so any number of processes can run it.
 
 pub mod catalog_sync;
-pub mod fulfilment;
+pub mod fulfillment;
 pub mod reconcile_deposits;
 
 use crate::app::AppState;
@@ -17,13 +17,13 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             interval,
         )));
     }
-    let fulfilment = &state.config.fulfilment;
+    let fulfillment = &state.config.fulfillment;
     handles.push(every(
         state,
         "dispatch",
-        fulfilment.dispatch_interval,
+        fulfillment.dispatch_interval,
         |s| async move {
-            fulfilment::dispatch_once(&s)
+            fulfillment::dispatch_once(&s)
                 .await
                 .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
         },
@@ -31,9 +31,9 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     handles.push(every(
         state,
         "status sync",
-        fulfilment.status_sync_interval,
+        fulfillment.status_sync_interval,
         |s| async move {
-            fulfilment::sync_once(&s)
+            fulfillment::sync_once(&s)
                 .await
                 .map(|r| (r.checked > 0).then(|| format!("{r:?}")))
         },
@@ -41,9 +41,9 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     handles.push(every(
         state,
         "order requests",
-        fulfilment.status_sync_interval,
+        fulfillment.status_sync_interval,
         |s| async move {
-            fulfilment::forward_requests_once(&s)
+            fulfillment::forward_requests_once(&s)
                 .await
                 .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
         },
@@ -51,8 +51,8 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     handles.push(every(
         state,
         "provider health",
-        fulfilment.health_interval,
-        |s| async move { fulfilment::check_health_once(&s).await.map(|_| None) },
+        fulfillment.health_interval,
+        |s| async move { fulfillment::check_health_once(&s).await.map(|_| None) },
     ));
     let interval = state.config.catalog.sync_interval;
     if !interval.is_zero() {

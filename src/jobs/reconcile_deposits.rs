@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::{
     app::AppState,
-    db::{deposits::Deposit, enums::DepositEventSource},
+    db::{deposits::DepositRow, enums::DepositEventSource},
     domain::deposits::{self, Outcome},
     error::AppResult,
     payments::{self, GatewayError},
@@ -60,7 +60,11 @@ pub async fn run_once(state: &AppState) -> AppResult<ReconcileReport> {
     Ok(report)
 }
 
-async fn check(state: &AppState, deposit: &Deposit, report: &mut ReconcileReport) -> AppResult<()> {
+async fn check(
+    state: &AppState,
+    deposit: &DepositRow,
+    report: &mut ReconcileReport,
+) -> AppResult<()> {
     let config = &state.config.payments;
     let past_expiry = deposit.expires_at <= Utc::now();
     let answer = match payments::client(&state.http, config, deposit.gateway) {

@@ -23,7 +23,7 @@ use crate::{
     crypto::SecretBox,
     db::{
         enums::{OrderStatus, ProviderKind, ServiceType},
-        providers::Provider,
+        providers::ProviderRow,
     },
     error::AppError,
 };
@@ -140,7 +140,7 @@ pub fn map_status(label: &str) -> Option<OrderStatus> {
 
 /// The client for a stored provider, with its API key decrypted.
 pub fn client_for(
-    provider: &Provider,
+    provider: &ProviderRow,
     secrets: &SecretBox,
     http: reqwest::Client,
     retry: api_v2::RetryPolicy,

@@ -115,7 +115,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         },
         secret_key: SecretKey([42; 32]),
         payments: test_payments_config(UNREACHABLE_URL),
-        fulfilment: booster::config::FulfilmentConfig {
+        fulfillment: booster::config::FulfillmentConfig {
             run_jobs_in_serve: false,
             dispatch_interval: Duration::from_millis(100),
             dispatch_batch: 100,

@@ -4,7 +4,7 @@ mod account;
 mod admin_catalog;
 mod admin_catalog_import;
 mod admin_users;
-mod fulfilment;
+mod fulfillment;
 mod orders;
 mod wallet;
 
@@ -15,6 +15,6 @@ pub struct MutationRoot(
     admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
     orders::OrderMutation,
-    fulfilment::FulfilmentMutation,
+    fulfillment::FulfillmentMutation,
     wallet::WalletMutation,
 );

@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::{enums::Role, providers::Provider as ProviderRow, users::User as UserRow},
+    db::{enums::Role, providers::ProviderRow, users::UserRow},
     domain::{
         accounts::{self, UserFilter},
         catalog, pricing,

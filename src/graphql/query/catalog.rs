@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::{enums::Platform, services::Service as ServiceRow},
+    db::{enums::Platform, services::ServiceRow},
     domain::catalog::{self, ServiceFilter},
     graphql::{
         conn,

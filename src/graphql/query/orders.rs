@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{enums::OrderStatus, orders::Order as OrderRow},
+    db::{enums::OrderStatus, orders::OrderRow},
     domain::orders::{self, OrderFilter},
     error::AppError,
     graphql::{

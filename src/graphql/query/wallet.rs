@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        deposits::Deposit as DepositRow,
+        deposits::DepositRow,
         enums::{DepositStatus, LedgerKind, PaymentGateway},
     },
     domain::{
@@ -169,7 +169,7 @@ impl WalletQuery {
         let user_id = parse_id("userId", &user_id)?;
         {
             let mut conn = conn(ctx).await?;
-            crate::db::users::User::find(&mut conn, user_id)
+            crate::db::users::UserRow::find(&mut conn, user_id)
                 .await?
                 .ok_or(AppError::NotFound("user"))?;
         }

@@ -4,7 +4,7 @@ use async_graphql::{ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{api_keys::ApiKey as ApiKeyRow, enums::Role, users::User as UserRow},
+    db::{api_keys::ApiKeyRow, enums::Role, users::UserRow},
     graphql::{guards::RoleGuard, scalars::Rupiah},
 };
 

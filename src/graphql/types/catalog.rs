@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        categories::Category as CategoryRow,
+        categories::CategoryRow,
         enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
-        providers::Provider as ProviderRow,
-        services::Service as ServiceRow,
+        providers::ProviderRow,
+        services::ServiceRow,
     },
     graphql::{
         error::ApiResult,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        catalog_changes::CatalogChange as CatalogChangeRow,
+        catalog_changes::CatalogChangeRow,
         enums::{CatalogChangeKind, Platform, ServiceType},
     },
     domain::catalog_import::{

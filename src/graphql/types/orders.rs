@@ -1,18 +1,14 @@
 //! `Order`, its history, requests, `MassOrder` and the order-status event.
 
-use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
         enums::{OrderRequestKind, OrderRequestStatus, OrderStatus},
-        orders::{
-            MassOrder as MassOrderRow, Order as OrderRow, OrderEventRow,
-            OrderRequest as OrderRequestRow,
-        },
+        orders::{MassOrderRow, OrderEventRow, OrderRequestRow, OrderRow},
     },
     domain::stock,
-    events::OrderEvent,
     graphql::{
         conn,
         error::ApiResult,
@@ -100,9 +96,9 @@ impl Order {
 
     /// Every status change, oldest first (batched across a list of orders).
     #[graphql(complexity = 20)]
-    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderHistoryEntry>> {
+    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderEvent>> {
         let rows = load(ctx, HistoryOf(self.0.id), "order history").await?;
-        Ok(rows.into_iter().map(OrderHistoryEntry).collect())
+        Ok(rows.into_iter().map(OrderEvent).collect())
     }
 
     /// Cancel and refill requests and their outcome (batched across a list).
@@ -160,10 +156,14 @@ impl Order {
     }
 }
 
-pub struct OrderHistoryEntry(pub OrderEventRow);
+/// One status change of an order: a row of its history, and what subscriptions push.
+pub struct OrderEvent(pub OrderEventRow);
 
 #[Object]
-impl OrderHistoryEntry {
+impl OrderEvent {
+    async fn order_id(&self) -> ID {
+        self.0.order_id.into()
+    }
     async fn status(&self) -> OrderStatus {
         self.0.status
     }
@@ -178,6 +178,12 @@ impl OrderHistoryEntry {
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// The order as it is now (read when the event is delivered).
+    async fn order(&self, ctx: &Context<'_>) -> ApiResult<Option<Order>> {
+        let mut conn = conn(ctx).await?;
+        Ok(OrderRow::find(&mut conn, self.0.order_id).await?.map(Order))
     }
 }
 
@@ -225,46 +231,5 @@ impl MassOrder {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-/// A status change pushed to subscribers.
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct OrderStatusEvent {
-    #[graphql(skip)]
-    pub event: OrderEvent,
-    pub status: OrderStatus,
-    pub start_count: Option<i64>,
-    pub remains: Option<i64>,
-    pub note: String,
-    pub at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl OrderStatusEvent {
-    async fn order_id(&self) -> ID {
-        self.event.order_id.into()
-    }
-
-    /// The order as it is now (read when the event is delivered).
-    async fn order(&self, ctx: &Context<'_>) -> ApiResult<Option<Order>> {
-        let mut conn = conn(ctx).await?;
-        Ok(OrderRow::find(&mut conn, self.event.order_id)
-            .await?
-            .map(Order))
-    }
-}
-
-impl From<OrderEvent> for OrderStatusEvent {
-    fn from(event: OrderEvent) -> Self {
-        OrderStatusEvent {
-            status: event.status,
-            start_count: event.start_count,
-            remains: event.remains,
-            note: event.note.clone(),
-            at: event.at,
-            event,
-        }
     }
 }

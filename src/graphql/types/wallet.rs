@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        deposits::{Deposit as DepositRow, DepositEvent as DepositEventRow},
+        deposits::{DepositEventRow, DepositRow},
         enums::{DepositEventSource, DepositStatus, LedgerKind, PaymentGateway},
-        ledger::LedgerEntry as LedgerEntryRow,
+        ledger::LedgerEntryRow,
     },
     graphql::{
         error::ApiResult,

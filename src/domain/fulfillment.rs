@@ -1,4 +1,4 @@
-//! Fulfilment through providers: the order-side rules of dispatch and status sync.
+//! Fulfillment through providers: the order-side rules of dispatch and status sync.
 //!
 //! Dispatch is crash-safe: an order is claimed (`PENDING -> SUBMITTING`) in its own
 //! committed transaction before the provider is called, and an order found in
@@ -15,10 +15,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::{
     db::{
         enums::{Fulfillment, OrderRequestKind, OrderRequestStatus, OrderStatus},
-        orders::{NewOrderEvent, Order, OrderEventRow, OrderRequest},
-        providers::Provider,
+        orders::{NewOrderEvent, OrderEventRow, OrderRequestRow, OrderRow},
+        providers::ProviderRow,
         schema::{order_events, order_requests, orders, providers},
-        services::Service,
+        services::ServiceRow,
     },
     domain::{
         notifications::{self, About, Audience},
@@ -32,7 +32,10 @@ use crate::{
 /// Claims up to `limit` PENDING orders of active, healthy providers and moves them
 /// to SUBMITTING, committing before any provider is called. Rows another worker is
 /// claiming are skipped.
-pub async fn claim_for_dispatch(conn: &mut AsyncPgConnection, limit: i64) -> AppResult<Vec<Order>> {
+pub async fn claim_for_dispatch(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> AppResult<Vec<OrderRow>> {
     conn.transaction(async |conn| {
         let dispatchable = providers::table
             .filter(providers::active.eq(true))
@@ -60,13 +63,13 @@ pub async fn claim_for_dispatch(conn: &mut AsyncPgConnection, limit: i64) -> App
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let claimed: Vec<Order> = diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
+        let claimed: Vec<OrderRow> = diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
             .set((
                 orders::status.eq(OrderStatus::Submitting),
                 orders::submitted_at.eq(diesel::dsl::now),
                 orders::submit_attempts.eq(orders::submit_attempts + 1),
             ))
-            .returning(Order::as_returning())
+            .returning(OrderRow::as_returning())
             .get_results(conn)
             .await?;
         write_events(
@@ -84,7 +87,7 @@ pub async fn claim_for_dispatch(conn: &mut AsyncPgConnection, limit: i64) -> App
 /// History rows and events for many orders moving to the same status, two statements.
 async fn write_events(
     conn: &mut AsyncPgConnection,
-    changed: &[Order],
+    changed: &[OrderRow],
     status: OrderStatus,
     note: &str,
 ) -> AppResult<()> {
@@ -125,14 +128,14 @@ async fn write_events(
 pub async fn mark_accepted(
     conn: &mut AsyncPgConnection,
     order_id: i64,
-    provider: &Provider,
+    provider: &ProviderRow,
     provider_order_id: &str,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
-        let order: Order = diesel::update(orders::table.find(order.id))
+        let order: OrderRow = diesel::update(orders::table.find(order.id))
             .set((orders::provider_order_id.eq(provider_order_id), orders::last_error.eq(None::<String>)))
-            .returning(Order::as_returning())
+            .returning(OrderRow::as_returning())
             .get_result(conn)
             .await?;
         if order.status != OrderStatus::Submitting {
@@ -152,16 +155,16 @@ pub async fn mark_retry(
     order_id: i64,
     error: &str,
     backoff: Duration,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::Submitting {
             return Ok(order);
         }
         let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-        let order: Order = diesel::update(orders::table.find(order.id))
+        let order: OrderRow = diesel::update(orders::table.find(order.id))
             .set((orders::next_attempt_at.eq(at), orders::last_error.eq(error)))
-            .returning(Order::as_returning())
+            .returning(OrderRow::as_returning())
             .get_result(conn)
             .await?;
         Ok(record_status(
@@ -192,7 +195,7 @@ pub enum RefusalOutcome {
 pub async fn mark_refused(
     conn: &mut AsyncPgConnection,
     order_id: i64,
-    provider: &Provider,
+    provider: &ProviderRow,
     error: &str,
 ) -> AppResult<RefusalOutcome> {
     conn.transaction(async |conn| {
@@ -200,17 +203,17 @@ pub async fn mark_refused(
         if order.status != OrderStatus::Submitting {
             return Ok(RefusalOutcome::Failed);
         }
-        let service = Service::find(conn, order.service_id)
+        let service = ServiceRow::find(conn, order.service_id)
             .await?
             .ok_or(AppError::NotFound("service"))?;
         let fallback = match service.fallback_service_id.filter(|_| !order.fallback_used) {
-            Some(id) => Service::find(conn, id)
+            Some(id) => ServiceRow::find(conn, id)
                 .await?
                 .filter(|f| f.active && f.fulfillment == Fulfillment::Provider),
             None => None,
         };
         if let Some(fallback) = fallback {
-            let order: Order = diesel::update(orders::table.find(order.id))
+            let order: OrderRow = diesel::update(orders::table.find(order.id))
                 .set((
                     orders::provider_id.eq(fallback.provider_id),
                     orders::provider_service_id.eq(&fallback.provider_service_id),
@@ -218,7 +221,7 @@ pub async fn mark_refused(
                     orders::next_attempt_at.eq(None::<chrono::DateTime<Utc>>),
                     orders::last_error.eq(error),
                 ))
-                .returning(Order::as_returning())
+                .returning(OrderRow::as_returning())
                 .get_result(conn)
                 .await?;
             let note = format!(
@@ -265,7 +268,7 @@ pub async fn mark_unclear(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     error: &str,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::Submitting {
@@ -325,7 +328,7 @@ pub async fn resolve_review(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     provider_order_id: Option<&str>,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
         if order.status != OrderStatus::NeedsReview {
@@ -340,9 +343,9 @@ pub async fn resolve_review(
                 "providerOrderId must not be empty",
             )),
             Some(id) => {
-                let order: Order = diesel::update(orders::table.find(order.id))
+                let order: OrderRow = diesel::update(orders::table.find(order.id))
                     .set(orders::provider_order_id.eq(id))
-                    .returning(Order::as_returning())
+                    .returning(OrderRow::as_returning())
                     .get_result(conn)
                     .await?;
                 Ok(record_status(
@@ -357,9 +360,9 @@ pub async fn resolve_review(
                 .0)
             }
             None => {
-                let order: Order = diesel::update(orders::table.find(order.id))
+                let order: OrderRow = diesel::update(orders::table.find(order.id))
                     .set(orders::next_attempt_at.eq(None::<chrono::DateTime<Utc>>))
-                    .returning(Order::as_returning())
+                    .returning(OrderRow::as_returning())
                     .get_result(conn)
                     .await?;
                 Ok(record_status(
@@ -386,7 +389,7 @@ pub async fn claim_for_sync(
     provider_id: i64,
     limit: i64,
     lease: Duration,
-) -> AppResult<Vec<Order>> {
+) -> AppResult<Vec<OrderRow>> {
     let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
         let ids: Vec<i64> = orders::table
@@ -408,7 +411,7 @@ pub async fn claim_for_sync(
         Ok(
             diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
                 .set(orders::last_synced_at.eq(diesel::dsl::now))
-                .returning(Order::as_returning())
+                .returning(OrderRow::as_returning())
                 .get_results(conn)
                 .await?,
         )
@@ -422,7 +425,7 @@ pub async fn apply_remote_status(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     remote: &RemoteStatus,
-) -> AppResult<Order> {
+) -> AppResult<OrderRow> {
     conn.transaction(async |conn| {
         let order = lock_order(conn, order_id).await?;
         if !matches!(
@@ -521,7 +524,7 @@ pub async fn claim_requests(
     conn: &mut AsyncPgConnection,
     limit: i64,
     lease: Duration,
-) -> AppResult<Vec<(OrderRequest, Order)>> {
+) -> AppResult<Vec<(OrderRequestRow, OrderRow)>> {
     let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
         let ids: Vec<i64> = order_requests::table
@@ -544,14 +547,14 @@ pub async fn claim_requests(
             .skip_locked()
             .load(conn)
             .await?;
-        let requests: Vec<OrderRequest> =
+        let requests: Vec<OrderRequestRow> =
             diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
                 .set(order_requests::updated_at.eq(diesel::dsl::now))
-                .returning(OrderRequest::as_returning())
+                .returning(OrderRequestRow::as_returning())
                 .get_results(conn)
                 .await?;
         let order_ids: Vec<i64> = requests.iter().map(|r| r.order_id).collect();
-        let orders = Order::load_many(conn, &order_ids).await?;
+        let orders = OrderRow::load_many(conn, &order_ids).await?;
         Ok(requests
             .into_iter()
             .filter_map(|r| {
@@ -568,7 +571,7 @@ pub async fn claim_requests(
 
 pub async fn update_request(
     conn: &mut AsyncPgConnection,
-    request: &OrderRequest,
+    request: &OrderRequestRow,
     status: OrderRequestStatus,
     provider_ref: Option<&str>,
     note: &str,

@@ -1,6 +1,6 @@
-//! The provider side of fulfilment: dispatch of pending orders, status sync of open
+//! The provider side of fulfillment: dispatch of pending orders, status sync of open
 //! ones, forwarding of cancel and refill requests, and provider health checks. The
-//! rules (claims, state changes, refunds) live in `domain::fulfilment`; this file
+//! rules (claims, state changes, refunds) live in `domain::fulfillment`; this file
 //! only talks to providers and reports what happened.
 
 use std::{collections::HashMap, future::Future, time::Instant};
@@ -11,12 +11,12 @@ use crate::{
     app::AppState,
     db::{
         enums::{OrderRequestKind, OrderRequestStatus},
-        orders::Order,
-        providers::Provider,
-        services::Service,
+        orders::OrderRow,
+        providers::ProviderRow,
+        services::ServiceRow,
     },
     domain::{
-        fulfilment::{self, RefusalOutcome},
+        fulfillment::{self, RefusalOutcome},
         provider_health,
     },
     error::AppResult,
@@ -27,7 +27,7 @@ use crate::{
 /// health. A refusal is the provider working as designed, not a failure of it.
 async fn tracked<T>(
     state: &AppState,
-    provider: &Provider,
+    provider: &ProviderRow,
     action: &str,
     call: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
@@ -57,7 +57,7 @@ async fn tracked<T>(
 }
 
 struct Clients {
-    providers: HashMap<i64, (Provider, Box<dyn ProviderClient>)>,
+    providers: HashMap<i64, (ProviderRow, Box<dyn ProviderClient>)>,
 }
 
 impl Clients {
@@ -67,7 +67,7 @@ impl Clients {
         ids.dedup();
         let mut conn = state.pool.get().await?;
         let mut providers = HashMap::new();
-        for provider in Provider::load_many(&mut conn, &ids).await? {
+        for provider in ProviderRow::load_many(&mut conn, &ids).await? {
             match state.provider_client(&provider) {
                 Ok(client) => {
                     providers.insert(provider.id, (provider, client));
@@ -94,19 +94,19 @@ pub struct DispatchReport {
 
 /// Sends pending orders to their providers until none is left to claim.
 pub async fn dispatch_once(state: &AppState) -> AppResult<DispatchReport> {
-    let config = &state.config.fulfilment;
+    let config = &state.config.fulfillment;
     let mut report = DispatchReport::default();
     {
         let mut conn = state.pool.get().await?;
         report.recovered_stuck =
-            fulfilment::recover_stuck_submissions(&mut conn, config.submit_stuck_after)
+            fulfillment::recover_stuck_submissions(&mut conn, config.submit_stuck_after)
                 .await?
                 .len();
     }
     loop {
         let claimed = {
             let mut conn = state.pool.get().await?;
-            fulfilment::claim_for_dispatch(&mut conn, config.dispatch_batch).await?
+            fulfillment::claim_for_dispatch(&mut conn, config.dispatch_batch).await?
         };
         if claimed.is_empty() {
             return Ok(report);
@@ -115,9 +115,9 @@ pub async fn dispatch_once(state: &AppState) -> AppResult<DispatchReport> {
         report.claimed += claimed.len();
         let clients = Clients::load(state, claimed.iter().filter_map(|o| o.provider_id)).await?;
         let service_ids: Vec<i64> = claimed.iter().map(|o| o.service_id).collect();
-        let services: HashMap<i64, Service> = {
+        let services: HashMap<i64, ServiceRow> = {
             let mut conn = state.pool.get().await?;
-            Service::load_many(&mut conn, &service_ids)
+            ServiceRow::load_many(&mut conn, &service_ids)
                 .await?
                 .into_iter()
                 .map(|s| (s.id, s))
@@ -159,17 +159,17 @@ enum Outcome {
 async fn submit(
     state: &AppState,
     clients: &Clients,
-    services: &HashMap<i64, Service>,
-    order: &Order,
+    services: &HashMap<i64, ServiceRow>,
+    order: &OrderRow,
 ) -> AppResult<Outcome> {
-    let config = &state.config.fulfilment;
+    let config = &state.config.fulfillment;
     let (Some((provider, client)), Some(service), Some(remote_service)) = (
         order.provider_id.and_then(|id| clients.providers.get(&id)),
         services.get(&order.service_id),
         order.provider_service_id.as_deref(),
     ) else {
         let mut conn = state.pool.get().await?;
-        fulfilment::mark_unclear(
+        fulfillment::mark_unclear(
             &mut conn,
             order.id,
             "the order has no usable provider or provider service",
@@ -187,7 +187,7 @@ async fn submit(
     let mut conn = state.pool.get().await?;
     Ok(match result {
         Ok(provider_order_id) => {
-            fulfilment::mark_accepted(&mut conn, order.id, provider, &provider_order_id).await?;
+            fulfillment::mark_accepted(&mut conn, order.id, provider, &provider_order_id).await?;
             Outcome::Accepted
         }
         Err(ProviderError::Transient(error)) => {
@@ -196,17 +196,17 @@ async fn submit(
                 .dispatch_retry
                 .saturating_mul(2u32.saturating_pow(exponent))
                 .min(std::time::Duration::from_secs(1800));
-            fulfilment::mark_retry(&mut conn, order.id, &error, backoff).await?;
+            fulfillment::mark_retry(&mut conn, order.id, &error, backoff).await?;
             Outcome::Retry
         }
         Err(ProviderError::Refused(error)) => {
-            match fulfilment::mark_refused(&mut conn, order.id, provider, &error).await? {
+            match fulfillment::mark_refused(&mut conn, order.id, provider, &error).await? {
                 RefusalOutcome::Fallback => Outcome::Fallback,
                 RefusalOutcome::Failed => Outcome::Failed,
             }
         }
         Err(ProviderError::Unclear(error)) => {
-            fulfilment::mark_unclear(&mut conn, order.id, &error).await?;
+            fulfillment::mark_unclear(&mut conn, order.id, &error).await?;
             Outcome::Unclear
         }
     })
@@ -221,7 +221,7 @@ pub struct SyncReport {
 
 /// Checks the open orders of every active, healthy provider in batches of 100.
 pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
-    let config = &state.config.fulfilment;
+    let config = &state.config.fulfillment;
     let provider_ids: Vec<i64> = {
         use crate::db::schema::providers;
         use diesel::prelude::*;
@@ -244,16 +244,17 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
         loop {
             let claimed = {
                 let mut conn = state.pool.get().await?;
-                fulfilment::claim_for_sync(&mut conn, provider.id, CLAIM, config.status_sync_lease)
+                fulfillment::claim_for_sync(&mut conn, provider.id, CLAIM, config.status_sync_lease)
                     .await?
             };
             // Each order once per run, whatever the lease.
-            let claimed: Vec<Order> = claimed.into_iter().filter(|o| seen.insert(o.id)).collect();
+            let claimed: Vec<OrderRow> =
+                claimed.into_iter().filter(|o| seen.insert(o.id)).collect();
             if claimed.is_empty() {
                 break;
             }
             let last_round = (claimed.len() as i64) < CLAIM;
-            let batches: Vec<&[Order]> = claimed.chunks(providers::MAX_BATCH).collect();
+            let batches: Vec<&[OrderRow]> = claimed.chunks(providers::MAX_BATCH).collect();
             let calls: Vec<BoxFuture<'_, AppResult<SyncReport>>> = batches
                 .into_iter()
                 .map(|batch| sync_batch(state, provider, client.as_ref(), batch).boxed())
@@ -278,9 +279,9 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
 
 async fn sync_batch(
     state: &AppState,
-    provider: &Provider,
+    provider: &ProviderRow,
     client: &dyn ProviderClient,
-    batch: &[Order],
+    batch: &[OrderRow],
 ) -> AppResult<SyncReport> {
     let ids: Vec<String> = batch
         .iter()
@@ -303,7 +304,7 @@ async fn sync_batch(
         report.checked += 1;
         match statuses.get(remote_id) {
             Some(Ok(remote)) => {
-                let updated = fulfilment::apply_remote_status(&mut conn, order.id, remote).await?;
+                let updated = fulfillment::apply_remote_status(&mut conn, order.id, remote).await?;
                 if updated.status != order.status
                     || updated.remains != order.remains
                     || updated.start_count != order.start_count
@@ -313,7 +314,7 @@ async fn sync_batch(
             }
             Some(Err(error)) => {
                 report.errors += 1;
-                fulfilment::note_sync_error(&mut conn, order.id, error).await?;
+                fulfillment::note_sync_error(&mut conn, order.id, error).await?;
             }
             None => report.errors += 1,
         }
@@ -330,10 +331,10 @@ pub struct RequestsReport {
 
 /// Forwards customers' cancel and refill requests and follows refills to their end.
 pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport> {
-    let lease = state.config.fulfilment.status_sync_lease;
+    let lease = state.config.fulfillment.status_sync_lease;
     let claimed = {
         let mut conn = state.pool.get().await?;
-        fulfilment::claim_requests(&mut conn, 500, lease).await?
+        fulfillment::claim_requests(&mut conn, 500, lease).await?
     };
     let mut report = RequestsReport::default();
     if claimed.is_empty() {
@@ -379,12 +380,12 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
                         } else {
                             report.forwarded += 1;
                         }
-                        fulfilment::update_request(&mut conn, &request, status, None, &note)
+                        fulfillment::update_request(&mut conn, &request, status, None, &note)
                             .await?;
                     }
                     Err(ProviderError::Refused(e)) => {
                         report.rejected += 1;
-                        fulfilment::update_request(
+                        fulfillment::update_request(
                             &mut conn,
                             &request,
                             OrderRequestStatus::Rejected,
@@ -402,7 +403,7 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
                 match tracked(state, provider, "refill", client.refill(&remote_id)).await {
                     Ok(refill_id) => {
                         report.forwarded += 1;
-                        fulfilment::update_request(
+                        fulfillment::update_request(
                             &mut conn,
                             &request,
                             OrderRequestStatus::Submitted,
@@ -413,7 +414,7 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
                     }
                     Err(ProviderError::Refused(e)) => {
                         report.rejected += 1;
-                        fulfilment::update_request(
+                        fulfillment::update_request(
                             &mut conn,
                             &request,
                             OrderRequestStatus::Rejected,
@@ -442,7 +443,7 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
                     Ok(label) => match label.to_ascii_lowercase().as_str() {
                         "completed" | "success" => {
                             report.completed += 1;
-                            fulfilment::update_request(
+                            fulfillment::update_request(
                                 &mut conn,
                                 &request,
                                 OrderRequestStatus::Completed,
@@ -453,7 +454,7 @@ pub async fn forward_requests_once(state: &AppState) -> AppResult<RequestsReport
                         }
                         "rejected" | "canceled" | "cancelled" | "error" => {
                             report.rejected += 1;
-                            fulfilment::update_request(
+                            fulfillment::update_request(
                                 &mut conn,
                                 &request,
                                 OrderRequestStatus::Rejected,

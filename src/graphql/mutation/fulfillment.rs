@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 
 use crate::{
     domain::{
-        fulfilment,
+        fulfillment,
         notifications::{self, Audience},
     },
     graphql::{
@@ -11,10 +11,10 @@ use crate::{
 };
 
 #[derive(Default)]
-pub struct FulfilmentMutation;
+pub struct FulfillmentMutation;
 
 #[Object]
-impl FulfilmentMutation {
+impl FulfillmentMutation {
     /// Settles an order in NEEDS_REVIEW after checking the provider: give the
     /// provider's order id if it has the order (it is synced from then on), or leave
     /// it out to send the order again.
@@ -28,7 +28,7 @@ impl FulfilmentMutation {
         let order_id = parse_id("orderId", &order_id)?;
         let mut conn = conn(ctx).await?;
         Ok(Order(
-            fulfilment::resolve_review(&mut conn, order_id, provider_order_id.as_deref()).await?,
+            fulfillment::resolve_review(&mut conn, order_id, provider_order_id.as_deref()).await?,
         ))
     }
 
