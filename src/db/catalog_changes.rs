@@ -4,7 +4,13 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::{enums::CatalogChangeKind, schema::catalog_changes};
+use diesel_async::AsyncPgConnection;
+
+use super::{
+    enums::CatalogChangeKind,
+    pagination::{KeysetPage, Paginated, paginate_keyset},
+    schema::catalog_changes,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = catalog_changes, check_for_backend(diesel::pg::Pg))]
@@ -28,4 +34,21 @@ pub struct NewCatalogChange {
     pub kind: CatalogChangeKind,
     pub old_values: Option<serde_json::Value>,
     pub new_values: Option<serde_json::Value>,
+}
+
+impl CatalogChangeRow {
+    /// A provider's catalogue changes, newest first.
+    pub async fn list_for_provider(
+        conn: &mut AsyncPgConnection,
+        provider_id: i64,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<CatalogChangeRow>> {
+        let build = || {
+            catalog_changes::table
+                .filter(catalog_changes::provider_id.eq(provider_id))
+                .select(CatalogChangeRow::as_select())
+                .into_boxed()
+        };
+        paginate_keyset(conn, build, catalog_changes::id, page).await
+    }
 }

@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::{DepositEventSource, DepositStatus, PaymentGateway},
+    pagination::{KeysetPage, Paginated, paginate_keyset},
     schema::{deposit_events, deposits},
 };
 
@@ -144,4 +145,40 @@ pub struct NewDepositEvent<'a> {
     pub outcome: &'a str,
     pub fingerprint: &'a str,
     pub payload: &'a serde_json::Value,
+}
+
+/// Which deposits a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct DepositFilter {
+    pub user_id: Option<i64>,
+    pub status: Option<DepositStatus>,
+    pub gateway: Option<PaymentGateway>,
+    pub flagged: Option<bool>,
+}
+
+impl DepositRow {
+    /// Deposits matching `filter`, newest first.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &DepositFilter,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<DepositRow>> {
+        let build = || {
+            let mut q = deposits::table.select(DepositRow::as_select()).into_boxed();
+            if let Some(user_id) = filter.user_id {
+                q = q.filter(deposits::user_id.eq(user_id));
+            }
+            if let Some(status) = filter.status {
+                q = q.filter(deposits::status.eq(status));
+            }
+            if let Some(gateway) = filter.gateway {
+                q = q.filter(deposits::gateway.eq(gateway));
+            }
+            if let Some(flagged) = filter.flagged {
+                q = q.filter(deposits::flagged.eq(flagged));
+            }
+            q
+        };
+        paginate_keyset(conn, build, deposits::id, page).await
+    }
 }

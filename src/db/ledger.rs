@@ -3,7 +3,13 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::{enums::LedgerKind, schema::ledger_entries};
+use diesel_async::AsyncPgConnection;
+
+use super::{
+    enums::LedgerKind,
+    pagination::{KeysetPage, Paginated, paginate_keyset},
+    schema::ledger_entries,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = ledger_entries, check_for_backend(diesel::pg::Pg))]
@@ -33,4 +39,40 @@ pub struct NewLedgerEntry<'a> {
     pub deposit_id: Option<i64>,
     pub actor_id: Option<i64>,
     pub note: &'a str,
+}
+
+/// Which ledger entries a list shows; `from` inclusive, `to` exclusive.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerFilter {
+    pub kind: Option<LedgerKind>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl LedgerEntryRow {
+    /// A user's ledger entries matching `filter`, newest first.
+    pub async fn list_for_user(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        filter: &LedgerFilter,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<LedgerEntryRow>> {
+        let build = || {
+            let mut q = ledger_entries::table
+                .filter(ledger_entries::user_id.eq(user_id))
+                .select(LedgerEntryRow::as_select())
+                .into_boxed();
+            if let Some(kind) = filter.kind {
+                q = q.filter(ledger_entries::kind.eq(kind));
+            }
+            if let Some(from) = filter.from {
+                q = q.filter(ledger_entries::created_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                q = q.filter(ledger_entries::created_at.lt(to));
+            }
+            q
+        };
+        paginate_keyset(conn, build, ledger_entries::id, page).await
+    }
 }

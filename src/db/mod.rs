@@ -8,6 +8,7 @@ pub mod deposits;
 pub mod enums;
 pub mod ledger;
 pub mod orders;
+pub mod pagination;
 pub mod providers;
 pub mod schema;
 pub mod services;
@@ -154,5 +155,37 @@ pub fn allow_empty_changeset(result: diesel::QueryResult<usize>) -> diesel::Quer
     match result {
         Err(diesel::result::Error::QueryBuilderError(_)) => Ok(0),
         other => other,
+    }
+}
+/// Escapes `%`, `_` and `\\` so user text matches literally inside LIKE patterns.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `ILIKE` pattern for "contains this text", or `None` for no (or blank) text.
+pub fn contains_pattern(search: Option<&str>) -> Option<String> {
+    search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", escape_like(s)))
+}
+
+#[cfg(test)]
+mod like_tests {
+    #[test]
+    fn like_escaping() {
+        assert_eq!(super::escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(
+            super::contains_pattern(Some("  a_b ")).as_deref(),
+            Some("%a\\_b%")
+        );
+        assert_eq!(super::contains_pattern(Some("   ")), None);
     }
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
+    contains_pattern,
     enums::{OrderRequestKind, OrderRequestStatus, OrderStatus},
+    pagination::{KeysetPage, Paginated, paginate_keyset},
     schema::{mass_orders, order_events, order_requests, orders},
 };
 
@@ -165,6 +167,126 @@ impl OrderRequestRow {
             .order((order_requests::order_id, order_requests::id))
             .select(OrderRequestRow::as_select())
             .load(conn)
+            .await
+    }
+}
+
+/// Which orders a list shows; `from` inclusive, `to` exclusive.
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    pub user_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+    pub service_id: Option<i64>,
+    pub mass_order_id: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Text the link contains.
+    pub link_search: Option<String>,
+}
+
+impl OrderRow {
+    /// Orders matching `filter`, newest first.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &OrderFilter,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<OrderRow>> {
+        let pattern = contains_pattern(filter.link_search.as_deref());
+        let build = || {
+            let mut q = orders::table.select(OrderRow::as_select()).into_boxed();
+            if let Some(user) = filter.user_id {
+                q = q.filter(orders::user_id.eq(user));
+            }
+            if let Some(status) = filter.status {
+                q = q.filter(orders::status.eq(status));
+            }
+            if let Some(service) = filter.service_id {
+                q = q.filter(orders::service_id.eq(service));
+            }
+            if let Some(mass) = filter.mass_order_id {
+                q = q.filter(orders::mass_order_id.eq(mass));
+            }
+            if let Some(from) = filter.from {
+                q = q.filter(orders::created_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                q = q.filter(orders::created_at.lt(to));
+            }
+            if let Some(pattern) = &pattern {
+                q = q.filter(orders::link.ilike(pattern.clone()));
+            }
+            q
+        };
+        paginate_keyset(conn, build, orders::id, page).await
+    }
+
+    /// The order if `user_id` owns it.
+    pub async fn find_owned(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        order_id: i64,
+    ) -> QueryResult<Option<OrderRow>> {
+        orders::table
+            .filter(orders::id.eq(order_id))
+            .filter(orders::user_id.eq(user_id))
+            .select(OrderRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The user's order placed with this idempotency key, if any.
+    pub async fn find_by_idempotency_key(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        key: &str,
+    ) -> QueryResult<Option<OrderRow>> {
+        orders::table
+            .filter(orders::user_id.eq(user_id))
+            .filter(orders::idempotency_key.eq(key))
+            .select(OrderRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+}
+
+impl MassOrderRow {
+    /// A user's mass orders, newest first.
+    pub async fn list_for_user(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<MassOrderRow>> {
+        let build = || {
+            mass_orders::table
+                .filter(mass_orders::user_id.eq(user_id))
+                .select(MassOrderRow::as_select())
+                .into_boxed()
+        };
+        paginate_keyset(conn, build, mass_orders::id, page).await
+    }
+}
+
+/// The unique index that allows one open request of each kind per order.
+pub const OPEN_REQUEST_INDEX: &str = "order_requests_open_idx";
+
+impl OrderRequestRow {
+    /// Opens a PENDING request; fails on [`OPEN_REQUEST_INDEX`] when one of the same
+    /// kind is already open for the order.
+    pub async fn open(
+        conn: &mut AsyncPgConnection,
+        order_id: i64,
+        kind: OrderRequestKind,
+    ) -> QueryResult<OrderRequestRow> {
+        diesel::insert_into(order_requests::table)
+            .values((
+                order_requests::order_id.eq(order_id),
+                order_requests::kind.eq(kind),
+                order_requests::status.eq(OrderRequestStatus::Pending),
+            ))
+            .returning(OrderRequestRow::as_returning())
+            .get_result(conn)
             .await
     }
 }

@@ -7,8 +7,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
+    contains_pattern,
     enums::{Fulfillment, Platform, ServiceType},
-    schema::services,
+    pagination::{OffsetPage, Paginated, paginate_offset},
+    schema::{service_categories, services},
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -109,4 +111,64 @@ pub struct ServiceChangeset {
     /// Cleared when an admin sets `active`: the catalogue sync then no longer
     /// reactivates the service on its own (see `domain::catalog_import`).
     pub sync_deactivated: Option<bool>,
+}
+
+/// Which services a catalogue list shows.
+#[derive(Debug, Default, Clone)]
+pub struct ServiceFilter {
+    pub category_id: Option<i64>,
+    pub platform: Option<Platform>,
+    /// Text the name or description contains.
+    pub search: Option<String>,
+    pub include_inactive: bool,
+}
+
+impl ServiceRow {
+    /// The catalogue in display order (category order, then service order).
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &ServiceFilter,
+        page: OffsetPage,
+    ) -> QueryResult<Paginated<ServiceRow>> {
+        let pattern = contains_pattern(filter.search.as_deref());
+        let build = || {
+            let mut q = services::table
+                .inner_join(service_categories::table)
+                .select(ServiceRow::as_select())
+                .into_boxed();
+            if !filter.include_inactive {
+                q = q
+                    .filter(services::active.eq(true))
+                    .filter(service_categories::active.eq(true));
+            }
+            if let Some(category) = filter.category_id {
+                q = q.filter(services::category_id.eq(category));
+            }
+            if let Some(platform) = filter.platform {
+                q = q.filter(services::platform.eq(platform));
+            }
+            if let Some(pattern) = &pattern {
+                q = q.filter(
+                    services::name
+                        .ilike(pattern.clone())
+                        .or(services::description.ilike(pattern.clone())),
+                );
+            }
+            q
+        };
+        paginate_offset(
+            conn,
+            build,
+            |q| {
+                q.order((
+                    service_categories::sort_order,
+                    service_categories::id,
+                    services::sort_order,
+                    services::id,
+                ))
+            },
+            page,
+        )
+        .await
+    }
 }

@@ -4,7 +4,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{enums::Role, schema::users};
+use super::{
+    contains_pattern,
+    enums::Role,
+    pagination::{KeysetPage, Paginated, paginate_keyset},
+    schema::users,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -70,4 +75,44 @@ pub struct UserSettingsChangeset {
     pub notify_deposits: Option<bool>,
     pub notify_tickets: Option<bool>,
     pub notify_newsletter: Option<bool>,
+}
+
+/// Which users an admin list shows.
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    /// Text the email or name contains.
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub banned: Option<bool>,
+}
+
+impl UserRow {
+    /// Users matching `filter`, newest first.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &UserFilter,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<UserRow>> {
+        let pattern = contains_pattern(filter.search.as_deref());
+        let build = || {
+            let mut q = users::table.select(UserRow::as_select()).into_boxed();
+            if let Some(pattern) = &pattern {
+                q = q.filter(
+                    users::email
+                        .ilike(pattern.clone())
+                        .or(users::name.ilike(pattern.clone())),
+                );
+            }
+            if let Some(role) = filter.role {
+                q = q.filter(users::role.eq(role));
+            }
+            match filter.banned {
+                Some(true) => q = q.filter(users::banned_at.is_not_null()),
+                Some(false) => q = q.filter(users::banned_at.is_null()),
+                None => {}
+            }
+            q
+        };
+        paginate_keyset(conn, build, users::id, page).await
+    }
 }

@@ -240,71 +240,6 @@ pub async fn set_banned(
         .ok_or(AppError::NotFound("user"))
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct UserFilter {
-    pub search: Option<String>,
-    pub role: Option<Role>,
-    pub banned: Option<bool>,
-}
-
-/// Admin user listing, newest first, keyset-paginated on id.
-pub async fn list_users(
-    conn: &mut AsyncPgConnection,
-    filter: &UserFilter,
-    before_id: Option<i64>,
-    limit: i64,
-) -> AppResult<(Vec<UserRow>, i64)> {
-    let build = || {
-        let mut q = users::table.into_boxed();
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let pattern = format!("%{}%", escape_like(search));
-            q = q.filter(
-                users::email
-                    .ilike(pattern.clone())
-                    .or(users::name.ilike(pattern)),
-            );
-        }
-        if let Some(role) = filter.role {
-            q = q.filter(users::role.eq(role));
-        }
-        match filter.banned {
-            Some(true) => q = q.filter(users::banned_at.is_not_null()),
-            Some(false) => q = q.filter(users::banned_at.is_null()),
-            None => {}
-        }
-        q
-    };
-    let total = build().count().get_result(conn).await?;
-    let mut page = build();
-    if let Some(before) = before_id {
-        page = page.filter(users::id.lt(before));
-    }
-    let rows = page
-        .order(users::id.desc())
-        .limit(limit)
-        .select(UserRow::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside LIKE patterns.
-pub fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -314,10 +249,5 @@ mod tests {
         for bad in ["", "a", "a@b", "@b.co", "a b@c.co", "a@.co", "a@b."] {
             assert!(super::validate_email(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn like_escaping() {
-        assert_eq!(super::escape_like("50%_off\\"), "50\\%\\_off\\\\");
     }
 }

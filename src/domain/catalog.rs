@@ -15,10 +15,7 @@ use crate::{
         schema::{providers, service_categories, services},
         services::{NewService, ServiceChangeset, ServiceRow},
     },
-    domain::{
-        accounts::escape_like,
-        pricing::{self, RepriceScope},
-    },
+    domain::pricing::{self, RepriceScope},
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -230,68 +227,6 @@ async fn require_category(conn: &mut AsyncPgConnection, id: i64) -> AppResult<()
 }
 
 // ---------------------------------------------------------------- services
-
-#[derive(Debug, Default, Clone)]
-pub struct ServiceFilter {
-    pub category_id: Option<i64>,
-    pub platform: Option<Platform>,
-    pub search: Option<String>,
-    pub include_inactive: bool,
-}
-
-/// Catalogue listing in display order (category order, then service order);
-/// returns the page and the total number of matches.
-pub async fn list_services(
-    conn: &mut AsyncPgConnection,
-    filter: &ServiceFilter,
-    offset: i64,
-    limit: i64,
-) -> AppResult<(Vec<ServiceRow>, i64)> {
-    let build = || {
-        let mut q = services::table
-            .inner_join(service_categories::table)
-            .into_boxed();
-        if !filter.include_inactive {
-            q = q
-                .filter(services::active.eq(true))
-                .filter(service_categories::active.eq(true));
-        }
-        if let Some(category) = filter.category_id {
-            q = q.filter(services::category_id.eq(category));
-        }
-        if let Some(platform) = filter.platform {
-            q = q.filter(services::platform.eq(platform));
-        }
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let pattern = format!("%{}%", escape_like(search));
-            q = q.filter(
-                services::name
-                    .ilike(pattern.clone())
-                    .or(services::description.ilike(pattern)),
-            );
-        }
-        q
-    };
-    let total: i64 = build().count().get_result(conn).await?;
-    let rows = build()
-        .order((
-            service_categories::sort_order,
-            service_categories::id,
-            services::sort_order,
-            services::id,
-        ))
-        .offset(offset)
-        .limit(limit)
-        .select(ServiceRow::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
-}
 
 /// How an admin prices a service: imported from a provider, or an own product.
 #[derive(Debug, Clone)]

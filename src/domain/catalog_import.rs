@@ -30,7 +30,7 @@ use serde_json::json;
 
 use crate::{
     db::{
-        catalog_changes::{CatalogChangeRow, NewCatalogChange},
+        catalog_changes::NewCatalogChange,
         categories::CategoryRow,
         enums::{CatalogChangeKind, Fulfillment, Platform, ServiceType},
         providers::ProviderRow,
@@ -1042,37 +1042,6 @@ pub async fn active_providers(conn: &mut AsyncPgConnection) -> AppResult<Vec<Pro
         .select(ProviderRow::as_select())
         .load(conn)
         .await?)
-}
-
-// ---------------------------------------------------------------- change log
-
-/// A provider's catalogue changes, newest first, keyset-paginated on the id; returns
-/// up to `limit` rows and the total.
-pub async fn list_changes(
-    conn: &mut AsyncPgConnection,
-    provider_id: i64,
-    before_id: Option<i64>,
-    limit: i64,
-) -> AppResult<(Vec<CatalogChangeRow>, i64)> {
-    find_provider(conn, provider_id).await?;
-    let total: i64 = catalog_changes::table
-        .filter(catalog_changes::provider_id.eq(provider_id))
-        .count()
-        .get_result(conn)
-        .await?;
-    let mut query = catalog_changes::table
-        .filter(catalog_changes::provider_id.eq(provider_id))
-        .into_boxed();
-    if let Some(before) = before_id {
-        query = query.filter(catalog_changes::id.lt(before));
-    }
-    let rows = query
-        .order(catalog_changes::id.desc())
-        .limit(limit)
-        .select(CatalogChangeRow::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
 }
 
 #[cfg(test)]

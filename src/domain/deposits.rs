@@ -15,7 +15,7 @@ use crate::{
     db::{
         PgPool,
         deposits::{DepositChangeset, DepositRow, NewDeposit, NewDepositEvent},
-        enums::{DepositEventSource, DepositStatus, LedgerKind, PaymentGateway},
+        enums::{DepositEventSource, DepositStatus, LedgerKind},
         schema::{deposit_events, deposits},
         users::UserRow,
     },
@@ -391,50 +391,4 @@ pub async fn claim_for_reconcile(
         )
     })
     .await
-}
-
-/// Which deposits a list shows.
-#[derive(Debug, Default, Clone)]
-pub struct DepositFilter {
-    pub user_id: Option<i64>,
-    pub status: Option<DepositStatus>,
-    pub gateway: Option<PaymentGateway>,
-    pub flagged: Option<bool>,
-}
-
-/// Deposits matching `filter`, newest first, keyset-paginated on id, plus the total.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    filter: &DepositFilter,
-    before_id: Option<i64>,
-    limit: i64,
-) -> AppResult<(Vec<DepositRow>, i64)> {
-    let build = || {
-        let mut q = deposits::table.into_boxed();
-        if let Some(user_id) = filter.user_id {
-            q = q.filter(deposits::user_id.eq(user_id));
-        }
-        if let Some(status) = filter.status {
-            q = q.filter(deposits::status.eq(status));
-        }
-        if let Some(gateway) = filter.gateway {
-            q = q.filter(deposits::gateway.eq(gateway));
-        }
-        if let Some(flagged) = filter.flagged {
-            q = q.filter(deposits::flagged.eq(flagged));
-        }
-        q
-    };
-    let total = build().count().get_result(conn).await?;
-    let mut page = build();
-    if let Some(before) = before_id {
-        page = page.filter(deposits::id.lt(before));
-    }
-    let rows = page
-        .order(deposits::id.desc())
-        .limit(limit)
-        .select(DepositRow::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
 }

@@ -1,6 +1,18 @@
-//! Relay cursor connections. Cursors are opaque strings; two kinds exist:
-//! offset cursors for small, admin-ordered lists (the catalogue) and keyset cursors
-//! (the id of the last row) for append-heavy lists (users, orders, ledger).
+//! Relay cursor connections over `db::pagination`: `first`/`after` become a
+//! [`KeysetPage`] or an [`OffsetPage`], a [`Paginated`] becomes a [`Page`]. Cursors
+//! are opaque strings; two kinds exist: offset cursors for small, admin-ordered
+//! lists (the catalogue) and keyset cursors (the id of the last row) for
+//! append-heavy lists (users, orders, ledger). A list field is written as
+//!
+//! ```ignore
+//! #[graphql(complexity = "list_complexity(first, child_complexity)")]
+//! async fn things(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>)
+//!     -> ApiResult<Page<Thing>> {
+//!     let page = keyset_args(first, after.as_deref())?;
+//!     let rows = ThingRow::list(&mut conn(ctx).await?, &filter, page).await?;
+//!     Ok(keyset_connection(rows, |r| r.id, Thing))
+//! }
+//! ```
 
 use async_graphql::{
     OutputType, SimpleObject,
@@ -8,7 +20,10 @@ use async_graphql::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use crate::error::AppError;
+use crate::{
+    db::pagination::{KeysetPage, OffsetPage, Paginated},
+    error::AppError,
+};
 
 pub const DEFAULT_PAGE: i64 = 20;
 pub const MAX_PAGE: i64 = 100;
@@ -21,6 +36,7 @@ pub struct ConnectionTotals {
 
 pub type Page<T> = Connection<String, T, ConnectionTotals>;
 
+/// The page size a client asked for, within 0 to [`MAX_PAGE`].
 pub fn page_size(first: Option<i32>) -> Result<i64, AppError> {
     match first {
         None => Ok(DEFAULT_PAGE),
@@ -32,10 +48,19 @@ pub fn page_size(first: Option<i32>) -> Result<i64, AppError> {
     }
 }
 
+/// The cost of a list field for the complexity limit: every row may cost as much
+/// as its selection. Every list field names this function in its `complexity`.
+pub fn list_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.map_or(DEFAULT_PAGE, |n| i64::from(n).clamp(0, MAX_PAGE)) as usize;
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 fn encode(kind: &str, value: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}:{value}"))
 }
 
+/// A cursor's position; garbage, another kind of cursor or a negative number is
+/// a VALIDATION error on `after`.
 fn decode(kind: &str, cursor: &str) -> Result<i64, AppError> {
     let invalid = || AppError::validation("after", "invalid cursor");
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
@@ -44,57 +69,67 @@ fn decode(kind: &str, cursor: &str) -> Result<i64, AppError> {
     if k != kind {
         return Err(invalid());
     }
-    v.parse().map_err(|_| invalid())
+    v.parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(invalid)
 }
 
-pub fn decode_offset(after: Option<&str>) -> Result<i64, AppError> {
-    after
-        .map(|c| decode("o", c).map(|o| o + 1))
-        .transpose()
-        .map(|o| o.unwrap_or(0))
+/// `first`/`after` of a keyset-paginated list field.
+pub fn keyset_args(first: Option<i32>, after: Option<&str>) -> Result<KeysetPage, AppError> {
+    Ok(KeysetPage {
+        before_id: after.map(|c| decode("k", c)).transpose()?,
+        limit: page_size(first)?,
+    })
 }
 
-pub fn decode_keyset(after: Option<&str>) -> Result<Option<i64>, AppError> {
-    after.map(|c| decode("k", c)).transpose()
+/// `first`/`after` of an offset-paginated list field.
+pub fn offset_args(first: Option<i32>, after: Option<&str>) -> Result<OffsetPage, AppError> {
+    let offset = match after {
+        None => 0,
+        Some(cursor) => decode("o", cursor)?
+            .checked_add(1)
+            .ok_or_else(|| AppError::validation("after", "invalid cursor"))?,
+    };
+    Ok(OffsetPage {
+        offset,
+        limit: page_size(first)?,
+    })
 }
 
-/// A page of an offset-paginated list: `offset` is where `items` start.
-pub fn offset_page<T: OutputType>(items: Vec<T>, offset: i64, total: i64) -> Page<T> {
-    let has_next = offset + (items.len() as i64) < total;
+/// A keyset page as a connection; each edge's cursor is its row's id.
+pub fn keyset_connection<R, T: OutputType>(
+    page: Paginated<R>,
+    id: impl Fn(&R) -> i64,
+    wrap: impl Fn(R) -> T,
+) -> Page<T> {
     let mut connection = Connection::with_additional_fields(
-        offset > 0,
-        has_next,
-        ConnectionTotals { total_count: total },
+        page.has_previous,
+        page.has_next,
+        ConnectionTotals {
+            total_count: page.total,
+        },
     );
     connection.edges.extend(
-        items
+        page.rows
             .into_iter()
-            .enumerate()
-            .map(|(i, item)| Edge::new(encode("o", offset + i as i64), item)),
+            .map(|row| Edge::new(encode("k", id(&row)), wrap(row))),
     );
     connection
 }
 
-/// A page of a keyset-paginated list. `items` holds up to `limit + 1` rows: the extra
-/// one only tells that a next page exists.
-pub fn keyset_page<T: OutputType>(
-    mut items: Vec<T>,
-    key: impl Fn(&T) -> i64,
-    limit: i64,
-    has_previous: bool,
-    total: i64,
-) -> Page<T> {
-    let has_next = items.len() as i64 > limit;
-    items.truncate(limit as usize);
+/// An offset page as a connection; each edge's cursor is its position.
+pub fn offset_connection<R, T: OutputType>(page: Paginated<R>, wrap: impl Fn(R) -> T) -> Page<T> {
     let mut connection = Connection::with_additional_fields(
-        has_previous,
-        has_next,
-        ConnectionTotals { total_count: total },
+        page.has_previous,
+        page.has_next,
+        ConnectionTotals {
+            total_count: page.total,
+        },
     );
+    let offset = page.offset;
     connection.edges.extend(
-        items
+        page.rows
             .into_iter()
-            .map(|item| Edge::new(encode("k", key(&item)), item)),
+            .enumerate()
+            .map(|(i, row)| Edge::new(encode("o", offset + i as i64), wrap(row))),
     );
     connection
 }
@@ -105,11 +140,19 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_offset(Some(&encode("o", 19))).unwrap(), 20);
-        assert_eq!(decode_offset(None).unwrap(), 0);
-        assert_eq!(decode_keyset(Some(&encode("k", 42))).unwrap(), Some(42));
-        assert!(decode_keyset(Some(&encode("o", 42))).is_err());
-        assert!(decode_offset(Some("!!")).is_err());
+        let offset = |after: Option<&str>| offset_args(None, after).map(|p| p.offset);
+        let before = |after: Option<&str>| keyset_args(None, after).map(|p| p.before_id);
+        assert_eq!(offset(Some(&encode("o", 19))).unwrap(), 20);
+        assert_eq!(offset(None).unwrap(), 0);
+        assert_eq!(before(Some(&encode("k", 42))).unwrap(), Some(42));
+        assert!(before(Some(&encode("o", 42))).is_err());
+        assert!(offset(Some("!!")).is_err());
+        // A negative or overflowing position is the caller's mistake, not ours.
+        assert!(offset(Some(&encode("o", -5))).is_err());
+        assert!(offset(Some(&encode("o", i64::MAX))).is_err());
+        assert!(before(Some(&encode("k", -1))).is_err());
+        assert_eq!(list_complexity(None, 3), 61);
+        assert_eq!(list_complexity(Some(-4), 3), 1);
         assert!(page_size(Some(101)).is_err());
         assert!(page_size(Some(-1)).is_err());
     }

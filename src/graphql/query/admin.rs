@@ -1,16 +1,17 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{
-    db::{enums::Role, providers::ProviderRow, users::UserRow},
-    domain::{
-        accounts::{self, UserFilter},
-        catalog, pricing,
+    db::{
+        enums::Role,
+        providers::ProviderRow,
+        users::{UserFilter, UserRow},
     },
+    domain::{catalog, pricing},
     graphql::{
         conn,
         error::ApiResult,
         guards::RoleGuard,
-        pagination::{Page, decode_keyset, keyset_page, page_size},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id,
         types::{account::User, catalog::Provider},
     },
@@ -56,7 +57,7 @@ impl AdminQuery {
     /// Users, newest first.
     #[graphql(
         guard = "RoleGuard::Admin",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_users(
         &self,
@@ -67,22 +68,15 @@ impl AdminQuery {
         role: Option<Role>,
         banned: Option<bool>,
     ) -> ApiResult<Page<User>> {
-        let limit = page_size(first)?;
-        let before = decode_keyset(after.as_deref())?;
+        let page = keyset_args(first, after.as_deref())?;
         let filter = UserFilter {
             search,
             role,
             banned,
         };
         let mut conn = conn(ctx).await?;
-        let (rows, total) = accounts::list_users(&mut conn, &filter, before, limit + 1).await?;
-        Ok(keyset_page(
-            rows.into_iter().map(User).collect(),
-            |u| u.0.id,
-            limit,
-            before.is_some(),
-            total,
-        ))
+        let rows = UserRow::list(&mut conn, &filter, page).await?;
+        Ok(keyset_connection(rows, |u| u.id, User))
     }
 
     #[graphql(guard = "RoleGuard::Admin")]

@@ -4,12 +4,13 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
+    db::catalog_changes::CatalogChangeRow,
     domain::catalog_import,
     graphql::{
         conn,
         error::ApiResult,
         guards::RoleGuard,
-        pagination::{Page, decode_keyset, keyset_page, page_size},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, state,
         types::catalog_import::{CatalogChange, CatalogPreview},
     },
@@ -44,7 +45,7 @@ impl AdminCatalogImportQuery {
     /// What the catalogue sync and imports saw change at a provider, newest first.
     #[graphql(
         guard = "RoleGuard::Admin",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_catalog_changes(
         &self,
@@ -54,17 +55,10 @@ impl AdminCatalogImportQuery {
         after: Option<String>,
     ) -> ApiResult<Page<CatalogChange>> {
         let provider_id = parse_id("providerId", &provider_id)?;
-        let limit = page_size(first)?;
-        let before = decode_keyset(after.as_deref())?;
+        let page = keyset_args(first, after.as_deref())?;
         let mut conn = conn(ctx).await?;
-        let (rows, total) =
-            catalog_import::list_changes(&mut conn, provider_id, before, limit + 1).await?;
-        Ok(keyset_page(
-            rows.into_iter().map(CatalogChange).collect(),
-            |c| c.0.id,
-            limit,
-            before.is_some(),
-            total,
-        ))
+        catalog_import::find_provider(&mut conn, provider_id).await?;
+        let rows = CatalogChangeRow::list_for_provider(&mut conn, provider_id, page).await?;
+        Ok(keyset_connection(rows, |c| c.id, CatalogChange))
     }
 }

@@ -1,13 +1,16 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::{enums::Platform, services::ServiceRow},
-    domain::catalog::{self, ServiceFilter},
+    db::{
+        enums::Platform,
+        services::{ServiceFilter, ServiceRow},
+    },
+    domain::catalog,
     graphql::{
         conn,
         error::ApiResult,
         loaders::{CategoryId, ProviderId},
-        pagination::{Page, decode_offset, offset_page, page_size},
+        pagination::{Page, list_complexity, offset_args, offset_connection},
         parse_id, prefetch,
         types::catalog::{Service, ServiceCategory},
         viewer,
@@ -36,7 +39,7 @@ impl CatalogQuery {
 
     /// The catalogue in display order. Open to everyone: the price list is public.
     /// Inactive services are listed for admins asking `includeInactive`.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "list_complexity(first, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn services(
         &self,
@@ -48,8 +51,7 @@ impl CatalogQuery {
         search: Option<String>,
         #[graphql(default = false)] include_inactive: bool,
     ) -> ApiResult<Page<Service>> {
-        let limit = page_size(first)?;
-        let offset = decode_offset(after.as_deref())?;
+        let page = offset_args(first, after.as_deref())?;
         let filter = ServiceFilter {
             category_id: category_id
                 .as_ref()
@@ -60,24 +62,22 @@ impl CatalogQuery {
             include_inactive: include_inactive && viewer(ctx).is_admin(),
         };
         let mut conn = conn(ctx).await?;
-        let (rows, total) = catalog::list_services(&mut conn, &filter, offset, limit).await?;
+        let rows = ServiceRow::list(&mut conn, &filter, page).await?;
         drop(conn);
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("category").exists() {
-            prefetch(ctx, rows.iter().map(|s| CategoryId(s.category_id))).await?;
+            prefetch(ctx, rows.rows.iter().map(|s| CategoryId(s.category_id))).await?;
         }
         if node.field("provider").exists() && viewer(ctx).is_admin() {
             prefetch(
                 ctx,
-                rows.iter().filter_map(|s| s.provider_id.map(ProviderId)),
+                rows.rows
+                    .iter()
+                    .filter_map(|s| s.provider_id.map(ProviderId)),
             )
             .await?;
         }
-        Ok(offset_page(
-            rows.into_iter().map(Service).collect(),
-            offset,
-            total,
-        ))
+        Ok(offset_connection(rows, Service))
     }
 
     /// One service; inactive ones only for admins.

@@ -2,15 +2,18 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{enums::OrderStatus, orders::OrderRow},
-    domain::orders::{self, OrderFilter},
+    db::{
+        enums::OrderStatus,
+        orders::{MassOrderRow, OrderFilter, OrderRow},
+    },
+    domain::orders,
     error::AppError,
     graphql::{
         conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         loaders::ServiceId,
-        pagination::{Page, decode_keyset, keyset_page, page_size},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
         parse_id, prefetch,
         types::orders::{MassOrder, Order},
     },
@@ -25,10 +28,9 @@ async fn order_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<Page<Order>> {
-    let limit = page_size(first)?;
-    let before = decode_keyset(after.as_deref())?;
+    let page = keyset_args(first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
-    let (rows, total) = orders::list_orders(&mut conn, &filter, before, limit + 1).await?;
+    let rows = OrderRow::list(&mut conn, &filter, page).await?;
     drop(conn);
     if ctx
         .look_ahead()
@@ -37,15 +39,9 @@ async fn order_page(
         .field("service")
         .exists()
     {
-        prefetch(ctx, rows.iter().map(|o| ServiceId(o.service_id))).await?;
+        prefetch(ctx, rows.rows.iter().map(|o| ServiceId(o.service_id))).await?;
     }
-    Ok(keyset_page(
-        rows.into_iter().map(Order).collect(),
-        |o| o.0.id,
-        limit,
-        before.is_some(),
-        total,
-    ))
+    Ok(keyset_connection(rows, |o| o.id, Order))
 }
 
 #[Object]
@@ -53,7 +49,7 @@ impl OrderQuery {
     /// The caller's orders, newest first.
     #[graphql(
         guard = "RoleGuard::User",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn my_orders(
@@ -104,7 +100,7 @@ impl OrderQuery {
 
     #[graphql(
         guard = "RoleGuard::User",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn my_mass_orders(
         &self,
@@ -113,24 +109,16 @@ impl OrderQuery {
         after: Option<String>,
     ) -> ApiResult<Page<MassOrder>> {
         let user = current_user(ctx)?;
-        let limit = page_size(first)?;
-        let before = decode_keyset(after.as_deref())?;
+        let page = keyset_args(first, after.as_deref())?;
         let mut conn = conn(ctx).await?;
-        let (rows, total) =
-            orders::list_mass_orders(&mut conn, user.id(), before, limit + 1).await?;
-        Ok(keyset_page(
-            rows.into_iter().map(MassOrder).collect(),
-            |m| m.0.id,
-            limit,
-            before.is_some(),
-            total,
-        ))
+        let rows = MassOrderRow::list_for_user(&mut conn, user.id(), page).await?;
+        Ok(keyset_connection(rows, |m| m.id, MassOrder))
     }
 
     /// All orders, newest first (admins).
     #[graphql(
         guard = "RoleGuard::Admin",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn admin_orders(

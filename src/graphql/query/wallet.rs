@@ -6,19 +6,16 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        deposits::DepositRow,
+        deposits::{DepositFilter, DepositRow},
         enums::{DepositStatus, LedgerKind, PaymentGateway},
-    },
-    domain::{
-        deposits::{self, DepositFilter},
-        wallet::{self, LedgerFilter},
+        ledger::{LedgerEntryRow, LedgerFilter},
     },
     error::AppError,
     graphql::{
         conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
-        pagination::{Page, decode_keyset, keyset_page, page_size},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id,
         types::wallet::{Deposit, LedgerEntry},
     },
@@ -33,17 +30,10 @@ async fn deposit_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<Page<Deposit>> {
-    let limit = page_size(first)?;
-    let before = decode_keyset(after.as_deref())?;
+    let page = keyset_args(first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
-    let (rows, total) = deposits::list(&mut conn, &filter, before, limit + 1).await?;
-    Ok(keyset_page(
-        rows.into_iter().map(Deposit).collect(),
-        |d| d.0.id,
-        limit,
-        before.is_some(),
-        total,
-    ))
+    let rows = DepositRow::list(&mut conn, &filter, page).await?;
+    Ok(keyset_connection(rows, |d| d.id, Deposit))
 }
 
 async fn ledger_page(
@@ -53,18 +43,15 @@ async fn ledger_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<Page<LedgerEntry>> {
-    let limit = page_size(first)?;
-    let before = decode_keyset(after.as_deref())?;
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from > to
+    {
+        return Err(AppError::validation("from", "from must not be after to").into());
+    }
+    let page = keyset_args(first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
-    let (rows, total) =
-        wallet::list_entries(&mut conn, user_id, &filter, before, limit + 1).await?;
-    Ok(keyset_page(
-        rows.into_iter().map(LedgerEntry).collect(),
-        |e| e.0.id,
-        limit,
-        before.is_some(),
-        total,
-    ))
+    let rows = LedgerEntryRow::list_for_user(&mut conn, user_id, &filter, page).await?;
+    Ok(keyset_connection(rows, |e| e.id, LedgerEntry))
 }
 
 #[Object]
@@ -72,7 +59,7 @@ impl WalletQuery {
     /// The caller's deposits, newest first.
     #[graphql(
         guard = "RoleGuard::User",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn my_deposits(
         &self,
@@ -93,7 +80,7 @@ impl WalletQuery {
     /// The caller's balance changes, newest first; `from` inclusive, `to` exclusive.
     #[graphql(
         guard = "RoleGuard::User",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn my_transactions(
         &self,
@@ -130,7 +117,7 @@ impl WalletQuery {
     /// All deposits, newest first.
     #[graphql(
         guard = "RoleGuard::Admin",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn admin_deposits(
@@ -156,7 +143,7 @@ impl WalletQuery {
     /// A user's ledger, newest first.
     #[graphql(
         guard = "RoleGuard::Admin",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_user_ledger(
         &self,

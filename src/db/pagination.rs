@@ -1,0 +1,144 @@
+//! The one way a list is read a page at a time. A `db/<table>.rs` read builds the
+//! filtered, boxed query (`build` may be called twice: once to count, once for the
+//! page); [`paginate_keyset`] and [`paginate_offset`] add the total, the cursor
+//! condition, the ordering and the limit. Transports turn their own page arguments
+//! into a [`KeysetPage`] or an [`OffsetPage`] (GraphQL: `graphql::pagination`).
+//!
+//! Two kinds exist: keyset pages on `id`, newest first, for append-heavy lists
+//! (orders, ledger, users, deposits), and offset pages for small lists in an order
+//! admins set (the catalogue).
+
+use diesel::{
+    dsl,
+    pg::Pg,
+    prelude::*,
+    query_builder::BoxedSelectStatement,
+    query_dsl::methods::{FilterDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl},
+    sql_types::BigInt,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, methods::LoadQuery};
+use futures_util::{FutureExt, future::BoxFuture};
+
+/// A page of a keyset-paginated list: rows with an id below `before_id` (all when
+/// `None`), newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysetPage {
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// A page of an offset-paginated list: `limit` rows from position `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetPage {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One page of rows and what a client needs to ask for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paginated<T> {
+    pub rows: Vec<T>,
+    /// Rows matching the filter across all pages.
+    pub total: i64,
+    pub has_previous: bool,
+    pub has_next: bool,
+    /// Position of the first row in the whole list (offset pages; 0 for keyset).
+    pub offset: i64,
+}
+
+impl<T> Paginated<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paginated<U> {
+        Paginated {
+            rows: self.rows.into_iter().map(f).collect(),
+            total: self.total,
+            has_previous: self.has_previous,
+            has_next: self.has_next,
+            offset: self.offset,
+        }
+    }
+}
+
+type Boxed<'a, ST, QS> = BoxedSelectStatement<'a, ST, QS, Pg>;
+
+/// Counts what `build` selects, then reads one keyset page of it ordered by `id`
+/// descending. `build` returns the filtered query with its selection, unordered.
+///
+/// The future is boxed so that callers' futures do not carry the query's types
+/// (an async-graphql resolver's `Send` check cannot see through them).
+pub fn paginate_keyset<'c, ST, QS, Id, Row>(
+    conn: &'c mut AsyncPgConnection,
+    build: impl Fn() -> Boxed<'static, ST, QS> + Send + 'c,
+    id: Id,
+    page: KeysetPage,
+) -> BoxFuture<'c, QueryResult<Paginated<Row>>>
+where
+    QS: Send + 'static,
+    ST: Send + 'static,
+    Id: Column<SqlType = BigInt> + ExpressionMethods + Copy + Send + 'c,
+    Boxed<'static, ST, QS>: FilterDsl<dsl::Lt<Id, i64>, Output = Boxed<'static, ST, QS>>
+        + OrderDsl<dsl::Desc<Id>, Output = Boxed<'static, ST, QS>>
+        + LimitDsl<Output = Boxed<'static, ST, QS>>,
+    Boxed<'static, ST, QS>: SelectDsl<dsl::CountStar, Output = Boxed<'static, BigInt, QS>>,
+    Boxed<'static, BigInt, QS>: LoadQuery<'static, AsyncPgConnection, i64>,
+    Boxed<'static, ST, QS>: LoadQuery<'static, AsyncPgConnection, Row>,
+    Row: Send + 'c,
+{
+    async move {
+        let total = SelectDsl::select(build(), dsl::count_star())
+            .get_result(conn)
+            .await?;
+        let mut query = build();
+        if let Some(before) = page.before_id {
+            query = FilterDsl::filter(query, id.lt(before));
+        }
+        let query = LimitDsl::limit(OrderDsl::order(query, id.desc()), page.limit + 1);
+        let mut rows: Vec<Row> = query.load(conn).await?;
+        let has_next = rows.len() as i64 > page.limit;
+        rows.truncate(page.limit as usize);
+        Ok(Paginated {
+            rows,
+            total,
+            has_previous: page.before_id.is_some(),
+            has_next,
+            offset: 0,
+        })
+    }
+    .boxed()
+}
+
+/// Counts what `build` selects, then reads one offset page of it in the order
+/// `order` gives. `build` returns the filtered query with its selection, unordered
+/// (PostgreSQL refuses to count an ordered selection).
+pub fn paginate_offset<'c, ST, QS, Row>(
+    conn: &'c mut AsyncPgConnection,
+    build: impl Fn() -> Boxed<'static, ST, QS> + Send + 'c,
+    order: impl FnOnce(Boxed<'static, ST, QS>) -> Boxed<'static, ST, QS> + Send + 'c,
+    page: OffsetPage,
+) -> BoxFuture<'c, QueryResult<Paginated<Row>>>
+where
+    QS: Send + 'static,
+    ST: Send + 'static,
+    Boxed<'static, ST, QS>: SelectDsl<dsl::CountStar, Output = Boxed<'static, BigInt, QS>>
+        + OffsetDsl<Output = Boxed<'static, ST, QS>>
+        + LimitDsl<Output = Boxed<'static, ST, QS>>,
+    Boxed<'static, BigInt, QS>: LoadQuery<'static, AsyncPgConnection, i64>,
+    Boxed<'static, ST, QS>: LoadQuery<'static, AsyncPgConnection, Row>,
+    Row: Send + 'c,
+{
+    async move {
+        let total = SelectDsl::select(build(), dsl::count_star())
+            .get_result(conn)
+            .await?;
+        let query = LimitDsl::limit(OffsetDsl::offset(order(build()), page.offset), page.limit);
+        let rows: Vec<Row> = query.load(conn).await?;
+        let has_next = page.offset + (rows.len() as i64) < total;
+        Ok(Paginated {
+            rows,
+            total,
+            has_previous: page.offset > 0,
+            has_next,
+            offset: page.offset,
+        })
+    }
+    .boxed()
+}

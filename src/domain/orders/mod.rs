@@ -1,0 +1,18 @@
+//! Orders: what a customer buys and everything that happens to it on our side.
+//! One file per concern: `prepare` (validation and price, pure), `place` (one
+//! order in one transaction, and the one way a status changes), `mass` (many
+//! orders from one text), `settle` (exactly-once refunds), `requests` (customer
+//! cancel and refill). Reads of the tables live in `db::orders`; dispatch and
+//! status sync with providers are `domain::fulfillment`.
+
+mod mass;
+mod place;
+mod prepare;
+mod requests;
+mod settle;
+
+pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_order};
+pub use place::{lock_order, place_order, record_status};
+pub use prepare::{OrderExtras, OrderInput, PreparedOrder, check_link, prepare};
+pub use requests::{owned_order, request_cancel, request_refill};
+pub use settle::{Settlement, admin_set_status, refund_amount, settle};

@@ -1,0 +1,231 @@
+//! Placing one order: one transaction inserts it, debits the charge (with its
+//! ledger row), writes the first history row and publishes the event; stock
+//! services take their items and complete at once. Also the one way an order's
+//! status changes (`lock_order` + `record_status`), used by every other module.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::{prepare::check_idempotency_key, *};
+use crate::{
+    db::{
+        enums::{Fulfillment, LedgerKind, OrderStatus},
+        orders::{NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
+        schema::{order_events, orders},
+        services::ServiceRow,
+    },
+    domain::{
+        stock,
+        wallet::{self, LedgerRef},
+    },
+    error::{AppError, AppResult, is_unique_violation},
+    events::{self, OrderEvent},
+};
+
+/// A retried request with the same key must be the same order.
+fn same_request(order: &OrderRow, prepared: &PreparedOrder) -> AppResult<OrderRow> {
+    if order.service_id != prepared.service_id
+        || order.link != prepared.link
+        || order.quantity != prepared.quantity
+    {
+        return Err(AppError::conflict(
+            "this idempotencyKey was used for a different order",
+        ));
+    }
+    Ok(order.clone())
+}
+
+pub(super) fn event_of(order: &OrderRow, row: &OrderEventRow) -> OrderEvent {
+    OrderEvent {
+        event_id: row.id,
+        order_id: order.id,
+        user_id: order.user_id,
+        status: row.status,
+        start_count: row.start_count,
+        remains: row.remains,
+        note: row.note.clone(),
+        at: row.created_at,
+    }
+}
+
+/// The order, locked `FOR UPDATE` until the caller's transaction ends.
+pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<OrderRow> {
+    OrderRow::find_for_update(conn, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))
+}
+
+/// Writes a status change: the order row, its history row and the event, in the
+/// caller's transaction.
+pub async fn record_status(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    status: OrderStatus,
+    start_count: Option<i64>,
+    remains: Option<i64>,
+    note: &str,
+) -> AppResult<(OrderRow, OrderEvent)> {
+    let unchanged = status == order.status
+        && start_count.is_none_or(|c| Some(c) == order.start_count)
+        && remains.is_none_or(|r| Some(r) == order.remains);
+    // A history note without a change (e.g. the first PENDING row) skips the UPDATE.
+    let updated: OrderRow = if unchanged {
+        order.clone()
+    } else {
+        diesel::update(orders::table.find(order.id))
+            .set((
+                orders::status.eq(status),
+                orders::start_count.eq(start_count.or(order.start_count)),
+                orders::remains.eq(remains.or(order.remains)),
+            ))
+            .returning(OrderRow::as_returning())
+            .get_result(conn)
+            .await?
+    };
+    let row: OrderEventRow = diesel::insert_into(order_events::table)
+        .values(NewOrderEvent {
+            order_id: order.id,
+            status,
+            start_count: updated.start_count,
+            remains: updated.remains,
+            note: note.to_string(),
+        })
+        .returning(OrderEventRow::as_returning())
+        .get_result(conn)
+        .await?;
+    let event = event_of(&updated, &row);
+    events::publish(conn, std::slice::from_ref(&event)).await?;
+    if status == OrderStatus::Completed && order.status != OrderStatus::Completed {
+        record_completion_time(conn, &updated, row.created_at).await?;
+    }
+    Ok((updated, event))
+}
+
+/// Folds one completion into the service's "average completion time" shown in the
+/// catalogue: an exponential moving average (weight 1/10), so it follows a
+/// provider that speeds up or slows down without keeping every sample.
+async fn record_completion_time(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    completed_at: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let seconds = (completed_at - order.created_at).num_seconds().max(0);
+    diesel::sql_query(
+        "UPDATE services SET average_completion_seconds = \
+         CASE WHEN average_completion_seconds IS NULL THEN $1 \
+         ELSE (average_completion_seconds * 9 + $1) / 10 END WHERE id = $2",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(seconds)
+    .bind::<diesel::sql_types::BigInt, _>(order.service_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Places one order: validates everything first, then in one transaction inserts
+/// the order, debits the charge, writes the first history row and publishes the
+/// event. Stock services take their items and complete at once.
+pub async fn place_order(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    input: OrderInput,
+) -> AppResult<OrderRow> {
+    let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
+    let service = ServiceRow::find(conn, input.service_id)
+        .await?
+        .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
+    let prepared = prepare(&service, &input)?;
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = OrderRow::find_by_idempotency_key(conn, user_id, key).await?
+    {
+        return same_request(&existing, &prepared);
+    }
+    let result = conn
+        .transaction(async |conn| {
+            insert_paid_order(conn, user_id, &prepared, idempotency_key.clone()).await
+        })
+        .await;
+    match result {
+        // A concurrent retry with the same key won the race: answer with its order.
+        Err(AppError::Conflict(_)) if idempotency_key.is_some() => {
+            let key = idempotency_key.as_deref().unwrap_or_default();
+            let existing = OrderRow::find_by_idempotency_key(conn, user_id, key)
+                .await?
+                .ok_or_else(|| AppError::conflict("duplicate order"))?;
+            same_request(&existing, &prepared)
+        }
+        other => other,
+    }
+}
+
+async fn insert_paid_order(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    prepared: &PreparedOrder,
+    idempotency_key: Option<String>,
+) -> AppResult<OrderRow> {
+    let order: OrderRow = diesel::insert_into(orders::table)
+        .values(NewOrder {
+            user_id,
+            service_id: prepared.service_id,
+            mass_order_id: None,
+            link: prepared.link.clone(),
+            quantity: prepared.quantity,
+            price_per_1000: prepared.price_per_1000,
+            charge: prepared.charge,
+            status: OrderStatus::Pending,
+            extra: prepared.extra.clone(),
+            remains: Some(prepared.quantity),
+            provider_id: prepared.provider_id,
+            provider_service_id: prepared.provider_service_id.clone(),
+            idempotency_key,
+        })
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "orders_user_id_idempotency_key_key") {
+                AppError::conflict("an order with this idempotencyKey exists")
+            } else {
+                e.into()
+            }
+        })?;
+    if order.charge > 0 {
+        let reference = LedgerRef {
+            order_id: Some(order.id),
+            ..Default::default()
+        };
+        wallet::debit(
+            conn,
+            user_id,
+            order.charge,
+            LedgerKind::OrderCharge,
+            &reference,
+        )
+        .await?;
+    }
+    if prepared.fulfillment == Fulfillment::Stock {
+        stock::take(conn, prepared.service_id, order.id, order.quantity).await?;
+        let (order, _) = record_status(
+            conn,
+            &order,
+            OrderStatus::Completed,
+            None,
+            Some(0),
+            "delivered from stock",
+        )
+        .await?;
+        return Ok(order);
+    }
+    let (order, _) = record_status(
+        conn,
+        &order,
+        OrderStatus::Pending,
+        None,
+        None,
+        "order placed",
+    )
+    .await?;
+    Ok(order)
+}

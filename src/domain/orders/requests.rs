@@ -1,0 +1,134 @@
+//! Customers' cancel and refill requests: a PENDING order is canceled and
+//! refunded at once; a running one gets a request that the order-requests job
+//! forwards to the provider.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use super::*;
+use crate::{
+    db::{
+        enums::{OrderRequestKind, OrderStatus},
+        orders::OPEN_REQUEST_INDEX,
+        orders::{OrderRequestRow, OrderRow},
+        services::ServiceRow,
+    },
+    error::{AppError, AppResult, is_unique_violation},
+};
+
+/// A customer's cancel request. A PENDING order (not yet sent upstream) is canceled
+/// and refunded at once; a running one gets a request forwarded to the provider.
+pub async fn request_cancel(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order_id: i64,
+) -> AppResult<(OrderRow, Option<OrderRequestRow>)> {
+    let order = owned_order(conn, user_id, order_id).await?;
+    let service = ServiceRow::find(conn, order.service_id)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    if !service.cancel {
+        return Err(AppError::validation(
+            "orderId",
+            "this service does not allow cancellation",
+        ));
+    }
+    conn.transaction(async |conn| {
+        let order = lock_order(conn, order.id).await?;
+        match order.status {
+            OrderStatus::Pending => {
+                let order = settle(
+                    conn,
+                    order.id,
+                    Settlement::Canceled,
+                    "canceled by the customer before dispatch",
+                    None,
+                )
+                .await?;
+                Ok((order, None))
+            }
+            OrderStatus::Processing | OrderStatus::InProgress | OrderStatus::Submitting => {
+                let request = open_request(conn, &order, OrderRequestKind::Cancel).await?;
+                record_status(
+                    conn,
+                    &order,
+                    order.status,
+                    None,
+                    None,
+                    "cancel requested by the customer",
+                )
+                .await?;
+                Ok((order, Some(request)))
+            }
+            other => Err(AppError::conflict(format!(
+                "a {other} order cannot be canceled"
+            ))),
+        }
+    })
+    .await
+}
+
+/// A customer's refill request for a completed order of a refillable service.
+pub async fn request_refill(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order_id: i64,
+) -> AppResult<OrderRequestRow> {
+    let order = owned_order(conn, user_id, order_id).await?;
+    let service = ServiceRow::find(conn, order.service_id)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    if !service.refill {
+        return Err(AppError::validation(
+            "orderId",
+            "this service has no refill",
+        ));
+    }
+    if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
+        return Err(AppError::conflict("only completed orders can be refilled"));
+    }
+    conn.transaction(async |conn| {
+        let order = lock_order(conn, order.id).await?;
+        let request = open_request(conn, &order, OrderRequestKind::Refill).await?;
+        record_status(
+            conn,
+            &order,
+            order.status,
+            None,
+            None,
+            "refill requested by the customer",
+        )
+        .await?;
+        Ok(request)
+    })
+    .await
+}
+
+async fn open_request(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    kind: OrderRequestKind,
+) -> AppResult<OrderRequestRow> {
+    OrderRequestRow::open(conn, order.id, kind)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, OPEN_REQUEST_INDEX) {
+                AppError::conflict(format!(
+                    "a {} request for this order is already open",
+                    kind.as_str().to_lowercase()
+                ))
+            } else {
+                e.into()
+            }
+        })
+}
+
+/// The order if `user_id` owns it; someone else's order is NOT_FOUND (ids are not probeable).
+pub async fn owned_order(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order_id: i64,
+) -> AppResult<OrderRow> {
+    OrderRow::find_owned(conn, user_id, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))
+}

@@ -1,0 +1,201 @@
+//! Settlement: moving an order to CANCELED, FAILED or PARTIAL with its refund,
+//! exactly once whoever calls and however often; and an admin's manual status
+//! change, which settles through the same path.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::*;
+use crate::{
+    db::{
+        enums::{LedgerKind, OrderStatus},
+        orders::OrderRow,
+        schema::orders,
+    },
+    domain::wallet::{self, LedgerRef},
+    error::{AppError, AppResult},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Nothing delivered: full refund.
+    Canceled,
+    /// Refused or unrecoverable: full refund.
+    Failed,
+    /// `remains` units were not delivered: refund `charge * remains / quantity`, rounded down.
+    Partial { remains: i64 },
+}
+
+/// The refund an outcome is owed.
+pub fn refund_amount(order: &OrderRow, settlement: Settlement) -> i64 {
+    match settlement {
+        Settlement::Canceled | Settlement::Failed => order.charge,
+        Settlement::Partial { remains } => {
+            let remains = remains.clamp(0, order.quantity);
+            (i128::from(order.charge) * i128::from(remains) / i128::from(order.quantity)) as i64
+        }
+    }
+}
+
+/// Moves an order to CANCELED, FAILED or PARTIAL and refunds what it is owed, exactly
+/// once whoever calls it and however often: an order already settled is returned
+/// unchanged. The order row is locked, and the ledger's unique index backs it up.
+pub async fn settle(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    settlement: Settlement,
+    note: &str,
+    actor_id: Option<i64>,
+) -> AppResult<OrderRow> {
+    conn.transaction(async |conn| {
+        let order = lock_order(conn, order_id).await?;
+        if order.status.is_final() {
+            return Ok(order);
+        }
+        if let Settlement::Partial { remains } = settlement
+            && (remains <= 0 || remains >= order.quantity)
+        {
+            return Err(AppError::validation(
+                "remains",
+                "a partial order has remains between 1 and quantity - 1",
+            ));
+        }
+        let amount = refund_amount(&order, settlement);
+        if amount > 0 {
+            let reference = LedgerRef {
+                order_id: Some(order.id),
+                actor_id,
+                note: note.to_string(),
+                ..Default::default()
+            };
+            wallet::credit(conn, order.user_id, amount, LedgerKind::Refund, &reference).await?;
+            diesel::update(orders::table.find(order.id))
+                .set(orders::refunded.eq(amount))
+                .execute(conn)
+                .await?;
+        }
+        let (status, remains) = match settlement {
+            Settlement::Canceled => (OrderStatus::Canceled, order.quantity),
+            Settlement::Failed => (OrderStatus::Failed, order.quantity),
+            Settlement::Partial { remains } => (OrderStatus::Partial, remains),
+        };
+        let note = if amount > 0 {
+            format!("{note} (refunded {amount} rupiah)")
+        } else {
+            note.to_string()
+        };
+        let (order, _) = record_status(conn, &order, status, None, Some(remains), &note).await?;
+        Ok(order)
+    })
+    .await
+}
+
+/// An admin's manual status update (for MANUAL services, or to correct a provider
+/// order). Terminal failures go through `settle` so the refund happens.
+pub async fn admin_set_status(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    order_id: i64,
+    status: OrderStatus,
+    start_count: Option<i64>,
+    remains: Option<i64>,
+    note: &str,
+) -> AppResult<OrderRow> {
+    match status {
+        OrderStatus::Canceled => {
+            return settle(conn, order_id, Settlement::Canceled, note, Some(actor_id)).await;
+        }
+        OrderStatus::Failed => {
+            return settle(conn, order_id, Settlement::Failed, note, Some(actor_id)).await;
+        }
+        OrderStatus::Partial => {
+            let remains =
+                remains.ok_or_else(|| AppError::validation("remains", "PARTIAL needs remains"))?;
+            return settle(
+                conn,
+                order_id,
+                Settlement::Partial { remains },
+                note,
+                Some(actor_id),
+            )
+            .await;
+        }
+        OrderStatus::Submitting | OrderStatus::Pending => {
+            return Err(AppError::validation(
+                "status",
+                "PENDING and SUBMITTING are set by the system only",
+            ));
+        }
+        _ => {}
+    }
+    if start_count.is_some_and(|c| c < 0) {
+        return Err(AppError::validation(
+            "startCount",
+            "startCount must not be negative",
+        ));
+    }
+    conn.transaction(async |conn| {
+        let order = lock_order(conn, order_id).await?;
+        if order.status.is_final() {
+            return Err(AppError::conflict(format!(
+                "order is already {}",
+                order.status
+            )));
+        }
+        let remains = if status == OrderStatus::Completed {
+            Some(0)
+        } else {
+            remains
+        };
+        let (order, _) = record_status(conn, &order, status, start_count, remains, note).await?;
+        Ok(order)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use serde_json::json;
+
+    #[test]
+    fn partial_refund_rounds_down() {
+        let order = OrderRow {
+            id: 1,
+            user_id: 1,
+            service_id: 1,
+            mass_order_id: None,
+            link: String::new(),
+            quantity: 1000,
+            price_per_1000: 15840,
+            charge: 15840,
+            status: OrderStatus::InProgress,
+            extra: json!({}),
+            start_count: None,
+            remains: None,
+            provider_id: None,
+            provider_order_id: None,
+            refunded: 0,
+            idempotency_key: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            provider_service_id: None,
+            submit_attempts: 0,
+            next_attempt_at: None,
+            submitted_at: None,
+            last_synced_at: None,
+            last_error: None,
+            fallback_used: false,
+        };
+        assert_eq!(
+            refund_amount(&order, Settlement::Partial { remains: 157 }),
+            2486
+        ); // 2486.88
+        assert_eq!(refund_amount(&order, Settlement::Canceled), 15840);
+        assert_eq!(
+            refund_amount(&order, Settlement::Partial { remains: -5 }),
+            0
+        );
+    }
+}
