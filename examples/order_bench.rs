@@ -73,6 +73,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
             graphiql_assets_dir: "assets/vendor/graphiql".into(),
             // The benchmark measures throughput, not the limiter.
             rate_limit_per_minute: 0,
+            shutdown_grace: Duration::from_secs(5),
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),

@@ -20,7 +20,7 @@ use booster::{
         services::NewService,
     },
     domain::{accounts, catalog, orders as order_rules, wallet},
-    jobs::fulfillment::{dispatch_once, sync_once},
+    jobs::{dispatch, status_sync},
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -165,7 +165,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut sent = 0;
         while sent < count {
-            let report = dispatch_once(&state)
+            let report = dispatch::run(&state)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             anyhow::ensure!(report.claimed > 0, "dispatch stalled: {report:?}");
@@ -225,7 +225,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     }
     let calls_before = fake.state.lock().unwrap().status_calls;
     let started = Instant::now();
-    let report = sync_once(&state)
+    let report = status_sync::run(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();

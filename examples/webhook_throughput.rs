@@ -218,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
             graphql_max_complexity: 20_000,
             graphiql_assets_dir: "assets/vendor/graphiql".into(),
             rate_limit_per_minute: 0,
+            shutdown_grace: Duration::from_secs(5),
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     auth::google::GoogleVerifier,
     config::Config,
@@ -23,6 +25,9 @@ pub struct Inner {
     pub secrets: SecretBox,
     /// Order-status events from every process sharing the database.
     pub events: EventBus,
+    /// Cancelled when the process is asked to stop (SIGTERM/SIGINT): jobs claim
+    /// nothing new, the HTTP server drains.
+    pub shutdown: CancellationToken,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,11 +62,17 @@ impl AppState {
             pool,
             query_counter,
             http,
+            shutdown: CancellationToken::new(),
         })))
     }
 }
 
 impl AppState {
+    /// True once the process has been asked to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
     /// A client for a stored provider, with its key decrypted and the configured
     /// timeout and retry policy.
     pub fn provider_client(

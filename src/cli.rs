@@ -8,6 +8,7 @@ use crate::{
     config::{Config, DatabaseConfig},
     db::{self, enums::Role},
     domain::accounts,
+    jobs::Runner,
 };
 
 #[derive(Parser)]
@@ -66,6 +67,15 @@ async fn prepare_database(database: &DatabaseConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cancels the state's shutdown token at the first SIGTERM or ctrl-c.
+fn stop_on_signal(state: &AppState) {
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        crate::http::shutdown_signal().await;
+        shutdown.cancel();
+    });
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Schema => {
@@ -79,20 +89,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             let run_jobs = config.fulfillment.run_jobs_in_serve;
             let state = AppState::new(config)?;
-            let _jobs = if run_jobs {
-                crate::jobs::spawn(&state)
-            } else {
-                Vec::new()
-            };
-            crate::http::serve(state, listener).await
+            stop_on_signal(&state);
+            let jobs = run_jobs.then(|| Runner::start(&state, crate::jobs::all()));
+            crate::http::serve(state.clone(), listener).await?;
+            if let Some(jobs) = jobs {
+                jobs.stop(state.config.server.shutdown_grace).await;
+            }
+            Ok(())
         }
         Command::Worker => {
             let config = Config::from_environment()?;
             prepare_database(&config.database).await?;
             let state = AppState::new(config)?;
-            let _jobs = crate::jobs::spawn(&state);
+            stop_on_signal(&state);
+            let jobs = Runner::start(&state, crate::jobs::all());
             tracing::info!("worker running");
-            crate::http::shutdown_signal().await;
+            state.shutdown.cancelled().await;
+            jobs.stop(state.config.server.shutdown_grace).await;
+            tracing::info!("worker stopped");
             Ok(())
         }
         Command::Audit => {

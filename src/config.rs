@@ -98,6 +98,9 @@ pub struct ServerConfig {
     /// GraphQL requests one signed-in user may make per minute (bursts up to the
     /// same number); 0 disables the limit.
     pub rate_limit_per_minute: u32,
+    /// How long a stopping process lets requests and job runs in flight finish
+    /// (make it longer than `PROVIDER_TIMEOUT_SECONDS`).
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -110,6 +113,7 @@ impl ServerConfig {
             graphql_max_complexity: parse_var("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
+            shutdown_grace: Duration::from_secs(parse_var("SHUTDOWN_GRACE_SECONDS", 30)?),
         })
     }
 }

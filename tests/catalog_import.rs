@@ -670,7 +670,7 @@ async fn sync_job_covers_active_providers_and_respects_the_lock() {
         .execute(&mut holder)
         .await
         .unwrap();
-    let run = catalog_sync::run_once(&app.state).await.unwrap();
+    let run = catalog_sync::run(&app.state).await.unwrap();
     assert_eq!(run.busy, vec![good]);
     assert_eq!(run.failed, vec![down]);
     assert_eq!(imported(&app, good).await["1"].price_per_1000, 15840);
@@ -680,7 +680,7 @@ async fn sync_job_covers_active_providers_and_respects_the_lock() {
         .await
         .unwrap();
 
-    let run = catalog_sync::run_once(&app.state).await.unwrap();
+    let run = catalog_sync::run(&app.state).await.unwrap();
     assert_eq!(run.synced.len(), 1);
     let (id, report) = &run.synced[0];
     assert_eq!(*id, good);

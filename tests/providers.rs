@@ -11,7 +11,7 @@ use booster::{
         orders::OrderRow,
     },
     domain::{catalog, fulfillment},
-    jobs::fulfillment::{dispatch_once, forward_requests_once, sync_once},
+    jobs::{dispatch, order_requests, status_sync},
 };
 use common::{fake_provider::*, *};
 use serde_json::{Value, json};
@@ -73,10 +73,10 @@ async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
     let mut events = app.state.events.subscribe();
     let id = place(&app, &key, service, 1000).await;
 
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!((report.claimed, report.accepted), (1, 1));
     assert_eq!(
-        dispatch_once(&app.state).await.unwrap().claimed,
+        dispatch::run(&app.state).await.unwrap().claimed,
         0,
         "nothing left to send"
     );
@@ -99,9 +99,9 @@ async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
 
     let remote = upstream[0].id.to_string();
     fake.set_status(&remote, "In progress", 3572, 600);
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
     fake.set_status(&remote, "Completed", 3572, 0);
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
     let local = order(&app, &id).await;
     assert_eq!(
         (local.status, local.start_count, local.remains),
@@ -146,7 +146,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     fund(&app, user, 1_000_000).await;
     let partial = place(&app, &key, service, 1000).await; // 10,000
     let canceled = place(&app, &key, service, 500).await; // 5,000
-    dispatch_once(&app.state).await.unwrap();
+    dispatch::run(&app.state).await.unwrap();
     fake.set_status(
         &order(&app, &partial).await.provider_order_id.unwrap(),
         "Partial",
@@ -161,10 +161,10 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     );
 
     // Two workers sync at once, then a third time: the refunds happen once.
-    let (a, b) = tokio::join!(sync_once(&app.state), sync_once(&app.state));
+    let (a, b) = tokio::join!(status_sync::run(&app.state), status_sync::run(&app.state));
     a.unwrap();
     b.unwrap();
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
     let p = order(&app, &partial).await;
     let c = order(&app, &canceled).await;
     assert_eq!(
@@ -216,7 +216,7 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     assert_eq!(claimed.len(), 1);
     // (the worker dies here)
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!(report.recovered_stuck, 1);
     assert_eq!(
         order(&app, &lost).await.status,
@@ -232,7 +232,7 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
         .ok(Some(&admin), resolve, json!({ "id": lost, "p": null }))
         .await;
     assert_eq!(data["adminResolveOrderReview"]["status"], "PENDING");
-    dispatch_once(&app.state).await.unwrap();
+    dispatch::run(&app.state).await.unwrap();
     assert_eq!(fake.add_calls(), 1);
     assert_eq!(order(&app, &lost).await.status, OrderStatus::Processing);
 
@@ -240,12 +240,12 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     //    the order waits for review and is never resubmitted automatically.
     fake.set_add(AddBehaviour::AcceptThenHang(Duration::from_secs(5)));
     let unclear = place(&app, &key, service, 100).await;
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!(report.needs_review, 1);
     assert_eq!(fake.orders().len(), 2, "the provider has it");
     fake.set_add(AddBehaviour::Accept);
     for _ in 0..3 {
-        dispatch_once(&app.state).await.unwrap();
+        dispatch::run(&app.state).await.unwrap();
     }
     assert_eq!(fake.orders().len(), 2, "never sent a second time");
     assert_eq!(order(&app, &unclear).await.status, OrderStatus::NeedsReview);
@@ -256,7 +256,7 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
         .await;
     assert_eq!(data["adminResolveOrderReview"]["status"], "PROCESSING");
     fake.set_status(&remote, "Completed", 5, 0);
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
     assert_eq!(order(&app, &unclear).await.status, OrderStatus::Completed);
     let notes = app
         .ok(
@@ -298,9 +298,9 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
 
     let rescued = place(&app, &key, main_service, 1000).await;
     let failed = place(&app, &key, lonely_service, 1000).await;
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!((report.fallback, report.failed), (1, 1));
-    dispatch_once(&app.state).await.unwrap();
+    dispatch::run(&app.state).await.unwrap();
 
     let rescued = order(&app, &rescued).await;
     assert_eq!(rescued.status, OrderStatus::Processing);
@@ -352,7 +352,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     for _ in 0..6 {
         ids.push(place(&app, &key, service, 100).await);
     }
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!(report.retried, 6);
     for id in &ids {
         let o = order(&app, id).await;
@@ -373,7 +373,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     );
     fake.set_add(AddBehaviour::Accept);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let report = dispatch_once(&app.state).await.unwrap();
+    let report = dispatch::run(&app.state).await.unwrap();
     assert_eq!(report.claimed, 0, "unhealthy providers are skipped");
     assert_eq!(
         fake.add_calls(),
@@ -407,12 +407,12 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     fund(&app, user, 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     let done = place(&app, &key, service, 1000).await;
-    dispatch_once(&app.state).await.unwrap();
+    dispatch::run(&app.state).await.unwrap();
     // Orders are sent concurrently: map them to their upstream ids through the order rows.
     let running_remote = order(&app, &running).await.provider_order_id.unwrap();
     let done_remote = order(&app, &done).await.provider_order_id.unwrap();
     fake.set_status(&done_remote, "Completed", 1, 0);
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
 
     app.ok(
         Some(&key),
@@ -426,7 +426,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
         json!({ "id": done }),
     )
     .await;
-    let report = forward_requests_once(&app.state).await.unwrap();
+    let report = order_requests::run(&app.state).await.unwrap();
     assert_eq!(report.forwarded, 2);
     assert_eq!(
         fake.state.lock().unwrap().cancels,
@@ -436,7 +436,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
         fake.state.lock().unwrap().refills,
         vec![done_remote.parse::<i64>().unwrap()]
     );
-    let report = forward_requests_once(&app.state).await.unwrap();
+    let report = order_requests::run(&app.state).await.unwrap();
     assert_eq!(report.completed, 1, "the refill is followed to completion");
     let requests = app
         .ok(
@@ -452,7 +452,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
 
     // The provider then cancels the order: the status sync refunds it in full.
     fake.set_status(&running_remote, "Canceled", 0, 1000);
-    sync_once(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
     let canceled = order(&app, &running).await;
     assert_eq!(
         (canceled.status, canceled.refunded),
@@ -485,10 +485,10 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     )
     .await;
     // The fake reports 100.50: below the threshold, twice; the admins hear it once.
-    booster::jobs::fulfillment::check_health_once(&app.state)
+    booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
-    booster::jobs::fulfillment::check_health_once(&app.state)
+    booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
     let data = app
@@ -510,11 +510,11 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     assert!(warnings[0]["message"].as_str().unwrap().contains("100.5"));
     // Topped up, then low again: a new warning for the new crossing.
     fake.state.lock().unwrap().balance = "500".into();
-    booster::jobs::fulfillment::check_health_once(&app.state)
+    booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
     fake.state.lock().unwrap().balance = "10".into();
-    booster::jobs::fulfillment::check_health_once(&app.state)
+    booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
     let data = app

@@ -135,7 +135,7 @@ async fn midtrans_settlement_credits_once_and_later_reports_change_nothing() {
     assert_eq!(entry["deposit"]["merchantReference"], order_id.as_str());
 
     // Reconciliation has nothing left to do.
-    let report = reconcile_deposits::run_once(&app.state).await.unwrap();
+    let report = reconcile_deposits::run(&app.state).await.unwrap();
     assert_eq!(report.checked, 0);
     assert_eq!(ledger_count(&app).await, 1);
     app.assert_books_balanced().await;
@@ -374,10 +374,7 @@ async fn wrong_amounts_are_flagged_not_credited() {
     assert_eq!(node["events"][0]["source"], "WEBHOOK");
     // Flagged deposits are left to the admin, not polled.
     assert_eq!(
-        reconcile_deposits::run_once(&app.state)
-            .await
-            .unwrap()
-            .checked,
+        reconcile_deposits::run(&app.state).await.unwrap().checked,
         0
     );
     // Customers cannot see admin fields.
@@ -489,7 +486,7 @@ async fn lost_webhooks_are_recovered_by_reconciliation() {
     let unpaid = unpaid["merchantReference"].as_str().unwrap().to_string();
 
     // Nothing paid yet: everything checked, nothing changes.
-    let report = reconcile_deposits::run_once(&app.state).await.unwrap();
+    let report = reconcile_deposits::run(&app.state).await.unwrap();
     assert_eq!((report.checked, report.credited, report.expired), (3, 0, 0));
 
     // Both get paid; neither webhook arrives.
@@ -497,11 +494,11 @@ async fn lost_webhooks_are_recovered_by_reconciliation() {
     fake.set_invoice_status(&invoice_id, "PAID", Some(35_000));
     // A gateway outage only postpones.
     fake.fail(true);
-    let report = reconcile_deposits::run_once(&app.state).await.unwrap();
+    let report = reconcile_deposits::run(&app.state).await.unwrap();
     assert_eq!(report.credited, 0);
     assert!(report.errors >= 3);
     fake.fail(false);
-    let report = reconcile_deposits::run_once(&app.state).await.unwrap();
+    let report = reconcile_deposits::run(&app.state).await.unwrap();
     assert_eq!(report.credited, 2);
     assert_eq!(app.balance(user_id).await, 50_000);
 
@@ -514,7 +511,7 @@ async fn lost_webhooks_are_recovered_by_reconciliation() {
             .await
             .unwrap();
     }
-    let report = reconcile_deposits::run_once(&app.state).await.unwrap();
+    let report = reconcile_deposits::run(&app.state).await.unwrap();
     assert_eq!((report.checked, report.expired, report.credited), (1, 1, 0));
     assert_eq!(
         deposit_row(&app, &unpaid).await.status,
@@ -526,10 +523,7 @@ async fn lost_webhooks_are_recovered_by_reconciliation() {
         midtrans_notify(&app, &fake, &order_id, "settlement", "accept", "15000.00").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("DUPLICATE")));
     assert_eq!(
-        reconcile_deposits::run_once(&app.state)
-            .await
-            .unwrap()
-            .checked,
+        reconcile_deposits::run(&app.state).await.unwrap().checked,
         0
     );
     assert_eq!(app.balance(user_id).await, 50_000);
@@ -560,7 +554,7 @@ async fn concurrent_reconcilers_credit_each_deposit_once() {
     for _ in 0..4 {
         let state = app.state.clone();
         runs.push(tokio::spawn(async move {
-            reconcile_deposits::run_once(&state).await.unwrap()
+            reconcile_deposits::run(&state).await.unwrap()
         }));
     }
     let mut credited = 0;

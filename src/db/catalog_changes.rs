@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::CatalogChangeKind,
@@ -34,6 +34,23 @@ pub struct NewCatalogChange {
     pub kind: CatalogChangeKind,
     pub old_values: Option<serde_json::Value>,
     pub new_values: Option<serde_json::Value>,
+}
+
+impl NewCatalogChange {
+    /// Inserts many changes in multi-row statements of at most 1000 rows (far below
+    /// PostgreSQL's 65,535 bind parameters).
+    pub async fn insert_all(
+        conn: &mut AsyncPgConnection,
+        changes: &[NewCatalogChange],
+    ) -> QueryResult<()> {
+        for chunk in changes.chunks(1000) {
+            diesel::insert_into(catalog_changes::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl CatalogChangeRow {

@@ -38,6 +38,16 @@ pub struct ProviderRow {
 }
 
 impl ProviderRow {
+    /// Active providers, oldest first.
+    pub async fn list_active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ProviderRow>> {
+        providers::table
+            .filter(providers::active.eq(true))
+            .order(providers::id)
+            .select(ProviderRow::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ProviderRow>> {
         providers::table
             .find(id)

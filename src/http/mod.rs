@@ -105,12 +105,24 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     }
 }
 
-/// Serves until ctrl-c or SIGTERM, then drains in-flight requests.
+/// Serves until the state's shutdown token is cancelled, then stops accepting and
+/// lets requests in flight finish; connections still open after
+/// `SHUTDOWN_GRACE_SECONDS` (long-lived WebSockets) are closed.
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let shutdown = app.shutdown.clone();
+    let grace = app.config.server.shutdown_grace;
+    let server = axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = deadline => tracing::warn!(?grace, "connections still open at the shutdown deadline; closing them"),
+    }
     Ok(())
 }
 

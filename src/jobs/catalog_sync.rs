@@ -4,10 +4,13 @@
 //! [`catalog_import::sync_provider`]. A provider another process is syncing (its
 //! advisory lock is taken) is skipped; one that fails is tried again next time.
 
-use std::time::Duration;
+use async_trait::async_trait;
 
+use super::Job;
 use crate::{
     app::AppState,
+    config::Config,
+    db::providers::ProviderRow,
     domain::catalog_import::{self, SyncReport},
     error::AppResult,
 };
@@ -22,11 +25,29 @@ pub struct CatalogSyncRun {
     pub failed: Vec<i64>,
 }
 
+pub struct CatalogSync;
+
+#[async_trait]
+impl Job for CatalogSync {
+    fn name(&self) -> &'static str {
+        "catalogue sync"
+    }
+    fn interval(&self, config: &Config) -> std::time::Duration {
+        config.catalog.sync_interval
+    }
+    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
+        run(state).await.map(super::summary)
+    }
+}
+
 /// One pass over every active provider.
-pub async fn run_once(state: &AppState) -> AppResult<CatalogSyncRun> {
+pub async fn run(state: &AppState) -> AppResult<CatalogSyncRun> {
     let mut conn = state.pool.get().await?;
     let mut run = CatalogSyncRun::default();
-    for provider in catalog_import::active_providers(&mut conn).await? {
+    for provider in ProviderRow::list_active(&mut conn).await? {
+        if state.is_stopping() {
+            break;
+        }
         let outcome = match state.provider_client(&provider) {
             Ok(client) => {
                 catalog_import::sync_provider(&mut conn, client.as_ref(), &provider).await
@@ -48,16 +69,4 @@ pub async fn run_once(state: &AppState) -> AppResult<CatalogSyncRun> {
         }
     }
     Ok(run)
-}
-
-/// Runs [`run_once`] every `interval` until the process ends.
-pub async fn run_forever(state: AppState, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(error) = run_once(&state).await {
-            tracing::warn!(error = %error, "catalogue sync failed");
-        }
-    }
 }

@@ -1,94 +1,57 @@
-//! Background work run inside `booster serve`, one file per job. Every job claims
-//! its rows with `FOR UPDATE SKIP LOCKED`, so any number of processes can run it.
+//! Background work: one small [`Job`] trait, one file per job, one [`Runner`]
+//! that runs them all (`runner.rs`). Every job claims its rows with
+//! `FOR UPDATE SKIP LOCKED` (plus a lease where a claim outlives its transaction),
+//! so any number of `serve` and `worker` processes can run the same jobs.
+//!
+//! To add a job: a file here with a unit struct implementing [`Job`] (its name, its
+//! interval from the config, one run), and one line in [`all`]. A run returns a
+//! one-line summary when it did something; the runner logs it, isolates panics and
+//! stops the job at shutdown. Long runs check [`AppState::is_stopping`] between
+//! claims so that a stop never strands claimed work.
 
 pub mod catalog_sync;
-pub mod fulfillment;
+pub mod dispatch;
+pub mod order_requests;
+pub mod provider_calls;
+pub mod provider_health;
 pub mod reconcile_deposits;
+mod runner;
+pub mod status_sync;
 
-use crate::app::AppState;
+use std::time::Duration;
 
-/// Starts the periodic jobs; they stop with the runtime.
-pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = Vec::new();
-    let interval = state.config.payments.reconcile_interval;
-    if !interval.is_zero() {
-        handles.push(tokio::spawn(reconcile_deposits::run_forever(
-            state.clone(),
-            interval,
-        )));
-    }
-    let fulfillment = &state.config.fulfillment;
-    handles.push(every(
-        state,
-        "dispatch",
-        fulfillment.dispatch_interval,
-        |s| async move {
-            fulfillment::dispatch_once(&s)
-                .await
-                .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
-        },
-    ));
-    handles.push(every(
-        state,
-        "status sync",
-        fulfillment.status_sync_interval,
-        |s| async move {
-            fulfillment::sync_once(&s)
-                .await
-                .map(|r| (r.checked > 0).then(|| format!("{r:?}")))
-        },
-    ));
-    handles.push(every(
-        state,
-        "order requests",
-        fulfillment.status_sync_interval,
-        |s| async move {
-            fulfillment::forward_requests_once(&s)
-                .await
-                .map(|r| (r != Default::default()).then(|| format!("{r:?}")))
-        },
-    ));
-    handles.push(every(
-        state,
-        "provider health",
-        fulfillment.health_interval,
-        |s| async move { fulfillment::check_health_once(&s).await.map(|_| None) },
-    ));
-    let interval = state.config.catalog.sync_interval;
-    if !interval.is_zero() {
-        handles.push(tokio::spawn(catalog_sync::run_forever(
-            state.clone(),
-            interval,
-        )));
-    }
-    handles
+use async_trait::async_trait;
+
+pub use runner::Runner;
+
+use crate::{app::AppState, config::Config, error::AppResult};
+
+#[async_trait]
+pub trait Job: Send + Sync + 'static {
+    /// The name in logs.
+    fn name(&self) -> &'static str;
+
+    /// How long between the end of one run and the start of the next; zero turns
+    /// the job off.
+    fn interval(&self, config: &Config) -> Duration;
+
+    /// One run. `Some(summary)` when it did something worth a log line.
+    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>>;
 }
 
-/// Runs `job` every `interval` (never overlapping itself), logging what it did.
-fn every<F, Fut>(
-    state: &AppState,
-    name: &'static str,
-    interval: std::time::Duration,
-    job: F,
-) -> tokio::task::JoinHandle<()>
-where
-    F: Fn(AppState) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = crate::error::AppResult<Option<String>>> + Send,
-{
-    let state = state.clone();
-    tokio::spawn(async move {
-        if interval.is_zero() {
-            return;
-        }
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match job(state.clone()).await {
-                Ok(Some(summary)) => tracing::info!(job = name, %summary, "job ran"),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(job = name, %error, "job failed"),
-            }
-        }
-    })
+/// Every job of the application, in the order they start.
+pub fn all() -> Vec<Box<dyn Job>> {
+    vec![
+        Box::new(dispatch::Dispatch),
+        Box::new(status_sync::StatusSync),
+        Box::new(order_requests::OrderRequests),
+        Box::new(provider_health::ProviderHealth),
+        Box::new(reconcile_deposits::ReconcileDeposits),
+        Box::new(catalog_sync::CatalogSync),
+    ]
+}
+
+/// A summary for a report that differs from "nothing happened".
+fn summary<R: std::fmt::Debug + Default + PartialEq>(report: R) -> Option<String> {
+    (report != R::default()).then(|| format!("{report:?}"))
 }

@@ -3,12 +3,13 @@
 //! the answer through the same domain function as webhooks; expires deposits whose
 //! time is up and that the gateway does not report paid.
 
-use std::time::Duration;
-
+use async_trait::async_trait;
 use chrono::Utc;
 
+use super::Job;
 use crate::{
     app::AppState,
+    config::Config,
     db::{deposits::DepositRow, enums::DepositEventSource},
     domain::deposits::{self, Outcome},
     error::AppResult,
@@ -30,11 +31,31 @@ pub struct ReconcileReport {
     pub errors: usize,
 }
 
+pub struct ReconcileDeposits;
+
+#[async_trait]
+impl Job for ReconcileDeposits {
+    fn name(&self) -> &'static str {
+        "deposit reconciliation"
+    }
+    fn interval(&self, config: &Config) -> std::time::Duration {
+        config.payments.reconcile_interval
+    }
+    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
+        run(state)
+            .await
+            .map(|report| (report.checked > 0).then(|| format!("{report:?}")))
+    }
+}
+
 /// One pass over every deposit due for a check.
-pub async fn run_once(state: &AppState) -> AppResult<ReconcileReport> {
+pub async fn run(state: &AppState) -> AppResult<ReconcileReport> {
     let config = &state.config.payments;
     let mut report = ReconcileReport::default();
     for _ in 0..MAX_BATCHES {
+        if state.is_stopping() {
+            break;
+        }
         let claimed = {
             let mut conn = state.pool.get().await?;
             deposits::claim_for_reconcile(
@@ -112,20 +133,4 @@ async fn check(
         report.expired += 1;
     }
     Ok(())
-}
-
-/// Runs [`run_once`] every `interval` until the process ends.
-pub async fn run_forever(state: AppState, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        match run_once(&state).await {
-            Ok(report) if report.checked > 0 => {
-                tracing::info!(?report, "deposit reconciliation");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(error = %error, "deposit reconciliation failed"),
-        }
-    }
 }

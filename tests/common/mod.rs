@@ -103,6 +103,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
             graphql_max_complexity: 20_000,
             graphiql_assets_dir: "assets/vendor/graphiql".into(),
             rate_limit_per_minute: 0,
+            shutdown_grace: Duration::from_secs(5),
         },
         auth: AuthConfig {
             session_ttl: Duration::from_secs(3600),
