@@ -1,9 +1,11 @@
 //! The one error type of the application.
 //!
-//! Domain code returns [`AppError`]; the GraphQL layer turns it into an error with a
-//! machine-readable `extensions.code`, the HTTP layer into a status code. Internal
-//! errors keep their detail for the server log only: a client sees `INTERNAL` and
-//! the request id, never SQL or a secret.
+//! Domain code returns [`AppError`]. Every transport crosses one boundary,
+//! [`AppError::public`]: it logs an internal error's detail (inside the request's
+//! span, which carries the request id) and gives what a client may see: the stable
+//! code, a safe message, the field of a VALIDATION error and the HTTP status.
+//! GraphQL puts these in `extensions`, plain HTTP endpoints in a JSON body. A
+//! client never sees SQL, a secret or Rust's own error text.
 
 use std::fmt;
 
@@ -31,6 +33,12 @@ pub enum AppError {
     GatewayUnavailable(String),
     #[error("{0}")]
     ProviderError(String),
+    /// A GraphQL document over the depth or complexity limit.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// A request the transport could not read (syntax, unknown fields, bad types).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -72,6 +80,8 @@ impl AppError {
             AppError::RateLimited => "RATE_LIMITED",
             AppError::GatewayUnavailable(_) => "GATEWAY_UNAVAILABLE",
             AppError::ProviderError(_) => "PROVIDER_ERROR",
+            AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            AppError::BadRequest(_) => "BAD_REQUEST",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -83,7 +93,9 @@ impl AppError {
             AppError::Unauthenticated(_) => S::UNAUTHORIZED,
             AppError::Forbidden(_) => S::FORBIDDEN,
             AppError::NotFound(_) => S::NOT_FOUND,
-            AppError::Validation { .. } => S::BAD_REQUEST,
+            AppError::Validation { .. }
+            | AppError::QueryTooComplex(_)
+            | AppError::BadRequest(_) => S::BAD_REQUEST,
             AppError::Conflict(_) => S::CONFLICT,
             AppError::InsufficientBalance { .. } | AppError::OutOfStock(_) => {
                 S::UNPROCESSABLE_ENTITY
@@ -91,6 +103,43 @@ impl AppError {
             AppError::RateLimited => S::TOO_MANY_REQUESTS,
             AppError::GatewayUnavailable(_) | AppError::ProviderError(_) => S::BAD_GATEWAY,
             AppError::Internal(_) => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What a client may see of an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicError {
+    pub code: &'static str,
+    pub message: String,
+    /// The input field at fault (VALIDATION only).
+    pub field: Option<String>,
+    pub status: http::StatusCode,
+}
+
+impl AppError {
+    /// The one boundary every transport calls. Internal errors are logged here with
+    /// their detail and answered with a fixed message; the caller's own mistakes
+    /// are logged at debug level only.
+    pub fn public(&self) -> PublicError {
+        let message = match self {
+            AppError::Internal(source) => {
+                tracing::error!(error = ?source, "internal error");
+                "internal error; the server log has the details under this request's id".into()
+            }
+            other => {
+                tracing::debug!(code = other.code(), error = %other, "request refused");
+                other.to_string()
+            }
+        };
+        PublicError {
+            code: self.code(),
+            message,
+            field: match self {
+                AppError::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            status: self.http_status(),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! How errors reach GraphQL clients: `message` plus `extensions.code` (and
-//! `extensions.field` for VALIDATION). Internal errors are logged here, inside the
-//! request's span (which carries the request id), and reach the client as INTERNAL
-//! with no detail.
+//! `extensions.field` for VALIDATION), from [`AppError::public`], the boundary every
+//! transport shares. Errors the engine raises itself get their code in `limits`.
 
 use async_graphql::ErrorExtensions;
 
@@ -16,30 +15,24 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
-        if let AppError::Internal(source) = &error {
-            tracing::error!(error = ?source, "internal error");
-        }
-        let code = error.code();
-        let field = match &error {
-            AppError::Validation { field, .. } => Some(field.clone()),
-            _ => None,
-        };
-        let message = match &error {
-            AppError::Internal(_) => {
-                "internal error; the server log has the details under this request's id".to_string()
-            }
-            other => other.to_string(),
-        };
-        ApiError(async_graphql::Error::new(message).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(field) = field {
-                ext.set("field", field);
-            }
-        }))
+        let public = error.public();
+        ApiError(
+            async_graphql::Error::new(public.message).extend_with(|_, ext| {
+                ext.set("code", public.code);
+                if let Some(field) = public.field {
+                    ext.set("field", field);
+                }
+            }),
+        )
     }
 }
 
 impl ApiError {
+    /// The error as the engine reports it, for answers built outside a resolver.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        self.0.into_server_error(async_graphql::Pos::default())
+    }
+
     /// Adds an extension beside `code` (e.g. `alternatives` for GATEWAY_UNAVAILABLE).
     pub fn with_extension(self, key: &str, value: impl Into<async_graphql::Value>) -> Self {
         let value = value.into();
@@ -62,18 +55,5 @@ impl From<crate::db::PoolError> for ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         error.0
-    }
-}
-
-/// Errors async-graphql raises itself (parse errors, limits, bad argument types) get a
-/// code too, so clients can rely on `extensions.code` being present.
-pub fn code_for_engine_error(message: &str) -> &'static str {
-    if message.contains("nested too deep")
-        || message.contains("too complex")
-        || message.contains("recursive")
-    {
-        "QUERY_TOO_COMPLEX"
-    } else {
-        "BAD_REQUEST"
     }
 }

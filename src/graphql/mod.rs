@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod guards;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
@@ -34,8 +35,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
         mutation::MutationRoot::default(),
         subscription::SubscriptionRoot,
     )
-    .limit_depth(server.graphql_max_depth)
-    .limit_complexity(server.graphql_max_complexity)
+    .extension(limits::QueryLimits {
+        max_depth: server.graphql_max_depth,
+        max_complexity: server.graphql_max_complexity,
+    })
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(state)

@@ -3,7 +3,7 @@
 //! legacy `graphql-ws` protocol), authenticated by the `connection_init` payload.
 
 use async_graphql::{
-    Data, ErrorExtensionValues, ServerError,
+    Data,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
@@ -17,7 +17,7 @@ use super::HttpState;
 use crate::{
     auth::{self, Viewer},
     error::{AppError, AppResult},
-    graphql::error::code_for_engine_error,
+    graphql::error::ApiError,
 };
 
 /// Resolves the bearer token of a request (header or connection_init payload).
@@ -30,19 +30,7 @@ async fn viewer_for(state: &HttpState, token: Option<&str>) -> AppResult<Viewer>
 }
 
 fn error_response(error: AppError) -> async_graphql::Response {
-    let code = error.code();
-    let message = match &error {
-        AppError::Internal(source) => {
-            tracing::error!(error = ?source, "internal error");
-            "internal error".to_string()
-        }
-        other => other.to_string(),
-    };
-    let mut server_error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    server_error.extensions = Some(extensions);
-    async_graphql::Response::from_errors(vec![server_error])
+    async_graphql::Response::from_errors(vec![ApiError::from(error).into_server_error()])
 }
 
 pub async fn execute(
@@ -71,22 +59,7 @@ pub async fn execute(
     }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
     let request = request.into_inner().data(viewer).data(loaders);
-    let mut response = state.schema.execute(request).await;
-    // Errors raised by the engine itself (syntax, validation, limits) get a code too.
-    for error in &mut response.errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if !has_code {
-            let code = code_for_engine_error(&error.message);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code);
-        }
-    }
-    GraphQLResponse::from(response).into_response()
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
 /// The playground. With the assets installed by `scripts/fetch-graphiql.sh` it works
@@ -138,7 +111,7 @@ pub async fn websocket(
                     let token = token_from_init(&payload);
                     let viewer = viewer_for(&state, token.as_deref())
                         .await
-                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                        .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?;
                     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
                     let mut data = Data::default();
                     data.insert(viewer);

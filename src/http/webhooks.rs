@@ -49,19 +49,11 @@ fn respond(result: AppResult<(deposits::Outcome, i64)>) -> Response {
         }))
         .into_response(),
         Err(error) => {
-            let message = match &error {
-                AppError::Internal(source) => {
-                    tracing::error!(error = ?source, "webhook failed");
-                    "internal error".to_string()
-                }
-                other => {
-                    tracing::info!(code = other.code(), error = %other, "webhook refused");
-                    other.to_string()
-                }
-            };
+            let public = error.public();
+            tracing::info!(code = public.code, "webhook refused");
             (
-                error.http_status(),
-                Json(json!({ "ok": false, "code": error.code(), "message": message })),
+                public.status,
+                Json(json!({ "ok": false, "code": public.code, "message": public.message })),
             )
                 .into_response()
         }

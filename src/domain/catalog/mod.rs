@@ -1,0 +1,35 @@
+//! The service catalogue: categories, services and the providers they come from.
+//! Every admin write is validated here before anything is written. One file per
+//! concern: `categories` (and the display order), `services` (pricing, limits,
+//! fallbacks), `providers` (connection details and keys). Reads of the tables live
+//! in `db::{categories, services, providers}`.
+
+mod categories;
+mod providers;
+mod services;
+
+pub use categories::*;
+pub use providers::*;
+pub use services::*;
+
+use crate::error::{AppError, AppResult};
+
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 5000;
+
+fn check_text(field: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
+    let value = value.trim();
+    if required && value.is_empty() {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
