@@ -1,30 +1,26 @@
 //! Notifications: messages for a customer (their order failed) or for the admins
 //! (a provider's balance is low, its services vanished, an order needs review).
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{db::schema::notifications, error::AppResult};
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
-pub struct Notification {
-    pub id: i64,
-    pub user_id: Option<i64>,
-    pub kind: String,
-    pub message: String,
-    pub order_id: Option<i64>,
-    pub provider_id: Option<i64>,
-    pub read_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 /// Who a notification is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Audience {
     User(i64),
     Admins,
+}
+
+impl Audience {
+    /// The `notifications.user_id` of this audience (null for the admins' feed).
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Audience::User(id) => Some(id),
+            Audience::Admins => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,10 +36,7 @@ pub async fn notify(
     message: &str,
     about: About,
 ) -> AppResult<()> {
-    let user_id = match audience {
-        Audience::User(id) => Some(id),
-        Audience::Admins => None,
-    };
+    let user_id = audience.user_id();
     diesel::insert_into(notifications::table)
         .values((
             notifications::user_id.eq(user_id),
@@ -56,24 +49,6 @@ pub async fn notify(
         .await?;
     tracing::info!(kind, ?audience, "notification");
     Ok(())
-}
-
-/// Newest first; `Audience::Admins` lists the admin feed.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    audience: Audience,
-    limit: i64,
-) -> AppResult<Vec<Notification>> {
-    let mut q = notifications::table.into_boxed();
-    q = match audience {
-        Audience::User(id) => q.filter(notifications::user_id.eq(id)),
-        Audience::Admins => q.filter(notifications::user_id.is_null()),
-    };
-    Ok(q.order(notifications::id.desc())
-        .limit(limit)
-        .select(Notification::as_select())
-        .load(conn)
-        .await?)
 }
 
 /// Marks notifications read; only the audience's own ones are touched.

@@ -145,24 +145,6 @@ pub async fn record_balance(
     Ok(())
 }
 
-/// Error rate and mean latency over the last hour: `(calls, failures, mean latency ms)`.
-pub async fn recent_stats(
-    conn: &mut AsyncPgConnection,
-    provider_id: i64,
-) -> AppResult<(i64, i64, Option<i64>)> {
-    let since = Utc::now() - chrono::Duration::hours(1);
-    let rows: Vec<(bool, i32)> = provider_calls::table
-        .filter(provider_calls::provider_id.eq(provider_id))
-        .filter(provider_calls::created_at.ge(since))
-        .select((provider_calls::ok, provider_calls::latency_ms))
-        .load(conn)
-        .await?;
-    let calls = rows.len() as i64;
-    let failures = rows.iter().filter(|(ok, _)| !ok).count() as i64;
-    let mean = (calls > 0).then(|| rows.iter().map(|(_, l)| i64::from(*l)).sum::<i64>() / calls);
-    Ok((calls, failures, mean))
-}
-
 /// Drops call records older than a day.
 pub async fn prune_calls(conn: &mut AsyncPgConnection) -> AppResult<usize> {
     let before = Utc::now() - chrono::Duration::days(1);

@@ -10,6 +10,7 @@ use crate::db::{
     categories::CategoryRow,
     deposits::{DepositEventRow, DepositRow},
     orders::{OrderEventRow, OrderRequestRow},
+    provider_calls::CallStats,
     providers::ProviderRow,
     services::ServiceRow,
     users::UserRow,
@@ -106,54 +107,26 @@ children_loader!(
     RequestsOf, OrderRequestRow, OrderRequestRow::for_orders, order_id
 );
 
-/// A provider's calls in the last hour: `(calls, failures, mean latency ms)`.
+/// A provider's calls in the last hour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProviderStatsOf(pub i64);
 
 impl Loader<ProviderStatsOf> for DbLoader {
-    type Value = (i64, i64, Option<i64>);
+    type Value = CallStats;
     type Error = LoadError;
 
     async fn load(
         &self,
         keys: &[ProviderStatsOf],
     ) -> Result<HashMap<ProviderStatsOf, Self::Value>, Self::Error> {
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            provider_id: i64,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            calls: i64,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            failures: i64,
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-            mean_latency: Option<i64>,
-        }
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT provider_id, count(*)::bigint AS calls, count(*) FILTER (WHERE NOT ok)::bigint AS failures, \
-             avg(latency_ms)::bigint AS mean_latency FROM provider_calls \
-             WHERE provider_id = ANY($1) AND created_at >= now() - interval '1 hour' GROUP BY provider_id",
-        )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
-        .load(&mut conn)
-        .await
-        .map_err(load_error)?;
-        let mut found: HashMap<ProviderStatsOf, Self::Value> = rows
+        let stats = CallStats::last_hour(&mut conn, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(stats
             .into_iter()
-            .map(|r| {
-                (
-                    ProviderStatsOf(r.provider_id),
-                    (r.calls, r.failures, r.mean_latency),
-                )
-            })
-            .collect();
-        for key in keys {
-            found.entry(*key).or_insert((0, 0, None));
-        }
-        Ok(found)
+            .map(|(id, s)| (ProviderStatsOf(id), s))
+            .collect())
     }
 }

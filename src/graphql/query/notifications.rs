@@ -1,7 +1,7 @@
 use async_graphql::{Context, Object};
 
 use crate::{
-    domain::notifications::{self, Audience},
+    db::notifications::NotificationRow,
     graphql::{
         conn, current_user, error::ApiResult, guards::RoleGuard, pagination::page_size,
         types::notifications::Notification,
@@ -22,8 +22,7 @@ impl NotificationQuery {
     ) -> ApiResult<Vec<Notification>> {
         let user = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        let rows =
-            notifications::list(&mut conn, Audience::User(user), page_size(Some(first))?).await?;
+        let rows = NotificationRow::list(&mut conn, Some(user), page_size(Some(first))?).await?;
         Ok(rows.into_iter().map(Notification).collect())
     }
 
@@ -35,8 +34,7 @@ impl NotificationQuery {
         #[graphql(default = 50)] first: i32,
     ) -> ApiResult<Vec<Notification>> {
         let mut conn = conn(ctx).await?;
-        let rows =
-            notifications::list(&mut conn, Audience::Admins, page_size(Some(first))?).await?;
+        let rows = NotificationRow::list(&mut conn, None, page_size(Some(first))?).await?;
         Ok(rows.into_iter().map(Notification).collect())
     }
 }

@@ -268,18 +268,18 @@ impl Provider {
     async fn calls_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
-            .0)
+            .calls)
     }
 
     async fn failures_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
-            .1)
+            .failures)
     }
 
     async fn mean_latency_ms_last_hour(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
-            .2)
+            .mean_latency_ms)
     }
 }

@@ -3,9 +3,9 @@
 use async_graphql::{ID, Object};
 use chrono::{DateTime, Utc};
 
-use crate::domain::notifications::Notification as Row;
+use crate::db::notifications::NotificationRow;
 
-pub struct Notification(pub Row);
+pub struct Notification(pub NotificationRow);
 
 #[Object]
 impl Notification {
