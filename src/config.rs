@@ -40,6 +40,7 @@
 //! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
+//! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 

@@ -1,5 +1,6 @@
-//! booster: the GraphQL backend of an SMM reseller panel. See DESIGN.md in the shared
-//! folder for how the modules fit together.
+//! booster: the GraphQL backend of an SMM reseller panel. `docs/ARCHITECTURE.md`
+//! describes how the modules fit together, the money rules and the order state
+//! machine.
 
 pub mod app;
 pub mod auth;

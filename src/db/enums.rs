@@ -153,7 +153,7 @@ text_enum! {
 }
 
 text_enum! {
-    /// Where an order is in its life; see DESIGN.md for the transitions.
+    /// Where an order is in its life; `docs/ARCHITECTURE.md` has the transitions.
     pub enum OrderStatus {
         /// Paid, not yet sent to the provider.
         Pending = "PENDING",

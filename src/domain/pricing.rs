@@ -1,4 +1,4 @@
-//! The price rules of ../shared/README.md, in one place.
+//! The price rules, in one place (`docs/ARCHITECTURE.md`, "Money").
 //!
 //! - Imported service, per 1000: provider rate (converted to rupiah at the provider's
 //!   exchange rate) x (1 + markup), rounded UP to a whole rupiah so the panel never

@@ -83,6 +83,7 @@ impl AccountMutation {
         })
     }
 
+    /// Revokes one of the caller's API keys; it stops working at once.
     #[graphql(guard = "RoleGuard::User")]
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiKey> {
         let user = current_user(ctx)?;
@@ -93,6 +94,7 @@ impl AccountMutation {
         ))
     }
 
+    /// Changes the caller's own settings (name, language, notification preferences).
     #[graphql(guard = "RoleGuard::User")]
     async fn update_settings(
         &self,

@@ -170,6 +170,7 @@ fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 
 #[Object]
 impl AdminCatalogMutation {
+    /// Creates a service category (admins). Its name is unique; new categories go last in the display order.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_create_category(
         &self,
@@ -188,6 +189,7 @@ impl AdminCatalogMutation {
         ))
     }
 
+    /// Renames, describes, (de)activates or moves a category (admins). Deactivating hides its services from the catalogue.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_update_category(
         &self,
@@ -227,6 +229,7 @@ impl AdminCatalogMutation {
             .collect())
     }
 
+    /// Creates a service (admins): imported from a provider (priced by the markup rule from the provider's rate) or an own STOCK or MANUAL product with a fixed price.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_create_service(
         &self,
@@ -264,6 +267,7 @@ impl AdminCatalogMutation {
         Ok(Service(catalog::create_service(&mut conn, input).await?))
     }
 
+    /// Changes a service (admins): name, description, limits, flags, markup or price, fallback service; a price change applies to new orders only.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_update_service(
         &self,
@@ -345,6 +349,7 @@ impl AdminCatalogMutation {
             .collect())
     }
 
+    /// Connects an upstream provider (admins). The API key is encrypted at rest and never returned; `exchangeRate` converts its prices to rupiah.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_create_provider(
         &self,

@@ -13,6 +13,7 @@ pub struct AdminUserMutation;
 
 #[Object]
 impl AdminUserMutation {
+    /// Makes a user an admin or a customer (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_set_user_role(
         &self,
@@ -44,6 +45,7 @@ impl AdminUserMutation {
         ))
     }
 
+    /// Lifts a ban (admins); the user can sign in and order again.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
         let actor = current_user(ctx)?.id();

@@ -141,6 +141,7 @@ impl OrderMutation {
         ))
     }
 
+    /// Places many orders from one text: `service_id|link|quantity` lines or CSV with a header (or an uploaded file). Every line is checked and reported by line number; the total is debited once.
     #[graphql(guard = "RoleGuard::User")]
     async fn place_mass_order(
         &self,
@@ -201,6 +202,7 @@ impl OrderMutation {
         })
     }
 
+    /// Asks for a refill of a completed or partial order of a refillable service; the request is forwarded to the provider.
     #[graphql(guard = "RoleGuard::User")]
     async fn request_order_refill(
         &self,
@@ -215,6 +217,7 @@ impl OrderMutation {
         ))
     }
 
+    /// Sets an order's status by hand (admins), for MANUAL services or to correct a provider order. CANCELED, FAILED and PARTIAL refund through the same exactly-once path as the system.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_update_order_status(
         &self,

@@ -29,6 +29,7 @@ pub struct PricingSettings {
 
 #[Object]
 impl AdminQuery {
+    /// Every provider with its health, balance and settings (admins); API keys are shown masked.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_providers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Provider>> {
         let mut conn = conn(ctx).await?;
@@ -39,6 +40,7 @@ impl AdminQuery {
             .collect())
     }
 
+    /// One provider (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
         let id = parse_id("id", &id)?;
@@ -46,6 +48,7 @@ impl AdminQuery {
         Ok(ProviderRow::find(&mut conn, id).await?.map(Provider))
     }
 
+    /// The panel-wide pricing settings (admins): the default markup applied when neither the service nor its provider sets one.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_pricing(&self, ctx: &Context<'_>) -> ApiResult<PricingSettings> {
         let mut conn = conn(ctx).await?;
@@ -79,6 +82,7 @@ impl AdminQuery {
         Ok(keyset_connection(rows, |u| u.id, User))
     }
 
+    /// One user by id (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<User>> {
         let id = parse_id("id", &id)?;

@@ -98,6 +98,7 @@ impl OrderQuery {
         Ok(Order(order))
     }
 
+    /// The caller's mass orders, newest first.
     #[graphql(
         guard = "RoleGuard::User",
         complexity = "list_complexity(first, child_complexity)"

@@ -156,9 +156,10 @@ impl Order {
     }
 }
 
-/// One status change of an order: a row of its history, and what subscriptions push.
 pub struct OrderEvent(pub OrderEventRow);
 
+/// One status change of an order (or a note without one, such as a request
+/// opened): a row of its history, and what the subscriptions push.
 #[Object]
 impl OrderEvent {
     async fn order_id(&self) -> ID {
