@@ -61,6 +61,9 @@ impl Instrumentation for CountingInstrumentation {
     }
 }
 
+/// How long a pooled session may sit inside a transaction doing nothing.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Builds the pool. Connections are opened lazily, so this does not touch the server.
 pub fn build_pool(url: &str, size: usize, counter: QueryCounter) -> anyhow::Result<PgPool> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
@@ -68,6 +71,19 @@ pub fn build_pool(url: &str, size: usize, counter: QueryCounter) -> anyhow::Resu
         let counter = counter.clone();
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
+            // A second line behind `http::run_to_end`: should a transaction ever be
+            // abandoned half-way, PostgreSQL ends the session instead of letting it
+            // hold its row locks. Longer than any transaction that legitimately waits
+            // (the catalogue sync holds one while the provider answers).
+            diesel_async::RunQueryDsl::execute(
+                diesel::sql_query(format!(
+                    "SET idle_in_transaction_session_timeout = {}",
+                    IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+                )),
+                &mut conn,
+            )
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             conn.set_instrumentation(CountingInstrumentation(counter));
             Ok(conn)
         }

@@ -9,6 +9,7 @@ pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod scalars;
+pub mod socket;
 pub mod subscription;
 pub mod types;
 
@@ -39,6 +40,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_depth: server.graphql_max_depth,
         max_complexity: server.graphql_max_complexity,
     })
+    .extension(socket::SocketPolicy)
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(state)

@@ -17,7 +17,7 @@ use super::HttpState;
 use crate::{
     auth::{self, Viewer},
     error::{AppError, AppResult},
-    graphql::error::ApiError,
+    graphql::{error::ApiError, socket::OverWebSocket},
 };
 
 /// Resolves the bearer token of a request (header or connection_init payload).
@@ -116,6 +116,7 @@ pub async fn websocket(
                     let mut data = Data::default();
                     data.insert(viewer);
                     data.insert(loaders);
+                    data.insert(OverWebSocket);
                     Ok(data)
                 })
                 .serve()

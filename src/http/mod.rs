@@ -53,16 +53,21 @@ pub fn router(app: AppState) -> Router {
         rate_limiter,
     };
 
-    Router::new()
+    // Endpoints that write run detached from their connection (see `run_to_end`).
+    let writes = Router::new()
         .route("/graphql", get(graphql::playground).post(graphql::execute))
+        .route("/webhooks/midtrans", post(webhooks::midtrans))
+        .route("/webhooks/xendit", post(webhooks::xendit))
+        .route_layer(axum::middleware::from_fn(run_to_end));
+
+    Router::new()
+        .merge(writes)
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(health::healthz))
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),
         )
-        .route("/webhooks/midtrans", post(webhooks::midtrans))
-        .route("/webhooks/xendit", post(webhooks::xendit))
         .with_state(state)
         .layer(cors)
         .layer(
@@ -102,6 +107,34 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     } else {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
         layer.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// Runs the rest of the request in a task of its own, so that a client that
+/// disconnects (or times out) mid-request cannot drop a transaction half-way: the
+/// work runs to its commit or rollback and only the answer is lost. Without this,
+/// a dropped future would hand its connection back to the pool still inside the
+/// transaction, holding its row locks until that connection's next checkout.
+async fn run_to_end(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use tracing::Instrument;
+    let work = next.run(request).instrument(tracing::Span::current());
+    match tokio::spawn(work).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "request task failed");
+            let public =
+                crate::error::AppError::internal(anyhow::anyhow!("request task failed: {error}"))
+                    .public();
+            (
+                public.status,
+                axum::Json(serde_json::json!({ "code": public.code, "message": public.message })),
+            )
+                .into_response()
+        }
     }
 }
 
