@@ -120,6 +120,7 @@ diesel::table! {
         note -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
     }
 }
 

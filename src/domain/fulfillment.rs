@@ -138,8 +138,38 @@ pub async fn mark_accepted(
             .returning(OrderRow::as_returning())
             .get_result(conn)
             .await?;
+        if order.status.is_final() {
+            // An admin settled (and refunded) it while the call was in flight: the
+            // provider will now deliver what the customer got back. A person must
+            // decide (cancel upstream, or charge again); the provider id is kept.
+            let detail = format!(
+                "the provider accepted it as order {provider_order_id} after it was {} and refunded; reconcile it",
+                order.status
+            );
+            // Customers see a neutral note; the detail goes to the admins only.
+            let (order, _) = record_status(
+                conn,
+                &order,
+                OrderStatus::NeedsReview,
+                None,
+                None,
+                "under review by our team",
+            )
+            .await?;
+            notifications::notify(
+                conn,
+                Audience::Admins,
+                "ORDER_NEEDS_REVIEW",
+                &format!("order {}: {detail}", order.id),
+                About {
+                    order_id: Some(order.id),
+                    provider_id: order.provider_id,
+                },
+            )
+            .await?;
+            return Ok(order);
+        }
         if order.status != OrderStatus::Submitting {
-            // An admin settled it meanwhile; the provider id is kept for reconciliation.
             tracing::warn!(order_id, status = %order.status, "provider accepted an order that is no longer SUBMITTING");
             return Ok(order);
         }
@@ -525,8 +555,11 @@ pub async fn claim_requests(
     limit: i64,
     lease: Duration,
 ) -> AppResult<Vec<(OrderRequestRow, OrderRow)>> {
-    let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
+    let lease_until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
+        // Every claim takes a lease, PENDING ones included: a request claimed by one
+        // worker is not claimed by the next until its lease runs out (the forward
+        // failed before reaching the provider), so it is never sent twice.
         let ids: Vec<i64> = order_requests::table
             .filter(
                 order_requests::status
@@ -536,9 +569,9 @@ pub async fn claim_requests(
                         .and(order_requests::kind.eq(OrderRequestKind::Refill))),
             )
             .filter(
-                order_requests::updated_at
-                    .lt(before)
-                    .or(order_requests::status.eq(OrderRequestStatus::Pending)),
+                order_requests::lease_until
+                    .is_null()
+                    .or(order_requests::lease_until.lt(diesel::dsl::now)),
             )
             .order(order_requests::id)
             .limit(limit)
@@ -549,7 +582,7 @@ pub async fn claim_requests(
             .await?;
         let requests: Vec<OrderRequestRow> =
             diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
-                .set(order_requests::updated_at.eq(diesel::dsl::now))
+                .set(order_requests::lease_until.eq(lease_until))
                 .returning(OrderRequestRow::as_returning())
                 .get_results(conn)
                 .await?;

@@ -1,0 +1,1 @@
+ALTER TABLE order_requests DROP COLUMN lease_until;
