@@ -11,6 +11,7 @@
 //!   sending, unreadable answer); an `add` in this state must never be resent blindly.
 
 pub mod api_v2;
+pub mod bounded;
 pub mod medanpedia;
 pub mod wire;
 
@@ -138,7 +139,8 @@ pub fn map_status(label: &str) -> Option<OrderStatus> {
     }
 }
 
-/// The client for a stored provider, with its API key decrypted.
+/// The client for a stored provider, with its API key decrypted and every text it
+/// returns bounded ([`bounded::Bounded`]).
 pub fn client_for(
     provider: &ProviderRow,
     secrets: &SecretBox,
@@ -148,7 +150,7 @@ pub fn client_for(
     let api_key = secrets
         .decrypt(&provider.api_key_encrypted)
         .map_err(AppError::internal)?;
-    Ok(match provider.kind {
+    let client: Box<dyn ProviderClient> = match provider.kind {
         ProviderKind::ApiV2 => Box::new(
             api_v2::ApiV2Client::new(http, provider.base_url.clone(), api_key).with_retry(retry),
         ),
@@ -170,7 +172,8 @@ pub fn client_for(
                 api_key,
             ))
         }
-    })
+    };
+    Ok(Box::new(bounded::Bounded(client)))
 }
 
 #[cfg(test)]

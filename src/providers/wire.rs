@@ -91,17 +91,35 @@ pub async fn post_form(
     if status.is_server_error() {
         return Err(unclear_or_transient(format!("HTTP {status}")));
     }
-    let body = response
-        .text()
-        .await
-        .map_err(|e| unclear_or_transient(without_url(&e)))?;
-    serde_json::from_str(&body).map_err(|_| {
+    let body = read_bounded(response).await.map_err(unclear_or_transient)?;
+    serde_json::from_slice(&body).map_err(|_| {
         if status.is_client_error() {
             ProviderError::Refused(format!("HTTP {status}"))
         } else {
             unclear_or_transient(format!("unreadable answer (HTTP {status})"))
         }
     })
+}
+
+/// The largest answer read from a provider: a 5,000-service catalogue is about
+/// 2 MB; anything far beyond is not an answer worth holding in memory.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// reqwest errors print the URL; provider URLs are not secret but are noise in
