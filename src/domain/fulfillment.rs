@@ -173,8 +173,10 @@ pub async fn mark_accepted(
             tracing::warn!(order_id, status = %order.status, "provider accepted an order that is no longer SUBMITTING");
             return Ok(order);
         }
-        let note = format!("accepted by {} as order {provider_order_id}", provider.name);
-        Ok(record_status(conn, &order, OrderStatus::Processing, None, None, &note).await?.0)
+        // Which provider fills an order, and its id there, are for admins only
+        // (`providerOrderId`); customers see a neutral note.
+        tracing::debug!(order_id, provider = provider.id, provider_order_id, "accepted upstream");
+        Ok(record_status(conn, &order, OrderStatus::Processing, None, None, "accepted for processing").await?.0)
     })
     .await
 }
@@ -254,11 +256,21 @@ pub async fn mark_refused(
                 .returning(OrderRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let note = format!(
-                "{} refused it ({error}); sending to the fallback provider",
-                provider.name
+            // The refusal stays in the admin-only `lastError`.
+            tracing::debug!(
+                order_id,
+                provider = provider.id,
+                "refused; using the fallback service"
             );
-            record_status(conn, &order, OrderStatus::Pending, None, None, &note).await?;
+            record_status(
+                conn,
+                &order,
+                OrderStatus::Pending,
+                None,
+                None,
+                "rerouted for processing",
+            )
+            .await?;
             return Ok(RefusalOutcome::Fallback);
         }
         diesel::update(orders::table.find(order.id))
@@ -269,12 +281,12 @@ pub async fn mark_refused(
             conn,
             order.id,
             Settlement::Failed,
-            &format!("the provider refused the order: {error}"),
+            "the order could not be placed",
             None,
         )
         .await?;
         let message = format!(
-            "Order {} could not be placed ({error}) and was refunded in full.",
+            "Order {} could not be placed and was refunded in full.",
             order.id
         );
         notifications::notify(
@@ -310,8 +322,16 @@ pub async fn mark_unclear(
             .await?;
         let note =
             format!("unclear whether the provider accepted it ({error}); not resent automatically");
-        let (order, _) =
-            record_status(conn, &order, OrderStatus::NeedsReview, None, None, &note).await?;
+        // Customers see a neutral note; the detail goes to the admins only.
+        let (order, _) = record_status(
+            conn,
+            &order,
+            OrderStatus::NeedsReview,
+            None,
+            None,
+            "under review by our team",
+        )
+        .await?;
         notifications::notify(
             conn,
             Audience::Admins,
@@ -384,7 +404,7 @@ pub async fn resolve_review(
                     OrderStatus::Processing,
                     None,
                     None,
-                    &format!("admin confirmed provider order {id}"),
+                    "confirmed by our team",
                 )
                 .await?
                 .0)
