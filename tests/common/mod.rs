@@ -1,10 +1,12 @@
 //! Test harness: a fresh PostgreSQL database per test, the real HTTP server on an
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
+//! Each test's database is a copy of a template migrated once (see `test_db`).
 #![allow(dead_code)]
 
 pub mod fake_api_v2;
 pub mod fake_gateways;
 pub mod fake_medanpedia;
+mod test_db;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -20,53 +22,10 @@ use booster::{
 };
 use serde_json::{Value, json};
 
+pub use test_db::TestDb;
+
 pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const GOOGLE_CLIENT_ID: &str = "booster-test.apps.googleusercontent.com";
-
-/// A database of its own, dropped when the test ends.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn new() -> TestDb {
-        let name = format!("booster_test_{}", uuid::Uuid::new_v4().simple());
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        db::ensure_database_exists(&url)
-            .await
-            .expect("create test database");
-        db::run_migrations(&url)
-            .await
-            .expect("migrate test database");
-        TestDb { name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async context; a short-lived runtime on its own thread
-        // removes the database so test runs leave nothing behind.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// Serves the fixture JWKS on 127.0.0.1, as Google serves its keys.
 pub async fn fake_google_jwks() -> String {
