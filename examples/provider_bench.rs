@@ -215,7 +215,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
                 remains: quantity / 2,
             })
             .collect();
-        fake.state.lock().unwrap().orders.extend(upstream);
+        fake.insert_orders(upstream);
         diesel::sql_query(
             "UPDATE orders SET status = 'PROCESSING', provider_order_id = (1000000 + id)::text, last_synced_at = NULL WHERE status = 'PENDING'",
         )
@@ -223,13 +223,13 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .await?;
         println!("open orders prepared: {}", ids.len());
     }
-    let calls_before = fake.state.lock().unwrap().status_calls;
+    let calls_before = fake.status_calls();
     let started = Instant::now();
     let report = sync_once(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
-    let calls = fake.state.lock().unwrap().status_calls - calls_before;
+    let calls = fake.status_calls() - calls_before;
     println!(
         "status sync of {} open orders ({} changed): {:.2} s, {} status calls of up to 100 ids",
         report.checked,

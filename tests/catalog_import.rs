@@ -18,8 +18,8 @@ use booster::{
 };
 use common::{
     TestApp, UNREACHABLE_URL, error_code,
-    fake_api_v2::{self, FakeApiV2Catalog, service},
     fake_medanpedia::{self, FakeMedanPedia},
+    fake_provider::{self, FakeProvider, service},
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -57,7 +57,7 @@ impl<'a> ProviderSpec<'a> {
         ProviderSpec {
             kind: ProviderKind::ApiV2,
             url,
-            key: fake_api_v2::API_KEY,
+            key: fake_provider::KEY,
             api_id: None,
             currency: Currency::Usd,
             exchange_rate: "16000",
@@ -190,7 +190,7 @@ fn initial_catalog() -> Vec<Value> {
 async fn preview_import_and_sync_follow_the_provider() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let provider = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let p = json!({ "p": provider.to_string() });
 
@@ -477,7 +477,7 @@ async fn preview_import_and_sync_follow_the_provider() {
 async fn markups_per_provider_and_rupiah_providers() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeApiV2Catalog::start(vec![
+    let fake = FakeProvider::with_services(vec![
         service(10, "Followers", "Twitter", "Default", "1234"),
         service(11, "TikTok Likes", "", "Package", "100"),
     ])
@@ -587,7 +587,7 @@ async fn bad_input_and_unreachable_providers_write_nothing() {
     assert_eq!(count_categories(&app).await, 0);
 
     // A wrong key is refused upstream and never shows in the error.
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let wrong = create_provider(
         &app,
         ProviderSpec {
@@ -636,7 +636,7 @@ async fn bad_input_and_unreachable_providers_write_nothing() {
 #[tokio::test]
 async fn sync_job_covers_active_providers_and_respects_the_lock() {
     let app = TestApp::spawn().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let good = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let down = create_provider(&app, ProviderSpec::api_v2(UNREACHABLE_URL)).await;
     {
@@ -949,7 +949,7 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
 #[tokio::test]
 async fn unavailable_providers_are_retried_then_reported_transient() {
     let app = TestApp::spawn().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let id = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let mut conn = app.conn().await;
     let provider = booster::db::providers::Provider::find(&mut conn, id)
@@ -969,6 +969,7 @@ async fn unavailable_providers_are_retried_then_reported_transient() {
     );
     fake.set_unavailable(false);
     assert_eq!(client.services().await.unwrap().len(), 4);
+    fake.set_balance("100.84292");
     let (balance, currency) = client.balance().await.unwrap();
     assert_eq!((balance, currency.as_str()), (dec("100.84292"), "USD"));
 }

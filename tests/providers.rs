@@ -13,7 +13,10 @@ use booster::{
     domain::{catalog, fulfilment},
     jobs::fulfilment::{dispatch_once, forward_requests_once, sync_once},
 };
-use common::{fake_provider::*, *};
+use common::{
+    fake_provider::{AddBehaviour, FakeProvider, KEY},
+    *,
+};
 use serde_json::{Value, json};
 
 const PLACE: &str =
@@ -428,14 +431,8 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     .await;
     let report = forward_requests_once(&app.state).await.unwrap();
     assert_eq!(report.forwarded, 2);
-    assert_eq!(
-        fake.state.lock().unwrap().cancels,
-        vec![running_remote.parse::<i64>().unwrap()]
-    );
-    assert_eq!(
-        fake.state.lock().unwrap().refills,
-        vec![done_remote.parse::<i64>().unwrap()]
-    );
+    assert_eq!(fake.cancels(), vec![running_remote.parse::<i64>().unwrap()]);
+    assert_eq!(fake.refills(), vec![done_remote.parse::<i64>().unwrap()]);
     let report = forward_requests_once(&app.state).await.unwrap();
     assert_eq!(report.completed, 1, "the refill is followed to completion");
     let requests = app
@@ -509,11 +506,11 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     assert_eq!(warnings.len(), 1, "{data}");
     assert!(warnings[0]["message"].as_str().unwrap().contains("100.5"));
     // Topped up, then low again: a new warning for the new crossing.
-    fake.state.lock().unwrap().balance = "500".into();
+    fake.set_balance("500");
     booster::jobs::fulfilment::check_health_once(&app.state)
         .await
         .unwrap();
-    fake.state.lock().unwrap().balance = "10".into();
+    fake.set_balance("10");
     booster::jobs::fulfilment::check_health_once(&app.state)
         .await
         .unwrap();

@@ -3,9 +3,9 @@
 //! Each test's database is a copy of a template migrated once (see `test_db`).
 #![allow(dead_code)]
 
-pub mod fake_api_v2;
 pub mod fake_gateways;
 pub mod fake_medanpedia;
+pub mod fake_provider;
 mod test_db;
 
 use std::{net::SocketAddr, time::Duration};
@@ -430,4 +430,3 @@ pub async fn service_with(
         .await
         .unwrap()
 }
-pub mod fake_provider;
