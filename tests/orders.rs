@@ -42,7 +42,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
         refused.iter().all(|c| c == "INSUFFICIENT_BALANCE"),
         "{refused:?}"
     );
-    assert_eq!(balance(&app, user).await, 0);
+    assert_eq!(app.balance(user).await, 0);
     let data = app
         .ok(
             Some(&key),
@@ -51,7 +51,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
         )
         .await;
     assert_eq!(data["myOrders"]["totalCount"], 37);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -102,11 +102,11 @@ async fn fifty_buyers_for_twenty_stock_items() {
                 .unwrap();
             assert_eq!(got.len(), 1);
             delivered.push(got[0].as_str().unwrap().to_string());
-            assert_eq!(balance(&app, *user).await, 0);
+            assert_eq!(app.balance(*user).await, 0);
         } else {
             assert_eq!(error_code(answer), "OUT_OF_STOCK", "{answer}");
             assert_eq!(
-                balance(&app, *user).await,
+                app.balance(*user).await,
                 50_000,
                 "refused buyers are not charged"
             );
@@ -152,7 +152,7 @@ async fn fifty_buyers_for_twenty_stock_items() {
             .len(),
         1
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,7 +192,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     assert_eq!(payload["errors"][0]["field"], "link");
     assert_eq!(payload["errors"][1]["field"], "quantity");
     assert_eq!(payload["errors"][2]["field"], "serviceId");
-    assert_eq!(balance(&app, user).await, 1_000_000, "nothing charged");
+    assert_eq!(app.balance(user).await, 1_000_000, "nothing charged");
 
     let valid_only = app
         .ok(
@@ -205,7 +205,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     assert_eq!(payload["placedCount"], 2);
     assert_eq!(payload["totalCharge"], 30_000);
     assert_eq!(payload["massOrder"]["rejectedCount"], 4);
-    assert_eq!(balance(&app, user).await, 970_000);
+    assert_eq!(app.balance(user).await, 970_000);
 
     // CSV with a header is accepted too.
     let csv = format!(
@@ -215,7 +215,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
         .ok(Some(&key), mutation, json!({ "input": { "text": csv } }))
         .await;
     assert_eq!(data["placeMassOrder"]["placedCount"], 2);
-    assert_eq!(balance(&app, user).await, 967_000);
+    assert_eq!(app.balance(user).await, 967_000);
 
     let listed = app.ok(Some(&key), "{ myMassOrders { totalCount edges { node { orderCount totalCharge } } } myOrders { totalCount } }", json!({})).await;
     assert_eq!(listed["myMassOrders"]["totalCount"], 2);
@@ -232,7 +232,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
         .await
         .unwrap();
     assert_eq!(charges, 2);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -253,13 +253,13 @@ async fn retried_place_order_with_an_idempotency_key_charges_once() {
         ids.iter().all(|id| id == &ids[0] && id.is_string()),
         "{answers:?}"
     );
-    assert_eq!(balance(&app, user).await, 90_000);
+    assert_eq!(app.balance(user).await, 90_000);
 
     // The same key for a different order is a conflict, not a silent reuse.
     input["input"]["quantity"] = json!(2000);
     let answer = app.gql(Some(&key), PLACE, input).await;
     assert_eq!(error_code(&answer), "CONFLICT");
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -356,7 +356,7 @@ async fn place_order_validates_every_field_before_writing() {
         .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
         .await;
     assert_eq!(data["myOrders"]["totalCount"], 0);
-    assert_eq!(balance(&app, user).await, 5_000);
+    assert_eq!(app.balance(user).await, 5_000);
 
     // Custom comments: quantity comes from the lines; drip-feed charges quantity x runs.
     let order = app
@@ -384,7 +384,7 @@ async fn place_order_validates_every_field_before_writing() {
         ),
         (json!(300), json!(3000))
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -398,7 +398,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(balance(&app, user).await, 100_000 - 15_840);
+    assert_eq!(app.balance(user).await, 100_000 - 15_840);
 
     let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status remains refunded } }";
     app.ok(
@@ -427,7 +427,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
         json!({ "input": { "orderId": id, "status": "CANCELED" } }),
     )
     .await;
-    assert_eq!(balance(&app, user).await, 100_000 - 15_840 + 2_486);
+    assert_eq!(app.balance(user).await, 100_000 - 15_840 + 2_486);
 
     let history = app.ok(Some(&key), "query($id: ID!) { order(id: $id) { status history { status startCount remains note } } }", json!({ "id": id })).await;
     let statuses: Vec<&str> = history["order"]["history"]
@@ -493,7 +493,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
         ),
         "NOT_FOUND"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 /// Starts the real binary as a second server process on the same database.
@@ -693,7 +693,7 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
         "{answer}"
     );
     assert_eq!(answer["data"]["placeMassOrder"]["totalCharge"], 3000);
-    assert_eq!(balance(&app, user).await, 97_000);
+    assert_eq!(app.balance(user).await, 97_000);
 
     // Completing orders feeds the service's average completion time in the catalogue.
     let ids = app
@@ -722,5 +722,5 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
         data["service"]["averageCompletionSeconds"].is_i64(),
         "{data}"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }

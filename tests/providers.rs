@@ -132,11 +132,11 @@ async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
         ]
     );
     assert_eq!(
-        balance(&app, user).await,
+        app.balance(user).await,
         90_000,
         "a completed order is not refunded"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,7 +175,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         (OrderStatus::Partial, 1570, Some(157))
     );
     assert_eq!((c.status, c.refunded), (OrderStatus::Canceled, 5000));
-    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+    assert_eq!(app.balance(user).await, 1_000_000 - 15_000 + 1570 + 5000);
 
     // Applying the same report again directly changes nothing either.
     let remote = booster::providers::RemoteStatus {
@@ -188,7 +188,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     fulfilment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
         .await
         .unwrap();
-    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+    assert_eq!(app.balance(user).await, 1_000_000 - 15_000 + 1570 + 5000);
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let refunds: i64 = booster::db::schema::ledger_entries::table
@@ -198,7 +198,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         .await
         .unwrap();
     assert_eq!(refunds, 2);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -275,7 +275,7 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
             .iter()
             .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW")
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -323,7 +323,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
         (failed.status, failed.refunded),
         (OrderStatus::Failed, 10_000)
     );
-    assert_eq!(balance(&app, user).await, 100_000 - 10_000);
+    assert_eq!(app.balance(user).await, 100_000 - 10_000);
     let notes = app
         .ok(
             Some(&key),
@@ -339,7 +339,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
             .unwrap()
             .contains("Not enough funds")
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -394,7 +394,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
             .any(|n| n["kind"] == "PROVIDER_UNHEALTHY")
     );
     assert_eq!(
-        balance(&app, user).await,
+        app.balance(user).await,
         100_000 - 6 * 1000,
         "nothing refunded: the orders are still owed"
     );
@@ -466,7 +466,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
         answer["myOrders"]["edges"][0]["node"]["status"],
         "COMPLETED"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

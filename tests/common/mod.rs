@@ -324,27 +324,6 @@ pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
     .unwrap();
 }
 
-pub async fn balance(app: &TestApp, user_id: i64) -> i64 {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    booster::db::schema::users::table
-        .find(user_id)
-        .select(booster::db::schema::users::balance)
-        .first(&mut app.conn().await)
-        .await
-        .unwrap()
-}
-
-/// Every balance equals the sum of its ledger.
-pub async fn assert_books_balance(app: &TestApp) {
-    let mut conn = app.conn().await;
-    let mismatches = booster::domain::wallet::audit(&mut conn).await.unwrap();
-    assert!(
-        mismatches.is_empty(),
-        "audit found mismatches: {mismatches:?}"
-    );
-}
-
 /// Creates a category and a service directly; returns the service id.
 pub async fn service(
     app: &TestApp,
