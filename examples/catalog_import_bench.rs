@@ -16,7 +16,7 @@ use std::{process::Command, str::FromStr, time::Instant};
 
 use bigdecimal::BigDecimal;
 use booster::{
-    config::SecretKey,
+    config::Config,
     crypto::SecretBox,
     db::{
         self, QueryCounter,
@@ -107,7 +107,7 @@ fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> 
 async fn run(url: &str) -> anyhow::Result<()> {
     let counter = QueryCounter::default();
     let pool = db::build_pool(url, 4, counter.clone())?;
-    let secrets = SecretBox::new(&SecretKey([7; 32]));
+    let secrets = SecretBox::new(&Config::local(url).secret_key);
     let http = reqwest::Client::new();
     let fake = fake_provider::FakeProvider::with_services(catalogue(|_| false, |_| false)).await;
     let mut conn = pool.get().await?;

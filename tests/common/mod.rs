@@ -8,15 +8,12 @@ pub mod fake_medanpedia;
 pub mod fake_provider;
 mod test_db;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use booster::{
     app::AppState,
     auth,
-    config::{
-        AuthConfig, CatalogConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey,
-        ServerConfig,
-    },
+    config::{AuthConfig, Config, FulfilmentConfig, PaymentsConfig, Secret},
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -48,50 +45,31 @@ pub async fn fake_google_jwks() -> String {
     format!("http://{addr}/oauth2/v3/certs")
 }
 
+/// The local configuration (`Config::local`) with the fake Google keys at
+/// `jwks_url`, no rate limit, both gateways configured but unreachable, and
+/// fulfilment paced for tests (short intervals, timeouts and backoff).
 pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
-    Config {
-        database: DatabaseConfig {
-            url: database_url.to_string(),
-            pool_size: 8,
-        },
-        server: ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            cors_allowed_origins: vec!["*".into()],
-            max_body_bytes: 4 * 1024 * 1024,
-            graphql_max_depth: 15,
-            graphql_max_complexity: 20_000,
-            graphiql_assets_dir: "assets/vendor/graphiql".into(),
-            rate_limit_per_minute: 0,
-        },
-        auth: AuthConfig {
-            session_ttl: Duration::from_secs(3600),
-            google_client_id: Some(GOOGLE_CLIENT_ID.into()),
-            google_jwks_url: jwks_url.to_string(),
-            google_issuers: vec![
-                "accounts.google.com".into(),
-                "https://accounts.google.com".into(),
-            ],
-        },
-        secret_key: SecretKey([42; 32]),
-        payments: test_payments_config(UNREACHABLE_URL),
-        fulfilment: booster::config::FulfilmentConfig {
-            run_jobs_in_serve: false,
-            dispatch_interval: Duration::from_millis(100),
-            dispatch_batch: 100,
-            dispatch_concurrency: 16,
-            dispatch_retry: Duration::from_secs(1),
-            submit_stuck_after: Duration::from_secs(300),
-            status_sync_interval: Duration::from_secs(1),
-            status_sync_lease: Duration::from_secs(0),
-            health_interval: Duration::from_secs(60),
-            provider_timeout: Duration::from_secs(2),
-            provider_retry_backoff: Duration::from_millis(10),
-        },
-        // Catalogue syncs run only when a test calls them.
-        catalog: CatalogConfig {
-            sync_interval: Duration::ZERO,
-        },
-    }
+    let mut config = Config::local(database_url);
+    config.database.pool_size = 8;
+    config.server.rate_limit_per_minute = 0;
+    config.auth = AuthConfig {
+        session_ttl: Duration::from_secs(3600),
+        google_client_id: Some(GOOGLE_CLIENT_ID.into()),
+        google_jwks_url: jwks_url.to_string(),
+        ..config.auth
+    };
+    config.payments = test_payments_config(UNREACHABLE_URL);
+    config.fulfilment = FulfilmentConfig {
+        dispatch_interval: Duration::from_millis(100),
+        dispatch_retry: Duration::from_secs(1),
+        status_sync_interval: Duration::from_secs(1),
+        status_sync_lease: Duration::from_secs(0),
+        health_interval: Duration::from_secs(60),
+        provider_timeout: Duration::from_secs(2),
+        provider_retry_backoff: Duration::from_millis(10),
+        ..config.fulfilment
+    };
+    config
 }
 
 /// A URL nothing listens on (the discard port): calls fail with "connection refused".
@@ -110,13 +88,10 @@ pub fn test_payments_config(base_url: &str) -> PaymentsConfig {
         xendit_secret_key: Some(Secret(XENDIT_SECRET_KEY.into())),
         xendit_callback_token: Some(Secret(XENDIT_CALLBACK_TOKEN.into())),
         xendit_api_url: base_url.to_string(),
-        deposit_min: 10_000,
-        deposit_max: 100_000_000,
-        deposit_expiry: Duration::from_secs(3600),
-        return_url: None,
         gateway_timeout: Duration::from_secs(5),
         reconcile_after: Duration::ZERO,
-        reconcile_interval: Duration::ZERO,
+        // Limits and expiry as in local runs.
+        ..Config::local(ADMIN_URL).payments
     }
 }
 
@@ -358,7 +333,6 @@ pub async fn service_with(
         .await
         .unwrap();
     let provider_id = if fulfillment == Fulfillment::Provider {
-        let secrets = booster::crypto::SecretBox::new(&booster::config::SecretKey([42; 32]));
         let input = booster::domain::catalog::ProviderInput {
             name: Some(format!("provider-{}", uuid::Uuid::new_v4())),
             kind: Some(ProviderKind::ApiV2),
@@ -372,7 +346,7 @@ pub async fn service_with(
             low_balance_threshold: None,
         };
         Some(
-            booster::domain::catalog::create_provider(&mut conn, &secrets, input)
+            booster::domain::catalog::create_provider(&mut conn, &app.state.secrets, input)
                 .await
                 .unwrap()
                 .id,
