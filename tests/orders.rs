@@ -22,8 +22,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
     let app = TestApp::spawn_with(|c| c.database.pool_size = 20).await;
     // 15,000 per 1000 x 100 = 1,500 rupiah per order.
     let service = service(&app, Fulfillment::Provider, 15_000, 10, 10_000).await;
-    let (user, key) = app.customer("buyer@example.com").await;
-    fund(&app, user, 37 * 1_500).await;
+    let (user, key) = app.funded_customer("buyer@example.com", 37 * 1_500).await;
 
     let attempts = (0..100).map(|_| {
         let app = &app;
@@ -77,8 +76,9 @@ async fn fifty_buyers_for_twenty_stock_items() {
 
     let mut buyers = Vec::new();
     for i in 0..50 {
-        let (id, key) = app.customer(&format!("buyer{i}@example.com")).await;
-        fund(&app, id, 50_000).await;
+        let (id, key) = app
+            .funded_customer(&format!("buyer{i}@example.com"), 50_000)
+            .await;
         buyers.push((id, key));
     }
     let attempts = buyers.iter().map(|(_, key)| {
@@ -159,8 +159,7 @@ async fn fifty_buyers_for_twenty_stock_items() {
 async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     let app = TestApp::spawn().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
-    let (user, key) = app.customer("agency@example.com").await;
-    fund(&app, user, 1_000_000).await;
+    let (user, key) = app.funded_customer("agency@example.com", 1_000_000).await;
     let text = format!(
         "{service}|https://x.com/a/status/1|1000\n\
          {service}|https://instagram.com/p/x|1000\n\
@@ -239,8 +238,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
 async fn retried_place_order_with_an_idempotency_key_charges_once() {
     let app = TestApp::spawn().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
-    let (user, key) = app.customer("retry@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("retry@example.com", 100_000).await;
     let mut input = order_input(service, 1000);
     input["input"]["idempotencyKey"] = json!("checkout-7f3a");
     let attempts = (0..10).map(|_| app.gql(Some(&key), PLACE, input.clone()));
@@ -282,8 +280,7 @@ async fn place_order_validates_every_field_before_writing() {
         s.service_type = ServiceType::Poll
     })
     .await;
-    let (user, key) = app.customer("v@example.com").await;
-    fund(&app, user, 5_000).await;
+    let (user, key) = app.funded_customer("v@example.com", 5_000).await;
     let base = |service: i64| json!({ "serviceId": service.to_string(), "link": "https://x.com/a", "quantity": 100 });
     let with = |service: i64, patch: Value| {
         let mut input = base(service);
@@ -392,8 +389,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 15_840, 100, 10_000).await;
-    let (user, key) = app.customer("r@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("r@example.com", 100_000).await;
     let id = app.ok(Some(&key), PLACE, order_input(service, 1000)).await["placeOrder"]["id"]
         .as_str()
         .unwrap()
@@ -577,8 +573,7 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
     let (_child, other_process) = spawn_server_process(&app.db.url).await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
-    let (user, key) = app.customer("live@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("live@example.com", 100_000).await;
     let order_id = app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
         .as_str()
         .unwrap()
@@ -657,8 +652,7 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
-    let (user, key) = app.customer("upload@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("upload@example.com", 100_000).await;
     // GraphQL multipart request spec: operations, map, then the file part.
     let operations = json!({
         "query": "mutation($file: Upload!) { placeMassOrder(input: { file: $file }) { placedCount totalCharge errors { line } } }",

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use booster::{
     db::{
-        enums::{Currency, Fulfillment, OrderStatus, ProviderKind},
+        enums::{Fulfillment, OrderStatus},
         orders::Order,
     },
-    domain::{catalog, fulfilment},
+    domain::fulfilment,
     jobs::fulfilment::{dispatch_once, forward_requests_once, sync_once},
 };
 use common::{
@@ -22,24 +22,11 @@ use serde_json::{Value, json};
 const PLACE: &str =
     "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }";
 
-async fn provider_row(app: &TestApp, fake: &FakeProvider, name: &str) -> i64 {
-    let mut conn = app.conn().await;
-    let input = catalog::ProviderInput {
-        name: Some(name.into()),
-        kind: Some(ProviderKind::ApiV2),
-        base_url: Some(fake.url.clone()),
-        api_key: Some(KEY.into()),
-        api_id: None,
-        currency: Some(Currency::Idr),
-        exchange_rate: None,
-        markup_bps: None,
-        active: Some(true),
-        low_balance_threshold: None,
-    };
-    catalog::create_provider(&mut conn, &app.state.secrets, input)
-        .await
-        .unwrap()
-        .id
+/// A fake provider, registered as `name`; returns it with its provider id.
+async fn registered_fake(app: &TestApp, name: &str) -> (FakeProvider, i64) {
+    let fake = FakeProvider::start().await;
+    let id = api_v2_provider(app, name, &fake.url, KEY).await;
+    (fake, id)
 }
 
 async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
@@ -68,11 +55,9 @@ async fn order(app: &TestApp, id: &str) -> Order {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("c@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("c@example.com", 100_000).await;
     let mut events = app.state.events.subscribe();
     let id = place(&app, &key, service, 1000).await;
 
@@ -142,11 +127,9 @@ async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "Peakerr").await;
+    let (fake, provider) = registered_fake(&app, "Peakerr").await;
     let service = provider_service(&app, provider, "7").await;
-    let (user, key) = app.customer("p@example.com").await;
-    fund(&app, user, 1_000_000).await;
+    let (user, key) = app.funded_customer("p@example.com", 1_000_000).await;
     let partial = place(&app, &key, service, 1000).await; // 10,000
     let canceled = place(&app, &key, service, 500).await; // 5,000
     dispatch_once(&app.state).await.unwrap();
@@ -205,11 +188,9 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     let app =
         TestApp::spawn_with(|c| c.fulfilment.submit_stuck_after = Duration::from_secs(0)).await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("k@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("k@example.com", 100_000).await;
 
     // 1. Killed between claim and submit: claimed, never sent.
     let lost = place(&app, &key, service, 100).await;
@@ -281,10 +262,8 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
     let app = TestApp::spawn().await;
-    let primary = FakeProvider::start().await;
-    let backup = FakeProvider::start().await;
-    let p1 = provider_row(&app, &primary, "Primary").await;
-    let p2 = provider_row(&app, &backup, "Backup").await;
+    let (primary, p1) = registered_fake(&app, "Primary").await;
+    let (backup, p2) = registered_fake(&app, "Backup").await;
     let main_service = provider_service(&app, p1, "101").await;
     let backup_service = provider_service(&app, p2, "555").await;
     let lonely_service = provider_service(&app, p1, "102").await;
@@ -295,8 +274,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
         json!({ "id": main_service.to_string(), "f": backup_service.to_string() }),
     )
     .await;
-    let (user, key) = app.customer("f@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("f@example.com", 100_000).await;
     primary.set_add(AddBehaviour::Refuse("Not enough funds on balance".into()));
 
     let rescued = place(&app, &key, main_service, 1000).await;
@@ -345,11 +323,9 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "Flaky").await;
+    let (fake, provider) = registered_fake(&app, "Flaky").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("h@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("h@example.com", 100_000).await;
     fake.set_add(AddBehaviour::Unavailable);
     let mut ids = Vec::new();
     for _ in 0..6 {
@@ -403,11 +379,9 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("q@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("q@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     let done = place(&app, &key, service, 1000).await;
     dispatch_once(&app.state).await.unwrap();
@@ -472,8 +446,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_low_provider_balance_warns_the_admins_once() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let admin = app.admin().await;
     app.ok(
         Some(&admin),

@@ -170,6 +170,13 @@ impl TestApp {
         self.user(email, Role::Customer).await
     }
 
+    /// A customer whose balance is credited with `amount` (see `fund`).
+    pub async fn funded_customer(&self, email: &str, amount: i64) -> (i64, String) {
+        let (id, key) = self.customer(email).await;
+        fund(self, id, amount).await;
+        (id, key)
+    }
+
     pub async fn conn(&self) -> db::PooledConn {
         self.state.pool.get().await.unwrap()
     }
@@ -224,6 +231,15 @@ impl TestApp {
             )
             .await;
         data["createDeposit"].clone()
+    }
+
+    /// Starts a deposit through GraphQL; returns its merchant reference (the
+    /// gateway's order id or external id).
+    pub async fn deposit_reference(&self, token: &str, amount: i64, gateway: &str) -> String {
+        self.create_deposit(token, amount, gateway).await["merchantReference"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// A user's balance, read from the database.
@@ -299,6 +315,30 @@ pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
     .unwrap();
 }
 
+/// Registers an active API v2 provider billing in rupiah; returns its id.
+pub async fn api_v2_provider(app: &TestApp, name: &str, base_url: &str, api_key: &str) -> i64 {
+    use booster::{
+        db::enums::{Currency, ProviderKind},
+        domain::catalog,
+    };
+    let input = catalog::ProviderInput {
+        name: Some(name.into()),
+        kind: Some(ProviderKind::ApiV2),
+        base_url: Some(base_url.into()),
+        api_key: Some(api_key.into()),
+        api_id: None,
+        currency: Some(Currency::Idr),
+        exchange_rate: None,
+        markup_bps: None,
+        active: Some(true),
+        low_balance_threshold: None,
+    };
+    catalog::create_provider(&mut *app.conn().await, &app.state.secrets, input)
+        .await
+        .unwrap()
+        .id
+}
+
 /// Creates a category and a service directly; returns the service id.
 pub async fn service(
     app: &TestApp,
@@ -333,24 +373,8 @@ pub async fn service_with(
         .await
         .unwrap();
     let provider_id = if fulfillment == Fulfillment::Provider {
-        let input = booster::domain::catalog::ProviderInput {
-            name: Some(format!("provider-{}", uuid::Uuid::new_v4())),
-            kind: Some(ProviderKind::ApiV2),
-            base_url: Some("https://provider.example/api/v2".into()),
-            api_key: Some("k".into()),
-            api_id: None,
-            currency: Some(Currency::Idr),
-            exchange_rate: None,
-            markup_bps: None,
-            active: Some(true),
-            low_balance_threshold: None,
-        };
-        Some(
-            booster::domain::catalog::create_provider(&mut conn, &app.state.secrets, input)
-                .await
-                .unwrap()
-                .id,
-        )
+        let name = format!("provider-{}", uuid::Uuid::new_v4());
+        Some(api_v2_provider(app, &name, "https://provider.example/api/v2", "k").await)
     } else {
         None
     };
