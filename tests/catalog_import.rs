@@ -64,6 +64,18 @@ impl<'a> ProviderSpec<'a> {
             markup_bps: None,
         }
     }
+
+    fn medanpedia(url: &'a str) -> Self {
+        ProviderSpec {
+            kind: ProviderKind::Medanpedia,
+            url,
+            key: fake_medanpedia::API_KEY,
+            api_id: Some(fake_medanpedia::API_ID),
+            currency: Currency::Idr,
+            exchange_rate: "1",
+            markup_bps: None,
+        }
+    }
 }
 
 async fn create_provider(app: &TestApp, spec: ProviderSpec<'_>) -> i64 {
@@ -699,49 +711,45 @@ async fn sync_job_covers_active_providers_and_respects_the_lock() {
     assert_eq!(logged, 2);
 }
 
-async fn fake_catalog(app: &TestApp, provider_id: i64) -> Vec<booster::providers::RemoteService> {
-    let mut conn = app.conn().await;
-    let provider = booster::domain::catalog_import::find_provider(&mut conn, provider_id)
-        .await
-        .unwrap();
-    let client = app.state.provider_client(&provider).unwrap();
-    booster::domain::catalog_import::fetch_catalog(client.as_ref())
-        .await
-        .unwrap()
-}
-
-async fn medanpedia_client(app: &TestApp, url: &str, key: &str) -> Box<dyn ProviderClient> {
-    let id = create_provider(
-        app,
-        ProviderSpec {
-            kind: ProviderKind::Medanpedia,
-            url,
-            key,
-            api_id: Some(fake_medanpedia::API_ID),
-            currency: Currency::Idr,
-            exchange_rate: "1",
-            markup_bps: None,
-        },
-    )
-    .await;
-    let mut conn = app.conn().await;
-    let provider = booster::db::providers::Provider::find(&mut conn, id)
+/// The client the app uses for a stored provider.
+async fn client(app: &TestApp, provider_id: i64) -> Box<dyn ProviderClient> {
+    let provider = booster::db::providers::Provider::find(&mut *app.conn().await, provider_id)
         .await
         .unwrap()
         .unwrap();
     app.state.provider_client(&provider).unwrap()
 }
 
+async fn fake_catalog(app: &TestApp, provider_id: i64) -> Vec<booster::providers::RemoteService> {
+    let client = client(app, provider_id).await;
+    booster::domain::catalog_import::fetch_catalog(client.as_ref())
+        .await
+        .unwrap()
+}
+
+async fn medanpedia_client(app: &TestApp, url: &str, key: &str) -> Box<dyn ProviderClient> {
+    let spec = ProviderSpec {
+        key,
+        ..ProviderSpec::medanpedia(url)
+    };
+    client(app, create_provider(app, spec).await).await
+}
+
+/// MedanPedia's listing of service 101, at `price` rupiah per 1000.
+fn instagram_followers(price: i64) -> Value {
+    fake_medanpedia::service(
+        101,
+        "Instagram Followers Indonesia",
+        "Instagram Followers",
+        price,
+    )
+}
+
 #[tokio::test]
 async fn medanpedia_client_speaks_its_api() {
     let app = TestApp::spawn().await;
     let fake = FakeMedanPedia::start(vec![
-        fake_medanpedia::service(
-            101,
-            "Instagram Followers Indonesia",
-            "Instagram Followers",
-            15000,
-        ),
+        instagram_followers(15000),
         fake_medanpedia::service(102, "Twitter Retweets", "Twitter", 8000),
     ])
     .await;
@@ -889,28 +897,11 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let fake = FakeMedanPedia::start(vec![
-        fake_medanpedia::service(
-            101,
-            "Instagram Followers Indonesia",
-            "Instagram Followers",
-            15000,
-        ),
+        instagram_followers(15000),
         fake_medanpedia::service(102, "Spotify Plays", "Spotify", 1234),
     ])
     .await;
-    let provider = create_provider(
-        &app,
-        ProviderSpec {
-            kind: ProviderKind::Medanpedia,
-            url: &fake.url,
-            key: fake_medanpedia::API_KEY,
-            api_id: Some(fake_medanpedia::API_ID),
-            currency: Currency::Idr,
-            exchange_rate: "1",
-            markup_bps: None,
-        },
-    )
-    .await;
+    let provider = create_provider(&app, ProviderSpec::medanpedia(&fake.url)).await;
     let report = app
         .ok(
             Some(&admin),
@@ -927,12 +918,7 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
     assert_eq!(rows["102"].platform, "SPOTIFY");
     assert!(!rows["101"].refill);
 
-    fake.set_services(vec![fake_medanpedia::service(
-        101,
-        "Instagram Followers Indonesia",
-        "Instagram Followers",
-        16000,
-    )]);
+    fake.set_services(vec![instagram_followers(16000)]);
     let summary = app
         .ok(Some(&admin), SYNC, json!({ "p": provider.to_string() }))
         .await["adminSyncProviderCatalog"]
@@ -951,12 +937,7 @@ async fn unavailable_providers_are_retried_then_reported_transient() {
     let app = TestApp::spawn().await;
     let fake = FakeProvider::with_services(initial_catalog()).await;
     let id = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
-    let mut conn = app.conn().await;
-    let provider = booster::db::providers::Provider::find(&mut conn, id)
-        .await
-        .unwrap()
-        .unwrap();
-    let client = app.state.provider_client(&provider).unwrap();
+    let client = client(&app, id).await;
     fake.set_unavailable(true);
     assert!(matches!(
         client.services().await.unwrap_err(),
