@@ -9,14 +9,14 @@
 //!
 //! Run: `cargo run --release --example catalog_import_bench` (PostgreSQL on 127.0.0.1:5432).
 
-#[path = "../tests/common/fake_api_v2.rs"]
-mod fake_api_v2;
+#[path = "../tests/common/fake_provider.rs"]
+mod fake_provider;
 
 use std::{process::Command, str::FromStr, time::Instant};
 
 use bigdecimal::BigDecimal;
 use booster::{
-    config::SecretKey,
+    config::Config,
     crypto::SecretBox,
     db::{
         self, QueryCounter,
@@ -93,7 +93,7 @@ fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> 
             } else {
                 "Default"
             };
-            fake_api_v2::service(
+            fake_provider::service(
                 id,
                 &format!("{platform} {kind} #{id} [Refill 30D]"),
                 &format!("{platform} {kind}"),
@@ -107,9 +107,9 @@ fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> 
 async fn run(url: &str) -> anyhow::Result<()> {
     let counter = QueryCounter::default();
     let pool = db::build_pool(url, 4, counter.clone())?;
-    let secrets = SecretBox::new(&SecretKey([7; 32]));
+    let secrets = SecretBox::new(&Config::local(url).secret_key);
     let http = reqwest::Client::new();
-    let fake = fake_api_v2::FakeApiV2Catalog::start(catalogue(|_| false, |_| false)).await;
+    let fake = fake_provider::FakeProvider::with_services(catalogue(|_| false, |_| false)).await;
     let mut conn = pool.get().await?;
     let provider = catalog::create_provider(
         &mut conn,
@@ -118,7 +118,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
             name: Some("Bench panel".into()),
             kind: Some(ProviderKind::ApiV2),
             base_url: Some(fake.url.clone()),
-            api_key: Some(fake_api_v2::API_KEY.into()),
+            api_key: Some(fake_provider::KEY.into()),
             api_id: None,
             currency: Some(Currency::Usd),
             exchange_rate: Some(BigDecimal::from_str("16250.5")?),

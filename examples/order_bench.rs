@@ -16,7 +16,7 @@ use std::{
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, DatabaseConfig, SecretKey, ServerConfig},
+    config::Config,
     db::{
         self,
         enums::{Fulfillment, LedgerKind, Platform, Role, ServiceType},
@@ -59,36 +59,12 @@ fn drop_database(name: &str) {
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
-    let config = Config {
-        database: DatabaseConfig {
-            url: url.to_string(),
-            pool_size: 32,
-        },
-        server: ServerConfig {
-            bind: "127.0.0.1:0".parse()?,
-            cors_allowed_origins: vec!["*".into()],
-            max_body_bytes: 8 * 1024 * 1024,
-            graphql_max_depth: 15,
-            graphql_max_complexity: 20_000,
-            graphiql_assets_dir: "assets/vendor/graphiql".into(),
-            // The benchmark measures throughput, not the limiter.
-            rate_limit_per_minute: 0,
-            shutdown_grace: Duration::from_secs(5),
-        },
-        auth: AuthConfig {
-            session_ttl: Duration::from_secs(3600),
-            google_client_id: None,
-            google_jwks_url: "http://127.0.0.1:9/none".into(),
-            google_issuers: vec![],
-        },
-        secret_key: SecretKey([7; 32]),
-        fulfillment: booster::config::FulfillmentConfig::from_environment()?,
-        // No gateway keys in the environment: deposits are not part of this benchmark.
-        payments: booster::config::PaymentsConfig::from_environment()?,
-        catalog: booster::config::CatalogConfig {
-            sync_interval: std::time::Duration::ZERO,
-        },
-    };
+    // No gateway keys: deposits are not part of this benchmark.
+    let mut config = Config::local(url);
+    config.database.pool_size = 32;
+    config.server.max_body_bytes = 8 * 1024 * 1024;
+    // The benchmark measures throughput, not the limiter.
+    config.server.rate_limit_per_minute = 0;
     let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use booster::{
     app::AppState,
-    config::{Config, SecretKey},
+    config::Config,
     db::{
         self,
         enums::{Currency, Fulfillment, LedgerKind, Platform, ProviderKind, Role, ServiceType},
@@ -48,19 +48,13 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-fn config(url: &str, concurrency: usize) -> anyhow::Result<Config> {
-    // SAFETY of the set_var calls: single-threaded start-up, before any runtime work reads them.
-    unsafe {
-        std::env::set_var("DATABASE_URL", url);
-        std::env::set_var("BOOSTER_SECRET_KEY", "07".repeat(32));
-        std::env::set_var("DATABASE_POOL_SIZE", "40");
-    }
-    let mut config = Config::from_environment()?;
-    config.secret_key = SecretKey([7; 32]);
+fn config(url: &str, concurrency: usize) -> Config {
+    let mut config = Config::local(url);
+    config.database.pool_size = 40;
     config.fulfillment.dispatch_concurrency = concurrency;
     config.fulfillment.dispatch_batch = 200;
     config.fulfillment.status_sync_lease = Duration::from_secs(3600);
-    Ok(config)
+    config
 }
 
 async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i64)> {
@@ -158,7 +152,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     );
 
     for concurrency in [16, 64] {
-        let state = AppState::new(config(url, concurrency)?)?;
+        let state = AppState::new(config(url, concurrency))?;
         let (service, user) = setup_once(&state, &fake).await?;
         let count = 2_000;
         pending_orders(&state, service, user, count).await?;
@@ -181,7 +175,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     }
 
     // 10,000 open orders, all changing upstream.
-    let state = AppState::new(config(url, 16)?)?;
+    let state = AppState::new(config(url, 16))?;
     let (service, user) = setup_once(&state, &fake).await?;
     {
         // The dispatch phase's orders are finished, so only the new 10,000 are open.
@@ -215,7 +209,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
                 remains: quantity / 2,
             })
             .collect();
-        fake.state.lock().unwrap().orders.extend(upstream);
+        fake.insert_orders(upstream);
         diesel::sql_query(
             "UPDATE orders SET status = 'PROCESSING', provider_order_id = (1000000 + id)::text, last_synced_at = NULL WHERE status = 'PENDING'",
         )
@@ -223,13 +217,13 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .await?;
         println!("open orders prepared: {}", ids.len());
     }
-    let calls_before = fake.state.lock().unwrap().status_calls;
+    let calls_before = fake.status_calls();
     let started = Instant::now();
     let report = status_sync::run(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
-    let calls = fake.state.lock().unwrap().status_calls - calls_before;
+    let calls = fake.status_calls() - calls_before;
     println!(
         "status sync of {} open orders ({} changed): {:.2} s, {} status calls of up to 100 ids",
         report.checked,

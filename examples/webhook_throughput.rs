@@ -9,7 +9,6 @@
 
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,7 +20,7 @@ use axum::{
 };
 use booster::{
     app::AppState,
-    config::{AuthConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey, ServerConfig},
+    config::{Config, PaymentsConfig, Secret},
     db::{self, enums::Role},
 };
 use diesel::prelude::*;
@@ -205,47 +204,16 @@ async fn main() -> anyhow::Result<()> {
 
     let orders: Orders = Arc::default();
     let fake = fake_midtrans(orders.clone()).await;
-    let config = Config {
-        database: DatabaseConfig {
-            url: url.clone(),
-            pool_size: 16,
-        },
-        server: ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            cors_allowed_origins: vec!["*".into()],
-            max_body_bytes: 1 << 20,
-            graphql_max_depth: 15,
-            graphql_max_complexity: 20_000,
-            graphiql_assets_dir: "assets/vendor/graphiql".into(),
-            rate_limit_per_minute: 0,
-            shutdown_grace: Duration::from_secs(5),
-        },
-        auth: AuthConfig {
-            session_ttl: Duration::from_secs(3600),
-            google_client_id: None,
-            google_jwks_url: "http://127.0.0.1:9/certs".into(),
-            google_issuers: vec![],
-        },
-        secret_key: SecretKey([7; 32]),
-        fulfillment: booster::config::FulfillmentConfig::from_environment()?,
-        payments: PaymentsConfig {
-            midtrans_server_key: Some(Secret(SERVER_KEY.into())),
-            midtrans_snap_url: fake.clone(),
-            midtrans_api_url: fake.clone(),
-            xendit_secret_key: None,
-            xendit_callback_token: None,
-            xendit_api_url: "http://127.0.0.1:9".into(),
-            deposit_min: 10_000,
-            deposit_max: 100_000_000,
-            deposit_expiry: Duration::from_secs(3600),
-            return_url: None,
-            gateway_timeout: Duration::from_secs(10),
-            reconcile_after: Duration::from_secs(900),
-            reconcile_interval: Duration::ZERO,
-        },
-        catalog: booster::config::CatalogConfig {
-            sync_interval: Duration::ZERO,
-        },
+    let mut config = Config::local(&url);
+    config.server.max_body_bytes = 1 << 20;
+    config.server.rate_limit_per_minute = 0;
+    // Midtrans only, at the fake.
+    config.payments = PaymentsConfig {
+        midtrans_server_key: Some(Secret(SERVER_KEY.into())),
+        midtrans_snap_url: fake.clone(),
+        midtrans_api_url: fake.clone(),
+        gateway_timeout: Duration::from_secs(10),
+        ..config.payments
     };
     let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

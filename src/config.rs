@@ -343,3 +343,79 @@ impl FulfillmentConfig {
         })
     }
 }
+
+impl Config {
+    /// A configuration for local runs (tests, examples, benchmarks) against
+    /// `database_url`, read from nothing: the defaults documented above for limits and
+    /// pacing, except that
+    /// - the server binds 127.0.0.1:0 (an ephemeral port);
+    /// - the secret key is a fixed, publicly known value: fit only for throwaway
+    ///   local databases, never for real provider keys;
+    /// - Google sign-in and both payment gateways are unconfigured, and every
+    ///   outside URL points at 127.0.0.1:9 (the discard port, where nothing listens),
+    ///   so nothing leaves the machine unless a caller points it somewhere;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync).
+    ///
+    /// Callers override what differs: `Config { .., ..Config::local(url) }` or field
+    /// assignment.
+    pub fn local(database_url: &str) -> Config {
+        const UNREACHABLE: &str = "http://127.0.0.1:9";
+        Config {
+            database: DatabaseConfig {
+                url: database_url.to_string(),
+                pool_size: 16,
+            },
+            server: ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                cors_allowed_origins: vec!["*".into()],
+                max_body_bytes: 4 * 1024 * 1024,
+                graphql_max_depth: 15,
+                graphql_max_complexity: 20_000,
+                graphiql_assets_dir: "assets/vendor/graphiql".into(),
+                rate_limit_per_minute: 1200,
+                shutdown_grace: Duration::from_secs(30),
+            },
+            auth: AuthConfig {
+                session_ttl: Duration::from_secs(720 * 3600),
+                google_client_id: None,
+                google_jwks_url: format!("{UNREACHABLE}/oauth2/v3/certs"),
+                google_issuers: vec![
+                    "accounts.google.com".into(),
+                    "https://accounts.google.com".into(),
+                ],
+            },
+            secret_key: SecretKey([7; 32]),
+            payments: PaymentsConfig {
+                midtrans_server_key: None,
+                midtrans_snap_url: UNREACHABLE.into(),
+                midtrans_api_url: UNREACHABLE.into(),
+                xendit_secret_key: None,
+                xendit_callback_token: None,
+                xendit_api_url: UNREACHABLE.into(),
+                deposit_min: 10_000,
+                deposit_max: 100_000_000,
+                deposit_expiry: Duration::from_secs(60 * 60),
+                return_url: None,
+                gateway_timeout: Duration::from_secs(15),
+                reconcile_after: Duration::from_secs(900),
+                reconcile_interval: Duration::ZERO,
+            },
+            fulfillment: FulfillmentConfig {
+                run_jobs_in_serve: false,
+                dispatch_interval: Duration::from_millis(1000),
+                dispatch_batch: 100,
+                dispatch_concurrency: 16,
+                dispatch_retry: Duration::from_secs(30),
+                submit_stuck_after: Duration::from_secs(300),
+                status_sync_interval: Duration::from_secs(60),
+                status_sync_lease: Duration::from_secs(120),
+                health_interval: Duration::from_secs(300),
+                provider_timeout: Duration::from_secs(20),
+                provider_retry_backoff: Duration::from_millis(200),
+            },
+            catalog: CatalogConfig {
+                sync_interval: Duration::ZERO,
+            },
+        }
+    }
+}

@@ -18,8 +18,8 @@ use booster::{
 };
 use common::{
     TestApp, UNREACHABLE_URL, error_code,
-    fake_api_v2::{self, FakeApiV2Catalog, service},
     fake_medanpedia::{self, FakeMedanPedia},
+    fake_provider::{self, FakeProvider, service},
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -57,10 +57,22 @@ impl<'a> ProviderSpec<'a> {
         ProviderSpec {
             kind: ProviderKind::ApiV2,
             url,
-            key: fake_api_v2::API_KEY,
+            key: fake_provider::KEY,
             api_id: None,
             currency: Currency::Usd,
             exchange_rate: "16000",
+            markup_bps: None,
+        }
+    }
+
+    fn medanpedia(url: &'a str) -> Self {
+        ProviderSpec {
+            kind: ProviderKind::Medanpedia,
+            url,
+            key: fake_medanpedia::API_KEY,
+            api_id: Some(fake_medanpedia::API_ID),
+            currency: Currency::Idr,
+            exchange_rate: "1",
             markup_bps: None,
         }
     }
@@ -190,7 +202,7 @@ fn initial_catalog() -> Vec<Value> {
 async fn preview_import_and_sync_follow_the_provider() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let provider = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let p = json!({ "p": provider.to_string() });
 
@@ -477,7 +489,7 @@ async fn preview_import_and_sync_follow_the_provider() {
 async fn markups_per_provider_and_rupiah_providers() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeApiV2Catalog::start(vec![
+    let fake = FakeProvider::with_services(vec![
         service(10, "Followers", "Twitter", "Default", "1234"),
         service(11, "TikTok Likes", "", "Package", "100"),
     ])
@@ -587,7 +599,7 @@ async fn bad_input_and_unreachable_providers_write_nothing() {
     assert_eq!(count_categories(&app).await, 0);
 
     // A wrong key is refused upstream and never shows in the error.
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let wrong = create_provider(
         &app,
         ProviderSpec {
@@ -636,7 +648,7 @@ async fn bad_input_and_unreachable_providers_write_nothing() {
 #[tokio::test]
 async fn sync_job_covers_active_providers_and_respects_the_lock() {
     let app = TestApp::spawn().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let good = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
     let down = create_provider(&app, ProviderSpec::api_v2(UNREACHABLE_URL)).await;
     {
@@ -699,49 +711,45 @@ async fn sync_job_covers_active_providers_and_respects_the_lock() {
     assert_eq!(logged, 2);
 }
 
-async fn fake_catalog(app: &TestApp, provider_id: i64) -> Vec<booster::providers::RemoteService> {
-    let mut conn = app.conn().await;
-    let provider = booster::domain::catalog_import::find_provider(&mut conn, provider_id)
-        .await
-        .unwrap();
-    let client = app.state.provider_client(&provider).unwrap();
-    booster::domain::catalog_import::fetch_catalog(client.as_ref())
-        .await
-        .unwrap()
-}
-
-async fn medanpedia_client(app: &TestApp, url: &str, key: &str) -> Box<dyn ProviderClient> {
-    let id = create_provider(
-        app,
-        ProviderSpec {
-            kind: ProviderKind::Medanpedia,
-            url,
-            key,
-            api_id: Some(fake_medanpedia::API_ID),
-            currency: Currency::Idr,
-            exchange_rate: "1",
-            markup_bps: None,
-        },
-    )
-    .await;
-    let mut conn = app.conn().await;
-    let provider = booster::db::providers::ProviderRow::find(&mut conn, id)
+/// The client the app uses for a stored provider.
+async fn client(app: &TestApp, provider_id: i64) -> Box<dyn ProviderClient> {
+    let provider = booster::db::providers::ProviderRow::find(&mut *app.conn().await, provider_id)
         .await
         .unwrap()
         .unwrap();
     app.state.provider_client(&provider).unwrap()
 }
 
+async fn fake_catalog(app: &TestApp, provider_id: i64) -> Vec<booster::providers::RemoteService> {
+    let client = client(app, provider_id).await;
+    booster::domain::catalog_import::fetch_catalog(client.as_ref())
+        .await
+        .unwrap()
+}
+
+async fn medanpedia_client(app: &TestApp, url: &str, key: &str) -> Box<dyn ProviderClient> {
+    let spec = ProviderSpec {
+        key,
+        ..ProviderSpec::medanpedia(url)
+    };
+    client(app, create_provider(app, spec).await).await
+}
+
+/// MedanPedia's listing of service 101, at `price` rupiah per 1000.
+fn instagram_followers(price: i64) -> Value {
+    fake_medanpedia::service(
+        101,
+        "Instagram Followers Indonesia",
+        "Instagram Followers",
+        price,
+    )
+}
+
 #[tokio::test]
 async fn medanpedia_client_speaks_its_api() {
     let app = TestApp::spawn().await;
     let fake = FakeMedanPedia::start(vec![
-        fake_medanpedia::service(
-            101,
-            "Instagram Followers Indonesia",
-            "Instagram Followers",
-            15000,
-        ),
+        instagram_followers(15000),
         fake_medanpedia::service(102, "Twitter Retweets", "Twitter", 8000),
     ])
     .await;
@@ -889,28 +897,11 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let fake = FakeMedanPedia::start(vec![
-        fake_medanpedia::service(
-            101,
-            "Instagram Followers Indonesia",
-            "Instagram Followers",
-            15000,
-        ),
+        instagram_followers(15000),
         fake_medanpedia::service(102, "Spotify Plays", "Spotify", 1234),
     ])
     .await;
-    let provider = create_provider(
-        &app,
-        ProviderSpec {
-            kind: ProviderKind::Medanpedia,
-            url: &fake.url,
-            key: fake_medanpedia::API_KEY,
-            api_id: Some(fake_medanpedia::API_ID),
-            currency: Currency::Idr,
-            exchange_rate: "1",
-            markup_bps: None,
-        },
-    )
-    .await;
+    let provider = create_provider(&app, ProviderSpec::medanpedia(&fake.url)).await;
     let report = app
         .ok(
             Some(&admin),
@@ -927,12 +918,7 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
     assert_eq!(rows["102"].platform, "SPOTIFY");
     assert!(!rows["101"].refill);
 
-    fake.set_services(vec![fake_medanpedia::service(
-        101,
-        "Instagram Followers Indonesia",
-        "Instagram Followers",
-        16000,
-    )]);
+    fake.set_services(vec![instagram_followers(16000)]);
     let summary = app
         .ok(Some(&admin), SYNC, json!({ "p": provider.to_string() }))
         .await["adminSyncProviderCatalog"]
@@ -949,14 +935,9 @@ async fn medanpedia_catalogue_imports_in_rupiah() {
 #[tokio::test]
 async fn unavailable_providers_are_retried_then_reported_transient() {
     let app = TestApp::spawn().await;
-    let fake = FakeApiV2Catalog::start(initial_catalog()).await;
+    let fake = FakeProvider::with_services(initial_catalog()).await;
     let id = create_provider(&app, ProviderSpec::api_v2(&fake.url)).await;
-    let mut conn = app.conn().await;
-    let provider = booster::db::providers::ProviderRow::find(&mut conn, id)
-        .await
-        .unwrap()
-        .unwrap();
-    let client = app.state.provider_client(&provider).unwrap();
+    let client = client(&app, id).await;
     fake.set_unavailable(true);
     assert!(matches!(
         client.services().await.unwrap_err(),
@@ -969,6 +950,7 @@ async fn unavailable_providers_are_retried_then_reported_transient() {
     );
     fake.set_unavailable(false);
     assert_eq!(client.services().await.unwrap().len(), 4);
+    fake.set_balance("100.84292");
     let (balance, currency) = client.balance().await.unwrap();
     assert_eq!((balance, currency.as_str()), (dec("100.84292"), "USD"));
 }

@@ -22,8 +22,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
     let app = TestApp::spawn_with(|c| c.database.pool_size = 20).await;
     // 15,000 per 1000 x 100 = 1,500 rupiah per order.
     let service = service(&app, Fulfillment::Provider, 15_000, 10, 10_000).await;
-    let (user, key) = app.customer("buyer@example.com").await;
-    fund(&app, user, 37 * 1_500).await;
+    let (user, key) = app.funded_customer("buyer@example.com", 37 * 1_500).await;
 
     let attempts = (0..100).map(|_| {
         let app = &app;
@@ -42,7 +41,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
         refused.iter().all(|c| c == "INSUFFICIENT_BALANCE"),
         "{refused:?}"
     );
-    assert_eq!(balance(&app, user).await, 0);
+    assert_eq!(app.balance(user).await, 0);
     let data = app
         .ok(
             Some(&key),
@@ -51,7 +50,7 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
         )
         .await;
     assert_eq!(data["myOrders"]["totalCount"], 37);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,8 +76,9 @@ async fn fifty_buyers_for_twenty_stock_items() {
 
     let mut buyers = Vec::new();
     for i in 0..50 {
-        let (id, key) = app.customer(&format!("buyer{i}@example.com")).await;
-        fund(&app, id, 50_000).await;
+        let (id, key) = app
+            .funded_customer(&format!("buyer{i}@example.com"), 50_000)
+            .await;
         buyers.push((id, key));
     }
     let attempts = buyers.iter().map(|(_, key)| {
@@ -102,11 +102,11 @@ async fn fifty_buyers_for_twenty_stock_items() {
                 .unwrap();
             assert_eq!(got.len(), 1);
             delivered.push(got[0].as_str().unwrap().to_string());
-            assert_eq!(balance(&app, *user).await, 0);
+            assert_eq!(app.balance(*user).await, 0);
         } else {
             assert_eq!(error_code(answer), "OUT_OF_STOCK", "{answer}");
             assert_eq!(
-                balance(&app, *user).await,
+                app.balance(*user).await,
                 50_000,
                 "refused buyers are not charged"
             );
@@ -152,15 +152,14 @@ async fn fifty_buyers_for_twenty_stock_items() {
             .len(),
         1
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     let app = TestApp::spawn().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
-    let (user, key) = app.customer("agency@example.com").await;
-    fund(&app, user, 1_000_000).await;
+    let (user, key) = app.funded_customer("agency@example.com", 1_000_000).await;
     let text = format!(
         "{service}|https://x.com/a/status/1|1000\n\
          {service}|https://instagram.com/p/x|1000\n\
@@ -192,7 +191,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     assert_eq!(payload["errors"][0]["field"], "link");
     assert_eq!(payload["errors"][1]["field"], "quantity");
     assert_eq!(payload["errors"][2]["field"], "serviceId");
-    assert_eq!(balance(&app, user).await, 1_000_000, "nothing charged");
+    assert_eq!(app.balance(user).await, 1_000_000, "nothing charged");
 
     let valid_only = app
         .ok(
@@ -205,7 +204,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     assert_eq!(payload["placedCount"], 2);
     assert_eq!(payload["totalCharge"], 30_000);
     assert_eq!(payload["massOrder"]["rejectedCount"], 4);
-    assert_eq!(balance(&app, user).await, 970_000);
+    assert_eq!(app.balance(user).await, 970_000);
 
     // CSV with a header is accepted too.
     let csv = format!(
@@ -215,7 +214,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
         .ok(Some(&key), mutation, json!({ "input": { "text": csv } }))
         .await;
     assert_eq!(data["placeMassOrder"]["placedCount"], 2);
-    assert_eq!(balance(&app, user).await, 967_000);
+    assert_eq!(app.balance(user).await, 967_000);
 
     let listed = app.ok(Some(&key), "{ myMassOrders { totalCount edges { node { orderCount totalCharge } } } myOrders { totalCount } }", json!({})).await;
     assert_eq!(listed["myMassOrders"]["totalCount"], 2);
@@ -232,15 +231,14 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
         .await
         .unwrap();
     assert_eq!(charges, 2);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retried_place_order_with_an_idempotency_key_charges_once() {
     let app = TestApp::spawn().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
-    let (user, key) = app.customer("retry@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("retry@example.com", 100_000).await;
     let mut input = order_input(service, 1000);
     input["input"]["idempotencyKey"] = json!("checkout-7f3a");
     let attempts = (0..10).map(|_| app.gql(Some(&key), PLACE, input.clone()));
@@ -253,13 +251,13 @@ async fn retried_place_order_with_an_idempotency_key_charges_once() {
         ids.iter().all(|id| id == &ids[0] && id.is_string()),
         "{answers:?}"
     );
-    assert_eq!(balance(&app, user).await, 90_000);
+    assert_eq!(app.balance(user).await, 90_000);
 
     // The same key for a different order is a conflict, not a silent reuse.
     input["input"]["quantity"] = json!(2000);
     let answer = app.gql(Some(&key), PLACE, input).await;
     assert_eq!(error_code(&answer), "CONFLICT");
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -282,8 +280,7 @@ async fn place_order_validates_every_field_before_writing() {
         s.service_type = ServiceType::Poll
     })
     .await;
-    let (user, key) = app.customer("v@example.com").await;
-    fund(&app, user, 5_000).await;
+    let (user, key) = app.funded_customer("v@example.com", 5_000).await;
     let base = |service: i64| json!({ "serviceId": service.to_string(), "link": "https://x.com/a", "quantity": 100 });
     let with = |service: i64, patch: Value| {
         let mut input = base(service);
@@ -356,7 +353,7 @@ async fn place_order_validates_every_field_before_writing() {
         .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
         .await;
     assert_eq!(data["myOrders"]["totalCount"], 0);
-    assert_eq!(balance(&app, user).await, 5_000);
+    assert_eq!(app.balance(user).await, 5_000);
 
     // Custom comments: quantity comes from the lines; drip-feed charges quantity x runs.
     let order = app
@@ -384,7 +381,7 @@ async fn place_order_validates_every_field_before_writing() {
         ),
         (json!(300), json!(3000))
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -392,13 +389,12 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 15_840, 100, 10_000).await;
-    let (user, key) = app.customer("r@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("r@example.com", 100_000).await;
     let id = app.ok(Some(&key), PLACE, order_input(service, 1000)).await["placeOrder"]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(balance(&app, user).await, 100_000 - 15_840);
+    assert_eq!(app.balance(user).await, 100_000 - 15_840);
 
     let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status remains refunded } }";
     app.ok(
@@ -427,7 +423,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
         json!({ "input": { "orderId": id, "status": "CANCELED" } }),
     )
     .await;
-    assert_eq!(balance(&app, user).await, 100_000 - 15_840 + 2_486);
+    assert_eq!(app.balance(user).await, 100_000 - 15_840 + 2_486);
 
     let history = app.ok(Some(&key), "query($id: ID!) { order(id: $id) { status history { status startCount remains note } } }", json!({ "id": id })).await;
     let statuses: Vec<&str> = history["order"]["history"]
@@ -493,7 +489,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
         ),
         "NOT_FOUND"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 /// Starts the real binary as a second server process on the same database.
@@ -577,8 +573,7 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
     let (_child, other_process) = spawn_server_process(&app.db.url).await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
-    let (user, key) = app.customer("live@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("live@example.com", 100_000).await;
     let order_id = app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
         .as_str()
         .unwrap()
@@ -657,8 +652,7 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 100, 5000).await;
-    let (user, key) = app.customer("upload@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("upload@example.com", 100_000).await;
     // GraphQL multipart request spec: operations, map, then the file part.
     let operations = json!({
         "query": "mutation($file: Upload!) { placeMassOrder(input: { file: $file }) { placedCount totalCharge errors { line } } }",
@@ -693,7 +687,7 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
         "{answer}"
     );
     assert_eq!(answer["data"]["placeMassOrder"]["totalCharge"], 3000);
-    assert_eq!(balance(&app, user).await, 97_000);
+    assert_eq!(app.balance(user).await, 97_000);
 
     // Completing orders feeds the service's average completion time in the catalogue.
     let ids = app
@@ -722,5 +716,53 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
         data["service"]["averageCompletionSeconds"].is_i64(),
         "{data}"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutations_over_the_websocket_are_refused_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
+    let (user, key) = app.funded_customer("socket@example.com", 100_000).await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    socket
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": {
+                "query": PLACE, "variables": order_input(service, 100) } })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+    let answer = next_json(&mut socket).await;
+    let errors = if answer["type"] == "error" {
+        answer["payload"].clone()
+    } else {
+        answer["payload"]["errors"].clone()
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_REQUEST", "{answer}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /graphql")
+    );
+    // Queries still work on the socket.
+    socket
+        .send(Message::text(
+            json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ me { id } }" } })
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    let answer = next_json(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["data"]["me"]["id"],
+        user.to_string(),
+        "{answer}"
+    );
+    assert_eq!(app.balance(user).await, 100_000, "nothing was charged");
+    let orders = app
+        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
+        .await;
+    assert_eq!(orders["myOrders"]["totalCount"], 0);
 }

@@ -7,36 +7,26 @@ use std::time::Duration;
 
 use booster::{
     db::{
-        enums::{Currency, Fulfillment, OrderStatus, ProviderKind},
+        enums::{Fulfillment, OrderStatus},
         orders::OrderRow,
     },
-    domain::{catalog, fulfillment},
+    domain::fulfillment,
     jobs::{dispatch, order_requests, status_sync},
 };
-use common::{fake_provider::*, *};
+use common::{
+    fake_provider::{AddBehaviour, FakeProvider, KEY},
+    *,
+};
 use serde_json::{Value, json};
 
 const PLACE: &str =
     "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }";
 
-async fn provider_row(app: &TestApp, fake: &FakeProvider, name: &str) -> i64 {
-    let mut conn = app.conn().await;
-    let input = catalog::ProviderInput {
-        name: Some(name.into()),
-        kind: Some(ProviderKind::ApiV2),
-        base_url: Some(fake.url.clone()),
-        api_key: Some(KEY.into()),
-        api_id: None,
-        currency: Some(Currency::Idr),
-        exchange_rate: None,
-        markup_bps: None,
-        active: Some(true),
-        low_balance_threshold: None,
-    };
-    catalog::create_provider(&mut conn, &app.state.secrets, input)
-        .await
-        .unwrap()
-        .id
+/// A fake provider, registered as `name`; returns it with its provider id.
+async fn registered_fake(app: &TestApp, name: &str) -> (FakeProvider, i64) {
+    let fake = FakeProvider::start().await;
+    let id = api_v2_provider(app, name, &fake.url, KEY).await;
+    (fake, id)
 }
 
 async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
@@ -65,11 +55,9 @@ async fn order(app: &TestApp, id: &str) -> OrderRow {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("c@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("c@example.com", 100_000).await;
     let mut events = app.state.events.subscribe();
     let id = place(&app, &key, service, 1000).await;
 
@@ -129,21 +117,19 @@ async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
         ]
     );
     assert_eq!(
-        balance(&app, user).await,
+        app.balance(user).await,
         90_000,
         "a completed order is not refunded"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "Peakerr").await;
+    let (fake, provider) = registered_fake(&app, "Peakerr").await;
     let service = provider_service(&app, provider, "7").await;
-    let (user, key) = app.customer("p@example.com").await;
-    fund(&app, user, 1_000_000).await;
+    let (user, key) = app.funded_customer("p@example.com", 1_000_000).await;
     let partial = place(&app, &key, service, 1000).await; // 10,000
     let canceled = place(&app, &key, service, 500).await; // 5,000
     dispatch::run(&app.state).await.unwrap();
@@ -172,7 +158,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         (OrderStatus::Partial, 1570, Some(157))
     );
     assert_eq!((c.status, c.refunded), (OrderStatus::Canceled, 5000));
-    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+    assert_eq!(app.balance(user).await, 1_000_000 - 15_000 + 1570 + 5000);
 
     // Applying the same report again directly changes nothing either.
     let remote = booster::providers::RemoteStatus {
@@ -185,7 +171,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
     fulfillment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
         .await
         .unwrap();
-    assert_eq!(balance(&app, user).await, 1_000_000 - 15_000 + 1570 + 5000);
+    assert_eq!(app.balance(user).await, 1_000_000 - 15_000 + 1570 + 5000);
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let refunds: i64 = booster::db::schema::ledger_entries::table
@@ -195,18 +181,16 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         .await
         .unwrap();
     assert_eq!(refunds, 2);
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     let app =
         TestApp::spawn_with(|c| c.fulfillment.submit_stuck_after = Duration::from_secs(0)).await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("k@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("k@example.com", 100_000).await;
 
     // 1. Killed between claim and submit: claimed, never sent.
     let lost = place(&app, &key, service, 100).await;
@@ -272,16 +256,14 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
             .iter()
             .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW")
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
     let app = TestApp::spawn().await;
-    let primary = FakeProvider::start().await;
-    let backup = FakeProvider::start().await;
-    let p1 = provider_row(&app, &primary, "Primary").await;
-    let p2 = provider_row(&app, &backup, "Backup").await;
+    let (primary, p1) = registered_fake(&app, "Primary").await;
+    let (backup, p2) = registered_fake(&app, "Backup").await;
     let main_service = provider_service(&app, p1, "101").await;
     let backup_service = provider_service(&app, p2, "555").await;
     let lonely_service = provider_service(&app, p1, "102").await;
@@ -292,8 +274,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
         json!({ "id": main_service.to_string(), "f": backup_service.to_string() }),
     )
     .await;
-    let (user, key) = app.customer("f@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("f@example.com", 100_000).await;
     primary.set_add(AddBehaviour::Refuse("Not enough funds on balance".into()));
 
     let rescued = place(&app, &key, main_service, 1000).await;
@@ -320,7 +301,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
         (failed.status, failed.refunded),
         (OrderStatus::Failed, 10_000)
     );
-    assert_eq!(balance(&app, user).await, 100_000 - 10_000);
+    assert_eq!(app.balance(user).await, 100_000 - 10_000);
     let notes = app
         .ok(
             Some(&key),
@@ -330,23 +311,46 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
         .await;
     let note = &notes["myNotifications"][0];
     assert_eq!(note["kind"], "ORDER_FAILED");
+    let message = note["message"].as_str().unwrap();
+    assert!(message.contains("refunded in full"), "{message}");
+    // Customers never learn which provider fills their orders, nor its answers: the
+    // notification and both orders' history are neutral; admins keep the detail.
+    assert!(!message.contains("Not enough funds"), "{message}");
+    for id in [failed.id, rescued.id] {
+        let seen = app
+            .ok(
+                Some(&key),
+                "query($id: ID!) { order(id: $id) { history { note } } }",
+                json!({ "id": id.to_string() }),
+            )
+            .await;
+        let history = seen["order"]["history"].to_string();
+        for secret in ["Primary", "Backup", "Not enough funds", "555", "101", "102"] {
+            assert!(!history.contains(secret), "{secret} in {history}");
+        }
+    }
+    let admin_view = app
+        .ok(
+            Some(&admin),
+            "query($id: ID!) { order(id: $id) { lastError } }",
+            json!({ "id": failed.id.to_string() }),
+        )
+        .await;
     assert!(
-        note["message"]
+        admin_view["order"]["lastError"]
             .as_str()
             .unwrap()
             .contains("Not enough funds")
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "Flaky").await;
+    let (fake, provider) = registered_fake(&app, "Flaky").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("h@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (user, key) = app.funded_customer("h@example.com", 100_000).await;
     fake.set_add(AddBehaviour::Unavailable);
     let mut ids = Vec::new();
     for _ in 0..6 {
@@ -391,7 +395,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
             .any(|n| n["kind"] == "PROVIDER_UNHEALTHY")
     );
     assert_eq!(
-        balance(&app, user).await,
+        app.balance(user).await,
         100_000 - 6 * 1000,
         "nothing refunded: the orders are still owed"
     );
@@ -400,11 +404,9 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let service = provider_service(&app, provider, "101").await;
-    let (user, key) = app.customer("q@example.com").await;
-    fund(&app, user, 100_000).await;
+    let (_, key) = app.funded_customer("q@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     let done = place(&app, &key, service, 1000).await;
     dispatch::run(&app.state).await.unwrap();
@@ -428,14 +430,8 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     .await;
     let report = order_requests::run(&app.state).await.unwrap();
     assert_eq!(report.forwarded, 2);
-    assert_eq!(
-        fake.state.lock().unwrap().cancels,
-        vec![running_remote.parse::<i64>().unwrap()]
-    );
-    assert_eq!(
-        fake.state.lock().unwrap().refills,
-        vec![done_remote.parse::<i64>().unwrap()]
-    );
+    assert_eq!(fake.cancels(), vec![running_remote.parse::<i64>().unwrap()]);
+    assert_eq!(fake.refills(), vec![done_remote.parse::<i64>().unwrap()]);
     let report = order_requests::run(&app.state).await.unwrap();
     assert_eq!(report.completed, 1, "the refill is followed to completion");
     let requests = app
@@ -469,14 +465,13 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
         answer["myOrders"]["edges"][0]["node"]["status"],
         "COMPLETED"
     );
-    assert_books_balance(&app).await;
+    app.assert_books_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_low_provider_balance_warns_the_admins_once() {
     let app = TestApp::spawn().await;
-    let fake = FakeProvider::start().await;
-    let provider = provider_row(&app, &fake, "JAP").await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
     let admin = app.admin().await;
     app.ok(
         Some(&admin),
@@ -509,11 +504,11 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     assert_eq!(warnings.len(), 1, "{data}");
     assert!(warnings[0]["message"].as_str().unwrap().contains("100.5"));
     // Topped up, then low again: a new warning for the new crossing.
-    fake.state.lock().unwrap().balance = "500".into();
+    fake.set_balance("500");
     booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
-    fake.state.lock().unwrap().balance = "10".into();
+    fake.set_balance("10");
     booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
@@ -527,4 +522,149 @@ async fn a_low_provider_balance_warns_the_admins_once() {
         .filter(|n| n["kind"] == "PROVIDER_LOW_BALANCE")
         .count();
     assert_eq!(count, 2);
+}
+
+async fn wait_for_status(app: &TestApp, id: &str, status: OrderStatus) {
+    for _ in 0..200 {
+        if order(app, id).await.status == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("order {id} never reached {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_during_dispatch_finishes_the_calls_in_flight_and_claims_nothing_more() {
+    let app = TestApp::spawn_with(|c| {
+        c.fulfillment.dispatch_batch = 2;
+        c.fulfillment.dispatch_concurrency = 2;
+    })
+    .await;
+    let (fake, provider) = registered_fake(&app, "Slow").await;
+    fake.set_latency(Duration::from_millis(500));
+    let service = provider_service(&app, provider, "101").await;
+    let (_, key) = app.funded_customer("stop@example.com", 100_000).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(place(&app, &key, service, 100).await);
+    }
+    let state = app.state.clone();
+    let round = tokio::spawn(async move { dispatch::run(&state).await });
+    wait_for_status(&app, &ids[0], OrderStatus::Submitting).await;
+    // SIGTERM arrives while two calls are in flight.
+    app.state.shutdown.cancel();
+    let report = round.await.unwrap().unwrap();
+    assert_eq!((report.claimed, report.accepted), (2, 2), "{report:?}");
+    let mut statuses = Vec::new();
+    for id in &ids {
+        statuses.push(order(&app, id).await.status);
+    }
+    let count = |s: OrderStatus| statuses.iter().filter(|&&x| x == s).count();
+    assert_eq!(count(OrderStatus::Processing), 2, "{statuses:?}");
+    assert_eq!(count(OrderStatus::Pending), 4, "nothing new is claimed");
+    assert_eq!(count(OrderStatus::Submitting), 0, "nothing is stranded");
+    assert_eq!(fake.add_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claimed_request_is_not_claimed_again_before_its_lease_ends() {
+    let app =
+        TestApp::spawn_with(|c| c.fulfillment.status_sync_lease = Duration::from_secs(60)).await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (_, key) = app.funded_customer("lease@example.com", 100_000).await;
+    let running = place(&app, &key, service, 1000).await;
+    dispatch::run(&app.state).await.unwrap();
+    app.ok(
+        Some(&key),
+        "mutation($id: ID!) { requestOrderCancel(orderId: $id) { request { status } } }",
+        json!({ "id": running }),
+    )
+    .await;
+    let lease = Duration::from_secs(60);
+    // Two workers, one after the other: before the fix the second claimed the same
+    // PENDING request again and both forwarded it.
+    let first = fulfillment::claim_requests(&mut *app.conn().await, 10, lease)
+        .await
+        .unwrap();
+    let second = fulfillment::claim_requests(&mut *app.conn().await, 10, lease)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), second.len()), (1, 0));
+    let report = order_requests::run(&app.state).await.unwrap();
+    assert_eq!(report.forwarded, 0, "the lease holder alone may forward it");
+    assert!(fake.cancels().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_settled_while_its_dispatch_was_in_flight_goes_to_review_when_accepted() {
+    let app = TestApp::spawn().await;
+    let (fake, provider) = registered_fake(&app, "Slow").await;
+    fake.set_latency(Duration::from_millis(400));
+    let service = provider_service(&app, provider, "101").await;
+    let admin = app.admin().await;
+    let (user, key) = app.funded_customer("late@example.com", 100_000).await;
+    let id = place(&app, &key, service, 1000).await;
+    let state = app.state.clone();
+    let round = tokio::spawn(async move { dispatch::run(&state).await });
+    wait_for_status(&app, &id, OrderStatus::Submitting).await;
+    app.ok(
+        Some(&admin),
+        "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }",
+        json!({ "input": { "orderId": id, "status": "CANCELED", "note": "customer asked by phone" } }),
+    )
+    .await;
+    round.await.unwrap().unwrap();
+    let late = order(&app, &id).await;
+    assert_eq!(
+        (late.status, late.refunded),
+        (OrderStatus::NeedsReview, 10_000),
+        "refunded once, and flagged: the provider will deliver it anyway"
+    );
+    assert!(late.provider_order_id.is_some());
+    let feed = app
+        .ok(
+            Some(&admin),
+            "{ adminNotifications { kind message } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        feed["adminNotifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"
+                && n["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("after it was CANCELED")),
+        "{feed}"
+    );
+    assert_eq!(app.balance(user).await, 100_000);
+    app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_provider_answer_is_bounded_and_the_refusal_still_refunds() {
+    let app = TestApp::spawn().await;
+    let (fake, provider) = registered_fake(&app, "Verbose").await;
+    let service = provider_service(&app, provider, "101").await;
+    let (user, key) = app.funded_customer("long@example.com", 100_000).await;
+    // Longer than PostgreSQL's 8000-byte NOTIFY payload: before the fix the refusal's
+    // transaction failed and the order landed in NEEDS_REVIEW, unrefunded.
+    fake.set_add(AddBehaviour::Refuse("x".repeat(20_000)));
+    let id = place(&app, &key, service, 1000).await;
+    let report = dispatch::run(&app.state).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failed = order(&app, &id).await;
+    assert_eq!(
+        (failed.status, failed.refunded),
+        (OrderStatus::Failed, 10_000)
+    );
+    let kept = failed.last_error.unwrap();
+    assert!(kept.chars().count() <= 301, "{} characters", kept.len());
+    assert_eq!(app.balance(user).await, 100_000);
+    app.assert_books_balanced().await;
 }

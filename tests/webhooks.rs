@@ -54,7 +54,7 @@ async fn midtrans_notify(
     gross: &str,
 ) -> (u16, Value) {
     fake.set_midtrans_status(order_id, status, fraud, gross);
-    let body = midtrans_notification(order_id, status, fraud, gross, MIDTRANS_SERVER_KEY);
+    let body = signed_notification(order_id, status, fraud, gross);
     app.post_json(MIDTRANS, &[], &body.to_string()).await
 }
 
@@ -101,13 +101,7 @@ async fn midtrans_settlement_credits_once_and_later_reports_change_nothing() {
         midtrans_notify(&app, &fake, &order_id, "settlement", "accept", "50000.00").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("DUPLICATE")));
     // out of order: a stale "pending" after settlement
-    let body = midtrans_notification(
-        &order_id,
-        "pending",
-        "accept",
-        "50000.00",
-        MIDTRANS_SERVER_KEY,
-    );
+    let body = signed_notification(&order_id, "pending", "accept", "50000.00");
     let (status, _) = app.post_json(MIDTRANS, &[], &body.to_string()).await;
     assert_eq!(status, 200);
     assert_eq!(app.balance(user_id).await, 50_000);
@@ -172,22 +166,14 @@ async fn twenty_concurrent_deliveries_credit_once() {
     let (app, fake) = TestApp::spawn_with_gateways().await;
     let (user_id, token) = app.customer("dewi@example.com").await;
 
-    let midtrans = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let order_id = midtrans["merchantReference"].as_str().unwrap().to_string();
+    let order_id = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     fake.set_midtrans_status(&order_id, "settlement", "accept", "10000.00");
-    let notification = midtrans_notification(
-        &order_id,
-        "settlement",
-        "accept",
-        "10000.00",
-        MIDTRANS_SERVER_KEY,
-    )
-    .to_string();
+    let notification =
+        signed_notification(&order_id, "settlement", "accept", "10000.00").to_string();
 
-    let xendit = app.create_deposit(&token, 20_000, "XENDIT").await;
-    let invoice = fake.invoice_by_external_id(xendit["merchantReference"].as_str().unwrap());
+    let external_id = app.deposit_reference(&token, 20_000, "XENDIT").await;
     let callback = fake
-        .set_invoice_status(invoice["id"].as_str().unwrap(), "PAID", Some(20_000))
+        .set_invoice_status(&fake.invoice_id(&external_id), "PAID", Some(20_000))
         .to_string();
 
     let mut tasks = Vec::new();
@@ -242,14 +228,9 @@ async fn twenty_concurrent_deliveries_credit_once() {
 async fn forged_malformed_and_unknown_notifications_change_nothing() {
     let (app, fake) = TestApp::spawn_with_gateways().await;
     let (user_id, token) = app.customer("eko@example.com").await;
-    let midtrans = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let order_id = midtrans["merchantReference"].as_str().unwrap().to_string();
-    let xendit = app.create_deposit(&token, 10_000, "XENDIT").await;
-    let external_id = xendit["merchantReference"].as_str().unwrap().to_string();
-    let invoice_id = fake.invoice_by_external_id(&external_id)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order_id = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
+    let external_id = app.deposit_reference(&token, 10_000, "XENDIT").await;
+    let invoice_id = fake.invoice_id(&external_id);
     fake.set_midtrans_status(&order_id, "settlement", "accept", "10000.00");
     let paid_invoice = fake.set_invoice_status(&invoice_id, "PAID", Some(10_000));
 
@@ -261,13 +242,7 @@ async fn forged_malformed_and_unknown_notifications_change_nothing() {
         403
     );
     // Midtrans: a genuine signature for 10000.00, the amount then changed.
-    let mut tampered = midtrans_notification(
-        &order_id,
-        "settlement",
-        "accept",
-        "10000.00",
-        MIDTRANS_SERVER_KEY,
-    );
+    let mut tampered = signed_notification(&order_id, "settlement", "accept", "10000.00");
     tampered["gross_amount"] = json!("1000000.00");
     assert_eq!(
         app.post_json(MIDTRANS, &[], &tampered.to_string()).await.0,
@@ -281,13 +256,7 @@ async fn forged_malformed_and_unknown_notifications_change_nothing() {
     );
     assert_eq!(app.post_json(MIDTRANS, &[], r#"[1,2,3]"#).await.0, 400);
     // Unknown deposit, correctly signed.
-    let unknown = midtrans_notification(
-        "DEP-999999-deadbeef",
-        "settlement",
-        "accept",
-        "10000.00",
-        MIDTRANS_SERVER_KEY,
-    );
+    let unknown = signed_notification("DEP-999999-deadbeef", "settlement", "accept", "10000.00");
     assert_eq!(
         app.post_json(MIDTRANS, &[], &unknown.to_string()).await.0,
         404
@@ -335,18 +304,13 @@ async fn forged_malformed_and_unknown_notifications_change_nothing() {
 async fn wrong_amounts_are_flagged_not_credited() {
     let (app, fake) = TestApp::spawn_with_gateways().await;
     let (user_id, token) = app.customer("fajar@example.com").await;
-    let midtrans = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let order_id = midtrans["merchantReference"].as_str().unwrap().to_string();
+    let order_id = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     let (status, body) =
         midtrans_notify(&app, &fake, &order_id, "settlement", "accept", "9000.00").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("FLAGGED")));
 
-    let xendit = app.create_deposit(&token, 10_000, "XENDIT").await;
-    let external_id = xendit["merchantReference"].as_str().unwrap().to_string();
-    let invoice_id = fake.invoice_by_external_id(&external_id)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let external_id = app.deposit_reference(&token, 10_000, "XENDIT").await;
+    let invoice_id = fake.invoice_id(&external_id);
     let callback = fake.set_invoice_status(&invoice_id, "PAID", Some(5_000));
     let (status, body) = xendit_notify(&app, &callback).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("FLAGGED")));
@@ -394,8 +358,7 @@ async fn failures_expiry_and_reversals() {
     let (app, fake) = TestApp::spawn_with_gateways().await;
     let (user_id, token) = app.customer("gita@example.com").await;
 
-    let denied = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let denied = denied["merchantReference"].as_str().unwrap().to_string();
+    let denied = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     let (status, body) = midtrans_notify(&app, &fake, &denied, "deny", "deny", "10000.00").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("FAILED")));
     assert_eq!(
@@ -403,8 +366,7 @@ async fn failures_expiry_and_reversals() {
         DepositStatus::Failed
     );
 
-    let expired = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let expired = expired["merchantReference"].as_str().unwrap().to_string();
+    let expired = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     let (_, body) = midtrans_notify(&app, &fake, &expired, "expire", "accept", "10000.00").await;
     assert_eq!(body["outcome"], "EXPIRED");
     assert_eq!(
@@ -413,11 +375,7 @@ async fn failures_expiry_and_reversals() {
     );
 
     // challenge is still pending
-    let challenged = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let challenged = challenged["merchantReference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let challenged = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     let (_, body) =
         midtrans_notify(&app, &fake, &challenged, "capture", "challenge", "10000.00").await;
     assert_eq!(body["outcome"], "WAITING");
@@ -444,17 +402,10 @@ async fn failures_expiry_and_reversals() {
     assert_eq!(app.balance(user_id).await, 10_000);
 
     // Status API down while confirming: 502, so Midtrans retries; nothing changes.
-    let waiting = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let waiting = waiting["merchantReference"].as_str().unwrap().to_string();
+    let waiting = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
     fake.set_midtrans_status(&waiting, "settlement", "accept", "10000.00");
     fake.fail(true);
-    let body = midtrans_notification(
-        &waiting,
-        "settlement",
-        "accept",
-        "10000.00",
-        MIDTRANS_SERVER_KEY,
-    );
+    let body = signed_notification(&waiting, "settlement", "accept", "10000.00");
     assert_eq!(app.post_json(MIDTRANS, &[], &body.to_string()).await.0, 502);
     fake.fail(false);
     assert_eq!(
@@ -474,16 +425,10 @@ async fn failures_expiry_and_reversals() {
 async fn lost_webhooks_are_recovered_by_reconciliation() {
     let (app, fake) = TestApp::spawn_with_gateways().await;
     let (user_id, token) = app.customer("hadi@example.com").await;
-    let midtrans = app.create_deposit(&token, 15_000, "MIDTRANS").await;
-    let order_id = midtrans["merchantReference"].as_str().unwrap().to_string();
-    let xendit = app.create_deposit(&token, 35_000, "XENDIT").await;
-    let external_id = xendit["merchantReference"].as_str().unwrap().to_string();
-    let invoice_id = fake.invoice_by_external_id(&external_id)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let unpaid = app.create_deposit(&token, 10_000, "MIDTRANS").await;
-    let unpaid = unpaid["merchantReference"].as_str().unwrap().to_string();
+    let order_id = app.deposit_reference(&token, 15_000, "MIDTRANS").await;
+    let external_id = app.deposit_reference(&token, 35_000, "XENDIT").await;
+    let invoice_id = fake.invoice_id(&external_id);
+    let unpaid = app.deposit_reference(&token, 10_000, "MIDTRANS").await;
 
     // Nothing paid yet: everything checked, nothing changes.
     let report = reconcile_deposits::run(&app.state).await.unwrap();
@@ -540,13 +485,11 @@ async fn concurrent_reconcilers_credit_each_deposit_once() {
         let amount = 10_000 + i * 1_000;
         expected += amount;
         if i % 2 == 0 {
-            let d = app.create_deposit(&token, amount, "MIDTRANS").await;
-            let order_id = d["merchantReference"].as_str().unwrap();
-            fake.set_midtrans_status(order_id, "settlement", "accept", &format!("{amount}.00"));
+            let order_id = app.deposit_reference(&token, amount, "MIDTRANS").await;
+            fake.set_midtrans_status(&order_id, "settlement", "accept", &format!("{amount}.00"));
         } else {
-            let d = app.create_deposit(&token, amount, "XENDIT").await;
-            let invoice = fake.invoice_by_external_id(d["merchantReference"].as_str().unwrap());
-            fake.set_invoice_status(invoice["id"].as_str().unwrap(), "PAID", Some(amount));
+            let external_id = app.deposit_reference(&token, amount, "XENDIT").await;
+            fake.set_invoice_status(&fake.invoice_id(&external_id), "PAID", Some(amount));
         }
     }
     // Four "processes" at once, plus the webhooks for half of them racing in.
@@ -576,27 +519,20 @@ async fn concurrent_reconcilers_credit_each_deposit_once() {
             .await
             .unwrap()
     };
-    let calls_before = std::sync::atomic::AtomicUsize::load(
-        &fake.state.calls,
-        std::sync::atomic::Ordering::SeqCst,
-    );
+    let calls_before = fake.calls();
     let row = deposit_row(&app, &paid[0]).await;
-    let body = midtrans_notification(
+    let body = signed_notification(
         &paid[0],
         "settlement",
         "accept",
         &format!("{}.00", row.amount),
-        MIDTRANS_SERVER_KEY,
     );
     let (status, answer) = app.post_json(MIDTRANS, &[], &body.to_string()).await;
     assert_eq!(
         (status, answer["outcome"].as_str()),
         (200, Some("DUPLICATE"))
     );
-    let calls_after = std::sync::atomic::AtomicUsize::load(
-        &fake.state.calls,
-        std::sync::atomic::Ordering::SeqCst,
-    );
+    let calls_after = fake.calls();
     assert_eq!(calls_before, calls_after);
     app.assert_books_balanced().await;
 }

@@ -105,6 +105,22 @@ pub fn midtrans_notification(
     })
 }
 
+/// A Midtrans notification signed with the test server key, as Midtrans sends it.
+pub fn signed_notification(
+    order_id: &str,
+    transaction_status: &str,
+    fraud_status: &str,
+    gross_amount: &str,
+) -> Value {
+    midtrans_notification(
+        order_id,
+        transaction_status,
+        fraud_status,
+        gross_amount,
+        MIDTRANS_SERVER_KEY,
+    )
+}
+
 impl FakeGateways {
     pub async fn start() -> FakeGateways {
         let state = Arc::new(FakeState::default());
@@ -125,6 +141,11 @@ impl FakeGateways {
         self.state.fail.store(fail, Ordering::SeqCst);
     }
 
+    /// Requests received so far, on every endpoint.
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
     /// What the Midtrans status API reports for `order_id` from now on.
     pub fn set_midtrans_status(
         &self,
@@ -133,13 +154,7 @@ impl FakeGateways {
         fraud_status: &str,
         gross_amount: &str,
     ) {
-        let body = midtrans_notification(
-            order_id,
-            transaction_status,
-            fraud_status,
-            gross_amount,
-            MIDTRANS_SERVER_KEY,
-        );
+        let body = signed_notification(order_id, transaction_status, fraud_status, gross_amount);
         self.state
             .midtrans_status
             .lock()
@@ -181,6 +196,14 @@ impl FakeGateways {
             .cloned()
             .expect("invoice for external_id")
     }
+
+    /// The id of the Xendit invoice made for a deposit's merchant reference.
+    pub fn invoice_id(&self, external_id: &str) -> String {
+        self.invoice_by_external_id(external_id)["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 fn unavailable() -> Response {
@@ -191,21 +214,31 @@ fn unavailable() -> Response {
         .into_response()
 }
 
+/// Counts the call, then refuses it while the fake is down (503) or when the
+/// request lacks `key` (401 with `denied` as the body).
+fn refuse(state: &FakeState, headers: &HeaderMap, key: &str, denied: Value) -> Option<Response> {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    if state.fail.load(Ordering::SeqCst) {
+        return Some(unavailable());
+    }
+    if !authorized(headers, key) {
+        return Some((StatusCode::UNAUTHORIZED, Json(denied)).into_response());
+    }
+    None
+}
+
 async fn snap_create(
     State(state): State<Arc<FakeState>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    if state.fail.load(Ordering::SeqCst) {
-        return unavailable();
-    }
-    if !authorized(&headers, MIDTRANS_SERVER_KEY) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error_messages": ["Access denied"] })),
-        )
-            .into_response();
+    if let Some(refused) = refuse(
+        &state,
+        &headers,
+        MIDTRANS_SERVER_KEY,
+        json!({ "error_messages": ["Access denied"] }),
+    ) {
+        return refused;
     }
     let order_id = body["transaction_details"]["order_id"]
         .as_str()
@@ -259,16 +292,13 @@ async fn midtrans_status(
     headers: HeaderMap,
     Path(order_id): Path<String>,
 ) -> Response {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    if state.fail.load(Ordering::SeqCst) {
-        return unavailable();
-    }
-    if !authorized(&headers, MIDTRANS_SERVER_KEY) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "status_code": "401" })),
-        )
-            .into_response();
+    if let Some(refused) = refuse(
+        &state,
+        &headers,
+        MIDTRANS_SERVER_KEY,
+        json!({ "status_code": "401" }),
+    ) {
+        return refused;
     }
     match state.midtrans_status.lock().unwrap().get(&order_id) {
         Some(body) => Json(body.clone()).into_response(),
@@ -284,16 +314,13 @@ async fn invoice_create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    if state.fail.load(Ordering::SeqCst) {
-        return unavailable();
-    }
-    if !authorized(&headers, XENDIT_SECRET_KEY) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error_code": "INVALID_API_KEY" })),
-        )
-            .into_response();
+    if let Some(refused) = refuse(
+        &state,
+        &headers,
+        XENDIT_SECRET_KEY,
+        json!({ "error_code": "INVALID_API_KEY" }),
+    ) {
+        return refused;
     }
     let (Some(external_id), Some(amount)) = (body["external_id"].as_str(), body["amount"].as_i64())
     else {
@@ -330,16 +357,13 @@ async fn invoice_get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    if state.fail.load(Ordering::SeqCst) {
-        return unavailable();
-    }
-    if !authorized(&headers, XENDIT_SECRET_KEY) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error_code": "INVALID_API_KEY" })),
-        )
-            .into_response();
+    if let Some(refused) = refuse(
+        &state,
+        &headers,
+        XENDIT_SECRET_KEY,
+        json!({ "error_code": "INVALID_API_KEY" }),
+    ) {
+        return refused;
     }
     match state.invoices.lock().unwrap().get(&id) {
         Some(invoice) => Json(invoice.clone()).into_response(),

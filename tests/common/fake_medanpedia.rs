@@ -174,15 +174,16 @@ async fn handle(
             let Some(ids) = field("id") else {
                 return refused("Parameter tidak sesuai");
             };
+            let find = |id: &str| {
+                id.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|i| inner.orders.get(&i))
+            };
             if ids.contains(',') {
                 let mut orders = serde_json::Map::new();
                 for id in ids.split(',') {
-                    let entry = match id
-                        .trim()
-                        .parse::<i64>()
-                        .ok()
-                        .and_then(|i| inner.orders.get(&i))
-                    {
+                    let entry = match find(id) {
                         Some(order) => {
                             let mut v = order_status(order);
                             v["msg"] = json!("Pesanan ditemukan");
@@ -194,12 +195,7 @@ async fn handle(
                 }
                 Json(json!({"status": true, "orders": orders}))
             } else {
-                match ids
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|i| inner.orders.get(&i))
-                {
+                match find(&ids) {
                     Some(order) => {
                         let mut v = order_status(order);
                         v["id"] = json!(ids.trim());

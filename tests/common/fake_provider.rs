@@ -1,6 +1,11 @@
-//! A fake "API v2" provider on 127.0.0.1 speaking the documented wire format
-//! (form-encoded POST, `key` + `action`, JSON answers, `{"error": ...}` with HTTP
-//! 200), scriptable to refuse, fail, time out, run short or cancel.
+//! A fake "API v2" provider (Perfect-Panel style: JustAnotherPanel, Peakerr, ...) on
+//! 127.0.0.1 speaking the documented wire format (form-encoded POST, `key` +
+//! `action`, JSON answers, `{"error": ...}` with HTTP 200): `services` from a list the
+//! test controls, `balance`, `add`, `status`, `cancel`, `refill`, `refill_status`.
+//! Scriptable to refuse, fail, time out, run short, cancel or be down altogether.
+//!
+//! Also used by `examples/provider_bench.rs` and `examples/catalog_import_bench.rs`
+//! (through `#[path]`), so it needs nothing but axum, serde_json and tokio.
 #![allow(dead_code)]
 
 use std::{
@@ -41,30 +46,41 @@ pub struct FakeOrder {
 }
 
 #[derive(Default)]
-pub struct Inner {
-    pub orders: Vec<FakeOrder>,
-    pub next_id: i64,
-    pub add_behaviour: Option<AddBehaviour>,
-    pub latency: Duration,
-    pub status_calls: usize,
-    pub add_calls: usize,
-    pub cancels: Vec<i64>,
-    pub refills: Vec<i64>,
-    pub balance: String,
-    pub services: Vec<Value>,
+struct Inner {
+    orders: Vec<FakeOrder>,
+    next_id: i64,
+    add_behaviour: Option<AddBehaviour>,
+    latency: Duration,
+    status_calls: usize,
+    add_calls: usize,
+    cancels: Vec<i64>,
+    refills: Vec<i64>,
+    balance: String,
+    services: Vec<Value>,
+    /// Every request received, whatever its action.
+    calls: usize,
+    /// While set, every call is answered HTTP 503.
+    unavailable: bool,
 }
 
 #[derive(Clone)]
 pub struct FakeProvider {
+    /// The API endpoint (`http://127.0.0.1:<port>/api/v2`).
     pub url: String,
-    pub state: Arc<Mutex<Inner>>,
+    state: Arc<Mutex<Inner>>,
 }
 
 impl FakeProvider {
     pub async fn start() -> FakeProvider {
+        Self::with_services(Vec::new()).await
+    }
+
+    /// A provider listing these services (see [`service`]).
+    pub async fn with_services(services: Vec<Value>) -> FakeProvider {
         let state = Arc::new(Mutex::new(Inner {
             next_id: 1000,
             balance: "100.50".into(),
+            services,
             ..Default::default()
         }));
         let app = Router::new()
@@ -85,6 +101,44 @@ impl FakeProvider {
 
     pub fn set_latency(&self, latency: Duration) {
         self.state.lock().unwrap().latency = latency;
+    }
+
+    /// What `services` lists from now on.
+    pub fn set_services(&self, services: Vec<Value>) {
+        self.state.lock().unwrap().services = services;
+    }
+
+    /// What `balance` reports from now on (USD).
+    pub fn set_balance(&self, balance: &str) {
+        self.state.lock().unwrap().balance = balance.into();
+    }
+
+    /// While set, every call is answered HTTP 503.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.state.lock().unwrap().unavailable = unavailable;
+    }
+
+    /// Requests received so far, whatever their action.
+    pub fn calls(&self) -> usize {
+        self.state.lock().unwrap().calls
+    }
+
+    pub fn status_calls(&self) -> usize {
+        self.state.lock().unwrap().status_calls
+    }
+
+    /// Upstream ids of the orders canceled and refilled so far, in order.
+    pub fn cancels(&self) -> Vec<i64> {
+        self.state.lock().unwrap().cancels.clone()
+    }
+
+    pub fn refills(&self) -> Vec<i64> {
+        self.state.lock().unwrap().refills.clone()
+    }
+
+    /// Orders the provider knows without their having been sent through `add`.
+    pub fn insert_orders(&self, orders: impl IntoIterator<Item = FakeOrder>) {
+        self.state.lock().unwrap().orders.extend(orders);
     }
 
     pub fn orders(&self) -> Vec<FakeOrder> {
@@ -119,6 +173,21 @@ impl FakeProvider {
     }
 }
 
+/// One service as panels list it: `service` as a number, numbers as strings.
+pub fn service(id: i64, name: &str, category: &str, type_label: &str, rate: &str) -> Value {
+    json!({
+        "service": id,
+        "name": name,
+        "type": type_label,
+        "category": category,
+        "rate": rate,
+        "min": "10",
+        "max": "10000",
+        "refill": false,
+        "cancel": true,
+    })
+}
+
 fn status_json(order: &FakeOrder) -> Value {
     json!({ "charge": "0.27819", "start_count": order.start_count.to_string(), "status": order.status, "remains": order.remains.to_string(), "currency": "USD" })
 }
@@ -127,9 +196,20 @@ async fn handle(
     State(state): State<Arc<Mutex<Inner>>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> axum::response::Response {
-    let latency = state.lock().unwrap().latency;
+    let (latency, unavailable) = {
+        let mut inner = state.lock().unwrap();
+        inner.calls += 1;
+        (inner.latency, inner.unavailable)
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if unavailable {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "maintenance" })),
+        )
+            .into_response();
     }
     if form.get("key").map(String::as_str) != Some(KEY) {
         return Json(json!({ "error": "Incorrect API key" })).into_response();

@@ -1,72 +1,28 @@
 //! Test harness: a fresh PostgreSQL database per test, the real HTTP server on an
 //! ephemeral 127.0.0.1 port, and fake upstream services (Google's key endpoint).
+//! Each test's database is a copy of a template migrated once (see `test_db`).
 #![allow(dead_code)]
 
-pub mod fake_api_v2;
 pub mod fake_gateways;
 pub mod fake_medanpedia;
+pub mod fake_provider;
+mod test_db;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use booster::{
     app::AppState,
     auth,
-    config::{
-        AuthConfig, CatalogConfig, Config, DatabaseConfig, PaymentsConfig, Secret, SecretKey,
-        ServerConfig,
-    },
+    config::{AuthConfig, Config, FulfillmentConfig, PaymentsConfig, Secret},
     db::{self, enums::Role},
     domain::accounts,
 };
 use serde_json::{Value, json};
 
+pub use test_db::TestDb;
+
 pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const GOOGLE_CLIENT_ID: &str = "booster-test.apps.googleusercontent.com";
-
-/// A database of its own, dropped when the test ends.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn new() -> TestDb {
-        let name = format!("booster_test_{}", uuid::Uuid::new_v4().simple());
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        db::ensure_database_exists(&url)
-            .await
-            .expect("create test database");
-        db::run_migrations(&url)
-            .await
-            .expect("migrate test database");
-        TestDb { name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async context; a short-lived runtime on its own thread
-        // removes the database so test runs leave nothing behind.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// Serves the fixture JWKS on 127.0.0.1, as Google serves its keys.
 pub async fn fake_google_jwks() -> String {
@@ -89,51 +45,31 @@ pub async fn fake_google_jwks() -> String {
     format!("http://{addr}/oauth2/v3/certs")
 }
 
+/// The local configuration (`Config::local`) with the fake Google keys at
+/// `jwks_url`, no rate limit, both gateways configured but unreachable, and
+/// fulfillment paced for tests (short intervals, timeouts and backoff).
 pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
-    Config {
-        database: DatabaseConfig {
-            url: database_url.to_string(),
-            pool_size: 8,
-        },
-        server: ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            cors_allowed_origins: vec!["*".into()],
-            max_body_bytes: 4 * 1024 * 1024,
-            graphql_max_depth: 15,
-            graphql_max_complexity: 20_000,
-            graphiql_assets_dir: "assets/vendor/graphiql".into(),
-            rate_limit_per_minute: 0,
-            shutdown_grace: Duration::from_secs(5),
-        },
-        auth: AuthConfig {
-            session_ttl: Duration::from_secs(3600),
-            google_client_id: Some(GOOGLE_CLIENT_ID.into()),
-            google_jwks_url: jwks_url.to_string(),
-            google_issuers: vec![
-                "accounts.google.com".into(),
-                "https://accounts.google.com".into(),
-            ],
-        },
-        secret_key: SecretKey([42; 32]),
-        payments: test_payments_config(UNREACHABLE_URL),
-        fulfillment: booster::config::FulfillmentConfig {
-            run_jobs_in_serve: false,
-            dispatch_interval: Duration::from_millis(100),
-            dispatch_batch: 100,
-            dispatch_concurrency: 16,
-            dispatch_retry: Duration::from_secs(1),
-            submit_stuck_after: Duration::from_secs(300),
-            status_sync_interval: Duration::from_secs(1),
-            status_sync_lease: Duration::from_secs(0),
-            health_interval: Duration::from_secs(60),
-            provider_timeout: Duration::from_secs(2),
-            provider_retry_backoff: Duration::from_millis(10),
-        },
-        // Catalogue syncs run only when a test calls them.
-        catalog: CatalogConfig {
-            sync_interval: Duration::ZERO,
-        },
-    }
+    let mut config = Config::local(database_url);
+    config.database.pool_size = 8;
+    config.server.rate_limit_per_minute = 0;
+    config.auth = AuthConfig {
+        session_ttl: Duration::from_secs(3600),
+        google_client_id: Some(GOOGLE_CLIENT_ID.into()),
+        google_jwks_url: jwks_url.to_string(),
+        ..config.auth
+    };
+    config.payments = test_payments_config(UNREACHABLE_URL);
+    config.fulfillment = FulfillmentConfig {
+        dispatch_interval: Duration::from_millis(100),
+        dispatch_retry: Duration::from_secs(1),
+        status_sync_interval: Duration::from_secs(1),
+        status_sync_lease: Duration::from_secs(0),
+        health_interval: Duration::from_secs(60),
+        provider_timeout: Duration::from_secs(2),
+        provider_retry_backoff: Duration::from_millis(10),
+        ..config.fulfillment
+    };
+    config
 }
 
 /// A URL nothing listens on (the discard port): calls fail with "connection refused".
@@ -152,13 +88,10 @@ pub fn test_payments_config(base_url: &str) -> PaymentsConfig {
         xendit_secret_key: Some(Secret(XENDIT_SECRET_KEY.into())),
         xendit_callback_token: Some(Secret(XENDIT_CALLBACK_TOKEN.into())),
         xendit_api_url: base_url.to_string(),
-        deposit_min: 10_000,
-        deposit_max: 100_000_000,
-        deposit_expiry: Duration::from_secs(3600),
-        return_url: None,
         gateway_timeout: Duration::from_secs(5),
         reconcile_after: Duration::ZERO,
-        reconcile_interval: Duration::ZERO,
+        // Limits and expiry as in local runs.
+        ..Config::local(ADMIN_URL).payments
     }
 }
 
@@ -237,6 +170,13 @@ impl TestApp {
         self.user(email, Role::Customer).await
     }
 
+    /// A customer whose balance is credited with `amount` (see `fund`).
+    pub async fn funded_customer(&self, email: &str, amount: i64) -> (i64, String) {
+        let (id, key) = self.customer(email).await;
+        fund(self, id, amount).await;
+        (id, key)
+    }
+
     pub async fn conn(&self) -> db::PooledConn {
         self.state.pool.get().await.unwrap()
     }
@@ -291,6 +231,15 @@ impl TestApp {
             )
             .await;
         data["createDeposit"].clone()
+    }
+
+    /// Starts a deposit through GraphQL; returns its merchant reference (the
+    /// gateway's order id or external id).
+    pub async fn deposit_reference(&self, token: &str, amount: i64, gateway: &str) -> String {
+        self.create_deposit(token, amount, gateway).await["merchantReference"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// A user's balance, read from the database.
@@ -366,25 +315,28 @@ pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
     .unwrap();
 }
 
-pub async fn balance(app: &TestApp, user_id: i64) -> i64 {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    booster::db::schema::users::table
-        .find(user_id)
-        .select(booster::db::schema::users::balance)
-        .first(&mut app.conn().await)
+/// Registers an active API v2 provider billing in rupiah; returns its id.
+pub async fn api_v2_provider(app: &TestApp, name: &str, base_url: &str, api_key: &str) -> i64 {
+    use booster::{
+        db::enums::{Currency, ProviderKind},
+        domain::catalog,
+    };
+    let input = catalog::ProviderInput {
+        name: Some(name.into()),
+        kind: Some(ProviderKind::ApiV2),
+        base_url: Some(base_url.into()),
+        api_key: Some(api_key.into()),
+        api_id: None,
+        currency: Some(Currency::Idr),
+        exchange_rate: None,
+        markup_bps: None,
+        active: Some(true),
+        low_balance_threshold: None,
+    };
+    catalog::create_provider(&mut *app.conn().await, &app.state.secrets, input)
         .await
         .unwrap()
-}
-
-/// Every balance equals the sum of its ledger.
-pub async fn assert_books_balance(app: &TestApp) {
-    let mut conn = app.conn().await;
-    let mismatches = booster::domain::wallet::audit(&mut conn).await.unwrap();
-    assert!(
-        mismatches.is_empty(),
-        "audit found mismatches: {mismatches:?}"
-    );
+        .id
 }
 
 /// Creates a category and a service directly; returns the service id.
@@ -421,25 +373,8 @@ pub async fn service_with(
         .await
         .unwrap();
     let provider_id = if fulfillment == Fulfillment::Provider {
-        let secrets = booster::crypto::SecretBox::new(&booster::config::SecretKey([42; 32]));
-        let input = booster::domain::catalog::ProviderInput {
-            name: Some(format!("provider-{}", uuid::Uuid::new_v4())),
-            kind: Some(ProviderKind::ApiV2),
-            base_url: Some("https://provider.example/api/v2".into()),
-            api_key: Some("k".into()),
-            api_id: None,
-            currency: Some(Currency::Idr),
-            exchange_rate: None,
-            markup_bps: None,
-            active: Some(true),
-            low_balance_threshold: None,
-        };
-        Some(
-            booster::domain::catalog::create_provider(&mut conn, &secrets, input)
-                .await
-                .unwrap()
-                .id,
-        )
+        let name = format!("provider-{}", uuid::Uuid::new_v4());
+        Some(api_v2_provider(app, &name, "https://provider.example/api/v2", "k").await)
     } else {
         None
     };
@@ -472,4 +407,3 @@ pub async fn service_with(
         .await
         .unwrap()
 }
-pub mod fake_provider;
