@@ -14,6 +14,7 @@
 //! | `MAX_BODY_BYTES` | `4194304` | largest accepted request body |
 //! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
+//! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |
 //! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
 //! | `MIDTRANS_SERVER_KEY` | unset | Midtrans server key; Midtrans deposits are refused while unset |
 //! | `MIDTRANS_SNAP_URL` | `https://app.sandbox.midtrans.com` | Snap base URL (`https://app.midtrans.com` in production) |
@@ -95,6 +96,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
+    /// How long a query (not a mutation) may run before its work is cancelled.
+    pub graphql_query_timeout: Duration,
     pub graphiql_assets_dir: std::path::PathBuf,
     /// GraphQL requests one signed-in user may make per minute (bursts up to the
     /// same number); 0 disables the limit.
@@ -112,6 +115,10 @@ impl ServerConfig {
             max_body_bytes: parse_var("MAX_BODY_BYTES", 4 * 1024 * 1024)?,
             graphql_max_depth: parse_var("GRAPHQL_MAX_DEPTH", 15)?,
             graphql_max_complexity: parse_var("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
+            graphql_query_timeout: Duration::from_millis(parse_var(
+                "GRAPHQL_QUERY_TIMEOUT_MS",
+                10_000,
+            )?),
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
             shutdown_grace: Duration::from_secs(parse_var("SHUTDOWN_GRACE_SECONDS", 30)?),
@@ -371,6 +378,7 @@ impl Config {
                 max_body_bytes: 4 * 1024 * 1024,
                 graphql_max_depth: 15,
                 graphql_max_complexity: 20_000,
+                graphql_query_timeout: Duration::from_secs(10),
                 graphiql_assets_dir: "assets/vendor/graphiql".into(),
                 rate_limit_per_minute: 1200,
                 shutdown_grace: Duration::from_secs(30),

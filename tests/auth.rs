@@ -360,3 +360,42 @@ async fn query_limits_and_engine_errors_carry_codes() {
     let answer = app.gql(None, heavy, json!({})).await;
     assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fragment_fan_out_is_refused_before_it_is_expanded() {
+    let app = TestApp::spawn().await;
+    // 1.2 KB that the engine's validation would expand to 2^26 fields (15 s of CPU,
+    // anonymously; deeper nesting is refused by the parser); it is refused at once.
+    let mut document = String::from("query { services(first: 1) { edges { node { ...F0 } } } }\n");
+    for i in 0..26 {
+        document += &format!(
+            "fragment F{i} on Service {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        );
+    }
+    document += "fragment F26 on Service { id }\n";
+    let answer = app.gql(None, &document, json!({})).await;
+    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
+    // The server is still answering right away.
+    app.ok(None, "{ services(first: 1) { totalCount } }", json!({}))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_past_its_time_budget_is_stopped_but_mutations_run_to_their_end() {
+    let app =
+        TestApp::spawn_with(|c| c.server.graphql_query_timeout = std::time::Duration::ZERO).await;
+    let (_, key) = app.customer("budget@example.com").await;
+    let answer = app
+        .gql(Some(&key), "{ services { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
+    let created = app
+        .ok(
+            Some(&key),
+            "mutation { createApiKey(name: \"after budget\") { key } }",
+            json!({}),
+        )
+        .await;
+    assert!(created["createApiKey"]["key"].as_str().is_some());
+}

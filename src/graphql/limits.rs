@@ -1,16 +1,32 @@
-//! The engine's side of the error boundary: the depth and complexity limits,
-//! checked on the figures async-graphql's validation computes (never on its
-//! message text, which an upgrade may change), and a code on every error the
-//! engine raises itself (syntax, unknown fields, bad argument types), so a client
-//! can always switch on `extensions.code`.
+//! What a GraphQL request may cost, and the engine's side of the error boundary:
+//!
+//! - before the engine looks at the document, the number of fields the document selects once its
+//!   fragments are expanded, counted with memoisation: `fragment F0 { ...F1 ...F1 }`
+//!   chains double at each level, and the engine's own validation would expand them
+//!   all (2^30 fields: minutes of CPU) before any limit applied;
+//! - the depth and complexity limits, checked on the figures the validation
+//!   computes (never on its message text, which an upgrade may change);
+//! - a time budget for queries: past it their work is cancelled (mutations run to
+//!   their end, see `http::run_to_end`; subscriptions live as long as their socket);
+//! - a code on every error the engine raises itself (syntax, unknown fields, bad
+//!   argument types), so a client can always switch on `extensions.code`.
 
-use std::sync::Arc;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use async_graphql::{
-    Response, ServerError, ValidationResult,
+    Request, Response, ServerError, ServerResult, ValidationResult,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+        NextRequest, NextSubscribe, NextValidation,
     },
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use futures_util::{StreamExt, stream::BoxStream};
 
@@ -18,37 +34,98 @@ use super::error::ApiError;
 use crate::error::AppError;
 
 /// Installed on the schema with the configured limits.
+#[derive(Clone, Copy)]
 pub struct QueryLimits {
     pub max_depth: usize,
+    /// Also the most fields a document may select once its fragments are expanded.
     pub max_complexity: usize,
+    pub query_timeout: Duration,
 }
 
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(QueryLimitsExtension {
-            max_depth: self.max_depth,
-            max_complexity: self.max_complexity,
+            limits: *self,
+            read_only: AtomicBool::new(false),
         })
     }
 }
 
+/// One per request.
 struct QueryLimitsExtension {
-    max_depth: usize,
-    max_complexity: usize,
+    limits: QueryLimits,
+    /// The document holds queries only: its work may be cancelled at the budget.
+    read_only: AtomicBool,
+}
+
+/// Fields `document` selects with every fragment spread expanded, computed in
+/// linear time (each fragment is counted once, then reused); saturates instead of
+/// overflowing. A fragment cycle counts as nothing here: validation refuses it.
+pub fn expanded_fields(document: &ExecutableDocument) -> u64 {
+    fn count<'d>(
+        set: &'d SelectionSet,
+        document: &'d ExecutableDocument,
+        memo: &mut HashMap<&'d str, u64>,
+        visiting: &mut HashSet<&'d str>,
+    ) -> u64 {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => 1u64.saturating_add(count(
+                    &field.node.selection_set.node,
+                    document,
+                    memo,
+                    visiting,
+                )),
+                Selection::InlineFragment(inline) => {
+                    count(&inline.node.selection_set.node, document, memo, visiting)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(known) = memo.get(name) {
+                        return *known;
+                    }
+                    if !visiting.insert(name) {
+                        return 0;
+                    }
+                    let fields = document.fragments.get(name).map_or(0, |fragment| {
+                        count(&fragment.node.selection_set.node, document, memo, visiting)
+                    });
+                    visiting.remove(name);
+                    memo.insert(name, fields);
+                    fields
+                }
+            })
+            .fold(0, u64::saturating_add)
+    }
+    let (mut memo, mut visiting) = (HashMap::new(), HashSet::new());
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| {
+            count(
+                &operation.node.selection_set.node,
+                document,
+                &mut memo,
+                &mut visiting,
+            )
+        })
+        .fold(0, u64::saturating_add)
 }
 
 impl QueryLimitsExtension {
     fn check(&self, result: &ValidationResult) -> Result<(), AppError> {
-        if result.depth > self.max_depth {
+        let limits = &self.limits;
+        if result.depth > limits.max_depth {
             return Err(AppError::QueryTooComplex(format!(
                 "the query is nested {} levels deep; at most {} are allowed",
-                result.depth, self.max_depth
+                result.depth, limits.max_depth
             )));
         }
-        if result.complexity > self.max_complexity {
+        if result.complexity > limits.max_complexity {
             return Err(AppError::QueryTooComplex(format!(
                 "the query's complexity is {}; at most {} is allowed (ask for fewer rows or fields)",
-                result.complexity, self.max_complexity
+                result.complexity, limits.max_complexity
             )));
         }
         Ok(())
@@ -81,6 +158,55 @@ impl Extension for QueryLimitsExtension {
         next.run(ctx, stream).map(with_code).boxed()
     }
 
+    /// Parses the document before the engine does: the engine's own checks right
+    /// after parsing (recursion depth, directives) follow every fragment spread
+    /// without memoisation, so a fan-out must be refused before them.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // A document that does not parse is left to the engine, which reports it.
+        if let Ok(document) = request.parsed_query() {
+            let most = self.limits.max_complexity as u64;
+            if expanded_fields(document) > most {
+                return Err(ApiError::from(AppError::QueryTooComplex(format!(
+                    "the query selects more than {most} fields once its fragments are expanded"
+                )))
+                .into_server_error());
+            }
+            let read_only = document
+                .operations
+                .iter()
+                .all(|(_, operation)| operation.node.ty == OperationType::Query);
+            self.read_only.store(read_only, Ordering::Relaxed);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if !self.read_only.load(Ordering::Relaxed) {
+            return next.run(ctx, operation_name).await;
+        }
+        let budget = self.limits.query_timeout;
+        match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => Response::from_errors(vec![
+                ApiError::from(AppError::QueryTooComplex(format!(
+                    "the query ran longer than {} ms and was stopped",
+                    budget.as_millis()
+                )))
+                .into_server_error(),
+            ]),
+        }
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -90,5 +216,45 @@ impl Extension for QueryLimitsExtension {
         self.check(&result)
             .map_err(|error| vec![ApiError::from(error).into_server_error()])?;
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(query: &str) -> u64 {
+        expanded_fields(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn fragments_are_counted_expanded_without_expanding_them() {
+        assert_eq!(fields("{ a b { c } }"), 3);
+        assert_eq!(
+            fields("{ ...F ...F } fragment F on Q { a b }"),
+            4,
+            "a fragment counts each time it is spread"
+        );
+        let mut doubling = String::from("{ ...F0 }\n");
+        for i in 0..62 {
+            doubling += &format!("fragment F{i} on Q {{ ...F{n} ...F{n} }}\n", n = i + 1);
+        }
+        doubling += "fragment F62 on Q { a }";
+        assert_eq!(
+            fields(&doubling),
+            1u64 << 62,
+            "2^62 fields, counted at once"
+        );
+        doubling = doubling.replace("fragment F62 on Q { a }", "fragment F62 on Q { a b c d }");
+        assert_eq!(
+            fields(&doubling),
+            u64::MAX,
+            "saturates instead of overflowing"
+        );
+        assert_eq!(
+            fields("{ ...A } fragment A on Q { ...B } fragment B on Q { ...A x }"),
+            1,
+            "a cycle is left to validation"
+        );
     }
 }

@@ -39,6 +39,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
     .extension(limits::QueryLimits {
         max_depth: server.graphql_max_depth,
         max_complexity: server.graphql_max_complexity,
+        query_timeout: server.graphql_query_timeout,
     })
     .extension(socket::SocketPolicy)
     .limit_recursive_depth(32)
