@@ -14,6 +14,23 @@ use tokio::sync::broadcast;
 use crate::db::{enums::OrderStatus, orders::OrderEventRow};
 
 pub const CHANNEL: &str = "booster_order_events";
+/// Carries the id of a user whose credentials changed (a session or API key
+/// revoked, banned, role changed): open WebSockets of that user re-check theirs.
+pub const CREDENTIALS_CHANNEL: &str = "booster_credentials";
+
+/// Announces, in the caller's transaction, that `user_id`'s credentials changed.
+pub async fn credentials_changed(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+) -> diesel::QueryResult<()> {
+    diesel::sql_query(format!(
+        "SELECT pg_notify('{CREDENTIALS_CHANNEL}', $1::text)"
+    ))
+    .bind::<diesel::sql_types::BigInt, _>(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// One status change of one order, as subscribers receive it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -82,12 +99,14 @@ pub async fn publish(
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<OrderEvent>,
+    credentials: broadcast::Sender<i64>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
             sender: broadcast::channel(4096).0,
+            credentials: broadcast::channel(1024).0,
         }
     }
 }
@@ -97,12 +116,17 @@ impl EventBus {
         self.sender.subscribe()
     }
 
+    /// Ids of users whose credentials changed, from every process.
+    pub fn subscribe_credentials(&self) -> broadcast::Receiver<i64> {
+        self.credentials.subscribe()
+    }
+
     /// Starts the LISTEN loop; it reconnects after errors for as long as the process runs.
     pub fn start_listener(&self, database_url: String) {
-        let sender = self.sender.clone();
+        let bus = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = listen(&database_url, &sender).await {
+                if let Err(error) = listen(&database_url, &bus).await {
                     tracing::warn!(%error, "order event listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -111,18 +135,29 @@ impl EventBus {
     }
 }
 
-async fn listen(url: &str, sender: &broadcast::Sender<OrderEvent>) -> anyhow::Result<()> {
+async fn listen(url: &str, bus: &EventBus) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut conn)
-        .await?;
+    for channel in [CHANNEL, CREDENTIALS_CHANNEL] {
+        diesel::sql_query(format!("LISTEN {channel}"))
+            .execute(&mut conn)
+            .await?;
+    }
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         let notification = notification?;
+        // No receivers is fine: nobody is listening in this process right now.
+        if notification.channel == CREDENTIALS_CHANNEL {
+            match notification.payload.parse::<i64>() {
+                Ok(user_id) => {
+                    let _ = bus.credentials.send(user_id);
+                }
+                Err(error) => tracing::warn!(%error, "ignoring malformed credential notice"),
+            }
+            continue;
+        }
         match serde_json::from_str::<OrderEvent>(&notification.payload) {
-            // No receivers is fine: nobody is subscribed in this process right now.
             Ok(event) => {
-                let _ = sender.send(event);
+                let _ = bus.sender.send(event);
             }
             Err(error) => tracing::warn!(%error, "ignoring malformed order event"),
         }

@@ -771,3 +771,119 @@ async fn mutations_over_the_websocket_are_refused_and_write_nothing() {
         .await;
     assert_eq!(orders["myOrders"]["totalCount"], 0);
 }
+
+/// Reads until the server closes the socket; returns the close code.
+async fn close_code(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> u16 {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("the socket was not closed within 10 s");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                panic!("closed without a code")
+            }
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+fn subscribe(id: &str, query: &str) -> Message {
+    Message::text(
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_loses_access_as_soon_as_its_credential_does() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+
+    // A revoked API key: its socket is closed with 4403.
+    let (user, key) = app.customer("revoked@example.com").await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    socket
+        .send(subscribe(
+            "1",
+            "subscription { myOrderUpdates { orderId } }",
+        ))
+        .await
+        .unwrap();
+    let other_key = app
+        .ok(
+            Some(&key),
+            "mutation { createApiKey(name: \"second\") { key apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let keys = app
+        .ok(Some(&key), "{ myApiKeys { id name } }", json!({}))
+        .await;
+    let first = keys["myApiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] != "second")
+        .unwrap()["id"]
+        .clone();
+    let second = other_key["createApiKey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&second),
+        "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+        json!({ "id": first }),
+    )
+    .await;
+    assert_eq!(close_code(&mut socket).await, 4403);
+
+    // A banned user: sessions are revoked and the socket is closed.
+    let (banned, banned_key) = app.customer("banned@example.com").await;
+    let session = {
+        let mut conn = app.conn().await;
+        booster::auth::create_session(&mut conn, banned, Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .0
+    };
+    let mut socket = ws_connect(&app.base_url, "graphql-ws", &session).await;
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminBanUser(userId: $id, reason: \"fraud\") { id } }",
+        json!({ "id": banned.to_string() }),
+    )
+    .await;
+    assert_eq!(close_code(&mut socket).await, 4403);
+    let answer = app.gql(Some(&session), "{ me { id } }", json!({})).await;
+    assert_eq!(
+        error_code(&answer),
+        "UNAUTHENTICATED",
+        "a ban ends every session"
+    );
+    let answer = app.gql(Some(&banned_key), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&answer), "FORBIDDEN");
+
+    // A demoted admin stops receiving every customer's events.
+    let (demoted, demoted_key) = app
+        .user("second-admin@example.com", booster::db::enums::Role::Admin)
+        .await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &demoted_key).await;
+    socket
+        .send(subscribe(
+            "1",
+            "subscription { adminOrderUpdates { orderId } }",
+        ))
+        .await
+        .unwrap();
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminSetUserRole(userId: $id, role: CUSTOMER) { role } }",
+        json!({ "id": demoted.to_string() }),
+    )
+    .await;
+    assert_eq!(close_code(&mut socket).await, 4403);
+    let _ = user;
+}

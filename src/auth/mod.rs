@@ -7,7 +7,7 @@ pub mod tokens;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
@@ -18,6 +18,7 @@ use crate::{
         users::UserRow,
     },
     error::{AppError, AppResult},
+    events,
 };
 
 /// How the current request proved who it is.
@@ -159,16 +160,26 @@ pub async fn create_session(
     Ok((token, expires_at))
 }
 
+/// Revokes one session; the user's open WebSockets re-check their credential.
 pub async fn revoke_session(conn: &mut AsyncPgConnection, session_id: i64) -> AppResult<()> {
-    diesel::update(sessions::table.find(session_id))
-        .filter(sessions::revoked_at.is_null())
-        .set(sessions::revoked_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
-    Ok(())
+    conn.transaction(async |conn| {
+        let owner: Option<i64> = diesel::update(sessions::table.find(session_id))
+            .filter(sessions::revoked_at.is_null())
+            .set(sessions::revoked_at.eq(diesel::dsl::now))
+            .returning(sessions::user_id)
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(user_id) = owner {
+            events::credentials_changed(conn, user_id).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
-/// Revokes every session of a user (used when an admin bans them).
+/// Revokes every session of a user (an admin banned them), in the caller's
+/// transaction; the user's open WebSockets re-check their credential.
 pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<()> {
     diesel::update(sessions::table)
         .filter(sessions::user_id.eq(user_id))
@@ -176,6 +187,7 @@ pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, user_id: i64) -> 
         .set(sessions::revoked_at.eq(diesel::dsl::now))
         .execute(conn)
         .await?;
+    events::credentials_changed(conn, user_id).await?;
     Ok(())
 }
 
@@ -250,11 +262,16 @@ pub async fn revoke_api_key(
     if key.revoked_at.is_some() {
         return Ok(key);
     }
-    Ok(diesel::update(api_keys::table.find(key_id))
-        .set(api_keys::revoked_at.eq(diesel::dsl::now))
-        .returning(ApiKeyRow::as_returning())
-        .get_result(conn)
-        .await?)
+    conn.transaction(async |conn| {
+        let key = diesel::update(api_keys::table.find(key_id))
+            .set(api_keys::revoked_at.eq(diesel::dsl::now))
+            .returning(ApiKeyRow::as_returning())
+            .get_result(conn)
+            .await?;
+        events::credentials_changed(conn, owner_id).await?;
+        Ok(key)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
+    auth,
     auth::google::GoogleIdentity,
     db::allow_empty_changeset,
     db::{
@@ -12,6 +13,7 @@ use crate::{
         users::{NewUser, UserRow, UserSettingsChangeset},
     },
     error::{AppError, AppResult, is_unique_violation},
+    events,
 };
 
 pub const LANGUAGES: &[&str] = &["id", "en"];
@@ -199,13 +201,19 @@ pub async fn set_role(
             "admins cannot demote themselves",
         ));
     }
-    diesel::update(users::table.find(user_id))
-        .set(users::role.eq(role))
-        .returning(UserRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("user"))
+    conn.transaction(async |conn| {
+        let user = diesel::update(users::table.find(user_id))
+            .set(users::role.eq(role))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound("user"))?;
+        // A demoted admin's open WebSockets must lose the admin role at once.
+        events::credentials_changed(conn, user_id).await?;
+        Ok(user)
+    })
+    .await
 }
 
 /// Bans (with a reason) or unbans a user. A banned user's requests are refused.
@@ -228,16 +236,26 @@ pub async fn set_banned(
             "reason must be 1 to 500 characters",
         ));
     }
-    diesel::update(users::table.find(user_id))
-        .set((
-            users::banned_at.eq(reason.map(|_| chrono::Utc::now())),
-            users::ban_reason.eq(reason),
-        ))
-        .returning(UserRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("user"))
+    conn.transaction(async |conn| {
+        let user = diesel::update(users::table.find(user_id))
+            .set((
+                users::banned_at.eq(reason.map(|_| chrono::Utc::now())),
+                users::ban_reason.eq(reason),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound("user"))?;
+        if reason.is_some() {
+            // A ban ends every session; API keys stay but are refused while banned.
+            auth::revoke_all_sessions(conn, user_id).await?;
+        } else {
+            events::credentials_changed(conn, user_id).await?;
+        }
+        Ok(user)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,24 +1,120 @@
-//! What an operation over the WebSocket may do. The socket is for subscriptions
-//! (and the queries a live view needs); mutations go over `POST /graphql`, where
-//! every request checks the credential's current state and runs to its end even if
-//! the client goes away. A mutation sent over the socket is refused before it runs.
+//! What an operation over the WebSocket may do, and with which credential. The
+//! socket is for subscriptions and the queries a live view needs:
+//!
+//! - mutations are refused (they go over `POST /graphql`, which checks the
+//!   credential per request and runs every write to its end even if the client
+//!   goes away);
+//! - every operation re-reads the credential the socket connected with, so a
+//!   revoked key or session, a ban or a lowered role applies to the next operation,
+//!   with fresh DataLoaders (no rows cached for the life of the connection);
+//! - a watcher closes the socket (code 4403) as soon as the user's credentials
+//!   change in a way that takes access away: revocations, bans and role changes are
+//!   announced over LISTEN/NOTIFY (`events::credentials_changed`), so events stop
+//!   reaching a socket that may no longer receive them.
 
 use std::sync::Arc;
 
 use async_graphql::{
-    ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    Request, ServerResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    },
     parser::types::{ExecutableDocument, OperationType},
 };
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use crate::error::AppError;
+use crate::{
+    app::AppState,
+    auth::{self, AuthUser, Viewer},
+    error::{AppError, AppResult},
+};
 
-/// Connection data marking a request that arrived over the WebSocket.
-#[derive(Clone, Copy, Debug)]
-pub struct OverWebSocket;
+/// The WebSocket close code when the credential no longer allows the connection.
+pub const CLOSE_REVOKED: u16 = 4403;
 
-/// Installed on the schema; acts only on requests carrying [`OverWebSocket`].
+/// Connection data of a WebSocket; its presence marks a request as arriving over
+/// one.
+#[derive(Clone, Debug)]
+pub struct SocketSession {
+    /// The bearer token of `connection_init` (None: anonymous).
+    pub token: Option<String>,
+    /// Whether the socket connected with the admin role.
+    pub connected_as_admin: bool,
+    /// Cancelled when the credential stops allowing the connection; the socket is
+    /// then closed with [`CLOSE_REVOKED`].
+    pub revoked: CancellationToken,
+}
+
+impl SocketSession {
+    /// The viewer as the credential stands now. An error (revoked, expired,
+    /// banned, no longer admin) also closes the socket.
+    pub async fn current_viewer(&self, state: &AppState) -> AppResult<Viewer> {
+        let Some(token) = &self.token else {
+            return Ok(Viewer(None));
+        };
+        let checked = async {
+            let mut conn = state.pool.get().await?;
+            let user = auth::authenticate(&mut conn, token).await?;
+            self.still_allowed(&user)?;
+            Ok(user)
+        }
+        .await;
+        match checked {
+            Ok(user) => Ok(Viewer(Some(user))),
+            Err(error) => {
+                if !matches!(error, AppError::Internal(_)) {
+                    self.revoked.cancel();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn still_allowed(&self, user: &AuthUser) -> AppResult<()> {
+        if user.user.is_banned() {
+            return Err(AppError::forbidden("this account is banned"));
+        }
+        if self.connected_as_admin && !user.is_admin() {
+            return Err(AppError::forbidden(
+                "the admin role was withdrawn; connect again",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Re-checks the credential whenever the user's credentials change, until the
+    /// socket ends (`ended`) or the credential no longer allows it.
+    pub fn watch(&self, state: AppState, user_id: i64, ended: CancellationToken) {
+        let session = self.clone();
+        let mut changes = state.events.subscribe_credentials();
+        tokio::spawn(async move {
+            loop {
+                let changed = tokio::select! {
+                    _ = ended.cancelled() => return,
+                    _ = session.revoked.cancelled() => return,
+                    changed = changes.recv() => changed,
+                };
+                match changed {
+                    Ok(id) if id != user_id => continue,
+                    // A missed notice may have been ours: check.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                if let Err(error) = session.current_viewer(&state).await {
+                    tracing::info!(
+                        user_id,
+                        code = error.code(),
+                        "closing a WebSocket whose credential changed"
+                    );
+                }
+            }
+        });
+    }
+}
+
+/// Installed on the schema; acts only on requests carrying a [`SocketSession`].
 pub struct SocketPolicy;
 
 impl ExtensionFactory for SocketPolicy {
@@ -29,6 +125,24 @@ impl ExtensionFactory for SocketPolicy {
 
 #[async_trait::async_trait]
 impl Extension for SocketPolicy {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let Some(session) = ctx.data_opt::<SocketSession>() else {
+            return next.run(ctx, request).await;
+        };
+        let state = ctx.data_unchecked::<AppState>();
+        let viewer = session
+            .current_viewer(state)
+            .await
+            .map_err(|error| ApiError::from(error).into_server_error())?;
+        let (viewer, loaders) = super::request_data(state, viewer);
+        next.run(ctx, request.data(viewer).data(loaders)).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -41,7 +155,7 @@ impl Extension for SocketPolicy {
             .operations
             .iter()
             .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
-        if mutates && ctx.data_opt::<OverWebSocket>().is_some() {
+        if mutates && ctx.data_opt::<SocketSession>().is_some() {
             return Err(ApiError::from(AppError::BadRequest(
                 "mutations are not accepted over the WebSocket; send them with POST /graphql"
                     .into(),

@@ -8,16 +8,25 @@ use async_graphql::{
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
-    extract::{State, WebSocketUpgrade},
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
     http::HeaderMap,
     response::{Html, IntoResponse, Response},
 };
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::sync::{CancellationToken, PollSender};
 
 use super::HttpState;
 use crate::{
     auth::{self, Viewer},
     error::{AppError, AppResult},
-    graphql::{error::ApiError, socket::OverWebSocket},
+    graphql::{
+        error::ApiError,
+        socket::{CLOSE_REVOKED, SocketSession},
+    },
 };
 
 /// Resolves the bearer token of a request (header or connection_init payload).
@@ -102,24 +111,63 @@ pub async fn websocket(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = token_from_init(&payload);
-                    let viewer = viewer_for(&state, token.as_deref())
-                        .await
-                        .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?;
-                    let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    data.insert(loaders);
-                    data.insert(OverWebSocket);
-                    Ok(data)
-                })
-                .serve()
-        })
+        .on_upgrade(move |socket| serve_socket(state, protocol, socket))
         .into_response()
+}
+
+/// Runs the GraphQL protocol over the socket. Outgoing messages pass through a
+/// channel so that the socket can still be closed with [`CLOSE_REVOKED`] when the
+/// credential stops allowing it (see `graphql::socket`).
+async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSocket) {
+    let revoked = CancellationToken::new();
+    let ended = CancellationToken::new();
+    let _end_watchers = ended.clone().drop_guard();
+    let (mut sink, stream) = socket.split();
+    let (outgoing, mut to_send) = tokio::sync::mpsc::channel::<Message>(64);
+    let schema = state.schema.clone();
+    let incoming = stream.take_until(revoked.clone().cancelled_owned());
+    let on_init = {
+        let revoked = revoked.clone();
+        move |payload: serde_json::Value| async move {
+            let token = token_from_init(&payload);
+            let viewer = viewer_for(&state, token.as_deref())
+                .await
+                .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?;
+            let session = SocketSession {
+                token,
+                connected_as_admin: viewer.is_admin(),
+                revoked,
+            };
+            if let Some(user) = &viewer.0 {
+                session.watch(state.app.clone(), user.id(), ended);
+            }
+            let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
+            let mut data = Data::default();
+            data.insert(viewer);
+            data.insert(loaders);
+            data.insert(session);
+            Ok(data)
+        }
+    };
+    let protocol_run =
+        GraphQLWebSocket::new_with_pair(PollSender::new(outgoing), incoming, schema, protocol)
+            .on_connection_init(on_init)
+            .serve();
+    let forward = async {
+        while let Some(message) = to_send.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(protocol_run, forward);
+    if revoked.is_cancelled() {
+        let close = CloseFrame {
+            code: CLOSE_REVOKED,
+            reason: "the credential no longer allows this connection".into(),
+        };
+        let _ = sink.send(Message::Close(Some(close))).await;
+    }
 }
