@@ -199,3 +199,75 @@ async fn a_client_that_disconnects_mid_write_leaves_no_transaction_open() {
     other.batch_execute("ROLLBACK").await.unwrap();
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caller_mistakes_are_validation_errors_naming_the_field() {
+    use booster::db::enums::Fulfillment;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
+    let admin = app.admin().await;
+    let (user, key) = app.funded_customer("mistakes@example.com", 100_000).await;
+    let place = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }";
+    let cases: Vec<(Option<&str>, &str, serde_json::Value, &str)> = vec![
+        // NUL characters, in variables and written in the document.
+        (
+            Some(&key),
+            place,
+            json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/a\u{0}", "quantity": 100 } }),
+            "link",
+        ),
+        (
+            Some(&key),
+            place,
+            json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/a/status/1", "quantity": 100, "idempotencyKey": "k\u{0}" } }),
+            "idempotencyKey",
+        ),
+        (
+            Some(&key),
+            "mutation { createApiKey(name: \"bot\\u0000\") { key } }",
+            json!({}),
+            "name",
+        ),
+        (
+            None,
+            "query($q: String) { services(search: $q) { totalCount } }",
+            json!({ "q": "\u{0}" }),
+            "q",
+        ),
+        // Cursors that decode to a negative or overflowing position.
+        (
+            None,
+            "{ services(after: \"bzotNQ\") { totalCount } }",
+            json!({}),
+            "after",
+        ),
+        (
+            None,
+            "{ services(after: \"bzo5MjIzMzcyMDM2ODU0Nzc1ODA3\") { totalCount } }",
+            json!({}),
+            "after",
+        ),
+        // An adjustment that would overflow any balance.
+        (
+            Some(&admin),
+            "mutation($input: AdjustBalanceInput!) { adminAdjustBalance(input: $input) { id } }",
+            json!({ "input": { "userId": user.to_string(), "amount": i64::MAX, "reason": "test" } }),
+            "amount",
+        ),
+    ];
+    for (token, query, variables, field) in cases {
+        let answer = app.gql(token, query, variables).await;
+        assert_eq!(
+            (error_code(&answer), error_field(&answer)),
+            ("VALIDATION".to_string(), field.to_string()),
+            "{query}: {answer}"
+        );
+    }
+    assert_eq!(app.balance(user).await, 100_000, "nothing was written");
+    let orders = app
+        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
+        .await;
+    assert_eq!(orders["myOrders"]["totalCount"], 0);
+    app.assert_books_balanced().await;
+}

@@ -631,7 +631,7 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
     }
     println!("status change -> subscription event across processes: {latencies:?}");
 
-    // Someone else's order: FORBIDDEN.
+    // Someone else's order: NOT_FOUND, as if it did not exist.
     let (_, stranger) = app.customer("stranger@example.com").await;
     let mut socket = ws_connect(&other_process, "graphql-transport-ws", &stranger).await;
     socket
@@ -644,7 +644,26 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
         .unwrap();
     let refused = next_json(&mut socket).await;
     let text = refused.to_string();
-    assert!(text.contains("FORBIDDEN"), "{text}");
+    assert!(text.contains("NOT_FOUND"), "{text}");
+    // A missing order answers exactly the same: ids cannot be probed.
+    socket
+        .send(Message::text(
+            json!({ "id": "10", "type": "subscribe", "payload": {
+                "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }", "variables": { "id": "999999" } } })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+    let missing = loop {
+        let message = next_json(&mut socket).await;
+        if message["id"] == "10" {
+            break message;
+        }
+    };
+    assert_eq!(
+        missing["payload"][0]["message"], refused["payload"][0]["message"],
+        "{missing} vs {refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -171,7 +171,12 @@ pub fn redact(url: &url::Url) -> String {
 /// field that is simply a no-op.
 pub fn allow_empty_changeset(result: diesel::QueryResult<usize>) -> diesel::QueryResult<usize> {
     match result {
-        Err(diesel::result::Error::QueryBuilderError(_)) => Ok(0),
+        // Only the empty update: any other query-builder error is a real one.
+        Err(diesel::result::Error::QueryBuilderError(error))
+            if error.is::<diesel::result::EmptyChangeset>() =>
+        {
+            Ok(0)
+        }
         other => other,
     }
 }

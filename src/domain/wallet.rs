@@ -149,6 +149,10 @@ pub async fn audit(conn: &mut AsyncPgConnection) -> AppResult<Vec<(i64, i64, i64
 /// An admin's manual correction: `amount` is signed (non-zero), `reason` required.
 /// A debit that would take the balance below zero is INSUFFICIENT_BALANCE and
 /// writes nothing (the guarded UPDATE in [`debit`] decides, atomically).
+/// The largest manual adjustment, either way (one trillion rupiah): far above any
+/// real balance, far below where a balance could overflow.
+pub const MAX_ADJUSTMENT: i64 = 1_000_000_000_000;
+
 pub async fn adjust(
     conn: &mut AsyncPgConnection,
     actor_id: i64,
@@ -157,10 +161,10 @@ pub async fn adjust(
     reason: &str,
 ) -> AppResult<LedgerEntryRow> {
     let reason = reason.trim();
-    if amount == 0 {
+    if amount == 0 || amount.unsigned_abs() > MAX_ADJUSTMENT as u64 {
         return Err(AppError::validation(
             "amount",
-            "an adjustment must not be zero",
+            format!("an adjustment is between 1 and {MAX_ADJUSTMENT} rupiah either way"),
         ));
     }
     if reason.is_empty() {

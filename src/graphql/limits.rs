@@ -21,7 +21,7 @@ use std::{
 };
 
 use async_graphql::{
-    Request, Response, ServerError, ServerResult, ValidationResult,
+    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
         NextRequest, NextSubscribe, NextValidation,
@@ -114,6 +114,33 @@ pub fn expanded_fields(document: &ExecutableDocument) -> u64 {
 }
 
 impl QueryLimitsExtension {
+    /// What is checked on the parsed document before the engine sees it: the
+    /// expanded size and the text of every argument; notes whether it only reads.
+    fn check_document(
+        &self,
+        document: &ExecutableDocument,
+        variables: &Variables,
+    ) -> Result<(), AppError> {
+        let most = self.limits.max_complexity as u64;
+        if expanded_fields(document) > most {
+            return Err(AppError::QueryTooComplex(format!(
+                "the query selects more than {most} fields once its fragments are expanded"
+            )));
+        }
+        if let Some(field) = super::input::field_with_nul(document, variables) {
+            return Err(AppError::validation(
+                field,
+                "text must not contain NUL characters",
+            ));
+        }
+        let read_only = document
+            .operations
+            .iter()
+            .all(|(_, operation)| operation.node.ty == OperationType::Query);
+        self.read_only.store(read_only, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn check(&self, result: &ValidationResult) -> Result<(), AppError> {
         let limits = &self.limits;
         if result.depth > limits.max_depth {
@@ -168,19 +195,13 @@ impl Extension for QueryLimitsExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // A document that does not parse is left to the engine, which reports it.
-        if let Ok(document) = request.parsed_query() {
-            let most = self.limits.max_complexity as u64;
-            if expanded_fields(document) > most {
-                return Err(ApiError::from(AppError::QueryTooComplex(format!(
-                    "the query selects more than {most} fields once its fragments are expanded"
-                )))
-                .into_server_error());
-            }
-            let read_only = document
-                .operations
-                .iter()
-                .all(|(_, operation)| operation.node.ty == OperationType::Query);
-            self.read_only.store(read_only, Ordering::Relaxed);
+        let variables = std::mem::take(&mut request.variables);
+        let checked = request
+            .parsed_query()
+            .map(|document| self.check_document(document, &variables));
+        request.variables = variables;
+        if let Ok(checked) = checked {
+            checked.map_err(|error| ApiError::from(error).into_server_error())?;
         }
         next.run(ctx, request).await
     }

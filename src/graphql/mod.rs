@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod guards;
+pub mod input;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;

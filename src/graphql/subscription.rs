@@ -73,12 +73,11 @@ async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream>
     let user = current_user(ctx)?;
     let order_id = parse_id("orderId", &order_id)?;
     let mut conn = conn(ctx).await?;
-    let order = OrderRow::find(&mut conn, order_id)
+    // Someone else's order is NOT_FOUND, like a missing one: ids are not probeable.
+    OrderRow::find(&mut conn, order_id)
         .await?
+        .filter(|order| order.user_id == user.id() || user.is_admin())
         .ok_or(AppError::NotFound("order"))?;
-    if order.user_id != user.id() && !user.is_admin() {
-        return Err(AppError::forbidden("only the order's owner can follow it").into());
-    }
     drop(conn);
     Ok(event_stream(
         ctx,

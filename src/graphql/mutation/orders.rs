@@ -156,11 +156,20 @@ impl OrderMutation {
                     .value(ctx)
                     .map_err(|_| AppError::validation("file", "the upload is missing"))?;
                 let mut text = String::new();
+                // One byte past the limit tells a file that is too large from one
+                // that fits exactly; a large file is refused, never cut short.
                 upload
                     .into_read()
-                    .take(MAX_MASS_ORDER_BYTES)
+                    .take(MAX_MASS_ORDER_BYTES + 1)
                     .read_to_string(&mut text)
                     .map_err(|_| AppError::validation("file", "the file must be UTF-8 text"))?;
+                if text.len() > MAX_MASS_ORDER_BYTES as usize {
+                    return Err(AppError::validation(
+                        "file",
+                        format!("the file is larger than {MAX_MASS_ORDER_BYTES} bytes"),
+                    )
+                    .into());
+                }
                 text
             }
             _ => return Err(AppError::validation("text", "give either text or file").into()),
