@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::service_categories;
 
@@ -18,18 +17,7 @@ pub struct CategoryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl CategoryRow {
-    pub async fn load_many(
-        conn: &mut AsyncPgConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<CategoryRow>> {
-        service_categories::table
-            .filter(service_categories::id.eq_any(ids))
-            .select(CategoryRow::as_select())
-            .load(conn)
-            .await
-    }
-}
+super::reads_by_id!(CategoryRow, service_categories);
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = service_categories)]

@@ -34,16 +34,9 @@ pub struct DepositRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl DepositRow {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<DepositRow>> {
-        deposits::table
-            .find(id)
-            .select(DepositRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
+super::reads_by_id!(DepositRow, deposits);
 
+impl DepositRow {
     pub async fn find_by_merchant_ref(
         conn: &mut AsyncPgConnection,
         merchant_ref: &str,
@@ -54,28 +47,6 @@ impl DepositRow {
             .first(conn)
             .await
             .optional()
-    }
-
-    /// The row, locked until the end of the caller's transaction.
-    pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<DepositRow>> {
-        deposits::table
-            .find(id)
-            .select(DepositRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn load_many(
-        conn: &mut AsyncPgConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<DepositRow>> {
-        deposits::table
-            .filter(deposits::id.eq_any(ids))
-            .select(DepositRow::as_select())
-            .load(conn)
-            .await
     }
 }
 

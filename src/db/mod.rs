@@ -180,6 +180,54 @@ pub fn allow_empty_changeset(result: diesel::QueryResult<usize>) -> diesel::Quer
         other => other,
     }
 }
+/// The reads by primary key every row type has, written once: `find`,
+/// `find_for_update` (locked until the caller's transaction ends) and `load_many`
+/// (the rows with these ids, in no particular order; DataLoaders batch through it).
+/// The calls name diesel-async's `RunQueryDsl` in full: the expanding module may
+/// also have diesel's own in scope through its prelude.
+macro_rules! reads_by_id {
+    ($row:ident, $table:ident) => {
+        impl $row {
+            pub async fn find(
+                conn: &mut diesel_async::AsyncPgConnection,
+                id: i64,
+            ) -> diesel::QueryResult<Option<$row>> {
+                use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+                let query = $table::table.find(id).select($row::as_select());
+                diesel_async::RunQueryDsl::first(query, conn)
+                    .await
+                    .optional()
+            }
+
+            pub async fn find_for_update(
+                conn: &mut diesel_async::AsyncPgConnection,
+                id: i64,
+            ) -> diesel::QueryResult<Option<$row>> {
+                use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+                let query = $table::table
+                    .find(id)
+                    .select($row::as_select())
+                    .for_update();
+                diesel_async::RunQueryDsl::first(query, conn)
+                    .await
+                    .optional()
+            }
+
+            pub async fn load_many(
+                conn: &mut diesel_async::AsyncPgConnection,
+                ids: &[i64],
+            ) -> diesel::QueryResult<Vec<$row>> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                let query = $table::table
+                    .filter($table::id.eq_any(ids))
+                    .select($row::as_select());
+                diesel_async::RunQueryDsl::load(query, conn).await
+            }
+        }
+    };
+}
+pub(crate) use reads_by_id;
+
 /// Escapes `%`, `_` and `\\` so user text matches literally inside LIKE patterns.
 pub fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -41,40 +41,7 @@ pub struct OrderRow {
     pub fallback_used: bool,
 }
 
-impl OrderRow {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<OrderRow>> {
-        orders::table
-            .find(id)
-            .select(OrderRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn load_many(
-        conn: &mut AsyncPgConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<OrderRow>> {
-        orders::table
-            .filter(orders::id.eq_any(ids))
-            .select(OrderRow::as_select())
-            .load(conn)
-            .await
-    }
-
-    pub async fn find_for_update(
-        conn: &mut AsyncPgConnection,
-        id: i64,
-    ) -> QueryResult<Option<OrderRow>> {
-        orders::table
-            .find(id)
-            .select(OrderRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()
-    }
-}
+super::reads_by_id!(OrderRow, orders);
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = orders)]

@@ -37,32 +37,14 @@ pub struct ProviderRow {
     pub low_balance_threshold: Option<BigDecimal>,
 }
 
+super::reads_by_id!(ProviderRow, providers);
+
 impl ProviderRow {
     /// Active providers, oldest first.
     pub async fn list_active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ProviderRow>> {
         providers::table
             .filter(providers::active.eq(true))
             .order(providers::id)
-            .select(ProviderRow::as_select())
-            .load(conn)
-            .await
-    }
-
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ProviderRow>> {
-        providers::table
-            .find(id)
-            .select(ProviderRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn load_many(
-        conn: &mut AsyncPgConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<ProviderRow>> {
-        providers::table
-            .filter(providers::id.eq_any(ids))
             .select(ProviderRow::as_select())
             .load(conn)
             .await

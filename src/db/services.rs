@@ -4,7 +4,7 @@
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use super::{
     contains_pattern,
@@ -42,27 +42,7 @@ pub struct ServiceRow {
     pub fallback_service_id: Option<i64>,
 }
 
-impl ServiceRow {
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ServiceRow>> {
-        services::table
-            .find(id)
-            .select(ServiceRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn load_many(
-        conn: &mut AsyncPgConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<ServiceRow>> {
-        services::table
-            .filter(services::id.eq_any(ids))
-            .select(ServiceRow::as_select())
-            .load(conn)
-            .await
-    }
-}
+super::reads_by_id!(ServiceRow, services);
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = services)]

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use super::{
     contains_pattern,
@@ -32,26 +32,11 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
+super::reads_by_id!(UserRow, users);
+
 impl UserRow {
     pub fn is_banned(&self) -> bool {
         self.banned_at.is_some()
-    }
-
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<UserRow>> {
-        users::table
-            .find(id)
-            .select(UserRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
-        users::table
-            .filter(users::id.eq_any(ids))
-            .select(UserRow::as_select())
-            .load(conn)
-            .await
     }
 }
 

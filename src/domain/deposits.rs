@@ -194,7 +194,7 @@ pub async fn apply_report(
     report: &GatewayReport,
 ) -> AppResult<(Outcome, DepositRow)> {
     conn.transaction(async |conn| {
-        let deposit = DepositRow::lock(conn, deposit_id)
+        let deposit = DepositRow::find_for_update(conn, deposit_id)
             .await?
             .ok_or(AppError::NotFound("deposit"))?;
         let now = Utc::now();
@@ -312,7 +312,7 @@ pub async fn apply_report(
 /// report it paid). Does nothing to any other status.
 pub async fn expire(conn: &mut AsyncPgConnection, deposit_id: i64, note: &str) -> AppResult<bool> {
     conn.transaction(async |conn| {
-        let Some(deposit) = DepositRow::lock(conn, deposit_id).await? else {
+        let Some(deposit) = DepositRow::find_for_update(conn, deposit_id).await? else {
             return Err(AppError::NotFound("deposit"));
         };
         if deposit.status != DepositStatus::Pending || deposit.expires_at > Utc::now() {

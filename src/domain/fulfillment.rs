@@ -146,28 +146,7 @@ pub async fn mark_accepted(
                 "the provider accepted it as order {provider_order_id} after it was {} and refunded; reconcile it",
                 order.status
             );
-            // Customers see a neutral note; the detail goes to the admins only.
-            let (order, _) = record_status(
-                conn,
-                &order,
-                OrderStatus::NeedsReview,
-                None,
-                None,
-                "under review by our team",
-            )
-            .await?;
-            notifications::notify(
-                conn,
-                Audience::Admins,
-                "ORDER_NEEDS_REVIEW",
-                &format!("order {}: {detail}", order.id),
-                About {
-                    order_id: Some(order.id),
-                    provider_id: order.provider_id,
-                },
-            )
-            .await?;
-            return Ok(order);
+            return send_to_review(conn, &order, &detail).await;
         }
         if order.status != OrderStatus::Submitting {
             tracing::warn!(order_id, status = %order.status, "provider accepted an order that is no longer SUBMITTING");
@@ -320,32 +299,41 @@ pub async fn mark_unclear(
             .set(orders::last_error.eq(error))
             .execute(conn)
             .await?;
-        let note =
+        let detail =
             format!("unclear whether the provider accepted it ({error}); not resent automatically");
-        // Customers see a neutral note; the detail goes to the admins only.
-        let (order, _) = record_status(
-            conn,
-            &order,
-            OrderStatus::NeedsReview,
-            None,
-            None,
-            "under review by our team",
-        )
-        .await?;
-        notifications::notify(
-            conn,
-            Audience::Admins,
-            "ORDER_NEEDS_REVIEW",
-            &format!("order {}: {note}", order.id),
-            About {
-                order_id: Some(order.id),
-                provider_id: order.provider_id,
-            },
-        )
-        .await?;
-        Ok(order)
+        send_to_review(conn, &order, &detail).await
     })
     .await
+}
+
+/// NEEDS_REVIEW, in the caller's transaction: customers see a neutral note, the
+/// admins get `detail` in a notification.
+async fn send_to_review(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    detail: &str,
+) -> AppResult<OrderRow> {
+    let (order, _) = record_status(
+        conn,
+        order,
+        OrderStatus::NeedsReview,
+        None,
+        None,
+        "under review by our team",
+    )
+    .await?;
+    notifications::notify(
+        conn,
+        Audience::Admins,
+        "ORDER_NEEDS_REVIEW",
+        &format!("order {}: {detail}", order.id),
+        About {
+            order_id: Some(order.id),
+            provider_id: order.provider_id,
+        },
+    )
+    .await?;
+    Ok(order)
 }
 
 /// Orders left in SUBMITTING longer than `older_than` (their worker died between

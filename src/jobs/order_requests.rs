@@ -39,6 +39,24 @@ pub struct RequestsReport {
     pub rejected: usize,
 }
 
+/// What became of a request at the provider.
+struct Answer {
+    status: OrderRequestStatus,
+    provider_ref: Option<String>,
+    /// Shown to the customer: never the provider's own words.
+    note: &'static str,
+}
+
+impl Answer {
+    fn new(status: OrderRequestStatus, note: &'static str) -> Answer {
+        Answer {
+            status,
+            provider_ref: None,
+            note,
+        }
+    }
+}
+
 /// Forwards customers' cancel and refill requests and follows refills to their end.
 pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
     let lease = state.config.fulfillment.status_sync_lease;
@@ -60,81 +78,51 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
             // Not at a provider (yet): a cancel waits for the order to be accepted.
             continue;
         };
-        match (request.kind, request.status) {
+        let answer = match (request.kind, request.status) {
             (OrderRequestKind::Cancel, OrderRequestStatus::Pending) => {
-                match tracked(
+                let outcome = tracked(
                     state,
                     provider,
                     "cancel",
                     client.cancel(std::slice::from_ref(&remote_id)),
                 )
                 .await
-                {
-                    Ok(outcomes) => {
-                        let (status, note) = match outcomes.get(&remote_id) {
-                            Some(Ok(())) => (
-                                OrderRequestStatus::Accepted,
-                                "the provider accepted the cancellation".to_string(),
-                            ),
-                            Some(Err(e)) => (
-                                OrderRequestStatus::Rejected,
-                                format!("the provider refused: {e}"),
-                            ),
-                            None => (
-                                OrderRequestStatus::Rejected,
-                                "the provider did not answer for this order".to_string(),
-                            ),
-                        };
-                        if status == OrderRequestStatus::Rejected {
-                            report.rejected += 1;
-                        } else {
-                            report.forwarded += 1;
-                        }
-                        fulfillment::update_request(&mut conn, &request, status, None, &note)
-                            .await?;
-                    }
-                    Err(ProviderError::Refused(e)) => {
-                        report.rejected += 1;
-                        fulfillment::update_request(
-                            &mut conn,
-                            &request,
+                .map(|mut answers| answers.remove(&remote_id));
+                match outcome {
+                    Ok(Some(Ok(()))) => Some(Answer::new(
+                        OrderRequestStatus::Accepted,
+                        "cancellation accepted",
+                    )),
+                    Ok(Some(Err(why))) | Err(ProviderError::Refused(why)) => {
+                        tracing::info!(request = request.id, %why, "cancellation refused upstream");
+                        Some(Answer::new(
                             OrderRequestStatus::Rejected,
-                            None,
-                            &format!("the provider refused: {e}"),
-                        )
-                        .await?;
+                            "cancellation refused",
+                        ))
                     }
-                    Err(e) => {
-                        tracing::warn!(request = request.id, error = %e, "forwarding a cancel failed; retried later")
+                    Ok(None) => Some(Answer::new(
+                        OrderRequestStatus::Rejected,
+                        "cancellation refused",
+                    )),
+                    Err(error) => {
+                        tracing::warn!(request = request.id, %error, "forwarding a cancel failed; retried later");
+                        None
                     }
                 }
             }
             (OrderRequestKind::Refill, OrderRequestStatus::Pending) => {
                 match tracked(state, provider, "refill", client.refill(&remote_id)).await {
-                    Ok(refill_id) => {
-                        report.forwarded += 1;
-                        fulfillment::update_request(
-                            &mut conn,
-                            &request,
-                            OrderRequestStatus::Submitted,
-                            Some(&refill_id),
-                            "refill requested at the provider",
-                        )
-                        .await?;
+                    Ok(refill_id) => Some(Answer {
+                        provider_ref: Some(refill_id),
+                        ..Answer::new(OrderRequestStatus::Submitted, "refill requested")
+                    }),
+                    Err(ProviderError::Refused(why)) => {
+                        tracing::info!(request = request.id, %why, "refill refused upstream");
+                        Some(Answer::new(OrderRequestStatus::Rejected, "refill refused"))
                     }
-                    Err(ProviderError::Refused(e)) => {
-                        report.rejected += 1;
-                        fulfillment::update_request(
-                            &mut conn,
-                            &request,
-                            OrderRequestStatus::Rejected,
-                            None,
-                            &format!("the provider refused: {e}"),
-                        )
-                        .await?;
-                    }
-                    Err(e) => {
-                        tracing::warn!(request = request.id, error = %e, "forwarding a refill failed; retried later")
+                    Err(error) => {
+                        tracing::warn!(request = request.id, %error, "forwarding a refill failed; retried later");
+                        None
                     }
                 }
             }
@@ -142,46 +130,45 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
                 let Some(refill_id) = request.provider_ref.clone() else {
                     continue;
                 };
-                match tracked(
+                let label = tracked(
                     state,
                     provider,
                     "refill_status",
                     client.refill_status(&refill_id),
                 )
-                .await
-                {
-                    Ok(label) => match label.to_ascii_lowercase().as_str() {
-                        "completed" | "success" => {
-                            report.completed += 1;
-                            fulfillment::update_request(
-                                &mut conn,
-                                &request,
-                                OrderRequestStatus::Completed,
-                                None,
-                                "refill completed",
-                            )
-                            .await?;
-                        }
-                        "rejected" | "canceled" | "cancelled" | "error" => {
-                            report.rejected += 1;
-                            fulfillment::update_request(
-                                &mut conn,
-                                &request,
-                                OrderRequestStatus::Rejected,
-                                None,
-                                &format!("refill {label}"),
-                            )
-                            .await?;
-                        }
-                        _ => {}
-                    },
-                    Err(e) => {
-                        tracing::warn!(request = request.id, error = %e, "refill status check failed")
+                .await;
+                match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Ok("completed" | "success") => Some(Answer::new(
+                        OrderRequestStatus::Completed,
+                        "refill completed",
+                    )),
+                    Ok("rejected" | "canceled" | "cancelled" | "error") => {
+                        Some(Answer::new(OrderRequestStatus::Rejected, "refill refused"))
+                    }
+                    Ok(_) => None,
+                    Err(error) => {
+                        tracing::warn!(request = request.id, %error, "refill status check failed");
+                        None
                     }
                 }
             }
-            _ => {}
+            _ => None,
+        };
+        let Some(answer) = answer else { continue };
+        match answer.status {
+            OrderRequestStatus::Rejected => report.rejected += 1,
+            OrderRequestStatus::Completed => report.completed += 1,
+            _ => report.forwarded += 1,
         }
+        // Customers read these notes: what the provider said stays in the log.
+        fulfillment::update_request(
+            &mut conn,
+            &request,
+            answer.status,
+            answer.provider_ref.as_deref(),
+            answer.note,
+        )
+        .await?;
     }
     Ok(report)
 }
