@@ -12,7 +12,9 @@
 #[path = "../tests/common/fake_provider.rs"]
 mod fake_provider;
 
-use std::{process::Command, str::FromStr, time::Instant};
+mod common;
+
+use std::{str::FromStr, time::Instant};
 
 use bigdecimal::BigDecimal;
 use booster::{
@@ -34,26 +36,7 @@ const SERVICES: i64 = 5_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    db::ensure_database_exists(&url).await?;
-    db::run_migrations(&url).await?;
-    let result = run(&url).await;
-    drop_database(&name);
-    result
-}
-
-fn drop_database(name: &str) {
-    let _ = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-qc",
-            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        ])
-        .status();
+    common::with_bench_database(|url| async move { run(&url).await }).await
 }
 
 fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {

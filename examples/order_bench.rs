@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo run --release --example order_bench` (PostgreSQL on 127.0.0.1:5432).
 
+mod common;
+
 use std::{
     process::Command,
     time::{Duration, Instant},
@@ -17,16 +19,9 @@ use booster::{
     app::AppState,
     auth,
     config::Config,
-    db::{
-        self,
-        enums::{Fulfillment, LedgerKind, Platform, Role, ServiceType},
-        schema::{service_categories, services},
-        services::NewService,
-    },
+    db::enums::{LedgerKind, Role},
     domain::{accounts, wallet},
 };
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -36,26 +31,7 @@ const SECONDS: u64 = 10;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    db::ensure_database_exists(&url).await?;
-    db::run_migrations(&url).await?;
-    let result = run(&url).await;
-    drop_database(&name);
-    result
-}
-
-fn drop_database(name: &str) {
-    let _ = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-qc",
-            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        ])
-        .status();
+    common::with_bench_database(|url| async move { run(&url).await }).await
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
@@ -78,36 +54,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let (_, admin_key) = auth::create_api_key(&mut conn, admin.id, "bench")
         .await
         .map_err(anyhow_err)?;
-    let category: i64 = diesel::insert_into(service_categories::table)
-        .values(service_categories::name.eq("Bench"))
-        .returning(service_categories::id)
-        .get_result(&mut conn)
-        .await?;
-    let service: i64 = diesel::insert_into(services::table)
-        .values(NewService {
-            category_id: category,
-            name: "Twitter followers".into(),
-            description: String::new(),
-            platform: Platform::Twitter,
-            service_type: ServiceType::Default,
-            provider_id: None,
-            provider_service_id: None,
-            provider_rate: None,
-            markup_bps: None,
-            fulfillment: Fulfillment::Manual,
-            price_per_1000: 10_000,
-            min_quantity: 10,
-            max_quantity: 100_000,
-            quantity_step: 1,
-            refill: false,
-            cancel: true,
-            dripfeed: false,
-            active: true,
-            sort_order: 0,
-        })
-        .returning(services::id)
-        .get_result(&mut conn)
-        .await?;
+    let service = common::bench_service(&mut conn, None).await?;
     let mut keys = Vec::new();
     for i in 0..CLIENTS {
         let user = accounts::create_user(

@@ -8,16 +8,16 @@
 #[path = "../tests/common/fake_provider.rs"]
 mod fake_provider;
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use booster::{
     app::AppState,
     config::Config,
     db::{
-        self,
-        enums::{Currency, Fulfillment, LedgerKind, Platform, ProviderKind, Role, ServiceType},
-        schema::{orders, service_categories, services},
-        services::NewService,
+        enums::{Currency, LedgerKind, ProviderKind, Role},
+        schema::{orders, services},
     },
     domain::{accounts, catalog, orders as order_rules, wallet},
     jobs::{dispatch, status_sync},
@@ -30,22 +30,7 @@ const LATENCY: Duration = Duration::from_millis(50);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    db::ensure_database_exists(&url).await?;
-    db::run_migrations(&url).await?;
-    let result = run(&url).await;
-    let _ = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-qc",
-            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        ])
-        .status();
-    result
+    common::with_bench_database(|url| async move { run(&url).await }).await
 }
 
 fn config(url: &str, concurrency: usize) -> Config {
@@ -77,36 +62,7 @@ async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i6
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let category: i64 = diesel::insert_into(service_categories::table)
-        .values(service_categories::name.eq("Bench"))
-        .returning(service_categories::id)
-        .get_result(&mut conn)
-        .await?;
-    let service: i64 = diesel::insert_into(services::table)
-        .values(NewService {
-            category_id: category,
-            name: "Twitter followers".into(),
-            description: String::new(),
-            platform: Platform::Twitter,
-            service_type: ServiceType::Default,
-            provider_id: Some(provider.id),
-            provider_service_id: Some("101".into()),
-            provider_rate: Some(1.into()),
-            markup_bps: None,
-            fulfillment: Fulfillment::Provider,
-            price_per_1000: 1000,
-            min_quantity: 10,
-            max_quantity: 100_000,
-            quantity_step: 1,
-            refill: false,
-            cancel: false,
-            dripfeed: false,
-            active: true,
-            sort_order: 0,
-        })
-        .returning(services::id)
-        .get_result(&mut conn)
-        .await?;
+    let service = common::bench_service(&mut conn, Some((provider.id, "101"))).await?;
     let user = accounts::create_user(&mut conn, "bench@example.com", "", Role::Customer)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -22,10 +22,7 @@ pub async fn request_cancel(
     user_id: i64,
     order_id: i64,
 ) -> AppResult<(OrderRow, Option<OrderRequestRow>)> {
-    let order = owned_order(conn, user_id, order_id).await?;
-    let service = ServiceRow::find(conn, order.service_id)
-        .await?
-        .ok_or(AppError::NotFound("service"))?;
+    let (order, service) = owned_order_and_service(conn, user_id, order_id).await?;
     if !service.cancel {
         return Err(AppError::validation(
             "orderId",
@@ -73,10 +70,7 @@ pub async fn request_refill(
     user_id: i64,
     order_id: i64,
 ) -> AppResult<OrderRequestRow> {
-    let order = owned_order(conn, user_id, order_id).await?;
-    let service = ServiceRow::find(conn, order.service_id)
-        .await?
-        .ok_or(AppError::NotFound("service"))?;
+    let (order, service) = owned_order_and_service(conn, user_id, order_id).await?;
     if !service.refill {
         return Err(AppError::validation(
             "orderId",
@@ -120,6 +114,19 @@ async fn open_request(
                 e.into()
             }
         })
+}
+
+/// The caller's order and its service, which says whether a request is allowed.
+async fn owned_order_and_service(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order_id: i64,
+) -> AppResult<(OrderRow, ServiceRow)> {
+    let order = owned_order(conn, user_id, order_id).await?;
+    let service = ServiceRow::find(conn, order.service_id)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    Ok((order, service))
 }
 
 /// The order if `user_id` owns it; someone else's order is NOT_FOUND (ids are not probeable).
