@@ -4,12 +4,8 @@
 //! [`catalog_import::sync_provider`]. A provider another process is syncing (its
 //! advisory lock is taken) is skipped; one that fails is tried again next time.
 
-use async_trait::async_trait;
-
-use super::Job;
 use crate::{
     app::AppState,
-    config::Config,
     db::providers::ProviderRow,
     domain::catalog_import::{self, SyncReport},
     error::AppResult,
@@ -25,20 +21,7 @@ pub struct CatalogSyncRun {
     pub failed: Vec<i64>,
 }
 
-pub struct CatalogSync;
-
-#[async_trait]
-impl Job for CatalogSync {
-    fn name(&self) -> &'static str {
-        "catalogue sync"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.catalog.sync_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state).await.map(super::summary)
-    }
-}
+super::job!(CatalogSync, "catalogue sync", catalog.sync_interval);
 
 /// One pass over every active provider.
 pub async fn run(state: &AppState) -> AppResult<CatalogSyncRun> {

@@ -6,37 +6,18 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
 
-use super::{
-    Job,
-    provider_calls::{Clients, tracked},
-    summary,
-};
+use super::provider_calls::{Clients, tracked};
 use crate::{
     app::AppState,
-    config::Config,
     db::{orders::OrderRow, services::ServiceRow},
     domain::fulfillment::{self, RefusalOutcome},
     error::AppResult,
     providers::{self, ProviderError, RemoteOrderRequest},
 };
 
-pub struct Dispatch;
-
-#[async_trait]
-impl Job for Dispatch {
-    fn name(&self) -> &'static str {
-        "dispatch"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.fulfillment.dispatch_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state).await.map(summary)
-    }
-}
+super::job!(Dispatch, "dispatch", fulfillment.dispatch_interval);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DispatchReport {

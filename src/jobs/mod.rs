@@ -3,8 +3,9 @@
 //! `FOR UPDATE SKIP LOCKED` (plus a lease where a claim outlives its transaction),
 //! so any number of `serve` and `worker` processes can run the same jobs.
 //!
-//! To add a job: a file here with a unit struct implementing [`Job`] (its name, its
-//! interval from the config, one run), and one line in [`all`]. A run returns a
+//! To add a job: a file here with `pub async fn run(&AppState) -> AppResult<Report>`
+//! and `job!(Name, "name", <concern>.<interval>)` (a `Config` field), which implements
+//! [`Job`] for it, and one line in [`all`]. A run returns a
 //! one-line summary when it did something; the runner logs it, isolates panics and
 //! stops the job at shutdown. Long runs check [`AppState::is_stopping`] between
 //! claims so that a stop never strands claimed work.
@@ -52,6 +53,35 @@ pub fn all() -> Vec<Box<dyn Job>> {
 }
 
 /// A summary for a report that differs from "nothing happened".
-fn summary<R: std::fmt::Debug + Default + PartialEq>(report: R) -> Option<String> {
+pub(crate) fn summary<R: std::fmt::Debug + Default + PartialEq>(report: R) -> Option<String> {
     (report != R::default()).then(|| format!("{report:?}"))
 }
+
+/// The [`Job`] of a job file: a unit struct named `$job`, logged as `$name`, run
+/// every `config.$interval`, whose run is the file's
+/// `run(&AppState) -> AppResult<Report>`; a report other than `Report::default()`
+/// is logged as the run's summary.
+macro_rules! job {
+    ($job:ident, $name:literal, $($interval:ident).+) => {
+        pub struct $job;
+
+        #[async_trait::async_trait]
+        impl $crate::jobs::Job for $job {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn interval(&self, config: &$crate::config::Config) -> std::time::Duration {
+                config.$($interval).+
+            }
+
+            async fn run_once(
+                &self,
+                state: &$crate::app::AppState,
+            ) -> $crate::error::AppResult<Option<String>> {
+                run(state).await.map($crate::jobs::summary)
+            }
+        }
+    };
+}
+use job;

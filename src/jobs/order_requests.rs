@@ -1,36 +1,20 @@
 //! Order requests: forwards customers' cancel and refill requests to the provider
 //! and follows refills to their end.
 
-use async_trait::async_trait;
-
-use super::{
-    Job,
-    provider_calls::{Clients, tracked},
-    summary,
-};
+use super::provider_calls::{Clients, tracked};
 use crate::{
     app::AppState,
-    config::Config,
     db::enums::{OrderRequestKind, OrderRequestStatus},
     domain::fulfillment::{self},
     error::AppResult,
     providers::ProviderError,
 };
 
-pub struct OrderRequests;
-
-#[async_trait]
-impl Job for OrderRequests {
-    fn name(&self) -> &'static str {
-        "order requests"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.fulfillment.status_sync_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state).await.map(summary)
-    }
-}
+super::job!(
+    OrderRequests,
+    "order requests",
+    fulfillment.status_sync_interval
+);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RequestsReport {

@@ -1,28 +1,14 @@
 //! Provider health: fetches every active provider's balance (also a liveness
 //! probe), warns admins of a low balance once per crossing, and prunes the call log.
 
-use async_trait::async_trait;
+use super::provider_calls::{Clients, tracked};
+use crate::{app::AppState, domain::provider_health, error::AppResult};
 
-use super::{
-    Job,
-    provider_calls::{Clients, tracked},
-};
-use crate::{app::AppState, config::Config, domain::provider_health, error::AppResult};
-
-pub struct ProviderHealth;
-
-#[async_trait]
-impl Job for ProviderHealth {
-    fn name(&self) -> &'static str {
-        "provider health"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.fulfillment.health_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state).await.map(|_| None)
-    }
-}
+super::job!(
+    ProviderHealth,
+    "provider health",
+    fulfillment.health_interval
+);
 
 /// Fetches every active provider's balance (also a liveness probe).
 pub async fn run(state: &AppState) -> AppResult<usize> {

@@ -3,13 +3,10 @@
 //! the answer through the same domain function as webhooks; expires deposits whose
 //! time is up and that the gateway does not report paid.
 
-use async_trait::async_trait;
 use chrono::Utc;
 
-use super::Job;
 use crate::{
     app::AppState,
-    config::Config,
     db::{deposits::DepositRow, enums::DepositEventSource},
     domain::deposits::{self, Outcome},
     error::AppResult,
@@ -31,22 +28,11 @@ pub struct ReconcileReport {
     pub errors: usize,
 }
 
-pub struct ReconcileDeposits;
-
-#[async_trait]
-impl Job for ReconcileDeposits {
-    fn name(&self) -> &'static str {
-        "deposit reconciliation"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.payments.reconcile_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state)
-            .await
-            .map(|report| (report.checked > 0).then(|| format!("{report:?}")))
-    }
-}
+super::job!(
+    ReconcileDeposits,
+    "deposit reconciliation",
+    payments.reconcile_interval
+);
 
 /// One pass over every deposit due for a check.
 pub async fn run(state: &AppState) -> AppResult<ReconcileReport> {

@@ -3,16 +3,11 @@
 //! `domain::fulfillment`, which records the history, publishes the events and
 //! refunds CANCELED and PARTIAL orders exactly once.
 
-use async_trait::async_trait;
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
 
-use super::{
-    Job,
-    provider_calls::{Clients, tracked},
-};
+use super::provider_calls::{Clients, tracked};
 use crate::{
     app::AppState,
-    config::Config,
     db::{orders::OrderRow, providers::ProviderRow},
     domain::{
         fulfillment::{self},
@@ -22,22 +17,7 @@ use crate::{
     providers::{self, ProviderClient},
 };
 
-pub struct StatusSync;
-
-#[async_trait]
-impl Job for StatusSync {
-    fn name(&self) -> &'static str {
-        "status sync"
-    }
-    fn interval(&self, config: &Config) -> std::time::Duration {
-        config.fulfillment.status_sync_interval
-    }
-    async fn run_once(&self, state: &AppState) -> AppResult<Option<String>> {
-        run(state)
-            .await
-            .map(|report| (report.checked > 0).then(|| format!("{report:?}")))
-    }
-}
+super::job!(StatusSync, "status sync", fulfillment.status_sync_interval);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
