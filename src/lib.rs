@@ -16,6 +16,7 @@ pub mod http;
 pub mod jobs;
 pub mod payments;
 pub mod providers;
+pub mod rate_limit;
 
 /// Logging to stderr; `RUST_LOG` filters, `LOG_FORMAT=json` switches to JSON lines.
 pub fn init_tracing() {

@@ -906,3 +906,63 @@ async fn a_socket_loses_access_as_soon_as_its_credential_does() {
     assert_eq!(close_code(&mut socket).await, 4403);
     let _ = user;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sockets_are_limited_like_http() {
+    let app = TestApp::spawn_with(|c| c.server.rate_limit_per_minute = 5).await;
+    // No connection_init: closed after a few seconds (4408), not held forever.
+    let mut request = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut silent, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(close_code(&mut silent).await, 4408);
+
+    // The user's rate limit counts operations on the socket as it counts requests.
+    let (_, key) = app.customer("chatty@example.com").await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    for i in 0..8 {
+        socket
+            .send(subscribe(&i.to_string(), "{ me { id } }"))
+            .await
+            .unwrap();
+    }
+    let mut limited = 0;
+    let mut answered = 0;
+    while answered < 8 {
+        let message = next_json(&mut socket).await;
+        if message["type"] == "complete" {
+            continue;
+        }
+        answered += 1;
+        if message.to_string().contains("RATE_LIMITED") {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 3,
+        "{limited} of 8 operations limited at 5 per minute"
+    );
+
+    // At most 100 subscriptions on one socket.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.customer("hoarder@example.com").await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    for i in 0..101 {
+        socket
+            .send(subscribe(
+                &format!("s{i}"),
+                "subscription { myOrderUpdates { orderId } }",
+            ))
+            .await
+            .unwrap();
+    }
+    let refused = next_json(&mut socket).await;
+    assert!(
+        refused.to_string().contains("at most 100 subscriptions"),
+        "{refused}"
+    );
+}

@@ -10,17 +10,24 @@
 //! - a watcher closes the socket (code 4403) as soon as the user's credentials
 //!   change in a way that takes access away: revocations, bans and role changes are
 //!   announced over LISTEN/NOTIFY (`events::credentials_changed`), so events stop
-//!   reaching a socket that may no longer receive them.
+//!   reaching a socket that may no longer receive them;
+//! - the user's rate limit applies to every operation on the socket as over HTTP,
+//!   and one socket holds at most [`MAX_SUBSCRIPTIONS`] subscriptions.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use async_graphql::{
-    Request, ServerResult, Variables,
+    Request, Response, ServerResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextSubscribe,
     },
     parser::types::{ExecutableDocument, OperationType},
 };
+use futures_util::{StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -29,14 +36,22 @@ use crate::{
     app::AppState,
     auth::{self, AuthUser, Viewer},
     error::{AppError, AppResult},
+    rate_limit::UserRateLimiter,
 };
 
 /// The WebSocket close code when the credential no longer allows the connection.
 pub const CLOSE_REVOKED: u16 = 4403;
+/// The close code for a socket that did not send `connection_init` in time
+/// (graphql-transport-ws).
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// How long a new socket may take to send `connection_init`.
+pub const INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Subscriptions one socket may hold at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
 
 /// Connection data of a WebSocket; its presence marks a request as arriving over
-/// one.
-#[derive(Clone, Debug)]
+/// one. No `Debug`: it holds the bearer token.
+#[derive(Clone)]
 pub struct SocketSession {
     /// The bearer token of `connection_init` (None: anonymous).
     pub token: Option<String>,
@@ -45,6 +60,10 @@ pub struct SocketSession {
     /// Cancelled when the credential stops allowing the connection; the socket is
     /// then closed with [`CLOSE_REVOKED`].
     pub revoked: CancellationToken,
+    /// The same per-user limit as `POST /graphql`.
+    pub rate_limiter: UserRateLimiter,
+    /// Subscriptions running on this socket.
+    pub subscriptions: Arc<AtomicUsize>,
 }
 
 impl SocketSession {
@@ -114,6 +133,15 @@ impl SocketSession {
     }
 }
 
+/// One running subscription of a socket; frees its place when dropped.
+struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Installed on the schema; acts only on requests carrying a [`SocketSession`].
 pub struct SocketPolicy;
 
@@ -138,9 +166,44 @@ impl Extension for SocketPolicy {
         let viewer = session
             .current_viewer(state)
             .await
+            .and_then(|viewer| match &viewer.0 {
+                Some(user) if session.rate_limiter.check(user.id()).is_err() => {
+                    Err(AppError::RateLimited)
+                }
+                _ => Ok(viewer),
+            })
             .map_err(|error| ApiError::from(error).into_server_error())?;
         let (viewer, loaders) = super::request_data(state, viewer);
         next.run(ctx, request.data(viewer).data(loaders)).await
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let Some(session) = ctx.data_opt::<SocketSession>() else {
+            return next.run(ctx, stream);
+        };
+        let running = session.subscriptions.clone();
+        if running.fetch_add(1, Ordering::SeqCst) >= MAX_SUBSCRIPTIONS {
+            running.fetch_sub(1, Ordering::SeqCst);
+            let refused = ApiError::from(AppError::BadRequest(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
+            )))
+            .into_server_error();
+            return futures_util::stream::once(async move { Response::from_errors(vec![refused]) })
+                .boxed();
+        }
+        // Counted until the subscription's stream is dropped, however it ends.
+        let release = SubscriptionSlot(running);
+        next.run(ctx, stream)
+            .map(move |response| {
+                let _ = &release;
+                response
+            })
+            .boxed()
     }
 
     async fn parse_query(

@@ -25,7 +25,7 @@ use crate::{
     error::{AppError, AppResult},
     graphql::{
         error::ApiError,
-        socket::{CLOSE_REVOKED, SocketSession},
+        socket::{CLOSE_INIT_TIMEOUT, CLOSE_REVOKED, INIT_TIMEOUT, SocketSession},
     },
 };
 
@@ -122,15 +122,34 @@ pub async fn websocket(
 /// credential stops allowing it (see `graphql::socket`).
 async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSocket) {
     let revoked = CancellationToken::new();
+    let init_timed_out = CancellationToken::new();
+    let initialised = CancellationToken::new();
     let ended = CancellationToken::new();
     let _end_watchers = ended.clone().drop_guard();
+    // A socket that never says who it is does not hold a connection for long.
+    tokio::spawn({
+        let (initialised, init_timed_out, ended) =
+            (initialised.clone(), init_timed_out.clone(), ended.clone());
+        async move {
+            tokio::select! {
+                _ = initialised.cancelled() => {}
+                _ = ended.cancelled() => {}
+                _ = tokio::time::sleep(INIT_TIMEOUT) => init_timed_out.cancel(),
+            }
+        }
+    });
     let (mut sink, stream) = socket.split();
     let (outgoing, mut to_send) = tokio::sync::mpsc::channel::<Message>(64);
     let schema = state.schema.clone();
-    let incoming = stream.take_until(revoked.clone().cancelled_owned());
+    let stop = futures_util::future::select(
+        Box::pin(revoked.clone().cancelled_owned()),
+        Box::pin(init_timed_out.clone().cancelled_owned()),
+    );
+    let incoming = stream.take_until(stop);
     let on_init = {
         let revoked = revoked.clone();
         move |payload: serde_json::Value| async move {
+            initialised.cancel();
             let token = token_from_init(&payload);
             let viewer = viewer_for(&state, token.as_deref())
                 .await
@@ -139,6 +158,8 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
                 token,
                 connected_as_admin: viewer.is_admin(),
                 revoked,
+                rate_limiter: state.rate_limiter.clone(),
+                subscriptions: Default::default(),
             };
             if let Some(user) = &viewer.0 {
                 session.watch(state.app.clone(), user.id(), ended);
@@ -163,11 +184,21 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
         }
     };
     tokio::join!(protocol_run, forward);
-    if revoked.is_cancelled() {
-        let close = CloseFrame {
-            code: CLOSE_REVOKED,
-            reason: "the credential no longer allows this connection".into(),
+    let close = if revoked.is_cancelled() {
+        Some((
+            CLOSE_REVOKED,
+            "the credential no longer allows this connection",
+        ))
+    } else if init_timed_out.is_cancelled() {
+        Some((CLOSE_INIT_TIMEOUT, "connection_init not received in time"))
+    } else {
+        None
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
         };
-        let _ = sink.send(Message::Close(Some(close))).await;
+        let _ = sink.send(Message::Close(Some(frame))).await;
     }
 }

@@ -3,7 +3,6 @@
 
 mod graphql;
 mod health;
-pub mod rate_limit;
 mod webhooks;
 
 use std::time::Duration;
@@ -31,14 +30,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct HttpState {
     pub app: AppState,
     pub schema: AppSchema,
-    pub rate_limiter: rate_limit::UserRateLimiter,
+    pub rate_limiter: crate::rate_limit::UserRateLimiter,
 }
 
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::build_schema(app.clone());
     let config = &app.config.server;
     let cors = cors_layer(&config.cors_allowed_origins);
-    let rate_limiter = rate_limit::UserRateLimiter::per_minute(config.rate_limit_per_minute);
+    let rate_limiter = crate::rate_limit::UserRateLimiter::per_minute(config.rate_limit_per_minute);
     let sweeper = rate_limiter.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(60));
