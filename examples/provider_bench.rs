@@ -16,7 +16,7 @@ use booster::{
     app::AppState,
     config::Config,
     db::{
-        enums::{Currency, LedgerKind, ProviderKind, Role},
+        enums::{LedgerKind, Role},
         schema::{orders, services},
     },
     domain::{accounts, catalog, orders as order_rules, wallet},
@@ -47,18 +47,7 @@ async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i6
     let provider = catalog::create_provider(
         &mut conn,
         &state.secrets,
-        catalog::ProviderInput {
-            name: Some("Fake JAP".into()),
-            kind: Some(ProviderKind::ApiV2),
-            base_url: Some(fake.url.clone()),
-            api_key: Some(KEY.into()),
-            api_id: None,
-            currency: Some(Currency::Idr),
-            exchange_rate: None,
-            markup_bps: None,
-            active: Some(true),
-            low_balance_threshold: None,
-        },
+        catalog::ProviderInput::api_v2("Fake JAP", &fake.url, KEY),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

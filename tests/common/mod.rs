@@ -317,22 +317,8 @@ pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
 
 /// Registers an active API v2 provider billing in rupiah; returns its id.
 pub async fn api_v2_provider(app: &TestApp, name: &str, base_url: &str, api_key: &str) -> i64 {
-    use booster::{
-        db::enums::{Currency, ProviderKind},
-        domain::catalog,
-    };
-    let input = catalog::ProviderInput {
-        name: Some(name.into()),
-        kind: Some(ProviderKind::ApiV2),
-        base_url: Some(base_url.into()),
-        api_key: Some(api_key.into()),
-        api_id: None,
-        currency: Some(Currency::Idr),
-        exchange_rate: None,
-        markup_bps: None,
-        active: Some(true),
-        low_balance_threshold: None,
-    };
+    use booster::domain::catalog;
+    let input = catalog::ProviderInput::api_v2(name, base_url, api_key);
     catalog::create_provider(&mut *app.conn().await, &app.state.secrets, input)
         .await
         .unwrap()

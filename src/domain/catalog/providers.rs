@@ -35,6 +35,24 @@ pub struct ProviderInput {
     pub low_balance_threshold: Option<Option<BigDecimal>>,
 }
 
+impl ProviderInput {
+    /// An active API v2 panel pricing in rupiah, with the default markup.
+    pub fn api_v2(name: &str, base_url: &str, api_key: &str) -> ProviderInput {
+        ProviderInput {
+            name: Some(name.into()),
+            kind: Some(ProviderKind::ApiV2),
+            base_url: Some(base_url.into()),
+            api_key: Some(api_key.into()),
+            api_id: None,
+            currency: Some(Currency::Idr),
+            exchange_rate: None,
+            markup_bps: None,
+            active: Some(true),
+            low_balance_threshold: None,
+        }
+    }
+}
+
 fn check_base_url(url: &str) -> AppResult<String> {
     let parsed = url::Url::parse(url.trim())
         .map_err(|_| AppError::validation("baseUrl", "base URL must be an absolute URL"))?;
