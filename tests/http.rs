@@ -271,3 +271,27 @@ async fn caller_mistakes_are_validation_errors_naming_the_field() {
     assert_eq!(orders["myOrders"]["totalCount"], 0);
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_bodies_get_a_plain_answer_and_a_code() {
+    let app = TestApp::spawn_with(|c| c.server.max_body_bytes = 64 * 1024).await;
+    let url = format!("{}/graphql", app.base_url);
+    for (body, status) in [("{not json".to_string(), 400), ("[1, 2]".to_string(), 400)] {
+        let answer = app
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{body}");
+        let json: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(error_code(&json), "BAD_REQUEST", "{json}");
+        let message = json["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("Error(") && !message.contains("line "),
+            "no Rust or parser internals: {message}"
+        );
+    }
+}

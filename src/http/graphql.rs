@@ -6,7 +6,9 @@ use async_graphql::{
     Data,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{
+    GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
+};
 use axum::{
     extract::{
         State, WebSocketUpgrade,
@@ -42,11 +44,47 @@ fn error_response(error: AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![ApiError::from(error).into_server_error()])
 }
 
+/// A body that is not a GraphQL request, in plain words (the engine's own text is
+/// Rust's `Debug` output): 413 when too large, else 400, both `BAD_REQUEST`.
+fn unreadable(rejection: GraphQLRejection) -> Response {
+    use async_graphql::ParseRequestError as E;
+    let (status, what) = match rejection.0 {
+        E::PayloadTooLarge => (
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large",
+        ),
+        E::Io(_) => (
+            http::StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        ),
+        E::UnsupportedBatch => (
+            http::StatusCode::BAD_REQUEST,
+            "batch requests are not supported",
+        ),
+        E::InvalidRequest(_) => (
+            http::StatusCode::BAD_REQUEST,
+            "the body is not a GraphQL request (JSON with a `query`)",
+        ),
+        _ => (
+            http::StatusCode::BAD_REQUEST,
+            "the upload does not follow the GraphQL multipart request specification",
+        ),
+    };
+    let mut response =
+        GraphQLResponse::from(error_response(AppError::BadRequest(what.into()))).into_response();
+    *response.status_mut() = status;
+    response
+}
+
 pub async fn execute(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => return unreadable(rejection),
+    };
     let token = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
