@@ -518,3 +518,26 @@ async fn listing_services_with_relations_is_a_constant_number_of_queries() {
     // providers) plus the pool's liveness check on each of the 4 checkouts.
     assert_eq!(counts[0], 9, "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thousands_of_aliases_of_a_service_cost_a_few_batched_queries() {
+    use booster::db::enums::Fulfillment;
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let aliases: String = (0..2_000)
+        .map(|i| format!("s{i}: service(id: \"{}\") {{ id name }} ", service + i % 7))
+        .collect();
+    let document = format!("{{ {aliases} }}");
+    let before = app.state.query_counter.get();
+    let data = app.ok(None, &document, json!({})).await;
+    let statements = app.state.query_counter.get() - before;
+    assert_eq!(data["s0"]["id"], service.to_string());
+    assert!(data["s1"].is_null(), "unknown ids answer null");
+    // One query per alias before; now a few batches (the DataLoader's batching
+    // window and its batch size of 1,000 decide how many).
+    println!("2,000 aliases of service(id:): {statements} SQL statements");
+    assert!(
+        statements <= 50,
+        "{statements} statements for 2,000 aliases"
+    );
+}

@@ -86,8 +86,12 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 /// and revoked tokens are an error rather than anonymous access, so a client with a
 /// stale token learns it at once.
 pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResult<AuthUser> {
-    let token_hash = tokens::hash(token);
     let rejected = || AppError::Unauthenticated("invalid, expired or revoked token".into());
+    // A token that cannot be one of ours is refused without a database lookup.
+    if !tokens::well_formed(token) {
+        return Err(rejected());
+    }
+    let token_hash = tokens::hash(token);
     if token.starts_with(tokens::API_KEY_PREFIX) {
         let found: Option<(ApiKeyRow, UserRow)> = api_keys::table
             .inner_join(users::table)

@@ -17,6 +17,19 @@ pub fn generate(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Whether `token` has the shape [`generate`] gives (a known prefix and 43
+/// base64url characters).
+pub fn well_formed(token: &str) -> bool {
+    let body = token
+        .strip_prefix(API_KEY_PREFIX)
+        .or_else(|| token.strip_prefix(SESSION_PREFIX));
+    body.is_some_and(|b| {
+        b.len() == 43
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    })
+}
+
 pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -33,6 +46,16 @@ mod tests {
         assert!(a.starts_with("bstk_"));
         assert_eq!(a.len(), 5 + 43);
         assert_eq!(hash(&a), hash(&a));
+        assert!(well_formed(&a) && well_formed(&generate(SESSION_PREFIX)));
+        for bad in [
+            "",
+            "bstk_",
+            "bstk_short",
+            "xyz_0123456789012345678901234567890123456789012",
+        ] {
+            assert!(!well_formed(bad), "{bad}");
+        }
+        assert!(!well_formed(&format!("{a}x")));
         assert_ne!(hash(&a), hash(&b));
     }
 }

@@ -6,10 +6,11 @@ use crate::{
         services::{ServiceFilter, ServiceRow},
     },
     domain::catalog,
+    error::AppError,
     graphql::{
         conn,
         error::ApiResult,
-        loaders::{CategoryId, ProviderId},
+        loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         pagination::{Page, list_complexity, offset_args, offset_connection},
         parse_id, prefetch,
         types::catalog::{Service, ServiceCategory},
@@ -83,8 +84,13 @@ impl CatalogQuery {
     /// One service; inactive ones only for admins.
     async fn service(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Service>> {
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        let found = ServiceRow::find(&mut conn, id).await?;
+        // Through the DataLoader: a document aliasing `service(id:)` thousands of
+        // times costs one batched query, not one query per alias.
+        let found = ctx
+            .data_unchecked::<Loaders>()
+            .load_one(ServiceId(id))
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("loading service: {e:#}")))?;
         Ok(found
             .filter(|s| s.active || viewer(ctx).is_admin())
             .map(Service))
