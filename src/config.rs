@@ -42,6 +42,8 @@
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
+//! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
+//! | `TRUSTED_PROXIES` | unset | comma-separated proxy IPs whose `X-Forwarded-For` names the client |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
@@ -102,6 +104,12 @@ pub struct ServerConfig {
     /// GraphQL requests one signed-in user may make per minute (bursts up to the
     /// same number); 0 disables the limit.
     pub rate_limit_per_minute: u32,
+    /// Anonymous requests (and refused tokens) one client IP address may make per
+    /// minute; 0 disables the limit.
+    pub anonymous_rate_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` names the client; from anyone else the
+    /// header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long a stopping process lets requests and job runs in flight finish
     /// (make it longer than `PROVIDER_TIMEOUT_SECONDS`).
     pub shutdown_grace: Duration,
@@ -121,6 +129,14 @@ impl ServerConfig {
             )?),
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
+            anonymous_rate_limit_per_minute: parse_var("ANONYMOUS_RATE_LIMIT_PER_MINUTE", 600)?,
+            trusted_proxies: list_var("TRUSTED_PROXIES", "")
+                .iter()
+                .map(|ip| {
+                    ip.parse()
+                        .with_context(|| format!("TRUSTED_PROXIES: {ip} is not an IP address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
             shutdown_grace: Duration::from_secs(parse_var("SHUTDOWN_GRACE_SECONDS", 30)?),
         })
     }
@@ -381,6 +397,8 @@ impl Config {
                 graphql_query_timeout: Duration::from_secs(10),
                 graphiql_assets_dir: "assets/vendor/graphiql".into(),
                 rate_limit_per_minute: 1200,
+                anonymous_rate_limit_per_minute: 600,
+                trusted_proxies: Vec::new(),
                 shutdown_grace: Duration::from_secs(30),
             },
             auth: AuthConfig {

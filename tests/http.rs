@@ -295,3 +295,60 @@ async fn unreadable_bodies_get_a_plain_answer_and_a_code() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_requests_and_refused_tokens_are_limited_per_client_address() {
+    use serde_json::json;
+    let query = "{ services(first: 1) { totalCount } }";
+    let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 5).await;
+    let mut limited = 0;
+    for i in 0..10 {
+        // A made-up X-Forwarded-For from an untrusted peer changes nothing.
+        let answer = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("x-forwarded-for", format!("10.0.0.{i}"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 429 {
+            assert!(answer.headers().contains_key("retry-after"));
+            let body: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(error_code(&body), "RATE_LIMITED");
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 5, "the sixth anonymous request on is refused");
+    // Refused tokens count against the same address, before any lookup.
+    let answer = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth("bstk_not-a-real-key")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 429);
+    // A signed-in user has their own limit, untouched by the address's.
+    let (_, key) = app.customer("signed-in@example.com").await;
+    app.ok(Some(&key), query, json!({})).await;
+
+    // Behind a trusted proxy, each forwarded client has its own bucket.
+    let app = TestApp::spawn_with(|c| {
+        c.server.anonymous_rate_limit_per_minute = 1;
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for i in 0..5 {
+        let answer = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "client {i}");
+    }
+}

@@ -10,8 +10,9 @@ use async_graphql_axum::{
     GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
 };
 use axum::{
+    Extension,
     extract::{
-        State, WebSocketUpgrade,
+        ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
     http::HeaderMap,
@@ -20,6 +21,8 @@ use axum::{
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::sync::{CancellationToken, PollSender};
+
+use std::net::SocketAddr;
 
 use super::HttpState;
 use crate::{
@@ -76,8 +79,19 @@ fn unreadable(rejection: GraphQLRejection) -> Response {
     response
 }
 
+/// 429 with `Retry-After` and RATE_LIMITED.
+fn rate_limited(retry_after: u64) -> Response {
+    let mut response = GraphQLResponse::from(error_response(AppError::RateLimited)).into_response();
+    *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, retry_after.into());
+    response
+}
+
 pub async fn execute(
     State(state): State<HttpState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
@@ -89,20 +103,30 @@ pub async fn execute(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(auth::bearer_token);
+    // Anonymous requests and refused tokens are limited per client address.
+    let client = peer.map(|Extension(ConnectInfo(peer))| {
+        super::client_ip(
+            peer.ip(),
+            &headers,
+            &state.app.config.server.trusted_proxies,
+        )
+    });
+    let over_ip_limit = || client.and_then(|ip| state.ip_limiter.check(ip).err());
     let viewer = match viewer_for(&state, token).await {
         Ok(viewer) => viewer,
-        Err(error) => return GraphQLResponse::from(error_response(error)).into_response(),
+        Err(error) => {
+            if let Some(retry_after) = over_ip_limit() {
+                return rate_limited(retry_after);
+            }
+            return GraphQLResponse::from(error_response(error)).into_response();
+        }
     };
-    if let Some(user) = &viewer.0
-        && let Err(retry_after) = state.rate_limiter.check(user.id())
-    {
-        let body = GraphQLResponse::from(error_response(AppError::RateLimited));
-        let mut response = body.into_response();
-        *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
-        response
-            .headers_mut()
-            .insert(http::header::RETRY_AFTER, retry_after.into());
-        return response;
+    let over_limit = match &viewer.0 {
+        Some(user) => state.rate_limiter.check(user.id()).err(),
+        None => over_ip_limit(),
+    };
+    if let Some(retry_after) = over_limit {
+        return rate_limited(retry_after);
     }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
     let request = request.into_inner().data(viewer).data(loaders);

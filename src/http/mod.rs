@@ -31,6 +31,7 @@ pub struct HttpState {
     pub app: AppState,
     pub schema: AppSchema,
     pub rate_limiter: crate::rate_limit::UserRateLimiter,
+    pub ip_limiter: crate::rate_limit::IpRateLimiter,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -38,18 +39,22 @@ pub fn router(app: AppState) -> Router {
     let config = &app.config.server;
     let cors = cors_layer(&config.cors_allowed_origins);
     let rate_limiter = crate::rate_limit::UserRateLimiter::per_minute(config.rate_limit_per_minute);
-    let sweeper = rate_limiter.clone();
+    let ip_limiter =
+        crate::rate_limit::IpRateLimiter::per_minute(config.anonymous_rate_limit_per_minute);
+    let (users, ips) = (rate_limiter.clone(), ip_limiter.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(60));
         loop {
             ticker.tick().await;
-            sweeper.retain_recent();
+            users.retain_recent();
+            ips.retain_recent();
         }
     });
     let state = HttpState {
         app: app.clone(),
         schema,
         rate_limiter,
+        ip_limiter,
     };
 
     // Endpoints that write run detached from their connection (see `run_to_end`).
@@ -109,6 +114,31 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     }
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the
+/// last address in `X-Forwarded-For` that is not itself a trusted proxy. A client
+/// talking to us directly cannot choose its address by sending the header.
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .unwrap_or(peer)
+}
+
 /// Runs the rest of the request in a task of its own, so that a client that
 /// disconnects (or times out) mid-request cannot drop a transaction half-way: the
 /// work runs to its commit or rollback and only the answer is lost. Without this,
@@ -144,9 +174,12 @@ pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> anyhow::
     tracing::info!(address = %listener.local_addr()?, "listening");
     let shutdown = app.shutdown.clone();
     let grace = app.config.server.shutdown_grace;
-    let server = axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
+    let server = axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .into_future();
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(grace).await;
