@@ -19,9 +19,13 @@ pub mod providers;
 pub mod rate_limit;
 
 /// Logging to stderr; `RUST_LOG` filters, `LOG_FORMAT=json` switches to JSON lines.
+/// tokio-postgres logs every statement's parameters at debug level (token hashes,
+/// webhook payloads, keys): it is held at info whatever `RUST_LOG` says.
 pub fn init_tracing() {
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive("tokio_postgres=info".parse().expect("a valid directive"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()

@@ -1,5 +1,6 @@
-//! The job runner: a panicking run is logged and the job runs again; `serve` and
-//! `worker` stop cleanly on SIGTERM, even with a WebSocket still open.
+//! The job runner and the processes: a panicking run is logged and the job runs
+//! again; `serve` and `worker` stop cleanly on SIGTERM, even with a WebSocket still
+//! open; debug logging never carries SQL parameters.
 
 mod common;
 
@@ -137,4 +138,60 @@ async fn serve_and_worker_stop_cleanly_on_sigterm() {
             .unwrap();
         assert!(status.success(), "{name} exited with {status}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_logs_never_carry_sql_parameters() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.customer("logged@example.com").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut serve = booster("serve", &app.db.url, &bind)
+        .env("RUST_LOG", "debug")
+        .env("RUN_JOBS", "false")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{bind}/graphql");
+    let mut answered = false;
+    for _ in 0..100 {
+        let sent = app
+            .http
+            .post(&url)
+            .bearer_auth(&key)
+            .json(&serde_json::json!({ "query": "{ me { id } }" }))
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "booster serve did not answer");
+    sigterm(&serve);
+    let output = tokio::time::timeout(Duration::from_secs(15), async {
+        use tokio::io::AsyncReadExt;
+        let mut stderr = String::new();
+        serve
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
+        stderr
+    })
+    .await
+    .expect("serve exits after SIGTERM");
+    assert!(output.contains("DEBUG"), "debug logging is on");
+    // The API key's hash is a parameter of the authentication query.
+    assert!(
+        !output.contains("with parameters"),
+        "SQL parameters reached the log"
+    );
 }
