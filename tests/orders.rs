@@ -966,3 +966,56 @@ async fn sockets_are_limited_like_http() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_user_holds_at_most_500_subscriptions_over_all_sockets() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.customer("many-sockets@example.com").await;
+    let mut sockets = Vec::new();
+    for s in 0..5 {
+        let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+        for i in 0..100 {
+            socket
+                .send(subscribe(
+                    &format!("{s}-{i}"),
+                    "subscription { myOrderUpdates { orderId } }",
+                ))
+                .await
+                .unwrap();
+        }
+        sockets.push(socket);
+    }
+    // Each subscription re-checks the credential first: give the server time to
+    // register all 500.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut sixth = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    sixth
+        .send(subscribe(
+            "one-more",
+            "subscription { myOrderUpdates { orderId } }",
+        ))
+        .await
+        .unwrap();
+    let refused = next_json(&mut sixth).await;
+    assert!(
+        refused
+            .to_string()
+            .contains("at most 500 subscriptions per user"),
+        "{refused}"
+    );
+    // Closing a socket frees its places.
+    drop(sockets.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sixth
+        .send(subscribe(
+            "after-close",
+            "subscription { myOrderUpdates { orderId } }",
+        ))
+        .await
+        .unwrap();
+    // Only the completion of the refused one may come; the new one runs quietly.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(message) = tokio::time::timeout_at(deadline, next_json(&mut sixth)).await {
+        assert_ne!(message["id"], "after-close", "refused again: {message}");
+    }
+}

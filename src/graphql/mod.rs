@@ -42,7 +42,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_complexity: server.graphql_max_complexity,
         query_timeout: server.graphql_query_timeout,
     })
-    .extension(socket::SocketPolicy)
+    .extension(socket::SocketPolicy::default())
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(state)

@@ -12,11 +12,15 @@
 //!   announced over LISTEN/NOTIFY (`events::credentials_changed`), so events stop
 //!   reaching a socket that may no longer receive them;
 //! - the user's rate limit applies to every operation on the socket as over HTTP,
-//!   and one socket holds at most [`MAX_SUBSCRIPTIONS`] subscriptions.
+//!   one socket holds at most [`MAX_SUBSCRIPTIONS`] subscriptions and one user at
+//!   most [`MAX_SUBSCRIPTIONS_PER_USER`] in a process.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use async_graphql::{
@@ -48,6 +52,8 @@ pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 pub const INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Subscriptions one socket may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// Subscriptions one user may hold at once in this process, over all sockets.
+pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 500;
 
 /// Connection data of a WebSocket; its presence marks a request as arriving over
 /// one. No `Debug`: it holds the bearer token.
@@ -57,6 +63,8 @@ pub struct SocketSession {
     pub token: Option<String>,
     /// Whether the socket connected with the admin role.
     pub connected_as_admin: bool,
+    /// Who connected (None: anonymous); every operation re-checks the credential.
+    pub user_id: Option<i64>,
     /// Cancelled when the credential stops allowing the connection; the socket is
     /// then closed with [`CLOSE_REVOKED`].
     pub revoked: CancellationToken,
@@ -133,21 +141,72 @@ impl SocketSession {
     }
 }
 
-/// One running subscription of a socket; frees its place when dropped.
-struct SubscriptionSlot(Arc<AtomicUsize>);
+type PerUser = Arc<Mutex<HashMap<i64, usize>>>;
+
+/// One running subscription; frees its places (the socket's, the user's) when
+/// dropped, however the subscription ends.
+struct SubscriptionSlot {
+    socket: Arc<AtomicUsize>,
+    user: Option<(i64, PerUser)>,
+}
 
 impl Drop for SubscriptionSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.socket.fetch_sub(1, Ordering::SeqCst);
+        if let Some((user_id, per_user)) = &self.user {
+            let mut counts = per_user.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(count) = counts.get_mut(user_id) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(user_id);
+                }
+            }
+        }
+    }
+}
+
+impl SubscriptionSlot {
+    /// A place for a new subscription, or the reason there is none.
+    fn take(
+        socket: &Arc<AtomicUsize>,
+        user: Option<(i64, &PerUser)>,
+    ) -> Result<SubscriptionSlot, String> {
+        if socket.fetch_add(1, Ordering::SeqCst) >= MAX_SUBSCRIPTIONS {
+            socket.fetch_sub(1, Ordering::SeqCst);
+            return Err(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
+            ));
+        }
+        let mut slot = SubscriptionSlot {
+            socket: socket.clone(),
+            user: None,
+        };
+        if let Some((user_id, per_user)) = user {
+            let mut counts = per_user.lock().unwrap_or_else(|e| e.into_inner());
+            let count = counts.entry(user_id).or_default();
+            if *count >= MAX_SUBSCRIPTIONS_PER_USER {
+                return Err(format!(
+                    "at most {MAX_SUBSCRIPTIONS_PER_USER} subscriptions per user"
+                ));
+            }
+            *count += 1;
+            slot.user = Some((user_id, per_user.clone()));
+        }
+        Ok(slot)
     }
 }
 
 /// Installed on the schema; acts only on requests carrying a [`SocketSession`].
-pub struct SocketPolicy;
+#[derive(Default)]
+pub struct SocketPolicy {
+    per_user: PerUser,
+}
 
 impl ExtensionFactory for SocketPolicy {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SocketPolicy)
+        Arc::new(SocketPolicy {
+            per_user: self.per_user.clone(),
+        })
     }
 }
 
@@ -186,18 +245,19 @@ impl Extension for SocketPolicy {
         let Some(session) = ctx.data_opt::<SocketSession>() else {
             return next.run(ctx, stream);
         };
-        let running = session.subscriptions.clone();
-        if running.fetch_add(1, Ordering::SeqCst) >= MAX_SUBSCRIPTIONS {
-            running.fetch_sub(1, Ordering::SeqCst);
-            let refused = ApiError::from(AppError::BadRequest(format!(
-                "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
-            )))
-            .into_server_error();
-            return futures_util::stream::once(async move { Response::from_errors(vec![refused]) })
+        let release = match SubscriptionSlot::take(
+            &session.subscriptions,
+            session.user_id.map(|id| (id, &self.per_user)),
+        ) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let refused = ApiError::from(AppError::BadRequest(why)).into_server_error();
+                return futures_util::stream::once(
+                    async move { Response::from_errors(vec![refused]) },
+                )
                 .boxed();
-        }
-        // Counted until the subscription's stream is dropped, however it ends.
-        let release = SubscriptionSlot(running);
+            }
+        };
         next.run(ctx, stream)
             .map(move |response| {
                 let _ = &release;

@@ -219,6 +219,7 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
             let session = SocketSession {
                 token,
                 connected_as_admin: viewer.is_admin(),
+                user_id: viewer.0.as_ref().map(|user| user.id()),
                 revoked,
                 rate_limiter: state.rate_limiter.clone(),
                 subscriptions: Default::default(),
