@@ -261,6 +261,66 @@ async fn retried_place_order_with_an_idempotency_key_charges_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn aliases_of_order_by_id_batch_and_hide_other_peoples_orders() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
+    let (_, mine) = app.funded_customer("mine@example.com", 100_000).await;
+    let (_, theirs) = app.funded_customer("theirs@example.com", 100_000).await;
+    let own = app.ok(Some(&mine), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = app
+        .ok(Some(&theirs), PLACE, order_input(service, 100))
+        .await["placeOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Own, someone else's and unknown ids, 1,500 aliases in all.
+    let ids = [own.clone(), other.clone(), "999999".to_string()];
+    let aliases: String = (0..1_500)
+        .map(|i| format!("o{i}: order(id: \"{}\") {{ id status }} ", ids[i % 3]))
+        .collect();
+    let document = format!("{{ {aliases} }}");
+    let before = app.state.query_counter.get();
+    let answer = app.gql(Some(&mine), &document, json!({})).await;
+    let statements = app.state.query_counter.get() - before;
+    println!("1,500 aliases of order(id:): {statements} SQL statements");
+    assert!(
+        statements <= 50,
+        "{statements} statements for 1,500 aliases"
+    );
+    let errors = answer["errors"]
+        .as_array()
+        .expect("errors for hidden orders");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "NOT_FOUND"),
+        "someone else's order answers exactly like a missing one: {errors:?}"
+    );
+    let own_only: String = (0..1_000)
+        .map(|i| format!("o{i}: order(id: \"{own}\") {{ id }} "))
+        .collect();
+    let data = app
+        .ok(Some(&mine), &format!("{{ {own_only} }}"), json!({}))
+        .await;
+    assert_eq!(data["o999"]["id"], json!(own));
+
+    // Admins read any order, and look users up by id the same batched way.
+    let admin = app.admin().await;
+    let answer = app
+        .ok(
+            Some(&admin),
+            "query($a: ID!, $b: ID!) { a: order(id: $a) { id } b: order(id: $b) { id } u: adminUser(id: \"999999\") { id } }",
+            json!({ "a": own, "b": other }),
+        )
+        .await;
+    assert_eq!(answer["b"]["id"], json!(other));
+    assert!(answer["u"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn place_order_validates_every_field_before_writing() {
     let app = TestApp::spawn().await;
     let default = service(&app, Fulfillment::Provider, 10_000, 100, 1000).await;

@@ -9,7 +9,7 @@ use crate::db::{
     PgPool, PooledConn,
     categories::CategoryRow,
     deposits::{DepositEventRow, DepositRow},
-    orders::{OrderEventRow, OrderRequestRow},
+    orders::{OrderEventRow, OrderRequestRow, OrderRow},
     provider_calls::CallStats,
     providers::ProviderRow,
     services::ServiceRow,
@@ -90,9 +90,38 @@ macro_rules! children_loader {
 
 id_loader!(CategoryId, CategoryRow);
 id_loader!(DepositId, DepositRow);
+id_loader!(OrderId, OrderRow);
 id_loader!(ProviderId, ProviderRow);
 id_loader!(ServiceId, ServiceRow);
 id_loader!(UserId, UserRow);
+
+/// A lookup by an id that came from the client, so it may name nothing: the answer
+/// for every key is cached, absent ones as `None`. Without this an unknown id would
+/// be fetched again in every batch window, and a document aliasing `service(id:)`
+/// with unknown ids thousands of times would cost a statement per window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lookup<K>(pub K);
+
+impl<K> Loader<Lookup<K>> for DbLoader
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    DbLoader: Loader<K>,
+{
+    type Value = Option<<DbLoader as Loader<K>>::Value>;
+    type Error = <DbLoader as Loader<K>>::Error;
+
+    async fn load(
+        &self,
+        keys: &[Lookup<K>],
+    ) -> Result<HashMap<Lookup<K>, Self::Value>, Self::Error> {
+        let inner: Vec<K> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut found = Loader::<K>::load(self, &inner).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), found.remove(&k.0)))
+            .collect())
+    }
+}
 
 children_loader!(
     /// A deposit's gateway events.

@@ -106,6 +106,23 @@ where
     }
 }
 
+/// Looks up a row by an id the client sent, through the request's DataLoader (aliases
+/// batch, and unknown ids are remembered as unknown): `None` when nothing has it.
+pub async fn lookup<K, Row>(ctx: &Context<'_>, key: K, what: &'static str) -> ApiResult<Option<Row>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
+    Row: Send + Sync + Clone + 'static,
+    DbLoader: Loader<loaders::Lookup<K>, Value = Option<Row>, Error = Arc<anyhow::Error>>,
+{
+    let loaders = ctx.data_unchecked::<Loaders>();
+    match loaders.load_one(loaders::Lookup(key)).await {
+        Ok(found) => Ok(found.flatten()),
+        Err(e) => Err(ApiError::from(AppError::internal(anyhow::anyhow!(
+            "loading {what}: {e:#}"
+        )))),
+    }
+}
+
 /// Loads many rows at once into the request's DataLoader cache. List resolvers call
 /// it with the keys of a whole page when the query selects the relation, so the
 /// batch does not depend on the loader's timing: one statement per relation, always.

@@ -11,6 +11,8 @@ use crate::{
         conn,
         error::ApiResult,
         guards::RoleGuard,
+        loaders::UserId,
+        lookup,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id,
         types::{account::User, catalog::Provider},
@@ -86,7 +88,6 @@ impl AdminQuery {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<User>> {
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(UserRow::find(&mut conn, id).await?.map(User))
+        Ok(lookup(ctx, UserId(id), "user").await?.map(User))
     }
 }

@@ -6,11 +6,11 @@ use crate::{
         services::{ServiceFilter, ServiceRow},
     },
     domain::catalog,
-    error::AppError,
     graphql::{
         conn,
         error::ApiResult,
-        loaders::{CategoryId, Loaders, ProviderId, ServiceId},
+        loaders::{CategoryId, ProviderId, ServiceId},
+        lookup,
         pagination::{Page, list_complexity, offset_args, offset_connection},
         parse_id, prefetch,
         types::catalog::{Service, ServiceCategory},
@@ -86,11 +86,7 @@ impl CatalogQuery {
         let id = parse_id("id", &id)?;
         // Through the DataLoader: a document aliasing `service(id:)` thousands of
         // times costs one batched query, not one query per alias.
-        let found = ctx
-            .data_unchecked::<Loaders>()
-            .load_one(ServiceId(id))
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("loading service: {e:#}")))?;
+        let found = lookup(ctx, ServiceId(id), "service").await?;
         Ok(found
             .filter(|s| s.active || viewer(ctx).is_admin())
             .map(Service))

@@ -6,13 +6,13 @@ use crate::{
         enums::OrderStatus,
         orders::{MassOrderRow, OrderFilter, OrderRow},
     },
-    domain::orders,
     error::AppError,
     graphql::{
         conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
-        loaders::ServiceId,
+        loaders::{OrderId, ServiceId},
+        lookup,
         pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
         parse_id, prefetch,
         types::orders::{MassOrder, Order},
@@ -87,15 +87,13 @@ impl OrderQuery {
     async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        let order = if user.is_admin() {
-            OrderRow::find(&mut conn, id)
-                .await?
-                .ok_or(AppError::NotFound("order"))?
-        } else {
-            orders::owned_order(&mut conn, user.id(), id).await?
-        };
-        Ok(Order(order))
+        // Through the DataLoader, so aliases batch; someone else's order is NOT_FOUND
+        // exactly like a missing one (ids are not probeable).
+        lookup(ctx, OrderId(id), "order")
+            .await?
+            .filter(|order| user.is_admin() || order.user_id == user.id())
+            .map(Order)
+            .ok_or_else(|| AppError::NotFound("order").into())
     }
 
     /// The caller's mass orders, newest first.
