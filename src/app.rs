@@ -53,7 +53,7 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
         let events = EventBus::default();
-        events.start_listener(config.database.url.clone());
+        events.start_listener(config.database.url.clone(), pool.clone());
         Ok(AppState(Arc::new(Inner {
             events,
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),

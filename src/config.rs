@@ -113,6 +113,17 @@ pub struct ServerConfig {
     /// How long a stopping process lets requests and job runs in flight finish
     /// (make it longer than `PROVIDER_TIMEOUT_SECONDS`).
     pub shutdown_grace: Duration,
+    /// Connections open at once, WebSockets included (lowered to what the file
+    /// descriptor limit allows).
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies are
+    /// exempt); 0 disables this limit.
+    pub max_connections_per_ip: usize,
+    /// How long a connection may take to send a request's headers, which is also
+    /// how long an idle keep-alive connection stays open.
+    pub header_read_timeout: Duration,
+    /// How long a request body may take to arrive (answered 408 past it).
+    pub body_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -138,6 +149,10 @@ impl ServerConfig {
                 })
                 .collect::<anyhow::Result<_>>()?,
             shutdown_grace: Duration::from_secs(parse_var("SHUTDOWN_GRACE_SECONDS", 30)?),
+            max_connections: parse_var("MAX_CONNECTIONS", 10_000)?,
+            max_connections_per_ip: parse_var("MAX_CONNECTIONS_PER_IP", 200)?,
+            header_read_timeout: Duration::from_secs(parse_var("HEADER_READ_TIMEOUT_SECONDS", 10)?),
+            body_read_timeout: Duration::from_secs(parse_var("BODY_READ_TIMEOUT_SECONDS", 30)?),
         })
     }
 }
@@ -400,6 +415,11 @@ impl Config {
                 anonymous_rate_limit_per_minute: 600,
                 trusted_proxies: Vec::new(),
                 shutdown_grace: Duration::from_secs(30),
+                max_connections: 10_000,
+                // Tests and benchmarks open many connections from one address.
+                max_connections_per_ip: 0,
+                header_read_timeout: Duration::from_secs(10),
+                body_read_timeout: Duration::from_secs(30),
             },
             auth: AuthConfig {
                 session_ttl: Duration::from_secs(720 * 3600),

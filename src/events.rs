@@ -1,17 +1,22 @@
-//! Order-status events across processes. A status change publishes its event with
-//! `pg_notify` inside the writing transaction (so it is sent only if the change
-//! commits); every process holds one LISTEN connection and fans notifications out to
-//! a `tokio::sync::broadcast` channel that the GraphQL subscriptions read.
+//! Order-status events across processes. A status change publishes its event's id
+//! with `pg_notify` inside the writing transaction (so it is sent only if the change
+//! commits); every process holds one LISTEN connection, loads the events named by
+//! each burst of notifications in one query, and fans them out to a
+//! `tokio::sync::broadcast` channel that the GraphQL subscriptions read.
+//!
+//! Payloads are ids only: `pg_notify` refuses payloads over 8,000 bytes, and a
+//! refused notify fails the writing transaction, so nothing of unbounded size
+//! (a note, a provider's text) may ride in one.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::{enums::OrderStatus, orders::OrderEventRow};
+use crate::db::{PgPool, enums::OrderStatus, orders::OrderEventRow};
 
 pub const CHANNEL: &str = "booster_order_events";
 /// Carries the id of a user whose credentials changed (a session or API key
@@ -33,7 +38,7 @@ pub async fn credentials_changed(
 }
 
 /// One status change of one order, as subscribers receive it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderEvent {
     pub event_id: i64,
     pub order_id: i64,
@@ -46,6 +51,20 @@ pub struct OrderEvent {
 }
 
 impl OrderEvent {
+    /// The event of a history row, for the user who owns its order.
+    pub fn from_row(row: OrderEventRow, user_id: i64) -> OrderEvent {
+        OrderEvent {
+            event_id: row.id,
+            order_id: row.order_id,
+            user_id,
+            status: row.status,
+            start_count: row.start_count,
+            remains: row.remains,
+            note: row.note,
+            at: row.created_at,
+        }
+    }
+
     /// The history row this event announces.
     pub fn to_row(&self) -> OrderEventRow {
         OrderEventRow {
@@ -74,26 +93,23 @@ impl<'de> Deserialize<'de> for OrderStatus {
     }
 }
 
-/// Publishes events in the caller's transaction: one statement however many.
-pub async fn publish(
-    conn: &mut AsyncPgConnection,
-    events: &[OrderEvent],
-) -> diesel::QueryResult<()> {
-    if events.is_empty() {
+/// Publishes events (by their history rows' ids) in the caller's transaction: one
+/// statement however many.
+pub async fn publish(conn: &mut AsyncPgConnection, event_ids: &[i64]) -> diesel::QueryResult<()> {
+    if event_ids.is_empty() {
         return Ok(());
     }
-    let payloads: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("events serialize"))
-        .collect();
     diesel::sql_query(format!(
-        "SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p"
+        "SELECT pg_notify('{CHANNEL}', id::text) FROM unnest($1::bigint[]) AS id"
     ))
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&payloads)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(event_ids)
     .execute(conn)
     .await?;
     Ok(())
 }
+
+/// Events one process's bus holds for a slow subscriber before it falls behind.
+pub const BUS_CAPACITY: usize = 4096;
 
 /// The in-process side: a broadcast channel fed by this process's LISTEN connection.
 #[derive(Clone)]
@@ -105,7 +121,7 @@ pub struct EventBus {
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
-            sender: broadcast::channel(4096).0,
+            sender: broadcast::channel(BUS_CAPACITY).0,
             credentials: broadcast::channel(1024).0,
         }
     }
@@ -121,12 +137,13 @@ impl EventBus {
         self.credentials.subscribe()
     }
 
-    /// Starts the LISTEN loop; it reconnects after errors for as long as the process runs.
-    pub fn start_listener(&self, database_url: String) {
+    /// Starts the LISTEN loop; it reconnects after errors for as long as the process
+    /// runs. Events are loaded through `pool`.
+    pub fn start_listener(&self, database_url: String, pool: PgPool) {
         let bus = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = listen(&database_url, &bus).await {
+                if let Err(error) = listen(&database_url, &pool, &bus).await {
                     tracing::warn!(%error, "order event listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -135,7 +152,10 @@ impl EventBus {
     }
 }
 
-async fn listen(url: &str, bus: &EventBus) -> anyhow::Result<()> {
+/// Notifications taken in one burst before their events are loaded together.
+const BURST: usize = 1_000;
+
+async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
     for channel in [CHANNEL, CREDENTIALS_CHANNEL] {
         diesel::sql_query(format!("LISTEN {channel}"))
@@ -143,23 +163,35 @@ async fn listen(url: &str, bus: &EventBus) -> anyhow::Result<()> {
             .await?;
     }
     let mut notifications = std::pin::pin!(conn.notifications_stream());
-    while let Some(notification) = notifications.next().await {
-        let notification = notification?;
-        // No receivers is fine: nobody is listening in this process right now.
-        if notification.channel == CREDENTIALS_CHANNEL {
-            match notification.payload.parse::<i64>() {
-                Ok(user_id) => {
-                    let _ = bus.credentials.send(user_id);
-                }
-                Err(error) => tracing::warn!(%error, "ignoring malformed credential notice"),
+    while let Some(first) = notifications.next().await {
+        // Everything already received joins this burst, so a mass order's thousands
+        // of events cost one query here, not one each.
+        let mut burst = vec![first?];
+        while burst.len() < BURST {
+            match notifications.next().now_or_never() {
+                Some(Some(next)) => burst.push(next?),
+                _ => break,
             }
+        }
+        let mut event_ids = Vec::with_capacity(burst.len());
+        for notification in burst {
+            let Ok(id) = notification.payload.parse::<i64>() else {
+                tracing::warn!(channel = %notification.channel, "ignoring a malformed notification");
+                continue;
+            };
+            // No receivers is fine: nobody is listening in this process right now.
+            if notification.channel == CREDENTIALS_CHANNEL {
+                let _ = bus.credentials.send(id);
+            } else {
+                event_ids.push(id);
+            }
+        }
+        if event_ids.is_empty() {
             continue;
         }
-        match serde_json::from_str::<OrderEvent>(&notification.payload) {
-            Ok(event) => {
-                let _ = bus.sender.send(event);
-            }
-            Err(error) => tracing::warn!(%error, "ignoring malformed order event"),
+        let loaded = OrderEventRow::with_owners(&mut *pool.get().await?, &event_ids).await?;
+        for (row, user_id) in loaded {
+            let _ = bus.sender.send(OrderEvent::from_row(row, user_id));
         }
     }
     anyhow::bail!("notification stream ended")

@@ -88,6 +88,18 @@ async fn health_playground_and_middleware() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 413);
+    // The same without a length up front (chunked): cut while read, still 413.
+    let chunks = futures_util::stream::iter(
+        (0..100).map(|_| Ok::<_, std::io::Error>("a".repeat(1024))),
+    );
+    let refused = http
+        .post(format!("{}/graphql", app.base_url))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 413);
 
     // Large answers are compressed for clients that accept gzip.
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
@@ -248,6 +260,19 @@ async fn caller_mistakes_are_validation_errors_naming_the_field() {
             json!({}),
             "after",
         ),
+        // Dates the scalar accepts but no database column can hold.
+        (
+            Some(&key),
+            "{ myOrders(from: \"-10000-01-01T00:00:00Z\") { totalCount } }",
+            json!({}),
+            "from",
+        ),
+        (
+            Some(&key),
+            "query($to: DateTime) { myTransactions(to: $to) { totalCount } }",
+            json!({ "to": "+200000-01-01T00:00:00Z" }),
+            "to",
+        ),
         // An adjustment that would overflow any balance.
         (
             Some(&admin),
@@ -351,4 +376,115 @@ async fn anonymous_requests_and_refused_tokens_are_limited_per_client_address() 
             .unwrap();
         assert_eq!(answer.status(), 200, "client {i}");
     }
+}
+
+/// A TCP connection from `source` (any 127.x address is this machine) to the app.
+async fn connect_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((std::net::Ipv4Addr::from(source), 0).into()).unwrap();
+    let address = app.base_url.trim_start_matches("http://").parse().unwrap();
+    socket.connect(address).await.unwrap()
+}
+
+/// Whether the server has closed the connection (reads end-of-file) within `wait`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// How many of `streams` the server closes within 300 ms (watched all at once).
+async fn closed_at_once(streams: &mut [tokio::net::TcpStream]) -> usize {
+    let watches = streams
+        .iter_mut()
+        .map(|stream| closed_within(stream, Duration::from_millis(300)));
+    futures_util::future::join_all(watches)
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count()
+}
+
+async fn healthz_from(app: &TestApp, source: [u8; 4]) -> reqwest::StatusCode {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .expect("healthz answers")
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connection_floods_are_capped_and_timed_out() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_connections_per_ip = 20;
+        c.server.max_connections = 60;
+        c.server.header_read_timeout = Duration::from_secs(2);
+        c.server.body_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    // One address opens 100 connections and sends nothing: 20 are held, the other
+    // 80 are closed as soon as they are accepted.
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        flood.push(connect_from(&app, [127, 0, 0, 1]).await);
+    }
+    let refused = closed_at_once(&mut flood).await;
+    assert_eq!(refused, 80, "past 20 connections from one address, refused");
+    // Everyone else still gets in meanwhile.
+    assert_eq!(healthz_from(&app, [127, 0, 0, 2]).await, 200);
+    // The idle ones are closed once they have not sent headers in time.
+    let started = std::time::Instant::now();
+    for stream in &mut flood {
+        assert!(closed_within(stream, Duration::from_secs(4)).await);
+    }
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(healthz_from(&app, [127, 0, 0, 1]).await, 200, "the address is let in again");
+
+    // An idle keep-alive connection is closed after the same timeout.
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = connect_from(&app, [127, 0, 0, 3]).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: booster\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(closed_within(&mut stream, Duration::from_secs(4)).await);
+    }
+
+    // A body that stalls is answered 408 and its connection let go.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = connect_from(&app, [127, 0, 0, 4]).await;
+        stream
+            .write_all(b"POST /graphql HTTP/1.1\r\nhost: booster\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"query\"")
+            .await
+            .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+
+    // The total cap holds over many addresses: 60 in all.
+    let mut spread = Vec::new();
+    for i in 0..70u8 {
+        spread.push(connect_from(&app, [127, 0, 1, i]).await);
+    }
+    let refused = closed_at_once(&mut spread).await;
+    assert_eq!(refused, 10, "past 60 connections in all, refused");
 }

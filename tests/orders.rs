@@ -1079,3 +1079,56 @@ async fn one_user_holds_at_most_500_subscriptions_over_all_sockets() {
         assert_ne!(message["id"], "after-close", "refused again: {message}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscriber_that_falls_behind_still_gets_every_event_once() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Provider, 1_000, 10, 5000).await;
+    let (_, key) = app.funded_customer("burst@example.com", 1_000_000).await;
+    let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &key).await;
+    socket
+        .send(subscribe(
+            "1",
+            "subscription { myOrderUpdates { orderId status } }",
+        ))
+        .await
+        .unwrap();
+    // One order whose event arrives proves the subscription is live.
+    let first = loop {
+        let placed = app.ok(Some(&key), PLACE, order_input(service, 10)).await;
+        let id = placed["placeOrder"]["id"].clone();
+        let event = tokio::time::timeout(Duration::from_secs(1), next_json(&mut socket)).await;
+        if let Ok(event) = event {
+            assert_eq!(event["payload"]["data"]["myOrderUpdates"]["orderId"], id);
+            break id;
+        }
+    };
+    // 6,000 events at once while the client reads nothing: more than the bus holds
+    // (4,096), so this subscriber falls behind and must replay from history.
+    let lines: String = (0..6_000)
+        .map(|i| format!("{service}|https://x.com/u/status/{i}|10\n"))
+        .collect();
+    let placed = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { placedCount } }",
+            json!({ "input": { "text": lines } }),
+        )
+        .await;
+    assert_eq!(placed["placeMassOrder"]["placedCount"], 6_000);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 6_000 {
+        let event = next_json(&mut socket).await;
+        let update = &event["payload"]["data"]["myOrderUpdates"];
+        assert_eq!(update["status"], "PENDING", "{event}");
+        assert_ne!(update["orderId"], first);
+        assert!(
+            seen.insert(update["orderId"].as_str().unwrap().to_string()),
+            "each event once: {event}"
+        );
+    }
+    // Nothing more is owed.
+    let extra = tokio::time::timeout(Duration::from_millis(500), next_json(&mut socket)).await;
+    assert!(extra.is_err(), "no duplicates after the replay: {extra:?}");
+}

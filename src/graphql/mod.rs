@@ -145,6 +145,24 @@ where
         .map_err(|e| AppError::internal(anyhow::anyhow!("prefetching: {e:#}")).into())
 }
 
+/// A date-time argument, checked against what the database can store (PostgreSQL
+/// timestamps reach back only to 4713 BC, while the scalar accepts far earlier):
+/// years 1 to 9999, else VALIDATION naming the field.
+pub fn check_date(
+    field: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    use chrono::Datelike;
+    match at {
+        Some(at) if !(1..=9999).contains(&at.year()) => Err(AppError::validation(
+            field,
+            format!("{field} must be a date between the years 1 and 9999"),
+        )
+        .into()),
+        _ => Ok(at),
+    }
+}
+
 /// Parses an `ID` argument naming a row.
 pub fn parse_id(field: &str, id: &async_graphql::ID) -> ApiResult<i64> {
     id.parse::<i64>()

@@ -3,11 +3,16 @@
 //! one process sees changes made by any other.
 
 use async_graphql::{Context, ID, Subscription};
+use std::collections::{HashSet, VecDeque};
+
 use futures_util::{StreamExt, stream, stream::BoxStream};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{
-    db::orders::OrderRow,
+    db::{
+        PgPool,
+        orders::{EventScope, OrderEventRow, OrderRow},
+    },
     error::AppError,
     events::OrderEvent,
     graphql::{
@@ -19,52 +24,116 @@ use crate::{
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-/// The bus as a stream of events passing `keep`. A receiver that falls behind loses
-/// events (broadcast drops the oldest); it then re-reads `resync` order ids' current
-/// state from the database so the client still converges on the truth.
-fn event_stream(
-    ctx: &Context<'_>,
-    keep: impl Fn(&OrderEvent) -> bool + Send + Sync + 'static,
-    resync: Option<i64>,
-) -> EventStream {
-    let receiver = state(ctx).events.subscribe();
-    let pool = state(ctx).pool.clone();
-    stream::unfold((receiver, pool), move |(mut receiver, pool)| async move {
+/// Events replayed at once after falling behind; more follow page by page.
+const REPLAY_PAGE: i64 = 1_000;
+
+/// One subscriber's place in the event bus. A receiver that falls behind loses
+/// events (broadcast drops the oldest); it then reads what it missed in its scope
+/// from the history table, after the last event it delivered, so the client still
+/// sees every change, in order.
+struct Follower {
+    receiver: broadcast::Receiver<OrderEvent>,
+    pool: PgPool,
+    scope: EventScope,
+    /// The newest event delivered (or, at the start, the newest that existed).
+    last_seen: i64,
+    /// Replayed events the bus may still deliver: skipped when they come (kept
+    /// across lags, pruned once too old to be in the bus).
+    replayed: HashSet<i64>,
+    pending: VecDeque<OrderEvent>,
+    /// Whether the last replay page was full (more missed events to read).
+    more_missed: bool,
+}
+
+impl Follower {
+    fn in_scope(&self, event: &OrderEvent) -> bool {
+        match self.scope {
+            EventScope::Order(id) => event.order_id == id,
+            EventScope::User(id) => event.user_id == id,
+            EventScope::All => true,
+        }
+    }
+
+    async fn next(&mut self) -> Option<OrderEvent> {
         loop {
-            match receiver.recv().await {
-                Ok(event) => return Some((Some(event), (receiver, pool))),
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "order event subscriber lagged; resynchronising");
-                    let Some(order_id) = resync else { continue };
-                    let current = match pool.get().await {
-                        Ok(mut conn) => OrderRow::find(&mut conn, order_id).await.ok().flatten(),
-                        Err(_) => None,
-                    };
-                    if let Some(order) = current {
-                        let event = OrderEvent {
-                            event_id: 0,
-                            order_id: order.id,
-                            user_id: order.user_id,
-                            status: order.status,
-                            start_count: order.start_count,
-                            remains: order.remains,
-                            note: "resynchronised after missed events".into(),
-                            at: order.updated_at,
-                        };
-                        return Some((Some(event), (receiver, pool)));
+            if self.pending.is_empty() && self.more_missed {
+                self.replay().await;
+            }
+            if let Some(event) = self.pending.pop_front() {
+                self.last_seen = self.last_seen.max(event.event_id);
+                return Some(event);
+            }
+            match self.receiver.recv().await {
+                Ok(event) => {
+                    if !self.in_scope(&event) || self.replayed.remove(&event.event_id) {
+                        continue;
                     }
+                    self.last_seen = self.last_seen.max(event.event_id);
+                    return Some(event);
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "order event subscriber lagged; replaying from history");
+                    // What the bus still holds is among the newest events (ids are
+                    // global and nearly sequential), so replayed ids far older than
+                    // the last delivered can no longer come again.
+                    let floor = self.last_seen - 4 * crate::events::BUS_CAPACITY as i64;
+                    self.replayed.retain(|id| *id > floor);
+                    self.replay().await;
                 }
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// Queues the next page of events in scope after `last_seen`.
+    async fn replay(&mut self) {
+        let after = self
+            .pending
+            .back()
+            .map_or(self.last_seen, |event| event.event_id);
+        let missed = match self.pool.get().await {
+            Ok(mut conn) => OrderEventRow::since(&mut conn, after, self.scope, REPLAY_PAGE).await,
+            Err(error) => {
+                tracing::warn!(%error, "no connection to replay missed order events");
+                self.more_missed = false;
+                return;
+            }
+        };
+        match missed {
+            Ok(rows) => {
+                self.more_missed = rows.len() as i64 == REPLAY_PAGE;
+                for (row, user_id) in rows {
+                    self.replayed.insert(row.id);
+                    self.pending.push_back(OrderEvent::from_row(row, user_id));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "replaying missed order events failed");
+                self.more_missed = false;
+            }
+        }
+    }
+}
+
+/// The bus as a stream of the events in `scope`, from now on.
+async fn event_stream(ctx: &Context<'_>, scope: EventScope) -> ApiResult<EventStream> {
+    // Subscribe before reading the newest id, so nothing falls between the two.
+    let receiver = state(ctx).events.subscribe();
+    let last_seen = OrderEventRow::latest_id(&mut *conn(ctx).await?).await?;
+    let follower = Follower {
+        receiver,
+        pool: state(ctx).pool.clone(),
+        scope,
+        last_seen,
+        replayed: HashSet::new(),
+        pending: VecDeque::new(),
+        more_missed: false,
+    };
+    Ok(stream::unfold(follower, |mut follower| async move {
+        let event = follower.next().await?;
+        Some((OrderEventObject(event.to_row()), follower))
     })
-    .filter_map(move |event| {
-        let keep = event
-            .filter(|e| keep(e))
-            .map(|e| OrderEventObject(e.to_row()));
-        async move { keep }
-    })
-    .boxed()
+    .boxed())
 }
 
 type EventStream = BoxStream<'static, OrderEventObject>;
@@ -79,11 +148,7 @@ async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream>
         .filter(|order| order.user_id == user.id() || user.is_admin())
         .ok_or(AppError::NotFound("order"))?;
     drop(conn);
-    Ok(event_stream(
-        ctx,
-        move |e| e.order_id == order_id,
-        Some(order_id),
-    ))
+    event_stream(ctx, EventScope::Order(order_id)).await
 }
 
 #[Subscription]
@@ -102,12 +167,12 @@ impl SubscriptionRoot {
     #[graphql(guard = "RoleGuard::User")]
     async fn my_order_updates(&self, ctx: &Context<'_>) -> async_graphql::Result<EventStream> {
         let user_id = current_user(ctx).map_err(async_graphql::Error::from)?.id();
-        Ok(event_stream(ctx, move |e| e.user_id == user_id, None))
+        Ok(event_stream(ctx, EventScope::User(user_id)).await?)
     }
 
     /// Every status change of every order (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_order_updates(&self, ctx: &Context<'_>) -> async_graphql::Result<EventStream> {
-        Ok(event_stream(ctx, |_| true, None))
+        Ok(event_stream(ctx, EventScope::All).await?)
     }
 }

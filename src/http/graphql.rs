@@ -7,7 +7,7 @@ use async_graphql::{
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
 use async_graphql_axum::{
-    GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
+    GraphQLProtocol, GraphQLResponse, GraphQLWebSocket,
 };
 use axum::{
     Extension,
@@ -47,24 +47,48 @@ fn error_response(error: AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![ApiError::from(error).into_server_error()])
 }
 
+/// Reads the body and parses it as a GraphQL request (JSON, or a multipart
+/// upload). The body is read here rather than by async-graphql's extractor, which
+/// flattens read errors to text: the cause decides the answer (413 over the body
+/// limit even when chunked, 408 when it stalls).
+async fn read_request(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<async_graphql::Request, Response> {
+    // The body limit layer bounds what this can buffer.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|error| {
+            if caused_by::<http_body_util::LengthLimitError>(&error) {
+                bad_request(http::StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+            } else if caused_by::<tower_http::timeout::TimeoutError>(&error) {
+                bad_request(http::StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")
+            } else {
+                bad_request(http::StatusCode::BAD_REQUEST, "the request body could not be read")
+            }
+        })?;
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    async_graphql::http::receive_body(content_type, bytes.as_ref(), Default::default())
+        .await
+        .map_err(unparsable)
+}
+
 /// A body that is not a GraphQL request, in plain words (the engine's own text is
-/// Rust's `Debug` output): 413 when too large, else 400, both `BAD_REQUEST`.
-fn unreadable(rejection: GraphQLRejection) -> Response {
+/// Rust's `Debug` output).
+fn unparsable(error: async_graphql::ParseRequestError) -> Response {
     use async_graphql::ParseRequestError as E;
-    let (status, what) = match rejection.0 {
+    let (status, what) = match error {
         E::PayloadTooLarge => (
             http::StatusCode::PAYLOAD_TOO_LARGE,
             "the request body is too large",
-        ),
-        E::Io(_) => (
-            http::StatusCode::BAD_REQUEST,
-            "the request body could not be read",
         ),
         E::UnsupportedBatch => (
             http::StatusCode::BAD_REQUEST,
             "batch requests are not supported",
         ),
-        E::InvalidRequest(_) => (
+        E::InvalidRequest(_) | E::Io(_) => (
             http::StatusCode::BAD_REQUEST,
             "the body is not a GraphQL request (JSON with a `query`)",
         ),
@@ -73,10 +97,27 @@ fn unreadable(rejection: GraphQLRejection) -> Response {
             "the upload does not follow the GraphQL multipart request specification",
         ),
     };
+    bad_request(status, what)
+}
+
+/// `status` with BAD_REQUEST and a plain message.
+fn bad_request(status: http::StatusCode, what: &str) -> Response {
     let mut response =
         GraphQLResponse::from(error_response(AppError::BadRequest(what.into()))).into_response();
     *response.status_mut() = status;
     response
+}
+
+/// Whether `error` is, or is caused by, a `Cause`.
+fn caused_by<Cause: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if error.is::<Cause>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// 429 with `Retry-After` and RATE_LIMITED.
@@ -93,11 +134,11 @@ pub async fn execute(
     State(state): State<HttpState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let request = match request {
+    let request = match read_request(&headers, body).await {
         Ok(request) => request,
-        Err(rejection) => return unreadable(rejection),
+        Err(refused) => return refused,
     };
     let token = headers
         .get(http::header::AUTHORIZATION)
@@ -129,7 +170,7 @@ pub async fn execute(
         return rate_limited(retry_after);
     }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
-    let request = request.into_inner().data(viewer).data(loaders);
+    let request = request.data(viewer).data(loaders);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
@@ -170,12 +211,17 @@ fn token_from_init(payload: &serde_json::Value) -> Option<String> {
 
 pub async fn websocket(
     State(state): State<HttpState>,
+    slot: Option<Extension<std::sync::Arc<super::server::ConnectionSlot>>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, protocol, socket))
+        .on_upgrade(move |socket| async move {
+            // The socket keeps its connection's place in the limits until it closes.
+            let _slot = slot;
+            serve_socket(state, protocol, socket).await
+        })
         .into_response()
 }
 

@@ -3,6 +3,7 @@
 
 mod graphql;
 mod health;
+pub mod server;
 mod webhooks;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
+    timeout::RequestBodyTimeoutLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -91,6 +93,9 @@ pub fn router(app: AppState) -> Router {
                 // async-graphql-axum reads whole bodies itself and ignores axum's
                 // DefaultBodyLimit, so the limit is enforced here.
                 .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+                // A body that stalls would hold its connection (and a detached
+                // task) for ever; past the timeout it is answered 408.
+                .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
                 .layer(CompressionLayer::new()),
         )
 }
@@ -167,28 +172,10 @@ async fn run_to_end(
     }
 }
 
-/// Serves until the state's shutdown token is cancelled, then stops accepting and
-/// lets requests in flight finish; connections still open after
-/// `SHUTDOWN_GRACE_SECONDS` (long-lived WebSockets) are closed.
+/// Serves the router on `listener` until the state's shutdown token is cancelled
+/// (see `server` for the connection limits and timeouts).
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    let shutdown = app.shutdown.clone();
-    let grace = app.config.server.shutdown_grace;
-    let server = axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .into_future();
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        served = server => served?,
-        _ = deadline => tracing::warn!(?grace, "connections still open at the shutdown deadline; closing them"),
-    }
-    Ok(())
+    server::serve(app.clone(), router(app), listener).await
 }
 
 pub async fn shutdown_signal() {

@@ -116,11 +116,8 @@ impl TestApp {
         let state = AppState::new(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = booster::http::router(state.clone());
-        tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service).await.unwrap()
-        });
+        let served = state.clone();
+        tokio::spawn(async move { booster::http::serve(served, listener).await.unwrap() });
         TestApp {
             db,
             state,

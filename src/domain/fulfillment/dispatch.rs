@@ -22,7 +22,7 @@ use crate::{
         orders::{Settlement, lock_order, record_status, settle},
     },
     error::{AppError, AppResult},
-    events::{self, OrderEvent},
+    events,
 };
 
 /// Claims up to `limit` PENDING orders of active, healthy providers and moves them
@@ -102,21 +102,8 @@ pub(super) async fn write_events(
         .returning(OrderEventRow::as_returning())
         .get_results(conn)
         .await?;
-    let events: Vec<OrderEvent> = changed
-        .iter()
-        .zip(&written)
-        .map(|(o, r)| OrderEvent {
-            event_id: r.id,
-            order_id: o.id,
-            user_id: o.user_id,
-            status,
-            start_count: r.start_count,
-            remains: r.remains,
-            note: r.note.clone(),
-            at: r.created_at,
-        })
-        .collect();
-    events::publish(conn, &events).await?;
+    let event_ids: Vec<i64> = written.iter().map(|r| r.id).collect();
+    events::publish(conn, &event_ids).await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::{place::event_of, *};
+use super::*;
 use crate::{
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus, ServiceType},
@@ -15,7 +15,7 @@ use crate::{
     },
     domain::wallet::{self, LedgerRef},
     error::{AppError, AppResult},
-    events::{self, OrderEvent},
+    events,
 };
 use std::collections::HashMap;
 
@@ -324,12 +324,8 @@ pub async fn place_mass_order(
                         .await?,
                 );
             }
-            let events: Vec<OrderEvent> = placed
-                .iter()
-                .zip(&event_rows)
-                .map(|(o, r)| event_of(o, r))
-                .collect();
-            events::publish(conn, &events).await?;
+            let event_ids: Vec<i64> = event_rows.iter().map(|r| r.id).collect();
+            events::publish(conn, &event_ids).await?;
             AppResult::Ok(mass_order)
         })
         .await?;

@@ -20,7 +20,7 @@ use crate::{
         wallet::{self, LedgerRef},
     },
     error::{AppError, AppResult, is_unique_violation},
-    events::{self, OrderEvent},
+    events,
 };
 
 /// A retried request with the same key must be the same order.
@@ -34,19 +34,6 @@ fn same_request(order: &OrderRow, prepared: &PreparedOrder) -> AppResult<OrderRo
         ));
     }
     Ok(order.clone())
-}
-
-pub(super) fn event_of(order: &OrderRow, row: &OrderEventRow) -> OrderEvent {
-    OrderEvent {
-        event_id: row.id,
-        order_id: order.id,
-        user_id: order.user_id,
-        status: row.status,
-        start_count: row.start_count,
-        remains: row.remains,
-        note: row.note.clone(),
-        at: row.created_at,
-    }
 }
 
 /// The order, locked `FOR UPDATE` until the caller's transaction ends.
@@ -65,7 +52,7 @@ pub async fn record_status(
     start_count: Option<i64>,
     remains: Option<i64>,
     note: &str,
-) -> AppResult<(OrderRow, OrderEvent)> {
+) -> AppResult<(OrderRow, OrderEventRow)> {
     let unchanged = status == order.status
         && start_count.is_none_or(|c| Some(c) == order.start_count)
         && remains.is_none_or(|r| Some(r) == order.remains);
@@ -94,12 +81,11 @@ pub async fn record_status(
         .returning(OrderEventRow::as_returning())
         .get_result(conn)
         .await?;
-    let event = event_of(&updated, &row);
-    events::publish(conn, std::slice::from_ref(&event)).await?;
+    events::publish(conn, &[row.id]).await?;
     if status == OrderStatus::Completed && order.status != OrderStatus::Completed {
         record_completion_time(conn, &updated, row.created_at).await?;
     }
-    Ok((updated, event))
+    Ok((updated, row))
 }
 
 /// Folds one completion into the service's "average completion time" shown in the

@@ -14,7 +14,7 @@ use crate::{
         loaders::{OrderId, ServiceId},
         lookup,
         pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
-        parse_id, prefetch,
+        check_date, parse_id, prefetch,
         types::orders::{MassOrder, Order},
     },
 };
@@ -75,8 +75,8 @@ impl OrderQuery {
                 .as_ref()
                 .map(|id| parse_id("massOrderId", id))
                 .transpose()?,
-            from,
-            to,
+            from: check_date("from", from)?,
+            to: check_date("to", to)?,
             link_search: search,
         };
         order_page(ctx, filter, first, after).await
@@ -143,8 +143,8 @@ impl OrderQuery {
                 .map(|id| parse_id("serviceId", id))
                 .transpose()?,
             mass_order_id: None,
-            from,
-            to,
+            from: check_date("from", from)?,
+            to: check_date("to", to)?,
             link_search: search,
         };
         order_page(ctx, filter, first, after).await

@@ -16,7 +16,7 @@ use crate::{
         error::ApiResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        parse_id,
+        check_date, parse_id,
         types::wallet::{Deposit, LedgerEntry},
     },
 };
@@ -95,7 +95,11 @@ impl WalletQuery {
         ledger_page(
             ctx,
             user.id(),
-            LedgerFilter { kind, from, to },
+            LedgerFilter {
+                kind,
+                from: check_date("from", from)?,
+                to: check_date("to", to)?,
+            },
             first,
             after,
         )
