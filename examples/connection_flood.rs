@@ -50,10 +50,9 @@ async fn healthz(base: &str) -> Option<Duration> {
 async fn still_open(streams: &mut [TcpStream]) -> usize {
     let checks = streams.iter_mut().map(|stream| async move {
         let mut byte = [0u8; 1];
-        matches!(
-            tokio::time::timeout(Duration::from_millis(200), stream.read(&mut byte)).await,
-            Err(_)
-        )
+        tokio::time::timeout(Duration::from_millis(200), stream.read(&mut byte))
+            .await
+            .is_err()
     });
     futures_util::future::join_all(checks)
         .await
@@ -69,12 +68,19 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:18080".into());
     let pid: u32 = args.next().map(|p| p.parse()).transpose()?.unwrap_or(0);
-    let wanted: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(18_000);
+    let wanted: usize = args
+        .next()
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(18_000);
     let descriptors = rlimit::increase_nofile_limit(u64::MAX)?;
     let count = wanted.min(descriptors.saturating_sub(64) as usize);
     let address: SocketAddr = base.trim_start_matches("http://").parse()?;
 
-    println!("server resident memory before: {:.1} MiB", resident_mib(pid));
+    println!(
+        "server resident memory before: {:.1} MiB",
+        resident_mib(pid)
+    );
     println!(
         "healthz before the flood: {:?}",
         healthz(&base).await.map(|d| d.as_millis())
@@ -110,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
             None => "no answer within 60 s".into(),
         }
     );
-    println!("server resident memory during: {:.1} MiB", resident_mib(pid));
+    println!(
+        "server resident memory during: {:.1} MiB",
+        resident_mib(pid)
+    );
     println!(
         "idle connections the server holds: {}",
         still_open(&mut flood).await

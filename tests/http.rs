@@ -89,9 +89,8 @@ async fn health_playground_and_middleware() {
         .unwrap();
     assert_eq!(refused.status(), 413);
     // The same without a length up front (chunked): cut while read, still 413.
-    let chunks = futures_util::stream::iter(
-        (0..100).map(|_| Ok::<_, std::io::Error>("a".repeat(1024))),
-    );
+    let chunks =
+        futures_util::stream::iter((0..100).map(|_| Ok::<_, std::io::Error>("a".repeat(1024))));
     let refused = http
         .post(format!("{}/graphql", app.base_url))
         .header("content-type", "application/json")
@@ -381,7 +380,9 @@ async fn anonymous_requests_and_refused_tokens_are_limited_per_client_address() 
 /// A TCP connection from `source` (any 127.x address is this machine) to the app.
 async fn connect_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind((std::net::Ipv4Addr::from(source), 0).into()).unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(source), 0).into())
+        .unwrap();
     let address = app.base_url.trim_start_matches("http://").parse().unwrap();
     socket.connect(address).await.unwrap()
 }
@@ -450,7 +451,11 @@ async fn idle_connection_floods_are_capped_and_timed_out() {
         assert!(closed_within(stream, Duration::from_secs(4)).await);
     }
     assert!(started.elapsed() < Duration::from_secs(4));
-    assert_eq!(healthz_from(&app, [127, 0, 0, 1]).await, 200, "the address is let in again");
+    assert_eq!(
+        healthz_from(&app, [127, 0, 0, 1]).await,
+        200,
+        "the address is let in again"
+    );
 
     // An idle keep-alive connection is closed after the same timeout.
     {

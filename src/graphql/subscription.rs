@@ -72,7 +72,10 @@ impl Follower {
                     return Some(event);
                 }
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "order event subscriber lagged; replaying from history");
+                    tracing::warn!(
+                        missed,
+                        "order event subscriber lagged; replaying from history"
+                    );
                     // What the bus still holds is among the newest events (ids are
                     // global and nearly sequential), so replayed ids far older than
                     // the last delivered can no longer come again.

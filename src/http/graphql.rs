@@ -6,9 +6,7 @@ use async_graphql::{
     Data,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
-use async_graphql_axum::{
-    GraphQLProtocol, GraphQLResponse, GraphQLWebSocket,
-};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Extension,
     extract::{
@@ -60,11 +58,20 @@ async fn read_request(
         .await
         .map_err(|error| {
             if caused_by::<http_body_util::LengthLimitError>(&error) {
-                bad_request(http::StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+                bad_request(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is too large",
+                )
             } else if caused_by::<tower_http::timeout::TimeoutError>(&error) {
-                bad_request(http::StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")
+                bad_request(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                )
             } else {
-                bad_request(http::StatusCode::BAD_REQUEST, "the request body could not be read")
+                bad_request(
+                    http::StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                )
             }
         })?;
     let content_type = headers
@@ -109,7 +116,9 @@ fn bad_request(status: http::StatusCode, what: &str) -> Response {
 }
 
 /// Whether `error` is, or is caused by, a `Cause`.
-fn caused_by<Cause: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+fn caused_by<Cause: std::error::Error + 'static>(
+    error: &(dyn std::error::Error + 'static),
+) -> bool {
     let mut source = Some(error);
     while let Some(error) = source {
         if error.is::<Cause>() {

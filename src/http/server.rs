@@ -164,13 +164,14 @@ pub async fn serve(app: AppState, router: Router, listener: TcpListener) -> anyh
         // WebSocket keeps the slot after the upgrade, so open sockets count too.
         let slot = Arc::new(slot);
         let request_slot = slot.clone();
-        let service = router
-            .clone()
-            .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.extensions_mut().insert(request_slot.clone());
-                request
-            });
+        let service =
+            router
+                .clone()
+                .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(request_slot.clone());
+                    request
+                });
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();

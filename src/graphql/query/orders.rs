@@ -8,13 +8,13 @@ use crate::{
     },
     error::AppError,
     graphql::{
-        conn, current_user,
+        check_date, conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         loaders::{OrderId, ServiceId},
         lookup,
         pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
-        check_date, parse_id, prefetch,
+        parse_id, prefetch,
         types::orders::{MassOrder, Order},
     },
 };

@@ -12,11 +12,11 @@ use crate::{
     },
     error::AppError,
     graphql::{
-        conn, current_user,
+        check_date, conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        check_date, parse_id,
+        parse_id,
         types::wallet::{Deposit, LedgerEntry},
     },
 };
