@@ -107,6 +107,9 @@ pub struct ServerConfig {
     /// Anonymous requests (and refused tokens) one client IP address may make per
     /// minute; 0 disables the limit.
     pub anonymous_rate_limit_per_minute: u32,
+    /// `/api/v2` requests one API key may make per minute (a `status` of 100 ids
+    /// counts once); 0 disables the limit.
+    pub api_v2_rate_limit_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` names the client; from anyone else the
     /// header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -141,6 +144,7 @@ impl ServerConfig {
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
             anonymous_rate_limit_per_minute: parse_var("ANONYMOUS_RATE_LIMIT_PER_MINUTE", 600)?,
+            api_v2_rate_limit_per_minute: parse_var("API_V2_RATE_LIMIT_PER_MINUTE", 600)?,
             trusted_proxies: list_var("TRUSTED_PROXIES", "")
                 .iter()
                 .map(|ip| {
@@ -413,6 +417,7 @@ impl Config {
                 graphiql_assets_dir: "assets/vendor/graphiql".into(),
                 rate_limit_per_minute: 1200,
                 anonymous_rate_limit_per_minute: 600,
+                api_v2_rate_limit_per_minute: 600,
                 trusted_proxies: Vec::new(),
                 shutdown_grace: Duration::from_secs(30),
                 max_connections: 10_000,

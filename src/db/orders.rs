@@ -179,6 +179,23 @@ impl OrderEventRow {
 }
 
 impl OrderRequestRow {
+    /// Those of `request_ids` that are refill requests of `user_id`'s orders, in
+    /// one statement.
+    pub async fn find_refills_owned(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        request_ids: &[i64],
+    ) -> QueryResult<Vec<OrderRequestRow>> {
+        order_requests::table
+            .inner_join(orders::table)
+            .filter(order_requests::id.eq_any(request_ids))
+            .filter(order_requests::kind.eq(OrderRequestKind::Refill))
+            .filter(orders::user_id.eq(user_id))
+            .select(OrderRequestRow::as_select())
+            .load(conn)
+            .await
+    }
+
     /// The cancel and refill requests of several orders, each order's oldest first.
     pub async fn for_orders(
         conn: &mut AsyncPgConnection,
@@ -207,6 +224,21 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// Those of `order_ids` that `user_id` owns, in one statement (others' and
+    /// missing ids are simply absent).
+    pub async fn find_many_owned(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        order_ids: &[i64],
+    ) -> QueryResult<Vec<OrderRow>> {
+        orders::table
+            .filter(orders::id.eq_any(order_ids))
+            .filter(orders::user_id.eq(user_id))
+            .select(OrderRow::as_select())
+            .load(conn)
+            .await
+    }
+
     /// Orders matching `filter`, newest first.
     pub async fn list(
         conn: &mut AsyncPgConnection,

@@ -4,7 +4,7 @@
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     contains_pattern,
@@ -104,6 +104,26 @@ pub struct ServiceFilter {
 }
 
 impl ServiceRow {
+    /// The whole active catalogue with each service's category name, in display
+    /// order (what the API v2 `services` action answers, in one statement).
+    pub async fn active_with_categories(
+        conn: &mut AsyncPgConnection,
+    ) -> QueryResult<Vec<(ServiceRow, String)>> {
+        services::table
+            .inner_join(service_categories::table)
+            .filter(services::active.eq(true))
+            .filter(service_categories::active.eq(true))
+            .order((
+                service_categories::sort_order,
+                service_categories::id,
+                services::sort_order,
+                services::id,
+            ))
+            .select((ServiceRow::as_select(), service_categories::name))
+            .load(conn)
+            .await
+    }
+
     /// The catalogue in display order (category order, then service order).
     pub async fn list(
         conn: &mut AsyncPgConnection,

@@ -1,6 +1,7 @@
 //! The HTTP surface: the axum router and its middleware (request ids, tracing, CORS,
 //! body limit, gzip), the GraphQL endpoints, payment webhooks and health.
 
+mod api_v2;
 mod graphql;
 mod health;
 pub mod server;
@@ -34,6 +35,8 @@ pub struct HttpState {
     pub schema: AppSchema,
     pub rate_limiter: crate::rate_limit::UserRateLimiter,
     pub ip_limiter: crate::rate_limit::IpRateLimiter,
+    /// Per API key on `/api/v2`.
+    pub api_v2_limiter: crate::rate_limit::UserRateLimiter,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -43,13 +46,20 @@ pub fn router(app: AppState) -> Router {
     let rate_limiter = crate::rate_limit::UserRateLimiter::per_minute(config.rate_limit_per_minute);
     let ip_limiter =
         crate::rate_limit::IpRateLimiter::per_minute(config.anonymous_rate_limit_per_minute);
-    let (users, ips) = (rate_limiter.clone(), ip_limiter.clone());
+    let api_v2_limiter =
+        crate::rate_limit::UserRateLimiter::per_minute(config.api_v2_rate_limit_per_minute);
+    let (users, ips, keys) = (
+        rate_limiter.clone(),
+        ip_limiter.clone(),
+        api_v2_limiter.clone(),
+    );
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(60));
         loop {
             ticker.tick().await;
             users.retain_recent();
             ips.retain_recent();
+            keys.retain_recent();
         }
     });
     let state = HttpState {
@@ -57,6 +67,7 @@ pub fn router(app: AppState) -> Router {
         schema,
         rate_limiter,
         ip_limiter,
+        api_v2_limiter,
     };
 
     // Endpoints that write run detached from their connection (see `run_to_end`).
@@ -64,6 +75,7 @@ pub fn router(app: AppState) -> Router {
         .route("/graphql", get(graphql::playground).post(graphql::execute))
         .route("/webhooks/midtrans", post(webhooks::midtrans))
         .route("/webhooks/xendit", post(webhooks::xendit))
+        .route("/api/v2", get(api_v2::handle).post(api_v2::handle))
         .route_layer(axum::middleware::from_fn(run_to_end));
 
     Router::new()

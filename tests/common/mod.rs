@@ -52,6 +52,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
     let mut config = Config::local(database_url);
     config.database.pool_size = 8;
     config.server.rate_limit_per_minute = 0;
+    config.server.api_v2_rate_limit_per_minute = 0;
     config.auth = AuthConfig {
         session_ttl: Duration::from_secs(3600),
         google_client_id: Some(GOOGLE_CLIENT_ID.into()),

@@ -1,0 +1,248 @@
+//! The API v2 actions, each a thin shape over the domain: `add` places through
+//! `domain::orders::place_order` (the same validation, charge and ledger row as
+//! GraphQL), `cancel` and `refill` open the same requests, `status` reads up to 100
+//! orders in one statement.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::wire::{ApiV2Error, Params, id_list, order_label, refill_label, rupiah, type_label};
+use crate::{
+    app::AppState,
+    auth::AuthUser,
+    db::{
+        PooledConn,
+        orders::{OrderRequestRow, OrderRow},
+        services::ServiceRow,
+        users::UserRow,
+    },
+    domain::orders::{self, OrderExtras, OrderInput},
+    error::AppError,
+};
+
+pub async fn run(app: &AppState, caller: &AuthUser, params: &Params) -> Result<Value, ApiV2Error> {
+    let mut conn: PooledConn = app.pool.get().await.map_err(AppError::from)?;
+    let user_id = caller.id();
+    match params.text("action").unwrap_or_default() {
+        "services" => services(&mut conn).await,
+        "add" => add(&mut conn, user_id, params).await,
+        "status" => status(&mut conn, user_id, params).await,
+        "refill" => refill(&mut conn, user_id, params).await,
+        "refill_status" => refill_status(&mut conn, user_id, params).await,
+        "cancel" => cancel(&mut conn, user_id, params).await,
+        "balance" => balance(&mut conn, user_id).await,
+        _ => Err(ApiV2Error::IncorrectRequest),
+    }
+}
+
+async fn services(conn: &mut PooledConn) -> Result<Value, ApiV2Error> {
+    let rows = ServiceRow::active_with_categories(conn)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Value::Array(
+        rows.into_iter()
+            .map(|(service, category)| {
+                json!({
+                    "service": service.id,
+                    "name": service.name,
+                    "type": type_label(service.service_type),
+                    "category": category,
+                    "rate": rupiah(service.price_per_1000),
+                    "min": service.min_quantity.to_string(),
+                    "max": service.max_quantity.to_string(),
+                    "refill": service.refill,
+                    "cancel": service.cancel,
+                    "dripfeed": service.dripfeed,
+                    "desc": service.description,
+                })
+            })
+            .collect(),
+    ))
+}
+
+async fn add(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+    let service_id = params
+        .number("service")
+        .map_err(|_| ApiV2Error::IncorrectService)?
+        .ok_or(ApiV2Error::IncorrectService)?;
+    let service = ServiceRow::find(conn, service_id)
+        .await
+        .map_err(AppError::from)?
+        .filter(|s| s.active)
+        .ok_or(ApiV2Error::IncorrectService)?;
+    let quantity = params.number("quantity")?;
+    // The same bounds `place_order` enforces, in the words clients match on.
+    if let Some(quantity) = quantity {
+        if quantity < service.min_quantity {
+            return Err(ApiV2Error::QuantityBelow(service.min_quantity));
+        }
+        if quantity > service.max_quantity {
+            return Err(ApiV2Error::QuantityAbove(service.max_quantity));
+        }
+    }
+    let input = OrderInput {
+        service_id,
+        link: params.text("link").unwrap_or_default().to_string(),
+        quantity,
+        extras: OrderExtras {
+            comments: params.raw("comments"),
+            usernames: params.raw("usernames"),
+            hashtags: params.raw("hashtags"),
+            hashtag: params.text("hashtag").map(str::to_string),
+            username: params.text("username").map(str::to_string),
+            media: params.text("media").map(str::to_string),
+            answer_number: params.number("answer_number")?,
+            groups: params.raw("groups"),
+            runs: params.number("runs")?,
+            interval: params.number("interval")?,
+        },
+        // The reseller's own retry key: the same `request_id` answers the first order.
+        idempotency_key: params.text("request_id").map(str::to_string),
+    };
+    let order = orders::place_order(conn, user_id, input).await?;
+    Ok(json!({ "order": order.id }))
+}
+
+fn status_of(order: &OrderRow) -> Value {
+    json!({
+        "charge": rupiah(order.charge - order.refunded),
+        "start_count": order.start_count.unwrap_or(0).to_string(),
+        "status": order_label(order.status),
+        "remains": order.remains.unwrap_or(order.quantity).to_string(),
+        "currency": "IDR",
+    })
+}
+
+/// `order` (one) or `orders` (up to 100, answered keyed by each id as sent, in
+/// the order sent): one statement either way.
+async fn status(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+    if let Some(one) = params.text("order") {
+        let id = one.parse::<i64>().map_err(|_| ApiV2Error::IncorrectOrder)?;
+        let found = OrderRow::find_many_owned(conn, user_id, &[id])
+            .await
+            .map_err(AppError::from)?;
+        return found
+            .first()
+            .map(status_of)
+            .ok_or(ApiV2Error::IncorrectOrder);
+    }
+    let ids = id_list(params.text("orders").ok_or(ApiV2Error::IncorrectRequest)?)?;
+    let wanted: Vec<i64> = ids.iter().filter_map(|(_, id)| *id).collect();
+    let found: HashMap<i64, OrderRow> = OrderRow::find_many_owned(conn, user_id, &wanted)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|order| (order.id, order))
+        .collect();
+    let mut answer = Map::new();
+    for (text, id) in ids {
+        let value = id
+            .and_then(|id| found.get(&id))
+            .map_or_else(|| ApiV2Error::IncorrectOrder.as_value(), status_of);
+        answer.insert(text, value);
+    }
+    Ok(Value::Object(answer))
+}
+
+/// The order ids of `order` (one, answered flat) or `orders` (many, answered as a
+/// list), with which of the two it was.
+fn order_ids(params: &Params) -> Result<(Vec<(String, Option<i64>)>, bool), ApiV2Error> {
+    if let Some(many) = params.text("orders") {
+        return Ok((id_list(many)?, true));
+    }
+    let one = params.text("order").ok_or(ApiV2Error::IncorrectRequest)?;
+    Ok((id_list(one)?.into_iter().take(1).collect(), false))
+}
+
+async fn refill(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+    let (ids, many) = order_ids(params)?;
+    let mut answers = Vec::with_capacity(ids.len());
+    for (text, id) in ids {
+        let outcome = match id {
+            Some(id) => orders::request_refill(conn, user_id, id)
+                .await
+                .map_err(ApiV2Error::from),
+            None => Err(ApiV2Error::IncorrectOrder),
+        };
+        if !many {
+            return outcome.map(|request| json!({ "refill": request.id.to_string() }));
+        }
+        let order = id.map_or_else(|| json!(text), |id| json!(id));
+        answers.push(match outcome {
+            Ok(request) => json!({ "order": order, "refill": request.id }),
+            Err(error) => json!({ "order": order, "refill": error.as_value() }),
+        });
+    }
+    Ok(Value::Array(answers))
+}
+
+async fn refill_status(
+    conn: &mut PooledConn,
+    user_id: i64,
+    params: &Params,
+) -> Result<Value, ApiV2Error> {
+    let (ids, many) = match (params.text("refills"), params.text("refill")) {
+        (Some(many), _) => (id_list(many)?, true),
+        (None, Some(one)) => (id_list(one)?.into_iter().take(1).collect(), false),
+        (None, None) => return Err(ApiV2Error::IncorrectRequest),
+    };
+    let wanted: Vec<i64> = ids.iter().filter_map(|(_, id)| *id).collect();
+    let found: HashMap<i64, OrderRequestRow> =
+        OrderRequestRow::find_refills_owned(conn, user_id, &wanted)
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .map(|request| (request.id, request))
+            .collect();
+    if !many {
+        let request = ids
+            .first()
+            .and_then(|(_, id)| id.and_then(|id| found.get(&id)))
+            .ok_or(ApiV2Error::RefillNotFound)?;
+        return Ok(json!({ "status": refill_label(request.status) }));
+    }
+    Ok(Value::Array(
+        ids.into_iter()
+            .map(|(text, id)| {
+                let refill = id.map_or_else(|| json!(text), |id| json!(id));
+                match id.and_then(|id| found.get(&id)) {
+                    Some(request) => {
+                        json!({ "refill": refill, "status": refill_label(request.status) })
+                    }
+                    None => {
+                        json!({ "refill": refill, "status": ApiV2Error::RefillNotFound.as_value() })
+                    }
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// `orders` (also `order`), answered as a list either way, as panels do.
+async fn cancel(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+    let (ids, _) = order_ids(params)?;
+    let mut answers = Vec::with_capacity(ids.len());
+    for (text, id) in ids {
+        let outcome = match id {
+            Some(id) => orders::request_cancel(conn, user_id, id)
+                .await
+                .map_err(ApiV2Error::from),
+            None => Err(ApiV2Error::IncorrectOrder),
+        };
+        let order = id.map_or_else(|| json!(text), |id| json!(id));
+        answers.push(match outcome {
+            Ok(_) => json!({ "order": order, "cancel": 1 }),
+            Err(error) => json!({ "order": order, "cancel": error.as_value() }),
+        });
+    }
+    Ok(Value::Array(answers))
+}
+
+async fn balance(conn: &mut PooledConn, user_id: i64) -> Result<Value, ApiV2Error> {
+    let user = UserRow::find(conn, user_id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(ApiV2Error::InvalidKey)?;
+    Ok(json!({ "balance": rupiah(user.balance), "currency": "IDR" }))
+}
