@@ -482,3 +482,102 @@ async fn every_service_type_takes_its_fields() {
     assert_eq!(extra["interval"], 30, "{extra}");
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn booster_resells_booster_through_its_own_api_v2_client() {
+    use booster::jobs::{dispatch, status_sync};
+    let upstream = TestApp::spawn().await;
+    let downstream = TestApp::spawn().await;
+    // Upstream: a service its admin fulfils, and the reseller's funded account.
+    let upstream_service = service(&upstream, Fulfillment::Manual, 20_000, 100, 10_000).await;
+    let (reseller, reseller_key) = upstream
+        .funded_customer("reseller@example.com", 500_000)
+        .await;
+    let upstream_admin = upstream.admin().await;
+
+    // Downstream: the upstream is an API v2 provider like any other panel.
+    let provider = api_v2_provider(
+        &downstream,
+        "booster upstream",
+        &format!("{}/api/v2", upstream.base_url),
+        &reseller_key,
+    )
+    .await;
+    let admin = downstream.admin().await;
+    let imported = downstream
+        .ok(
+            Some(&admin),
+            "mutation($input: ImportProviderServicesInput!) { adminImportProviderServices(input: $input) { imported importedServiceIds } }",
+            json!({ "input": { "providerId": provider.to_string(), "serviceIds": [upstream_service.to_string()] } }),
+        )
+        .await;
+    assert_eq!(imported["adminImportProviderServices"]["imported"], 1);
+    let downstream_service = imported["adminImportProviderServices"]["importedServiceIds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (customer, customer_key) = downstream
+        .funded_customer("buyer@example.com", 100_000)
+        .await;
+    let placed = downstream
+        .ok(
+            Some(&customer_key),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id charge } }",
+            json!({ "input": { "serviceId": downstream_service, "link": "https://x.com/client/status/42", "quantity": 1000 } }),
+        )
+        .await;
+    // The upstream's 20,000 per 1000 plus the default 10% markup.
+    assert_eq!(placed["placeOrder"]["charge"], 22_000);
+    let order_id = placed["placeOrder"]["id"].as_str().unwrap().to_string();
+
+    // Dispatch sends it upstream through /api/v2: the reseller pays the upstream.
+    let report = dispatch::run(&downstream.state).await.unwrap();
+    assert_eq!((report.claimed, report.accepted), (1, 1));
+    assert_eq!(upstream.balance(reseller).await, 480_000);
+    let upstream_orders = upstream
+        .ok(
+            Some(&upstream_admin),
+            "query($u: ID) { adminOrders(userId: $u) { edges { node { id quantity link } } } }",
+            json!({ "u": reseller.to_string() }),
+        )
+        .await;
+    let upstream_order = upstream_orders["adminOrders"]["edges"][0]["node"].clone();
+    assert_eq!(upstream_order["quantity"], 1000);
+    assert_eq!(upstream_order["link"], "https://x.com/client/status/42");
+
+    // The upstream's admin delivers 750 of 1000; status sync brings it down.
+    let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }";
+    upstream
+        .ok(
+            Some(&upstream_admin),
+            set,
+            json!({ "input": { "orderId": upstream_order["id"], "status": "IN_PROGRESS", "startCount": 1200 } }),
+        )
+        .await;
+    status_sync::run(&downstream.state).await.unwrap();
+    let status = "query($id: ID!) { order(id: $id) { status startCount remains refunded } }";
+    let seen = downstream
+        .ok(Some(&customer_key), status, json!({ "id": order_id }))
+        .await;
+    assert_eq!(seen["order"]["status"], "IN_PROGRESS");
+    assert_eq!(seen["order"]["startCount"], 1200);
+    upstream
+        .ok(
+            Some(&upstream_admin),
+            set,
+            json!({ "input": { "orderId": upstream_order["id"], "status": "PARTIAL", "remains": 250 } }),
+        )
+        .await;
+    status_sync::run(&downstream.state).await.unwrap();
+    let seen = downstream
+        .ok(Some(&customer_key), status, json!({ "id": order_id }))
+        .await;
+    assert_eq!(seen["order"]["status"], "PARTIAL");
+    assert_eq!(seen["order"]["remains"], 250);
+    // A quarter back on both sides, each at its own price.
+    assert_eq!(seen["order"]["refunded"], 5_500);
+    assert_eq!(downstream.balance(customer).await, 100_000 - 22_000 + 5_500);
+    assert_eq!(upstream.balance(reseller).await, 500_000 - 20_000 + 5_000);
+    upstream.assert_books_balanced().await;
+    downstream.assert_books_balanced().await;
+}

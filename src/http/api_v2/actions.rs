@@ -9,7 +9,6 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{ApiV2Error, Params, id_list, order_label, refill_label, rupiah, type_label};
 use crate::{
-    app::AppState,
     auth::AuthUser,
     db::{
         PooledConn,
@@ -21,17 +20,21 @@ use crate::{
     error::AppError,
 };
 
-pub async fn run(app: &AppState, caller: &AuthUser, params: &Params) -> Result<Value, ApiV2Error> {
-    let mut conn: PooledConn = app.pool.get().await.map_err(AppError::from)?;
+/// Runs the request's `action` for `caller`, on the connection that authenticated it.
+pub async fn run(
+    conn: &mut PooledConn,
+    caller: &AuthUser,
+    params: &Params,
+) -> Result<Value, ApiV2Error> {
     let user_id = caller.id();
     match params.text("action").unwrap_or_default() {
-        "services" => services(&mut conn).await,
-        "add" => add(&mut conn, user_id, params).await,
-        "status" => status(&mut conn, user_id, params).await,
-        "refill" => refill(&mut conn, user_id, params).await,
-        "refill_status" => refill_status(&mut conn, user_id, params).await,
-        "cancel" => cancel(&mut conn, user_id, params).await,
-        "balance" => balance(&mut conn, user_id).await,
+        "services" => services(conn).await,
+        "add" => add(conn, user_id, params).await,
+        "status" => status(conn, user_id, params).await,
+        "refill" => refill(conn, user_id, params).await,
+        "refill_status" => refill_status(conn, user_id, params).await,
+        "cancel" => cancel(conn, user_id, params).await,
+        "balance" => balance(conn, user_id).await,
         _ => Err(ApiV2Error::IncorrectRequest),
     }
 }

@@ -22,6 +22,7 @@ use axum::{
 use super::HttpState;
 use crate::{
     auth::{self, AuthUser, Credential, tokens},
+    db::PooledConn,
     error::AppError,
 };
 pub use wire::ApiV2Error;
@@ -50,7 +51,11 @@ pub async fn handle(
             &state.app.config.server.trusted_proxies,
         )
     });
-    let caller = match authenticate(&state, &params).await {
+    let mut conn = match state.app.pool.get().await {
+        Ok(conn) => conn,
+        Err(error) => return error_answer(ApiV2Error::App(error.into())),
+    };
+    let caller = match authenticate(&mut conn, &params).await {
         Ok(caller) => caller,
         Err(error) => {
             // Refused keys count against the client's address, before any lookup.
@@ -67,7 +72,7 @@ pub async fn handle(
     if let Err(retry_after) = state.api_v2_limiter.check(key_id) {
         return error_answer(ApiV2Error::RateLimited(retry_after));
     }
-    match actions::run(&state.app, &caller, &params).await {
+    match actions::run(&mut conn, &caller, &params).await {
         Ok(answer) => wire::ok_answer(answer),
         Err(error) => error_answer(error),
     }
@@ -123,14 +128,13 @@ fn read_params(
 }
 
 /// The owner of the API key in `key`, as they are now (a banned user is refused).
-async fn authenticate(state: &HttpState, params: &Params) -> Result<AuthUser, ApiV2Error> {
+async fn authenticate(conn: &mut PooledConn, params: &Params) -> Result<AuthUser, ApiV2Error> {
     let key = params.text("key").ok_or(ApiV2Error::InvalidKey)?;
     // Only API keys: a session token is a browser's credential, not a script's.
     if !key.starts_with(tokens::API_KEY_PREFIX) {
         return Err(ApiV2Error::InvalidKey);
     }
-    let mut conn = state.app.pool.get().await.map_err(AppError::from)?;
-    let caller = auth::authenticate(&mut conn, key)
+    let caller = auth::authenticate(conn, key)
         .await
         .map_err(|error| match error {
             AppError::Unauthenticated(_) => ApiV2Error::InvalidKey,
