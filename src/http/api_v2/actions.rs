@@ -150,7 +150,7 @@ async fn status(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<
 
 /// The order ids of `order` (one, answered flat) or `orders` (many, answered as a
 /// list), with which of the two it was.
-fn order_ids(params: &Params) -> Result<(Vec<(String, Option<i64>)>, bool), ApiV2Error> {
+fn order_ids(params: &Params) -> Result<(IdList, bool), ApiV2Error> {
     if let Some(many) = params.text("orders") {
         return Ok((id_list(many)?, true));
     }

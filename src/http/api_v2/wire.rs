@@ -41,10 +41,13 @@ impl Params {
 /// Ids per bulk call, as every API v2 panel allows.
 pub const MAX_IDS: usize = 100;
 
+/// Ids as sent, each with its value when it is a valid id.
+pub type IdList = Vec<(String, Option<i64>)>;
+
 /// A comma-separated id list: each entry parsed, or kept as the text it was so the
 /// answer can name it. More than [`MAX_IDS`] is an incorrect request.
-pub fn id_list(text: &str) -> Result<Vec<(String, Option<i64>)>, ApiV2Error> {
-    let ids: Vec<(String, Option<i64>)> = text
+pub fn id_list(text: &str) -> Result<IdList, ApiV2Error> {
+    let ids: IdList = text
         .split(',')
         .map(str::trim)
         .filter(|id| !id.is_empty())
