@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{ApiV2Error, Params, id_list, order_label, refill_label, rupiah, type_label};
+use super::wire::{
+    ApiV2Error, IdList, Params, id_list, order_label, refill_label, rupiah, type_label,
+};
 use crate::{
     auth::AuthUser,
     db::{
