@@ -77,7 +77,10 @@ async fn pending_orders(
         .map(|i| format!("{service}|https://x.com/bench/status/{i}|100\n"))
         .collect();
     let mut conn = state.pool.get().await?;
-    let outcome = order_rules::place_mass_order(&mut conn, user, &text, true)
+    let buyer = booster::db::users::UserRow::find(&mut conn, user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {user}"))?;
+    let outcome = order_rules::place_mass_order(&mut conn, &buyer, &text, true)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(

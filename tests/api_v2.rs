@@ -581,3 +581,106 @@ async fn booster_resells_booster_through_its_own_api_v2_client() {
     upstream.assert_books_balanced().await;
     downstream.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resellers_discount_applies_everywhere_but_never_below_cost() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // Imported at a provider rate of 10,000 per 1000 (rupiah), listed at 11,000.
+    let imported = service_with(&app, Fulfillment::Provider, 11_000, 10, 10_000, |s| {
+        s.provider_rate = Some("10000".parse().unwrap());
+    })
+    .await;
+    // The panel's own service: no provider cost.
+    let own = service(&app, Fulfillment::Manual, 20_000, 10, 10_000).await;
+    let (reseller, key) = app.funded_customer("agency@example.com", 1_000_000).await;
+    let (_, other_key) = app.customer("retail@example.com").await;
+
+    let set = "mutation($u: ID!, $bps: Int!) { adminSetUserDiscount(userId: $u, discountBps: $bps) { discountBps } }";
+    let refused = app
+        .gql(
+            Some(&other_key),
+            set,
+            json!({ "u": reseller.to_string(), "bps": 9000 }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN");
+    let invalid = app
+        .gql(
+            Some(&admin),
+            set,
+            json!({ "u": reseller.to_string(), "bps": 10_001 }),
+        )
+        .await;
+    assert_eq!(error_field(&invalid), "discountBps");
+    let done = app
+        .ok(
+            Some(&admin),
+            set,
+            json!({ "u": reseller.to_string(), "bps": 2000 }),
+        )
+        .await;
+    assert_eq!(done["adminSetUserDiscount"]["discountBps"], 2000);
+
+    // 20% off: the own service at 16,000; the imported one stops at its cost.
+    let prices = "query($a: ID!, $b: ID!) { a: service(id: $a) { pricePer1000 } b: service(id: $b) { pricePer1000 } }";
+    let ids = json!({ "a": imported.to_string(), "b": own.to_string() });
+    let seen = app.ok(Some(&key), prices, ids.clone()).await;
+    assert_eq!(
+        (
+            seen["a"]["pricePer1000"].clone(),
+            seen["b"]["pricePer1000"].clone()
+        ),
+        (json!(10_000), json!(16_000))
+    );
+    let retail = app.ok(Some(&other_key), prices, ids).await;
+    assert_eq!(
+        retail["b"]["pricePer1000"], 20_000,
+        "others pay the list price"
+    );
+
+    let listed = ok(&app, &[("key", &key), ("action", "services")]).await;
+    let rate_of = |id: i64| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == id)
+            .unwrap()["rate"]
+            .clone()
+    };
+    assert_eq!(rate_of(imported), "10000.00");
+    assert_eq!(rate_of(own), "16000.00");
+
+    // What is charged is what was shown, by API v2, GraphQL and mass order alike.
+    let own_text = own.to_string();
+    ok(
+        &app,
+        &[
+            ("key", &key),
+            ("action", "add"),
+            ("service", &own_text),
+            ("link", "https://x.com/a"),
+            ("quantity", "1000"),
+        ],
+    )
+    .await;
+    assert_eq!(app.balance(reseller).await, 1_000_000 - 16_000);
+    let placed = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
+            json!({ "input": { "serviceId": imported.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
+        )
+        .await;
+    assert_eq!(placed["placeOrder"]["charge"], 10_000);
+    let mass = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
+            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
+        )
+        .await;
+    assert_eq!(mass["placeMassOrder"]["totalCharge"], 8_000);
+    app.assert_books_balanced().await;
+}

@@ -291,6 +291,7 @@ diesel::table! {
         notify_newsletter -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        discount_bps -> Int4,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct UserRow {
     pub notify_newsletter: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The reseller discount on list prices, basis points (see `domain::pricing`).
+    pub discount_bps: i32,
 }
 
 super::reads_by_id!(UserRow, users);

@@ -216,6 +216,22 @@ pub async fn set_role(
     .await
 }
 
+/// Sets a reseller's discount on list prices (basis points; see `domain::pricing`).
+pub async fn set_discount(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    discount_bps: i32,
+) -> AppResult<UserRow> {
+    crate::domain::pricing::validate_discount(discount_bps)?;
+    diesel::update(users::table.find(user_id))
+        .set(users::discount_bps.eq(discount_bps))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("user"))
+}
+
 /// Bans (with a reason) or unbans a user. A banned user's requests are refused.
 pub async fn set_banned(
     conn: &mut AsyncPgConnection,

@@ -6,6 +6,12 @@
 //! - Markup: the service's own, else the provider's, else the panel default (10%).
 //!   Markups are basis points (1000 = 10.00%) so they stay exact integers.
 //! - Order charge: price per 1000 x quantity / 1000, rounded up to a whole rupiah.
+//! - A reseller's discount (basis points, set per user by an admin) lowers the price
+//!   that user sees and pays, rounded up to a whole rupiah, but never below what
+//!   the provider charges us (the provider rate at its exchange rate, rounded up):
+//!   the panel never sells at a loss. [`buyer_prices`] applies it to service rows
+//!   before anything reads their price, so every path (GraphQL, API v2, mass
+//!   orders) charges the same.
 
 use bigdecimal::{BigDecimal, RoundingMode, ToPrimitive};
 use diesel::prelude::*;
@@ -41,6 +47,70 @@ pub fn imported_price_per_1000(
         .with_scale_round(0, RoundingMode::Ceiling)
         .to_i64()
         .ok_or_else(|| AppError::validation("providerRate", "price does not fit in rupiah"))
+}
+
+/// The largest discount an admin may give.
+pub const MAX_DISCOUNT_BPS: i32 = 10_000;
+
+/// The price per 1000 for a buyer with `discount_bps`, never below `cost_per_1000`
+/// (when the service has one) and never above the list price.
+pub fn discounted_price_per_1000(list: i64, discount_bps: i32, cost_per_1000: Option<i64>) -> i64 {
+    if discount_bps <= 0 {
+        return list;
+    }
+    let kept = i128::from(BPS_SCALE - i64::from(discount_bps.min(MAX_DISCOUNT_BPS)));
+    let discounted = (i128::from(list) * kept + i128::from(BPS_SCALE) - 1) / i128::from(BPS_SCALE);
+    let discounted = i64::try_from(discounted).unwrap_or(list);
+    discounted.max(cost_per_1000.unwrap_or(0)).min(list)
+}
+
+/// What the provider charges us per 1000, in rupiah (rounded up), for an imported
+/// service; `None` for the panel's own services.
+pub fn cost_per_1000(
+    provider_rate: Option<&BigDecimal>,
+    exchange_rate: &BigDecimal,
+) -> Option<i64> {
+    imported_price_per_1000(provider_rate?, exchange_rate, 0).ok()
+}
+
+/// Sets each service's `price_per_1000` to what a buyer with `discount_bps` pays.
+/// Without a discount nothing is read; with one, the providers' exchange rates in
+/// one statement.
+pub async fn buyer_prices(
+    conn: &mut AsyncPgConnection,
+    services: &mut [crate::db::services::ServiceRow],
+    discount_bps: i32,
+) -> AppResult<()> {
+    if discount_bps <= 0 || services.is_empty() {
+        return Ok(());
+    }
+    let provider_ids: Vec<i64> = services.iter().filter_map(|s| s.provider_id).collect();
+    let rates: std::collections::HashMap<i64, BigDecimal> = providers::table
+        .filter(providers::id.eq_any(&provider_ids))
+        .select((providers::id, providers::exchange_rate))
+        .load::<(i64, BigDecimal)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    for service in services {
+        let cost = service
+            .provider_id
+            .and_then(|id| rates.get(&id))
+            .and_then(|rate| cost_per_1000(service.provider_rate.as_ref(), rate));
+        service.price_per_1000 =
+            discounted_price_per_1000(service.price_per_1000, discount_bps, cost);
+    }
+    Ok(())
+}
+
+pub fn validate_discount(bps: i32) -> AppResult<()> {
+    if !(0..=MAX_DISCOUNT_BPS).contains(&bps) {
+        return Err(AppError::validation(
+            "discountBps",
+            format!("a discount is between 0 and {MAX_DISCOUNT_BPS} basis points"),
+        ));
+    }
+    Ok(())
 }
 
 /// What an order of `quantity` costs at `price_per_1000`.

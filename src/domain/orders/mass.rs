@@ -7,12 +7,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::*;
 use crate::{
+    db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus, ServiceType},
         orders::{MassOrderRow, NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
         schema::{mass_orders, order_events, orders},
         services::ServiceRow,
     },
+    domain::pricing,
     domain::wallet::{self, LedgerRef},
     error::{AppError, AppResult},
     events,
@@ -150,10 +152,11 @@ fn parse_csv(text: &str) -> Result<Vec<RawLine>, Vec<LineError>> {
 /// valid lines are placed. The total is debited once, under one MassOrder row.
 pub async fn place_mass_order(
     conn: &mut AsyncPgConnection,
-    user_id: i64,
+    buyer: &UserRow,
     text: &str,
     all_or_nothing: bool,
 ) -> AppResult<MassOrderOutcome> {
+    let user_id = buyer.id;
     let (lines, mut errors) = match parse_mass_text(text) {
         Ok(lines) => (lines, Vec::new()),
         Err(errors) => {
@@ -178,11 +181,9 @@ pub async fn place_mass_order(
         .iter()
         .filter_map(|l| l.service.parse().ok())
         .collect();
-    let services: HashMap<i64, ServiceRow> = ServiceRow::load_many(conn, &ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
+    let mut services = ServiceRow::load_many(conn, &ids).await?;
+    pricing::buyer_prices(conn, &mut services, buyer.discount_bps).await?;
+    let services: HashMap<i64, ServiceRow> = services.into_iter().map(|s| (s.id, s)).collect();
     let mut prepared = Vec::with_capacity(lines.len());
     for raw in &lines {
         let fail = |field: &str, message: String| LineError {

@@ -9,12 +9,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{prepare::check_idempotency_key, *};
 use crate::{
+    db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
         orders::{NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
         schema::{order_events, orders},
         services::ServiceRow,
     },
+    domain::pricing,
     domain::{
         stock,
         wallet::{self, LedgerRef},
@@ -114,13 +116,15 @@ async fn record_completion_time(
 /// event. Stock services take their items and complete at once.
 pub async fn place_order(
     conn: &mut AsyncPgConnection,
-    user_id: i64,
+    buyer: &UserRow,
     input: OrderInput,
 ) -> AppResult<OrderRow> {
+    let user_id = buyer.id;
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
-    let service = ServiceRow::find(conn, input.service_id)
+    let mut service = ServiceRow::find(conn, input.service_id)
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
+    pricing::buyer_prices(conn, std::slice::from_mut(&mut service), buyer.discount_bps).await?;
     let prepared = prepare(&service, &input)?;
     if let Some(key) = &idempotency_key
         && let Some(existing) = OrderRow::find_by_idempotency_key(conn, user_id, key).await?

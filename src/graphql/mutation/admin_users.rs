@@ -29,6 +29,23 @@ impl AdminUserMutation {
         ))
     }
 
+    /// Gives a reseller a discount on every list price, in basis points (1000 =
+    /// 10.00%), in GraphQL and API v2 alike; a price never goes below the provider's
+    /// cost (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_user_discount(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        discount_bps: i32,
+    ) -> ApiResult<User> {
+        let user_id = parse_id("userId", &user_id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(User(
+            accounts::set_discount(&mut conn, user_id, discount_bps).await?,
+        ))
+    }
+
     /// Suspends a user: every request they make is refused until unbanned.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_ban_user(

@@ -137,7 +137,7 @@ impl OrderMutation {
         };
         let mut conn = conn(ctx).await?;
         Ok(Order(
-            orders::place_order(&mut conn, user.id(), order).await?,
+            orders::place_order(&mut conn, &user.user, order).await?,
         ))
     }
 
@@ -176,7 +176,7 @@ impl OrderMutation {
         };
         let mut conn = conn(ctx).await?;
         let outcome =
-            orders::place_mass_order(&mut conn, user.id(), &text, input.all_or_nothing).await?;
+            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing).await?;
         Ok(PlaceMassOrderPayload {
             placed_count: outcome.placed as i32,
             total_charge: crate::graphql::scalars::Rupiah(outcome.total_charge),

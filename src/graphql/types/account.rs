@@ -28,6 +28,11 @@ impl User {
         self.0.role
     }
 
+    /// The reseller discount on list prices, basis points (1000 = 10.00%).
+    async fn discount_bps(&self) -> i32 {
+        self.0.discount_bps
+    }
+
     /// Current balance in rupiah.
     async fn balance(&self) -> Rupiah {
         Rupiah(self.0.balance)

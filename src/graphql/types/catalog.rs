@@ -10,6 +10,8 @@ use crate::{
         providers::ProviderRow,
         services::ServiceRow,
     },
+    domain::pricing,
+    graphql::viewer,
     graphql::{
         error::ApiResult,
         guards::RoleGuard,
@@ -77,9 +79,24 @@ impl Service {
             .map(ServiceCategory)
     }
 
-    /// Price of 1000 units in rupiah. An order costs this x quantity / 1000, rounded up.
-    async fn price_per_1000(&self) -> Rupiah {
-        Rupiah(self.0.price_per_1000)
+    /// Price of 1000 units in rupiah for the caller (after their reseller discount,
+    /// if any). An order costs this x quantity / 1000, rounded up.
+    async fn price_per_1000(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+        let discount = viewer(ctx).0.as_ref().map_or(0, |u| u.user.discount_bps);
+        let list = self.0.price_per_1000;
+        if discount == 0 {
+            return Ok(Rupiah(list));
+        }
+        let cost = match self.0.provider_id {
+            Some(id) => {
+                let provider = load(ctx, ProviderId(id), "provider").await?;
+                pricing::cost_per_1000(self.0.provider_rate.as_ref(), &provider.exchange_rate)
+            }
+            None => None,
+        };
+        Ok(Rupiah(pricing::discounted_price_per_1000(
+            list, discount, cost,
+        )))
     }
 
     async fn min_quantity(&self) -> i64 {

@@ -18,7 +18,10 @@ use crate::{
         services::ServiceRow,
         users::UserRow,
     },
-    domain::orders::{self, OrderExtras, OrderInput},
+    domain::{
+        orders::{self, OrderExtras, OrderInput},
+        pricing,
+    },
     error::AppError,
 };
 
@@ -30,8 +33,8 @@ pub async fn run(
 ) -> Result<Value, ApiV2Error> {
     let user_id = caller.id();
     match params.text("action").unwrap_or_default() {
-        "services" => services(conn).await,
-        "add" => add(conn, user_id, params).await,
+        "services" => services(conn, &caller.user).await,
+        "add" => add(conn, &caller.user, params).await,
         "status" => status(conn, user_id, params).await,
         "refill" => refill(conn, user_id, params).await,
         "refill_status" => refill_status(conn, user_id, params).await,
@@ -41,12 +44,18 @@ pub async fn run(
     }
 }
 
-async fn services(conn: &mut PooledConn) -> Result<Value, ApiV2Error> {
-    let rows = ServiceRow::active_with_categories(conn)
-        .await
-        .map_err(AppError::from)?;
+async fn services(conn: &mut PooledConn, buyer: &UserRow) -> Result<Value, ApiV2Error> {
+    let (mut rows, categories): (Vec<ServiceRow>, Vec<String>) =
+        ServiceRow::active_with_categories(conn)
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .unzip();
+    // The caller's own prices, after their reseller discount.
+    pricing::buyer_prices(conn, &mut rows, buyer.discount_bps).await?;
     Ok(Value::Array(
         rows.into_iter()
+            .zip(categories)
             .map(|(service, category)| {
                 json!({
                     "service": service.id,
@@ -66,7 +75,7 @@ async fn services(conn: &mut PooledConn) -> Result<Value, ApiV2Error> {
     ))
 }
 
-async fn add(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+async fn add(conn: &mut PooledConn, buyer: &UserRow, params: &Params) -> Result<Value, ApiV2Error> {
     let service_id = params
         .number("service")
         .map_err(|_| ApiV2Error::IncorrectService)?
@@ -105,7 +114,7 @@ async fn add(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Val
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
     };
-    let order = orders::place_order(conn, user_id, input).await?;
+    let order = orders::place_order(conn, buyer, input).await?;
     Ok(json!({ "order": order.id }))
 }
 
