@@ -10,10 +10,7 @@
 
 mod common;
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use booster::{
     app::AppState,
@@ -87,7 +84,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .build()?;
 
     // pgbench on the same server, same run.
-    let pgbench_tps = pgbench();
+    let pgbench_tps = common::pgbench(common::Pgbench::TpcB, CLIENTS, SECONDS);
 
     let separate = place_orders_for(&http, &base, service, &keys).await?;
     let shared_keys = vec![keys[0].clone(); CLIENTS];
@@ -252,61 +249,4 @@ async fn next_message(
             }
         }
     }
-}
-
-/// TPC-B-like pgbench with the same client count against a scratch database.
-fn pgbench() -> Option<f64> {
-    let db = format!("booster_pgbench_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql])
-            .status()
-    };
-    psql(&format!("CREATE DATABASE {db}")).ok()?;
-    let init = Command::new("pgbench")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-i",
-            "-q",
-            "-s",
-            "16",
-            &db,
-        ])
-        .output()
-        .ok()?;
-    let result = if init.status.success() {
-        Command::new("pgbench")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-c",
-                &CLIENTS.to_string(),
-                "-j",
-                "2",
-                "-T",
-                &SECONDS.to_string(),
-                &db,
-            ])
-            .output()
-            .ok()
-    } else {
-        None
-    };
-    let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    let output = String::from_utf8_lossy(&result?.stdout).to_string();
-    output
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| {
-            l.trim_start_matches("tps = ")
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
 }

@@ -173,6 +173,23 @@ async fn debug_logs_never_carry_sql_parameters() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(answered, "booster serve did not answer");
+    // API v2 callers put the key in the query string or the form.
+    let api_v2 = format!("http://{bind}/api/v2");
+    let by_query = app
+        .http
+        .get(format!("{api_v2}?action=balance&key={key}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(by_query.status().is_success());
+    let by_form = app
+        .http
+        .post(&api_v2)
+        .form(&[("key", key.as_str()), ("action", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert!(by_form.status().is_success());
     sigterm(&serve);
     let output = tokio::time::timeout(Duration::from_secs(15), async {
         use tokio::io::AsyncReadExt;
@@ -194,4 +211,5 @@ async fn debug_logs_never_carry_sql_parameters() {
         !output.contains("with parameters"),
         "SQL parameters reached the log"
     );
+    assert!(!output.contains(&key), "the API key reached the log");
 }

@@ -77,3 +77,71 @@ pub async fn bench_service(
         .get_result(conn)
         .await?)
 }
+
+/// Which pgbench workload: the TPC-B-like default (writes), or select-only (`-S`).
+#[derive(Clone, Copy)]
+pub enum Pgbench {
+    TpcB,
+    SelectOnly,
+}
+
+/// Runs pgbench with `clients` clients for `seconds` against a scratch database on
+/// the same PostgreSQL, and returns its transactions per second (`None` if pgbench
+/// is not installed or failed).
+pub fn pgbench(mode: Pgbench, clients: usize, seconds: u64) -> Option<f64> {
+    use std::process::Command;
+    let db = format!("booster_pgbench_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql])
+            .status()
+    };
+    psql(&format!("CREATE DATABASE {db}")).ok()?;
+    let init = Command::new("pgbench")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-i",
+            "-q",
+            "-s",
+            "16",
+            &db,
+        ])
+        .output()
+        .ok()?;
+    let result = if init.status.success() {
+        let mut args = vec![
+            "-h".to_string(),
+            "127.0.0.1".into(),
+            "-U".into(),
+            "postgres".into(),
+            "-c".into(),
+            clients.to_string(),
+            "-j".into(),
+            "2".into(),
+            "-T".into(),
+            seconds.to_string(),
+        ];
+        if matches!(mode, Pgbench::SelectOnly) {
+            args.push("-S".into());
+        }
+        args.push(db.clone());
+        Command::new("pgbench").args(&args).output().ok()
+    } else {
+        None
+    };
+    let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    let output = String::from_utf8_lossy(&result?.stdout).to_string();
+    output
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+}
