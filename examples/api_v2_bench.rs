@@ -18,13 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use booster::{
-    app::AppState,
-    auth,
-    config::Config,
-    db::enums::{LedgerKind, Role},
-    domain::{accounts, wallet},
-};
+use booster::{app::AppState, config::Config};
 use serde_json::Value;
 
 const CLIENTS: usize = 16;
@@ -33,10 +27,6 @@ const SECONDS: u64 = 10;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     common::with_bench_database(|url| async move { run(&url).await }).await
-}
-
-fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
@@ -54,27 +44,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let service = common::bench_service(&mut conn, None).await?;
     let mut keys = Vec::new();
     for i in 0..CLIENTS {
-        let user = accounts::create_user(
-            &mut conn,
-            &format!("reseller{i}@bench.example"),
-            "",
-            Role::Customer,
-        )
-        .await
-        .map_err(anyhow_err)?;
-        wallet::credit(
-            &mut conn,
-            user.id,
-            1_000_000_000,
-            LedgerKind::Adjustment,
-            &Default::default(),
-        )
-        .await
-        .map_err(anyhow_err)?;
         keys.push(
-            auth::create_api_key(&mut conn, user.id, "bench")
-                .await
-                .map_err(anyhow_err)?
+            common::funded_user(&mut conn, &format!("reseller{i}@bench.example"))
+                .await?
                 .1,
         );
     }

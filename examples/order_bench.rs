@@ -12,13 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use booster::{
-    app::AppState,
-    auth,
-    config::Config,
-    db::enums::{LedgerKind, Role},
-    domain::{accounts, wallet},
-};
+use booster::{app::AppState, auth, config::Config, db::enums::Role, domain::accounts};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -54,27 +48,9 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let service = common::bench_service(&mut conn, None).await?;
     let mut keys = Vec::new();
     for i in 0..CLIENTS {
-        let user = accounts::create_user(
-            &mut conn,
-            &format!("client{i}@bench.example"),
-            "",
-            Role::Customer,
-        )
-        .await
-        .map_err(anyhow_err)?;
-        wallet::credit(
-            &mut conn,
-            user.id,
-            1_000_000_000,
-            LedgerKind::Adjustment,
-            &Default::default(),
-        )
-        .await
-        .map_err(anyhow_err)?;
         keys.push(
-            auth::create_api_key(&mut conn, user.id, "bench")
-                .await
-                .map_err(anyhow_err)?
+            common::funded_user(&mut conn, &format!("client{i}@bench.example"))
+                .await?
                 .1,
         );
     }

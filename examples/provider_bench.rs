@@ -15,11 +15,8 @@ use std::time::{Duration, Instant};
 use booster::{
     app::AppState,
     config::Config,
-    db::{
-        enums::{LedgerKind, Role},
-        schema::{orders, services},
-    },
-    domain::{accounts, catalog, orders as order_rules, wallet},
+    db::schema::{orders, services},
+    domain::{catalog, orders as order_rules},
     jobs::{dispatch, status_sync},
 };
 use diesel::prelude::*;
@@ -52,19 +49,8 @@ async fn setup(state: &AppState, fake: &FakeProvider) -> anyhow::Result<(i64, i6
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let service = common::bench_service(&mut conn, Some((provider.id, "101"))).await?;
-    let user = accounts::create_user(&mut conn, "bench@example.com", "", Role::Customer)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    wallet::credit(
-        &mut conn,
-        user.id,
-        1_000_000_000,
-        LedgerKind::Adjustment,
-        &Default::default(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((service, user.id))
+    let (user, _) = common::funded_user(&mut conn, "bench@example.com").await?;
+    Ok((service, user))
 }
 
 async fn pending_orders(

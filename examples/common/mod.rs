@@ -145,3 +145,32 @@ pub fn pgbench(mode: Pgbench, clients: usize, seconds: u64) -> Option<f64> {
                 .ok()
         })
 }
+
+/// A customer with a billion rupiah and an API key: returns (user id, key).
+pub async fn funded_user(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> anyhow::Result<(i64, String)> {
+    use booster::{
+        auth,
+        db::enums::{LedgerKind, Role},
+        domain::{accounts, wallet},
+    };
+    let error = |e: booster::error::AppError| anyhow::anyhow!("{e}");
+    let user = accounts::create_user(conn, email, "", Role::Customer)
+        .await
+        .map_err(error)?;
+    wallet::credit(
+        conn,
+        user.id,
+        1_000_000_000,
+        LedgerKind::Adjustment,
+        &Default::default(),
+    )
+    .await
+    .map_err(error)?;
+    let (_, key) = auth::create_api_key(conn, user.id, "bench")
+        .await
+        .map_err(error)?;
+    Ok((user.id, key))
+}
