@@ -52,6 +52,7 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
+        crate::metrics::handle();
         let events = EventBus::default();
         events.start_listener(config.database.url.clone(), pool.clone());
         Ok(AppState(Arc::new(Inner {

@@ -127,6 +127,17 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// How long a request body may take to arrive (answered 408 past it).
     pub body_read_timeout: Duration,
+    /// The bearer token a scraper presents at `/metrics`; unset, there is no
+    /// `/metrics`.
+    pub metrics_token: Option<Secret>,
+    /// `/readyz`: a job is stale past three intervals, and never sooner than this.
+    pub ready_job_grace: Duration,
+    /// `/readyz`: the oldest PENDING order may be this old.
+    pub ready_max_pending_age: Duration,
+    /// `/readyz`: this many orders may wait in NEEDS_REVIEW.
+    pub ready_max_needs_review: i64,
+    /// `/readyz`: this many active providers may be unhealthy.
+    pub ready_max_unhealthy_providers: i64,
 }
 
 impl ServerConfig {
@@ -157,6 +168,17 @@ impl ServerConfig {
             max_connections_per_ip: parse_var("MAX_CONNECTIONS_PER_IP", 200)?,
             header_read_timeout: Duration::from_secs(parse_var("HEADER_READ_TIMEOUT_SECONDS", 10)?),
             body_read_timeout: Duration::from_secs(parse_var("BODY_READ_TIMEOUT_SECONDS", 30)?),
+            metrics_token: env::var("METRICS_TOKEN")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret),
+            ready_job_grace: Duration::from_secs(parse_var("READY_JOB_GRACE_SECONDS", 300)?),
+            ready_max_pending_age: Duration::from_secs(parse_var(
+                "READY_MAX_PENDING_AGE_SECONDS",
+                900,
+            )?),
+            ready_max_needs_review: parse_var("READY_MAX_NEEDS_REVIEW", 20)?,
+            ready_max_unhealthy_providers: parse_var("READY_MAX_UNHEALTHY_PROVIDERS", 0)?,
         })
     }
 }
@@ -425,6 +447,11 @@ impl Config {
                 max_connections_per_ip: 0,
                 header_read_timeout: Duration::from_secs(10),
                 body_read_timeout: Duration::from_secs(30),
+                metrics_token: None,
+                ready_job_grace: Duration::from_secs(300),
+                ready_max_pending_age: Duration::from_secs(900),
+                ready_max_needs_review: 20,
+                ready_max_unhealthy_providers: 0,
             },
             auth: AuthConfig {
                 session_ttl: Duration::from_secs(720 * 3600),

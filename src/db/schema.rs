@@ -295,6 +295,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_success_at -> Nullable<Timestamptz>,
+        last_failure_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
@@ -319,6 +328,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_changes,
     deposit_events,
     deposits,
+    job_runs,
     ledger_entries,
     mass_orders,
     notifications,

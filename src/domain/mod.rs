@@ -11,5 +11,6 @@ pub mod notifications;
 pub mod orders;
 pub mod pricing;
 pub mod provider_health;
+pub mod readiness;
 pub mod stock;
 pub mod wallet;

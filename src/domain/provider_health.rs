@@ -34,6 +34,15 @@ pub async fn record_call(
     error: Option<&str>,
 ) -> AppResult<()> {
     let latency_ms = latency.as_millis().min(i32::MAX as u128) as i32;
+    {
+        use crate::metrics::{PROVIDER_CALL_DURATION, PROVIDER_CALLS};
+        let provider = provider_id.to_string();
+        let outcome = if error.is_none() { "ok" } else { "error" };
+        metrics::counter!(PROVIDER_CALLS, "provider" => provider.clone(), "action" => action.to_string(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(PROVIDER_CALL_DURATION, "provider" => provider)
+            .record(latency.as_secs_f64());
+    }
     diesel::insert_into(provider_calls::table)
         .values((
             provider_calls::provider_id.eq(provider_id),

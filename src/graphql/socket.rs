@@ -152,6 +152,7 @@ struct SubscriptionSlot {
 
 impl Drop for SubscriptionSlot {
     fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::SUBSCRIPTIONS).decrement(1);
         self.socket.fetch_sub(1, Ordering::SeqCst);
         if let Some((user_id, per_user)) = &self.user {
             let mut counts = per_user.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,6 +182,8 @@ impl SubscriptionSlot {
             socket: socket.clone(),
             user: None,
         };
+        // Dropping the slot (below, when refused) takes this back.
+        metrics::gauge!(crate::metrics::SUBSCRIPTIONS).increment(1);
         if let Some((user_id, per_user)) = user {
             let mut counts = per_user.lock().unwrap_or_else(|e| e.into_inner());
             let count = counts.entry(user_id).or_default();

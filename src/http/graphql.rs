@@ -180,7 +180,18 @@ pub async fn execute(
     }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
     let request = request.data(viewer).data(loaders);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let response = state.schema.execute(request).await;
+    let outcome = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| ext.get("code"))
+        .map_or_else(
+            || "ok".to_string(),
+            |code| code.to_string().trim_matches('"').to_string(),
+        );
+    metrics::counter!(crate::metrics::GRAPHQL_REQUESTS, "outcome" => outcome).increment(1);
+    GraphQLResponse::from(response).into_response()
 }
 
 /// The playground. With the assets installed by `scripts/fetch-graphiql.sh` it works
@@ -229,7 +240,10 @@ pub async fn websocket(
         .on_upgrade(move |socket| async move {
             // The socket keeps its connection's place in the limits until it closes.
             let _slot = slot;
-            serve_socket(state, protocol, socket).await
+            let open = metrics::gauge!(crate::metrics::WEBSOCKETS);
+            open.increment(1);
+            serve_socket(state, protocol, socket).await;
+            open.decrement(1);
         })
         .into_response()
 }

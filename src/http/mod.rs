@@ -82,10 +82,14 @@ pub fn router(app: AppState) -> Router {
         .merge(writes)
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/readyz", get(health::readyz))
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),
         )
+        // Inside the router, so that the route template is known.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .with_state(state)
         .layer(cors)
         .layer(

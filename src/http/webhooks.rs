@@ -33,14 +33,20 @@ use crate::{
 };
 
 pub async fn midtrans(State(state): State<HttpState>, body: Bytes) -> Response {
-    respond(handle_midtrans(&state, &body).await)
+    respond("midtrans", handle_midtrans(&state, &body).await)
 }
 
 pub async fn xendit(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(handle_xendit(&state, &headers, &body).await)
+    respond("xendit", handle_xendit(&state, &headers, &body).await)
 }
 
-fn respond(result: AppResult<(deposits::Outcome, i64)>) -> Response {
+fn respond(gateway: &'static str, result: AppResult<(deposits::Outcome, i64)>) -> Response {
+    let outcome = match &result {
+        Ok((outcome, _)) => outcome.as_str().to_string(),
+        Err(error) => error.public().code.to_string(),
+    };
+    metrics::counter!(crate::metrics::WEBHOOKS, "gateway" => gateway, "outcome" => outcome)
+        .increment(1);
     match result {
         Ok((outcome, deposit_id)) => Json(json!({
             "ok": true,

@@ -47,6 +47,29 @@ impl Runner {
     }
 }
 
+/// Counts the run, and remembers a success in `job_runs` (what `/readyz` reads,
+/// whichever process ran the job).
+async fn record_run(state: &AppState, name: &'static str, outcome: &'static str, took: Duration) {
+    use crate::metrics::{JOB_DURATION, JOB_LAST_SUCCESS, JOB_RUNS};
+    metrics::counter!(JOB_RUNS, "job" => name, "outcome" => outcome).increment(1);
+    metrics::histogram!(JOB_DURATION, "job" => name).record(took.as_secs_f64());
+    let succeeded = outcome == "ok";
+    if succeeded {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        metrics::gauge!(JOB_LAST_SUCCESS, "job" => name).set(now.as_secs_f64());
+    }
+    let recorded = async {
+        let mut conn = state.pool.get().await?;
+        crate::db::job_runs::record(&mut conn, name, succeeded).await?;
+        anyhow::Ok(())
+    };
+    if let Err(error) = recorded.await {
+        tracing::warn!(job = name, %error, "could not record the job run");
+    }
+}
+
 async fn run_forever(state: AppState, job: Arc<dyn Job>, interval: Duration) {
     let name = job.name();
     loop {
@@ -57,15 +80,27 @@ async fn run_forever(state: AppState, job: Arc<dyn Job>, interval: Duration) {
             let (state, job) = (state.clone(), job.clone());
             tokio::spawn(async move { job.run_once(&state).await })
         };
-        match run.await {
-            Ok(Ok(Some(summary))) => tracing::info!(job = name, %summary, "job ran"),
-            Ok(Ok(None)) => {}
-            Ok(Err(error)) => tracing::warn!(job = name, %error, "job failed"),
-            Err(error) if error.is_panic() => {
-                tracing::error!(job = name, %error, "job panicked; it runs again next tick")
+        let started = std::time::Instant::now();
+        let outcome = match run.await {
+            Ok(Ok(Some(summary))) => {
+                tracing::info!(job = name, %summary, "job ran");
+                "ok"
             }
-            Err(error) => tracing::error!(job = name, %error, "job run was cancelled"),
-        }
+            Ok(Ok(None)) => "ok",
+            Ok(Err(error)) => {
+                tracing::warn!(job = name, %error, "job failed");
+                "failed"
+            }
+            Err(error) if error.is_panic() => {
+                tracing::error!(job = name, %error, "job panicked; it runs again next tick");
+                "panicked"
+            }
+            Err(error) => {
+                tracing::error!(job = name, %error, "job run was cancelled");
+                "cancelled"
+            }
+        };
+        record_run(&state, name, outcome, started.elapsed()).await;
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
             _ = tokio::time::sleep(interval) => {}

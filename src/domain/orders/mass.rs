@@ -330,6 +330,7 @@ pub async fn place_mass_order(
             AppResult::Ok(mass_order)
         })
         .await?;
+    metrics::counter!(crate::metrics::ORDERS_PLACED).increment(mass_order.order_count as u64);
     Ok(MassOrderOutcome {
         placed: mass_order.order_count as usize,
         mass_order: Some(mass_order),

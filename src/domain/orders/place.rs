@@ -136,6 +136,9 @@ pub async fn place_order(
             insert_paid_order(conn, user_id, &prepared, idempotency_key.clone()).await
         })
         .await;
+    if result.is_ok() {
+        metrics::counter!(crate::metrics::ORDERS_PLACED).increment(1);
+    }
     match result {
         // A concurrent retry with the same key won the race: answer with its order.
         Err(AppError::Conflict(_)) if idempotency_key.is_some() => {

@@ -1,0 +1,111 @@
+//! Whether the panel is doing its work, for an uptime checker (`GET /readyz`): each
+//! job's last success (from `job_runs`, whichever process ran it), the oldest order
+//! still waiting to be sent, orders waiting for an admin, unhealthy providers. Any
+//! figure past its threshold makes the panel not ready, so a plain uptime check can
+//! page the owner. Counts only: no provider names, no user data.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use crate::{
+    config::Config,
+    db::{
+        enums::OrderStatus,
+        job_runs,
+        schema::{orders, providers},
+    },
+    error::AppResult,
+};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobState {
+    pub name: &'static str,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// No success within the job's allowance (three intervals, at least
+    /// `READY_JOB_GRACE_SECONDS`).
+    pub stale: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    pub ready: bool,
+    /// What is wrong, in words, when not ready.
+    pub problems: Vec<String>,
+    pub jobs: Vec<JobState>,
+    pub oldest_pending_seconds: Option<i64>,
+    pub needs_review: i64,
+    pub unhealthy_providers: i64,
+}
+
+pub async fn check(conn: &mut AsyncPgConnection, config: &Config) -> AppResult<Readiness> {
+    let thresholds = &config.server;
+    let now = Utc::now();
+    let runs = job_runs::all(conn).await?;
+    let mut problems = Vec::new();
+    let mut jobs = Vec::new();
+    for job in crate::jobs::all() {
+        let interval = job.interval(config);
+        if interval.is_zero() {
+            continue;
+        }
+        let allowance = (interval * 3).max(thresholds.ready_job_grace);
+        let run = runs.iter().find(|r| r.name == job.name());
+        let last_success_at = run.and_then(|r| r.last_success_at);
+        let stale =
+            last_success_at.is_none_or(|at| (now - at).to_std().unwrap_or_default() > allowance);
+        if stale {
+            problems.push(format!(
+                "job {} has not succeeded in {} s",
+                job.name(),
+                allowance.as_secs()
+            ));
+        }
+        jobs.push(JobState {
+            name: job.name(),
+            last_success_at,
+            last_failure_at: run.and_then(|r| r.last_failure_at),
+            stale,
+        });
+    }
+    let oldest_pending: Option<DateTime<Utc>> = orders::table
+        .filter(orders::status.eq(OrderStatus::Pending))
+        .select(diesel::dsl::min(orders::created_at))
+        .first(conn)
+        .await?;
+    let oldest_pending_seconds = oldest_pending.map(|at| (now - at).num_seconds().max(0));
+    if let Some(age) = oldest_pending_seconds
+        && age > thresholds.ready_max_pending_age.as_secs() as i64
+    {
+        problems.push(format!("an order has waited {age} s to be sent"));
+    }
+    let needs_review: i64 = orders::table
+        .filter(orders::status.eq(OrderStatus::NeedsReview))
+        .count()
+        .get_result(conn)
+        .await?;
+    if needs_review > thresholds.ready_max_needs_review {
+        problems.push(format!("{needs_review} orders need review"));
+    }
+    let unhealthy_providers: i64 = providers::table
+        .filter(providers::active.eq(true))
+        .filter(providers::unhealthy_until.gt(now))
+        .count()
+        .get_result(conn)
+        .await?;
+    if unhealthy_providers > thresholds.ready_max_unhealthy_providers {
+        problems.push(format!("{unhealthy_providers} providers are unhealthy"));
+    }
+    Ok(Readiness {
+        ready: problems.is_empty(),
+        problems,
+        jobs,
+        oldest_pending_seconds,
+        needs_review,
+        unhealthy_providers,
+    })
+}
