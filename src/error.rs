@@ -152,6 +152,9 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<crate::db::PoolError> for AppError {
     fn from(error: crate::db::PoolError) -> Self {
+        if matches!(error, crate::db::PoolError::Timeout(_)) {
+            metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+        }
         AppError::Internal(anyhow::anyhow!("database pool: {error}"))
     }
 }

@@ -38,6 +38,10 @@ pub const ORDERS_PLACED: &str = "booster_orders_placed_total";
 pub const LEDGER_RUPIAH: &str = "booster_ledger_rupiah_total";
 pub const POOL_CONNECTIONS: &str = "booster_db_pool_connections";
 pub const POOL_WAITING: &str = "booster_db_pool_waiting";
+pub const POOL_TIMEOUTS: &str = "booster_db_pool_timeouts_total";
+pub const GRAPHQL_FIELDS: &str = "booster_graphql_root_fields_total";
+pub const ORDERS_DISPATCHED: &str = "booster_orders_dispatched_total";
+pub const LEDGER_ENTRIES: &str = "booster_ledger_entries_total";
 
 /// The recorder, installed once per process (tests start many apps in one).
 pub fn handle() -> &'static PrometheusHandle {
@@ -90,6 +94,10 @@ struct Count {
 
 #[derive(QueryableByName)]
 struct Money {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    entries: i64,
     #[diesel(sql_type = BigInt)]
     credited: i64,
     #[diesel(sql_type = BigInt)]
@@ -130,14 +138,23 @@ async fn record_database_figures(app: &AppState) -> anyhow::Result<()> {
         metrics::gauge!(ORDERS_OPEN, "status" => status.as_str()).set(count as f64);
     }
     // The ledger is the truth about money: exact, and the same from every process.
-    let money: Money = diesel::sql_query(
-        "SELECT COALESCE(sum(amount) FILTER (WHERE amount > 0), 0)::bigint AS credited, \
+    // Refunds are the REFUND kind's entries and amount.
+    let money: Vec<Money> = diesel::sql_query(
+        "SELECT kind, count(*) AS entries, \
+         COALESCE(sum(amount) FILTER (WHERE amount > 0), 0)::bigint AS credited, \
          COALESCE(-sum(amount) FILTER (WHERE amount < 0), 0)::bigint AS debited \
-         FROM ledger_entries",
+         FROM ledger_entries GROUP BY kind",
     )
-    .get_result(&mut conn)
+    .load(&mut conn)
     .await?;
-    metrics::counter!(LEDGER_RUPIAH, "direction" => "credited").absolute(money.credited as u64);
-    metrics::counter!(LEDGER_RUPIAH, "direction" => "debited").absolute(money.debited as u64);
+    let (mut credited, mut debited) = (0, 0);
+    for kind in &money {
+        credited += kind.credited;
+        debited += kind.debited;
+        metrics::counter!(LEDGER_ENTRIES, "kind" => kind.kind.clone())
+            .absolute(kind.entries as u64);
+    }
+    metrics::counter!(LEDGER_RUPIAH, "direction" => "credited").absolute(credited as u64);
+    metrics::counter!(LEDGER_RUPIAH, "direction" => "debited").absolute(debited as u64);
     Ok(())
 }

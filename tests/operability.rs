@@ -103,6 +103,9 @@ async fn metrics_are_protected_parse_and_move() {
         .await
         .unwrap();
     assert!(refused_webhook.status().is_client_error());
+    // The order's provider is unreachable: dispatch puts it back for a retry.
+    let report = jobs::dispatch::run(&app.state).await.unwrap();
+    assert_eq!(report.claimed, 1);
     // A failing job, on a state of its own (stopping it must not stop the server).
     let jobs_state = AppState::new(app.state.config.clone()).unwrap();
     let runner = Runner::start(&jobs_state, vec![Box::new(AlwaysFails)]);
@@ -115,6 +118,20 @@ async fn metrics_are_protected_parse_and_move() {
         value(&after, name, labels) - value(&before, name, labels)
     };
     assert!(moved("booster_orders_placed_total", &[]) >= 1.0);
+    assert!(moved("booster_orders_dispatched_total", &[]) >= 1.0);
+    assert!(
+        moved(
+            "booster_graphql_root_fields_total",
+            &[("field", "placeOrder"), ("outcome", "ok")]
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            &after,
+            "booster_ledger_entries_total",
+            &[("kind", "ORDER_CHARGE")]
+        ) >= 1.0
+    );
     assert!(moved("booster_webhooks_total", &[("gateway", "midtrans")]) >= 1.0);
     assert!(
         moved(

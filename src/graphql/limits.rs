@@ -24,7 +24,7 @@ use async_graphql::{
     Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
-        NextRequest, NextSubscribe, NextValidation,
+        NextRequest, NextResolve, NextSubscribe, NextValidation, ResolveInfo,
     },
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
@@ -226,6 +226,35 @@ impl Extension for QueryLimitsExtension {
                 .into_server_error(),
             ]),
         }
+    }
+
+    /// Counts each root field resolved, by its schema name (never a client's alias
+    /// or operation name, which are unbounded) and outcome, for `/metrics`.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        if info.path_node.parent.is_some() {
+            return next.run(ctx, info).await;
+        }
+        let field = info.name.to_string();
+        let result = next.run(ctx, info).await;
+        let outcome = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .map_or_else(
+                    || "error".to_string(),
+                    |c| c.to_string().trim_matches('"').to_string(),
+                ),
+        };
+        metrics::counter!(crate::metrics::GRAPHQL_FIELDS, "field" => field, "outcome" => outcome)
+            .increment(1);
+        result
     }
 
     async fn validation(

@@ -32,6 +32,23 @@ pub struct DispatchReport {
 
 /// Sends pending orders to their providers until none is left to claim.
 pub async fn run(state: &AppState) -> AppResult<DispatchReport> {
+    let report = dispatch_all(state).await?;
+    for (outcome, count) in [
+        ("accepted", report.accepted),
+        ("retried", report.retried),
+        ("fallback", report.fallback),
+        ("failed", report.failed),
+        ("needs_review", report.needs_review),
+    ] {
+        if count > 0 {
+            metrics::counter!(crate::metrics::ORDERS_DISPATCHED, "outcome" => outcome)
+                .increment(count as u64);
+        }
+    }
+    Ok(report)
+}
+
+async fn dispatch_all(state: &AppState) -> AppResult<DispatchReport> {
     let config = &state.config.fulfillment;
     let mut report = DispatchReport::default();
     {
