@@ -17,10 +17,9 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "scrape-me-9f2c";
 
-/// The scrape, parsed as Prometheus would: (name, labels, value) for each sample.
-async fn scrape(app: &TestApp) -> Vec<prometheus_parse::Sample> {
-    let text = app
-        .http
+/// The scrape as text.
+async fn metrics_text(app: &TestApp) -> String {
+    app.http
         .get(format!("{}/metrics", app.base_url))
         .bearer_auth(TOKEN)
         .send()
@@ -28,7 +27,12 @@ async fn scrape(app: &TestApp) -> Vec<prometheus_parse::Sample> {
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The scrape, parsed as Prometheus would: (name, labels, value) for each sample.
+async fn scrape(app: &TestApp) -> Vec<prometheus_parse::Sample> {
+    let text = metrics_text(app).await;
     let lines = text.lines().map(|l| Ok(l.to_string()));
     prometheus_parse::Scrape::parse(lines)
         .expect("valid Prometheus text format")
@@ -165,16 +169,7 @@ async fn metrics_are_protected_parse_and_move() {
     assert!(value(&after, "booster_db_pool_connections", &[("state", "max")]) >= 1.0);
 
     // Nothing about people or secrets in any label.
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base_url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     for secret in [
         key.as_str(),
         "watched@example.com",

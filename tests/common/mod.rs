@@ -6,7 +6,7 @@
 pub mod fake_gateways;
 pub mod fake_medanpedia;
 pub mod fake_provider;
-mod test_db;
+pub mod test_db;
 
 use std::time::Duration;
 
