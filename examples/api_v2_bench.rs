@@ -36,20 +36,11 @@ async fn run(url: &str) -> anyhow::Result<()> {
     config.server.rate_limit_per_minute = 0;
     config.server.api_v2_rate_limit_per_minute = 0;
     let state = AppState::new(config)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/api/v2", listener.local_addr()?);
-    tokio::spawn(booster::http::serve(state.clone(), listener));
+    let base = format!("{}/api/v2", common::serve(&state).await?);
 
     let mut conn = state.pool.get().await?;
     let service = common::bench_service(&mut conn, None).await?;
-    let mut keys = Vec::new();
-    for i in 0..CLIENTS {
-        keys.push(
-            common::funded_user(&mut conn, &format!("reseller{i}@bench.example"))
-                .await?
-                .1,
-        );
-    }
+    let keys = common::funded_keys(&mut conn, "reseller", CLIENTS).await?;
     drop(conn);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)

@@ -33,10 +33,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     // The benchmark measures throughput, not the limiter.
     config.server.rate_limit_per_minute = 0;
     let state = AppState::new(config)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let router = booster::http::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = common::serve(&state).await?;
 
     let mut conn = state.pool.get().await?;
     let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Admin)
@@ -46,14 +43,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .await
         .map_err(anyhow_err)?;
     let service = common::bench_service(&mut conn, None).await?;
-    let mut keys = Vec::new();
-    for i in 0..CLIENTS {
-        keys.push(
-            common::funded_user(&mut conn, &format!("client{i}@bench.example"))
-                .await?
-                .1,
-        );
-    }
+    let keys = common::funded_keys(&mut conn, "client", CLIENTS).await?;
     drop(conn);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)

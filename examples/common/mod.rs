@@ -174,3 +174,29 @@ pub async fn funded_user(
         .map_err(error)?;
     Ok((user.id, key))
 }
+
+/// Serves `state` on an ephemeral 127.0.0.1 port through the real accept loop;
+/// returns the base URL.
+pub async fn serve(state: &booster::app::AppState) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(booster::http::serve(state.clone(), listener));
+    Ok(base)
+}
+
+/// `count` funded customers `<prefix><i>@bench.example`; returns their API keys.
+pub async fn funded_keys(
+    conn: &mut AsyncPgConnection,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut keys = Vec::with_capacity(count);
+    for i in 0..count {
+        keys.push(
+            funded_user(conn, &format!("{prefix}{i}@bench.example"))
+                .await?
+                .1,
+        );
+    }
+    Ok(keys)
+}

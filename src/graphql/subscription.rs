@@ -37,6 +37,10 @@ struct Follower {
     scope: EventScope,
     /// The newest event delivered (or, at the start, the newest that existed).
     last_seen: i64,
+    /// The newest event that existed when the subscription began: the bus may
+    /// still bring it or older ones (it lags behind the commits while it loads a
+    /// burst), and they are not changes from now on.
+    started_after: i64,
     /// Replayed events the bus may still deliver: skipped when they come (kept
     /// across lags, pruned once too old to be in the bus).
     replayed: HashSet<i64>,
@@ -65,7 +69,10 @@ impl Follower {
             }
             match self.receiver.recv().await {
                 Ok(event) => {
-                    if !self.in_scope(&event) || self.replayed.remove(&event.event_id) {
+                    if event.event_id <= self.started_after
+                        || !self.in_scope(&event)
+                        || self.replayed.remove(&event.event_id)
+                    {
                         continue;
                     }
                     self.last_seen = self.last_seen.max(event.event_id);
@@ -128,6 +135,7 @@ async fn event_stream(ctx: &Context<'_>, scope: EventScope) -> ApiResult<EventSt
         pool: state(ctx).pool.clone(),
         scope,
         last_seen,
+        started_after: last_seen,
         replayed: HashSet::new(),
         pending: VecDeque::new(),
         more_missed: false,
