@@ -14,6 +14,7 @@ pub mod orders;
 pub mod pagination;
 pub mod provider_calls;
 pub mod providers;
+pub mod reports;
 pub mod schema;
 pub mod services;
 pub mod sessions;

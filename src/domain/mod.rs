@@ -13,5 +13,6 @@ pub mod orders;
 pub mod pricing;
 pub mod provider_health;
 pub mod readiness;
+pub mod reports;
 pub mod stock;
 pub mod wallet;
