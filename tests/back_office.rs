@@ -823,3 +823,210 @@ async fn reports_refuse_bad_periods_and_customers() {
         assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{query}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Exports
+
+/// The process's resident memory in KiB (server and client both live in it).
+fn resident_kib() -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Streams an export, parsing it as it arrives: (records, sum of `column`, peak
+/// resident growth in KiB while it streamed, header).
+async fn stream_export(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    column: &str,
+) -> (i64, i64, i64, Vec<String>) {
+    use futures_util::StreamExt;
+    let baseline = resident_kib();
+    let response = app
+        .http
+        .get(format!("{}{path}", app.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let mut body = response.bytes_stream();
+    let (mut pending, mut header, mut index) = (Vec::<u8>::new(), Vec::new(), usize::MAX);
+    let (mut records, mut sum, mut peak) = (0i64, 0i64, 0i64);
+    while let Some(chunk) = body.next().await {
+        pending.extend_from_slice(&chunk.unwrap());
+        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
+            continue;
+        };
+        let complete: Vec<u8> = pending.drain(..=end).collect();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&complete[..]);
+        for record in reader.records() {
+            let record = record.unwrap();
+            if header.is_empty() {
+                header = record.iter().map(String::from).collect();
+                index = header.iter().position(|h| h == column).unwrap();
+                continue;
+            }
+            records += 1;
+            sum += record[index].parse::<i64>().unwrap();
+        }
+        peak = peak.max(resident_kib() - baseline);
+    }
+    assert!(pending.is_empty(), "the export ends with a complete line");
+    (records, sum, peak, header)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_of_100000_orders_streams_in_flat_memory_and_parses_back_to_the_same_totals() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (buyer, _) = app.customer("buyer@example.com").await;
+    let followers = service(&app, Fulfillment::Manual, 10_000, 1, 100_000).await;
+    let fill = |count: i64| {
+        let app = &app;
+        async move {
+            diesel_async::RunQueryDsl::execute(
+                diesel::sql_query(
+                    "INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, refunded, created_at) \
+                     SELECT $1, $2, 'https://x.com/a/status/' || g, 100 + g % 900, 10000, (100 + g % 900) * 10, \
+                       'COMPLETED', 0, timestamptz '2026-11-20 12:00+07' + g * interval '1 second' \
+                     FROM generate_series(1, $3) g",
+                )
+                .bind::<diesel::sql_types::BigInt, _>(buyer)
+                .bind::<diesel::sql_types::BigInt, _>(followers)
+                .bind::<diesel::sql_types::BigInt, _>(count),
+                &mut *app.conn().await,
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let expected_sum = |count: i64| (1..=count).map(|g| (100 + g % 900) * 10).sum::<i64>();
+
+    fill(10_000).await;
+    let (small, small_sum, small_peak, header) =
+        stream_export(&app, &admin, "/admin/exports/orders.csv", "charge").await;
+    assert_eq!((small, small_sum), (10_000, expected_sum(10_000)));
+    assert_eq!(&header[..3], ["id", "created_at", "user_id"]);
+
+    fill(90_000).await;
+    let (large, large_sum, large_peak, _) =
+        stream_export(&app, &admin, "/admin/exports/orders.csv", "charge").await;
+    assert_eq!(large, 100_000);
+    assert_eq!(
+        large_sum,
+        small_sum
+            + (10_001..=100_000)
+                .map(|g| (100 + g % 900) * 10)
+                .sum::<i64>()
+    );
+    // Ten times the rows (about 13 MB of CSV) must not take ten times the memory.
+    println!(
+        "resident growth while streaming: 10,000 orders {small_peak} KiB, 100,000 orders {large_peak} KiB"
+    );
+    assert!(
+        large_peak < small_peak + 16 * 1024,
+        "memory grew with the export: {small_peak} KiB for 10,000 rows, {large_peak} KiB for 100,000"
+    );
+
+    // A period in the admin's time zone and a status filter narrow it.
+    let (day, _, _, _) = stream_export(
+        &app,
+        &admin,
+        "/admin/exports/orders.csv?from=2026-11-20&to=2026-11-20&timezone=Asia%2FJakarta&status=COMPLETED",
+        "charge",
+    )
+    .await;
+    // Both fills start at 12:00:01 in Jakarta, one order a second: all 10,000 of
+    // the first and 43,199 of the second fall before midnight.
+    assert_eq!(day, 10_000 + 43_199);
+}
+
+#[tokio::test]
+async fn exports_are_for_admins_and_escape_formulas() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (customer_id, customer) = app.customer("buyer@example.com").await;
+    // A ledger note an attacker controls ends up in the accountant's spreadsheet.
+    app.ok(
+        Some(&admin),
+        r#"mutation($id: ID!) { adminAdjustBalance(input: { userId: $id, amount: 700, reason: "=HYPERLINK(\"http://evil\")" }) { id } }"#,
+        json!({ "id": customer_id.to_string() }),
+    )
+    .await;
+    let text = app
+        .http
+        .get(format!("{}/admin/exports/ledger.csv", app.base_url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(!text.contains(",=HYPERLINK"), "{text}");
+    let (rows, sum, _, _) =
+        stream_export(&app, &admin, "/admin/exports/ledger.csv", "amount").await;
+    assert_eq!((rows, sum), (1, 700));
+    let (services, _, _, header) =
+        stream_export(&app, &admin, "/admin/exports/catalog.csv", "price_per_1000").await;
+    assert_eq!(services, 0);
+    assert!(header.is_empty());
+
+    let get = |token: Option<String>, path: &'static str| {
+        let request = app.http.get(format!("{}{path}", app.base_url));
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(get(None, "/admin/exports/orders.csv").await.0, 401);
+    assert_eq!(
+        get(Some(customer.clone()), "/admin/exports/orders.csv")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        get(Some(admin.clone()), "/admin/exports/secrets.csv")
+            .await
+            .0,
+        404
+    );
+    let (status, body) = get(
+        Some(admin.clone()),
+        "/admin/exports/orders.csv?from=yesterday&to=2026-11-20",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["field"].as_str()),
+        (400, Some("VALIDATION"), Some("from"))
+    );
+    let (status, body) = get(Some(admin.clone()), "/admin/exports/orders.csv?status=PAID").await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("status")));
+    let (status, body) = get(
+        Some(admin.clone()),
+        "/admin/exports/deposits.csv?from=2026-11-20",
+    )
+    .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("to")));
+}

@@ -7,6 +7,7 @@ pub mod catalog_changes;
 pub mod categories;
 pub mod deposits;
 pub mod enums;
+pub mod exports;
 pub mod job_runs;
 pub mod ledger;
 pub mod notifications;
