@@ -1030,3 +1030,155 @@ async fn exports_are_for_admins_and_escape_formulas() {
     .await;
     assert_eq!((status, body["field"].as_str()), (400, Some("to")));
 }
+
+const IMPORT_CSV: &str = r#"mutation($csv: String!, $dryRun: Boolean!) {
+    adminImportCatalogCsv(csv: $csv, dryRun: $dryRun) {
+        applied createdServiceIds updatedServiceIds categoriesCreated errors { line column message }
+    }
+}"#;
+
+#[tokio::test]
+async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let accounts = service(&app, Fulfillment::Stock, 50_000_000, 1, 10).await;
+    let imported = service(&app, Fulfillment::Provider, 15_840, 10, 10_000).await;
+    let exported = app
+        .http
+        .get(format!("{}/admin/exports/catalog.csv", app.base_url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let own = rows
+        .iter()
+        .find(|r| r[col("id")] == accounts.to_string())
+        .unwrap();
+
+    // The own product gets a new price; a new one is added in a new category.
+    let mut edited = csv::Writer::from_writer(Vec::new());
+    edited.write_record(&header).unwrap();
+    let mut changed: Vec<String> = own.iter().map(String::from).collect();
+    changed[col("price_per_1000")] = "45000000".into();
+    edited.write_record(&changed).unwrap();
+    let mut added = changed.clone();
+    added[col("id")] = String::new();
+    added[col("name")] = "Aged Twitter account (2015)".into();
+    added[col("category")] = "Twitter Accounts".into();
+    added[col("fulfillment")] = "MANUAL".into();
+    edited.write_record(&added).unwrap();
+    let good = String::from_utf8(edited.into_inner().unwrap()).unwrap();
+
+    let dry = app
+        .ok(
+            Some(&admin),
+            IMPORT_CSV,
+            json!({ "csv": good, "dryRun": true }),
+        )
+        .await;
+    let dry = &dry["adminImportCatalogCsv"];
+    assert_eq!(dry["applied"], false);
+    assert_eq!(dry["updatedServiceIds"], json!([accounts.to_string()]));
+    assert_eq!(dry["createdServiceIds"].as_array().unwrap().len(), 1);
+    assert_eq!(dry["errors"], json!([]));
+    let price = |id: i64| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.ok(
+                Some(&admin),
+                "query($id: ID!) { service(id: $id) { pricePer1000 } }",
+                json!({ "id": id.to_string() }),
+            )
+            .await["service"]["pricePer1000"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        price(accounts).await,
+        50_000_000,
+        "a dry run writes nothing"
+    );
+
+    // One bad line (and an imported service) keeps the whole file from applying.
+    let mut bad: Vec<String> = rows
+        .iter()
+        .find(|r| r[col("id")] == imported.to_string())
+        .unwrap()
+        .iter()
+        .map(String::from)
+        .collect();
+    bad[col("price_per_1000")] = "1".into();
+    let mut broken = added.clone();
+    broken[col("min_quantity")] = "ten".into();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in [
+        header.iter().map(String::from).collect::<Vec<_>>(),
+        changed.clone(),
+        bad,
+        broken,
+    ] {
+        writer.write_record(&record).unwrap();
+    }
+    let mixed = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+    let refused = app
+        .ok(
+            Some(&admin),
+            IMPORT_CSV,
+            json!({ "csv": mixed, "dryRun": false }),
+        )
+        .await;
+    let refused = &refused["adminImportCatalogCsv"];
+    assert_eq!(refused["applied"], false);
+    assert_eq!(
+        refused["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (
+                e["line"].as_i64().unwrap(),
+                e["column"].as_str().unwrap().to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (3, "fulfillment".to_string()),
+            (4, "min_quantity".to_string())
+        ],
+        "{refused:#}"
+    );
+    assert_eq!(price(accounts).await, 50_000_000);
+
+    let applied = app
+        .ok(
+            Some(&admin),
+            IMPORT_CSV,
+            json!({ "csv": good, "dryRun": false }),
+        )
+        .await;
+    let applied = &applied["adminImportCatalogCsv"];
+    assert_eq!(applied["applied"], true, "{applied:#}");
+    assert_eq!(applied["categoriesCreated"], json!(["Twitter Accounts"]));
+    assert_eq!(price(accounts).await, 45_000_000);
+    let log = audit_entries(&app, &admin, json!({ "action": "catalog.import_csv" })).await;
+    assert_eq!(log.len(), 1);
+
+    let missing = app
+        .gql(
+            Some(&admin),
+            IMPORT_CSV,
+            json!({ "csv": "name,price\nx,1\n", "dryRun": true }),
+        )
+        .await;
+    assert_eq!(
+        (error_code(&missing), error_field(&missing)),
+        ("VALIDATION".into(), "csv".into())
+    );
+}
