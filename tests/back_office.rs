@@ -1182,3 +1182,66 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
         ("VALIDATION".into(), "csv".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_provider_cost_is_recorded_when_the_provider_accepts_and_kept_after_a_rate_change() {
+    use booster::jobs::dispatch;
+    use common::fake_provider::{FakeProvider, KEY};
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let fake = FakeProvider::start().await;
+    let provider = api_v2_provider(&app, "JAP", &fake.url, KEY).await;
+    // A rate of 7.5 rupiah per 1000 (the provider bills in rupiah).
+    let followers = service_with(&app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
+        s.provider_id = Some(provider);
+        s.provider_service_id = Some("101".into());
+        s.provider_rate = Some("7.5".parse().unwrap());
+    })
+    .await;
+    let (_, key) = app.funded_customer("buyer@example.com", 1_000_000).await;
+    let order = |quantity: i64| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            app.ok(
+                Some(&key),
+                "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+                json!({ "input": { "serviceId": followers.to_string(), "link": "https://x.com/a/status/1", "quantity": quantity } }),
+            )
+            .await["placeOrder"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let id = order(3000).await;
+    let cost = |id: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.ok(
+                Some(&admin),
+                "query($id: ID!) { order(id: $id) { providerCost } }",
+                json!({ "id": id }),
+            )
+            .await["order"]["providerCost"]
+                .clone()
+        }
+    };
+    assert_eq!(cost(id.clone()).await, Value::Null, "not accepted yet");
+    dispatch::run(&app.state).await.unwrap();
+    assert_eq!(
+        cost(id.clone()).await,
+        23,
+        "7.5 x 3000 / 1000 = 22.5, rounded"
+    );
+
+    app.ok(
+        Some(&admin),
+        r#"mutation($id: ID!) { adminUpdateService(id: $id, input: { providerRate: "20" }) { id } }"#,
+        json!({ "id": followers.to_string() }),
+    )
+    .await;
+    assert_eq!(cost(id).await, 23, "history is not rewritten");
+    let later = order(1000).await;
+    dispatch::run(&app.state).await.unwrap();
+    assert_eq!(cost(later).await, 20);
+}

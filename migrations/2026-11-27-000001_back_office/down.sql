@@ -8,6 +8,7 @@ DROP INDEX ledger_entries_manual_refund_once;
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check
     CHECK (kind IN ('DEPOSIT', 'ORDER_CHARGE', 'REFUND', 'ADJUSTMENT'));
+DROP INDEX orders_failed_idx;
 DROP INDEX orders_created_idx;
 ALTER TABLE orders DROP COLUMN provider_cost, DROP COLUMN provider_exchange_rate,
     DROP COLUMN provider_rate;

@@ -48,8 +48,10 @@ WHERE o.provider_order_id IS NOT NULL
   AND s.provider_id = o.provider_id AND s.provider_service_id = o.provider_service_id
   AND p.id = o.provider_id;
 
--- Reports aggregate orders by the time they were placed.
+-- Reports aggregate orders by the time they were placed; the dashboard counts
+-- today's failures (a small partial index: only failed orders enter it).
 CREATE INDEX orders_created_idx ON orders (created_at);
+CREATE INDEX orders_failed_idx ON orders (updated_at) WHERE status = 'FAILED';
 
 -- A manual refund by an admin: once per order, on top of (never beyond) what the
 -- order's settlement refunded; orders.refunded <= charge still bounds the sum.

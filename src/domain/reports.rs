@@ -9,9 +9,12 @@ use chrono_tz::Tz;
 use diesel_async::AsyncPgConnection;
 
 use crate::{
-    db::reports::{
-        self, AttentionFigures, Bucket, Dimension, GatewayFigures, PeopleFigures, Period,
-        ReportRow, StatusFigures,
+    db::{
+        PgPool,
+        reports::{
+            self, AttentionFigures, Bucket, Dimension, GatewayFigures, PeopleFigures, Period,
+            ReportRow, StatusFigures,
+        },
     },
     error::{AppError, AppResult},
 };
@@ -125,18 +128,29 @@ pub struct Dashboard {
     pub attention: AttentionFigures,
 }
 
-/// Four statements: orders by status, deposits by gateway, people, attention.
-pub async fn dashboard(conn: &mut AsyncPgConnection, period: LocalPeriod) -> AppResult<Dashboard> {
-    let by_status = reports::orders_by_status(conn, period.span).await?;
+/// Four statements (orders by status, deposits by gateway, people, attention),
+/// independent reads run at once on their own pooled connections, so the
+/// dashboard takes as long as its slowest aggregate, not their sum.
+pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboard> {
+    let today = Utc::now().with_timezone(&period.timezone).date_naive();
+    let (by_status, deposits, people, attention) = tokio::try_join!(
+        async {
+            Ok::<_, AppError>(
+                reports::orders_by_status(&mut *pool.get().await?, period.span).await?,
+            )
+        },
+        async { Ok(reports::deposits_by_gateway(&mut *pool.get().await?, period.span).await?) },
+        async { Ok(reports::people(&mut *pool.get().await?, period.span).await?) },
+        async {
+            let since = local_midnight(period.timezone, today);
+            Ok(reports::attention(&mut *pool.get().await?, since).await?)
+        },
+    )?;
     let money = by_status.iter().fold(Money::default(), |sum, s| Money {
         orders: sum.orders + s.orders,
         revenue: sum.revenue + s.revenue,
         provider_cost: sum.provider_cost + s.provider_cost,
     });
-    let deposits = reports::deposits_by_gateway(conn, period.span).await?;
-    let people = reports::people(conn, period.span).await?;
-    let today = Utc::now().with_timezone(&period.timezone).date_naive();
-    let attention = reports::attention(conn, local_midnight(period.timezone, today)).await?;
     Ok(Dashboard {
         period,
         money,

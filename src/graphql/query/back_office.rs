@@ -15,7 +15,7 @@ use crate::{
         guards::RoleGuard,
         loaders::UserId,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        parse_id, prefetch,
+        parse_id, prefetch, state,
         types::back_office::{AuditLogEntry, Dashboard, ReportLine},
     },
 };
@@ -90,8 +90,9 @@ impl BackOfficeQuery {
         #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
     ) -> ApiResult<Dashboard> {
         let period = LocalPeriod::new(from, to, &timezone)?;
-        let mut conn = conn(ctx).await?;
-        Ok(Dashboard(reports::dashboard(&mut conn, period).await?))
+        Ok(Dashboard(
+            reports::dashboard(&state(ctx).pool, period).await?,
+        ))
     }
 
     /// Revenue, provider cost and profit from `from` to `to` (whole local days in
