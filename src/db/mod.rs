@@ -8,6 +8,7 @@ pub mod deposits;
 pub mod enums;
 pub mod job_runs;
 pub mod ledger;
+pub mod mail_outbox;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;
