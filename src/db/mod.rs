@@ -4,8 +4,10 @@
 pub mod api_keys;
 pub mod catalog_changes;
 pub mod categories;
+pub mod contact_messages;
 pub mod deposits;
 pub mod enums;
+pub mod faq;
 pub mod job_runs;
 pub mod ledger;
 pub mod mail_outbox;
@@ -18,6 +20,7 @@ pub mod schema;
 pub mod services;
 pub mod sessions;
 pub mod settings;
+pub mod tickets;
 pub mod users;
 
 use std::sync::{

@@ -35,6 +35,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_messages (id) {
+        id -> Int8,
+        name -> Text,
+        email -> Text,
+        subject -> Text,
+        message -> Text,
+        ip_address -> Text,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Int8>,
+        answered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_events (id) {
         id -> Int8,
         deposit_id -> Int8,
@@ -294,6 +309,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    ticket_messages (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        author -> Text,
+        author_id -> Nullable<Int8>,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_orders (ticket_id, order_id) {
+        ticket_id -> Int8,
+        order_id -> Int8,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Int8,
+        user_id -> Int8,
+        subject -> Text,
+        topic -> Text,
+        status -> Text,
+        priority -> Text,
+        assignee_id -> Nullable<Int8>,
+        last_message_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -312,6 +361,20 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         discount_bps -> Int4,
+    }
+}
+
+diesel::table! {
+    faq_entries (id) {
+        id -> Int8,
+        question -> Text,
+        answer -> Text,
+        category -> Text,
+        language -> Text,
+        published -> Bool,
+        sort_order -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -339,6 +402,9 @@ diesel::joinable!(provider_calls -> providers (provider_id));
 diesel::joinable!(orders -> services (service_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(stock_items -> services (service_id));
+diesel::joinable!(ticket_messages -> tickets (ticket_id));
+diesel::joinable!(ticket_orders -> orders (order_id));
+diesel::joinable!(ticket_orders -> tickets (ticket_id));
 diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -347,8 +413,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
     catalog_changes,
+    contact_messages,
     deposit_events,
     deposits,
+    faq_entries,
     job_runs,
     ledger_entries,
     mail_outbox,
@@ -363,5 +431,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     sessions,
     stock_items,
+    ticket_messages,
+    ticket_orders,
+    tickets,
     users,
 );
