@@ -52,6 +52,7 @@
 //! | `MAIL_MAX_ATTEMPTS` | `8` | sends tried before a mail is marked FAILED |
 //! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
 //! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
+//! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -68,6 +69,7 @@ pub struct Config {
     pub fulfillment: FulfillmentConfig,
     pub catalog: CatalogConfig,
     pub mail: MailConfig,
+    pub support: SupportConfig,
 }
 
 impl Config {
@@ -81,6 +83,7 @@ impl Config {
             fulfillment: FulfillmentConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
             mail: MailConfig::from_environment()?,
+            support: SupportConfig::from_environment()?,
         })
     }
 }
@@ -368,6 +371,21 @@ impl MailConfig {
     }
 }
 
+/// The support desk.
+#[derive(Clone, Debug)]
+pub struct SupportConfig {
+    /// Contact form messages one client address may send per hour; 0: unlimited.
+    pub contact_limit_per_hour: u32,
+}
+
+impl SupportConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(SupportConfig {
+            contact_limit_per_hour: parse_var("CONTACT_LIMIT_PER_HOUR", 5)?,
+        })
+    }
+}
+
 /// The 256-bit key that encrypts secrets stored in the database.
 #[derive(Clone)]
 pub struct SecretKey(pub [u8; 32]);
@@ -570,6 +588,9 @@ impl Config {
                 max_attempts: 8,
                 lease: Duration::from_secs(300),
                 smtp_timeout: Duration::from_secs(20),
+            },
+            support: SupportConfig {
+                contact_limit_per_hour: 5,
             },
         }
     }

@@ -68,6 +68,8 @@ CREATE TABLE contact_messages (
     email TEXT NOT NULL CHECK (length(email) BETWEEN 3 AND 320),
     subject TEXT NOT NULL CHECK (length(subject) BETWEEN 1 AND 200),
     message TEXT NOT NULL CHECK (length(message) BETWEEN 1 AND 5000),
+    -- The language the answer is written in.
+    language TEXT NOT NULL DEFAULT 'id' CHECK (language IN ('id', 'en')),
     -- The sender's address, for the per-address limit.
     ip_address TEXT NOT NULL,
     answer TEXT CHECK (length(answer) <= 10000),

@@ -18,6 +18,7 @@ pub struct ContactMessageRow {
     pub email: String,
     pub subject: String,
     pub message: String,
+    pub language: String,
     pub ip_address: String,
     pub answer: Option<String>,
     pub answered_by: Option<i64>,
@@ -35,6 +36,7 @@ pub struct NewContactMessage<'a> {
     pub subject: &'a str,
     pub message: &'a str,
     pub ip_address: &'a str,
+    pub language: &'a str,
 }
 
 impl ContactMessageRow {

@@ -41,6 +41,7 @@ diesel::table! {
         email -> Text,
         subject -> Text,
         message -> Text,
+        language -> Text,
         ip_address -> Text,
         answer -> Nullable<Text>,
         answered_by -> Nullable<Int8>,

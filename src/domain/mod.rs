@@ -13,4 +13,5 @@ pub mod pricing;
 pub mod provider_health;
 pub mod readiness;
 pub mod stock;
+pub mod support;
 pub mod wallet;
