@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    admin_audit_log (id) {
+        id -> Int8,
+        admin_id -> Int8,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Nullable<Int8>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Int8,
         user_id -> Int8,
@@ -83,6 +97,10 @@ diesel::table! {
         next_check_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<Int8>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolution_note -> Nullable<Text>,
     }
 }
 
@@ -187,6 +205,9 @@ diesel::table! {
         last_synced_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         fallback_used -> Bool,
+        provider_rate -> Nullable<Numeric>,
+        provider_exchange_rate -> Nullable<Numeric>,
+        provider_cost -> Nullable<Int8>,
     }
 }
 
@@ -362,6 +383,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         discount_bps -> Int4,
+        admin_note -> Text,
     }
 }
 
@@ -388,6 +410,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(admin_audit_log -> users (admin_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
@@ -411,6 +434,7 @@ diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_audit_log,
     api_keys,
     app_settings,
     catalog_changes,

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod admin_catalog_import;
+mod back_office;
 mod catalog;
 mod notifications;
 mod orders;
@@ -14,6 +15,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     admin::AdminQuery,
     admin_catalog_import::AdminCatalogImportQuery,
+    back_office::BackOfficeQuery,
     orders::OrderQuery,
     notifications::NotificationQuery,
     orders::StockQuery,
