@@ -29,7 +29,10 @@ use crate::{
     },
     domain::orders,
     error::{AppError, AppResult},
-    mail::{Lang, templates::{order_status_label, rupiah}},
+    mail::{
+        Lang,
+        templates::{order_status_label, rupiah},
+    },
 };
 
 /// Orders the bot talks about in one answer, at most.
@@ -200,7 +203,10 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) 
             Lang::En => format!(" Start count: {start}."),
         });
     }
-    if let Some(remains) = order.remains.filter(|_| !order.status.is_final() || order.status == OrderStatus::Partial) {
+    if let Some(remains) = order
+        .remains
+        .filter(|_| !order.status.is_final() || order.status == OrderStatus::Partial)
+    {
         text.push_str(&match lang {
             Lang::Id => format!(" Sisa: {remains}."),
             Lang::En => format!(" Remains: {remains}."),
@@ -214,22 +220,44 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) 
     }
     let refillable = service.is_some_and(|s| s.refill);
     let next = match (order.status, lang) {
-        (OrderStatus::Pending | OrderStatus::Submitting, Lang::Id) => "Pesanan akan segera dikirim untuk diproses.",
-        (OrderStatus::Pending | OrderStatus::Submitting, Lang::En) => "It will be sent for processing shortly.",
+        (OrderStatus::Pending | OrderStatus::Submitting, Lang::Id) => {
+            "Pesanan akan segera dikirim untuk diproses."
+        }
+        (OrderStatus::Pending | OrderStatus::Submitting, Lang::En) => {
+            "It will be sent for processing shortly."
+        }
         (OrderStatus::Processing, Lang::Id) => "Pesanan sudah diterima dan akan mulai berjalan.",
         (OrderStatus::Processing, Lang::En) => "It has been accepted and will start soon.",
-        (OrderStatus::InProgress, Lang::Id) => "Pesanan sedang berjalan; status diperbarui otomatis.",
+        (OrderStatus::InProgress, Lang::Id) => {
+            "Pesanan sedang berjalan; status diperbarui otomatis."
+        }
         (OrderStatus::InProgress, Lang::En) => "It is running; its status updates automatically.",
-        (OrderStatus::Completed, Lang::Id) if refillable => "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini.",
-        (OrderStatus::Completed, Lang::En) if refillable => "It is done. If the count drops, open a REFILL ticket for this order.",
+        (OrderStatus::Completed, Lang::Id) if refillable => {
+            "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini."
+        }
+        (OrderStatus::Completed, Lang::En) if refillable => {
+            "It is done. If the count drops, open a REFILL ticket for this order."
+        }
         (OrderStatus::Completed, Lang::Id) => "Pesanan selesai.",
         (OrderStatus::Completed, Lang::En) => "It is done.",
-        (OrderStatus::Partial, Lang::Id) => "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda.",
-        (OrderStatus::Partial, Lang::En) => "Part of it could not be delivered; that part was returned to your balance.",
-        (OrderStatus::Canceled | OrderStatus::Failed, Lang::Id) => "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi.",
-        (OrderStatus::Canceled | OrderStatus::Failed, Lang::En) => "Its charge was returned to your balance; you may order again.",
-        (OrderStatus::NeedsReview, Lang::Id) => "Tim kami sedang memeriksanya dan akan membalas tiket ini.",
-        (OrderStatus::NeedsReview, Lang::En) => "Our team is checking it and will reply on this ticket.",
+        (OrderStatus::Partial, Lang::Id) => {
+            "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda."
+        }
+        (OrderStatus::Partial, Lang::En) => {
+            "Part of it could not be delivered; that part was returned to your balance."
+        }
+        (OrderStatus::Canceled | OrderStatus::Failed, Lang::Id) => {
+            "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi."
+        }
+        (OrderStatus::Canceled | OrderStatus::Failed, Lang::En) => {
+            "Its charge was returned to your balance; you may order again."
+        }
+        (OrderStatus::NeedsReview, Lang::Id) => {
+            "Tim kami sedang memeriksanya dan akan membalas tiket ini."
+        }
+        (OrderStatus::NeedsReview, Lang::En) => {
+            "Our team is checking it and will reply on this ticket."
+        }
     };
     format!("{text} {next}")
 }
@@ -262,7 +290,9 @@ async fn file_refill(
     match orders::request_refill(conn, user_id, id).await {
         Ok(_) => Ok(match lang {
             Lang::Id => format!("Pesanan #{id}: permintaan refill diterima dan sedang diteruskan."),
-            Lang::En => format!("Order #{id}: the refill request was accepted and is being forwarded."),
+            Lang::En => {
+                format!("Order #{id}: the refill request was accepted and is being forwarded.")
+            }
         }),
         Err(AppError::Conflict(_)) => Ok(refused(
             lang,
@@ -323,8 +353,12 @@ async fn file_cancel(
             ),
         }),
         Ok((_, Some(_))) => Ok(match lang {
-            Lang::Id => format!("Pesanan #{id}: permintaan pembatalan diterima; jika berhasil, sisa biaya dikembalikan otomatis."),
-            Lang::En => format!("Order #{id}: the cancel request was accepted; if it succeeds, what was not delivered is refunded automatically."),
+            Lang::Id => format!(
+                "Pesanan #{id}: permintaan pembatalan diterima; jika berhasil, sisa biaya dikembalikan otomatis."
+            ),
+            Lang::En => format!(
+                "Order #{id}: the cancel request was accepted; if it succeeds, what was not delivered is refunded automatically."
+            ),
         }),
         Err(AppError::Conflict(_)) => Ok(refused(
             lang,
@@ -332,7 +366,9 @@ async fn file_cancel(
             id,
             match lang {
                 Lang::Id => "pembatalan untuk pesanan ini sudah diminta atau tidak mungkin lagi",
-                Lang::En => "a cancel was already requested for it, or it can no longer be canceled",
+                Lang::En => {
+                    "a cancel was already requested for it, or it can no longer be canceled"
+                }
             },
         )),
         Err(AppError::Validation { .. }) => Ok(refused(
@@ -350,7 +386,9 @@ async fn file_cancel(
 
 fn refused(lang: Lang, what: &str, id: i64, reason: &str) -> String {
     match (lang, what) {
-        (Lang::Id, "refill") => format!("Pesanan #{id}: refill tidak dapat diajukan karena {reason}."),
+        (Lang::Id, "refill") => {
+            format!("Pesanan #{id}: refill tidak dapat diajukan karena {reason}.")
+        }
         (Lang::Id, _) => format!("Pesanan #{id}: pembatalan tidak dapat diajukan karena {reason}."),
         (Lang::En, "refill") => format!("Order #{id}: no refill was filed because {reason}."),
         (Lang::En, _) => format!("Order #{id}: no cancel was filed because {reason}."),

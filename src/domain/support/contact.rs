@@ -13,7 +13,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::bounded_text;
 use crate::{
     db::contact_messages::{ContactMessageRow, NewContactMessage},
-    domain::notifications::{self, About, Audience},
+    domain::{
+        audit::{self, Subject},
+        notifications::{self, About, Audience},
+    },
     error::{AppError, AppResult},
     mail::{self, Lang, NewMail, templates},
 };
@@ -51,7 +54,11 @@ pub async fn submit(
     client: IpAddr,
     limit_per_hour: u32,
 ) -> AppResult<Submitted> {
-    if input.website.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+    if input
+        .website
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty())
+    {
         tracing::info!(%client, "contact form honeypot filled in; message dropped");
         return Ok(Submitted::Dropped);
     }
@@ -59,13 +66,22 @@ pub async fn submit(
     let subject = bounded_text("subject", &input.subject, MAX_SUBJECT_CHARS, false)?;
     let message = bounded_text("message", &input.message, MAX_MESSAGE_CHARS, true)?;
     let email = input.email.trim().to_string();
-    if email.chars().count() > mail::MAX_ADDRESS_CHARS || email.parse::<lettre::Address>().is_err() {
-        return Err(AppError::validation("email", "email must be one email address"));
+    if email.chars().count() > mail::MAX_ADDRESS_CHARS || email.parse::<lettre::Address>().is_err()
+    {
+        return Err(AppError::validation(
+            "email",
+            "email must be one email address",
+        ));
     }
     let language = match input.language.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(l @ ("id" | "en")) => Some(l.to_string()),
-        Some(_) => return Err(AppError::validation("language", "language must be id or en")),
+        Some(_) => {
+            return Err(AppError::validation(
+                "language",
+                "language must be id or en",
+            ));
+        }
     };
     let ip_address = client.to_string();
     conn.transaction(async |conn| {
@@ -108,18 +124,18 @@ pub async fn submit(
 }
 
 /// An admin answers a message by mail, once (CONFLICT when already answered).
-/// Returns the message before and after.
 pub async fn answer(
     conn: &mut AsyncPgConnection,
     admin_id: i64,
     id: i64,
     answer: &str,
-) -> AppResult<(ContactMessageRow, ContactMessageRow)> {
+) -> AppResult<ContactMessageRow> {
     let answer = bounded_text("answer", answer, MAX_ANSWER_CHARS, true)?;
     conn.transaction(async |conn| {
-        let before = ContactMessageRow::find_for_update(conn, id)
+        ContactMessageRow::find_for_update(conn, id)
             .await?
             .ok_or(AppError::NotFound("contact message"))?;
+        let audited = audit::Change::begin(conn, Subject::ContactMessage, id).await?;
         let after = ContactMessageRow::answer(conn, id, admin_id, &answer)
             .await?
             .ok_or_else(|| AppError::conflict("this message was already answered"))?;
@@ -142,7 +158,10 @@ pub async fn answer(
             },
         )
         .await?;
-        Ok((before, after))
+        audited
+            .finish(conn, admin_id, "contact_message.answer", None)
+            .await?;
+        Ok(after)
     })
     .await
 }

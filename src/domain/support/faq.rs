@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use super::bounded_text;
 use crate::{
     db::faq::{FaqChangeset, FaqRow, NewFaq},
+    domain::audit::{self, AuditEntry, Subject},
     error::{AppError, AppResult},
 };
 
@@ -30,7 +31,10 @@ pub struct FaqInput {
 fn check_language(language: &str) -> AppResult<String> {
     match language.trim() {
         l @ ("id" | "en") => Ok(l.to_string()),
-        _ => Err(AppError::validation("language", "language must be id or en")),
+        _ => Err(AppError::validation(
+            "language",
+            "language must be id or en",
+        )),
     }
 }
 
@@ -46,7 +50,11 @@ fn check_category(category: &str) -> AppResult<String> {
 }
 
 /// A new entry, last in its order; unpublished unless `published` says so.
-pub async fn create(conn: &mut AsyncPgConnection, input: FaqInput) -> AppResult<FaqRow> {
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    input: FaqInput,
+) -> AppResult<FaqRow> {
     let question = bounded_text(
         "question",
         input.question.as_deref().unwrap_or_default(),
@@ -61,33 +69,47 @@ pub async fn create(conn: &mut AsyncPgConnection, input: FaqInput) -> AppResult<
     )?;
     let category = check_category(input.category.as_deref().unwrap_or_default())?;
     let language = check_language(input.language.as_deref().unwrap_or("id"))?;
-    let last = FaqRow::list(conn, false, None, None)
-        .await?
-        .iter()
-        .map(|row| row.sort_order)
-        .max()
-        .unwrap_or(0);
-    Ok(FaqRow::insert(
-        conn,
-        NewFaq {
-            question: &question,
-            answer: &answer,
-            category: &category,
-            language: &language,
-            published: input.published.unwrap_or(false),
-            sort_order: last.saturating_add(1),
-        },
-    )
-    .await?)
+    conn.transaction(async |conn| {
+        let last = FaqRow::list(conn, false, None, None)
+            .await?
+            .iter()
+            .map(|row| row.sort_order)
+            .max()
+            .unwrap_or(0);
+        let row = FaqRow::insert(
+            conn,
+            NewFaq {
+                question: &question,
+                answer: &answer,
+                category: &category,
+                language: &language,
+                published: input.published.unwrap_or(false),
+                sort_order: last.saturating_add(1),
+            },
+        )
+        .await?;
+        audit::record_created(
+            conn,
+            admin_id,
+            "faq_entry.create",
+            Subject::FaqEntry,
+            row.id,
+        )
+        .await?;
+        Ok(row)
+    })
+    .await
 }
 
-/// Changes the fields given; NOT_FOUND for an unknown entry. Returns the entry
-/// before and after the change.
+/// Changes the fields given; NOT_FOUND for an unknown entry. `action` names the
+/// change in the audit log (`faq_entry.update`, `faq_entry.publish`).
 pub async fn update(
     conn: &mut AsyncPgConnection,
+    admin_id: i64,
     id: i64,
     input: FaqInput,
-) -> AppResult<(FaqRow, FaqRow)> {
+    action: &str,
+) -> AppResult<FaqRow> {
     let change = FaqChangeset {
         question: input
             .question
@@ -103,20 +125,26 @@ pub async fn update(
         sort_order: None,
     };
     conn.transaction(async |conn| {
-        let before = FaqRow::find_for_update(conn, id)
+        FaqRow::find_for_update(conn, id)
             .await?
             .ok_or(AppError::NotFound("FAQ entry"))?;
+        let audited = audit::Change::begin(conn, Subject::FaqEntry, id).await?;
         let after = FaqRow::update(conn, id, change)
             .await?
             .ok_or(AppError::NotFound("FAQ entry"))?;
-        Ok((before, after))
+        audited.finish(conn, admin_id, action, None).await?;
+        Ok(after)
     })
     .await
 }
 
 /// Puts the entries named in `ids` first, in that order (the others keep their
 /// relative order after them). Every id must exist and appear once.
-pub async fn reorder(conn: &mut AsyncPgConnection, ids: &[i64]) -> AppResult<Vec<FaqRow>> {
+pub async fn reorder(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    ids: &[i64],
+) -> AppResult<Vec<FaqRow>> {
     let unique: HashSet<i64> = ids.iter().copied().collect();
     if unique.len() != ids.len() {
         return Err(AppError::validation("ids", "an entry appears twice"));
@@ -126,8 +154,13 @@ pub async fn reorder(conn: &mut AsyncPgConnection, ids: &[i64]) -> AppResult<Vec
         if ids.iter().any(|id| !all.iter().any(|row| row.id == *id)) {
             return Err(AppError::NotFound("FAQ entry"));
         }
-        let rest = all.iter().map(|row| row.id).filter(|id| !unique.contains(id));
-        for (position, id) in ids.iter().copied().chain(rest).enumerate() {
+        let before: Vec<i64> = all.iter().map(|row| row.id).collect();
+        let rest = all
+            .iter()
+            .map(|row| row.id)
+            .filter(|id| !unique.contains(id));
+        let order: Vec<i64> = ids.iter().copied().chain(rest).collect();
+        for (position, id) in order.iter().copied().enumerate() {
             FaqRow::update(
                 conn,
                 id,
@@ -138,6 +171,19 @@ pub async fn reorder(conn: &mut AsyncPgConnection, ids: &[i64]) -> AppResult<Vec
             )
             .await?;
         }
+        audit::record(
+            conn,
+            admin_id,
+            AuditEntry {
+                action: "faq_entry.reorder",
+                subject_type: Subject::FaqEntry.as_str(),
+                subject_id: None,
+                before: Some(serde_json::json!(before)),
+                after: Some(serde_json::json!(order)),
+                reason: None,
+            },
+        )
+        .await?;
         Ok(FaqRow::list(conn, false, None, None).await?)
     })
     .await
@@ -172,11 +218,62 @@ pub async fn published(
 
 /// Words too common to say what a question is about (Indonesian and English).
 const STOPWORDS: &[&str] = &[
-    "the", "and", "for", "you", "your", "are", "was", "what", "how", "why", "when", "can", "does",
-    "this", "that", "with", "have", "has", "not", "but", "please", "hello", "thanks", "thank",
-    "yang", "dan", "untuk", "saya", "aku", "apa", "bagaimana", "kenapa", "mengapa", "kapan",
-    "bisa", "ini", "itu", "dengan", "ada", "tidak", "tolong", "halo", "terima", "kasih", "kak",
-    "min", "admin", "gan", "sudah", "belum", "akan", "dari", "pada", "juga", "atau", "mau",
+    "the",
+    "and",
+    "for",
+    "you",
+    "your",
+    "are",
+    "was",
+    "what",
+    "how",
+    "why",
+    "when",
+    "can",
+    "does",
+    "this",
+    "that",
+    "with",
+    "have",
+    "has",
+    "not",
+    "but",
+    "please",
+    "hello",
+    "thanks",
+    "thank",
+    "yang",
+    "dan",
+    "untuk",
+    "saya",
+    "aku",
+    "apa",
+    "bagaimana",
+    "kenapa",
+    "mengapa",
+    "kapan",
+    "bisa",
+    "ini",
+    "itu",
+    "dengan",
+    "ada",
+    "tidak",
+    "tolong",
+    "halo",
+    "terima",
+    "kasih",
+    "kak",
+    "min",
+    "admin",
+    "gan",
+    "sudah",
+    "belum",
+    "akan",
+    "dari",
+    "pada",
+    "juga",
+    "atau",
+    "mau",
 ];
 
 /// The words of `text` that say what it is about: lowercase letters and digits,

@@ -23,7 +23,10 @@ pub(crate) fn bounded_text(
 ) -> AppResult<String> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(AppError::validation(field, format!("{field} must not be empty")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if value.chars().count() > max {
         return Err(AppError::validation(

@@ -18,10 +18,15 @@ use crate::{
     db::{
         enums::{Role, TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
         orders::OrderRow,
-        tickets::{self, NewTicket, NewTicketMessage, TicketChangeset, TicketMessageRow, TicketRow},
+        tickets::{
+            self, NewTicket, NewTicketMessage, TicketChangeset, TicketMessageRow, TicketRow,
+        },
         users::UserRow,
     },
-    domain::notifications::{self, About, Audience},
+    domain::{
+        audit::{self, Subject},
+        notifications::{self, About, Audience},
+    },
     error::{AppError, AppResult},
     events,
 };
@@ -70,8 +75,8 @@ pub async fn open(
         ));
     }
     conn.transaction(async |conn| {
-        let owned = OrderRow::owned_matching(conn, user.id, &order_ids, &[], MAX_ORDERS as i64)
-            .await?;
+        let owned =
+            OrderRow::owned_matching(conn, user.id, &order_ids, &[], MAX_ORDERS as i64).await?;
         if owned.len() != order_ids.len() {
             return Err(AppError::NotFound("order"));
         }
@@ -242,10 +247,14 @@ pub async fn customer_set_open(
             (true, TicketStatus::Closed) => TicketStatus::CustomerReply,
             (true, current) => current,
         };
-        change(conn, &ticket, TicketChangeset {
-            status: Some(status),
-            ..Default::default()
-        })
+        change(
+            conn,
+            &ticket,
+            TicketChangeset {
+                status: Some(status),
+                ..Default::default()
+            },
+        )
         .await
     })
     .await
@@ -261,16 +270,16 @@ async fn change(
     Ok(updated)
 }
 
-/// A staff reply (the customer is told) or an internal note (never shown to the
-/// customer, no notification, no status change). Returns the ticket before and
-/// after, and the message.
+/// A staff reply (the customer is told; the ticket becomes ANSWERED) or an
+/// internal note (never shown to the customer, no notification, no status
+/// change). Returns the ticket after and the message.
 pub async fn staff_write(
     conn: &mut AsyncPgConnection,
     admin_id: i64,
     ticket_id: i64,
     body: &str,
     internal: bool,
-) -> AppResult<(TicketRow, TicketRow, TicketMessageRow)> {
+) -> AppResult<(TicketRow, TicketMessageRow)> {
     let body = bounded_text("body", body, MAX_MESSAGE_CHARS, true)?;
     conn.transaction(async |conn| {
         let before = lock(conn, ticket_id).await?;
@@ -312,7 +321,7 @@ pub async fn staff_write(
             )
             .await?;
         }
-        Ok((before, after, message))
+        Ok((after, message))
     })
     .await
 }
@@ -326,29 +335,40 @@ pub struct StaffUpdate {
     pub assignee_id: Option<Option<i64>>,
 }
 
-/// Sets status, priority or assignee (an admin who is not banned). Returns the
-/// ticket before and after.
+/// Sets status, priority or assignee (an admin who is not banned), recorded in
+/// the audit log as `action` (`ticket.assign`, `ticket.status`, `ticket.priority`).
 pub async fn staff_update(
     conn: &mut AsyncPgConnection,
+    admin_id: i64,
     ticket_id: i64,
     update: StaffUpdate,
-) -> AppResult<(TicketRow, TicketRow)> {
+    action: &str,
+) -> AppResult<TicketRow> {
     if let Some(Some(assignee)) = update.assignee_id {
         let admin = UserRow::find(conn, assignee).await?;
         if !admin.is_some_and(|a| a.role == Role::Admin && !a.is_banned()) {
-            return Err(AppError::validation("assigneeId", "the assignee must be an admin"));
+            return Err(AppError::validation(
+                "assigneeId",
+                "the assignee must be an admin",
+            ));
         }
     }
     conn.transaction(async |conn| {
         let before = lock(conn, ticket_id).await?;
-        let after = change(conn, &before, TicketChangeset {
-            status: update.status,
-            priority: update.priority,
-            assignee_id: update.assignee_id,
-            last_message_at: None,
-        })
+        let audited = audit::Change::begin(conn, Subject::Ticket, ticket_id).await?;
+        let after = change(
+            conn,
+            &before,
+            TicketChangeset {
+                status: update.status,
+                priority: update.priority,
+                assignee_id: update.assignee_id,
+                last_message_at: None,
+            },
+        )
         .await?;
-        Ok((before, after))
+        audited.finish(conn, admin_id, action, None).await?;
+        Ok(after)
     })
     .await
 }
