@@ -920,7 +920,12 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         .unwrap();
     assert_eq!(
         audited,
-        vec!["ticket.assign", "ticket.priority", "ticket.status"]
+        vec![
+            "ticket.reply",
+            "ticket.assign",
+            "ticket.priority",
+            "ticket.status"
+        ]
     );
     let long = app
         .gql(
@@ -1194,4 +1199,61 @@ async fn the_bot_answers_most_common_ticket_shapes_alone() {
         answered * 100 / shapes.len()
     );
     assert_eq!(answered, 8);
+}
+
+#[tokio::test]
+async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (_, key) = app.funded_customer("many@example.com", 1_000_000).await;
+    let order = place(&app, &key, service, "https://x.com/m/status/1").await;
+    for i in 0..12 {
+        let opened = open_ticket(
+            &app,
+            &key,
+            "OTHER",
+            &format!("Ticket {i}"),
+            "A question for staff about my account",
+            &[&order],
+        )
+        .await;
+        let id = opened["data"]["openTicket"]["ticket"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.ok(Some(&admin), "mutation($id: ID!) { adminReplyToTicket(ticketId: $id, body: \"note\", internal: true) { id } }", json!({ "id": id }))
+            .await;
+    }
+    let mut counts = Vec::new();
+    for (token, field) in [(&key, "myTickets"), (&admin, "adminTickets")] {
+        for first in [1, 10] {
+            let query = format!(
+                "query($first: Int) {{ {field}(first: $first) {{ edges {{ node {{ id orderIds messages {{ body internal }} }} }} }} }}"
+            );
+            // Once to warm the pool (a new connection runs its own setup statements).
+            app.ok(Some(token), &query, json!({ "first": first })).await;
+            let before = app.state.query_counter.get();
+            let data = app.ok(Some(token), &query, json!({ "first": first })).await;
+            let statements = app.state.query_counter.get() - before;
+            let edges = data[field]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), first as usize);
+            // The customer's message and the bot's answer about the order, plus the
+            // internal note for staff only.
+            let notes = usize::from(field == "adminTickets");
+            for edge in edges {
+                assert_eq!(edge["node"]["orderIds"], json!([order]));
+                let messages = edge["node"]["messages"].as_array().unwrap();
+                assert_eq!(messages.len(), 2 + notes, "{messages:?}");
+                let internal = messages.iter().filter(|m| m["internal"] == true).count();
+                assert_eq!(internal, notes);
+            }
+            println!(
+                "{field}(first: {first}) with threads and orders: {statements} SQL statements"
+            );
+            counts.push(statements);
+        }
+    }
+    assert_eq!(counts[0], counts[1], "myTickets: {counts:?}");
+    assert_eq!(counts[2], counts[3], "adminTickets: {counts:?}");
 }

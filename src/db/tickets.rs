@@ -258,6 +258,50 @@ type TicketSelection = diesel::query_builder::BoxedSelectStatement<
     diesel::pg::Pg,
 >;
 
+impl TicketMessageRow {
+    /// Threads without internal notes (what customers read).
+    pub async fn customer_threads(
+        conn: &mut AsyncPgConnection,
+        ticket_ids: &[i64],
+    ) -> QueryResult<Vec<TicketMessageRow>> {
+        Self::of_tickets(conn, ticket_ids, Visibility::Customer).await
+    }
+
+    /// Whole threads (what staff read).
+    pub async fn staff_threads(
+        conn: &mut AsyncPgConnection,
+        ticket_ids: &[i64],
+    ) -> QueryResult<Vec<TicketMessageRow>> {
+        Self::of_tickets(conn, ticket_ids, Visibility::Staff).await
+    }
+}
+
+/// One order a ticket is about.
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
+#[diesel(table_name = ticket_orders, check_for_backend(diesel::pg::Pg))]
+pub struct TicketOrderRow {
+    pub ticket_id: i64,
+    pub order_id: i64,
+}
+
+impl TicketOrderRow {
+    /// The orders of several tickets, by ticket then order id.
+    pub async fn of_tickets(
+        conn: &mut AsyncPgConnection,
+        ticket_ids: &[i64],
+    ) -> QueryResult<Vec<TicketOrderRow>> {
+        ticket_orders::table
+            .filter(ticket_orders::ticket_id.eq_any(ticket_ids))
+            .order((
+                ticket_orders::ticket_id.asc(),
+                ticket_orders::order_id.asc(),
+            ))
+            .select(TicketOrderRow::as_select())
+            .load(conn)
+            .await
+    }
+}
+
 /// The orders a ticket is about.
 pub async fn attach_orders(
     conn: &mut AsyncPgConnection,
@@ -277,21 +321,5 @@ pub async fn attach_orders(
         .values(rows)
         .on_conflict_do_nothing()
         .execute(conn)
-        .await
-}
-
-/// The order ids of several tickets, as `(ticket_id, order_id)`.
-pub async fn orders_of(
-    conn: &mut AsyncPgConnection,
-    ticket_ids: &[i64],
-) -> QueryResult<Vec<(i64, i64)>> {
-    ticket_orders::table
-        .filter(ticket_orders::ticket_id.eq_any(ticket_ids))
-        .order((
-            ticket_orders::ticket_id.asc(),
-            ticket_orders::order_id.asc(),
-        ))
-        .select((ticket_orders::ticket_id, ticket_orders::order_id))
-        .load(conn)
         .await
 }

@@ -218,7 +218,8 @@ fn ticket_stream(
                 let ticket = match reader {
                     TicketReader::Customer(_) => Ticket::for_customer(event.ticket),
                     TicketReader::Staff => Ticket::for_staff(event.ticket),
-                };
+                }
+                .live();
                 let update = TicketUpdate {
                     ticket,
                     message: event.message.map(TicketMessage),

@@ -283,6 +283,7 @@ pub async fn staff_write(
     let body = bounded_text("body", body, MAX_MESSAGE_CHARS, true)?;
     conn.transaction(async |conn| {
         let before = lock(conn, ticket_id).await?;
+        let audited = audit::Change::begin(conn, Subject::Ticket, ticket_id).await?;
         let message = TicketMessageRow::insert(
             conn,
             NewTicketMessage {
@@ -321,6 +322,12 @@ pub async fn staff_write(
             )
             .await?;
         }
+        let action = if internal {
+            "ticket.note"
+        } else {
+            "ticket.reply"
+        };
+        audited.finish(conn, admin_id, action, None).await?;
         Ok((after, message))
     })
     .await

@@ -8,7 +8,7 @@ use crate::{
         contact_messages::ContactMessageRow,
         enums::{TicketStatus, TicketTopic},
         faq::FaqRow,
-        tickets::{TicketFilter, TicketRow},
+        tickets::{TicketFilter, TicketRow, Visibility},
     },
     domain::support::{faq, tickets},
     error::AppError,
@@ -20,7 +20,7 @@ use crate::{
             Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
         },
         parse_id,
-        types::support::{ContactMessage, FaqEntry, Ticket, TicketCounts},
+        types::support::{ContactMessage, FaqEntry, Ticket, TicketCounts, prefetch_page},
     },
 };
 
@@ -52,6 +52,7 @@ impl SupportQuery {
         };
         let page = keyset_args(first, after.as_deref())?;
         let rows = TicketRow::list_newest(&mut *conn(ctx).await?, &filter, page).await?;
+        prefetch_page(ctx, &rows.rows, Visibility::Customer).await?;
         Ok(keyset_connection(rows, |t| t.id, Ticket::for_customer))
     }
 
@@ -121,6 +122,7 @@ impl SupportQuery {
         let rows =
             TicketRow::list_for_staff(&mut *conn(ctx).await?, &filter, unanswered_first, page)
                 .await?;
+        prefetch_page(ctx, &rows.rows, Visibility::Staff).await?;
         Ok(offset_connection(rows, Ticket::for_staff))
     }
 

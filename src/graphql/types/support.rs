@@ -10,14 +10,25 @@ use crate::{
         contact_messages::ContactMessageRow,
         enums::{TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
         faq::FaqRow,
-        tickets::{self, TicketMessageRow, TicketRow, Visibility},
+        tickets::{TicketMessageRow, TicketOrderRow, TicketRow, Visibility},
     },
-    graphql::{conn, error::ApiResult, guards::RoleGuard},
+    graphql::{
+        conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        load,
+        loaders::{CustomerThreadOf, OrdersOfTicket, StaffThreadOf},
+        prefetch,
+    },
 };
 
 pub struct Ticket {
     pub row: TicketRow,
     pub visibility: Visibility,
+    /// Read the thread afresh rather than through the request's DataLoaders: a
+    /// subscription is one long operation whose loaders would serve the thread
+    /// as it was at the first event.
+    pub live: bool,
 }
 
 impl Ticket {
@@ -25,6 +36,7 @@ impl Ticket {
         Ticket {
             row,
             visibility: Visibility::Customer,
+            live: false,
         }
     }
 
@@ -32,7 +44,13 @@ impl Ticket {
         Ticket {
             row,
             visibility: Visibility::Staff,
+            live: false,
         }
+    }
+
+    /// For a subscription event.
+    pub fn live(self) -> Ticket {
+        Ticket { live: true, ..self }
     }
 }
 
@@ -56,14 +74,25 @@ impl Ticket {
     }
     /// The orders the ticket is about (the customer's own).
     async fn order_ids(&self, ctx: &Context<'_>) -> ApiResult<Vec<ID>> {
-        let rows = tickets::orders_of(&mut *conn(ctx).await?, &[self.row.id]).await?;
-        Ok(rows.into_iter().map(|(_, order)| order.into()).collect())
+        let rows = if self.live {
+            TicketOrderRow::of_tickets(&mut *conn(ctx).await?, &[self.row.id]).await?
+        } else {
+            load(ctx, OrdersOfTicket(self.row.id), "ticket orders").await?
+        };
+        Ok(rows.into_iter().map(|row| row.order_id.into()).collect())
     }
     /// The thread, oldest first. Customers never see staff's internal notes.
     async fn messages(&self, ctx: &Context<'_>) -> ApiResult<Vec<TicketMessage>> {
-        let rows =
-            TicketMessageRow::of_tickets(&mut *conn(ctx).await?, &[self.row.id], self.visibility)
-                .await?;
+        let id = self.row.id;
+        let rows = match (self.live, self.visibility) {
+            (true, visibility) => {
+                TicketMessageRow::of_tickets(&mut *conn(ctx).await?, &[id], visibility).await?
+            }
+            (false, Visibility::Customer) => {
+                load(ctx, CustomerThreadOf(id), "ticket thread").await?
+            }
+            (false, Visibility::Staff) => load(ctx, StaffThreadOf(id), "ticket thread").await?,
+        };
         Ok(rows.into_iter().map(TicketMessage).collect())
     }
     /// The customer who opened it (admins).
@@ -143,6 +172,27 @@ impl TicketPayload {
     async fn bot_answered(&self) -> bool {
         self.bot_answered
     }
+}
+
+/// Loads the threads and orders of a page of tickets in one statement each when
+/// the query selects them, whatever the page size.
+pub async fn prefetch_page(
+    ctx: &Context<'_>,
+    rows: &[TicketRow],
+    visibility: Visibility,
+) -> ApiResult<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let ids = || rows.iter().map(|t| t.id);
+    if node.field("messages").exists() {
+        match visibility {
+            Visibility::Customer => prefetch(ctx, ids().map(CustomerThreadOf)).await?,
+            Visibility::Staff => prefetch(ctx, ids().map(StaffThreadOf)).await?,
+        }
+    }
+    if node.field("orderIds").exists() {
+        prefetch(ctx, ids().map(OrdersOfTicket)).await?;
+    }
+    Ok(())
 }
 
 /// Tickets per status, for the admins' badge.
