@@ -2,7 +2,8 @@
 //! with `FOR UPDATE SKIP LOCKED` and leased (`MAIL_LEASE_SECONDS`) in its own
 //! committed transaction, then sent with no transaction open; so two workers never
 //! send one mail, and a worker that dies mid-send leaves its mails to be retried
-//! only once the lease has passed. A failed send is retried after
+//! only once the lease has passed (a mail whose send could outlast the lease is
+//! not started). A failed send is retried after
 //! `MAIL_RETRY_SECONDS`, doubling per attempt (at most 6 hours), until
 //! `MAIL_MAX_ATTEMPTS`; a permanent refusal (5xx) fails at once. With no
 //! `SMTP_URL` the job sends nothing and the mail waits.
@@ -55,12 +56,19 @@ pub async fn run(state: &AppState) -> AppResult<MailReport> {
             MailRow::claim_due(&mut conn, now, now + lease, BATCH).await?
         };
         let count = claimed.len();
+        let smtp_timeout =
+            chrono::Duration::from_std(config.smtp_timeout).map_err(AppError::internal)?;
         for mail in claimed {
-            let outcome = sender.send(&mail).await;
             // The lease as stored (microseconds): only its holder writes the outcome.
             let Some(lease_until) = mail.lease_until else {
                 continue;
             };
+            // A send that could outlast the lease might overlap another worker's
+            // retry: leave the mail to be claimed again once the lease has passed.
+            if Utc::now() + smtp_timeout >= lease_until {
+                continue;
+            }
+            let outcome = sender.send(&mail).await;
             let mut conn = state.pool.get().await?;
             match outcome {
                 Ok(()) => {
