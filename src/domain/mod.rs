@@ -13,6 +13,7 @@ pub mod orders;
 pub mod pricing;
 pub mod provider_health;
 pub mod readiness;
+pub mod reports;
 pub mod stock;
 pub mod support;
 pub mod wallet;

@@ -2,6 +2,7 @@
 //! body limit, gzip), the GraphQL endpoints, payment webhooks and health.
 
 mod api_v2;
+mod exports;
 mod graphql;
 mod health;
 pub mod server;
@@ -84,6 +85,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/readyz", get(health::readyz))
+        .route("/admin/exports/{name}", get(exports::export))
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),

@@ -1,14 +1,17 @@
 //! The service catalogue: categories, services and the providers they come from.
 //! Every admin write is validated here before anything is written. One file per
 //! concern: `categories` (and the display order), `services` (pricing, limits,
-//! fallbacks), `providers` (connection details and keys). Reads of the tables live
+//! fallbacks), `providers` (connection details and keys), `csv_import` (own
+//! services from the catalogue export's CSV). Reads of the tables live
 //! in `db::{categories, services, providers}`.
 
 mod categories;
+mod csv_import;
 mod providers;
 mod services;
 
 pub use categories::*;
+pub use csv_import::{CsvImportReport, CsvLineError, MAX_CSV_LINES, import_csv};
 pub use providers::*;
 pub use services::*;
 

@@ -1,13 +1,14 @@
 //! Admin mutations of the catalogue import: importing a provider's services and
 //! syncing its catalogue now.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use crate::{
     domain::{
         audit::{self, AuditEntry, Subject},
+        catalog::{self, CsvImportReport},
         catalog_import::{self, Selection, Target},
     },
     error::AppError,
@@ -31,6 +32,47 @@ pub struct ImportProviderServicesInput {
     /// The category to put them all in; null files them under the provider's category
     /// names, creating the categories that do not exist.
     pub category_id: Option<ID>,
+}
+
+/// One bad line of a CSV import.
+#[derive(SimpleObject)]
+pub struct CsvLineProblem {
+    /// The line in the file (the header is line 1).
+    pub line: i64,
+    /// The CSV column at fault; empty when the line as a whole is unreadable.
+    pub column: String,
+    pub message: String,
+}
+
+/// What a CSV import did, or would do.
+#[derive(SimpleObject)]
+pub struct CatalogCsvImport {
+    /// Whether the changes were kept (false for a dry run or when any line failed).
+    pub applied: bool,
+    pub created_service_ids: Vec<ID>,
+    pub updated_service_ids: Vec<ID>,
+    pub categories_created: Vec<String>,
+    pub errors: Vec<CsvLineProblem>,
+}
+
+impl From<CsvImportReport> for CatalogCsvImport {
+    fn from(report: CsvImportReport) -> Self {
+        CatalogCsvImport {
+            applied: report.applied,
+            created_service_ids: report.created.into_iter().map(ID::from).collect(),
+            updated_service_ids: report.updated.into_iter().map(ID::from).collect(),
+            categories_created: report.categories_created,
+            errors: report
+                .errors
+                .into_iter()
+                .map(|e| CsvLineProblem {
+                    line: e.line as i64,
+                    column: e.column,
+                    message: e.message,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Most service ids one import names (a whole catalogue is imported with null).
@@ -129,5 +171,41 @@ impl AdminCatalogImportMutation {
             }
             None => Err(AppError::conflict("this provider's catalogue is being synced").into()),
         }
+    }
+
+    /// Creates and updates own services (STOCK, MANUAL) from CSV in the format of
+    /// `GET /admin/exports/catalog.csv` (a line without `id` creates; categories are
+    /// found by name or created). All or nothing: any bad line keeps the file from
+    /// applying, and every bad line is reported with its column. `dryRun` (the
+    /// default) checks everything and writes nothing.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_import_catalog_csv(
+        &self,
+        ctx: &Context<'_>,
+        csv: String,
+        #[graphql(default = true)] dry_run: bool,
+    ) -> ApiResult<CatalogCsvImport> {
+        let admin = current_user(ctx)?.id();
+        let mut conn = conn(ctx).await?;
+        let report = conn
+            .transaction(async |conn| {
+                let report = catalog::import_csv(conn, &csv, dry_run).await?;
+                if report.applied {
+                    let entry = AuditEntry {
+                        action: "catalog.import_csv",
+                        subject_type: Subject::Service.as_str(),
+                        after: Some(json!({
+                            "createdServiceIds": report.created,
+                            "updatedServiceIds": report.updated,
+                            "categoriesCreated": report.categories_created,
+                        })),
+                        ..Default::default()
+                    };
+                    audit::record(conn, admin, entry).await?;
+                }
+                Ok::<_, AppError>(report)
+            })
+            .await?;
+        Ok(report.into())
     }
 }

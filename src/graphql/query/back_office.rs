@@ -1,11 +1,14 @@
 //! The back office's reads (admins): the audit log, the dashboard and reports.
 
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
     db::admin_audit_log::AuditLogFilter,
-    domain::audit,
+    domain::{
+        audit,
+        reports::{self, LocalPeriod, ReportGrouping},
+    },
     graphql::{
         check_date, conn,
         error::ApiResult,
@@ -13,9 +16,12 @@ use crate::{
         loaders::UserId,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, prefetch,
-        types::back_office::AuditLogEntry,
+        types::back_office::{AuditLogEntry, Dashboard, ReportLine},
     },
 };
+
+/// The time zone reports use unless told otherwise: the panel's home market.
+const DEFAULT_TIMEZONE: &str = "Asia/Jakarta";
 
 #[derive(Default)]
 pub struct BackOfficeQuery;
@@ -69,5 +75,41 @@ impl BackOfficeQuery {
             prefetch(ctx, rows.rows.iter().map(|r| UserId(r.admin_id))).await?;
         }
         Ok(keyset_connection(rows, |r| r.id, AuditLogEntry))
+    }
+
+    /// How the business did from `from` to `to` (whole local days, inclusive, in
+    /// `timezone`): orders and their status, revenue, provider cost, gross profit
+    /// and margin, deposits by gateway, new users and active buyers, and what needs
+    /// attention now. Four SQL aggregates.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_dashboard(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+        #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
+    ) -> ApiResult<Dashboard> {
+        let period = LocalPeriod::new(from, to, &timezone)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Dashboard(reports::dashboard(&mut conn, period).await?))
+    }
+
+    /// Revenue, provider cost and profit from `from` to `to` (whole local days in
+    /// `timezone`): per DAY, WEEK or MONTH (every bucket, oldest first), or the
+    /// `top` services, categories, providers or users by revenue. One SQL aggregate.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_report(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+        #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
+        group_by: ReportGrouping,
+        #[graphql(default = 20)] top: i32,
+    ) -> ApiResult<Vec<ReportLine>> {
+        let period = LocalPeriod::new(from, to, &timezone)?;
+        let mut conn = conn(ctx).await?;
+        let rows = reports::report(&mut conn, period, group_by, top.into()).await?;
+        Ok(rows.into_iter().map(ReportLine).collect())
     }
 }

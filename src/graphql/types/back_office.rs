@@ -1,11 +1,12 @@
 //! Back-office types: audit log entries, the dashboard and reports.
 
-use async_graphql::{Context, ID, Json, Object};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
-    db::admin_audit_log::AuditLogRow,
-    graphql::{error::ApiResult, load, loaders::UserId, types::account::User},
+    db::{admin_audit_log::AuditLogRow, enums::OrderStatus, reports::ReportRow},
+    domain::reports::{self, Money},
+    graphql::{error::ApiResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
 };
 
 /// One admin action: who, what, when, and the subject before and after.
@@ -45,5 +46,163 @@ impl AuditLogEntry {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// A period's money: orders, revenue, provider cost, profit.
+pub struct MoneyFigures(pub Money);
+
+#[Object]
+impl MoneyFigures {
+    /// Orders placed in the period.
+    async fn orders(&self) -> i64 {
+        self.0.orders
+    }
+    /// Charges less refunds.
+    async fn revenue(&self) -> Rupiah {
+        Rupiah(self.0.revenue)
+    }
+    /// What the providers charge for what was delivered (recorded at dispatch).
+    async fn provider_cost(&self) -> Rupiah {
+        Rupiah(self.0.provider_cost)
+    }
+    /// Revenue less provider cost.
+    async fn gross_profit(&self) -> Rupiah {
+        Rupiah(self.0.gross_profit())
+    }
+    /// Gross profit over revenue, basis points (2500 = 25.00%); null without revenue.
+    async fn margin_bps(&self) -> Option<i64> {
+        self.0.margin_bps()
+    }
+    /// Revenue per order, rounded down; null without orders.
+    async fn average_order_value(&self) -> Option<Rupiah> {
+        self.0.average_order_value().map(Rupiah)
+    }
+}
+
+/// Orders of one status placed in the period.
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    pub status: OrderStatus,
+    pub orders: i64,
+    pub revenue: Rupiah,
+}
+
+/// Deposits credited through one gateway in the period.
+#[derive(SimpleObject)]
+pub struct GatewayDeposits {
+    pub gateway: String,
+    pub count: i64,
+    pub amount: Rupiah,
+}
+
+/// Deposits credited in the period.
+#[derive(SimpleObject)]
+pub struct DepositFigures {
+    pub count: i64,
+    pub amount: Rupiah,
+    pub by_gateway: Vec<GatewayDeposits>,
+}
+
+/// What needs an admin now (not limited to the period).
+#[derive(SimpleObject)]
+pub struct Attention {
+    pub orders_needing_review: i64,
+    /// Orders that failed today, in the dashboard's time zone.
+    pub orders_failed_today: i64,
+    /// Deposits flagged and not resolved yet.
+    pub flagged_deposits: i64,
+    pub unhealthy_providers: i64,
+    /// Active providers whose balance is under their threshold.
+    pub low_balance_providers: i64,
+    /// Active own-stock services with nothing left to sell.
+    pub services_out_of_stock: i64,
+}
+
+/// How the business did in a period, and what needs attention.
+pub struct Dashboard(pub reports::Dashboard);
+
+#[Object]
+impl Dashboard {
+    /// The first local day of the period.
+    async fn from(&self) -> NaiveDate {
+        self.0.period.from
+    }
+    /// The last local day of the period (inclusive).
+    async fn to(&self) -> NaiveDate {
+        self.0.period.to
+    }
+    async fn timezone(&self) -> &str {
+        self.0.period.timezone.name()
+    }
+    async fn money(&self) -> MoneyFigures {
+        MoneyFigures(self.0.money)
+    }
+    /// Orders placed in the period by their status now.
+    async fn orders_by_status(&self) -> Vec<StatusCount> {
+        self.0
+            .by_status
+            .iter()
+            .filter_map(|s| {
+                Some(StatusCount {
+                    status: s.status.parse().ok()?,
+                    orders: s.orders,
+                    revenue: Rupiah(s.revenue),
+                })
+            })
+            .collect()
+    }
+    async fn deposits(&self) -> DepositFigures {
+        let rows = &self.0.deposits;
+        DepositFigures {
+            count: rows.iter().map(|g| g.count).sum(),
+            amount: Rupiah(rows.iter().map(|g| g.amount).sum()),
+            by_gateway: rows
+                .iter()
+                .map(|g| GatewayDeposits {
+                    gateway: g.gateway.clone(),
+                    count: g.count,
+                    amount: Rupiah(g.amount),
+                })
+                .collect(),
+        }
+    }
+    /// Users who signed up in the period.
+    async fn new_users(&self) -> i64 {
+        self.0.people.new_users
+    }
+    /// Users who placed an order in the period.
+    async fn active_buyers(&self) -> i64 {
+        self.0.people.active_buyers
+    }
+    async fn attention(&self) -> Attention {
+        let a = &self.0.attention;
+        Attention {
+            orders_needing_review: a.orders_needing_review,
+            orders_failed_today: a.orders_failed_today,
+            flagged_deposits: a.flagged_deposits,
+            unhealthy_providers: a.unhealthy_providers,
+            low_balance_providers: a.low_balance_providers,
+            services_out_of_stock: a.services_out_of_stock,
+        }
+    }
+}
+
+/// One line of a report: a time bucket, or a service, category, provider or user.
+pub struct ReportLine(pub ReportRow);
+
+#[Object]
+impl ReportLine {
+    /// The bucket's first local day (`YYYY-MM-DD`), or the id of the service,
+    /// category, provider (empty for own products) or user.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    /// The name of the service, category or provider, or the user's email.
+    async fn label(&self) -> Option<&str> {
+        self.0.label.as_deref()
+    }
+    async fn money(&self) -> MoneyFigures {
+        MoneyFigures(Money::from(&self.0))
     }
 }

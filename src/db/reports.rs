@@ -1,0 +1,279 @@
+//! The back office's aggregates: money and counts over a period, computed by
+//! PostgreSQL (`sum`, `count`, `GROUP BY`), never by loading rows.
+//!
+//! An order counts in the period it was placed. Its revenue is what the customer
+//! paid less what they got back (`charge - refunded`); its provider cost is what
+//! was recorded when the provider accepted it, only for what was delivered: none
+//! for CANCELED and FAILED orders, the delivered share (rounded down) for PARTIAL.
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Nullable, Text, Timestamp, Timestamptz},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// One order's provider cost in rupiah, counting only what was delivered.
+const DELIVERED_COST: &str = "CASE WHEN o.status IN ('CANCELED', 'FAILED') THEN 0 \
+     WHEN o.status = 'PARTIAL' \
+       THEN COALESCE(o.provider_cost, 0) * (o.quantity - LEAST(GREATEST(COALESCE(o.remains, 0), 0), o.quantity)) / o.quantity \
+     ELSE COALESCE(o.provider_cost, 0) END";
+
+/// A period: `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Orders of one status placed in the period, with their money.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StatusFigures {
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub revenue: i64,
+    #[diesel(sql_type = BigInt)]
+    pub provider_cost: i64,
+}
+
+/// Orders by status (one statement).
+pub async fn orders_by_status(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+) -> QueryResult<Vec<StatusFigures>> {
+    diesel::sql_query(format!(
+        "SELECT o.status, count(*) AS orders, \
+           COALESCE(sum(o.charge - o.refunded), 0)::bigint AS revenue, \
+           COALESCE(sum({DELIVERED_COST}), 0)::bigint AS provider_cost \
+         FROM orders o WHERE o.created_at >= $1 AND o.created_at < $2 \
+         GROUP BY o.status ORDER BY o.status"
+    ))
+    .bind::<Timestamptz, _>(period.start)
+    .bind::<Timestamptz, _>(period.end)
+    .load(conn)
+    .await
+}
+
+/// Deposits credited in the period, per gateway (manual credits of flagged
+/// deposits included: they are DEPOSIT entries in the ledger too).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct GatewayFigures {
+    #[diesel(sql_type = Text)]
+    pub gateway: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub amount: i64,
+}
+
+pub async fn deposits_by_gateway(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+) -> QueryResult<Vec<GatewayFigures>> {
+    diesel::sql_query(
+        "SELECT d.gateway, count(*) AS count, COALESCE(sum(l.amount), 0)::bigint AS amount \
+         FROM ledger_entries l JOIN deposits d ON d.id = l.deposit_id \
+         WHERE l.kind = 'DEPOSIT' AND l.created_at >= $1 AND l.created_at < $2 \
+         GROUP BY d.gateway ORDER BY d.gateway",
+    )
+    .bind::<Timestamptz, _>(period.start)
+    .bind::<Timestamptz, _>(period.end)
+    .load(conn)
+    .await
+}
+
+/// People: who signed up and who bought in the period.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PeopleFigures {
+    #[diesel(sql_type = BigInt)]
+    pub new_users: i64,
+    #[diesel(sql_type = BigInt)]
+    pub active_buyers: i64,
+}
+
+pub async fn people(conn: &mut AsyncPgConnection, period: Period) -> QueryResult<PeopleFigures> {
+    diesel::sql_query(
+        "SELECT (SELECT count(*) FROM users WHERE created_at >= $1 AND created_at < $2) AS new_users, \
+           (SELECT count(DISTINCT user_id) FROM orders WHERE created_at >= $1 AND created_at < $2) AS active_buyers",
+    )
+    .bind::<Timestamptz, _>(period.start)
+    .bind::<Timestamptz, _>(period.end)
+    .get_result(conn)
+    .await
+}
+
+/// What needs an admin now.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AttentionFigures {
+    #[diesel(sql_type = BigInt)]
+    pub orders_needing_review: i64,
+    /// Orders that failed (last changed) since `failed_since`, the start of today
+    /// in the admin's time zone.
+    #[diesel(sql_type = BigInt)]
+    pub orders_failed_today: i64,
+    #[diesel(sql_type = BigInt)]
+    pub flagged_deposits: i64,
+    /// Active providers inside their unhealthy back-off.
+    #[diesel(sql_type = BigInt)]
+    pub unhealthy_providers: i64,
+    /// Active providers whose last known balance is under their threshold.
+    #[diesel(sql_type = BigInt)]
+    pub low_balance_providers: i64,
+    /// Active own-stock services with nothing left to sell.
+    #[diesel(sql_type = BigInt)]
+    pub services_out_of_stock: i64,
+}
+
+pub async fn attention(
+    conn: &mut AsyncPgConnection,
+    failed_since: DateTime<Utc>,
+) -> QueryResult<AttentionFigures> {
+    diesel::sql_query(
+        "SELECT \
+           (SELECT count(*) FROM orders WHERE status = 'NEEDS_REVIEW') AS orders_needing_review, \
+           (SELECT count(*) FROM orders WHERE status = 'FAILED' AND updated_at >= $1) \
+             AS orders_failed_today, \
+           (SELECT count(*) FROM deposits WHERE flagged) AS flagged_deposits, \
+           (SELECT count(*) FROM providers WHERE active AND unhealthy_until > now()) AS unhealthy_providers, \
+           (SELECT count(*) FROM providers WHERE active AND balance IS NOT NULL \
+              AND low_balance_threshold IS NOT NULL AND balance < low_balance_threshold) AS low_balance_providers, \
+           (SELECT count(*) FROM services s WHERE s.active AND s.fulfillment = 'STOCK' \
+              AND NOT EXISTS (SELECT 1 FROM stock_items i WHERE i.service_id = s.id AND i.order_id IS NULL)) \
+             AS services_out_of_stock",
+    )
+    .bind::<Timestamptz, _>(failed_since)
+    .get_result(conn)
+    .await
+}
+
+/// One row of a report: a time bucket or a service, category, provider or user.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReportRow {
+    /// The bucket's first local day (`YYYY-MM-DD`) or the id (as text).
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub label: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub revenue: i64,
+    #[diesel(sql_type = BigInt)]
+    pub provider_cost: i64,
+}
+
+/// A time bucket: PostgreSQL's `date_trunc` unit (weeks start on Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Day,
+    Week,
+    Month,
+}
+
+impl Bucket {
+    fn unit(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+}
+
+/// The money per time bucket in the admin's time zone, every bucket of the period
+/// present (empty ones as zeros). `first_day` and `last_day` are the period's
+/// local days (midnight, no zone).
+pub async fn time_series(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    timezone: &str,
+    first_day: chrono::NaiveDateTime,
+    last_day: chrono::NaiveDateTime,
+    bucket: Bucket,
+) -> QueryResult<Vec<ReportRow>> {
+    let unit = bucket.unit();
+    diesel::sql_query(format!(
+        "WITH buckets AS ( \
+           SELECT generate_series(date_trunc('{unit}', $4), date_trunc('{unit}', $5), interval '1 {unit}') AS bucket \
+         ), figures AS ( \
+           SELECT date_trunc('{unit}', o.created_at AT TIME ZONE $3) AS bucket, count(*) AS orders, \
+             sum(o.charge - o.refunded) AS revenue, sum({DELIVERED_COST}) AS provider_cost \
+           FROM orders o WHERE o.created_at >= $1 AND o.created_at < $2 GROUP BY 1 \
+         ) \
+         SELECT to_char(b.bucket, 'YYYY-MM-DD') AS key, NULL::text AS label, \
+           COALESCE(f.orders, 0)::bigint AS orders, COALESCE(f.revenue, 0)::bigint AS revenue, \
+           COALESCE(f.provider_cost, 0)::bigint AS provider_cost \
+         FROM buckets b LEFT JOIN figures f ON f.bucket = b.bucket ORDER BY b.bucket"
+    ))
+    .bind::<Timestamptz, _>(period.start)
+    .bind::<Timestamptz, _>(period.end)
+    .bind::<Text, _>(timezone)
+    .bind::<Timestamp, _>(first_day)
+    .bind::<Timestamp, _>(last_day)
+    .load(conn)
+    .await
+}
+
+/// What a breakdown groups orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Service,
+    Category,
+    /// Own products (no provider) form one row with an empty key.
+    Provider,
+    User,
+}
+
+impl Dimension {
+    /// The key, the label and the joins; constants, never input.
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Dimension::Service => (
+                "o.service_id::text",
+                "s.name",
+                "JOIN services s ON s.id = o.service_id",
+            ),
+            Dimension::Category => (
+                "c.id::text",
+                "c.name",
+                "JOIN services s ON s.id = o.service_id JOIN service_categories c ON c.id = s.category_id",
+            ),
+            Dimension::Provider => (
+                "COALESCE(o.provider_id::text, '')",
+                "COALESCE(p.name, 'own products')",
+                "LEFT JOIN providers p ON p.id = o.provider_id",
+            ),
+            Dimension::User => (
+                "o.user_id::text",
+                "u.email",
+                "JOIN users u ON u.id = o.user_id",
+            ),
+        }
+    }
+}
+
+/// The top `limit` of a dimension by revenue in the period.
+pub async fn breakdown(
+    conn: &mut AsyncPgConnection,
+    period: Period,
+    dimension: Dimension,
+    limit: i64,
+) -> QueryResult<Vec<ReportRow>> {
+    let (key, label, joins) = dimension.sql();
+    diesel::sql_query(format!(
+        "SELECT {key} AS key, {label} AS label, count(*) AS orders, \
+           COALESCE(sum(o.charge - o.refunded), 0)::bigint AS revenue, \
+           COALESCE(sum({DELIVERED_COST}), 0)::bigint AS provider_cost \
+         FROM orders o {joins} \
+         WHERE o.created_at >= $1 AND o.created_at < $2 \
+         GROUP BY 1, 2 ORDER BY revenue DESC, key LIMIT $3"
+    ))
+    .bind::<Timestamptz, _>(period.start)
+    .bind::<Timestamptz, _>(period.end)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
