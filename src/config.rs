@@ -45,6 +45,14 @@
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
 //! | `TRUSTED_PROXIES` | unset | comma-separated proxy IPs whose `X-Forwarded-For` names the client |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
+//! | `SMTP_URL` | unset | the SMTP server mail is sent through: `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465` (TLS) or `smtp://host:25` (plain, local relays only); unset, mail stays queued in `mail_outbox` and nothing is sent. A secret: never logged |
+//! | `MAIL_FROM` | `booster <no-reply@localhost>` | the sender of every mail |
+//! | `MAIL_OUTBOX_INTERVAL_SECONDS` | `10` | how often the mail outbox is drained (0 disables the job) |
+//! | `MAIL_RETRY_SECONDS` | `60` | wait after the first failed send (doubles per attempt, at most 6 hours) |
+//! | `MAIL_MAX_ATTEMPTS` | `8` | sends tried before a mail is marked FAILED |
+//! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
+//! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
+//! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -60,6 +68,8 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub fulfillment: FulfillmentConfig,
     pub catalog: CatalogConfig,
+    pub mail: MailConfig,
+    pub support: SupportConfig,
 }
 
 impl Config {
@@ -72,6 +82,8 @@ impl Config {
             payments: PaymentsConfig::from_environment()?,
             fulfillment: FulfillmentConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
+            mail: MailConfig::from_environment()?,
+            support: SupportConfig::from_environment()?,
         })
     }
 }
@@ -303,6 +315,77 @@ impl CatalogConfig {
     }
 }
 
+/// Outgoing mail: the SMTP server and the outbox job's pacing. With no SMTP server
+/// the outbox keeps every mail and the job sends nothing.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// `SMTP_URL`, which carries the SMTP password: a [`Secret`].
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    pub outbox_interval: Duration,
+    pub retry_after: Duration,
+    pub max_attempts: i32,
+    pub lease: Duration,
+    pub smtp_timeout: Duration,
+}
+
+impl MailConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        let config = MailConfig {
+            smtp_url: Secret::from_var("SMTP_URL"),
+            from: var_or("MAIL_FROM", "booster <no-reply@localhost>"),
+            outbox_interval: Duration::from_secs(parse_var("MAIL_OUTBOX_INTERVAL_SECONDS", 10)?),
+            retry_after: Duration::from_secs(parse_var("MAIL_RETRY_SECONDS", 60)?),
+            max_attempts: parse_var("MAIL_MAX_ATTEMPTS", 8)?,
+            lease: Duration::from_secs(parse_var("MAIL_LEASE_SECONDS", 300)?),
+            smtp_timeout: Duration::from_secs(parse_var("SMTP_TIMEOUT_SECONDS", 20)?),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the outbox cannot work with. The messages never quote
+    /// `SMTP_URL`, which holds a password.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.smtp_url {
+            let parsed = url::Url::parse(url.expose())
+                .map_err(|_| anyhow!("SMTP_URL is not a valid URL"))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(anyhow!("SMTP_URL must start with smtp:// or smtps://"));
+            }
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(anyhow!(
+                "MAIL_FROM must be an address such as `Panel <no-reply@example.com>`"
+            ));
+        }
+        if self.max_attempts < 1 {
+            return Err(anyhow!("MAIL_MAX_ATTEMPTS must be at least 1"));
+        }
+        if self.lease <= self.smtp_timeout {
+            return Err(anyhow!(
+                "MAIL_LEASE_SECONDS must be longer than SMTP_TIMEOUT_SECONDS"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The support desk.
+#[derive(Clone, Debug)]
+pub struct SupportConfig {
+    /// Contact form messages one client address may send per hour; 0: unlimited.
+    pub contact_limit_per_hour: u32,
+}
+
+impl SupportConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(SupportConfig {
+            contact_limit_per_hour: parse_var("CONTACT_LIMIT_PER_HOUR", 5)?,
+        })
+    }
+}
+
 /// The 256-bit key that encrypts secrets stored in the database.
 #[derive(Clone)]
 pub struct SecretKey(pub [u8; 32]);
@@ -418,7 +501,9 @@ impl Config {
     /// - Google sign-in and both payment gateways are unconfigured, and every
     ///   outside URL points at 127.0.0.1:9 (the discard port, where nothing listens),
     ///   so nothing leaves the machine unless a caller points it somewhere;
-    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync).
+    /// - no SMTP server is configured, so mail stays queued;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
+    ///   mail).
     ///
     /// Callers override what differs: `Config { .., ..Config::local(url) }` or field
     /// assignment.
@@ -493,6 +578,19 @@ impl Config {
             },
             catalog: CatalogConfig {
                 sync_interval: Duration::ZERO,
+            },
+            // No SMTP server: mail stays in the outbox.
+            mail: MailConfig {
+                smtp_url: None,
+                from: "booster <no-reply@localhost>".into(),
+                outbox_interval: Duration::ZERO,
+                retry_after: Duration::from_secs(60),
+                max_attempts: 8,
+                lease: Duration::from_secs(300),
+                smtp_timeout: Duration::from_secs(20),
+            },
+            support: SupportConfig {
+                contact_limit_per_hour: 5,
             },
         }
     }

@@ -16,9 +16,17 @@ use futures_util::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::{PgPool, enums::OrderStatus, orders::OrderEventRow};
+use crate::db::{
+    PgPool,
+    enums::OrderStatus,
+    orders::OrderEventRow,
+    tickets::{TicketMessageRow, TicketRow},
+};
 
 pub const CHANNEL: &str = "booster_order_events";
+/// Carries `ticket_id:message_id` (or `ticket_id:` for a change without a
+/// message): a support ticket changed.
+pub const TICKET_CHANNEL: &str = "booster_ticket_events";
 /// Carries the id of a user whose credentials changed (a session or API key
 /// revoked, banned, role changed): open WebSockets of that user re-check theirs.
 pub const CREDENTIALS_CHANNEL: &str = "booster_credentials";
@@ -108,6 +116,33 @@ pub async fn publish(conn: &mut AsyncPgConnection, event_ids: &[i64]) -> diesel:
     Ok(())
 }
 
+/// One change of a support ticket, as subscribers receive it: the ticket as it
+/// stands once loaded, and the message that was added, if any. Internal notes
+/// ride here too: each subscription decides what its reader may see.
+#[derive(Debug, Clone)]
+pub struct TicketEvent {
+    pub ticket: TicketRow,
+    pub message: Option<TicketMessageRow>,
+}
+
+/// Announces a ticket change in the caller's transaction (delivered only if it
+/// commits).
+pub async fn publish_ticket(
+    conn: &mut AsyncPgConnection,
+    ticket_id: i64,
+    message_id: Option<i64>,
+) -> diesel::QueryResult<()> {
+    let payload = format!(
+        "{ticket_id}:{}",
+        message_id.map(|id| id.to_string()).unwrap_or_default()
+    );
+    diesel::sql_query(format!("SELECT pg_notify('{TICKET_CHANNEL}', $1)"))
+        .bind::<diesel::sql_types::Text, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Events one process's bus holds for a slow subscriber before it falls behind.
 pub const BUS_CAPACITY: usize = 4096;
 
@@ -116,6 +151,7 @@ pub const BUS_CAPACITY: usize = 4096;
 pub struct EventBus {
     sender: broadcast::Sender<OrderEvent>,
     credentials: broadcast::Sender<i64>,
+    tickets: broadcast::Sender<TicketEvent>,
 }
 
 impl Default for EventBus {
@@ -123,6 +159,7 @@ impl Default for EventBus {
         EventBus {
             sender: broadcast::channel(BUS_CAPACITY).0,
             credentials: broadcast::channel(1024).0,
+            tickets: broadcast::channel(1024).0,
         }
     }
 }
@@ -130,6 +167,11 @@ impl Default for EventBus {
 impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
         self.sender.subscribe()
+    }
+
+    /// Support ticket changes, from every process.
+    pub fn subscribe_tickets(&self) -> broadcast::Receiver<TicketEvent> {
+        self.tickets.subscribe()
     }
 
     /// Ids of users whose credentials changed, from every process.
@@ -157,7 +199,7 @@ const BURST: usize = 1_000;
 
 async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    for channel in [CHANNEL, CREDENTIALS_CHANNEL] {
+    for channel in [CHANNEL, CREDENTIALS_CHANNEL, TICKET_CHANNEL] {
         diesel::sql_query(format!("LISTEN {channel}"))
             .execute(&mut conn)
             .await?;
@@ -174,7 +216,15 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> 
             }
         }
         let mut event_ids = Vec::with_capacity(burst.len());
+        let mut ticket_changes = Vec::new();
         for notification in burst {
+            if notification.channel == TICKET_CHANNEL {
+                match parse_ticket_payload(&notification.payload) {
+                    Some(change) => ticket_changes.push(change),
+                    None => tracing::warn!("ignoring a malformed ticket notification"),
+                }
+                continue;
+            }
             let Ok(id) = notification.payload.parse::<i64>() else {
                 tracing::warn!(channel = %notification.channel, "ignoring a malformed notification");
                 continue;
@@ -186,6 +236,12 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> 
                 event_ids.push(id);
             }
         }
+        if !ticket_changes.is_empty() {
+            let mut conn = pool.get().await?;
+            for event in load_ticket_events(&mut conn, &ticket_changes).await? {
+                let _ = bus.tickets.send(event);
+            }
+        }
         if event_ids.is_empty() {
             continue;
         }
@@ -195,4 +251,37 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> 
         }
     }
     anyhow::bail!("notification stream ended")
+}
+
+/// `ticket_id:message_id` or `ticket_id:`.
+fn parse_ticket_payload(payload: &str) -> Option<(i64, Option<i64>)> {
+    let (ticket, message) = payload.split_once(':')?;
+    let ticket = ticket.parse().ok()?;
+    let message = match message {
+        "" => None,
+        id => Some(id.parse().ok()?),
+    };
+    Some((ticket, message))
+}
+
+/// The events of a burst of ticket notifications, in their order, in two queries.
+async fn load_ticket_events(
+    conn: &mut AsyncPgConnection,
+    changes: &[(i64, Option<i64>)],
+) -> diesel::QueryResult<Vec<TicketEvent>> {
+    let ticket_ids: Vec<i64> = changes.iter().map(|(ticket, _)| *ticket).collect();
+    let message_ids: Vec<i64> = changes.iter().filter_map(|(_, message)| *message).collect();
+    let tickets = TicketRow::load_many(conn, &ticket_ids).await?;
+    let messages = TicketMessageRow::with_owners(conn, &message_ids).await?;
+    Ok(changes
+        .iter()
+        .filter_map(|(ticket_id, message_id)| {
+            let ticket = tickets.iter().find(|t| t.id == *ticket_id)?.clone();
+            let message = match message_id {
+                Some(id) => Some(messages.iter().find(|(m, _)| m.id == *id)?.0.clone()),
+                None => None,
+            };
+            Some(TicketEvent { ticket, message })
+        })
+        .collect())
 }

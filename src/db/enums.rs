@@ -256,3 +256,60 @@ text_enum! {
         Reappeared = "REAPPEARED",
     }
 }
+
+text_enum! {
+    /// Where a queued mail stands.
+    pub enum MailStatus {
+        /// Waiting to be sent (again, after a failed attempt).
+        Pending = "PENDING",
+        /// The SMTP server accepted it.
+        Sent = "SENT",
+        /// Refused for good, or every attempt failed.
+        Failed = "FAILED",
+    }
+}
+
+text_enum! {
+    /// What a support ticket is about.
+    pub enum TicketTopic {
+        Order = "ORDER",
+        Payment = "PAYMENT",
+        /// The reply bot files refill requests for the orders named.
+        Refill = "REFILL",
+        /// The reply bot files cancel requests for the orders named.
+        Cancel = "CANCEL",
+        Api = "API",
+        Other = "OTHER",
+    }
+}
+
+text_enum! {
+    /// Where a ticket stands.
+    pub enum TicketStatus {
+        /// Waiting for staff.
+        Open = "OPEN",
+        /// Staff or the reply bot answered.
+        Answered = "ANSWERED",
+        /// The customer wrote again after an answer.
+        CustomerReply = "CUSTOMER_REPLY",
+        Closed = "CLOSED",
+    }
+}
+
+text_enum! {
+    pub enum TicketPriority {
+        Low = "LOW",
+        Medium = "MEDIUM",
+        High = "HIGH",
+    }
+}
+
+text_enum! {
+    /// Who wrote a ticket message.
+    pub enum TicketAuthor {
+        Customer = "CUSTOMER",
+        Staff = "STAFF",
+        /// The reply bot, answering from live order data and the FAQ.
+        Bot = "BOT",
+    }
+}

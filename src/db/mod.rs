@@ -5,11 +5,14 @@ pub mod admin_audit_log;
 pub mod api_keys;
 pub mod catalog_changes;
 pub mod categories;
+pub mod contact_messages;
 pub mod deposits;
 pub mod enums;
 pub mod exports;
+pub mod faq;
 pub mod job_runs;
 pub mod ledger;
+pub mod mail_outbox;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;
@@ -20,6 +23,7 @@ pub mod schema;
 pub mod services;
 pub mod sessions;
 pub mod settings;
+pub mod tickets;
 pub mod users;
 
 use std::sync::{

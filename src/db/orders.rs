@@ -312,6 +312,25 @@ impl OrderRow {
             .optional()
     }
 
+    /// The user's own orders among `ids`, or ordered for one of `links`, oldest
+    /// first, at most `limit` (someone else's order never matches).
+    pub async fn owned_matching(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        ids: &[i64],
+        links: &[String],
+        limit: i64,
+    ) -> QueryResult<Vec<OrderRow>> {
+        orders::table
+            .filter(orders::user_id.eq(user_id))
+            .filter(orders::id.eq_any(ids).or(orders::link.eq_any(links)))
+            .order(orders::id.asc())
+            .limit(limit)
+            .select(OrderRow::as_select())
+            .load(conn)
+            .await
+    }
+
     /// The user's order placed with this idempotency key, if any.
     pub async fn find_by_idempotency_key(
         conn: &mut AsyncPgConnection,

@@ -49,6 +49,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_messages (id) {
+        id -> Int8,
+        name -> Text,
+        email -> Text,
+        subject -> Text,
+        message -> Text,
+        language -> Text,
+        ip_address -> Text,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Int8>,
+        answered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_events (id) {
         id -> Int8,
         deposit_id -> Int8,
@@ -100,6 +116,26 @@ diesel::table! {
         deposit_id -> Nullable<Int8>,
         actor_id -> Nullable<Int8>,
         note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Nullable<Text>,
+        kind -> Text,
+        user_id -> Nullable<Int8>,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
     }
 }
@@ -295,6 +331,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    ticket_messages (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        author -> Text,
+        author_id -> Nullable<Int8>,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_orders (ticket_id, order_id) {
+        ticket_id -> Int8,
+        order_id -> Int8,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Int8,
+        user_id -> Int8,
+        subject -> Text,
+        topic -> Text,
+        status -> Text,
+        priority -> Text,
+        assignee_id -> Nullable<Int8>,
+        last_message_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -318,6 +388,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    faq_entries (id) {
+        id -> Int8,
+        question -> Text,
+        answer -> Text,
+        category -> Text,
+        language -> Text,
+        published -> Bool,
+        sort_order -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     job_runs (name) {
         name -> Text,
         last_success_at -> Nullable<Timestamptz>,
@@ -334,6 +418,7 @@ diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposits -> users (user_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
 diesel::joinable!(ledger_entries -> users (user_id));
+diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_requests -> orders (order_id));
@@ -341,6 +426,9 @@ diesel::joinable!(provider_calls -> providers (provider_id));
 diesel::joinable!(orders -> services (service_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(stock_items -> services (service_id));
+diesel::joinable!(ticket_messages -> tickets (ticket_id));
+diesel::joinable!(ticket_orders -> orders (order_id));
+diesel::joinable!(ticket_orders -> tickets (ticket_id));
 diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -350,10 +438,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
     catalog_changes,
+    contact_messages,
     deposit_events,
     deposits,
+    faq_entries,
     job_runs,
     ledger_entries,
+    mail_outbox,
     mass_orders,
     notifications,
     order_events,
@@ -365,5 +456,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     sessions,
     stock_items,
+    ticket_messages,
+    ticket_orders,
+    tickets,
     users,
 );

@@ -81,6 +81,9 @@ pub enum Subject {
     Provider,
     Order,
     Deposit,
+    Ticket,
+    FaqEntry,
+    ContactMessage,
 }
 
 impl Subject {
@@ -92,6 +95,9 @@ impl Subject {
             Subject::Provider => "provider",
             Subject::Order => "order",
             Subject::Deposit => "deposit",
+            Subject::Ticket => "ticket",
+            Subject::FaqEntry => "faq_entry",
+            Subject::ContactMessage => "contact_message",
         }
     }
 
@@ -110,6 +116,11 @@ impl Subject {
             Subject::Order => "SELECT to_jsonb(t) AS doc FROM orders t WHERE id = $1",
             Subject::Deposit => {
                 "SELECT to_jsonb(t) - 'snap_token' AS doc FROM deposits t WHERE id = $1"
+            }
+            Subject::Ticket => "SELECT to_jsonb(t) AS doc FROM tickets t WHERE id = $1",
+            Subject::FaqEntry => "SELECT to_jsonb(t) AS doc FROM faq_entries t WHERE id = $1",
+            Subject::ContactMessage => {
+                "SELECT to_jsonb(t) AS doc FROM contact_messages t WHERE id = $1"
             }
         }
     }

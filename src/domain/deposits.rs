@@ -19,7 +19,10 @@ use crate::{
         schema::{deposit_events, deposits},
         users::UserRow,
     },
-    domain::wallet::{self, LedgerRef},
+    domain::{
+        notifications,
+        wallet::{self, LedgerRef},
+    },
     error::{AppError, AppResult},
     payments::{self, Gateway, GatewayError, GatewayReport, PaymentRequest, PaymentStatus},
 };
@@ -235,7 +238,7 @@ pub async fn apply_report(
                 Outcome::Flagged
             }
             (status, PaymentStatus::Paid) => {
-                wallet::credit(
+                let entry = wallet::credit(
                     conn,
                     deposit.user_id,
                     deposit.amount,
@@ -245,6 +248,14 @@ pub async fn apply_report(
                         note: format!("deposit {} via {}", deposit.merchant_ref, deposit.gateway),
                         ..Default::default()
                     },
+                )
+                .await?;
+                notifications::deposit_credited(
+                    conn,
+                    deposit.user_id,
+                    deposit.id,
+                    deposit.amount,
+                    entry.balance_after,
                 )
                 .await?;
                 change.status = Some(S::Paid);

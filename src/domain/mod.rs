@@ -15,4 +15,5 @@ pub mod provider_health;
 pub mod readiness;
 pub mod reports;
 pub mod stock;
+pub mod support;
 pub mod wallet;

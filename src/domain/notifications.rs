@@ -1,10 +1,28 @@
-//! Notifications: messages for a customer (their order failed) or for the admins
-//! (a provider's balance is low, its services vanished, an order needs review).
+//! Notifications: messages for a customer (a deposit was credited, an order
+//! ended, a ticket was answered) or for the admins (a provider's balance is low,
+//! an order needs review, a ticket waits for staff). Each is an in-app
+//! notification (`myNotifications`, `adminNotifications`) and, when the
+//! recipient's `notify*` setting allows it, a mail queued in the same transaction
+//! (`mail::enqueue`), written in the recipient's language.
+//!
+//! In-app messages stay in English, like the rest of the feed; mails follow
+//! `users.language`. A recipient whose address the mail module refuses gets the
+//! in-app notification only: a bad address never undoes the change that caused
+//! the notification.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::{db::schema::notifications, error::AppResult};
+use crate::{
+    db::{
+        enums::{OrderStatus, Role},
+        orders::OrderRow,
+        schema::{notifications, services, users},
+        users::UserRow,
+    },
+    error::{AppError, AppResult},
+    mail::{self, Lang, NewMail, templates},
+};
 
 /// Who a notification is for.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +47,37 @@ pub struct About {
     pub provider_id: Option<i64>,
 }
 
+/// The user setting that lets a kind of mail through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preference {
+    OrderUpdates,
+    Deposits,
+    Tickets,
+}
+
+impl Preference {
+    pub fn allows(self, user: &UserRow) -> bool {
+        match self {
+            Preference::OrderUpdates => user.notify_order_updates,
+            Preference::Deposits => user.notify_deposits,
+            Preference::Tickets => user.notify_tickets,
+        }
+    }
+
+    /// Which admin setting an admin alert of `kind` answers to: ticket alerts to
+    /// `notifyTickets`, everything else (orders, providers, catalogue) to
+    /// `notifyOrderUpdates`.
+    fn for_admin_alert(kind: &str) -> Preference {
+        if kind.starts_with("TICKET") {
+            Preference::Tickets
+        } else {
+            Preference::OrderUpdates
+        }
+    }
+}
+
+/// An in-app notification; for the admins also an alert mail to every admin
+/// whose setting allows it.
 pub async fn notify(
     conn: &mut AsyncPgConnection,
     audience: Audience,
@@ -36,10 +85,33 @@ pub async fn notify(
     message: &str,
     about: About,
 ) -> AppResult<()> {
-    let user_id = audience.user_id();
+    insert_in_app(conn, audience, kind, message, &about).await?;
+    if let Audience::Admins = audience {
+        let preference = Preference::for_admin_alert(kind);
+        let admins: Vec<UserRow> = users::table
+            .filter(users::role.eq(Role::Admin))
+            .filter(users::banned_at.is_null())
+            .select(UserRow::as_select())
+            .load(conn)
+            .await?;
+        for admin in admins.iter().filter(|admin| preference.allows(admin)) {
+            let rendered = templates::admin_alert(Lang::of(&admin.language), message);
+            queue_mail(conn, admin, kind, rendered, None).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_in_app(
+    conn: &mut AsyncPgConnection,
+    audience: Audience,
+    kind: &str,
+    message: &str,
+    about: &About,
+) -> AppResult<()> {
     diesel::insert_into(notifications::table)
         .values((
-            notifications::user_id.eq(user_id),
+            notifications::user_id.eq(audience.user_id()),
             notifications::kind.eq(kind),
             notifications::message.eq(message),
             notifications::order_id.eq(about.order_id),
@@ -49,6 +121,200 @@ pub async fn notify(
         .await?;
     tracing::info!(kind, ?audience, "notification");
     Ok(())
+}
+
+/// A customer event: the in-app notification, and the mail rendered in the
+/// user's language when `preference` allows it. `dedupe_key` makes the mail
+/// once-only for its event.
+async fn notify_user(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    event: UserEvent<'_>,
+    render: impl FnOnce(Lang, &UserRow) -> templates::Rendered,
+) -> AppResult<()> {
+    let user = UserRow::find(conn, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    insert_in_app(
+        conn,
+        Audience::User(user_id),
+        event.kind,
+        event.message,
+        &event.about,
+    )
+    .await?;
+    if event.preference.allows(&user) && !user.is_banned() {
+        let rendered = render(Lang::of(&user.language), &user);
+        queue_mail(
+            conn,
+            &user,
+            event.mail_kind,
+            rendered,
+            Some(event.dedupe_key),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+struct UserEvent<'a> {
+    /// The in-app kind (SCREAMING_CASE).
+    kind: &'a str,
+    message: &'a str,
+    about: About,
+    preference: Preference,
+    /// The outbox kind (snake_case).
+    mail_kind: &'a str,
+    dedupe_key: String,
+}
+
+async fn queue_mail(
+    conn: &mut AsyncPgConnection,
+    user: &UserRow,
+    kind: &str,
+    rendered: templates::Rendered,
+    dedupe_key: Option<String>,
+) -> AppResult<()> {
+    let queued = mail::enqueue(
+        conn,
+        NewMail {
+            to: user.email.clone(),
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: None,
+            kind: kind.to_lowercase(),
+            user_id: Some(user.id),
+            dedupe_key,
+        },
+    )
+    .await;
+    match queued {
+        Ok(_) => Ok(()),
+        Err(AppError::Validation { field, .. }) => {
+            tracing::warn!(
+                user_id = user.id,
+                field,
+                "mail not queued: refused by the outbox"
+            );
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// A deposit was credited; `balance` is the balance after the credit.
+pub async fn deposit_credited(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    deposit_id: i64,
+    amount: i64,
+    balance: i64,
+) -> AppResult<()> {
+    let message = format!("Deposit {deposit_id} of {amount} rupiah was credited to your balance.");
+    notify_user(
+        conn,
+        user_id,
+        UserEvent {
+            kind: "DEPOSIT_CREDITED",
+            message: &message,
+            about: About::default(),
+            preference: Preference::Deposits,
+            mail_kind: "deposit_credited",
+            dedupe_key: format!("deposit_credited:{deposit_id}"),
+        },
+        |lang, user| templates::deposit_credited(lang, &user.name, deposit_id, amount, balance),
+    )
+    .await
+}
+
+/// An order reached a final status (COMPLETED, PARTIAL, CANCELED, FAILED); `order`
+/// is the row as it now stands (its `refunded` included).
+pub async fn order_ended(conn: &mut AsyncPgConnection, order: &OrderRow) -> AppResult<()> {
+    let (kind, message) = match order.status {
+        OrderStatus::Completed => (
+            "ORDER_COMPLETED",
+            format!("Order {} is completed.", order.id),
+        ),
+        OrderStatus::Partial => (
+            "ORDER_PARTIAL",
+            format!(
+                "Order {} was delivered in part; {} rupiah was refunded.",
+                order.id, order.refunded
+            ),
+        ),
+        OrderStatus::Canceled => (
+            "ORDER_CANCELED",
+            format!("Order {} was canceled and refunded in full.", order.id),
+        ),
+        OrderStatus::Failed => (
+            "ORDER_FAILED",
+            format!(
+                "Order {} could not be placed and was refunded in full.",
+                order.id
+            ),
+        ),
+        _ => return Ok(()),
+    };
+    let service_name: String = services::table
+        .find(order.service_id)
+        .select(services::name)
+        .first(conn)
+        .await?;
+    notify_user(
+        conn,
+        order.user_id,
+        UserEvent {
+            kind,
+            message: &message,
+            about: About {
+                order_id: Some(order.id),
+                ..Default::default()
+            },
+            preference: Preference::OrderUpdates,
+            mail_kind: "order_ended",
+            dedupe_key: format!("order_ended:{}", order.id),
+        },
+        |lang, user| {
+            templates::order_ended(
+                lang,
+                &user.name,
+                order.id,
+                &service_name,
+                order.status,
+                order.refunded,
+            )
+        },
+    )
+    .await
+}
+
+/// Staff or the bot answered a ticket (never called for internal notes).
+pub async fn ticket_answered(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    ticket_id: i64,
+    ticket_subject: &str,
+    message_id: i64,
+    reply: &str,
+    from_bot: bool,
+) -> AppResult<()> {
+    let message = format!("Ticket {ticket_id} has a new reply.");
+    notify_user(
+        conn,
+        user_id,
+        UserEvent {
+            kind: "TICKET_REPLY",
+            message: &message,
+            about: About::default(),
+            preference: Preference::Tickets,
+            mail_kind: "ticket_reply",
+            dedupe_key: format!("ticket_reply:{message_id}"),
+        },
+        |lang, user| {
+            templates::ticket_reply(lang, &user.name, ticket_id, ticket_subject, reply, from_bot)
+        },
+    )
+    .await
 }
 
 /// Marks notifications read; only the audience's own ones are touched.

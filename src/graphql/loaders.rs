@@ -14,6 +14,7 @@ use crate::db::{
     provider_calls::CallStats,
     providers::ProviderRow,
     services::ServiceRow,
+    tickets::{TicketMessageRow, TicketOrderRow},
     users::{UserRow, UserStats},
 };
 
@@ -188,3 +189,16 @@ impl Loader<ProviderStatsOf> for DbLoader {
             .collect())
     }
 }
+
+children_loader!(
+    /// A ticket's thread as its customer sees it (no internal notes).
+    CustomerThreadOf, TicketMessageRow, TicketMessageRow::customer_threads, ticket_id
+);
+children_loader!(
+    /// A ticket's whole thread, internal notes included (staff).
+    StaffThreadOf, TicketMessageRow, TicketMessageRow::staff_threads, ticket_id
+);
+children_loader!(
+    /// The orders a ticket is about.
+    OrdersOfTicket, TicketOrderRow, TicketOrderRow::of_tickets, ticket_id
+);

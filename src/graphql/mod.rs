@@ -65,6 +65,11 @@ pub fn request_data(state: &AppState, viewer: Viewer) -> (Viewer, Loaders) {
     (viewer, loaders::new_loaders(state.pool.clone()))
 }
 
+/// The client's IP address as the HTTP layer determined it (`TRUSTED_PROXIES`
+/// decide whether `X-Forwarded-For` counts); `None` when unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }

@@ -1,6 +1,6 @@
-//! Subscriptions: live order-status events. Events reach every server process
-//! through PostgreSQL LISTEN/NOTIFY (see `events`), so a subscriber connected to
-//! one process sees changes made by any other.
+//! Subscriptions: live order-status events and support ticket changes. Events
+//! reach every server process through PostgreSQL LISTEN/NOTIFY (see `events`), so
+//! a subscriber connected to one process sees changes made by any other.
 
 use async_graphql::{Context, ID, Subscription};
 use std::collections::{HashSet, VecDeque};
@@ -9,15 +9,26 @@ use futures_util::{StreamExt, stream, stream::BoxStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{
+    app::AppState,
     db::{
         PgPool,
+        enums::Role,
         orders::{EventScope, OrderEventRow, OrderRow},
+        users::UserRow,
     },
     error::AppError,
     events::OrderEvent,
     graphql::{
-        conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, state,
-        types::orders::OrderEvent as OrderEventObject,
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id,
+        socket::SocketSession,
+        state,
+        types::{
+            orders::OrderEvent as OrderEventObject,
+            support::{Ticket, TicketMessage, TicketUpdate},
+        },
     },
 };
 
@@ -162,8 +173,110 @@ async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream>
     event_stream(ctx, EventScope::Order(order_id)).await
 }
 
+/// Who follows ticket changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TicketReader {
+    /// The customer: their own tickets, never an internal note.
+    Customer(i64),
+    /// Staff: every ticket and every note.
+    Staff,
+}
+
+/// Ticket changes for `reader`. Before each event the credential is checked as it
+/// stands now (over a socket: the token itself, so a revoked key or session ends
+/// the stream; a ban or a withdrawn admin role ends it too).
+fn ticket_stream(
+    ctx: &Context<'_>,
+    reader: TicketReader,
+) -> ApiResult<BoxStream<'static, TicketUpdate>> {
+    let user_id = current_user(ctx)?.id();
+    let app = state(ctx).clone();
+    let session = ctx.data_opt::<SocketSession>().cloned();
+    let receiver = app.events.subscribe_tickets();
+    Ok(stream::unfold(receiver, move |mut receiver| {
+        let app = app.clone();
+        let session = session.clone();
+        async move {
+            loop {
+                let event = match receiver.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "ticket subscriber lagged; events skipped");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return None,
+                };
+                if let TicketReader::Customer(owner) = reader
+                    && (event.ticket.user_id != owner
+                        || event.message.as_ref().is_some_and(|m| m.internal))
+                {
+                    continue;
+                }
+                if !still_allowed(&app, session.as_ref(), user_id, reader).await {
+                    return None;
+                }
+                let ticket = match reader {
+                    TicketReader::Customer(_) => Ticket::for_customer(event.ticket),
+                    TicketReader::Staff => Ticket::for_staff(event.ticket),
+                }
+                .live();
+                let update = TicketUpdate {
+                    ticket,
+                    message: event.message.map(TicketMessage),
+                };
+                return Some((update, receiver));
+            }
+        }
+    })
+    .boxed())
+}
+
+/// Whether the subscriber's credential still allows `reader`'s events.
+async fn still_allowed(
+    app: &AppState,
+    session: Option<&SocketSession>,
+    user_id: i64,
+    reader: TicketReader,
+) -> bool {
+    let user = match session {
+        Some(session) => match session.current_viewer(app).await {
+            Ok(viewer) => viewer.0.map(|auth| auth.user),
+            Err(_) => None,
+        },
+        None => match app.pool.get().await {
+            Ok(mut conn) => UserRow::find(&mut conn, user_id).await.ok().flatten(),
+            Err(_) => None,
+        },
+    };
+    user.is_some_and(|user| {
+        user.id == user_id
+            && !user.is_banned()
+            && (reader != TicketReader::Staff || user.role == Role::Admin)
+    })
+}
+
 #[Subscription]
 impl SubscriptionRoot {
+    /// Changes of the caller's tickets: new messages from staff, the bot or
+    /// themselves, and status changes. Internal notes never arrive here.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn my_ticket_updates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<BoxStream<'static, TicketUpdate>> {
+        let user_id = current_user(ctx).map_err(async_graphql::Error::from)?.id();
+        Ok(ticket_stream(ctx, TicketReader::Customer(user_id))?)
+    }
+
+    /// Changes of every ticket, internal notes included (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_ticket_updates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<BoxStream<'static, TicketUpdate>> {
+        Ok(ticket_stream(ctx, TicketReader::Staff)?)
+    }
+
     /// Every status change of one order. Only its owner and admins may subscribe.
     #[graphql(guard = "RoleGuard::User")]
     async fn order_status_changed(

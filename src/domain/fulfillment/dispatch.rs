@@ -17,10 +17,7 @@ use crate::{
         schema::{order_events, orders, providers},
         services::ServiceRow,
     },
-    domain::{
-        notifications::{self, About, Audience},
-        orders::{Settlement, lock_order, record_status, settle},
-    },
+    domain::orders::{Settlement, lock_order, record_status, settle},
     error::{AppError, AppResult},
     events,
 };
@@ -248,21 +245,7 @@ pub async fn mark_refused(
             None,
         )
         .await?;
-        let message = format!(
-            "Order {} could not be placed and was refunded in full.",
-            order.id
-        );
-        notifications::notify(
-            conn,
-            Audience::User(order.user_id),
-            "ORDER_FAILED",
-            &message,
-            About {
-                order_id: Some(order.id),
-                ..Default::default()
-            },
-        )
-        .await?;
+        // `settle` ends the order, which notifies the customer (`notifications::order_ended`).
         Ok(RefusalOutcome::Failed)
     })
     .await

@@ -18,7 +18,7 @@ use crate::{
     },
     domain::pricing,
     domain::{
-        stock,
+        notifications, stock,
         wallet::{self, LedgerRef},
     },
     error::{AppError, AppResult, is_unique_violation},
@@ -86,6 +86,9 @@ pub async fn record_status(
     events::publish(conn, &[row.id]).await?;
     if status == OrderStatus::Completed && order.status != OrderStatus::Completed {
         record_completion_time(conn, &updated, row.created_at).await?;
+    }
+    if status.is_final() && !order.status.is_final() {
+        notifications::order_ended(conn, &updated).await?;
     }
     Ok((updated, row))
 }

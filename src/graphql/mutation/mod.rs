@@ -7,6 +7,7 @@ mod admin_users;
 mod back_office;
 mod fulfillment;
 mod orders;
+mod support;
 mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -18,5 +19,6 @@ pub struct MutationRoot(
     back_office::BackOfficeMutation,
     orders::OrderMutation,
     fulfillment::FulfillmentMutation,
+    support::SupportMutation,
     wallet::WalletMutation,
 );

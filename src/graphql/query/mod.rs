@@ -7,6 +7,7 @@ mod back_office;
 mod catalog;
 mod notifications;
 mod orders;
+mod support;
 mod wallet;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -19,5 +20,6 @@ pub struct QueryRoot(
     orders::OrderQuery,
     notifications::NotificationQuery,
     orders::StockQuery,
+    support::SupportQuery,
     wallet::WalletQuery,
 );

@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod catalog_import;
 pub mod notifications;
 pub mod orders;
+pub mod support;
 pub mod wallet;

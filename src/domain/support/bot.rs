@@ -1,0 +1,412 @@
+//! The reply bot. When a customer opens a ticket or replies, it reads the message
+//! in the same request and transaction, without any outside service:
+//!
+//! - it finds the customer's own orders the message names (`#123`, `order 123`,
+//!   `123, 124`, or a link they ordered for) or the ticket is about;
+//! - for a REFILL or CANCEL ticket it files those requests through the same rules
+//!   as `requestOrderRefill`/`requestOrderCancel` and says which were accepted and
+//!   why the others were not;
+//! - otherwise it answers per order with its live status, start count, remains,
+//!   refund and what happens next;
+//! - with no order to talk about it quotes the FAQ entry that matches well
+//!   enough.
+//!
+//! Its answer is in the customer's language (`id` or `en`). It reports whether it
+//! answered everything; what it could not answer is left to staff. It never names
+//! the provider filling an order.
+
+use std::collections::BTreeSet;
+
+use diesel_async::AsyncPgConnection;
+
+use super::faq;
+use crate::{
+    db::{
+        enums::{OrderStatus, TicketTopic},
+        orders::OrderRow,
+        services::ServiceRow,
+        users::UserRow,
+    },
+    domain::orders,
+    error::{AppError, AppResult},
+    mail::{
+        Lang,
+        templates::{order_status_label, rupiah},
+    },
+};
+
+/// Orders the bot talks about in one answer, at most.
+pub const MAX_ORDERS: usize = 20;
+
+/// What the bot said, and whether that settles the question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotAnswer {
+    /// The message to post, if the bot has something to say.
+    pub reply: Option<String>,
+    /// True when nothing is left for staff.
+    pub answered: bool,
+}
+
+/// What a message names: numbers that may be order ids, and links.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct References {
+    pub numbers: Vec<i64>,
+    pub links: Vec<String>,
+}
+
+/// The order references in `text`: every run of digits (`#123`, `order 123`,
+/// `123, 124`; the caller keeps only the customer's own orders, so a quantity
+/// that is no order id of theirs is ignored) and every http(s) link.
+pub fn references(text: &str) -> References {
+    let mut numbers = BTreeSet::new();
+    let mut links = BTreeSet::new();
+    for token in text.split_whitespace() {
+        let lowered = token.to_ascii_lowercase();
+        if lowered.starts_with("http://") || lowered.starts_with("https://") {
+            let link = token.trim_end_matches(['.', ',', ')', ']', '!', '?', ';', '"', '\'']);
+            if link.len() <= 2000 {
+                links.insert(link.to_string());
+            }
+            continue;
+        }
+        for digits in token.split(|c: char| !c.is_ascii_digit()) {
+            if (1..=18).contains(&digits.len())
+                && let Ok(n) = digits.parse::<i64>()
+                && n > 0
+            {
+                numbers.insert(n);
+            }
+        }
+    }
+    References {
+        numbers: numbers.into_iter().take(200).collect(),
+        links: links.into_iter().take(50).collect(),
+    }
+}
+
+/// The bot's answer to `text` from `user` on a ticket about `topic` and the
+/// orders `attached`. REFILL and CANCEL requests are filed in the caller's
+/// transaction (each in a savepoint, so a refused one leaves no trace).
+pub async fn answer(
+    conn: &mut AsyncPgConnection,
+    user: &UserRow,
+    topic: TicketTopic,
+    text: &str,
+    attached: &[i64],
+) -> AppResult<BotAnswer> {
+    let lang = Lang::of(&user.language);
+    let refs = references(text);
+    let mut ids = refs.numbers.clone();
+    ids.extend_from_slice(attached);
+    let orders =
+        OrderRow::owned_matching(conn, user.id, &ids, &refs.links, MAX_ORDERS as i64).await?;
+    let service_ids: Vec<i64> = orders.iter().map(|o| o.service_id).collect();
+    let services = ServiceRow::load_many(conn, &service_ids).await?;
+    let service_of = |order: &OrderRow| services.iter().find(|s| s.id == order.service_id);
+
+    match topic {
+        TicketTopic::Refill | TicketTopic::Cancel if orders.is_empty() => Ok(BotAnswer {
+            reply: Some(
+                match lang {
+                    Lang::Id => "Kami belum menemukan pesanan yang dimaksud. Tulis nomor pesanan Anda (misalnya #123); tim kami juga akan memeriksa tiket ini.",
+                    Lang::En => "We could not find which order this is about. Please write the order number (for example #123); our team will also look at this ticket.",
+                }
+                .to_string(),
+            ),
+            answered: false,
+        }),
+        TicketTopic::Refill | TicketTopic::Cancel => {
+            let mut lines = Vec::with_capacity(orders.len());
+            for order in &orders {
+                let line = if topic == TicketTopic::Refill {
+                    file_refill(conn, user.id, order, service_of(order), lang).await?
+                } else {
+                    file_cancel(conn, user.id, order, service_of(order), lang).await?
+                };
+                lines.push(line);
+            }
+            Ok(BotAnswer {
+                reply: Some(join(lang, &lines)),
+                answered: true,
+            })
+        }
+        _ if !orders.is_empty() => {
+            let lines: Vec<String> = orders
+                .iter()
+                .map(|order| order_status(order, service_of(order), lang))
+                .collect();
+            // An order waiting for our team's review needs a person to follow it.
+            let answered = !orders.iter().any(|o| o.status == OrderStatus::NeedsReview);
+            Ok(BotAnswer {
+                reply: Some(join(lang, &lines)),
+                answered,
+            })
+        }
+        _ => match faq::best_match(conn, text, &user.language).await? {
+            Some(entry) => {
+                let intro = match lang {
+                    Lang::Id => "Mungkin ini menjawab pertanyaan Anda:",
+                    Lang::En => "This may answer your question:",
+                };
+                let outro = match lang {
+                    Lang::Id => "Jika belum terjawab, balas tiket ini dan tim kami akan membantu.",
+                    Lang::En => "If this does not answer it, reply to this ticket and our team will help.",
+                };
+                Ok(BotAnswer {
+                    reply: Some(format!(
+                        "{intro}\n\n{}\n{}\n\n{outro}",
+                        entry.question, entry.answer
+                    )),
+                    answered: true,
+                })
+            }
+            None => Ok(BotAnswer {
+                reply: None,
+                answered: false,
+            }),
+        },
+    }
+}
+
+fn join(lang: Lang, lines: &[String]) -> String {
+    let header = match lang {
+        Lang::Id => "Halo, ini jawaban otomatis dari data pesanan Anda saat ini:",
+        Lang::En => "Hello, here is an automatic answer from your orders as they stand now:",
+    };
+    format!("{header}\n\n{}", lines.join("\n\n"))
+}
+
+fn service_name(service: Option<&ServiceRow>) -> &str {
+    service.map_or("-", |s| s.name.as_str())
+}
+
+/// One order's live status and what happens next.
+pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) -> String {
+    let label = order_status_label(lang, order.status);
+    let mut text = match lang {
+        Lang::Id => format!(
+            "Pesanan #{} ({}, jumlah {}): {label}.",
+            order.id,
+            service_name(service),
+            order.quantity
+        ),
+        Lang::En => format!(
+            "Order #{} ({}, quantity {}): {label}.",
+            order.id,
+            service_name(service),
+            order.quantity
+        ),
+    };
+    if let Some(start) = order.start_count {
+        text.push_str(&match lang {
+            Lang::Id => format!(" Jumlah awal: {start}."),
+            Lang::En => format!(" Start count: {start}."),
+        });
+    }
+    if let Some(remains) = order
+        .remains
+        .filter(|_| !order.status.is_final() || order.status == OrderStatus::Partial)
+    {
+        text.push_str(&match lang {
+            Lang::Id => format!(" Sisa: {remains}."),
+            Lang::En => format!(" Remains: {remains}."),
+        });
+    }
+    if order.refunded > 0 {
+        text.push_str(&match lang {
+            Lang::Id => format!(" Dikembalikan ke saldo: {}.", rupiah(order.refunded)),
+            Lang::En => format!(" Refunded to your balance: {}.", rupiah(order.refunded)),
+        });
+    }
+    let refillable = service.is_some_and(|s| s.refill);
+    let next = match (order.status, lang) {
+        (OrderStatus::Pending | OrderStatus::Submitting, Lang::Id) => {
+            "Pesanan akan segera dikirim untuk diproses."
+        }
+        (OrderStatus::Pending | OrderStatus::Submitting, Lang::En) => {
+            "It will be sent for processing shortly."
+        }
+        (OrderStatus::Processing, Lang::Id) => "Pesanan sudah diterima dan akan mulai berjalan.",
+        (OrderStatus::Processing, Lang::En) => "It has been accepted and will start soon.",
+        (OrderStatus::InProgress, Lang::Id) => {
+            "Pesanan sedang berjalan; status diperbarui otomatis."
+        }
+        (OrderStatus::InProgress, Lang::En) => "It is running; its status updates automatically.",
+        (OrderStatus::Completed, Lang::Id) if refillable => {
+            "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini."
+        }
+        (OrderStatus::Completed, Lang::En) if refillable => {
+            "It is done. If the count drops, open a REFILL ticket for this order."
+        }
+        (OrderStatus::Completed, Lang::Id) => "Pesanan selesai.",
+        (OrderStatus::Completed, Lang::En) => "It is done.",
+        (OrderStatus::Partial, Lang::Id) => {
+            "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda."
+        }
+        (OrderStatus::Partial, Lang::En) => {
+            "Part of it could not be delivered; that part was returned to your balance."
+        }
+        (OrderStatus::Canceled | OrderStatus::Failed, Lang::Id) => {
+            "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi."
+        }
+        (OrderStatus::Canceled | OrderStatus::Failed, Lang::En) => {
+            "Its charge was returned to your balance; you may order again."
+        }
+        (OrderStatus::NeedsReview, Lang::Id) => {
+            "Tim kami sedang memeriksanya dan akan membalas tiket ini."
+        }
+        (OrderStatus::NeedsReview, Lang::En) => {
+            "Our team is checking it and will reply on this ticket."
+        }
+    };
+    format!("{text} {next}")
+}
+
+/// Files a refill request and says what became of it.
+async fn file_refill(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order: &OrderRow,
+    service: Option<&ServiceRow>,
+    lang: Lang,
+) -> AppResult<String> {
+    let id = order.id;
+    let why_not = if !service.is_some_and(|s| s.refill) {
+        Some(match lang {
+            Lang::Id => "layanan ini tidak memiliki refill",
+            Lang::En => "its service has no refill",
+        })
+    } else if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
+        Some(match lang {
+            Lang::Id => "refill hanya untuk pesanan yang sudah selesai",
+            Lang::En => "only completed orders can be refilled",
+        })
+    } else {
+        None
+    };
+    if let Some(reason) = why_not {
+        return Ok(refused(lang, "refill", id, reason));
+    }
+    match orders::request_refill(conn, user_id, id).await {
+        Ok(_) => Ok(match lang {
+            Lang::Id => format!("Pesanan #{id}: permintaan refill diterima dan sedang diteruskan."),
+            Lang::En => {
+                format!("Order #{id}: the refill request was accepted and is being forwarded.")
+            }
+        }),
+        Err(AppError::Conflict(_)) => Ok(refused(
+            lang,
+            "refill",
+            id,
+            match lang {
+                Lang::Id => "permintaan refill untuk pesanan ini sudah ada",
+                Lang::En => "a refill was already requested for it",
+            },
+        )),
+        Err(AppError::Validation { .. }) => Ok(refused(
+            lang,
+            "refill",
+            id,
+            match lang {
+                Lang::Id => "layanan ini tidak memiliki refill",
+                Lang::En => "its service has no refill",
+            },
+        )),
+        Err(other) => Err(other),
+    }
+}
+
+/// Files a cancel request (a PENDING order is canceled and refunded at once) and
+/// says what became of it.
+async fn file_cancel(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    order: &OrderRow,
+    service: Option<&ServiceRow>,
+    lang: Lang,
+) -> AppResult<String> {
+    let id = order.id;
+    if !service.is_some_and(|s| s.cancel) {
+        let reason = match lang {
+            Lang::Id => "layanan ini tidak bisa dibatalkan",
+            Lang::En => "its service cannot be canceled",
+        };
+        return Ok(refused(lang, "cancel", id, reason));
+    }
+    if order.status.is_final() || order.status == OrderStatus::NeedsReview {
+        let label = order_status_label(lang, order.status);
+        let reason = match lang {
+            Lang::Id => format!("pesanan sudah {label}"),
+            Lang::En => format!("the order is already {label}"),
+        };
+        return Ok(refused(lang, "cancel", id, &reason));
+    }
+    match orders::request_cancel(conn, user_id, id).await {
+        Ok((canceled, None)) => Ok(match lang {
+            Lang::Id => format!(
+                "Pesanan #{id}: dibatalkan dan {} dikembalikan ke saldo Anda.",
+                rupiah(canceled.refunded)
+            ),
+            Lang::En => format!(
+                "Order #{id}: canceled, and {} was returned to your balance.",
+                rupiah(canceled.refunded)
+            ),
+        }),
+        Ok((_, Some(_))) => Ok(match lang {
+            Lang::Id => format!(
+                "Pesanan #{id}: permintaan pembatalan diterima; jika berhasil, sisa biaya dikembalikan otomatis."
+            ),
+            Lang::En => format!(
+                "Order #{id}: the cancel request was accepted; if it succeeds, what was not delivered is refunded automatically."
+            ),
+        }),
+        Err(AppError::Conflict(_)) => Ok(refused(
+            lang,
+            "cancel",
+            id,
+            match lang {
+                Lang::Id => "pembatalan untuk pesanan ini sudah diminta atau tidak mungkin lagi",
+                Lang::En => {
+                    "a cancel was already requested for it, or it can no longer be canceled"
+                }
+            },
+        )),
+        Err(AppError::Validation { .. }) => Ok(refused(
+            lang,
+            "cancel",
+            id,
+            match lang {
+                Lang::Id => "layanan ini tidak bisa dibatalkan",
+                Lang::En => "its service cannot be canceled",
+            },
+        )),
+        Err(other) => Err(other),
+    }
+}
+
+fn refused(lang: Lang, what: &str, id: i64, reason: &str) -> String {
+    match (lang, what) {
+        (Lang::Id, "refill") => {
+            format!("Pesanan #{id}: refill tidak dapat diajukan karena {reason}.")
+        }
+        (Lang::Id, _) => format!("Pesanan #{id}: pembatalan tidak dapat diajukan karena {reason}."),
+        (Lang::En, "refill") => format!("Order #{id}: no refill was filed because {reason}."),
+        (Lang::En, _) => format!("Order #{id}: no cancel was filed because {reason}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::references;
+
+    #[test]
+    fn finds_order_numbers_and_links() {
+        let refs = references(
+            "where is my order #123? also order 124, 125. Link: https://instagram.com/p/abc).",
+        );
+        assert_eq!(refs.numbers, vec![123, 124, 125]);
+        assert_eq!(refs.links, vec!["https://instagram.com/p/abc".to_string()]);
+        assert!(references("no numbers here").numbers.is_empty());
+        assert!(references("0 and 99999999999999999999").numbers.is_empty());
+    }
+}

@@ -1,0 +1,352 @@
+//! Support mutations: customers open, reply to, close and reopen tickets;
+//! staff reply, write internal notes, assign and triage; admins keep the FAQ and
+//! answer contact messages; visitors send the contact form.
+
+use async_graphql::{Context, ID, InputObject, Object};
+
+use crate::{
+    db::enums::{TicketPriority, TicketStatus, TicketTopic},
+    domain::support::{
+        contact::{self, ContactInput},
+        faq::{self, FaqInput},
+        tickets::{self, OpenTicket, StaffUpdate},
+    },
+    error::AppError,
+    graphql::{
+        ClientAddress, conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id, state,
+        types::support::{ContactMessage, FaqEntry, Ticket, TicketPayload},
+    },
+};
+
+#[derive(Default)]
+pub struct SupportMutation;
+
+#[derive(InputObject)]
+pub struct OpenTicketInput {
+    /// At most 200 characters.
+    pub subject: String,
+    pub topic: TicketTopic,
+    /// Plain text, at most 5000 characters.
+    pub message: String,
+    /// The caller's own orders the ticket is about (at most 20).
+    #[graphql(default)]
+    pub order_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct FaqEntryInput {
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub category: Option<String>,
+    /// `id` (default) or `en`.
+    pub language: Option<String>,
+    pub published: Option<bool>,
+}
+
+impl From<FaqEntryInput> for FaqInput {
+    fn from(input: FaqEntryInput) -> FaqInput {
+        FaqInput {
+            question: input.question,
+            answer: input.answer,
+            category: input.category,
+            language: input.language,
+            published: input.published,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct ContactMessageInput {
+    pub name: String,
+    pub email: String,
+    pub subject: String,
+    pub message: String,
+    /// Leave empty: the form hides this field from people.
+    pub website: Option<String>,
+    /// The language of the answer: `id` (default) or `en`.
+    pub language: Option<String>,
+}
+
+#[Object]
+impl SupportMutation {
+    /// Opens a ticket; the reply bot answers in the same request when it can.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn open_ticket(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenTicketInput,
+    ) -> ApiResult<TicketPayload> {
+        let user = current_user(ctx)?;
+        let order_ids = input
+            .order_ids
+            .iter()
+            .map(|id| parse_id("orderIds", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let change = tickets::open(
+            &mut *conn(ctx).await?,
+            &user.user,
+            OpenTicket {
+                subject: input.subject,
+                topic: input.topic,
+                message: input.message,
+                order_ids,
+            },
+        )
+        .await?;
+        Ok(TicketPayload {
+            ticket: Ticket::for_customer(change.ticket),
+            bot_answered: change.bot_answered,
+        })
+    }
+
+    /// Writes in one of the caller's tickets (a closed one opens again); the
+    /// reply bot answers when it can.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn reply_to_ticket(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        body: String,
+    ) -> ApiResult<TicketPayload> {
+        let user = current_user(ctx)?;
+        let ticket_id = parse_id("ticketId", &ticket_id)?;
+        let change =
+            tickets::customer_reply(&mut *conn(ctx).await?, &user.user, ticket_id, &body).await?;
+        Ok(TicketPayload {
+            ticket: Ticket::for_customer(change.ticket),
+            bot_answered: change.bot_answered,
+        })
+    }
+
+    /// Closes one of the caller's tickets.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn close_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<Ticket> {
+        let user = current_user(ctx)?;
+        let ticket_id = parse_id("ticketId", &ticket_id)?;
+        let row =
+            tickets::customer_set_open(&mut *conn(ctx).await?, user.id(), ticket_id, false).await?;
+        Ok(Ticket::for_customer(row))
+    }
+
+    /// Opens one of the caller's closed tickets again.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn reopen_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<Ticket> {
+        let user = current_user(ctx)?;
+        let ticket_id = parse_id("ticketId", &ticket_id)?;
+        let row =
+            tickets::customer_set_open(&mut *conn(ctx).await?, user.id(), ticket_id, true).await?;
+        Ok(Ticket::for_customer(row))
+    }
+
+    /// A staff reply (the customer is notified), or with `internal` a note only
+    /// staff ever see.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_reply_to_ticket(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        body: String,
+        #[graphql(default = false)] internal: bool,
+    ) -> ApiResult<Ticket> {
+        let admin = current_user(ctx)?;
+        let ticket_id = parse_id("ticketId", &ticket_id)?;
+        let (row, _) = tickets::staff_write(
+            &mut *conn(ctx).await?,
+            admin.id(),
+            ticket_id,
+            &body,
+            internal,
+        )
+        .await?;
+        Ok(Ticket::for_staff(row))
+    }
+
+    /// Assigns a ticket to an admin, or unassigns it with no `assigneeId`.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_assign_ticket(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        assignee_id: Option<ID>,
+    ) -> ApiResult<Ticket> {
+        let assignee = assignee_id
+            .as_ref()
+            .map(|id| parse_id("assigneeId", id))
+            .transpose()?;
+        let update = StaffUpdate {
+            assignee_id: Some(assignee),
+            ..Default::default()
+        };
+        staff_update(ctx, ticket_id, update, "ticket.assign").await
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_ticket_status(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        status: TicketStatus,
+    ) -> ApiResult<Ticket> {
+        let update = StaffUpdate {
+            status: Some(status),
+            ..Default::default()
+        };
+        staff_update(ctx, ticket_id, update, "ticket.status").await
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_ticket_priority(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        priority: TicketPriority,
+    ) -> ApiResult<Ticket> {
+        let update = StaffUpdate {
+            priority: Some(priority),
+            ..Default::default()
+        };
+        staff_update(ctx, ticket_id, update, "ticket.priority").await
+    }
+
+    /// A new FAQ entry, last in order (unpublished unless `published`).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_faq_entry(
+        &self,
+        ctx: &Context<'_>,
+        input: FaqEntryInput,
+    ) -> ApiResult<FaqEntry> {
+        let admin = current_user(ctx)?;
+        let row = faq::create(&mut *conn(ctx).await?, admin.id(), input.into()).await?;
+        Ok(FaqEntry(row))
+    }
+
+    /// Changes the fields given.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_faq_entry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: FaqEntryInput,
+    ) -> ApiResult<FaqEntry> {
+        let admin = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let row = faq::update(
+            &mut *conn(ctx).await?,
+            admin.id(),
+            id,
+            input.into(),
+            "faq_entry.update",
+        )
+        .await?;
+        Ok(FaqEntry(row))
+    }
+
+    /// Publishes or withdraws an entry.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_publish_faq_entry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        published: bool,
+    ) -> ApiResult<FaqEntry> {
+        let admin = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let input = FaqInput {
+            published: Some(published),
+            ..Default::default()
+        };
+        let row = faq::update(
+            &mut *conn(ctx).await?,
+            admin.id(),
+            id,
+            input,
+            "faq_entry.publish",
+        )
+        .await?;
+        Ok(FaqEntry(row))
+    }
+
+    /// Puts the entries named first, in that order; the others follow.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_reorder_faq_entries(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> ApiResult<Vec<FaqEntry>> {
+        let admin = current_user(ctx)?;
+        if ids.len() > 500 {
+            return Err(AppError::validation("ids", "at most 500 entries").into());
+        }
+        let ids = ids
+            .iter()
+            .map(|id| parse_id("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let rows = faq::reorder(&mut *conn(ctx).await?, admin.id(), &ids).await?;
+        Ok(rows.into_iter().map(FaqEntry).collect())
+    }
+
+    /// The contact form, for visitors who are not signed in. Limited per client
+    /// address (`CONTACT_LIMIT_PER_HOUR`, then RATE_LIMITED). Always true once
+    /// accepted.
+    async fn submit_contact_message(
+        &self,
+        ctx: &Context<'_>,
+        input: ContactMessageInput,
+    ) -> ApiResult<bool> {
+        let client = ctx
+            .data_opt::<ClientAddress>()
+            .and_then(|address| address.0)
+            .ok_or_else(|| AppError::forbidden("the contact form needs a client address"))?;
+        contact::submit(
+            &mut *conn(ctx).await?,
+            ContactInput {
+                name: input.name,
+                email: input.email,
+                subject: input.subject,
+                message: input.message,
+                website: input.website,
+                language: input.language,
+            },
+            client,
+            state(ctx).config.support.contact_limit_per_hour,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Answers a contact message by mail, once.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_answer_contact_message(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        answer: String,
+    ) -> ApiResult<ContactMessage> {
+        let admin = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let row = contact::answer(&mut *conn(ctx).await?, admin.id(), id, &answer).await?;
+        Ok(ContactMessage(row))
+    }
+}
+
+async fn staff_update(
+    ctx: &Context<'_>,
+    ticket_id: ID,
+    update: StaffUpdate,
+    action: &str,
+) -> ApiResult<Ticket> {
+    let admin = current_user(ctx)?;
+    let ticket_id = parse_id("ticketId", &ticket_id)?;
+    let row = tickets::staff_update(
+        &mut *conn(ctx).await?,
+        admin.id(),
+        ticket_id,
+        update,
+        action,
+    )
+    .await?;
+    Ok(Ticket::for_staff(row))
+}

@@ -1,0 +1,178 @@
+//! Support queries: a customer's tickets, one ticket, the staff's ticket list
+//! and status counts, the FAQ, and the contact form's messages.
+
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    db::{
+        contact_messages::ContactMessageRow,
+        enums::{TicketStatus, TicketTopic},
+        faq::FaqRow,
+        tickets::{TicketFilter, TicketRow, Visibility},
+    },
+    domain::support::{faq, tickets},
+    error::AppError,
+    graphql::{
+        conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        pagination::{
+            Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
+        },
+        parse_id,
+        types::support::{ContactMessage, FaqEntry, Ticket, TicketCounts, prefetch_page},
+    },
+};
+
+/// Longest accepted text search over tickets.
+const MAX_SEARCH_CHARS: usize = 200;
+
+#[derive(Default)]
+pub struct SupportQuery;
+
+#[Object]
+impl SupportQuery {
+    /// The caller's tickets, newest first.
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
+    async fn my_tickets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<TicketStatus>,
+    ) -> ApiResult<Page<Ticket>> {
+        let user = current_user(ctx)?;
+        let filter = TicketFilter {
+            user_id: Some(user.id()),
+            status,
+            ..Default::default()
+        };
+        let page = keyset_args(first, after.as_deref())?;
+        let rows = TicketRow::list_newest(&mut *conn(ctx).await?, &filter, page).await?;
+        prefetch_page(ctx, &rows.rows, Visibility::Customer).await?;
+        Ok(keyset_connection(rows, |t| t.id, Ticket::for_customer))
+    }
+
+    /// One of the caller's tickets (someone else's is NOT_FOUND).
+    #[graphql(guard = "RoleGuard::User")]
+    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Ticket> {
+        let user = current_user(ctx)?;
+        let id = parse_id("id", &id)?;
+        let row = tickets::owned(&mut *conn(ctx).await?, user.id(), id).await?;
+        Ok(Ticket::for_customer(row))
+    }
+
+    /// Any ticket, internal notes included (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_ticket(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Ticket> {
+        let id = parse_id("id", &id)?;
+        let row = TicketRow::find(&mut *conn(ctx).await?, id)
+            .await?
+            .ok_or(AppError::NotFound("ticket"))?;
+        Ok(Ticket::for_staff(row))
+    }
+
+    /// Tickets for staff, filtered; those waiting for staff first (longest
+    /// waiting first) unless `unansweredFirst` is false (then newest first).
+    /// `search` matches the subject and every message, internal notes included.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn admin_tickets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<TicketStatus>,
+        topic: Option<TicketTopic>,
+        assignee_id: Option<ID>,
+        user_id: Option<ID>,
+        search: Option<String>,
+        #[graphql(default = true)] unanswered_first: bool,
+    ) -> ApiResult<Page<Ticket>> {
+        if search
+            .as_deref()
+            .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+        {
+            return Err(AppError::validation(
+                "search",
+                format!("search must be at most {MAX_SEARCH_CHARS} characters"),
+            )
+            .into());
+        }
+        let filter = TicketFilter {
+            user_id: user_id
+                .as_ref()
+                .map(|id| parse_id("userId", id))
+                .transpose()?,
+            status,
+            topic,
+            assignee_id: assignee_id
+                .as_ref()
+                .map(|id| parse_id("assigneeId", id))
+                .transpose()?,
+            text: search,
+        };
+        let page = offset_args(first, after.as_deref())?;
+        let rows =
+            TicketRow::list_for_staff(&mut *conn(ctx).await?, &filter, unanswered_first, page)
+                .await?;
+        prefetch_page(ctx, &rows.rows, Visibility::Staff).await?;
+        Ok(offset_connection(rows, Ticket::for_staff))
+    }
+
+    /// How many tickets are in each status (admins' badge).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_ticket_counts(&self, ctx: &Context<'_>) -> ApiResult<TicketCounts> {
+        let counts = TicketRow::counts_by_status(&mut *conn(ctx).await?).await?;
+        Ok(TicketCounts::from_counts(&counts))
+    }
+
+    /// Published FAQ entries in display order, or those matching `search` best
+    /// first (full-text: words, "phrases", or, -not). Anyone may read them.
+    async fn faq_entries(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        language: Option<String>,
+        category: Option<String>,
+    ) -> ApiResult<Vec<FaqEntry>> {
+        let rows = faq::published(
+            &mut *conn(ctx).await?,
+            search.as_deref(),
+            language.as_deref(),
+            category.as_deref(),
+        )
+        .await?;
+        Ok(rows.into_iter().map(FaqEntry).collect())
+    }
+
+    /// Every FAQ entry, unpublished ones included, in display order (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_faq_entries(&self, ctx: &Context<'_>) -> ApiResult<Vec<FaqEntry>> {
+        let rows = FaqRow::list(&mut *conn(ctx).await?, false, None, None).await?;
+        Ok(rows.into_iter().map(FaqEntry).collect())
+    }
+
+    /// Contact form messages, newest first (admins).
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
+    async fn admin_contact_messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default = false)] unanswered_only: bool,
+    ) -> ApiResult<Page<ContactMessage>> {
+        let page = keyset_args(first, after.as_deref())?;
+        let rows = ContactMessageRow::list(&mut *conn(ctx).await?, unanswered_only, page).await?;
+        Ok(keyset_connection(rows, |m| m.id, ContactMessage))
+    }
+}
