@@ -1,22 +1,28 @@
 //! Storage: the connection pool, embedded migrations, row structs per table and
 //! the text-backed enums they use. Nothing here knows a business rule.
 
+pub mod announcements;
 pub mod api_keys;
 pub mod catalog_changes;
 pub mod categories;
+pub mod content_items;
 pub mod deposits;
 pub mod enums;
 pub mod job_runs;
 pub mod ledger;
+pub mod newsletter_subscribers;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;
 pub mod provider_calls;
 pub mod providers;
 pub mod schema;
+pub mod seo_keywords;
+pub mod seo_meta;
 pub mod services;
 pub mod sessions;
 pub mod settings;
+pub mod slug_redirects;
 pub mod users;
 
 use std::sync::{
