@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod admin_catalog_import;
 mod catalog;
+mod content;
 mod notifications;
 mod orders;
 mod wallet;
@@ -12,6 +13,7 @@ mod wallet;
 pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
+    content::ContentQuery,
     admin::AdminQuery,
     admin_catalog_import::AdminCatalogImportQuery,
     orders::OrderQuery,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod catalog;
 pub mod catalog_import;
+pub mod content;
 pub mod notifications;
 pub mod orders;
 pub mod wallet;
