@@ -45,6 +45,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
     .extension(socket::SocketPolicy::default())
     .limit_recursive_depth(32)
     .limit_directives(20)
+    .data(mutation::NewsletterSignupLimiter(
+        crate::rate_limit::IpRateLimiter::per_hour(
+            state.config.content.newsletter_signups_per_ip_per_hour,
+        ),
+    ))
     .data(state)
     .finish()
 }
@@ -59,6 +64,11 @@ pub fn sdl() -> String {
     .finish()
     .sdl()
 }
+
+/// The client's address (request data; absent on WebSockets and in tests that
+/// execute the schema directly).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
 
 /// Per-request data: who is asking and fresh DataLoaders.
 pub fn request_data(state: &AppState, viewer: Viewer) -> (Viewer, Loaders) {

@@ -179,7 +179,10 @@ pub async fn execute(
         return rate_limited(retry_after);
     }
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
-    let request = request.data(viewer).data(loaders);
+    let request = request
+        .data(viewer)
+        .data(loaders)
+        .data(crate::graphql::ClientIp(client));
     let response = state.schema.execute(request).await;
     let outcome = response
         .errors

@@ -124,6 +124,26 @@ pub async fn sign_up(
     Ok((row, SignupOutcome::ConfirmationNeeded))
 }
 
+/// A signup from the newsletter form, in one transaction with the confirmation
+/// mail it needs.
+pub async fn sign_up_and_mail(
+    conn: &mut AsyncPgConnection,
+    signer: &TokenSigner,
+    base_url: &str,
+    email: &str,
+    signed_in: Option<(i64, &str)>,
+) -> AppResult<SignupOutcome> {
+    conn.transaction(async |conn| {
+        let (row, outcome) = sign_up(conn, email, signed_in).await?;
+        if outcome == SignupOutcome::ConfirmationNeeded {
+            let link = confirm_link(base_url, signer, &row.email);
+            queue_confirmation(conn, &row, &link).await?;
+        }
+        Ok(outcome)
+    })
+    .await
+}
+
 async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -244,7 +264,10 @@ pub async fn follow_setting(
     email: &str,
     on: bool,
 ) -> AppResult<()> {
-    let email = normalize_email(email)?;
+    // An account address that is not a deliverable one has nothing to follow.
+    let Ok(email) = normalize_email(email) else {
+        return Ok(());
+    };
     if on {
         diesel::insert_into(newsletter_subscribers::table)
             .values((

@@ -4,9 +4,12 @@ mod account;
 mod admin_catalog;
 mod admin_catalog_import;
 mod admin_users;
+mod content;
 mod fulfillment;
 mod orders;
 mod wallet;
+
+pub use content::NewsletterSignupLimiter;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(
@@ -14,6 +17,7 @@ pub struct MutationRoot(
     admin_catalog::AdminCatalogMutation,
     admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
+    content::ContentMutation,
     orders::OrderMutation,
     fulfillment::FulfillmentMutation,
     wallet::WalletMutation,

@@ -1,0 +1,341 @@
+//! Content and SEO writes: pages and posts (admins), slugs and SEO fields of
+//! categories and services, site settings, announcements and their read state,
+//! target keywords, and the newsletter (signup limited per client address,
+//! confirmation and unsubscribe by signed link).
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::enums::{ContentKind, Language, Platform, SeoSubject},
+    domain::content::{
+        announcements::{self, AnnouncementInput},
+        keywords, newsletter,
+        pages_posts::{self, ContentUpdate, NewContentInput},
+        seo, site, slugs,
+    },
+    error::AppError,
+    graphql::{
+        ClientIp, check_date, conn, current_user,
+        error::ApiResult,
+        guards::RoleGuard,
+        parse_id, state,
+        types::content::{
+            Announcement, ContentItem, SeoInput, SeoKeyword, SiteSettings,
+        },
+        viewer,
+    },
+    rate_limit::IpRateLimiter,
+};
+
+/// Newsletter signups per client address (schema data).
+pub struct NewsletterSignupLimiter(pub IpRateLimiter);
+
+#[derive(Default)]
+pub struct ContentMutation;
+
+#[derive(InputObject)]
+pub struct CreateContentInput {
+    pub kind: ContentKind,
+    pub title: String,
+    /// Generated from the title when absent.
+    pub slug: Option<String>,
+    /// Markdown; stored with its sanitized HTML.
+    #[graphql(default)]
+    pub body: String,
+    /// Made from the body when absent.
+    pub excerpt: Option<String>,
+    pub cover_image_url: Option<String>,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    #[graphql(default_with = "Language::Id")]
+    pub language: Language,
+    /// The page or post this one translates.
+    pub translation_of: Option<ID>,
+    pub seo: Option<SeoInput>,
+}
+
+/// Fields left out keep their value.
+#[derive(InputObject)]
+pub struct UpdateContentInput {
+    pub title: Option<String>,
+    /// A new slug; the old one keeps answering through `slugRedirect`.
+    pub slug: Option<String>,
+    /// Markdown.
+    pub body: Option<String>,
+    pub excerpt: Option<String>,
+    /// An empty string removes the cover image.
+    pub cover_image_url: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Replaces the SEO fields.
+    pub seo: Option<SeoInput>,
+}
+
+#[derive(InputObject)]
+pub struct CreateAnnouncementInput {
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// Only customers with an order on this platform see it; absent: every signed-in user.
+    pub platform: Option<Platform>,
+}
+
+#[derive(InputObject)]
+pub struct AddSeoKeywordInput {
+    pub keyword: String,
+    /// What should rank for it: with `subjectId`, or neither.
+    pub subject_type: Option<SeoSubject>,
+    pub subject_id: Option<ID>,
+}
+
+#[Object]
+impl ContentMutation {
+    /// Creates a draft page or post (admins). The Markdown body is rendered to
+    /// sanitized HTML; the slug is made from the title unless given.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_content(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContentInput,
+    ) -> ApiResult<ContentItem> {
+        let admin = current_user(ctx)?;
+        let translation_of = input
+            .translation_of
+            .as_ref()
+            .map(|id| parse_id("translationOf", id))
+            .transpose()?;
+        let input = NewContentInput {
+            kind: input.kind,
+            title: input.title,
+            slug: input.slug,
+            body_markdown: input.body,
+            excerpt: input.excerpt,
+            cover_image_url: input.cover_image_url,
+            tags: input.tags,
+            language: input.language,
+            translation_of,
+            seo: input.seo.map(Into::into),
+        };
+        let row = pages_posts::create(&mut *conn(ctx).await?, admin.id(), input).await?;
+        Ok(ContentItem(row))
+    }
+
+    /// Edits a page or post (admins). A changed slug leaves the old one redirecting.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_content(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateContentInput,
+    ) -> ApiResult<ContentItem> {
+        let id = parse_id("id", &id)?;
+        let update = ContentUpdate {
+            title: input.title,
+            slug: input.slug,
+            body_markdown: input.body,
+            excerpt: input.excerpt,
+            cover_image_url: input
+                .cover_image_url
+                .map(|url| Some(url).filter(|u| !u.trim().is_empty())),
+            tags: input.tags,
+            seo: input.seo.map(Into::into),
+        };
+        let row = pages_posts::update(&mut *conn(ctx).await?, id, update).await?;
+        Ok(ContentItem(row))
+    }
+
+    /// Publishes a page or post now, or schedules it for `at` (admins); a
+    /// scheduled item goes public at its time.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_publish_content(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        at: Option<DateTime<Utc>>,
+    ) -> ApiResult<ContentItem> {
+        let id = parse_id("id", &id)?;
+        let at = check_date("at", at)?;
+        let row = pages_posts::publish(&mut *conn(ctx).await?, id, at).await?;
+        Ok(ContentItem(row))
+    }
+
+    /// Back to DRAFT, hidden from visitors (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_unpublish_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ContentItem> {
+        let id = parse_id("id", &id)?;
+        let row = pages_posts::unpublish(&mut *conn(ctx).await?, id).await?;
+        Ok(ContentItem(row))
+    }
+
+    /// Deletes a page or post with its SEO fields and redirects (admins); returns its id.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_delete_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let id = parse_id("id", &id)?;
+        let row = pages_posts::delete(&mut *conn(ctx).await?, id).await?;
+        Ok(row.id.into())
+    }
+
+    /// Changes the slug of a category or service (admins); the old one keeps
+    /// answering through `slugRedirect`. Returns the new slug.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_slug(
+        &self,
+        ctx: &Context<'_>,
+        subject_type: SeoSubject,
+        id: ID,
+        slug: String,
+    ) -> ApiResult<String> {
+        let id = parse_id("id", &id)?;
+        Ok(slugs::set_catalog_slug(&mut *conn(ctx).await?, subject_type, id, &slug).await?)
+    }
+
+    /// Replaces the SEO fields of a page, post, category or service (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_set_seo(
+        &self,
+        ctx: &Context<'_>,
+        subject_type: SeoSubject,
+        id: ID,
+        input: SeoInput,
+    ) -> ApiResult<bool> {
+        let id = parse_id("id", &id)?;
+        seo::save_for_catalog(&mut *conn(ctx).await?, subject_type, id, input.into()).await?;
+        Ok(true)
+    }
+
+    /// Replaces the site settings (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_update_site_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SiteSettings,
+    ) -> ApiResult<SiteSettings> {
+        let saved = site::save(&mut *conn(ctx).await?, input.into()).await?;
+        Ok(saved.into())
+    }
+
+    /// Posts an announcement to signed-in users (admins).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_create_announcement(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAnnouncementInput,
+    ) -> ApiResult<Announcement> {
+        let admin = current_user(ctx)?;
+        let input = AnnouncementInput {
+            title: input.title,
+            body_markdown: input.body,
+            platform: input.platform,
+        };
+        let row = announcements::create(&mut *conn(ctx).await?, admin.id(), input).await?;
+        Ok(Announcement { row, read_at: None })
+    }
+
+    /// Deletes an announcement (admins); returns its id.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_delete_announcement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let id = parse_id("id", &id)?;
+        let row = announcements::delete(&mut *conn(ctx).await?, id).await?;
+        Ok(row.id.into())
+    }
+
+    /// Marks announcements read for the caller (at most 100 ids).
+    #[graphql(guard = "RoleGuard::User")]
+    async fn mark_announcements_read(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<bool> {
+        let user = current_user(ctx)?;
+        let ids = ids
+            .iter()
+            .map(|id| parse_id("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        announcements::mark_read(&mut *conn(ctx).await?, user.id(), &ids).await?;
+        Ok(true)
+    }
+
+    /// Marks everything the caller is shown as read; returns how many were unread.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn mark_all_announcements_read(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        let user = current_user(ctx)?;
+        let count = announcements::mark_all_read(&mut *conn(ctx).await?, user.id()).await?;
+        Ok(count as i32)
+    }
+
+    /// Adds a target keyword (admins), optionally assigned to what should rank for it.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_add_seo_keyword(
+        &self,
+        ctx: &Context<'_>,
+        input: AddSeoKeywordInput,
+    ) -> ApiResult<SeoKeyword> {
+        let subject = match (input.subject_type, input.subject_id) {
+            (Some(kind), Some(id)) => Some((kind, parse_id("subjectId", &id)?)),
+            (None, None) => None,
+            _ => {
+                return Err(AppError::validation(
+                    "subjectId",
+                    "subjectType and subjectId go together",
+                )
+                .into());
+            }
+        };
+        let row = keywords::add(&mut *conn(ctx).await?, &input.keyword, subject).await?;
+        Ok(SeoKeyword(row))
+    }
+
+    /// Removes a target keyword (admins); returns its id.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_remove_seo_keyword(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let id = parse_id("id", &id)?;
+        let row = keywords::remove(&mut *conn(ctx).await?, id).await?;
+        Ok(row.id.into())
+    }
+
+    /// Signs an address up for the newsletter. A confirmation link is mailed to
+    /// it (double opt-in); a signed-in user's own address is subscribed at once.
+    /// Always true, whether or not the address was subscribed already. Limited
+    /// per client address (RATE_LIMITED).
+    async fn subscribe_newsletter(&self, ctx: &Context<'_>, email: String) -> ApiResult<bool> {
+        if let Some(ClientIp(Some(ip))) = ctx.data_opt::<ClientIp>()
+            && let Some(limiter) = ctx.data_opt::<NewsletterSignupLimiter>()
+            && limiter.0.check(*ip).is_err()
+        {
+            return Err(AppError::RateLimited.into());
+        }
+        let signed_in = viewer(ctx)
+            .0
+            .as_ref()
+            .map(|u| (u.id(), u.user.email.clone()));
+        let state = state(ctx);
+        newsletter::sign_up_and_mail(
+            &mut *conn(ctx).await?,
+            &state.tokens,
+            &state.config.content.public_base_url,
+            &email,
+            signed_in.as_ref().map(|(id, email)| (*id, email.as_str())),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Confirms a newsletter address with the token from its confirmation link.
+    async fn confirm_newsletter(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        token: String,
+    ) -> ApiResult<bool> {
+        newsletter::confirm(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token).await?;
+        Ok(true)
+    }
+
+    /// Unsubscribes a newsletter address with the token from any newsletter mail.
+    async fn unsubscribe_newsletter(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        token: String,
+    ) -> ApiResult<bool> {
+        newsletter::unsubscribe(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token)
+            .await?;
+        Ok(true)
+    }
+}
