@@ -49,6 +49,13 @@
 //! | `SCHEDULED_POSTS_INTERVAL_SECONDS` | `60` | how often scheduled pages and posts whose time has come are marked published (0 disables the job; visitors see them at their time regardless) |
 //! | `SITEMAP_URLS_PER_FILE` | `50000` | URLs per sitemap file (the protocol's maximum); past it `/sitemap.xml` is a sitemap index |
 //! | `NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR` | `5` | newsletter signups one client IP may make per hour (0: unlimited) |
+//! | `SMTP_URL` | unset | the SMTP server mail is sent through: `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465` (TLS) or `smtp://host:25` (plain, local relays only); unset, mail stays queued in `mail_outbox` and nothing is sent. A secret: never logged |
+//! | `MAIL_FROM` | `booster <no-reply@localhost>` | the sender of every mail |
+//! | `MAIL_OUTBOX_INTERVAL_SECONDS` | `10` | how often the mail outbox is drained (0 disables the job) |
+//! | `MAIL_RETRY_SECONDS` | `60` | wait after the first failed send (doubles per attempt, at most 6 hours) |
+//! | `MAIL_MAX_ATTEMPTS` | `8` | sends tried before a mail is marked FAILED |
+//! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
+//! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -65,6 +72,7 @@ pub struct Config {
     pub fulfillment: FulfillmentConfig,
     pub catalog: CatalogConfig,
     pub content: ContentConfig,
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -78,6 +86,7 @@ impl Config {
             fulfillment: FulfillmentConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
             content: ContentConfig::from_environment()?,
+            mail: MailConfig::from_environment()?,
         })
     }
 }
@@ -357,6 +366,62 @@ pub fn public_base_url(value: &str) -> anyhow::Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// Outgoing mail: the SMTP server and the outbox job's pacing. With no SMTP server
+/// the outbox keeps every mail and the job sends nothing.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// `SMTP_URL`, which carries the SMTP password: a [`Secret`].
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    pub outbox_interval: Duration,
+    pub retry_after: Duration,
+    pub max_attempts: i32,
+    pub lease: Duration,
+    pub smtp_timeout: Duration,
+}
+
+impl MailConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        let config = MailConfig {
+            smtp_url: Secret::from_var("SMTP_URL"),
+            from: var_or("MAIL_FROM", "booster <no-reply@localhost>"),
+            outbox_interval: Duration::from_secs(parse_var("MAIL_OUTBOX_INTERVAL_SECONDS", 10)?),
+            retry_after: Duration::from_secs(parse_var("MAIL_RETRY_SECONDS", 60)?),
+            max_attempts: parse_var("MAIL_MAX_ATTEMPTS", 8)?,
+            lease: Duration::from_secs(parse_var("MAIL_LEASE_SECONDS", 300)?),
+            smtp_timeout: Duration::from_secs(parse_var("SMTP_TIMEOUT_SECONDS", 20)?),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the outbox cannot work with. The messages never quote
+    /// `SMTP_URL`, which holds a password.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.smtp_url {
+            let parsed = url::Url::parse(url.expose())
+                .map_err(|_| anyhow!("SMTP_URL is not a valid URL"))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(anyhow!("SMTP_URL must start with smtp:// or smtps://"));
+            }
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(anyhow!(
+                "MAIL_FROM must be an address such as `Panel <no-reply@example.com>`"
+            ));
+        }
+        if self.max_attempts < 1 {
+            return Err(anyhow!("MAIL_MAX_ATTEMPTS must be at least 1"));
+        }
+        if self.lease <= self.smtp_timeout {
+            return Err(anyhow!(
+                "MAIL_LEASE_SECONDS must be longer than SMTP_TIMEOUT_SECONDS"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The 256-bit key that encrypts secrets stored in the database.
 #[derive(Clone)]
 pub struct SecretKey(pub [u8; 32]);
@@ -474,6 +539,9 @@ impl Config {
     ///   so nothing leaves the machine unless a caller points it somewhere;
     /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
 ///   scheduled posts).
+    /// - no SMTP server is configured, so mail stays queued;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
+    ///   mail).
     ///
     /// Callers override what differs: `Config { .., ..Config::local(url) }` or field
     /// assignment.
@@ -554,6 +622,16 @@ impl Config {
                 scheduled_posts_interval: Duration::ZERO,
                 sitemap_urls_per_file: SITEMAP_MAX_URLS,
                 newsletter_signups_per_ip_per_hour: 5,
+            },
+            // No SMTP server: mail stays in the outbox.
+            mail: MailConfig {
+                smtp_url: None,
+                from: "booster <no-reply@localhost>".into(),
+                outbox_interval: Duration::ZERO,
+                retry_after: Duration::from_secs(60),
+                max_attempts: 8,
+                lease: Duration::from_secs(300),
+                smtp_timeout: Duration::from_secs(20),
             },
         }
     }

@@ -42,6 +42,8 @@ pub const POOL_TIMEOUTS: &str = "booster_db_pool_timeouts_total";
 pub const GRAPHQL_FIELDS: &str = "booster_graphql_root_fields_total";
 pub const ORDERS_DISPATCHED: &str = "booster_orders_dispatched_total";
 pub const LEDGER_ENTRIES: &str = "booster_ledger_entries_total";
+/// Mail send attempts by outcome (`sent`, `retrying`, `failed`).
+pub const MAIL_SENDS: &str = "booster_mail_sends_total";
 
 /// The recorder, installed once per process (tests start many apps in one).
 pub fn handle() -> &'static PrometheusHandle {

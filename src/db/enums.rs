@@ -308,3 +308,15 @@ impl From<ContentKind> for SeoSubject {
         }
     }
 }
+
+text_enum! {
+    /// Where a queued mail stands.
+    pub enum MailStatus {
+        /// Waiting to be sent (again, after a failed attempt).
+        Pending = "PENDING",
+        /// The SMTP server accepted it.
+        Sent = "SENT",
+        /// Refused for good, or every attempt failed.
+        Failed = "FAILED",
+    }
+}

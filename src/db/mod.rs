@@ -11,6 +11,7 @@ pub mod enums;
 pub mod job_runs;
 pub mod ledger;
 pub mod newsletter_subscribers;
+pub mod mail_outbox;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;

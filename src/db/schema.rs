@@ -131,6 +131,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Nullable<Text>,
+        kind -> Text,
+        user_id -> Nullable<Int8>,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     mass_orders (id) {
         id -> Int8,
         user_id -> Int8,
@@ -408,6 +428,7 @@ diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposits -> users (user_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
 diesel::joinable!(ledger_entries -> users (user_id));
+diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(newsletter_subscribers -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
@@ -431,6 +452,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deposits,
     job_runs,
     ledger_entries,
+    mail_outbox,
     mass_orders,
     newsletter_subscribers,
     notifications,

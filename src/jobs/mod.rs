@@ -12,6 +12,7 @@
 
 pub mod catalog_sync;
 pub mod dispatch;
+pub mod mail_outbox;
 pub mod order_requests;
 pub mod provider_calls;
 pub mod provider_health;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(provider_health::ProviderHealth),
         Box::new(reconcile_deposits::ReconcileDeposits),
         Box::new(catalog_sync::CatalogSync),
+        Box::new(mail_outbox::MailOutbox),
     ]
 }
 

@@ -47,6 +47,34 @@ pub fn plain_text(markdown: &str) -> String {
     text
 }
 
+/// The text of `markdown` without markup, one line per paragraph, heading or
+/// list item (the plain-text part of a mail).
+pub fn plain_text_paragraphs(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => line.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => line.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock) => {
+                if !line.trim().is_empty() {
+                    out.push_str(line.trim());
+                    out.push_str("\n\n");
+                }
+                line.clear();
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                line.push_str(&format!("[{dest_url}] "));
+            }
+            _ => {}
+        }
+    }
+    if !line.trim().is_empty() {
+        out.push_str(line.trim());
+    }
+    out.trim_end().to_string()
+}
+
 fn push_words(out: &mut String, text: &str) {
     for word in text.split_whitespace() {
         if !out.is_empty() {

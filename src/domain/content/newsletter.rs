@@ -13,6 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     crypto::TokenSigner,
+    mail::{self, Lang, NewMail},
     db::{
         enums::NewsletterStatus,
         newsletter_subscribers::{SubscriberRow, user_with_email},
@@ -132,14 +133,99 @@ pub async fn sign_up_and_mail(
     base_url: &str,
     email: &str,
     signed_in: Option<(i64, &str)>,
+    lang: Lang,
 ) -> AppResult<SignupOutcome> {
     conn.transaction(async |conn| {
         let (row, outcome) = sign_up(conn, email, signed_in).await?;
         if outcome == SignupOutcome::ConfirmationNeeded {
             let link = confirm_link(base_url, signer, &row.email);
-            queue_confirmation(conn, &row, &link).await?;
+            let (subject, text) = confirmation_mail(lang, &link);
+            // At most one confirmation mail per address per hour, however often
+            // the form is sent.
+            let hour = Utc::now().timestamp() / 3600;
+            mail::enqueue(
+                conn,
+                NewMail {
+                    to: row.email.clone(),
+                    subject,
+                    text_body: text,
+                    html_body: None,
+                    kind: "newsletter_confirm".into(),
+                    user_id: None,
+                    dedupe_key: Some(format!("newsletter_confirm:{}:{hour}", row.id)),
+                },
+            )
+            .await?;
         }
         Ok(outcome)
+    })
+    .await
+}
+
+fn confirmation_mail(lang: Lang, link: &str) -> (String, String) {
+    match lang {
+        Lang::Id => (
+            "Konfirmasi langganan newsletter".into(),
+            format!(
+                "Halo,\n\nSeseorang (semoga Anda) mendaftarkan alamat ini untuk newsletter kami. \
+                 Buka tautan ini untuk mengonfirmasi:\n\n{link}\n\n\
+                 Jika bukan Anda, abaikan email ini: Anda tidak akan menerima newsletter.\n"
+            ),
+        ),
+        Lang::En => (
+            "Confirm your newsletter subscription".into(),
+            format!(
+                "Hello,\n\nSomeone (hopefully you) signed this address up for our newsletter. \
+                 Open this link to confirm:\n\n{link}\n\n\
+                 If it was not you, ignore this mail: you will not receive the newsletter.\n"
+            ),
+        ),
+    }
+}
+
+/// One newsletter issue, queued for every confirmed address in one transaction,
+/// each mail with its own one-click unsubscribe link. The Markdown body is
+/// rendered and sanitized like a page; the plain-text part is its text.
+/// Returns how many mails were queued.
+pub async fn send_issue(
+    conn: &mut AsyncPgConnection,
+    signer: &TokenSigner,
+    base_url: &str,
+    subject: &str,
+    body_markdown: &str,
+) -> AppResult<usize> {
+    let subject = super::check_text("subject", subject, 200, true)?;
+    if subject.contains(['\r', '\n']) {
+        return Err(AppError::validation("subject", "subject must be one line"));
+    }
+    let body = super::check_text("body", body_markdown, 50_000, true)?;
+    let html = super::markdown::render(&body);
+    let text = super::markdown::plain_text_paragraphs(&body);
+    let issue = uuid::Uuid::new_v4();
+    conn.transaction(async |conn| {
+        let recipients = SubscriberRow::confirmed(conn).await?;
+        for recipient in &recipients {
+            let unsubscribe = unsubscribe_link(base_url, signer, &recipient.email);
+            let escaped = quick_xml::escape::escape(unsubscribe.as_str());
+            mail::enqueue(
+                conn,
+                NewMail {
+                    to: recipient.email.clone(),
+                    subject: subject.clone(),
+                    text_body: format!(
+                        "{text}\n\n--\nBerhenti berlangganan / Unsubscribe: {unsubscribe}\n"
+                    ),
+                    html_body: Some(format!(
+                        "{html}<hr><p><a href=\"{escaped}\">Berhenti berlangganan / Unsubscribe</a></p>"
+                    )),
+                    kind: "newsletter".into(),
+                    user_id: recipient.user_id,
+                    dedupe_key: Some(format!("newsletter:{issue}:{}", recipient.id)),
+                },
+            )
+            .await?;
+        }
+        Ok(recipients.len())
     })
     .await
 }

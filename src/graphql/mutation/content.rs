@@ -15,6 +15,7 @@ use crate::{
         seo, site, slugs,
     },
     error::AppError,
+    mail::Lang,
     graphql::{
         ClientIp, check_date, conn, current_user,
         error::ApiResult,
@@ -293,7 +294,13 @@ impl ContentMutation {
     /// it (double opt-in); a signed-in user's own address is subscribed at once.
     /// Always true, whether or not the address was subscribed already. Limited
     /// per client address (RATE_LIMITED).
-    async fn subscribe_newsletter(&self, ctx: &Context<'_>, email: String) -> ApiResult<bool> {
+    async fn subscribe_newsletter(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        #[graphql(desc = "The language of the confirmation mail (default: the signed-in user's, else Indonesian).")]
+        language: Option<Language>,
+    ) -> ApiResult<bool> {
         if let Some(ClientIp(Some(ip))) = ctx.data_opt::<ClientIp>()
             && let Some(limiter) = ctx.data_opt::<NewsletterSignupLimiter>()
             && limiter.0.check(*ip).is_err()
@@ -304,6 +311,14 @@ impl ContentMutation {
             .0
             .as_ref()
             .map(|u| (u.id(), u.user.email.clone()));
+        let lang = match language {
+            Some(Language::En) => Lang::En,
+            Some(Language::Id) => Lang::Id,
+            None => viewer(ctx)
+                .0
+                .as_ref()
+                .map_or(Lang::Id, |u| Lang::of(&u.user.language)),
+        };
         let state = state(ctx);
         newsletter::sign_up_and_mail(
             &mut *conn(ctx).await?,
@@ -311,9 +326,32 @@ impl ContentMutation {
             &state.config.content.public_base_url,
             &email,
             signed_in.as_ref().map(|(id, email)| (*id, email.as_str())),
+            lang,
         )
         .await?;
         Ok(true)
+    }
+
+    /// Queues a newsletter issue (Markdown) for every confirmed address, each
+    /// mail with its one-click unsubscribe link (admins). Returns how many mails
+    /// were queued.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_send_newsletter(
+        &self,
+        ctx: &Context<'_>,
+        subject: String,
+        body: String,
+    ) -> ApiResult<i32> {
+        let state = state(ctx);
+        let queued = newsletter::send_issue(
+            &mut *conn(ctx).await?,
+            &state.tokens,
+            &state.config.content.public_base_url,
+            &subject,
+            &body,
+        )
+        .await?;
+        Ok(queued as i32)
     }
 
     /// Confirms a newsletter address with the token from its confirmation link.

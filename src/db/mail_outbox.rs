@@ -1,0 +1,169 @@
+//! `mail_outbox`: queued mail, its row structs and the claims and outcomes the mail
+//! outbox job writes. A claim sets `lease_until` in its own committed transaction
+//! (rows locked with `FOR UPDATE SKIP LOCKED`), so two workers never hold one row
+//! and a worker that died mid-send leaves the row to others only after the lease.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::{enums::MailStatus, schema::mail_outbox};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
+pub struct MailRow {
+    pub id: i64,
+    pub to_address: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub dedupe_key: Option<String>,
+    pub status: MailStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = mail_outbox)]
+pub struct NewMailRow<'a> {
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub text_body: &'a str,
+    pub html_body: Option<&'a str>,
+    pub kind: &'a str,
+    pub user_id: Option<i64>,
+    pub dedupe_key: Option<&'a str>,
+}
+
+impl NewMailRow<'_> {
+    /// Inserts the mail; `None` when a mail with the same `dedupe_key` exists.
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<Option<i64>> {
+        diesel::insert_into(mail_outbox::table)
+            .values(self)
+            .on_conflict(mail_outbox::dedupe_key)
+            .do_nothing()
+            .returning(mail_outbox::id)
+            .get_result(conn)
+            .await
+            .optional()
+    }
+}
+
+impl MailRow {
+    /// Claims up to `limit` due mails (PENDING, `next_attempt_at` passed, no live
+    /// lease) until `lease_until`, counting the attempt, in one committed
+    /// transaction.
+    pub async fn claim_due(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<MailRow>> {
+        conn.transaction(async |conn| {
+            let ids: Vec<i64> = mail_outbox::table
+                .filter(mail_outbox::status.eq(MailStatus::Pending))
+                .filter(mail_outbox::next_attempt_at.le(now))
+                .filter(
+                    mail_outbox::lease_until
+                        .is_null()
+                        .or(mail_outbox::lease_until.le(now)),
+                )
+                .order(mail_outbox::next_attempt_at.asc())
+                .limit(limit)
+                .select(mail_outbox::id)
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+                .set((
+                    mail_outbox::lease_until.eq(lease_until),
+                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                ))
+                .returning(MailRow::as_returning())
+                .get_results(conn)
+                .await
+        })
+        .await
+    }
+
+    /// Records that the SMTP server accepted the mail. Only the holder of the
+    /// lease (`lease_until` as claimed) may write an outcome: after a lapsed lease
+    /// another worker owns the row.
+    pub async fn mark_sent(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        lease_until: DateTime<Utc>,
+    ) -> QueryResult<bool> {
+        let updated = diesel::update(
+            mail_outbox::table
+                .filter(mail_outbox::id.eq(id))
+                .filter(mail_outbox::lease_until.eq(lease_until)),
+        )
+        .set((
+            mail_outbox::status.eq(MailStatus::Sent),
+            mail_outbox::sent_at.eq(diesel::dsl::now),
+            mail_outbox::lease_until.eq(None::<DateTime<Utc>>),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(updated == 1)
+    }
+
+    /// Records a failed attempt: back to PENDING until `retry_at`, or FAILED for
+    /// good when `retry_at` is `None`.
+    pub async fn mark_failed_attempt(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        lease_until: DateTime<Utc>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> QueryResult<bool> {
+        let target = mail_outbox::table
+            .filter(mail_outbox::id.eq(id))
+            .filter(mail_outbox::lease_until.eq(lease_until));
+        let updated = match retry_at {
+            Some(at) => {
+                diesel::update(target)
+                    .set((
+                        mail_outbox::next_attempt_at.eq(at),
+                        mail_outbox::lease_until.eq(None::<DateTime<Utc>>),
+                        mail_outbox::last_error.eq(error),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            None => {
+                diesel::update(target)
+                    .set((
+                        mail_outbox::status.eq(MailStatus::Failed),
+                        mail_outbox::lease_until.eq(None::<DateTime<Utc>>),
+                        mail_outbox::last_error.eq(error),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        Ok(updated == 1)
+    }
+
+    /// The mails queued for one user, newest first (tests and admin tools).
+    pub async fn of_user(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<MailRow>> {
+        mail_outbox::table
+            .filter(mail_outbox::user_id.eq(user_id))
+            .order(mail_outbox::id.desc())
+            .select(MailRow::as_select())
+            .load(conn)
+            .await
+    }
+}

@@ -1,0 +1,99 @@
+//! Mail: what booster sends by email and how. This module owns the outbox API
+//! ([`enqueue`], which queues a mail in the caller's transaction), the SMTP client
+//! (`sender.rs`, lettre, configured by `SMTP_URL` and `MAIL_FROM`) and the
+//! templates in Indonesian and English (`templates.rs`). The `mail outbox` job
+//! (`jobs/mail_outbox.rs`) drains the queue; storage and claims are in
+//! `db/mail_outbox.rs`.
+//!
+//! A mail is queued in the same transaction as the change it tells about, so it
+//! exists exactly when the change committed; with no SMTP server configured it
+//! stays queued and nothing else changes.
+
+pub mod sender;
+pub mod templates;
+
+use diesel_async::AsyncPgConnection;
+
+use crate::{
+    db::mail_outbox::NewMailRow,
+    error::{AppError, AppResult},
+};
+
+pub use templates::Lang;
+
+/// Longest accepted values (the table's CHECK constraints say the same).
+pub const MAX_ADDRESS_CHARS: usize = 320;
+pub const MAX_SUBJECT_CHARS: usize = 300;
+pub const MAX_TEXT_BODY_CHARS: usize = 100_000;
+pub const MAX_HTML_BODY_CHARS: usize = 200_000;
+pub const MAX_KIND_CHARS: usize = 64;
+pub const MAX_DEDUPE_KEY_CHARS: usize = 200;
+
+/// One mail to queue.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    /// One address.
+    pub to: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    /// What the mail is about, e.g. "deposit_credited", "order_ended",
+    /// "ticket_reply", "newsletter_confirm".
+    pub kind: String,
+    pub user_id: Option<i64>,
+    /// Unique when set: enqueueing the same key twice queues one mail.
+    pub dedupe_key: Option<String>,
+}
+
+/// Queues a mail in the caller's transaction; Ok(None) when dedupe_key was already
+/// queued. An address that is not one mailbox, or an oversized part, is VALIDATION
+/// naming the field.
+pub async fn enqueue(conn: &mut AsyncPgConnection, mail: NewMail) -> AppResult<Option<i64>> {
+    let to = mail.to.trim();
+    if to.chars().count() > MAX_ADDRESS_CHARS || to.parse::<lettre::Address>().is_err() {
+        return Err(AppError::validation("to", "must be one email address"));
+    }
+    let subject = mail.subject.trim();
+    if subject.is_empty() || subject.chars().count() > MAX_SUBJECT_CHARS {
+        return Err(AppError::validation(
+            "subject",
+            format!("must be 1 to {MAX_SUBJECT_CHARS} characters"),
+        ));
+    }
+    if subject.contains(['\r', '\n']) {
+        return Err(AppError::validation("subject", "must be one line"));
+    }
+    check_length("textBody", &mail.text_body, MAX_TEXT_BODY_CHARS)?;
+    if let Some(html) = &mail.html_body {
+        check_length("htmlBody", html, MAX_HTML_BODY_CHARS)?;
+    }
+    if mail.kind.is_empty() {
+        return Err(AppError::validation("kind", "must not be empty"));
+    }
+    check_length("kind", &mail.kind, MAX_KIND_CHARS)?;
+    if let Some(key) = &mail.dedupe_key {
+        check_length("dedupeKey", key, MAX_DEDUPE_KEY_CHARS)?;
+    }
+    let id = NewMailRow {
+        to_address: to,
+        subject,
+        text_body: &mail.text_body,
+        html_body: mail.html_body.as_deref(),
+        kind: &mail.kind,
+        user_id: mail.user_id,
+        dedupe_key: mail.dedupe_key.as_deref(),
+    }
+    .insert(conn)
+    .await?;
+    Ok(id)
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.chars().count() > max {
+        return Err(AppError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! The SMTP client: one lettre transport built from `SMTP_URL`, turning an outbox
+//! row into a MIME message and reporting whether a failure is worth retrying.
+//! Nothing here knows the outbox's schedule; the job decides when to try again.
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, header::ContentType},
+};
+
+use crate::{config::MailConfig, db::mail_outbox::MailRow};
+
+/// Longest error text kept in `mail_outbox.last_error` and in logs.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// Why a mail was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The server was unreachable or answered 4xx: try again later.
+    Transient(String),
+    /// The server refused the mail (5xx) or the mail cannot be built: never retry.
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Transient(m) | SendError::Permanent(m) => m,
+        }
+    }
+}
+
+pub struct SmtpSender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The right-hand side of Message-IDs, from `MAIL_FROM`.
+    message_domain: String,
+}
+
+impl SmtpSender {
+    /// The sender for `config`, or `None` when no SMTP server is configured. The
+    /// error never quotes `SMTP_URL` (it holds the password).
+    pub fn from_config(config: &MailConfig) -> anyhow::Result<Option<SmtpSender>> {
+        let Some(url) = &config.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            .map_err(|_| anyhow::anyhow!("SMTP_URL is not a usable SMTP URL"))?
+            .timeout(Some(config.smtp_timeout))
+            .build();
+        let from: Mailbox = config
+            .from
+            .parse()
+            .map_err(|_| anyhow::anyhow!("MAIL_FROM is not a mail address"))?;
+        let message_domain = from.email.domain().to_string();
+        Ok(Some(SmtpSender {
+            transport,
+            from,
+            message_domain,
+        }))
+    }
+
+    /// Sends one queued mail. Its Message-ID is derived from the outbox row, so a
+    /// mail re-sent after a crash between the server's acceptance and the row's
+    /// update carries the same id and receiving systems can drop the copy.
+    pub async fn send(&self, mail: &MailRow) -> Result<(), SendError> {
+        let message = self.build(mail)?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                let text = bounded(&error.to_string());
+                if error.is_permanent() {
+                    SendError::Permanent(text)
+                } else {
+                    SendError::Transient(text)
+                }
+            })
+    }
+
+    fn build(&self, mail: &MailRow) -> Result<Message, SendError> {
+        let to: Mailbox = mail
+            .to_address
+            .parse()
+            .map_err(|_| SendError::Permanent("the recipient is not a mail address".into()))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .message_id(Some(format!(
+                "<outbox-{}-{}@{}>",
+                mail.id,
+                mail.created_at.timestamp(),
+                self.message_domain
+            )))
+            .date_now();
+        let built = match &mail.html_body {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                mail.text_body.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.text_body.clone()),
+        };
+        built.map_err(|error| SendError::Permanent(bounded(&error.to_string())))
+    }
+}
+
+fn bounded(text: &str) -> String {
+    text.chars().take(MAX_ERROR_CHARS).collect()
+}

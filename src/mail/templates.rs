@@ -1,0 +1,283 @@
+//! Mail templates, in Indonesian (`id`, the default) and English (`en`), chosen
+//! by the recipient's `users.language`. Plain text: every mail reads the same in
+//! any client, and nothing a customer wrote can inject markup.
+
+use crate::db::enums::OrderStatus;
+
+/// The language a mail is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Id,
+    En,
+}
+
+impl Lang {
+    /// The language of a `users.language` value: English for `en...`, otherwise
+    /// Indonesian (the panel's default).
+    pub fn of(language: &str) -> Lang {
+        if language.trim().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Id
+        }
+    }
+
+    fn pick<'a>(self, id: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Id => id,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A subject and a text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+}
+
+/// Whole rupiah as customers read it: `Rp 1.250.000`.
+pub fn rupiah(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}Rp {grouped}")
+}
+
+/// An order status in words.
+pub fn order_status_label(lang: Lang, status: OrderStatus) -> &'static str {
+    use OrderStatus as S;
+    match (lang, status) {
+        (Lang::Id, S::Pending | S::Submitting) => "menunggu dikirim ke layanan",
+        (Lang::En, S::Pending | S::Submitting) => "waiting to be sent",
+        (Lang::Id, S::Processing) => "diproses, belum mulai",
+        (Lang::En, S::Processing) => "accepted, not started yet",
+        (Lang::Id, S::InProgress) => "sedang berjalan",
+        (Lang::En, S::InProgress) => "in progress",
+        (Lang::Id, S::Completed) => "selesai",
+        (Lang::En, S::Completed) => "completed",
+        (Lang::Id, S::Partial) => "selesai sebagian",
+        (Lang::En, S::Partial) => "partially completed",
+        (Lang::Id, S::Canceled) => "dibatalkan",
+        (Lang::En, S::Canceled) => "canceled",
+        (Lang::Id, S::Failed) => "gagal",
+        (Lang::En, S::Failed) => "failed",
+        (Lang::Id, S::NeedsReview) => "sedang diperiksa oleh tim kami",
+        (Lang::En, S::NeedsReview) => "being checked by our team",
+    }
+}
+
+fn greeting(lang: Lang, name: &str) -> String {
+    let name = name.trim();
+    match (lang, name.is_empty()) {
+        (Lang::Id, true) => "Halo,".into(),
+        (Lang::Id, false) => format!("Halo {name},"),
+        (Lang::En, true) => "Hello,".into(),
+        (Lang::En, false) => format!("Hello {name},"),
+    }
+}
+
+fn signature(lang: Lang) -> &'static str {
+    lang.pick(
+        "Email ini dikirim otomatis. Atur notifikasi email di pengaturan akun Anda.",
+        "This email was sent automatically. Choose which emails you get in your account settings.",
+    )
+}
+
+/// A deposit was credited to the balance.
+pub fn deposit_credited(
+    lang: Lang,
+    name: &str,
+    deposit_id: i64,
+    amount: i64,
+    balance: i64,
+) -> Rendered {
+    let subject = match lang {
+        Lang::Id => format!("Deposit #{deposit_id} sebesar {} diterima", rupiah(amount)),
+        Lang::En => format!("Deposit #{deposit_id} of {} received", rupiah(amount)),
+    };
+    let body = match lang {
+        Lang::Id => format!(
+            "Deposit #{deposit_id} sebesar {} sudah masuk ke saldo Anda.\nSaldo sekarang: {}.",
+            rupiah(amount),
+            rupiah(balance)
+        ),
+        Lang::En => format!(
+            "Deposit #{deposit_id} of {} has been added to your balance.\nYour balance is now {}.",
+            rupiah(amount),
+            rupiah(balance)
+        ),
+    };
+    Rendered {
+        subject,
+        text: format!(
+            "{}\n\n{body}\n\n{}\n",
+            greeting(lang, name),
+            signature(lang)
+        ),
+    }
+}
+
+/// An order reached a final status; `refunded` is what went back to the balance.
+pub fn order_ended(
+    lang: Lang,
+    name: &str,
+    order_id: i64,
+    service_name: &str,
+    status: OrderStatus,
+    refunded: i64,
+) -> Rendered {
+    let label = order_status_label(lang, status);
+    let subject = match lang {
+        Lang::Id => format!("Pesanan #{order_id} {label}"),
+        Lang::En => format!("Order #{order_id} {label}"),
+    };
+    let mut body = match lang {
+        Lang::Id => format!("Pesanan #{order_id} ({service_name}) {label}."),
+        Lang::En => format!("Order #{order_id} ({service_name}) is {label}."),
+    };
+    if refunded > 0 {
+        body.push('\n');
+        body.push_str(&match lang {
+            Lang::Id => format!("{} dikembalikan ke saldo Anda.", rupiah(refunded)),
+            Lang::En => format!("{} was returned to your balance.", rupiah(refunded)),
+        });
+    }
+    Rendered {
+        subject,
+        text: format!(
+            "{}\n\n{body}\n\n{}\n",
+            greeting(lang, name),
+            signature(lang)
+        ),
+    }
+}
+
+/// Staff or the bot answered a ticket.
+pub fn ticket_reply(
+    lang: Lang,
+    name: &str,
+    ticket_id: i64,
+    ticket_subject: &str,
+    reply: &str,
+    from_bot: bool,
+) -> Rendered {
+    let subject = match lang {
+        Lang::Id => format!("Balasan tiket #{ticket_id}: {ticket_subject}"),
+        Lang::En => format!("Reply to ticket #{ticket_id}: {ticket_subject}"),
+    };
+    let who = match (lang, from_bot) {
+        (Lang::Id, true) => "Asisten otomatis kami membalas tiket Anda:",
+        (Lang::Id, false) => "Tim dukungan kami membalas tiket Anda:",
+        (Lang::En, true) => "Our automatic assistant replied to your ticket:",
+        (Lang::En, false) => "Our support team replied to your ticket:",
+    };
+    let reply_hint = lang.pick(
+        "Balas lewat halaman tiket di panel jika masih ada pertanyaan.",
+        "Reply on the ticket's page in the panel if you have more questions.",
+    );
+    Rendered {
+        subject: one_line(&subject),
+        text: format!(
+            "{}\n\n{who}\n\n{reply}\n\n{reply_hint}\n\n{}\n",
+            greeting(lang, name),
+            signature(lang)
+        ),
+    }
+}
+
+/// A notice for an admin (a provider's balance is low, an order needs review, a
+/// ticket waits for staff).
+pub fn admin_alert(lang: Lang, message: &str) -> Rendered {
+    let first_line = message.lines().next().unwrap_or_default();
+    let subject = format!("[admin] {first_line}");
+    Rendered {
+        subject: one_line(&subject),
+        text: format!(
+            "{message}\n\n{}\n",
+            lang.pick(
+                "Notifikasi admin dari booster.",
+                "An admin notification from booster."
+            )
+        ),
+    }
+}
+
+/// An admin's answer to a contact form message.
+pub fn contact_answer(lang: Lang, name: &str, their_subject: &str, answer: &str) -> Rendered {
+    let subject = format!("Re: {their_subject}");
+    let intro = lang.pick(
+        "Terima kasih telah menghubungi kami. Berikut jawaban kami:",
+        "Thank you for contacting us. Here is our answer:",
+    );
+    Rendered {
+        subject: one_line(&subject),
+        text: format!("{}\n\n{intro}\n\n{answer}\n", greeting(lang, name)),
+    }
+}
+
+/// A subject fit for one header line, at most 300 characters.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(crate::mail::MAX_SUBJECT_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rupiah_groups_thousands_with_dots() {
+        assert_eq!(rupiah(0), "Rp 0");
+        assert_eq!(rupiah(999), "Rp 999");
+        assert_eq!(rupiah(1_000), "Rp 1.000");
+        assert_eq!(rupiah(1_250_000), "Rp 1.250.000");
+        assert_eq!(rupiah(-15_000), "-Rp 15.000");
+    }
+
+    #[test]
+    fn language_defaults_to_indonesian() {
+        assert_eq!(Lang::of("en"), Lang::En);
+        assert_eq!(Lang::of("en-US"), Lang::En);
+        assert_eq!(Lang::of("id"), Lang::Id);
+        assert_eq!(Lang::of(""), Lang::Id);
+    }
+
+    #[test]
+    fn order_ended_mentions_the_refund_in_the_users_language() {
+        let mail = order_ended(
+            Lang::En,
+            "Ana",
+            7,
+            "IG Followers",
+            OrderStatus::Partial,
+            1_500,
+        );
+        assert_eq!(mail.subject, "Order #7 partially completed");
+        assert!(mail.text.contains("Rp 1.500 was returned"));
+        let mail = order_ended(
+            Lang::Id,
+            "Ana",
+            7,
+            "IG Followers",
+            OrderStatus::Canceled,
+            2_000,
+        );
+        assert!(mail.text.contains("Rp 2.000 dikembalikan"));
+    }
+
+    #[test]
+    fn subjects_never_span_lines() {
+        let mail = ticket_reply(Lang::Id, "", 1, "a\r\nBcc: x@example.com", "hi", true);
+        assert!(!mail.subject.contains(['\r', '\n']));
+    }
+}
