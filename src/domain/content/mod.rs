@@ -14,6 +14,7 @@ pub mod newsletter;
 pub mod pages_posts;
 pub mod seo;
 pub mod site;
+pub mod sitemap;
 pub mod slugs;
 
 use crate::error::{AppError, AppResult};
