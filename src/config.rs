@@ -538,7 +538,7 @@ impl Config {
     ///   outside URL points at 127.0.0.1:9 (the discard port, where nothing listens),
     ///   so nothing leaves the machine unless a caller points it somewhere;
     /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
-///   scheduled posts).
+    ///   scheduled posts).
     /// - no SMTP server is configured, so mail stays queued;
     /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
     ///   mail).

@@ -64,7 +64,8 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 impl TokenSigner {
     pub fn new(secret: &SecretKey) -> Self {
         use hmac::Mac;
-        let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(&secret.0).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(&secret.0)
+            .expect("HMAC takes any key length");
         mac.update(b"booster link tokens v1");
         TokenSigner {
             key: mac.finalize().into_bytes().into(),
@@ -73,7 +74,8 @@ impl TokenSigner {
 
     fn mac(&self, purpose: &str, subject: &str, expires: i64) -> HmacSha256 {
         use hmac::Mac;
-        let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(&self.key)
+            .expect("HMAC takes any key length");
         // Lengths first, so no two (purpose, subject) pairs hash the same bytes.
         for part in [purpose.as_bytes(), subject.as_bytes()] {
             mac.update(&(part.len() as u64).to_be_bytes());
@@ -113,7 +115,9 @@ impl TokenSigner {
         let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
             return false;
         };
-        self.mac(purpose, subject, expires).verify_slice(&tag).is_ok()
+        self.mac(purpose, subject, expires)
+            .verify_slice(&tag)
+            .is_ok()
     }
 }
 
@@ -155,9 +159,18 @@ mod tests {
         let signer = TokenSigner::new(&SecretKey([7; 32]));
         let token = signer.sign("confirm", "a@example.com", Some(1_000));
         assert!(signer.verify("confirm", "a@example.com", &token, 999));
-        assert!(!signer.verify("confirm", "a@example.com", &token, 1_001), "expired");
-        assert!(!signer.verify("confirm", "b@example.com", &token, 999), "other address");
-        assert!(!signer.verify("unsubscribe", "a@example.com", &token, 999), "other purpose");
+        assert!(
+            !signer.verify("confirm", "a@example.com", &token, 1_001),
+            "expired"
+        );
+        assert!(
+            !signer.verify("confirm", "b@example.com", &token, 999),
+            "other address"
+        );
+        assert!(
+            !signer.verify("unsubscribe", "a@example.com", &token, 999),
+            "other purpose"
+        );
         let other_key = TokenSigner::new(&SecretKey([8; 32]));
         assert!(!other_key.verify("confirm", "a@example.com", &token, 999));
         // Moving the expiry breaks the MAC.

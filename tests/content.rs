@@ -16,7 +16,8 @@ const CREATE: &str = "mutation($input: CreateContentInput!) { adminCreateContent
 const PUBLISH: &str = "mutation($id: ID!, $at: DateTime) { adminPublishContent(id: $id, at: $at) { id status publishAt } }";
 const UPDATE: &str = "mutation($id: ID!, $input: UpdateContentInput!) { adminUpdateContent(id: $id, input: $input) { id slug title } }";
 const POST: &str = "query($slug: String!) { post(slug: $slug) { id title slug path bodyHtml status seo { metaTitle metaDescription canonicalUrl ogTitle ogDescription keywords } } }";
-const POSTS: &str = "query($tag: String) { posts(tag: $tag) { totalCount edges { node { slug } } } }";
+const POSTS: &str =
+    "query($tag: String) { posts(tag: $tag) { totalCount edges { node { slug } } } }";
 
 const BASE_URL: &str = "https://panel.example";
 
@@ -34,7 +35,12 @@ async fn create(app: &TestApp, admin: &str, input: Value) -> Value {
 
 /// Creates and publishes a post; returns its id and slug.
 async fn published_post(app: &TestApp, admin: &str, title: &str, body: &str) -> (String, String) {
-    let item = create(app, admin, json!({ "kind": "POST", "title": title, "body": body })).await;
+    let item = create(
+        app,
+        admin,
+        json!({ "kind": "POST", "title": title, "body": body }),
+    )
+    .await;
     let id = item["id"].as_str().unwrap().to_string();
     app.ok(Some(admin), PUBLISH, json!({ "id": id })).await;
     (id, item["slug"].as_str().unwrap().to_string())
@@ -62,7 +68,17 @@ async fn markdown_comes_out_without_scripts_handlers_or_javascript_links() {
     let post = app.ok(None, POST, json!({ "slug": slug })).await["post"].clone();
     let html = post["bodyHtml"].as_str().unwrap();
     let lower = html.to_lowercase();
-    for bad in ["<script", "alert(", "javascript:", "onerror", "onclick", "onmouseover", "onload", "<iframe", "<svg"] {
+    for bad in [
+        "<script",
+        "alert(",
+        "javascript:",
+        "onerror",
+        "onclick",
+        "onmouseover",
+        "onload",
+        "<iframe",
+        "<svg",
+    ] {
         assert!(!lower.contains(bad), "{bad} reached a visitor: {html}");
     }
     assert!(html.contains("<h1>Promo</h1>") && html.contains("<strong>now</strong>"));
@@ -81,7 +97,10 @@ async fn markdown_comes_out_without_scripts_handlers_or_javascript_links() {
         .as_str()
         .unwrap()
         .to_lowercase();
-    assert!(!html.contains("javascript:") && !html.contains("onclick"), "{html}");
+    assert!(
+        !html.contains("javascript:") && !html.contains("onclick"),
+        "{html}"
+    );
 
     // Bounded, typed refusals naming the field; nothing written.
     let too_long = app
@@ -120,24 +139,45 @@ async fn customers_and_visitors_cannot_create_edit_or_see_drafts() {
     let app = spawn().await;
     let admin = app.admin().await;
     let (_, customer) = app.customer("buyer@example.com").await;
-    let draft = create(&app, &admin, json!({ "kind": "POST", "title": "Secret plan", "body": "draft" })).await;
+    let draft = create(
+        &app,
+        &admin,
+        json!({ "kind": "POST", "title": "Secret plan", "body": "draft" }),
+    )
+    .await;
     let id = draft["id"].as_str().unwrap();
     assert_eq!(draft["status"], "DRAFT");
 
     let input = json!({ "input": { "kind": "PAGE", "title": "Mine" } });
-    assert_eq!(error_code(&app.gql(Some(&customer), CREATE, input.clone()).await), "FORBIDDEN");
-    assert_eq!(error_code(&app.gql(None, CREATE, input).await), "UNAUTHENTICATED");
+    assert_eq!(
+        error_code(&app.gql(Some(&customer), CREATE, input.clone()).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(&app.gql(None, CREATE, input).await),
+        "UNAUTHENTICATED"
+    );
     let edit = json!({ "id": id, "input": { "title": "Hacked" } });
-    assert_eq!(error_code(&app.gql(Some(&customer), UPDATE, edit.clone()).await), "FORBIDDEN");
-    assert_eq!(error_code(&app.gql(None, UPDATE, edit).await), "UNAUTHENTICATED");
+    assert_eq!(
+        error_code(&app.gql(Some(&customer), UPDATE, edit.clone()).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(&app.gql(None, UPDATE, edit).await),
+        "UNAUTHENTICATED"
+    );
     assert_eq!(
         error_code(&app.gql(Some(&customer), PUBLISH, json!({ "id": id })).await),
         "FORBIDDEN"
     );
     assert_eq!(
         error_code(
-            &app.gql(Some(&customer), "mutation($id: ID!) { adminDeleteContent(id: $id) }", json!({ "id": id }))
-                .await
+            &app.gql(
+                Some(&customer),
+                "mutation($id: ID!) { adminDeleteContent(id: $id) }",
+                json!({ "id": id })
+            )
+            .await
         ),
         "FORBIDDEN"
     );
@@ -153,7 +193,14 @@ async fn customers_and_visitors_cannot_create_edit_or_see_drafts() {
         "FORBIDDEN"
     );
     assert_eq!(
-        error_code(&app.gql(Some(&customer), "{ adminContent { totalCount } }", json!({})).await),
+        error_code(
+            &app.gql(
+                Some(&customer),
+                "{ adminContent { totalCount } }",
+                json!({})
+            )
+            .await
+        ),
         "FORBIDDEN"
     );
 
@@ -164,20 +211,33 @@ async fn customers_and_visitors_cannot_create_edit_or_see_drafts() {
         let posts = app.ok(token, POSTS, json!({})).await;
         assert_eq!(posts["posts"]["totalCount"], 0);
     }
-    let seen = app.ok(Some(&admin), POST, json!({ "slug": "secret-plan" })).await;
+    let seen = app
+        .ok(Some(&admin), POST, json!({ "slug": "secret-plan" }))
+        .await;
     assert_eq!(seen["post"]["title"], "Secret plan");
     // The Markdown source is admin-only.
     let source = app
-        .gql(Some(&customer), "query { posts { edges { node { bodyMarkdown } } } }", json!({}))
+        .gql(
+            Some(&customer),
+            "query { posts { edges { node { bodyMarkdown } } } }",
+            json!({}),
+        )
         .await;
     assert!(source["errors"].is_null() || error_code(&source) == "FORBIDDEN");
     app.ok(Some(&admin), PUBLISH, json!({ "id": id })).await;
     let source = app
-        .gql(Some(&customer), "query { posts { edges { node { bodyMarkdown } } } }", json!({}))
+        .gql(
+            Some(&customer),
+            "query { posts { edges { node { bodyMarkdown } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&source), "FORBIDDEN");
     let title = app.ok(None, POST, json!({ "slug": "secret-plan" })).await;
-    assert_eq!(title["post"]["title"], "Secret plan", "nobody but admins changed it");
+    assert_eq!(
+        title["post"]["title"], "Secret plan",
+        "nobody but admins changed it"
+    );
 }
 
 #[tokio::test]
@@ -187,47 +247,112 @@ async fn a_changed_slug_keeps_the_old_url_answering_with_a_redirect_target() {
     let (id, slug) = published_post(&app, &admin, "Jasa Followers Twitter Murah", "body").await;
     assert_eq!(slug, "jasa-followers-twitter-murah");
     // The same title again gets a free slug.
-    let second = create(&app, &admin, json!({ "kind": "POST", "title": "Jasa Followers Twitter Murah" })).await;
+    let second = create(
+        &app,
+        &admin,
+        json!({ "kind": "POST", "title": "Jasa Followers Twitter Murah" }),
+    )
+    .await;
     assert_eq!(second["slug"], "jasa-followers-twitter-murah-2");
 
     let renamed = app
-        .ok(Some(&admin), UPDATE, json!({ "id": id, "input": { "slug": "twitter-followers" } }))
+        .ok(
+            Some(&admin),
+            UPDATE,
+            json!({ "id": id, "input": { "slug": "twitter-followers" } }),
+        )
         .await;
     assert_eq!(renamed["adminUpdateContent"]["slug"], "twitter-followers");
     let taken = app
-        .gql(Some(&admin), UPDATE, json!({ "id": id, "input": { "slug": "jasa-followers-twitter-murah-2" } }))
+        .gql(
+            Some(&admin),
+            UPDATE,
+            json!({ "id": id, "input": { "slug": "jasa-followers-twitter-murah-2" } }),
+        )
         .await;
     assert_eq!(error_code(&taken), "CONFLICT");
 
     const REDIRECT: &str = "query($t: SeoSubject!, $s: String!) { slugRedirect(subjectType: $t, slug: $s) { subjectType id slug path } }";
     assert!(app.ok(None, POST, json!({ "slug": slug })).await["post"].is_null());
-    let redirect = app.ok(None, REDIRECT, json!({ "t": "POST", "s": slug })).await["slugRedirect"].clone();
+    let redirect = app
+        .ok(None, REDIRECT, json!({ "t": "POST", "s": slug }))
+        .await["slugRedirect"]
+        .clone();
     assert_eq!(redirect["slug"], "twitter-followers");
     assert_eq!(redirect["path"], "/blog/twitter-followers");
     assert_eq!(redirect["id"], id.as_str());
-    let current = app.ok(None, POST, json!({ "slug": "twitter-followers" })).await;
+    let current = app
+        .ok(None, POST, json!({ "slug": "twitter-followers" }))
+        .await;
     assert_eq!(current["post"]["id"], id.as_str());
     // A current or unknown slug is no redirect.
-    assert!(app.ok(None, REDIRECT, json!({ "t": "POST", "s": "twitter-followers" })).await["slugRedirect"].is_null());
-    assert!(app.ok(None, REDIRECT, json!({ "t": "POST", "s": "nothing-here" })).await["slugRedirect"].is_null());
+    assert!(
+        app.ok(
+            None,
+            REDIRECT,
+            json!({ "t": "POST", "s": "twitter-followers" })
+        )
+        .await["slugRedirect"]
+            .is_null()
+    );
+    assert!(
+        app.ok(None, REDIRECT, json!({ "t": "POST", "s": "nothing-here" }))
+            .await["slugRedirect"]
+            .is_null()
+    );
 
     // Categories and services have slugs too, made from their names.
     let service = service(&app, Fulfillment::Manual, 1000, 10, 1000).await;
     let by_slug = app
-        .ok(None, "{ serviceBySlug(slug: \"twitter-followers\") { id path category { slug path } } }", json!({}))
+        .ok(
+            None,
+            "{ serviceBySlug(slug: \"twitter-followers\") { id path category { slug path } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(by_slug["serviceBySlug"]["id"], service.to_string());
-    assert_eq!(by_slug["serviceBySlug"]["path"], "/services/twitter-followers");
-    const SET_SLUG: &str = "mutation($id: ID!, $s: String!) { adminSetSlug(subjectType: SERVICE, id: $id, slug: $s) }";
+    assert_eq!(
+        by_slug["serviceBySlug"]["path"],
+        "/services/twitter-followers"
+    );
+    const SET_SLUG: &str =
+        "mutation($id: ID!, $s: String!) { adminSetSlug(subjectType: SERVICE, id: $id, slug: $s) }";
     let (_, customer) = app.customer("c@example.com").await;
     assert_eq!(
-        error_code(&app.gql(Some(&customer), SET_SLUG, json!({ "id": service, "s": "x" })).await),
+        error_code(
+            &app.gql(
+                Some(&customer),
+                SET_SLUG,
+                json!({ "id": service, "s": "x" })
+            )
+            .await
+        ),
         "FORBIDDEN"
     );
-    app.ok(Some(&admin), SET_SLUG, json!({ "id": service, "s": "buy-twitter-followers" })).await;
-    let redirect = app.ok(None, REDIRECT, json!({ "t": "SERVICE", "s": "twitter-followers" })).await;
-    assert_eq!(redirect["slugRedirect"]["path"], "/services/buy-twitter-followers");
-    let bad = app.gql(Some(&admin), SET_SLUG, json!({ "id": service, "s": "Bad Slug" })).await;
+    app.ok(
+        Some(&admin),
+        SET_SLUG,
+        json!({ "id": service, "s": "buy-twitter-followers" }),
+    )
+    .await;
+    let redirect = app
+        .ok(
+            None,
+            REDIRECT,
+            json!({ "t": "SERVICE", "s": "twitter-followers" }),
+        )
+        .await;
+    assert_eq!(
+        redirect["slugRedirect"]["path"],
+        "/services/buy-twitter-followers"
+    );
+    let bad = app
+        .gql(
+            Some(&admin),
+            SET_SLUG,
+            json!({ "id": service, "s": "Bad Slug" }),
+        )
+        .await;
     assert_eq!(error_field(&bad), "slug");
 }
 
@@ -235,32 +360,58 @@ async fn a_changed_slug_keeps_the_old_url_answering_with_a_redirect_target() {
 async fn a_scheduled_post_appears_at_its_time_and_not_before() {
     let app = spawn().await;
     let admin = app.admin().await;
-    let item = create(&app, &admin, json!({ "kind": "POST", "title": "Launch", "body": "soon" })).await;
+    let item = create(
+        &app,
+        &admin,
+        json!({ "kind": "POST", "title": "Launch", "body": "soon" }),
+    )
+    .await;
     let id = item["id"].as_str().unwrap();
     let at = chrono::Utc::now() + chrono::Duration::seconds(3);
     let scheduled = app
-        .ok(Some(&admin), PUBLISH, json!({ "id": id, "at": at.to_rfc3339() }))
+        .ok(
+            Some(&admin),
+            PUBLISH,
+            json!({ "id": id, "at": at.to_rfc3339() }),
+        )
         .await;
     assert_eq!(scheduled["adminPublishContent"]["status"], "SCHEDULED");
 
     assert!(app.ok(None, POST, json!({ "slug": "launch" })).await["post"].is_null());
-    assert_eq!(app.ok(None, POSTS, json!({})).await["posts"]["totalCount"], 0);
+    assert_eq!(
+        app.ok(None, POSTS, json!({})).await["posts"]["totalCount"],
+        0
+    );
     assert_eq!(scheduled_posts::run(&app.state).await.unwrap().published, 0);
     let sitemap = get(&app, "/sitemap.xml", &[]).await.text().await.unwrap();
     assert!(!sitemap.contains("/blog/launch"));
 
-    tokio::time::sleep((at - chrono::Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(
+        (at - chrono::Utc::now()).to_std().unwrap_or_default()
+            + std::time::Duration::from_millis(200),
+    )
+    .await;
     // Visible at its time, before the job has run...
-    assert_eq!(app.ok(None, POSTS, json!({})).await["posts"]["totalCount"], 1);
+    assert_eq!(
+        app.ok(None, POSTS, json!({})).await["posts"]["totalCount"],
+        1
+    );
     // ...which then records it as published, at the scheduled time.
     assert_eq!(scheduled_posts::run(&app.state).await.unwrap().published, 1);
     assert_eq!(scheduled_posts::run(&app.state).await.unwrap().published, 0);
     let post = app
-        .ok(None, "{ post(slug: \"launch\") { status publishedAt } }", json!({}))
+        .ok(
+            None,
+            "{ post(slug: \"launch\") { status publishedAt } }",
+            json!({}),
+        )
         .await;
     assert_eq!(post["post"]["status"], "PUBLISHED");
-    let published_at: chrono::DateTime<chrono::Utc> =
-        post["post"]["publishedAt"].as_str().unwrap().parse().unwrap();
+    let published_at: chrono::DateTime<chrono::Utc> = post["post"]["publishedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((published_at - at).num_milliseconds().abs() < 5);
     let sitemap = get(&app, "/sitemap.xml", &[]).await.text().await.unwrap();
     assert!(sitemap.contains("https://panel.example/blog/launch"));
@@ -287,7 +438,10 @@ fn parse_urlset(xml: &str) -> Vec<(String, String)> {
                             .filter_map(Result::ok)
                             .find(|a| a.key.as_ref() == b"xmlns")
                             .map(|a| String::from_utf8(a.value.to_vec()).unwrap());
-                        assert_eq!(ns.as_deref(), Some("http://www.sitemaps.org/schemas/sitemap/0.9"));
+                        assert_eq!(
+                            ns.as_deref(),
+                            Some("http://www.sitemaps.org/schemas/sitemap/0.9")
+                        );
                     }
                     (1, "url") => current = (None, None),
                     (2, "loc" | "lastmod") => {}
@@ -296,7 +450,7 @@ fn parse_urlset(xml: &str) -> Vec<(String, String)> {
                 path.push(name);
             }
             Event::Text(t) => {
-                let text = t.unescape().unwrap().to_string();
+                let text = t.decode().unwrap().to_string();
                 match path.last().map(String::as_str) {
                     Some("loc") => {
                         assert!(current.0.replace(text).is_none(), "two locs")
@@ -327,17 +481,29 @@ fn parse_urlset(xml: &str) -> Vec<(String, String)> {
 /// A small seeded site: a published page and post (one in English), a draft, an
 /// active category with an active and an inactive service.
 async fn seed_site(app: &TestApp, admin: &str) {
-    let about = create(app, admin, json!({ "kind": "PAGE", "title": "About us", "body": "We grow accounts." })).await;
-    app.ok(Some(admin), PUBLISH, json!({ "id": about["id"] })).await;
+    let about = create(
+        app,
+        admin,
+        json!({ "kind": "PAGE", "title": "About us", "body": "We grow accounts." }),
+    )
+    .await;
+    app.ok(Some(admin), PUBLISH, json!({ "id": about["id"] }))
+        .await;
     let english = create(
         app,
         admin,
         json!({ "kind": "PAGE", "title": "About", "language": "EN", "translationOf": about["id"] }),
     )
     .await;
-    app.ok(Some(admin), PUBLISH, json!({ "id": english["id"] })).await;
+    app.ok(Some(admin), PUBLISH, json!({ "id": english["id"] }))
+        .await;
     published_post(app, admin, "Tips & tricks <2026>", "Grow *fast*.").await;
-    create(app, admin, json!({ "kind": "POST", "title": "Unfinished draft" })).await;
+    create(
+        app,
+        admin,
+        json!({ "kind": "POST", "title": "Unfinished draft" }),
+    )
+    .await;
     service(app, Fulfillment::Manual, 1000, 10, 1000).await;
     service_with(app, Fulfillment::Manual, 1000, 10, 1000, |s| {
         s.name = "Hidden service".into();
@@ -353,32 +519,45 @@ async fn the_sitemap_has_the_schema_shape_and_lists_only_what_is_published() {
     seed_site(&app, &admin).await;
     let response = get(&app, "/sitemap.xml", &[]).await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/xml"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
     let xml = response.text().await.unwrap();
     println!("{xml}");
     let locs: Vec<String> = parse_urlset(&xml).into_iter().map(|(loc, _)| loc).collect();
-    let category_slug = {
-        let data = app.ok(None, "{ categories { slug } }", json!({})).await;
-        data["categories"][0]["slug"].as_str().unwrap().to_string()
-    };
-    assert_eq!(
-        locs,
-        vec![
-            "https://panel.example/".to_string(),
-            "https://panel.example/about-us".into(),
-            "https://panel.example/en/about".into(),
-            "https://panel.example/blog/tips-tricks-2026".into(),
-            format!("https://panel.example/{category_slug}"),
-            "https://panel.example/services/twitter-followers".into(),
-        ]
-    );
+    // Both categories are active (the inactive service has one of its own).
+    let categories = app.ok(None, "{ categories { slug } }", json!({})).await;
+    let category_urls = categories["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("https://panel.example/{}", c["slug"].as_str().unwrap()));
+    let mut expected: Vec<String> = vec![
+        "https://panel.example/".into(),
+        "https://panel.example/about-us".into(),
+        "https://panel.example/en/about".into(),
+        "https://panel.example/blog/tips-tricks-2026".into(),
+    ];
+    expected.extend(category_urls);
+    expected.push("https://panel.example/services/twitter-followers".into());
+    assert_eq!(locs, expected);
     assert!(!xml.contains("unfinished") && !xml.contains("hidden-service"));
 
     // Translations link to each other.
     let page = app
-        .ok(None, "{ page(slug: \"about-us\") { translations { language path } } }", json!({}))
+        .ok(
+            None,
+            "{ page(slug: \"about-us\") { translations { language path } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(page["page"]["translations"], json!([{ "language": "EN", "path": "/en/about" }]));
+    assert_eq!(
+        page["page"]["translations"],
+        json!([{ "language": "EN", "path": "/en/about" }])
+    );
 
     // robots.txt points crawlers at the sitemap and keeps them off the API.
     let robots = get(&app, "/robots.txt", &[]).await.text().await.unwrap();
@@ -389,7 +568,12 @@ async fn the_sitemap_has_the_schema_shape_and_lists_only_what_is_published() {
 
     // The Atom feed has the published post, escaped.
     let feed = get(&app, "/feed.xml", &[]).await;
-    assert!(feed.headers()["content-type"].to_str().unwrap().starts_with("application/atom+xml"));
+    assert!(
+        feed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/atom+xml")
+    );
     let feed = feed.text().await.unwrap();
     assert!(feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
     assert!(feed.contains("<title>Tips &amp; tricks &lt;2026&gt;</title>"));
@@ -418,9 +602,21 @@ async fn past_the_per_file_limit_the_sitemap_is_an_index() {
     assert!(index.contains("<loc>https://panel.example/sitemaps/1.xml</loc>"));
     assert!(index.contains("<loc>https://panel.example/sitemaps/2.xml</loc>"));
     assert!(!index.contains("sitemaps/3.xml"));
-    let first = parse_urlset(&get(&app, "/sitemaps/1.xml", &[]).await.text().await.unwrap());
-    let second = parse_urlset(&get(&app, "/sitemaps/2.xml", &[]).await.text().await.unwrap());
-    assert_eq!((first.len(), second.len()), (4, 2));
+    let first = parse_urlset(
+        &get(&app, "/sitemaps/1.xml", &[])
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let second = parse_urlset(
+        &get(&app, "/sitemaps/2.xml", &[])
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!((first.len(), second.len()), (4, 3));
     assert_eq!(get(&app, "/sitemaps/3.xml", &[]).await.status(), 404);
     assert_eq!(get(&app, "/sitemaps/x.xml", &[]).await.status(), 404);
 }
@@ -448,7 +644,10 @@ async fn an_unchanged_file_answers_304_to_its_etag_or_date() {
     }
     let before = get(&app, "/sitemap.xml", &[]).await;
     let etag = before.headers()["etag"].to_str().unwrap().to_string();
-    let modified = before.headers()["last-modified"].to_str().unwrap().to_string();
+    let modified = before.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     published_post(&app, &admin, "Second", "two").await;
     let after = get(&app, "/sitemap.xml", &[("if-none-match", &etag)]).await;
@@ -478,7 +677,10 @@ async fn seo_meta_has_defaults_from_the_content_and_admin_overrides() {
         .ok(None, "{ siteSettings { siteName socialLinks { network url } contactWhatsapp googleAnalyticsId } }", json!({}))
         .await;
     assert_eq!(settings["siteSettings"]["siteName"], "Booster Panel");
-    assert_eq!(settings["siteSettings"]["socialLinks"][0]["network"], "instagram");
+    assert_eq!(
+        settings["siteSettings"]["socialLinks"][0]["network"],
+        "instagram"
+    );
     let bad = app
         .gql(
             Some(&admin),
@@ -495,7 +697,10 @@ async fn seo_meta_has_defaults_from_the_content_and_admin_overrides() {
     assert_eq!(seo["metaTitle"], "Buy followers | Booster Panel");
     let description = seo["metaDescription"].as_str().unwrap();
     assert!(description.starts_with("Followers that stay.") && description.chars().count() <= 155);
-    assert_eq!(seo["canonicalUrl"], "https://panel.example/blog/buy-followers");
+    assert_eq!(
+        seo["canonicalUrl"],
+        "https://panel.example/blog/buy-followers"
+    );
     assert_eq!(seo["ogTitle"], seo["metaTitle"]);
 
     let service = service(&app, Fulfillment::Manual, 1000, 10, 1000).await;
@@ -515,12 +720,21 @@ async fn seo_meta_has_defaults_from_the_content_and_admin_overrides() {
     assert_eq!(meta["ogDescription"], "Real Twitter followers, fast.");
     assert_eq!(meta["keywords"], json!(["buy twitter followers"]));
     assert_eq!(meta["ogImageUrl"], "https://cdn.example/og.png");
-    assert_eq!(meta["canonicalUrl"], "https://panel.example/services/twitter-followers");
+    assert_eq!(
+        meta["canonicalUrl"],
+        "https://panel.example/services/twitter-followers"
+    );
     let bad = app
-        .gql(Some(&admin), SET_SEO, json!({ "id": service, "i": { "metaTitle": "x".repeat(201) } }))
+        .gql(
+            Some(&admin),
+            SET_SEO,
+            json!({ "id": service, "i": { "metaTitle": "x".repeat(201) } }),
+        )
         .await;
     assert_eq!(error_field(&bad), "seo.metaTitle");
-    let missing = app.gql(Some(&admin), SET_SEO, json!({ "id": "999999", "i": {} })).await;
+    let missing = app
+        .gql(Some(&admin), SET_SEO, json!({ "id": "999999", "i": {} }))
+        .await;
     assert_eq!(error_code(&missing), "NOT_FOUND");
 }
 
@@ -529,23 +743,39 @@ async fn the_keyword_health_check_finds_keywords_without_a_page_or_description()
     let app = spawn().await;
     let admin = app.admin().await;
     let (page_id, _) = published_post(&app, &admin, "Twitter accounts", "aged accounts").await;
-    const ADD: &str = "mutation($i: AddSeoKeywordInput!) { adminAddSeoKeyword(input: $i) { id keyword } }";
-    app.ok(Some(&admin), ADD, json!({ "i": { "keyword": "jasa followers twitter murah" } })).await;
+    const ADD: &str =
+        "mutation($i: AddSeoKeywordInput!) { adminAddSeoKeyword(input: $i) { id keyword } }";
+    app.ok(
+        Some(&admin),
+        ADD,
+        json!({ "i": { "keyword": "jasa followers twitter murah" } }),
+    )
+    .await;
     app.ok(
         Some(&admin),
         ADD,
         json!({ "i": { "keyword": "buy twitter accounts", "subjectType": "POST", "subjectId": page_id } }),
     )
     .await;
-    let duplicate = app.gql(Some(&admin), ADD, json!({ "i": { "keyword": "Buy Twitter Accounts" } })).await;
+    let duplicate = app
+        .gql(
+            Some(&admin),
+            ADD,
+            json!({ "i": { "keyword": "Buy Twitter Accounts" } }),
+        )
+        .await;
     assert_eq!(error_code(&duplicate), "CONFLICT");
     let (_, customer) = app.customer("c@example.com").await;
     assert_eq!(
-        error_code(&app.gql(Some(&customer), ADD, json!({ "i": { "keyword": "x" } })).await),
+        error_code(
+            &app.gql(Some(&customer), ADD, json!({ "i": { "keyword": "x" } }))
+                .await
+        ),
         "FORBIDDEN"
     );
 
-    const HEALTH: &str = "{ adminSeoKeywords(onlyProblems: true) { keyword { keyword } problems } }";
+    const HEALTH: &str =
+        "{ adminSeoKeywords(onlyProblems: true) { keyword { keyword } problems } }";
     let health = app.ok(Some(&admin), HEALTH, json!({})).await["adminSeoKeywords"].clone();
     assert_eq!(
         health,
@@ -580,34 +810,71 @@ async fn announcements_reach_their_audience_with_a_read_state() {
     let (_, customer) = app.customer("c@example.com").await;
     const ANNOUNCE: &str = "mutation($i: CreateAnnouncementInput!) { adminCreateAnnouncement(input: $i) { id bodyHtml } }";
     let all = app
-        .ok(Some(&admin), ANNOUNCE, json!({ "i": { "title": "Maintenance", "body": "Tonight <script>x()</script>" } }))
+        .ok(
+            Some(&admin),
+            ANNOUNCE,
+            json!({ "i": { "title": "Maintenance", "body": "Tonight <script>x()</script>" } }),
+        )
         .await["adminCreateAnnouncement"]
         .clone();
     assert!(!all["bodyHtml"].as_str().unwrap().contains("<script"));
     let tiktok = app
-        .ok(Some(&admin), ANNOUNCE, json!({ "i": { "title": "TikTok news", "body": "x", "platform": "TIKTOK" } }))
+        .ok(
+            Some(&admin),
+            ANNOUNCE,
+            json!({ "i": { "title": "TikTok news", "body": "x", "platform": "TIKTOK" } }),
+        )
         .await["adminCreateAnnouncement"]["id"]
         .clone();
     assert_eq!(
-        error_code(&app.gql(Some(&customer), ANNOUNCE, json!({ "i": { "title": "t", "body": "b" } })).await),
+        error_code(
+            &app.gql(
+                Some(&customer),
+                ANNOUNCE,
+                json!({ "i": { "title": "t", "body": "b" } })
+            )
+            .await
+        ),
         "FORBIDDEN"
     );
 
     const MINE: &str = "query($u: Boolean) { myAnnouncements(unread: $u) { totalCount edges { node { id title readAt } } } }";
     let mine = app.ok(Some(&customer), MINE, json!({ "u": true })).await;
-    assert_eq!(mine["myAnnouncements"]["totalCount"], 1, "no TikTok order, no TikTok news");
-    assert_eq!(mine["myAnnouncements"]["edges"][0]["node"]["title"], "Maintenance");
-    assert_eq!(error_code(&app.gql(None, MINE, json!({})).await), "UNAUTHENTICATED");
+    assert_eq!(
+        mine["myAnnouncements"]["totalCount"], 1,
+        "no TikTok order, no TikTok news"
+    );
+    assert_eq!(
+        mine["myAnnouncements"]["edges"][0]["node"]["title"],
+        "Maintenance"
+    );
+    assert_eq!(
+        error_code(&app.gql(None, MINE, json!({})).await),
+        "UNAUTHENTICATED"
+    );
     const READ: &str = "mutation($ids: [ID!]!) { markAnnouncementsRead(ids: $ids) }";
-    let hidden = app.gql(Some(&customer), READ, json!({ "ids": [tiktok] })).await;
+    let hidden = app
+        .gql(Some(&customer), READ, json!({ "ids": [tiktok] }))
+        .await;
     assert_eq!(error_code(&hidden), "NOT_FOUND");
-    app.ok(Some(&customer), READ, json!({ "ids": [all["id"]] })).await;
-    app.ok(Some(&customer), READ, json!({ "ids": [all["id"]] })).await;
-    assert_eq!(app.ok(Some(&customer), MINE, json!({ "u": true })).await["myAnnouncements"]["totalCount"], 0);
+    app.ok(Some(&customer), READ, json!({ "ids": [all["id"]] }))
+        .await;
+    app.ok(Some(&customer), READ, json!({ "ids": [all["id"]] }))
+        .await;
+    assert_eq!(
+        app.ok(Some(&customer), MINE, json!({ "u": true })).await["myAnnouncements"]["totalCount"],
+        0
+    );
     let every = app.ok(Some(&customer), MINE, json!({ "u": false })).await;
     assert!(every["myAnnouncements"]["edges"][0]["node"]["readAt"].is_string());
     // The admin (who has ordered nothing) sees the general one, unread.
-    let admins = app.ok(Some(&admin), "mutation { markAllAnnouncementsRead }", json!({})).await;
+    let admins = app
+        .ok(
+            Some(&admin),
+            "mutation { markAllAnnouncementsRead }",
+            json!({}),
+        )
+        .await;
     assert_eq!(admins["markAllAnnouncementsRead"], 1);
 }
 
@@ -626,8 +893,13 @@ async fn mails_to(app: &TestApp, to: &str) -> Vec<MailRow> {
 
 /// The first link in a text starting with `prefix`, and its `token` parameter.
 fn link_in(text: &str, prefix: &str) -> (String, String) {
-    let start = text.find(prefix).unwrap_or_else(|| panic!("no {prefix} in {text}"));
-    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
     let url = url::Url::parse(&link).unwrap();
     let token = url
         .query_pairs()
@@ -639,7 +911,11 @@ fn link_in(text: &str, prefix: &str) -> (String, String) {
 
 async fn subscriber_status(app: &TestApp, admin: &str) -> Vec<(String, String)> {
     let data = app
-        .ok(Some(admin), "{ adminNewsletterSubscribers { edges { node { email status } } } }", json!({}))
+        .ok(
+            Some(admin),
+            "{ adminNewsletterSubscribers { edges { node { email status } } } }",
+            json!({}),
+        )
         .await;
     data["adminNewsletterSubscribers"]["edges"]
         .as_array()
@@ -659,14 +935,20 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     let app = spawn().await;
     let admin = app.admin().await;
     const SUBSCRIBE: &str = "mutation($e: String!) { subscribeNewsletter(email: $e) }";
-    const CONFIRM: &str = "mutation($e: String!, $t: String!) { confirmNewsletter(email: $e, token: $t) }";
-    const UNSUBSCRIBE: &str = "mutation($e: String!, $t: String!) { unsubscribeNewsletter(email: $e, token: $t) }";
+    const CONFIRM: &str =
+        "mutation($e: String!, $t: String!) { confirmNewsletter(email: $e, token: $t) }";
+    const UNSUBSCRIBE: &str =
+        "mutation($e: String!, $t: String!) { unsubscribeNewsletter(email: $e, token: $t) }";
     assert_eq!(
-        app.ok(None, SUBSCRIBE, json!({ "e": " Reader@Example.com " })).await["subscribeNewsletter"],
+        app.ok(None, SUBSCRIBE, json!({ "e": " Reader@Example.com " }))
+            .await["subscribeNewsletter"],
         true
     );
-    app.ok(None, SUBSCRIBE, json!({ "e": "other@example.com" })).await;
-    let bad = app.gql(None, SUBSCRIBE, json!({ "e": "not an address" })).await;
+    app.ok(None, SUBSCRIBE, json!({ "e": "other@example.com" }))
+        .await;
+    let bad = app
+        .gql(None, SUBSCRIBE, json!({ "e": "not an address" }))
+        .await;
     assert_eq!(error_field(&bad), "email");
     assert_eq!(
         subscriber_status(&app, &admin).await,
@@ -676,11 +958,15 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
         ]
     );
     // One confirmation mail, queued with the signup, however often the form is sent.
-    app.ok(None, SUBSCRIBE, json!({ "e": "reader@example.com" })).await;
+    app.ok(None, SUBSCRIBE, json!({ "e": "reader@example.com" }))
+        .await;
     let mails = mails_to(&app, "reader@example.com").await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].kind, "newsletter_confirm");
-    let (link, token) = link_in(&mails[0].text_body, "https://panel.example/newsletter/confirm?");
+    let (link, token) = link_in(
+        &mails[0].text_body,
+        "https://panel.example/newsletter/confirm?",
+    );
     let (_, other_token) = link_in(
         &mails_to(&app, "other@example.com").await[0].text_body,
         "https://panel.example/newsletter/confirm?",
@@ -690,35 +976,69 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     for (email, token) in [
         ("reader@example.com", other_token.clone()),
         ("other@example.com", token.clone()),
-        ("reader@example.com", "9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+        (
+            "reader@example.com",
+            "9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        ),
         ("reader@example.com", format!("{}x", token)),
         ("reader@example.com", String::new()),
     ] {
-        let refused = app.gql(None, CONFIRM, json!({ "e": email, "t": token })).await;
+        let refused = app
+            .gql(None, CONFIRM, json!({ "e": email, "t": token }))
+            .await;
         assert_eq!(error_code(&refused), "VALIDATION");
         assert_eq!(error_field(&refused), "token");
     }
     // A confirmation token is no unsubscribe token.
-    let refused = app.gql(None, UNSUBSCRIBE, json!({ "e": "reader@example.com", "t": token })).await;
+    let refused = app
+        .gql(
+            None,
+            UNSUBSCRIBE,
+            json!({ "e": "reader@example.com", "t": token }),
+        )
+        .await;
     assert_eq!(error_field(&refused), "token");
-    assert!(subscriber_status(&app, &admin).await.iter().all(|(_, s)| s == "PENDING"));
+    assert!(
+        subscriber_status(&app, &admin)
+            .await
+            .iter()
+            .all(|(_, s)| s == "PENDING")
+    );
     assert!(!format!("{mails:?}").contains("BOOSTER_SECRET_KEY"));
 
     // The link confirms (over HTTP, as a mail reader follows it).
-    let page = get(&app, link.strip_prefix("https://panel.example").unwrap(), &[]).await;
+    let page = get(
+        &app,
+        link.strip_prefix("https://panel.example").unwrap(),
+        &[],
+    )
+    .await;
     assert_eq!(page.status(), 200);
-    app.ok(None, CONFIRM, json!({ "e": "reader@example.com", "t": token })).await;
+    app.ok(
+        None,
+        CONFIRM,
+        json!({ "e": "reader@example.com", "t": token }),
+    )
+    .await;
     assert_eq!(
         subscriber_status(&app, &admin).await[1],
         ("reader@example.com".to_string(), "CONFIRMED".to_string())
     );
-    let export = app.ok(Some(&admin), "{ adminNewsletterExport }", json!({})).await;
+    let export = app
+        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
+        .await;
     let export = export["adminNewsletterExport"].as_str().unwrap();
     assert!(export.starts_with("email,confirmed_at\n") && export.contains("reader@example.com,"));
-    assert!(!export.contains("other@example.com"), "unconfirmed addresses are not exported");
+    assert!(
+        !export.contains("other@example.com"),
+        "unconfirmed addresses are not exported"
+    );
     let (_, customer) = app.customer("c@example.com").await;
     assert_eq!(
-        error_code(&app.gql(Some(&customer), "{ adminNewsletterExport }", json!({})).await),
+        error_code(
+            &app.gql(Some(&customer), "{ adminNewsletterExport }", json!({}))
+                .await
+        ),
         "FORBIDDEN"
     );
 
@@ -734,14 +1054,31 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     let issue = mails_to(&app, "reader@example.com").await.pop().unwrap();
     assert_eq!(issue.kind, "newsletter");
     assert!(!issue.html_body.as_deref().unwrap().contains("<script"));
-    let (unsubscribe_link, unsubscribe_token) =
-        link_in(&issue.text_body, "https://panel.example/newsletter/unsubscribe?");
-    assert!(issue.html_body.unwrap().contains("/newsletter/unsubscribe?"));
+    let (unsubscribe_link, unsubscribe_token) = link_in(
+        &issue.text_body,
+        "https://panel.example/newsletter/unsubscribe?",
+    );
+    assert!(
+        issue
+            .html_body
+            .unwrap()
+            .contains("/newsletter/unsubscribe?")
+    );
     let refused = app
-        .gql(None, UNSUBSCRIBE, json!({ "e": "other@example.com", "t": unsubscribe_token }))
+        .gql(
+            None,
+            UNSUBSCRIBE,
+            json!({ "e": "other@example.com", "t": unsubscribe_token }),
+        )
         .await;
-    assert_eq!(error_field(&refused), "token", "not reusable for another address");
-    let path = unsubscribe_link.strip_prefix("https://panel.example").unwrap();
+    assert_eq!(
+        error_field(&refused),
+        "token",
+        "not reusable for another address"
+    );
+    let path = unsubscribe_link
+        .strip_prefix("https://panel.example")
+        .unwrap();
     // GET shows a button (a link scanner unsubscribes nobody); POST unsubscribes.
     let shown = get(&app, path, &[]).await;
     assert_eq!(shown.status(), 200);
@@ -757,11 +1094,24 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     assert_eq!(one_click.status(), 200);
     assert_eq!(subscriber_status(&app, &admin).await[1].1, "UNSUBSCRIBED");
     // An old confirmation link does not subscribe the address again.
-    let again = app.gql(None, CONFIRM, json!({ "e": "reader@example.com", "t": token })).await;
+    let again = app
+        .gql(
+            None,
+            CONFIRM,
+            json!({ "e": "reader@example.com", "t": token }),
+        )
+        .await;
     assert_eq!(error_code(&again), "VALIDATION");
-    let forged = get(&app, "/newsletter/confirm?email=reader%40example.com&token=0.abc", &[]).await;
+    let forged = get(
+        &app,
+        "/newsletter/confirm?email=reader%40example.com&token=0.abc",
+        &[],
+    )
+    .await;
     assert_eq!(forged.status(), 400);
-    let export = app.ok(Some(&admin), "{ adminNewsletterExport }", json!({})).await;
+    let export = app
+        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
+        .await;
     assert_eq!(export["adminNewsletterExport"], "email,confirmed_at\n");
 }
 
@@ -770,10 +1120,23 @@ async fn signed_in_users_follow_their_newsletter_setting() {
     let app = spawn().await;
     let admin = app.admin().await;
     let (_, customer) = app.customer("member@example.com").await;
-    app.ok(Some(&customer), "mutation { subscribeNewsletter(email: \"Member@example.com\") }", json!({}))
+    app.ok(
+        Some(&customer),
+        "mutation { subscribeNewsletter(email: \"Member@example.com\") }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        mails_to(&app, "member@example.com").await.is_empty(),
+        "their address is verified"
+    );
+    let me = app
+        .ok(
+            Some(&customer),
+            "{ me { settings { notifyNewsletter } } }",
+            json!({}),
+        )
         .await;
-    assert!(mails_to(&app, "member@example.com").await.is_empty(), "their address is verified");
-    let me = app.ok(Some(&customer), "{ me { settings { notifyNewsletter } } }", json!({})).await;
     assert_eq!(me["me"]["settings"]["notifyNewsletter"], true);
     assert_eq!(subscriber_status(&app, &admin).await[0].1, "CONFIRMED");
     app.ok(
@@ -799,9 +1162,13 @@ async fn newsletter_signups_are_limited_per_client_address() {
     })
     .await;
     const SUBSCRIBE: &str = "mutation($e: String!) { subscribeNewsletter(email: $e) }";
-    app.ok(None, SUBSCRIBE, json!({ "e": "a@example.com" })).await;
-    app.ok(None, SUBSCRIBE, json!({ "e": "b@example.com" })).await;
-    let limited = app.gql(None, SUBSCRIBE, json!({ "e": "c@example.com" })).await;
+    app.ok(None, SUBSCRIBE, json!({ "e": "a@example.com" }))
+        .await;
+    app.ok(None, SUBSCRIBE, json!({ "e": "b@example.com" }))
+        .await;
+    let limited = app
+        .gql(None, SUBSCRIBE, json!({ "e": "c@example.com" }))
+        .await;
     assert_eq!(error_code(&limited), "RATE_LIMITED");
     assert!(mails_to(&app, "c@example.com").await.is_empty());
 }

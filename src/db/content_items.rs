@@ -91,9 +91,13 @@ pub fn visible_now() -> Box<
     dyn BoxableExpression<content_items::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
 > {
     Box::new(
-        content_items::status.eq(ContentStatus::Published).or(content_items::status
-            .eq(ContentStatus::Scheduled)
-            .and(content_items::publish_at.assume_not_null().le(diesel::dsl::now))),
+        content_items::status
+            .eq(ContentStatus::Published)
+            .or(content_items::status.eq(ContentStatus::Scheduled).and(
+                content_items::publish_at
+                    .assume_not_null()
+                    .le(diesel::dsl::now),
+            )),
     )
 }
 

@@ -75,7 +75,10 @@ pub async fn user_with_email(
     email: &str,
 ) -> QueryResult<Option<(i64, bool)>> {
     users::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(email.to_string()))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+                .bind::<diesel::sql_types::Text, _>(email.to_string()),
+        )
         .select((users::id, users::notify_newsletter))
         .first(conn)
         .await

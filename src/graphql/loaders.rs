@@ -183,7 +183,10 @@ impl Loader<SeoOf> for DbLoader {
             let rows = crate::db::seo_meta::SeoMetaRow::for_subjects(&mut conn, *subject, &ids)
                 .await
                 .map_err(load_error)?;
-            found.extend(rows.into_iter().map(|r| (SeoOf(r.subject_type, r.subject_id), r)));
+            found.extend(
+                rows.into_iter()
+                    .map(|r| (SeoOf(r.subject_type, r.subject_id), r)),
+            );
         }
         Ok(found)
     }

@@ -79,7 +79,10 @@ pub async fn unsubscribe_page(Query(link): Query<LinkQuery>) -> Response {
     )
 }
 
-pub async fn unsubscribe(State(state): State<HttpState>, Query(link): Query<LinkQuery>) -> Response {
+pub async fn unsubscribe(
+    State(state): State<HttpState>,
+    Query(link): Query<LinkQuery>,
+) -> Response {
     let result = async {
         let mut conn = state.app.pool.get().await?;
         newsletter::unsubscribe(&mut conn, &state.app.tokens, &link.email, &link.token).await

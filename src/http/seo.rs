@@ -163,7 +163,12 @@ pub async fn sitemap(State(state): State<HttpState>, request: HeaderMap) -> Resp
         xml.push_str("</sitemapindex>\n");
         xml
     };
-    cacheable(&request, "application/xml; charset=utf-8", body, newest(&urls))
+    cacheable(
+        &request,
+        "application/xml; charset=utf-8",
+        body,
+        newest(&urls),
+    )
 }
 
 /// One file of a sitemap index: `/sitemaps/<n>.xml`, n from 1.
@@ -188,7 +193,12 @@ pub async fn sitemap_file(
         return error_response(AppError::NotFound("sitemap"));
     };
     let body = urlset(&state.app.config.content.public_base_url, chunk);
-    cacheable(&request, "application/xml; charset=utf-8", body, newest(chunk))
+    cacheable(
+        &request,
+        "application/xml; charset=utf-8",
+        body,
+        newest(chunk),
+    )
 }
 
 pub async fn feed(State(state): State<HttpState>, request: HeaderMap) -> Response {
@@ -235,7 +245,10 @@ pub async fn feed(State(state): State<HttpState>, request: HeaderMap) -> Respons
             "{base}{}",
             crate::domain::content::seo::content_path(post.kind, post.language, &post.slug)
         );
-        let published = post.published_at.or(post.publish_at).unwrap_or(post.created_at);
+        let published = post
+            .published_at
+            .or(post.publish_at)
+            .unwrap_or(post.created_at);
         xml.push_str(&format!(
             "  <entry>\n    <title>{}</title>\n    <id>{}</id>\n    <link rel=\"alternate\" href=\"{}\"/>\n    <published>{}</published>\n    <updated>{}</updated>\n    <summary>{}</summary>\n    <content type=\"html\">{}</content>\n",
             escape(post.title.as_str()),
@@ -247,11 +260,19 @@ pub async fn feed(State(state): State<HttpState>, request: HeaderMap) -> Respons
             escape(post.body_html.as_str()),
         ));
         for tag in &post.tags {
-            xml.push_str(&format!("    <category term=\"{}\"/>\n", escape(tag.as_str())));
+            xml.push_str(&format!(
+                "    <category term=\"{}\"/>\n",
+                escape(tag.as_str())
+            ));
         }
         xml.push_str("  </entry>\n");
     }
     xml.push_str("</feed>\n");
     let last_modified = (!posts.is_empty()).then_some(updated);
-    cacheable(&request, "application/atom+xml; charset=utf-8", xml, last_modified)
+    cacheable(
+        &request,
+        "application/atom+xml; charset=utf-8",
+        xml,
+        last_modified,
+    )
 }

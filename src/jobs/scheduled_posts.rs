@@ -14,7 +14,11 @@ pub struct ScheduledPostsRun {
     pub published: usize,
 }
 
-super::job!(ScheduledPosts, "scheduled posts", content.scheduled_posts_interval);
+super::job!(
+    ScheduledPosts,
+    "scheduled posts",
+    content.scheduled_posts_interval
+);
 
 pub async fn run(state: &AppState) -> AppResult<ScheduledPostsRun> {
     let mut conn = state.pool.get().await?;

@@ -56,7 +56,9 @@ pub fn plain_text_paragraphs(markdown: &str) -> String {
         match event {
             Event::Text(t) | Event::Code(t) => line.push_str(&t),
             Event::SoftBreak | Event::HardBreak => line.push(' '),
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock) => {
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock,
+            ) => {
                 if !line.trim().is_empty() {
                     out.push_str(line.trim());
                     out.push_str("\n\n");
@@ -117,7 +119,15 @@ mod tests {
              <p onclick=\"alert(4)\" style=\"color:red\">p</p><iframe src=\"https://e.com\"></iframe>",
         );
         let lower = html.to_lowercase();
-        for bad in ["<script", "alert(", "javascript:", "onerror", "onclick", "<iframe", "style="] {
+        for bad in [
+            "<script",
+            "alert(",
+            "javascript:",
+            "onerror",
+            "onclick",
+            "<iframe",
+            "style=",
+        ] {
             assert!(!lower.contains(bad), "{bad} survived in {html}");
         }
         assert!(html.contains("<h1>Hi</h1>"));

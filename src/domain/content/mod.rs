@@ -21,7 +21,12 @@ use crate::error::{AppError, AppResult};
 
 /// Trimmed text of at most `max` characters, with no control characters other than
 /// newlines and tabs; empty refused when `required`.
-pub(crate) fn check_text(field: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
+pub(crate) fn check_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> AppResult<String> {
     let value = value.trim();
     if required && value.is_empty() {
         return Err(AppError::validation(

@@ -13,13 +13,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     crypto::TokenSigner,
-    mail::{self, Lang, NewMail},
     db::{
         enums::NewsletterStatus,
         newsletter_subscribers::{SubscriberRow, user_with_email},
         schema::{newsletter_subscribers, users},
     },
     error::{AppError, AppResult},
+    mail::{self, Lang, NewMail},
 };
 
 const CONFIRM: &str = "newsletter-confirm";
@@ -39,7 +39,9 @@ pub fn looks_like_email(email: &str) -> bool {
         && !domain.ends_with('.')
         && !domain.contains('@')
         && email.len() <= MAX_EMAIL
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'))
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+        })
 }
 
 /// The stored form of an address: trimmed, lower-case; VALIDATION on `email` if it
@@ -47,13 +49,20 @@ pub fn looks_like_email(email: &str) -> bool {
 pub fn normalize_email(email: &str) -> AppResult<String> {
     let email = email.trim().to_lowercase();
     if !looks_like_email(&email) {
-        return Err(AppError::validation("email", "email is not an email address"));
+        return Err(AppError::validation(
+            "email",
+            "email is not an email address",
+        ));
     }
     Ok(email)
 }
 
 pub fn confirm_token(signer: &TokenSigner, email: &str) -> String {
-    signer.sign(CONFIRM, email, Some(Utc::now().timestamp() + CONFIRM_VALID_SECONDS))
+    signer.sign(
+        CONFIRM,
+        email,
+        Some(Utc::now().timestamp() + CONFIRM_VALID_SECONDS),
+    )
 }
 
 pub fn unsubscribe_token(signer: &TokenSigner, email: &str) -> String {
@@ -61,7 +70,8 @@ pub fn unsubscribe_token(signer: &TokenSigner, email: &str) -> String {
 }
 
 fn query_link(base_url: &str, path: &str, email: &str, token: &str) -> String {
-    let mut url = url::Url::parse(&format!("{base_url}{path}")).expect("PUBLIC_BASE_URL is checked at start");
+    let mut url =
+        url::Url::parse(&format!("{base_url}{path}")).expect("PUBLIC_BASE_URL is checked at start");
     url.query_pairs_mut()
         .append_pair("email", email)
         .append_pair("token", token);
@@ -70,13 +80,23 @@ fn query_link(base_url: &str, path: &str, email: &str, token: &str) -> String {
 
 /// The link in a confirmation mail.
 pub fn confirm_link(base_url: &str, signer: &TokenSigner, email: &str) -> String {
-    query_link(base_url, "/newsletter/confirm", email, &confirm_token(signer, email))
+    query_link(
+        base_url,
+        "/newsletter/confirm",
+        email,
+        &confirm_token(signer, email),
+    )
 }
 
 /// The one-click unsubscribe link of every newsletter mail (also its
 /// `List-Unsubscribe` header, POSTed to by mail clients per RFC 8058).
 pub fn unsubscribe_link(base_url: &str, signer: &TokenSigner, email: &str) -> String {
-    query_link(base_url, "/newsletter/unsubscribe", email, &unsubscribe_token(signer, email))
+    query_link(
+        base_url,
+        "/newsletter/unsubscribe",
+        email,
+        &unsubscribe_token(signer, email),
+    )
 }
 
 /// What a signup did. Callers answer the same to an anonymous visitor whatever
@@ -273,7 +293,11 @@ async fn set_status(
 }
 
 /// Sets `notifyNewsletter` of the user with this address, if there is one.
-async fn follow_user_setting(conn: &mut AsyncPgConnection, email: &str, on: bool) -> AppResult<Option<i64>> {
+async fn follow_user_setting(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    on: bool,
+) -> AppResult<Option<i64>> {
     let Some((user_id, current)) = user_with_email(conn, email).await? else {
         return Ok(None);
     };
@@ -388,10 +412,14 @@ pub async fn export_csv(conn: &mut AsyncPgConnection) -> AppResult<String> {
         writer
             .write_record([
                 row.email.as_str(),
-                &row.confirmed_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+                &row.confirmed_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_default(),
             ])
             .map_err(AppError::internal)?;
     }
-    let bytes = writer.into_inner().map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
     String::from_utf8(bytes).map_err(AppError::internal)
 }

@@ -154,7 +154,10 @@ pub async fn create(
                     .await?
                     .filter(|o| o.kind == input.kind)
                     .ok_or_else(|| {
-                        AppError::validation("translationOf", "translationOf names no item of this kind")
+                        AppError::validation(
+                            "translationOf",
+                            "translationOf names no item of this kind",
+                        )
                     })?;
                 if original.language == input.language {
                     return Err(AppError::validation(

@@ -184,15 +184,16 @@ pub fn effective(
     site: &SiteSettings,
     base_url: &str,
 ) -> SeoMeta {
-    let set = |pick: fn(&SeoMetaRow) -> &Option<String>| {
-        overrides.and_then(|row| pick(row).clone())
-    };
+    let set =
+        |pick: fn(&SeoMetaRow) -> &Option<String>| overrides.and_then(|row| pick(row).clone());
     let default_title = match site.site_name.trim() {
         "" => source.title.to_string(),
         name => format!("{} | {name}", source.title),
     };
     let default_description = match markdown::truncate_words(source.text, DESCRIPTION_CHARS) {
-        text if text.is_empty() => markdown::truncate_words(&site.default_meta_description, DESCRIPTION_CHARS),
+        text if text.is_empty() => {
+            markdown::truncate_words(&site.default_meta_description, DESCRIPTION_CHARS)
+        }
         text => text,
     };
     let meta_title = set(|r| &r.meta_title).unwrap_or(default_title);
@@ -231,21 +232,26 @@ mod tests {
         let meta = effective(&source, None, &site, "https://panel.example");
         assert_eq!(meta.meta_title, "Buy followers | Booster");
         assert!(meta.meta_description.chars().count() <= DESCRIPTION_CHARS);
-        assert_eq!(meta.canonical_url, "https://panel.example/blog/buy-followers");
+        assert_eq!(
+            meta.canonical_url,
+            "https://panel.example/blog/buy-followers"
+        );
         assert_eq!(meta.og_title, meta.meta_title);
         let mut row = check(SeoSubject::Post, 1, SeoInput::default()).unwrap();
         row.meta_description = Some("Own words".into());
         let meta = effective(&source, Some(&row), &site, "https://panel.example");
         assert_eq!(meta.meta_description, "Own words");
         assert_eq!(meta.og_description, "Own words");
-        assert!(check(
-            SeoSubject::Post,
-            1,
-            SeoInput {
-                canonical_url: Some("javascript:alert(1)".into()),
-                ..Default::default()
-            }
-        )
-        .is_err());
+        assert!(
+            check(
+                SeoSubject::Post,
+                1,
+                SeoInput {
+                    canonical_url: Some("javascript:alert(1)".into()),
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
     }
 }

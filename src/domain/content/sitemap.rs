@@ -9,9 +9,7 @@ use diesel_async::AsyncPgConnection;
 use super::seo;
 use crate::{
     db::{
-        categories::CategoryRow,
-        content_items::ContentItemRow,
-        enums::ContentKind,
+        categories::CategoryRow, content_items::ContentItemRow, enums::ContentKind,
         services::ServiceRow,
     },
     error::AppResult,
@@ -30,7 +28,10 @@ pub struct PublicUrl {
 /// When a page or post last changed as visitors see it.
 pub fn changed_at(row: &ContentItemRow) -> DateTime<Utc> {
     // A scheduled item goes public without its row changing until the job runs.
-    let public_since = row.published_at.or(row.publish_at).unwrap_or(row.updated_at);
+    let public_since = row
+        .published_at
+        .or(row.publish_at)
+        .unwrap_or(row.updated_at);
     row.updated_at.max(public_since)
 }
 
@@ -72,7 +73,10 @@ pub async fn public_urls(conn: &mut AsyncPgConnection) -> AppResult<Vec<PublicUr
 }
 
 /// The newest visible posts, newest change first, for the feed.
-pub async fn feed_posts(conn: &mut AsyncPgConnection, limit: i64) -> AppResult<Vec<ContentItemRow>> {
+pub async fn feed_posts(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> AppResult<Vec<ContentItemRow>> {
     let mut posts = ContentItemRow::visible_entries(conn, Some(ContentKind::Post), limit).await?;
     posts.sort_by_key(|row| std::cmp::Reverse((changed_at(row), row.id)));
     Ok(posts)

@@ -59,9 +59,12 @@ pub fn check_slug(field: &str, slug: &str) -> AppResult<String> {
     let slug = slug.trim();
     let well_formed = !slug.is_empty()
         && slug.len() <= MAX_SLUG
-        && slug
-            .split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        && slug.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     if !well_formed {
         return Err(AppError::validation(
             field,
@@ -83,7 +86,11 @@ async fn taken(
     let except = except.unwrap_or(0);
     let count: i64 = match subject {
         SeoSubject::Page | SeoSubject::Post => {
-            let kind = if subject == SeoSubject::Page { ContentKind::Page } else { ContentKind::Post };
+            let kind = if subject == SeoSubject::Page {
+                ContentKind::Page
+            } else {
+                ContentKind::Post
+            };
             content_items::table
                 .filter(content_items::kind.eq(kind))
                 .filter(content_items::slug.eq(slug))
@@ -268,12 +275,23 @@ mod tests {
 
     #[test]
     fn slugs_from_titles_and_checks() {
-        assert_eq!(slugify("Jasa Followers Twitter Murah!"), "jasa-followers-twitter-murah");
+        assert_eq!(
+            slugify("Jasa Followers Twitter Murah!"),
+            "jasa-followers-twitter-murah"
+        );
         assert_eq!(slugify("  Café -- Crème  "), "cafe-creme");
         assert_eq!(slugify("日本"), "item");
         assert_eq!(slugify(&"a".repeat(200)).len(), MAX_SLUG);
         assert!(check_slug("slug", "twitter-followers").is_ok());
-        for bad in ["", "Upper", "two--hyphens", "-lead", "trail-", "sp ace", "a/b"] {
+        for bad in [
+            "",
+            "Upper",
+            "two--hyphens",
+            "-lead",
+            "trail-",
+            "sp ace",
+            "a/b",
+        ] {
             assert!(check_slug("slug", bad).is_err(), "{bad:?}");
         }
     }

@@ -15,17 +15,15 @@ use crate::{
         seo, site, slugs,
     },
     error::AppError,
-    mail::Lang,
     graphql::{
         ClientIp, check_date, conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         parse_id, state,
-        types::content::{
-            Announcement, ContentItem, SeoInput, SeoKeyword, SiteSettings,
-        },
+        types::content::{Announcement, ContentItem, SeoInput, SeoKeyword, SiteSettings},
         viewer,
     },
+    mail::Lang,
     rate_limit::IpRateLimiter,
 };
 
@@ -298,7 +296,9 @@ impl ContentMutation {
         &self,
         ctx: &Context<'_>,
         email: String,
-        #[graphql(desc = "The language of the confirmation mail (default: the signed-in user's, else Indonesian).")]
+        #[graphql(
+            desc = "The language of the confirmation mail (default: the signed-in user's, else Indonesian)."
+        )]
         language: Option<Language>,
     ) -> ApiResult<bool> {
         if let Some(ClientIp(Some(ip))) = ctx.data_opt::<ClientIp>()
@@ -372,8 +372,7 @@ impl ContentMutation {
         email: String,
         token: String,
     ) -> ApiResult<bool> {
-        newsletter::unsubscribe(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token)
-            .await?;
+        newsletter::unsubscribe(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token).await?;
         Ok(true)
     }
 }

@@ -40,9 +40,9 @@ const MAX_SLUG_ARGUMENT: usize = 200;
 fn tag_filter(tag: Option<String>) -> ApiResult<Option<String>> {
     match tag.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(tag) if tag.chars().count() > pages_posts::MAX_TAG => Err(
-            crate::error::AppError::validation("tag", "tag is too long").into(),
-        ),
+        Some(tag) if tag.chars().count() > pages_posts::MAX_TAG => {
+            Err(crate::error::AppError::validation("tag", "tag is too long").into())
+        }
         Some(tag) => Ok(Some(tag.to_lowercase())),
     }
 }
@@ -76,19 +76,31 @@ impl ContentQuery {
         Ok(keyset_connection(rows, |r| r.id, ContentItem))
     }
 
-    async fn by_slug(ctx: &Context<'_>, kind: ContentKind, slug: &str) -> ApiResult<Option<ContentItem>> {
+    async fn by_slug(
+        ctx: &Context<'_>,
+        kind: ContentKind,
+        slug: &str,
+    ) -> ApiResult<Option<ContentItem>> {
         let slug = slug_argument(slug)?;
         let admin = viewer(ctx).is_admin();
-        Ok(pages_posts::by_slug(&mut *conn(ctx).await?, kind, slug, admin)
-            .await?
-            .map(ContentItem))
+        Ok(
+            pages_posts::by_slug(&mut *conn(ctx).await?, kind, slug, admin)
+                .await?
+                .map(ContentItem),
+        )
     }
 }
 
 /// Loads the SEO overrides of a page of items in one statement when the query
 /// selects `seo`.
 async fn prefetch_seo(ctx: &Context<'_>, rows: &[ContentItemRow]) -> ApiResult<()> {
-    if ctx.look_ahead().field("edges").field("node").field("seo").exists() {
+    if ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("seo")
+        .exists()
+    {
         prefetch(ctx, rows.iter().map(|r| SeoOf(r.kind.into(), r.id))).await?;
     }
     Ok(())
@@ -144,7 +156,8 @@ impl ContentQuery {
         let slug = slug_argument(&slug)?;
         let admin = viewer(ctx).is_admin();
         let mut conn = conn(ctx).await?;
-        let Some((id, current)) = slugs::redirect_target(&mut conn, subject_type, slug).await? else {
+        let Some((id, current)) = slugs::redirect_target(&mut conn, subject_type, slug).await?
+        else {
             return Ok(None);
         };
         let path = match subject_type {
@@ -159,16 +172,20 @@ impl ContentQuery {
                     None => return Ok(None),
                 }
             }
-            SeoSubject::Category => match CategoryRow::find_active_by_slug(&mut conn, &current).await? {
-                Some(_) => seo::category_path(&current),
-                None if admin => seo::category_path(&current),
-                None => return Ok(None),
-            },
-            SeoSubject::Service => match ServiceRow::find_active_by_slug(&mut conn, &current).await? {
-                Some(_) => seo::service_path(&current),
-                None if admin => seo::service_path(&current),
-                None => return Ok(None),
-            },
+            SeoSubject::Category => {
+                match CategoryRow::find_active_by_slug(&mut conn, &current).await? {
+                    Some(_) => seo::category_path(&current),
+                    None if admin => seo::category_path(&current),
+                    None => return Ok(None),
+                }
+            }
+            SeoSubject::Service => {
+                match ServiceRow::find_active_by_slug(&mut conn, &current).await? {
+                    Some(_) => seo::service_path(&current),
+                    None if admin => seo::service_path(&current),
+                    None => return Ok(None),
+                }
+            }
         };
         Ok(Some(SlugRedirect {
             subject_type,
@@ -179,19 +196,27 @@ impl ContentQuery {
     }
 
     /// An active category by its current slug.
-    async fn category_by_slug(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Option<ServiceCategory>> {
+    async fn category_by_slug(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> ApiResult<Option<ServiceCategory>> {
         let slug = slug_argument(&slug)?;
-        Ok(CategoryRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
-            .await?
-            .map(ServiceCategory))
+        Ok(
+            CategoryRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
+                .await?
+                .map(ServiceCategory),
+        )
     }
 
     /// An active service by its current slug.
     async fn service_by_slug(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Option<Service>> {
         let slug = slug_argument(&slug)?;
-        Ok(ServiceRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
-            .await?
-            .map(Service))
+        Ok(
+            ServiceRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
+                .await?
+                .map(Service),
+        )
     }
 
     /// The site's name, default meta, social profiles, contact details and analytics ids.
@@ -200,22 +225,38 @@ impl ContentQuery {
     }
 
     /// Announcements for the signed-in user, newest first; only unread ones with `unread: true`.
-    #[graphql(guard = "RoleGuard::User", complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn my_announcements(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] unread: bool,
+        unread: Option<bool>,
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Page<Announcement>> {
         let user = current_user(ctx)?;
         let page = keyset_args(first, after.as_deref())?;
-        let rows = announcements::for_user(&mut *conn(ctx).await?, user.id(), unread, page).await?;
-        Ok(keyset_connection(rows, |r| r.announcement.id, Announcement::from))
+        let rows = announcements::for_user(
+            &mut *conn(ctx).await?,
+            user.id(),
+            unread.unwrap_or(false),
+            page,
+        )
+        .await?;
+        Ok(keyset_connection(
+            rows,
+            |r| r.announcement.id,
+            Announcement::from,
+        ))
     }
 
     /// Every page or post of any status, newest first (admins).
-    #[graphql(guard = "RoleGuard::Admin", complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn admin_content(
         &self,
         ctx: &Context<'_>,
@@ -240,7 +281,11 @@ impl ContentQuery {
 
     /// One page or post by id, any status (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_content_item(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ContentItem>> {
+    async fn admin_content_item(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<ContentItem>> {
         let id = parse_id("id", &id)?;
         Ok(ContentItemRow::find(&mut *conn(ctx).await?, id)
             .await?
@@ -248,7 +293,10 @@ impl ContentQuery {
     }
 
     /// Every announcement, newest first (admins).
-    #[graphql(guard = "RoleGuard::Admin", complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn admin_announcements(
         &self,
         ctx: &Context<'_>,
@@ -258,10 +306,11 @@ impl ContentQuery {
         let page = keyset_args(first, after.as_deref())?;
         let rows =
             crate::db::announcements::AnnouncementRow::list(&mut *conn(ctx).await?, page).await?;
-        Ok(keyset_connection(rows, |r| r.id, |row| Announcement {
-            row,
-            read_at: None,
-        }))
+        Ok(keyset_connection(
+            rows,
+            |r| r.id,
+            |row| Announcement { row, read_at: None },
+        ))
     }
 
     /// The SEO health check (admins): every target keyword with what is wrong
@@ -284,7 +333,10 @@ impl ContentQuery {
     }
 
     /// Newsletter addresses, newest first (admins).
-    #[graphql(guard = "RoleGuard::Admin", complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn admin_newsletter_subscribers(
         &self,
         ctx: &Context<'_>,

@@ -175,19 +175,25 @@ impl ContentItem {
     }
 
     async fn published_at(&self) -> Option<DateTime<Utc>> {
-        self.0.published_at.or(self
-            .0
-            .publish_at
-            .filter(|_| self.0.status == ContentStatus::Scheduled))
+        self.0
+            .published_at
+            .or(self
+                .0
+                .publish_at
+                .filter(|_| self.0.status == ContentStatus::Scheduled))
             .filter(|at| *at <= Utc::now())
     }
 
     /// The author's display name.
     async fn author_name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         match self.0.author_id {
-            Some(id) => Ok(crate::graphql::lookup(ctx, crate::graphql::loaders::UserId(id), "author")
-                .await?
-                .map(|user| user.name)),
+            Some(id) => {
+                Ok(
+                    crate::graphql::lookup(ctx, crate::graphql::loaders::UserId(id), "author")
+                        .await?
+                        .map(|user| user.name),
+                )
+            }
             None => Ok(None),
         }
     }
@@ -209,11 +215,13 @@ impl ContentItem {
     async fn translations(&self, ctx: &Context<'_>) -> ApiResult<Vec<ContentItem>> {
         let mut conn = conn(ctx).await?;
         let admin = viewer(ctx).is_admin();
-        Ok(content::pages_posts::translations(&mut conn, &self.0, admin)
-            .await?
-            .into_iter()
-            .map(ContentItem)
-            .collect())
+        Ok(
+            content::pages_posts::translations(&mut conn, &self.0, admin)
+                .await?
+                .into_iter()
+                .map(ContentItem)
+                .collect(),
+        )
     }
 
     async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
