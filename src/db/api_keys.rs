@@ -26,3 +26,17 @@ pub struct NewApiKey<'a> {
     pub prefix: &'a str,
     pub key_hash: &'a [u8],
 }
+
+impl ApiKeyRow {
+    /// The keys of many users, newest first within each user.
+    pub async fn for_users(
+        conn: &mut diesel_async::AsyncPgConnection,
+        user_ids: &[i64],
+    ) -> QueryResult<Vec<ApiKeyRow>> {
+        let query = api_keys::table
+            .filter(api_keys::user_id.eq_any(user_ids))
+            .order((api_keys::user_id, api_keys::id.desc()))
+            .select(ApiKeyRow::as_select());
+        diesel_async::RunQueryDsl::load(query, conn).await
+    }
+}

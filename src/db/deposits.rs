@@ -32,6 +32,11 @@ pub struct DepositRow {
     pub next_check_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// CREDITED or REJECTED once an admin resolved the flag.
+    pub resolution: Option<String>,
+    pub resolved_by: Option<i64>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_note: Option<String>,
 }
 
 super::reads_by_id!(DepositRow, deposits);

@@ -149,6 +149,8 @@ text_enum! {
         Refund = "REFUND",
         /// A manual correction by an admin (either sign).
         Adjustment = "ADJUSTMENT",
+        /// Money back for an order, given by an admin (at most once per order).
+        ManualRefund = "MANUAL_REFUND",
     }
 }
 

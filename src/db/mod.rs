@@ -1,6 +1,7 @@
 //! Storage: the connection pool, embedded migrations, row structs per table and
 //! the text-backed enums they use. Nothing here knows a business rule.
 
+pub mod admin_audit_log;
 pub mod announcements;
 pub mod api_keys;
 pub mod catalog_changes;

@@ -39,6 +39,8 @@ pub struct OrderRow {
     pub last_synced_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub fallback_used: bool,
+    /// What the provider charges for it, in rupiah, recorded when it accepted it.
+    pub provider_cost: Option<i64>,
 }
 
 super::reads_by_id!(OrderRow, orders);
@@ -224,6 +226,27 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// Records what the order costs at its provider, as of now: the provider
+    /// service's rate per 1000 (provider currency), the provider's exchange rate,
+    /// and the cost in rupiah, rounded. Called when the provider accepts it, so a
+    /// later rate or exchange-rate change never rewrites a past order's cost.
+    pub async fn record_provider_cost(
+        conn: &mut AsyncPgConnection,
+        order_id: i64,
+    ) -> QueryResult<usize> {
+        diesel::sql_query(
+            "UPDATE orders o SET provider_rate = s.provider_rate, \
+               provider_exchange_rate = p.exchange_rate, \
+               provider_cost = round(s.provider_rate * o.quantity / 1000 * p.exchange_rate)::bigint \
+             FROM services s, providers p \
+             WHERE o.id = $1 AND s.provider_id = o.provider_id \
+               AND s.provider_service_id = o.provider_service_id AND p.id = o.provider_id",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(order_id)
+        .execute(conn)
+        .await
+    }
+
     /// Those of `order_ids` that `user_id` owns, in one statement (others' and
     /// missing ids are simply absent).
     pub async fn find_many_owned(

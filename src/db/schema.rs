@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    admin_audit_log (id) {
+        id -> Int8,
+        admin_id -> Int8,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Nullable<Int8>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     announcement_reads (announcement_id, user_id) {
         announcement_id -> Int8,
         user_id -> Int8,
@@ -111,6 +125,10 @@ diesel::table! {
         next_check_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<Int8>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolution_note -> Nullable<Text>,
     }
 }
 
@@ -215,6 +233,9 @@ diesel::table! {
         last_synced_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         fallback_used -> Bool,
+        provider_rate -> Nullable<Numeric>,
+        provider_exchange_rate -> Nullable<Numeric>,
+        provider_cost -> Nullable<Int8>,
     }
 }
 
@@ -405,6 +426,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         discount_bps -> Int4,
+        admin_note -> Text,
     }
 }
 
@@ -417,6 +439,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(admin_audit_log -> users (admin_id));
 diesel::joinable!(announcement_reads -> announcements (announcement_id));
 diesel::joinable!(announcement_reads -> users (user_id));
 diesel::joinable!(announcements -> users (author_id));
@@ -442,6 +465,7 @@ diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_audit_log,
     announcement_reads,
     announcements,
     api_keys,

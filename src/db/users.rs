@@ -32,6 +32,8 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
     /// The reseller discount on list prices, basis points (see `domain::pricing`).
     pub discount_bps: i32,
+    /// An admin's private note; customers never see it.
+    pub admin_note: String,
 }
 
 super::reads_by_id!(UserRow, users);
@@ -67,7 +69,7 @@ pub struct UserSettingsChangeset {
 /// Which users an admin list shows.
 #[derive(Debug, Default, Clone)]
 pub struct UserFilter {
-    /// Text the email or name contains.
+    /// Text the email or name contains, or the user's id.
     pub search: Option<String>,
     pub role: Option<Role>,
     pub banned: Option<bool>,
@@ -81,13 +83,21 @@ impl UserRow {
         page: KeysetPage,
     ) -> QueryResult<Paginated<UserRow>> {
         let pattern = contains_pattern(filter.search.as_deref());
+        // A search that is a number (or `#123`) also finds the user with that id.
+        let id: i64 = filter
+            .search
+            .as_deref()
+            .map(|s| s.trim().trim_start_matches('#'))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1);
         let build = || {
             let mut q = users::table.select(UserRow::as_select()).into_boxed();
             if let Some(pattern) = &pattern {
                 q = q.filter(
                     users::email
                         .ilike(pattern.clone())
-                        .or(users::name.ilike(pattern.clone())),
+                        .or(users::name.ilike(pattern.clone()))
+                        .or(users::id.eq(id)),
                 );
             }
             if let Some(role) = filter.role {
@@ -101,5 +111,46 @@ impl UserRow {
             q
         };
         paginate_keyset(conn, build, users::id, page).await
+    }
+}
+
+/// What an admin sees about a customer at a glance, from the ledger, orders,
+/// keys and sessions.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct UserStats {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub user_id: i64,
+    /// Credited deposits, all time.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub lifetime_deposits: i64,
+    /// Order charges less refunds, all time.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub spend: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub order_count: i64,
+    /// The last use of any of their API keys or sessions.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl UserStats {
+    /// The figures of many users in one statement.
+    pub async fn for_users(
+        conn: &mut AsyncPgConnection,
+        user_ids: &[i64],
+    ) -> QueryResult<Vec<UserStats>> {
+        let query = diesel::sql_query(
+            "SELECT u.id AS user_id, \
+               COALESCE((SELECT sum(amount) FROM ledger_entries l \
+                 WHERE l.user_id = u.id AND l.kind = 'DEPOSIT'), 0)::bigint AS lifetime_deposits, \
+               COALESCE((SELECT -sum(amount) FROM ledger_entries l \
+                 WHERE l.user_id = u.id AND l.kind IN ('ORDER_CHARGE', 'REFUND', 'MANUAL_REFUND')), 0)::bigint AS spend, \
+               (SELECT count(*) FROM orders o WHERE o.user_id = u.id) AS order_count, \
+               GREATEST((SELECT max(last_used_at) FROM api_keys k WHERE k.user_id = u.id), \
+                        (SELECT max(last_used_at) FROM sessions s WHERE s.user_id = u.id)) AS last_seen_at \
+             FROM users u WHERE u.id = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(user_ids);
+        diesel_async::RunQueryDsl::load(query, conn).await
     }
 }

@@ -241,6 +241,31 @@ pub async fn set_discount(
         .ok_or(AppError::NotFound("user"))
 }
 
+/// The longest private note on a user.
+pub const MAX_ADMIN_NOTE_CHARS: usize = 4000;
+
+/// Sets an admin's private note on a user (empty clears it).
+pub async fn set_admin_note(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    note: &str,
+) -> AppResult<UserRow> {
+    let note = note.trim();
+    if note.chars().count() > MAX_ADMIN_NOTE_CHARS {
+        return Err(AppError::validation(
+            "note",
+            format!("a note is at most {MAX_ADMIN_NOTE_CHARS} characters"),
+        ));
+    }
+    diesel::update(users::table.find(user_id))
+        .set(users::admin_note.eq(note))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("user"))
+}
+
 /// Bans (with a reason) or unbans a user. A banned user's requests are refused.
 pub async fn set_banned(
     conn: &mut AsyncPgConnection,

@@ -392,3 +392,101 @@ pub async fn claim_for_reconcile(
     })
     .await
 }
+
+/// What an admin decides about a flagged deposit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum DepositResolution {
+    /// The money arrived: credit the deposit's amount (once, through the wallet).
+    Credit,
+    /// Nothing to credit: clear the flag; a pending deposit becomes FAILED.
+    Reject,
+}
+
+/// Resolves a flagged deposit, once: the row is locked, a deposit that is not
+/// flagged (or was resolved already) is a CONFLICT, and a credit goes through the
+/// wallet, whose unique index allows one DEPOSIT credit per deposit, so a deposit
+/// that was credited before it was flagged (a reversal after payment) can only be
+/// rejected. The flag's reason stays as history.
+pub async fn resolve_flagged(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    deposit_id: i64,
+    resolution: DepositResolution,
+    reason: &str,
+) -> AppResult<DepositRow> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::validation("reason", "a reason is required"));
+    }
+    if reason.chars().count() > 500 {
+        return Err(AppError::validation(
+            "reason",
+            "the reason is too long (500 characters at most)",
+        ));
+    }
+    conn.transaction(async |conn| {
+        let deposit = DepositRow::find_for_update(conn, deposit_id)
+            .await?
+            .ok_or(AppError::NotFound("deposit"))?;
+        if !deposit.flagged || deposit.resolution.is_some() {
+            return Err(AppError::conflict(
+                "this deposit is not waiting for a decision",
+            ));
+        }
+        let now = Utc::now();
+        let (status, paid_at, resolved_as) = match resolution {
+            DepositResolution::Credit => {
+                wallet::credit(
+                    conn,
+                    deposit.user_id,
+                    deposit.amount,
+                    LedgerKind::Deposit,
+                    &LedgerRef {
+                        deposit_id: Some(deposit.id),
+                        actor_id: Some(admin_id),
+                        note: format!(
+                            "deposit {} credited by an admin: {reason}",
+                            deposit.merchant_ref
+                        ),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    AppError::Conflict(_) => AppError::conflict(
+                        "this deposit was credited already; it can only be rejected",
+                    ),
+                    other => other,
+                })?;
+                (
+                    DepositStatus::Paid,
+                    Some(deposit.paid_at.unwrap_or(now)),
+                    "CREDITED",
+                )
+            }
+            DepositResolution::Reject => {
+                let status = if deposit.status == DepositStatus::Pending {
+                    DepositStatus::Failed
+                } else {
+                    deposit.status
+                };
+                (status, deposit.paid_at, "REJECTED")
+            }
+        };
+        Ok(diesel::update(deposits::table.find(deposit.id))
+            .set((
+                deposits::status.eq(status),
+                deposits::paid_at.eq(paid_at),
+                deposits::flagged.eq(false),
+                deposits::resolution.eq(resolved_as),
+                deposits::resolved_by.eq(admin_id),
+                deposits::resolved_at.eq(now),
+                deposits::resolution_note.eq(reason),
+                deposits::updated_at.eq(now),
+            ))
+            .returning(DepositRow::as_returning())
+            .get_result(conn)
+            .await?)
+    })
+    .await
+}

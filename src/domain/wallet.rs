@@ -112,6 +112,7 @@ async fn record(
                 "ledger_entries_once_per_order",
                 "ledger_entries_once_per_mass_order",
                 "ledger_entries_once_per_deposit",
+                "ledger_entries_manual_refund_once",
             ];
             if once.iter().any(|c| is_unique_violation(&e, c)) {
                 AppError::conflict(format!("{kind} was already applied"))

@@ -7,13 +7,14 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::db::{
     PgPool, PooledConn,
+    api_keys::ApiKeyRow,
     categories::CategoryRow,
     deposits::{DepositEventRow, DepositRow},
     orders::{OrderEventRow, OrderRequestRow, OrderRow},
     provider_calls::CallStats,
     providers::ProviderRow,
     services::ServiceRow,
-    users::UserRow,
+    users::{UserRow, UserStats},
 };
 
 type LoadError = Arc<anyhow::Error>;
@@ -119,6 +120,34 @@ where
         Ok(keys
             .iter()
             .map(|k| (k.clone(), found.remove(&k.0)))
+            .collect())
+    }
+}
+
+children_loader!(
+    /// A user's API keys, newest first.
+    ApiKeysOf, ApiKeyRow, ApiKeyRow::for_users, user_id
+);
+
+/// A user's figures for admins (deposits, spend, orders, last seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StatsOfUser(pub i64);
+
+impl Loader<StatsOfUser> for DbLoader {
+    type Value = UserStats;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[StatsOfUser],
+    ) -> Result<HashMap<StatsOfUser, UserStats>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = UserStats::for_users(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|s| (StatsOfUser(s.user_id), s))
             .collect())
     }
 }

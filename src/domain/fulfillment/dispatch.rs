@@ -138,6 +138,7 @@ pub async fn mark_accepted(
         // Which provider fills an order, and its id there, are for admins only
         // (`providerOrderId`); customers see a neutral note.
         tracing::debug!(order_id, provider = provider.id, provider_order_id, "accepted upstream");
+        OrderRow::record_provider_cost(conn, order.id).await?;
         Ok(record_status(conn, &order, OrderStatus::Processing, None, None, "accepted for processing").await?.0)
     })
     .await

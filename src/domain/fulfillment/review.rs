@@ -119,6 +119,7 @@ pub async fn resolve_review(
                     .returning(OrderRow::as_returning())
                     .get_result(conn)
                     .await?;
+                OrderRow::record_provider_cost(conn, order.id).await?;
                 Ok(record_status(
                     conn,
                     &order,

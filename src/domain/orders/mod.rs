@@ -15,4 +15,4 @@ pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_ord
 pub use place::{lock_order, place_order, record_status};
 pub use prepare::{OrderExtras, OrderInput, PreparedOrder, check_link, prepare};
 pub use requests::{owned_order, request_cancel, request_refill};
-pub use settle::{Settlement, admin_set_status, refund_amount, settle};
+pub use settle::{ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle};

@@ -1,6 +1,11 @@
 //! Settlement: moving an order to CANCELED, FAILED or PARTIAL with its refund,
-//! exactly once whoever calls and however often; and an admin's manual status
-//! change, which settles through the same path.
+//! exactly once whoever calls and however often; an admin's manual status
+//! change, which settles through the same path; and an admin's manual refund.
+//!
+//! An order's `refunded` is everything it got back. A manual refund is an advance
+//! on what a settlement would owe: a settlement pays only what is owed beyond
+//! `refunded`, so the two together never exceed the charge (the table's CHECK
+//! `refunded <= charge` backs this up).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -60,7 +65,8 @@ pub async fn settle(
                 "a partial order has remains between 1 and quantity - 1",
             ));
         }
-        let amount = refund_amount(&order, settlement);
+        // A manual refund given earlier counts towards what is owed now.
+        let amount = (refund_amount(&order, settlement) - order.refunded).max(0);
         if amount > 0 {
             let reference = LedgerRef {
                 order_id: Some(order.id),
@@ -70,7 +76,7 @@ pub async fn settle(
             };
             wallet::credit(conn, order.user_id, amount, LedgerKind::Refund, &reference).await?;
             diesel::update(orders::table.find(order.id))
-                .set(orders::refunded.eq(amount))
+                .set(orders::refunded.eq(orders::refunded + amount))
                 .execute(conn)
                 .await?;
         }
@@ -85,6 +91,87 @@ pub async fn settle(
             note.to_string()
         };
         let (order, _) = record_status(conn, &order, status, None, Some(remains), &note).await?;
+        Ok(order)
+    })
+    .await
+}
+
+/// How much of an order an admin refunds by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManualRefund {
+    /// Everything not refunded yet.
+    Full,
+    /// This many rupiah (at most what is not refunded yet).
+    Amount(i64),
+}
+
+/// The longest reason for a manual refund.
+const MAX_REASON_CHARS: usize = 500;
+
+/// An admin gives money back for an order, in full or in part, once per order and
+/// never more than the charge less what was refunded already. The order keeps its
+/// status; its history gets a row and the customer an event. Concurrent calls
+/// serialize on the order's row lock, and the ledger's unique index on manual
+/// refunds makes "once" a database fact: the second one is a CONFLICT.
+pub async fn admin_refund(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    order_id: i64,
+    refund: ManualRefund,
+    reason: &str,
+) -> AppResult<OrderRow> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::validation("reason", "a reason is required"));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::validation(
+            "reason",
+            format!("the reason is too long ({MAX_REASON_CHARS} characters at most)"),
+        ));
+    }
+    if let ManualRefund::Amount(amount) = refund
+        && amount <= 0
+    {
+        return Err(AppError::validation("amount", "a refund must be positive"));
+    }
+    conn.transaction(async |conn| {
+        let order = lock_order(conn, order_id).await?;
+        let refundable = order.charge - order.refunded;
+        if refundable <= 0 {
+            return Err(AppError::conflict("this order has nothing left to refund"));
+        }
+        let amount = match refund {
+            ManualRefund::Full => refundable,
+            ManualRefund::Amount(amount) if amount > refundable => {
+                return Err(AppError::validation(
+                    "amount",
+                    format!("at most {refundable} rupiah of this order can still be refunded"),
+                ));
+            }
+            ManualRefund::Amount(amount) => amount,
+        };
+        let reference = LedgerRef {
+            order_id: Some(order.id),
+            actor_id: Some(actor_id),
+            note: reason.to_string(),
+            ..Default::default()
+        };
+        wallet::credit(
+            conn,
+            order.user_id,
+            amount,
+            LedgerKind::ManualRefund,
+            &reference,
+        )
+        .await?;
+        let order: OrderRow = diesel::update(orders::table.find(order.id))
+            .set(orders::refunded.eq(orders::refunded + amount))
+            .returning(OrderRow::as_returning())
+            .get_result(conn)
+            .await?;
+        let note = format!("refunded {amount} rupiah");
+        let (order, _) = record_status(conn, &order, order.status, None, None, &note).await?;
         Ok(order)
     })
     .await
@@ -187,6 +274,7 @@ mod tests {
             last_synced_at: None,
             last_error: None,
             fallback_used: false,
+            provider_cost: None,
         };
         assert_eq!(
             refund_amount(&order, Settlement::Partial { remains: 157 }),

@@ -1,15 +1,19 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, OneofObject, SimpleObject};
+use diesel_async::AsyncConnection;
+use serde_json::json;
 
 use crate::{
     db::enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
     domain::{
+        audit::{self, AuditEntry, Change, Subject},
         catalog::{
             self, CategoryInput, NewServiceInput, ProviderInput, ServicePricing, ServiceUpdate,
         },
         pricing,
     },
+    error::AppError,
     graphql::{
-        conn,
+        conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         parse_id,
@@ -177,6 +181,7 @@ impl AdminCatalogMutation {
         ctx: &Context<'_>,
         input: CreateCategoryInput,
     ) -> ApiResult<ServiceCategory> {
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
         let input = CategoryInput {
             name: Some(input.name),
@@ -184,9 +189,15 @@ impl AdminCatalogMutation {
             sort_order: input.sort_order,
             active: Some(input.active),
         };
-        Ok(ServiceCategory(
-            catalog::create_category(&mut conn, input).await?,
-        ))
+        let row = conn
+            .transaction(async move |conn| {
+                let row = catalog::create_category(conn, input).await?;
+                audit::record_created(conn, admin, "category.create", Subject::Category, row.id)
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(ServiceCategory(row))
     }
 
     /// Renames, describes, (de)activates or moves a category (admins). Deactivating hides its services from the catalogue.
@@ -205,9 +216,16 @@ impl AdminCatalogMutation {
             sort_order: input.sort_order,
             active: input.active,
         };
-        Ok(ServiceCategory(
-            catalog::update_category(&mut conn, id, input).await?,
-        ))
+        let admin = current_user(ctx)?.id();
+        let row = conn
+            .transaction(async move |conn| {
+                let change = Change::begin(conn, Subject::Category, id).await?;
+                let row = catalog::update_category(conn, id, input).await?;
+                change.finish(conn, admin, "category.update", None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(ServiceCategory(row))
     }
 
     /// Sets the display order of all categories: `ids` lists every category once.
@@ -221,12 +239,22 @@ impl AdminCatalogMutation {
             .iter()
             .map(|id| parse_id("ids", id))
             .collect::<ApiResult<Vec<_>>>()?;
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(catalog::reorder_categories(&mut conn, &ids)
-            .await?
-            .into_iter()
-            .map(ServiceCategory)
-            .collect())
+        let rows = conn
+            .transaction(async |conn| {
+                let rows = catalog::reorder_categories(conn, &ids).await?;
+                let entry = AuditEntry {
+                    action: "category.reorder",
+                    subject_type: Subject::Category.as_str(),
+                    after: Some(json!({ "ids": ids })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(rows)
+            })
+            .await?;
+        Ok(rows.into_iter().map(ServiceCategory).collect())
     }
 
     /// Creates a service (admins): imported from a provider (priced by the markup rule from the provider's rate) or an own STOCK or MANUAL product with a fixed price.
@@ -263,8 +291,17 @@ impl AdminCatalogMutation {
             dripfeed: input.dripfeed,
             active: input.active,
         };
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(Service(catalog::create_service(&mut conn, input).await?))
+        let row = conn
+            .transaction(async move |conn| {
+                let row = catalog::create_service(conn, input).await?;
+                audit::record_created(conn, admin, "service.create", Subject::Service, row.id)
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(Service(row))
     }
 
     /// Changes a service (admins): name, description, limits, flags, markup or price, fallback service; a price change applies to new orders only.
@@ -302,10 +339,17 @@ impl AdminCatalogMutation {
                 Some(Some(id)) => Some(Some(parse_id("fallbackServiceId", &id)?)),
             },
         };
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(Service(
-            catalog::update_service(&mut conn, id, update).await?,
-        ))
+        let row = conn
+            .transaction(async move |conn| {
+                let change = Change::begin(conn, Subject::Service, id).await?;
+                let row = catalog::update_service(conn, id, update).await?;
+                change.finish(conn, admin, "service.update", None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(Service(row))
     }
 
     /// Deactivates (hides from customers, refuses new orders) or reactivates a service.
@@ -323,9 +367,21 @@ impl AdminCatalogMutation {
             active: Some(active),
             ..Default::default()
         };
-        Ok(Service(
-            catalog::update_service(&mut conn, id, update).await?,
-        ))
+        let admin = current_user(ctx)?.id();
+        let action = if active {
+            "service.activate"
+        } else {
+            "service.deactivate"
+        };
+        let row = conn
+            .transaction(async move |conn| {
+                let change = Change::begin(conn, Subject::Service, id).await?;
+                let row = catalog::update_service(conn, id, update).await?;
+                change.finish(conn, admin, action, None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(Service(row))
     }
 
     /// Sets the order of the services in a category: `ids` lists each of them once.
@@ -341,12 +397,23 @@ impl AdminCatalogMutation {
             .iter()
             .map(|id| parse_id("ids", id))
             .collect::<ApiResult<Vec<_>>>()?;
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(catalog::reorder_services(&mut conn, category_id, &ids)
-            .await?
-            .into_iter()
-            .map(Service)
-            .collect())
+        let rows = conn
+            .transaction(async |conn| {
+                let rows = catalog::reorder_services(conn, category_id, &ids).await?;
+                let entry = AuditEntry {
+                    action: "service.reorder",
+                    subject_type: Subject::Category.as_str(),
+                    subject_id: Some(category_id),
+                    after: Some(json!({ "ids": ids })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(rows)
+            })
+            .await?;
+        Ok(rows.into_iter().map(Service).collect())
     }
 
     /// Connects an upstream provider (admins). The API key is encrypted at rest and never returned; `exchangeRate` converts its prices to rupiah.
@@ -369,9 +436,17 @@ impl AdminCatalogMutation {
             active: Some(input.active),
             low_balance_threshold: None,
         };
-        Ok(Provider(
-            catalog::create_provider(&mut conn, &state(ctx).secrets, input).await?,
-        ))
+        let admin = current_user(ctx)?.id();
+        let secrets = &state(ctx).secrets;
+        let row = conn
+            .transaction(async move |conn| {
+                let row = catalog::create_provider(conn, secrets, input).await?;
+                audit::record_created(conn, admin, "provider.create", Subject::Provider, row.id)
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(Provider(row))
     }
 
     /// Changing the exchange rate or markup reprices the provider's services at once.
@@ -396,9 +471,17 @@ impl AdminCatalogMutation {
             active: input.active,
             low_balance_threshold: maybe(input.low_balance_threshold).map(|t| t.map(|d| d.0)),
         };
-        Ok(Provider(
-            catalog::update_provider(&mut conn, &state(ctx).secrets, id, input).await?,
-        ))
+        let admin = current_user(ctx)?.id();
+        let secrets = &state(ctx).secrets;
+        let row = conn
+            .transaction(async move |conn| {
+                let change = Change::begin(conn, Subject::Provider, id).await?;
+                let row = catalog::update_provider(conn, secrets, id, input).await?;
+                change.finish(conn, admin, "provider.update", None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(Provider(row))
     }
 
     /// Sets the panel-wide markup (basis points, 1000 = 10%) and reprices the imported
@@ -409,8 +492,26 @@ impl AdminCatalogMutation {
         ctx: &Context<'_>,
         basis_points: i32,
     ) -> ApiResult<SetDefaultMarkupPayload> {
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        let repriced = pricing::set_default_markup(&mut conn, basis_points).await?;
+        let repriced = conn
+            .transaction(async |conn| {
+                let before = pricing::default_markup_bps(conn).await?;
+                let repriced = pricing::set_default_markup(conn, basis_points).await?;
+                let entry = AuditEntry {
+                    action: "settings.default_markup",
+                    subject_type: "setting",
+                    before: Some(json!({ "defaultMarkupBasisPoints": before })),
+                    after: Some(json!({
+                        "defaultMarkupBasisPoints": basis_points,
+                        "repricedServices": repriced,
+                    })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(repriced)
+            })
+            .await?;
         Ok(SetDefaultMarkupPayload {
             default_markup_basis_points: basis_points,
             repriced_services: repriced,

@@ -2,12 +2,17 @@
 //! syncing its catalogue now.
 
 use async_graphql::{Context, ID, InputObject, Object};
+use diesel_async::AsyncConnection;
+use serde_json::json;
 
 use crate::{
-    domain::catalog_import::{self, Selection, Target},
+    domain::{
+        audit::{self, AuditEntry, Subject},
+        catalog_import::{self, Selection, Target},
+    },
     error::AppError,
     graphql::{
-        conn,
+        conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
         parse_id, state,
@@ -62,10 +67,28 @@ impl AdminCatalogImportMutation {
         // No database connection is held while the provider answers.
         let client = state.provider_client(&provider)?;
         let remote = catalog_import::fetch_catalog(client.as_ref()).await?;
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(ImportProviderServicesPayload(
-            catalog_import::import(&mut conn, &provider, &remote, &selection, target).await?,
-        ))
+        let report = conn
+            .transaction(async |conn| {
+                let report =
+                    catalog_import::import(conn, &provider, &remote, &selection, target).await?;
+                let entry = AuditEntry {
+                    action: "provider.import_services",
+                    subject_type: Subject::Provider.as_str(),
+                    subject_id: Some(provider.id),
+                    after: Some(json!({
+                        "importedServiceIds": report.imported,
+                        "skipped": report.skipped.len(),
+                        "categoriesCreated": report.categories_created.iter().map(|c| c.id).collect::<Vec<_>>(),
+                    })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(report)
+            })
+            .await?;
+        Ok(ImportProviderServicesPayload(report))
     }
 
     /// Syncs a provider's catalogue now, as the scheduled job does: rates, limits and
@@ -83,7 +106,27 @@ impl AdminCatalogImportMutation {
         let provider = catalog_import::find_provider(&mut conn, provider_id).await?;
         let client = state.provider_client(&provider)?;
         match catalog_import::sync_provider(&mut conn, client.as_ref(), &provider).await? {
-            Some(report) => Ok(report.into()),
+            Some(report) => {
+                // The sync commits its own work (as the scheduled job does); the
+                // entry records that an admin asked for it and what it changed.
+                let entry = AuditEntry {
+                    action: "provider.sync_catalog",
+                    subject_type: Subject::Provider.as_str(),
+                    subject_id: Some(provider.id),
+                    after: Some(json!({
+                        "new": report.new,
+                        "rateChanged": report.rate_changed,
+                        "detailsChanged": report.details_changed,
+                        "removed": report.removed,
+                        "reappeared": report.reappeared,
+                        "reactivated": report.reactivated,
+                        "repriced": report.repriced,
+                    })),
+                    ..Default::default()
+                };
+                audit::record(&mut conn, current_user(ctx)?.id(), entry).await?;
+                Ok(report.into())
+            }
             None => Err(AppError::conflict("this provider's catalogue is being synced").into()),
         }
     }

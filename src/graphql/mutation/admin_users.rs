@@ -1,8 +1,13 @@
 use async_graphql::{Context, ID, Object};
+use diesel_async::AsyncConnection;
 
 use crate::{
     db::enums::Role,
-    domain::accounts,
+    domain::{
+        accounts,
+        audit::{Change, Subject},
+    },
+    error::AppError,
     graphql::{
         conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, types::account::User,
     },
@@ -24,9 +29,15 @@ impl AdminUserMutation {
         let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(User(
-            accounts::set_role(&mut conn, actor, user_id, role).await?,
-        ))
+        let row = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::User, user_id).await?;
+                let row = accounts::set_role(conn, actor, user_id, role).await?;
+                change.finish(conn, actor, "user.set_role", None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(User(row))
     }
 
     /// Gives a reseller a discount on every list price, in basis points (1000 =
@@ -39,11 +50,20 @@ impl AdminUserMutation {
         user_id: ID,
         discount_bps: i32,
     ) -> ApiResult<User> {
+        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(User(
-            accounts::set_discount(&mut conn, user_id, discount_bps).await?,
-        ))
+        let row = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::User, user_id).await?;
+                let row = accounts::set_discount(conn, user_id, discount_bps).await?;
+                change
+                    .finish(conn, actor, "user.set_discount", None)
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(User(row))
     }
 
     /// Suspends a user: every request they make is refused until unbanned.
@@ -57,9 +77,17 @@ impl AdminUserMutation {
         let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(User(
-            accounts::set_banned(&mut conn, actor, user_id, Some(&reason)).await?,
-        ))
+        let row = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::User, user_id).await?;
+                let row = accounts::set_banned(conn, actor, user_id, Some(&reason)).await?;
+                change
+                    .finish(conn, actor, "user.ban", Some(&reason))
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(User(row))
     }
 
     /// Lifts a ban (admins); the user can sign in and order again.
@@ -68,8 +96,14 @@ impl AdminUserMutation {
         let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(User(
-            accounts::set_banned(&mut conn, actor, user_id, None).await?,
-        ))
+        let row = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::User, user_id).await?;
+                let row = accounts::set_banned(conn, actor, user_id, None).await?;
+                change.finish(conn, actor, "user.unban", None).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
+        Ok(User(row))
     }
 }

@@ -1,10 +1,13 @@
 use async_graphql::{Context, ID, Object};
+use diesel_async::AsyncConnection;
 
 use crate::{
     domain::{
+        audit::{Change, Subject},
         fulfillment,
         notifications::{self, Audience},
     },
+    error::AppError,
     graphql::{
         conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, types::orders::Order,
     },
@@ -25,11 +28,22 @@ impl FulfillmentMutation {
         order_id: ID,
         provider_order_id: Option<String>,
     ) -> ApiResult<Order> {
+        let admin = current_user(ctx)?.id();
         let order_id = parse_id("orderId", &order_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(Order(
-            fulfillment::resolve_review(&mut conn, order_id, provider_order_id.as_deref()).await?,
-        ))
+        let order = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::Order, order_id).await?;
+                let order =
+                    fulfillment::resolve_review(conn, order_id, provider_order_id.as_deref())
+                        .await?;
+                change
+                    .finish(conn, admin, "order.resolve_review", None)
+                    .await?;
+                Ok::<_, AppError>(order)
+            })
+            .await?;
+        Ok(Order(order))
     }
 
     /// Marks the caller's notifications (or, for admins, admin notifications) read.

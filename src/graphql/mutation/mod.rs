@@ -4,6 +4,7 @@ mod account;
 mod admin_catalog;
 mod admin_catalog_import;
 mod admin_users;
+mod back_office;
 mod content;
 mod fulfillment;
 mod orders;
@@ -17,6 +18,7 @@ pub struct MutationRoot(
     admin_catalog::AdminCatalogMutation,
     admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
+    back_office::BackOfficeMutation,
     content::ContentMutation,
     orders::OrderMutation,
     fulfillment::FulfillmentMutation,

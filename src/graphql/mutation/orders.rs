@@ -1,10 +1,13 @@
 use std::io::Read;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
+use diesel_async::AsyncConnection;
+use serde_json::json;
 
 use crate::{
     db::enums::OrderStatus,
     domain::{
+        audit::{self, AuditEntry, Change, Subject},
         orders::{self, OrderExtras, OrderInput},
         stock,
     },
@@ -236,16 +239,25 @@ impl OrderMutation {
         let actor = current_user(ctx)?.id();
         let order_id = parse_id("orderId", &input.order_id)?;
         let mut conn = conn(ctx).await?;
-        let order = orders::admin_set_status(
-            &mut conn,
-            actor,
-            order_id,
-            input.status,
-            input.start_count,
-            input.remains,
-            &input.note,
-        )
-        .await?;
+        let order = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::Order, order_id).await?;
+                let order = orders::admin_set_status(
+                    conn,
+                    actor,
+                    order_id,
+                    input.status,
+                    input.start_count,
+                    input.remains,
+                    &input.note,
+                )
+                .await?;
+                change
+                    .finish(conn, actor, "order.set_status", Some(&input.note))
+                    .await?;
+                Ok::<_, AppError>(order)
+            })
+            .await?;
         Ok(Order(order))
     }
 
@@ -257,9 +269,25 @@ impl OrderMutation {
         service_id: ID,
         items: String,
     ) -> ApiResult<StockUploadPayload> {
+        let admin = current_user(ctx)?.id();
         let service_id = parse_id("serviceId", &service_id)?;
         let mut conn = conn(ctx).await?;
-        let result = stock::upload(&mut conn, &state(ctx).secrets, service_id, &items).await?;
+        let secrets = &state(ctx).secrets;
+        let result = conn
+            .transaction(async |conn| {
+                let result = stock::upload(conn, secrets, service_id, &items).await?;
+                // Counts only: stock items are secrets (account credentials).
+                let entry = AuditEntry {
+                    action: "stock.upload",
+                    subject_type: Subject::Service.as_str(),
+                    subject_id: Some(service_id),
+                    after: Some(json!({ "added": result.added, "duplicates": result.duplicates })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(result)
+            })
+            .await?;
         let (unsold, _) = stock::counts(&mut conn, service_id).await?;
         Ok(StockUploadPayload {
             added: result.added,
@@ -281,7 +309,22 @@ impl OrderMutation {
             .iter()
             .map(|id| parse_id("itemIds", id))
             .collect::<ApiResult<Vec<_>>>()?;
+        let admin = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
-        Ok(stock::remove_unsold(&mut conn, service_id, &ids).await?)
+        let removed = conn
+            .transaction(async |conn| {
+                let removed = stock::remove_unsold(conn, service_id, &ids).await?;
+                let entry = AuditEntry {
+                    action: "stock.remove",
+                    subject_type: Subject::Service.as_str(),
+                    subject_id: Some(service_id),
+                    after: Some(json!({ "itemIds": ids, "removed": removed })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(removed)
+            })
+            .await?;
+        Ok(removed)
     }
 }

@@ -1,10 +1,14 @@
 //! Wallet mutations: a customer's deposit, an admin's balance adjustment.
 
 use async_graphql::{Context, Object};
+use diesel_async::AsyncConnection;
 
 use crate::{
     db::enums::PaymentGateway,
-    domain::{deposits, wallet},
+    domain::{
+        audit::{Change, Subject},
+        deposits, wallet,
+    },
     error::AppError,
     graphql::{
         conn, current_user,
@@ -65,8 +69,17 @@ impl WalletMutation {
         let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &input.user_id)?;
         let mut conn = conn(ctx).await?;
-        Ok(LedgerEntry(
-            wallet::adjust(&mut conn, actor, user_id, input.amount.0, &input.reason).await?,
-        ))
+        let entry = conn
+            .transaction(async |conn| {
+                let change = Change::begin(conn, Subject::User, user_id).await?;
+                let entry =
+                    wallet::adjust(conn, actor, user_id, input.amount.0, &input.reason).await?;
+                change
+                    .finish(conn, actor, "user.adjust_balance", Some(&input.reason))
+                    .await?;
+                Ok::<_, AppError>(entry)
+            })
+            .await?;
+        Ok(LedgerEntry(entry))
     }
 }

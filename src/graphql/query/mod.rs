@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod admin_catalog_import;
+mod back_office;
 mod catalog;
 mod content;
 mod notifications;
@@ -16,6 +17,7 @@ pub struct QueryRoot(
     content::ContentQuery,
     admin::AdminQuery,
     admin_catalog_import::AdminCatalogImportQuery,
+    back_office::BackOfficeQuery,
     orders::OrderQuery,
     notifications::NotificationQuery,
     orders::StockQuery,

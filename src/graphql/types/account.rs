@@ -1,12 +1,28 @@
 //! `User`, `UserSettings`, `ApiKey` and the sign-in payloads.
 
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{api_keys::ApiKeyRow, enums::Role, users::UserRow},
-    graphql::{guards::RoleGuard, scalars::Rupiah},
+    db::{
+        api_keys::ApiKeyRow,
+        enums::Role,
+        users::{UserRow, UserStats},
+    },
+    graphql::{
+        error::ApiResult,
+        guards::RoleGuard,
+        load,
+        loaders::{ApiKeysOf, StatsOfUser},
+        scalars::Rupiah,
+    },
 };
+
+impl User {
+    async fn stats(&self, ctx: &Context<'_>) -> ApiResult<UserStats> {
+        load(ctx, StatsOfUser(self.0.id), "user stats").await
+    }
+}
 
 pub struct User(pub UserRow);
 
@@ -66,6 +82,46 @@ impl User {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// An admin's private note on the user (admins only; never shown to the user).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_note(&self) -> &str {
+        &self.0.admin_note
+    }
+
+    /// Credited deposits, all time (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn lifetime_deposits(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+        Ok(Rupiah(self.stats(ctx).await?.lifetime_deposits))
+    }
+
+    /// Order charges less refunds, all time (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn spend(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+        Ok(Rupiah(self.stats(ctx).await?.spend))
+    }
+
+    /// Orders placed, all time (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn order_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(self.stats(ctx).await?.order_count)
+    }
+
+    /// The last time one of their API keys or sessions was used (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn last_seen_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        Ok(self.stats(ctx).await?.last_seen_at)
+    }
+
+    /// Their API keys: prefix, last use, revoked or not; never the key (admins only).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+        Ok(load(ctx, ApiKeysOf(self.0.id), "api keys")
+            .await?
+            .into_iter()
+            .map(ApiKey)
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! GraphQL object types, one file per entity, each wrapping its database row.
 
 pub mod account;
+pub mod back_office;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content;

@@ -154,6 +154,13 @@ impl Order {
     async fn provider_order_id(&self) -> Option<&str> {
         self.0.provider_order_id.as_deref()
     }
+
+    /// What the provider charges for the whole order, in rupiah, as recorded when
+    /// it accepted it (admins only; null until then, and for own products).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn provider_cost(&self) -> Option<Rupiah> {
+        self.0.provider_cost.map(Rupiah)
+    }
 }
 
 pub struct OrderEvent(pub OrderEventRow);

@@ -91,6 +91,31 @@ impl Deposit {
         self.0.flag_reason.as_deref()
     }
 
+    /// How an admin resolved the flag: CREDITED or REJECTED (null while unresolved).
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn resolution(&self) -> Option<&str> {
+        self.0.resolution.as_deref()
+    }
+
+    /// The admin who resolved the flag.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn resolved_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        match self.0.resolved_by {
+            Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
+            None => Ok(None),
+        }
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn resolution_note(&self) -> Option<&str> {
+        self.0.resolution_note.as_deref()
+    }
+
     /// The gateway's own id (Midtrans transaction id, Xendit invoice id).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn gateway_reference(&self) -> Option<&str> {

@@ -1,0 +1,229 @@
+//! The admin audit log: every admin mutation writes who did what, when, to which
+//! subject, and the subject before and after, in the same transaction as the change
+//! (so a change without its entry, or an entry without its change, cannot exist).
+//!
+//! A single-subject change is written as
+//!
+//! ```ignore
+//! conn.transaction(async |conn| {
+//!     let change = audit::Change::begin(conn, Subject::Service, id).await?;
+//!     let row = catalog::update_service(conn, id, input).await?;
+//!     change.finish(conn, admin_id, "service.update", None).await?;
+//!     Ok(row)
+//! })
+//! ```
+//!
+//! Snapshots are the subject's row as PostgreSQL's `to_jsonb` sees it, minus the
+//! columns that hold secrets (a provider's encrypted key, stock contents). Bulk
+//! actions (reorders, imports, uploads) [`record`] a summary instead.
+
+use diesel::{prelude::*, sql_types::BigInt};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use crate::{
+    db::{
+        admin_audit_log::{AuditLogFilter, AuditLogRow, NewAuditLogEntry},
+        pagination::{KeysetPage, Paginated},
+        schema::admin_audit_log,
+    },
+    error::{AppError, AppResult},
+};
+
+/// One entry to write.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry<'a> {
+    /// `<subject>.<verb>`, e.g. `service.update`, `order.refund`.
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: Option<i64>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub reason: Option<&'a str>,
+}
+
+/// The longest reason kept in the log; a longer one is cut (the change itself
+/// validates its own reason).
+const MAX_REASON_CHARS: usize = 1000;
+
+/// Writes one entry in the caller's transaction.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    entry: AuditEntry<'_>,
+) -> AppResult<()> {
+    let reason: Option<String> = entry
+        .reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| r.chars().take(MAX_REASON_CHARS).collect());
+    diesel::insert_into(admin_audit_log::table)
+        .values(NewAuditLogEntry {
+            admin_id,
+            action: entry.action,
+            subject_type: entry.subject_type,
+            subject_id: entry.subject_id,
+            before: entry.before,
+            after: entry.after,
+            reason: reason.as_deref(),
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What an audited change can be about: each a table with an `id` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    User,
+    Service,
+    Category,
+    Provider,
+    Order,
+    Deposit,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::User => "user",
+            Subject::Service => "service",
+            Subject::Category => "category",
+            Subject::Provider => "provider",
+            Subject::Order => "order",
+            Subject::Deposit => "deposit",
+        }
+    }
+
+    /// The row as JSON without secret columns. Table and column names are
+    /// constants here, never input.
+    fn snapshot_sql(self) -> &'static str {
+        match self {
+            Subject::User => "SELECT to_jsonb(t) AS doc FROM users t WHERE id = $1",
+            Subject::Service => "SELECT to_jsonb(t) AS doc FROM services t WHERE id = $1",
+            Subject::Category => {
+                "SELECT to_jsonb(t) AS doc FROM service_categories t WHERE id = $1"
+            }
+            Subject::Provider => {
+                "SELECT to_jsonb(t) - 'api_key_encrypted' AS doc FROM providers t WHERE id = $1"
+            }
+            Subject::Order => "SELECT to_jsonb(t) AS doc FROM orders t WHERE id = $1",
+            Subject::Deposit => {
+                "SELECT to_jsonb(t) - 'snap_token' AS doc FROM deposits t WHERE id = $1"
+            }
+        }
+    }
+}
+
+/// The subject's row as JSON (secrets removed), `None` when it does not exist.
+pub async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    subject: Subject,
+    id: i64,
+) -> AppResult<Option<Value>> {
+    #[derive(QueryableByName)]
+    struct Doc {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        doc: Value,
+    }
+    let doc: Option<Doc> = diesel::sql_query(subject.snapshot_sql())
+        .bind::<BigInt, _>(id)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(doc.map(|d| without_noise(d.doc)))
+}
+
+/// Drops columns that change on every write and say nothing about the change.
+fn without_noise(mut doc: Value) -> Value {
+    if let Value::Object(map) = &mut doc {
+        map.remove("updated_at");
+    }
+    doc
+}
+
+/// A change in progress: the subject as it was, taken inside the transaction
+/// before the change.
+#[must_use = "finish the change to write its audit entry"]
+pub struct Change {
+    subject: Subject,
+    id: i64,
+    before: Option<Value>,
+}
+
+impl Change {
+    pub async fn begin(conn: &mut AsyncPgConnection, subject: Subject, id: i64) -> AppResult<Self> {
+        let before = snapshot(conn, subject, id).await?;
+        Ok(Change {
+            subject,
+            id,
+            before,
+        })
+    }
+
+    /// Reads the subject as it is now and writes the entry (still inside the
+    /// caller's transaction).
+    pub async fn finish(
+        self,
+        conn: &mut AsyncPgConnection,
+        admin_id: i64,
+        action: &str,
+        reason: Option<&str>,
+    ) -> AppResult<()> {
+        let after = snapshot(conn, self.subject, self.id).await?;
+        record(
+            conn,
+            admin_id,
+            AuditEntry {
+                action,
+                subject_type: self.subject.as_str(),
+                subject_id: Some(self.id),
+                before: self.before,
+                after,
+                reason,
+            },
+        )
+        .await
+    }
+}
+
+/// Writes the entry for a subject an admin just created (no "before").
+pub async fn record_created(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    action: &str,
+    subject: Subject,
+    id: i64,
+) -> AppResult<()> {
+    let after = snapshot(conn, subject, id).await?;
+    record(
+        conn,
+        admin_id,
+        AuditEntry {
+            action,
+            subject_type: subject.as_str(),
+            subject_id: Some(id),
+            before: None,
+            after,
+            reason: None,
+        },
+    )
+    .await
+}
+
+/// The log, newest first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditLogFilter,
+    page: KeysetPage,
+) -> AppResult<Paginated<AuditLogRow>> {
+    if let Some(action) = &filter.action
+        && (action.is_empty() || action.len() > 64)
+    {
+        return Err(AppError::validation(
+            "action",
+            "an action is 1 to 64 characters",
+        ));
+    }
+    Ok(AuditLogRow::list(conn, filter, page).await?)
+}

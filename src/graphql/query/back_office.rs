@@ -1,0 +1,73 @@
+//! The back office's reads (admins): the audit log, the dashboard and reports.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::admin_audit_log::AuditLogFilter,
+    domain::audit,
+    graphql::{
+        check_date, conn,
+        error::ApiResult,
+        guards::RoleGuard,
+        loaders::UserId,
+        pagination::{Page, keyset_args, keyset_connection, list_complexity},
+        parse_id, prefetch,
+        types::back_office::AuditLogEntry,
+    },
+};
+
+#[derive(Default)]
+pub struct BackOfficeQuery;
+
+#[Object]
+impl BackOfficeQuery {
+    /// What admins did, newest first. `action` is exact (`service.update`) or a
+    /// prefix ending in a dot (`order.`); `from` inclusive, `to` exclusive.
+    #[graphql(
+        guard = "RoleGuard::Admin",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn admin_audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        admin_id: Option<ID>,
+        action: Option<String>,
+        subject_type: Option<String>,
+        subject_id: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<Page<AuditLogEntry>> {
+        let page = keyset_args(first, after.as_deref())?;
+        let filter = AuditLogFilter {
+            admin_id: admin_id
+                .as_ref()
+                .map(|id| parse_id("adminId", id))
+                .transpose()?,
+            action,
+            subject_type,
+            subject_id: subject_id
+                .as_ref()
+                .map(|id| parse_id("subjectId", id))
+                .transpose()?,
+            from: check_date("from", from)?,
+            to: check_date("to", to)?,
+        };
+        let mut conn = conn(ctx).await?;
+        let rows = audit::list(&mut conn, &filter, page).await?;
+        drop(conn);
+        if ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("admin")
+            .exists()
+        {
+            prefetch(ctx, rows.rows.iter().map(|r| UserId(r.admin_id))).await?;
+        }
+        Ok(keyset_connection(rows, |r| r.id, AuditLogEntry))
+    }
+}
