@@ -238,6 +238,23 @@ async fn customers_and_visitors_cannot_create_edit_or_see_drafts() {
         title["post"]["title"], "Secret plan",
         "nobody but admins changed it"
     );
+
+    // Every admin change is in the audit log, with the subject before and after.
+    let log = app
+        .ok(
+            Some(&admin),
+            "{ adminAuditLog(subjectType: \"content\") { edges { node { action subjectId before after } } } }",
+            json!({}),
+        )
+        .await;
+    let entries = log["adminAuditLog"]["edges"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["content.publish", "content.create"]);
+    assert_eq!(entries[0]["node"]["before"]["status"], "DRAFT");
+    assert_eq!(entries[0]["node"]["after"]["status"], "PUBLISHED");
 }
 
 #[tokio::test]

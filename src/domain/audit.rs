@@ -81,6 +81,10 @@ pub enum Subject {
     Provider,
     Order,
     Deposit,
+    /// A page or blog post.
+    Content,
+    Announcement,
+    SeoKeyword,
 }
 
 impl Subject {
@@ -92,6 +96,9 @@ impl Subject {
             Subject::Provider => "provider",
             Subject::Order => "order",
             Subject::Deposit => "deposit",
+            Subject::Content => "content",
+            Subject::Announcement => "announcement",
+            Subject::SeoKeyword => "seo_keyword",
         }
     }
 
@@ -111,6 +118,14 @@ impl Subject {
             Subject::Deposit => {
                 "SELECT to_jsonb(t) - 'snap_token' AS doc FROM deposits t WHERE id = $1"
             }
+            // The rendered HTML is derived from the Markdown kept in the entry.
+            Subject::Content => {
+                "SELECT to_jsonb(t) - 'body_html' AS doc FROM content_items t WHERE id = $1"
+            }
+            Subject::Announcement => {
+                "SELECT to_jsonb(t) - 'body_html' AS doc FROM announcements t WHERE id = $1"
+            }
+            Subject::SeoKeyword => "SELECT to_jsonb(t) AS doc FROM seo_keywords t WHERE id = $1",
         }
     }
 }

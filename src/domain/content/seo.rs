@@ -158,6 +158,34 @@ pub async fn save_for_catalog(
     Ok(())
 }
 
+/// A subject's stored SEO fields as JSON (for the audit log), `None` when it has none.
+pub async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    subject: SeoSubject,
+    subject_id: i64,
+) -> AppResult<Option<serde_json::Value>> {
+    use diesel::{
+        OptionalExtension,
+        sql_types::{BigInt, Jsonb, Text},
+    };
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Doc {
+        #[diesel(sql_type = Jsonb)]
+        doc: serde_json::Value,
+    }
+    let doc: Option<Doc> = diesel::sql_query(
+        "SELECT to_jsonb(t) - 'updated_at' AS doc FROM seo_meta t \
+         WHERE subject_type = $1 AND subject_id = $2",
+    )
+    .bind::<Text, _>(subject.as_str())
+    .bind::<BigInt, _>(subject_id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(doc.map(|d| d.doc))
+}
+
 pub fn content_path(kind: ContentKind, language: Language, slug: &str) -> String {
     let prefix = match language {
         Language::Id => "",

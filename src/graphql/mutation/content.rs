@@ -5,16 +5,22 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::{FutureExt, future::BoxFuture};
 
 use crate::{
-    db::enums::{ContentKind, Language, Platform, SeoSubject},
+    db::{
+        content_items::ContentItemRow,
+        enums::{ContentKind, Language, Platform, SeoSubject},
+    },
+    domain::audit::{self, AuditEntry, Change, Subject},
     domain::content::{
         announcements::{self, AnnouncementInput},
         keywords, newsletter,
         pages_posts::{self, ContentUpdate, NewContentInput},
         seo, site, slugs,
     },
-    error::AppError,
+    error::{AppError, AppResult},
     graphql::{
         ClientIp, check_date, conn, current_user,
         error::ApiResult,
@@ -26,6 +32,41 @@ use crate::{
     mail::Lang,
     rate_limit::IpRateLimiter,
 };
+
+/// The signed-in admin's id (fields calling this carry the admin guard).
+fn current_admin(ctx: &Context<'_>) -> ApiResult<i64> {
+    Ok(current_user(ctx)?.id())
+}
+
+/// Runs an admin's change to one subject in one transaction with its audit
+/// entry (the subject before and after).
+async fn audited<T: Send>(
+    ctx: &Context<'_>,
+    subject: Subject,
+    id: i64,
+    action: &'static str,
+    change: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<T>> + Send,
+) -> ApiResult<T> {
+    let admin = current_admin(ctx)?;
+    let mut conn = conn(ctx).await?;
+    Ok(conn
+        .transaction(async move |conn| {
+            let audit = Change::begin(conn, subject, id).await?;
+            let result = change(conn).await?;
+            audit.finish(conn, admin, action, None).await?;
+            Ok::<_, AppError>(result)
+        })
+        .await?)
+}
+
+/// The audit log's subject type for SEO fields.
+fn seo_audit_subject(subject: SeoSubject) -> Subject {
+    match subject {
+        SeoSubject::Page | SeoSubject::Post => Subject::Content,
+        SeoSubject::Category => Subject::Category,
+        SeoSubject::Service => Subject::Service,
+    }
+}
 
 /// Newsletter signups per client address (schema data).
 pub struct NewsletterSignupLimiter(pub IpRateLimiter);
@@ -115,7 +156,16 @@ impl ContentMutation {
             translation_of,
             seo: input.seo.map(Into::into),
         };
-        let row = pages_posts::create(&mut *conn(ctx).await?, admin.id(), input).await?;
+        let admin = admin.id();
+        let row = conn(ctx)
+            .await?
+            .transaction(async move |conn| {
+                let row = pages_posts::create(conn, admin, input).await?;
+                audit::record_created(conn, admin, "content.create", Subject::Content, row.id)
+                    .await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
         Ok(ContentItem(row))
     }
 
@@ -139,7 +189,37 @@ impl ContentMutation {
             tags: input.tags,
             seo: input.seo.map(Into::into),
         };
-        let row = pages_posts::update(&mut *conn(ctx).await?, id, update).await?;
+        let admin = current_admin(ctx)?;
+        let row = audited(ctx, Subject::Content, id, "content.update", move |conn| {
+            async move {
+                // SEO fields live beside the row: their change is an entry of its own.
+                let seo_subject = match &update.seo {
+                    Some(_) => ContentItemRow::find(conn, id)
+                        .await?
+                        .map(|r| SeoSubject::from(r.kind)),
+                    None => None,
+                };
+                let before = match seo_subject {
+                    Some(subject) => seo::snapshot(conn, subject, id).await?,
+                    None => None,
+                };
+                let row = pages_posts::update(conn, id, update).await?;
+                if let Some(subject) = seo_subject {
+                    let entry = AuditEntry {
+                        action: "content.seo",
+                        subject_type: Subject::Content.as_str(),
+                        subject_id: Some(id),
+                        before,
+                        after: seo::snapshot(conn, subject, id).await?,
+                        reason: None,
+                    };
+                    audit::record(conn, admin, entry).await?;
+                }
+                Ok(row)
+            }
+            .boxed()
+        })
+        .await?;
         Ok(ContentItem(row))
     }
 
@@ -154,7 +234,10 @@ impl ContentMutation {
     ) -> ApiResult<ContentItem> {
         let id = parse_id("id", &id)?;
         let at = check_date("at", at)?;
-        let row = pages_posts::publish(&mut *conn(ctx).await?, id, at).await?;
+        let row = audited(ctx, Subject::Content, id, "content.publish", move |conn| {
+            async move { pages_posts::publish(conn, id, at).await }.boxed()
+        })
+        .await?;
         Ok(ContentItem(row))
     }
 
@@ -162,7 +245,14 @@ impl ContentMutation {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_unpublish_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ContentItem> {
         let id = parse_id("id", &id)?;
-        let row = pages_posts::unpublish(&mut *conn(ctx).await?, id).await?;
+        let row = audited(
+            ctx,
+            Subject::Content,
+            id,
+            "content.unpublish",
+            move |conn| async move { pages_posts::unpublish(conn, id).await }.boxed(),
+        )
+        .await?;
         Ok(ContentItem(row))
     }
 
@@ -170,7 +260,10 @@ impl ContentMutation {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_delete_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let id = parse_id("id", &id)?;
-        let row = pages_posts::delete(&mut *conn(ctx).await?, id).await?;
+        let row = audited(ctx, Subject::Content, id, "content.delete", move |conn| {
+            async move { pages_posts::delete(conn, id).await }.boxed()
+        })
+        .await?;
         Ok(row.id.into())
     }
 
@@ -185,7 +278,21 @@ impl ContentMutation {
         slug: String,
     ) -> ApiResult<String> {
         let id = parse_id("id", &id)?;
-        Ok(slugs::set_catalog_slug(&mut *conn(ctx).await?, subject_type, id, &slug).await?)
+        let (subject, action) = match subject_type {
+            SeoSubject::Category => (Subject::Category, "category.slug"),
+            SeoSubject::Service => (Subject::Service, "service.slug"),
+            SeoSubject::Page | SeoSubject::Post => {
+                return Err(AppError::validation(
+                    "subjectType",
+                    "pages and posts change their slug with adminUpdateContent",
+                )
+                .into());
+            }
+        };
+        audited(ctx, subject, id, action, move |conn| {
+            async move { slugs::set_catalog_slug(conn, subject_type, id, &slug).await }.boxed()
+        })
+        .await
     }
 
     /// Replaces the SEO fields of a page, post, category or service (admins).
@@ -198,7 +305,24 @@ impl ContentMutation {
         input: SeoInput,
     ) -> ApiResult<bool> {
         let id = parse_id("id", &id)?;
-        seo::save_for_catalog(&mut *conn(ctx).await?, subject_type, id, input.into()).await?;
+        let admin = current_admin(ctx)?;
+        conn(ctx)
+            .await?
+            .transaction(async move |conn| {
+                let before = seo::snapshot(conn, subject_type, id).await?;
+                seo::save_for_catalog(conn, subject_type, id, input.into()).await?;
+                let entry = AuditEntry {
+                    action: "seo.update",
+                    subject_type: seo_audit_subject(subject_type).as_str(),
+                    subject_id: Some(id),
+                    before,
+                    after: seo::snapshot(conn, subject_type, id).await?,
+                    reason: None,
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(())
+            })
+            .await?;
         Ok(true)
     }
 
@@ -209,7 +333,24 @@ impl ContentMutation {
         ctx: &Context<'_>,
         input: SiteSettings,
     ) -> ApiResult<SiteSettings> {
-        let saved = site::save(&mut *conn(ctx).await?, input.into()).await?;
+        let admin = current_admin(ctx)?;
+        let saved = conn(ctx)
+            .await?
+            .transaction(async move |conn| {
+                let before = site::load(conn).await?;
+                let saved = site::save(conn, input.into()).await?;
+                let entry = AuditEntry {
+                    action: "site_settings.update",
+                    subject_type: "site_settings",
+                    subject_id: None,
+                    before: serde_json::to_value(&before).ok(),
+                    after: serde_json::to_value(&saved).ok(),
+                    reason: None,
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(saved)
+            })
+            .await?;
         Ok(saved.into())
     }
 
@@ -226,7 +367,16 @@ impl ContentMutation {
             body_markdown: input.body,
             platform: input.platform,
         };
-        let row = announcements::create(&mut *conn(ctx).await?, admin.id(), input).await?;
+        let admin = admin.id();
+        let row = conn(ctx)
+            .await?
+            .transaction(async move |conn| {
+                let row = announcements::create(conn, admin, input).await?;
+                let action = "announcement.create";
+                audit::record_created(conn, admin, action, Subject::Announcement, row.id).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
         Ok(Announcement { row, read_at: None })
     }
 
@@ -234,7 +384,11 @@ impl ContentMutation {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_delete_announcement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let id = parse_id("id", &id)?;
-        let row = announcements::delete(&mut *conn(ctx).await?, id).await?;
+        let action = "announcement.delete";
+        let row = audited(ctx, Subject::Announcement, id, action, move |conn| {
+            async move { announcements::delete(conn, id).await }.boxed()
+        })
+        .await?;
         Ok(row.id.into())
     }
 
@@ -276,7 +430,16 @@ impl ContentMutation {
                 .into());
             }
         };
-        let row = keywords::add(&mut *conn(ctx).await?, &input.keyword, subject).await?;
+        let admin = current_admin(ctx)?;
+        let row = conn(ctx)
+            .await?
+            .transaction(async move |conn| {
+                let row = keywords::add(conn, &input.keyword, subject).await?;
+                let action = "seo_keyword.create";
+                audit::record_created(conn, admin, action, Subject::SeoKeyword, row.id).await?;
+                Ok::<_, AppError>(row)
+            })
+            .await?;
         Ok(SeoKeyword(row))
     }
 
@@ -284,7 +447,11 @@ impl ContentMutation {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_remove_seo_keyword(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let id = parse_id("id", &id)?;
-        let row = keywords::remove(&mut *conn(ctx).await?, id).await?;
+        let action = "seo_keyword.delete";
+        let row = audited(ctx, Subject::SeoKeyword, id, action, move |conn| {
+            async move { keywords::remove(conn, id).await }.boxed()
+        })
+        .await?;
         Ok(row.id.into())
     }
 
@@ -342,15 +509,29 @@ impl ContentMutation {
         subject: String,
         body: String,
     ) -> ApiResult<i32> {
+        let admin = current_admin(ctx)?;
         let state = state(ctx);
-        let queued = newsletter::send_issue(
-            &mut *conn(ctx).await?,
-            &state.tokens,
-            &state.config.content.public_base_url,
-            &subject,
-            &body,
-        )
-        .await?;
+        let queued = conn(ctx)
+            .await?
+            .transaction(async |conn| {
+                let queued = newsletter::send_issue(
+                    conn,
+                    &state.tokens,
+                    &state.config.content.public_base_url,
+                    &subject,
+                    &body,
+                )
+                .await?;
+                let entry = AuditEntry {
+                    action: "newsletter.send",
+                    subject_type: "newsletter",
+                    after: Some(serde_json::json!({ "subject": subject, "recipients": queued })),
+                    ..Default::default()
+                };
+                audit::record(conn, admin, entry).await?;
+                Ok::<_, AppError>(queued)
+            })
+            .await?;
         Ok(queued as i32)
     }
 
