@@ -1189,3 +1189,24 @@ async fn newsletter_signups_are_limited_per_client_address() {
     assert_eq!(error_code(&limited), "RATE_LIMITED");
     assert!(mails_to(&app, "c@example.com").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_page_of_posts_with_seo_and_authors_costs_the_same_statements_at_any_size() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    for n in 0..10 {
+        published_post(&app, &admin, &format!("Post {n}"), "text").await;
+    }
+    const LIST: &str = "query($n: Int) { posts(first: $n) { edges { node { title authorName seo { metaTitle metaDescription canonicalUrl } } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 10] {
+        let before = app.state.query_counter.get();
+        let data = app.ok(None, LIST, json!({ "n": n })).await;
+        counts.push(app.state.query_counter.get() - before);
+        assert_eq!(data["posts"]["edges"].as_array().unwrap().len(), n);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements at first 1 and 10: {counts:?}"
+    );
+}

@@ -17,7 +17,7 @@ use crate::{
         conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
-        loaders::SeoOf,
+        loaders::{Lookup, SeoOf, UserId},
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, prefetch,
         types::{
@@ -72,7 +72,7 @@ impl ContentQuery {
             status: None,
         };
         let rows = ContentItemRow::list(&mut *conn(ctx).await?, &filter, page).await?;
-        prefetch_seo(ctx, &rows.rows).await?;
+        prefetch_relations(ctx, &rows.rows).await?;
         Ok(keyset_connection(rows, |r| r.id, ContentItem))
     }
 
@@ -91,17 +91,16 @@ impl ContentQuery {
     }
 }
 
-/// Loads the SEO overrides of a page of items in one statement when the query
-/// selects `seo`.
-async fn prefetch_seo(ctx: &Context<'_>, rows: &[ContentItemRow]) -> ApiResult<()> {
-    if ctx
-        .look_ahead()
-        .field("edges")
-        .field("node")
-        .field("seo")
-        .exists()
-    {
+/// Loads the SEO overrides and the authors of a page of items, one statement
+/// each, when the query selects them.
+async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> ApiResult<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    if node.field("seo").exists() {
         prefetch(ctx, rows.iter().map(|r| SeoOf(r.kind.into(), r.id))).await?;
+    }
+    if node.field("authorName").exists() {
+        let authors = rows.iter().filter_map(|r| r.author_id);
+        prefetch(ctx, authors.map(|id| Lookup(UserId(id)))).await?;
     }
     Ok(())
 }
@@ -275,7 +274,7 @@ impl ContentQuery {
             status,
         };
         let rows = ContentItemRow::list(&mut *conn(ctx).await?, &filter, page).await?;
-        prefetch_seo(ctx, &rows.rows).await?;
+        prefetch_relations(ctx, &rows.rows).await?;
         Ok(keyset_connection(rows, |r| r.id, ContentItem))
     }
 

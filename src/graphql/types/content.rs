@@ -174,6 +174,7 @@ impl ContentItem {
         self.0.publish_at
     }
 
+    /// When it went public (a scheduled item: its time, once that has come).
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0
             .published_at
