@@ -543,6 +543,7 @@ async fn the_sitemap_has_the_schema_shape_and_lists_only_what_is_published() {
             .starts_with("application/xml")
     );
     let xml = response.text().await.unwrap();
+    // Shown by `cargo nextest run --test content the_sitemap --no-capture`.
     println!("{xml}");
     let locs: Vec<String> = parse_urlset(&xml).into_iter().map(|(loc, _)| loc).collect();
     // Both categories are active (the inactive service has one of its own).

@@ -100,21 +100,9 @@ pub fn check(subject: SeoSubject, subject_id: i64, input: SeoInput) -> AppResult
     })
 }
 
-/// Stores a subject's SEO fields (replacing what it had), in the caller's transaction.
-pub async fn save(
-    conn: &mut AsyncPgConnection,
-    subject: SeoSubject,
-    subject_id: i64,
-    input: SeoInput,
-) -> AppResult<()> {
-    let row = check(subject, subject_id, input)?;
-    SeoMetaRow::put(conn, &row).await?;
-    Ok(())
-}
-
-/// Sets the SEO fields of a category or service (pages and posts set theirs with
-/// their other fields); refuses a subject that does not exist.
-pub async fn save_for_catalog(
+/// Sets the SEO fields of a page, post, category or service (pages and posts may
+/// also set theirs with their other fields); refuses a subject that does not exist.
+pub async fn save_for_subject(
     conn: &mut AsyncPgConnection,
     subject: SeoSubject,
     subject_id: i64,

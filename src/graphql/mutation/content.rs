@@ -310,7 +310,7 @@ impl ContentMutation {
             .await?
             .transaction(async move |conn| {
                 let before = seo::snapshot(conn, subject_type, id).await?;
-                seo::save_for_catalog(conn, subject_type, id, input.into()).await?;
+                seo::save_for_subject(conn, subject_type, id, input.into()).await?;
                 let entry = AuditEntry {
                     action: "seo.update",
                     subject_type: seo_audit_subject(subject_type).as_str(),
