@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::google::GoogleVerifier,
     config::Config,
-    crypto::SecretBox,
+    crypto::{SecretBox, TokenSigner},
     db::{PgPool, QueryCounter},
     events::EventBus,
 };
@@ -23,6 +23,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub google: GoogleVerifier,
     pub secrets: SecretBox,
+    /// Signs and checks the tokens of links the panel mails (newsletter).
+    pub tokens: TokenSigner,
     /// Order-status events from every process sharing the database.
     pub events: EventBus,
     /// Cancelled when the process is asked to stop (SIGTERM/SIGINT): jobs claim
@@ -59,6 +61,7 @@ impl AppState {
             events,
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
             secrets: SecretBox::new(&config.secret_key),
+            tokens: TokenSigner::new(&config.secret_key),
             config,
             pool,
             query_counter,

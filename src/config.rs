@@ -45,6 +45,10 @@
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
 //! | `TRUSTED_PROXIES` | unset | comma-separated proxy IPs whose `X-Forwarded-For` names the client |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
+//! | `PUBLIC_BASE_URL` | `http://localhost:3000` | the public site's address (the front end): links in the sitemap, feed, robots.txt, canonical URLs and mails |
+//! | `SCHEDULED_POSTS_INTERVAL_SECONDS` | `60` | how often scheduled pages and posts whose time has come are marked published (0 disables the job; visitors see them at their time regardless) |
+//! | `SITEMAP_URLS_PER_FILE` | `50000` | URLs per sitemap file (the protocol's maximum); past it `/sitemap.xml` is a sitemap index |
+//! | `NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR` | `5` | newsletter signups one client IP may make per hour (0: unlimited) |
 //! | `SMTP_URL` | unset | the SMTP server mail is sent through: `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465` (TLS) or `smtp://host:25` (plain, local relays only); unset, mail stays queued in `mail_outbox` and nothing is sent. A secret: never logged |
 //! | `MAIL_FROM` | `booster <no-reply@localhost>` | the sender of every mail |
 //! | `MAIL_OUTBOX_INTERVAL_SECONDS` | `10` | how often the mail outbox is drained (0 disables the job) |
@@ -68,6 +72,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub fulfillment: FulfillmentConfig,
     pub catalog: CatalogConfig,
+    pub content: ContentConfig,
     pub mail: MailConfig,
     pub support: SupportConfig,
 }
@@ -82,6 +87,7 @@ impl Config {
             payments: PaymentsConfig::from_environment()?,
             fulfillment: FulfillmentConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
+            content: ContentConfig::from_environment()?,
             mail: MailConfig::from_environment()?,
             support: SupportConfig::from_environment()?,
         })
@@ -315,6 +321,54 @@ impl CatalogConfig {
     }
 }
 
+/// Content and SEO: the public address and the publishing job.
+#[derive(Clone, Debug)]
+pub struct ContentConfig {
+    /// The public site's origin, without a trailing slash.
+    pub public_base_url: String,
+    /// Zero: `booster serve` does not run the scheduled-posts job.
+    pub scheduled_posts_interval: Duration,
+    /// At most 50,000, as the sitemap protocol allows.
+    pub sitemap_urls_per_file: usize,
+    pub newsletter_signups_per_ip_per_hour: u32,
+}
+
+/// The largest sitemap file the protocol allows, in URLs.
+pub const SITEMAP_MAX_URLS: usize = 50_000;
+
+impl ContentConfig {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        let config = ContentConfig {
+            public_base_url: public_base_url(&var_or("PUBLIC_BASE_URL", "http://localhost:3000"))?,
+            scheduled_posts_interval: Duration::from_secs(parse_var(
+                "SCHEDULED_POSTS_INTERVAL_SECONDS",
+                60,
+            )?),
+            sitemap_urls_per_file: parse_var("SITEMAP_URLS_PER_FILE", SITEMAP_MAX_URLS)?,
+            newsletter_signups_per_ip_per_hour: parse_var("NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR", 5)?,
+        };
+        if !(1..=SITEMAP_MAX_URLS).contains(&config.sitemap_urls_per_file) {
+            return Err(anyhow!(
+                "SITEMAP_URLS_PER_FILE must be between 1 and {SITEMAP_MAX_URLS}"
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// An http(s) origin (a path is kept, for sites served below one), no trailing slash.
+pub fn public_base_url(value: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(value.trim())
+        .with_context(|| format!("PUBLIC_BASE_URL={value:?} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(anyhow!("PUBLIC_BASE_URL must be an http or https address"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(anyhow!("PUBLIC_BASE_URL must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 /// Outgoing mail: the SMTP server and the outbox job's pacing. With no SMTP server
 /// the outbox keeps every mail and the job sends nothing.
 #[derive(Clone, Debug)]
@@ -501,6 +555,8 @@ impl Config {
     /// - Google sign-in and both payment gateways are unconfigured, and every
     ///   outside URL points at 127.0.0.1:9 (the discard port, where nothing listens),
     ///   so nothing leaves the machine unless a caller points it somewhere;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
+    ///   scheduled posts).
     /// - no SMTP server is configured, so mail stays queued;
     /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
     ///   mail).
@@ -578,6 +634,12 @@ impl Config {
             },
             catalog: CatalogConfig {
                 sync_interval: Duration::ZERO,
+            },
+            content: ContentConfig {
+                public_base_url: "http://localhost:3000".into(),
+                scheduled_posts_interval: Duration::ZERO,
+                sitemap_urls_per_file: SITEMAP_MAX_URLS,
+                newsletter_signups_per_ip_per_hour: 5,
             },
             // No SMTP server: mail stays in the outbox.
             mail: MailConfig {

@@ -23,6 +23,12 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         )
     }
 
+    pub fn per_hour(limit: u32) -> Self {
+        KeyedLimiter(
+            NonZeroU32::new(limit).map(|n| Arc::new(RateLimiter::keyed(Quota::per_hour(n)))),
+        )
+    }
+
     /// `Err(seconds)` to wait when `key` is over the limit.
     pub fn check(&self, key: K) -> Result<(), u64> {
         let Some(limiter) = &self.0 else {

@@ -654,6 +654,14 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
     for f in &fixtures {
         insert(&app, f).await;
     }
+    // A question the reply bot cannot answer waits for staff.
+    let (_, asker) = app.customer("asker@example.com").await;
+    app.ok(
+        Some(&asker),
+        r#"mutation { openTicket(input: { subject: "Partnership", topic: OTHER, message: "Can we talk about a reseller deal?" }) { id } }"#,
+        json!({}),
+    )
+    .await;
     let in_period: Vec<&Fixture> = fixtures[..5].iter().collect();
 
     let dashboard = app
@@ -662,7 +670,7 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
             &format!(
                 r#"{{ adminDashboard(from: "2026-11-25", to: "2026-11-26", timezone: "Asia/Jakarta") {{
                     from to timezone {MONEY} ordersByStatus {{ status orders revenue }}
-                    activeBuyers attention {{ ordersNeedingReview flaggedDeposits servicesOutOfStock }}
+                    activeBuyers attention {{ ordersNeedingReview flaggedDeposits servicesOutOfStock openTickets }}
                 }} }}"#
             ),
             json!({}),
@@ -675,6 +683,7 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
         d["attention"]["servicesOutOfStock"], 1,
         "the stock service has no items"
     );
+    assert_eq!(d["attention"]["openTickets"], 1);
     let completed = &d["ordersByStatus"]
         .as_array()
         .unwrap()

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::service_categories;
 
@@ -15,6 +16,8 @@ pub struct CategoryRow {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The URL name (`/<slug>`); see `domain::content::slugs`.
+    pub slug: String,
 }
 
 super::reads_by_id!(CategoryRow, service_categories);
@@ -35,4 +38,30 @@ pub struct CategoryChangeset {
     pub description: Option<String>,
     pub sort_order: Option<i32>,
     pub active: Option<bool>,
+}
+
+impl CategoryRow {
+    /// The active category whose current slug is `slug`.
+    pub async fn find_active_by_slug(
+        conn: &mut AsyncPgConnection,
+        slug: &str,
+    ) -> QueryResult<Option<CategoryRow>> {
+        service_categories::table
+            .filter(service_categories::slug.eq(slug))
+            .filter(service_categories::active.eq(true))
+            .select(CategoryRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Active categories by id, for the sitemap.
+    pub async fn active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<CategoryRow>> {
+        service_categories::table
+            .filter(service_categories::active.eq(true))
+            .order(service_categories::id)
+            .select(CategoryRow::as_select())
+            .load(conn)
+            .await
+    }
 }

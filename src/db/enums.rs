@@ -258,6 +258,60 @@ text_enum! {
 }
 
 text_enum! {
+    /// A static page (about, terms, a landing page) or a blog post.
+    pub enum ContentKind {
+        Page = "PAGE",
+        Post = "POST",
+    }
+}
+
+text_enum! {
+    /// Where a page or post is in its life: visitors see PUBLISHED ones, and
+    /// SCHEDULED ones once their time has come.
+    pub enum ContentStatus {
+        Draft = "DRAFT",
+        Published = "PUBLISHED",
+        Scheduled = "SCHEDULED",
+    }
+}
+
+text_enum! {
+    /// The language of a page or post.
+    pub enum Language {
+        Id = "id",
+        En = "en",
+    }
+}
+
+text_enum! {
+    /// What carries a slug and SEO meta: pages, posts, categories and services.
+    pub enum SeoSubject {
+        Page = "PAGE",
+        Post = "POST",
+        Category = "CATEGORY",
+        Service = "SERVICE",
+    }
+}
+
+text_enum! {
+    /// A newsletter address: PENDING until its confirmation link is followed.
+    pub enum NewsletterStatus {
+        Pending = "PENDING",
+        Confirmed = "CONFIRMED",
+        Unsubscribed = "UNSUBSCRIBED",
+    }
+}
+
+impl From<ContentKind> for SeoSubject {
+    fn from(kind: ContentKind) -> Self {
+        match kind {
+            ContentKind::Page => SeoSubject::Page,
+            ContentKind::Post => SeoSubject::Post,
+        }
+    }
+}
+
+text_enum! {
     /// Where a queued mail stands.
     pub enum MailStatus {
         /// Waiting to be sent (again, after a failed attempt).

@@ -2,10 +2,12 @@
 //! the text-backed enums they use. Nothing here knows a business rule.
 
 pub mod admin_audit_log;
+pub mod announcements;
 pub mod api_keys;
 pub mod catalog_changes;
 pub mod categories;
 pub mod contact_messages;
+pub mod content_items;
 pub mod deposits;
 pub mod enums;
 pub mod exports;
@@ -13,6 +15,7 @@ pub mod faq;
 pub mod job_runs;
 pub mod ledger;
 pub mod mail_outbox;
+pub mod newsletter_subscribers;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;
@@ -20,9 +23,12 @@ pub mod provider_calls;
 pub mod providers;
 pub mod reports;
 pub mod schema;
+pub mod seo_keywords;
+pub mod seo_meta;
 pub mod services;
 pub mod sessions;
 pub mod settings;
+pub mod slug_redirects;
 pub mod tickets;
 pub mod users;
 

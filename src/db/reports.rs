@@ -125,6 +125,9 @@ pub struct AttentionFigures {
     /// Active own-stock services with nothing left to sell.
     #[diesel(sql_type = BigInt)]
     pub services_out_of_stock: i64,
+    /// Tickets waiting for staff (OPEN, or the customer replied).
+    #[diesel(sql_type = BigInt)]
+    pub open_tickets: i64,
 }
 
 pub async fn attention(
@@ -142,7 +145,8 @@ pub async fn attention(
               AND low_balance_threshold IS NOT NULL AND balance < low_balance_threshold) AS low_balance_providers, \
            (SELECT count(*) FROM services s WHERE s.active AND s.fulfillment = 'STOCK' \
               AND NOT EXISTS (SELECT 1 FROM stock_items i WHERE i.service_id = s.id AND i.order_id IS NULL)) \
-             AS services_out_of_stock",
+             AS services_out_of_stock, \
+           (SELECT count(*) FROM tickets WHERE status IN ('OPEN', 'CUSTOMER_REPLY')) AS open_tickets",
     )
     .bind::<Timestamptz, _>(failed_since)
     .get_result(conn)

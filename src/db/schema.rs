@@ -15,6 +15,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    announcement_reads (announcement_id, user_id) {
+        announcement_id -> Int8,
+        user_id -> Int8,
+        read_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    announcements (id) {
+        id -> Int8,
+        title -> Text,
+        body_markdown -> Text,
+        body_html -> Text,
+        platform -> Nullable<Text>,
+        author_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Int8,
         user_id -> Int8,
@@ -61,6 +82,29 @@ diesel::table! {
         answered_by -> Nullable<Int8>,
         answered_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    content_items (id) {
+        id -> Int8,
+        kind -> Text,
+        title -> Text,
+        slug -> Text,
+        body_markdown -> Text,
+        body_html -> Text,
+        excerpt -> Text,
+        cover_image_url -> Nullable<Text>,
+        tags -> Array<Text>,
+        language -> Text,
+        translation_of -> Nullable<Int8>,
+        status -> Text,
+        publish_at -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        author_id -> Nullable<Int8>,
+        reading_minutes -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -212,6 +256,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    newsletter_subscribers (id) {
+        id -> Int8,
+        email -> Text,
+        status -> Text,
+        user_id -> Nullable<Int8>,
+        confirmed_at -> Nullable<Timestamptz>,
+        unsubscribed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     notifications (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -264,6 +321,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    seo_keywords (id) {
+        id -> Int8,
+        keyword -> Text,
+        subject_type -> Nullable<Text>,
+        subject_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    seo_meta (subject_type, subject_id) {
+        subject_type -> Text,
+        subject_id -> Int8,
+        meta_title -> Nullable<Text>,
+        meta_description -> Nullable<Text>,
+        keywords -> Array<Text>,
+        canonical_url -> Nullable<Text>,
+        og_title -> Nullable<Text>,
+        og_description -> Nullable<Text>,
+        og_image_url -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     service_categories (id) {
         id -> Int8,
         name -> Text,
@@ -272,6 +354,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        slug -> Text,
     }
 }
 
@@ -303,6 +386,16 @@ diesel::table! {
         fallback_service_id -> Nullable<Int8>,
         upstream_missing_since -> Nullable<Timestamptz>,
         sync_deactivated -> Bool,
+        slug -> Text,
+    }
+}
+
+diesel::table! {
+    slug_redirects (subject_type, old_slug) {
+        subject_type -> Text,
+        old_slug -> Text,
+        subject_id -> Int8,
+        created_at -> Timestamptz,
     }
 }
 
@@ -411,15 +504,20 @@ diesel::table! {
 }
 
 diesel::joinable!(admin_audit_log -> users (admin_id));
+diesel::joinable!(announcement_reads -> announcements (announcement_id));
+diesel::joinable!(announcement_reads -> users (user_id));
+diesel::joinable!(announcements -> users (author_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
+diesel::joinable!(content_items -> users (author_id));
 diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposits -> users (user_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
 diesel::joinable!(ledger_entries -> users (user_id));
 diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(mass_orders -> users (user_id));
+diesel::joinable!(newsletter_subscribers -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_requests -> orders (order_id));
 diesel::joinable!(provider_calls -> providers (provider_id));
@@ -435,10 +533,13 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_audit_log,
+    announcement_reads,
+    announcements,
     api_keys,
     app_settings,
     catalog_changes,
     contact_messages,
+    content_items,
     deposit_events,
     deposits,
     faq_entries,
@@ -446,15 +547,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     mail_outbox,
     mass_orders,
+    newsletter_subscribers,
     notifications,
     order_events,
     order_requests,
     orders,
     provider_calls,
     providers,
+    seo_keywords,
+    seo_meta,
     service_categories,
     services,
     sessions,
+    slug_redirects,
     stock_items,
     ticket_messages,
     ticket_orders,

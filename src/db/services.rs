@@ -40,6 +40,8 @@ pub struct ServiceRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub fallback_service_id: Option<i64>,
+    /// The URL name (`/services/<slug>`); see `domain::content::slugs`.
+    pub slug: String,
 }
 
 super::reads_by_id!(ServiceRow, services);
@@ -104,6 +106,22 @@ pub struct ServiceFilter {
 }
 
 impl ServiceRow {
+    /// The active service (in an active category) whose current slug is `slug`.
+    pub async fn find_active_by_slug(
+        conn: &mut AsyncPgConnection,
+        slug: &str,
+    ) -> QueryResult<Option<ServiceRow>> {
+        services::table
+            .inner_join(service_categories::table)
+            .filter(services::slug.eq(slug))
+            .filter(services::active.eq(true))
+            .filter(service_categories::active.eq(true))
+            .select(ServiceRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// The whole active catalogue with each service's category name, in display
     /// order (what the API v2 `services` action answers, in one statement).
     pub async fn active_with_categories(

@@ -178,15 +178,24 @@ pub async fn update_settings(
         notify_tickets: update.notify_tickets,
         notify_newsletter: update.notify_newsletter,
     };
-    allow_empty_changeset(
-        diesel::update(users::table.find(user_id))
-            .set(&changes)
-            .execute(conn)
-            .await,
-    )?;
-    UserRow::find(conn, user_id)
-        .await?
-        .ok_or(AppError::NotFound("user"))
+    conn.transaction(async |conn| {
+        allow_empty_changeset(
+            diesel::update(users::table.find(user_id))
+                .set(&changes)
+                .execute(conn)
+                .await,
+        )?;
+        let user = UserRow::find(conn, user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        // The newsletter list follows the setting (and the setting the list).
+        if let Some(on) = update.notify_newsletter {
+            crate::domain::content::newsletter::follow_setting(conn, user_id, &user.email, on)
+                .await?;
+        }
+        Ok(user)
+    })
+    .await
 }
 
 pub async fn set_role(

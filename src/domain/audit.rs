@@ -84,6 +84,10 @@ pub enum Subject {
     Ticket,
     FaqEntry,
     ContactMessage,
+    /// A page or blog post.
+    Content,
+    Announcement,
+    SeoKeyword,
 }
 
 impl Subject {
@@ -98,6 +102,9 @@ impl Subject {
             Subject::Ticket => "ticket",
             Subject::FaqEntry => "faq_entry",
             Subject::ContactMessage => "contact_message",
+            Subject::Content => "content",
+            Subject::Announcement => "announcement",
+            Subject::SeoKeyword => "seo_keyword",
         }
     }
 
@@ -122,6 +129,14 @@ impl Subject {
             Subject::ContactMessage => {
                 "SELECT to_jsonb(t) AS doc FROM contact_messages t WHERE id = $1"
             }
+            // The rendered HTML is derived from the Markdown kept in the entry.
+            Subject::Content => {
+                "SELECT to_jsonb(t) - 'body_html' AS doc FROM content_items t WHERE id = $1"
+            }
+            Subject::Announcement => {
+                "SELECT to_jsonb(t) - 'body_html' AS doc FROM announcements t WHERE id = $1"
+            }
+            Subject::SeoKeyword => "SELECT to_jsonb(t) AS doc FROM seo_keywords t WHERE id = $1",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod catalog_import;
+pub mod content;
 pub mod deposits;
 pub mod fulfillment;
 pub mod notifications;

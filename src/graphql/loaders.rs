@@ -202,3 +202,55 @@ children_loader!(
     /// The orders a ticket is about.
     OrdersOfTicket, TicketOrderRow, TicketOrderRow::of_tickets, ticket_id
 );
+
+/// The SEO overrides of a page, post, category or service (absent: all defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeoOf(pub crate::db::enums::SeoSubject, pub i64);
+
+impl Loader<SeoOf> for DbLoader {
+    type Value = crate::db::seo_meta::SeoMetaRow;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[SeoOf]) -> Result<HashMap<SeoOf, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let mut found = HashMap::new();
+        for subject in crate::db::enums::SeoSubject::ALL {
+            let ids: Vec<i64> = keys
+                .iter()
+                .filter(|k| k.0 == *subject)
+                .map(|k| k.1)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let rows = crate::db::seo_meta::SeoMetaRow::for_subjects(&mut conn, *subject, &ids)
+                .await
+                .map_err(load_error)?;
+            found.extend(
+                rows.into_iter()
+                    .map(|r| (SeoOf(r.subject_type, r.subject_id), r)),
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// The site settings, read once per request however many SEO fields need them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SiteSettingsKey;
+
+impl Loader<SiteSettingsKey> for DbLoader {
+    type Value = crate::domain::content::site::SiteSettings;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        _keys: &[SiteSettingsKey],
+    ) -> Result<HashMap<SiteSettingsKey, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let settings = crate::domain::content::site::load(&mut conn)
+            .await
+            .map_err(load_error)?;
+        Ok(HashMap::from([(SiteSettingsKey, settings)]))
+    }
+}

@@ -45,6 +45,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
     .extension(socket::SocketPolicy::default())
     .limit_recursive_depth(32)
     .limit_directives(20)
+    .data(mutation::NewsletterSignupLimiter(
+        crate::rate_limit::IpRateLimiter::per_hour(
+            state.config.content.newsletter_signups_per_ip_per_hour,
+        ),
+    ))
     .data(state)
     .finish()
 }

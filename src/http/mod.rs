@@ -1,10 +1,13 @@
 //! The HTTP surface: the axum router and its middleware (request ids, tracing, CORS,
-//! body limit, gzip), the GraphQL endpoints, payment webhooks and health.
+//! body limit, gzip), the GraphQL endpoints, payment webhooks, health, the files
+//! crawlers read (`seo.rs`) and the newsletter's links (`newsletter.rs`).
 
 mod api_v2;
 mod exports;
 mod graphql;
 mod health;
+mod newsletter;
+mod seo;
 pub mod server;
 mod webhooks;
 
@@ -77,6 +80,11 @@ pub fn router(app: AppState) -> Router {
         .route("/webhooks/midtrans", post(webhooks::midtrans))
         .route("/webhooks/xendit", post(webhooks::xendit))
         .route("/api/v2", get(api_v2::handle).post(api_v2::handle))
+        .route("/newsletter/confirm", get(newsletter::confirm))
+        .route(
+            "/newsletter/unsubscribe",
+            get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
+        )
         .route_layer(axum::middleware::from_fn(run_to_end));
 
     Router::new()
@@ -86,6 +94,10 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/readyz", get(health::readyz))
         .route("/admin/exports/{name}", get(exports::export))
+        .route("/robots.txt", get(seo::robots))
+        .route("/sitemap.xml", get(seo::sitemap))
+        .route("/sitemaps/{file}", get(seo::sitemap_file))
+        .route("/feed.xml", get(seo::feed))
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),

@@ -18,6 +18,7 @@ pub mod provider_calls;
 pub mod provider_health;
 pub mod reconcile_deposits;
 mod runner;
+pub mod scheduled_posts;
 pub mod status_sync;
 
 use std::time::Duration;
@@ -51,6 +52,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(reconcile_deposits::ReconcileDeposits),
         Box::new(catalog_sync::CatalogSync),
         Box::new(mail_outbox::MailOutbox),
+        Box::new(scheduled_posts::ScheduledPosts),
     ]
 }
 

@@ -5,10 +5,13 @@ mod admin_catalog;
 mod admin_catalog_import;
 mod admin_users;
 mod back_office;
+mod content;
 mod fulfillment;
 mod orders;
 mod support;
 mod wallet;
+
+pub use content::NewsletterSignupLimiter;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(
@@ -17,6 +20,7 @@ pub struct MutationRoot(
     admin_catalog_import::AdminCatalogImportMutation,
     admin_users::AdminUserMutation,
     back_office::BackOfficeMutation,
+    content::ContentMutation,
     orders::OrderMutation,
     fulfillment::FulfillmentMutation,
     support::SupportMutation,

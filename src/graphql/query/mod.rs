@@ -5,6 +5,7 @@ mod admin;
 mod admin_catalog_import;
 mod back_office;
 mod catalog;
+mod content;
 mod notifications;
 mod orders;
 mod support;
@@ -14,6 +15,7 @@ mod wallet;
 pub struct QueryRoot(
     account::AccountQuery,
     catalog::CatalogQuery,
+    content::ContentQuery,
     admin::AdminQuery,
     admin_catalog_import::AdminCatalogImportQuery,
     back_office::BackOfficeQuery,

@@ -117,6 +117,8 @@ pub struct Attention {
     pub low_balance_providers: i64,
     /// Active own-stock services with nothing left to sell.
     pub services_out_of_stock: i64,
+    /// Support tickets waiting for staff (open, or the customer replied).
+    pub open_tickets: i64,
 }
 
 /// How the business did in a period, and what needs attention.
@@ -184,6 +186,7 @@ impl Dashboard {
             unhealthy_providers: a.unhealthy_providers,
             low_balance_providers: a.low_balance_providers,
             services_out_of_stock: a.services_out_of_stock,
+            open_tickets: a.open_tickets,
         }
     }
 }

@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         categories::CategoryRow,
-        enums::{Currency, Fulfillment, Platform, ProviderKind, ServiceType},
+        enums::{Currency, Fulfillment, Platform, ProviderKind, SeoSubject, ServiceType},
         providers::ProviderRow,
         services::ServiceRow,
     },
-    domain::pricing,
+    domain::{content::seo, pricing},
+    graphql::types::content::{SeoMeta, seo_meta},
     graphql::viewer,
     graphql::{
         error::ApiResult,
@@ -45,6 +46,31 @@ impl ServiceCategory {
     async fn active(&self) -> bool {
         self.0.active
     }
+
+    /// The URL name; old slugs redirect here (see `slugRedirect`).
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The path on the public site: `/<slug>`.
+    async fn path(&self) -> String {
+        seo::category_path(&self.0.slug)
+    }
+
+    async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
+        seo_meta(
+            ctx,
+            SeoSubject::Category,
+            self.0.id,
+            seo::SeoSource {
+                title: &self.0.name,
+                text: &self.0.description,
+                path: seo::category_path(&self.0.slug),
+                image_url: None,
+            },
+        )
+        .await
+    }
 }
 
 pub struct Service(pub ServiceRow);
@@ -65,6 +91,31 @@ impl Service {
 
     async fn platform(&self) -> Platform {
         self.0.platform
+    }
+
+    /// The URL name; old slugs redirect here (see `slugRedirect`).
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The path on the public site: `/services/<slug>`.
+    async fn path(&self) -> String {
+        seo::service_path(&self.0.slug)
+    }
+
+    async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
+        seo_meta(
+            ctx,
+            SeoSubject::Service,
+            self.0.id,
+            seo::SeoSource {
+                title: &self.0.name,
+                text: &self.0.description,
+                path: seo::service_path(&self.0.slug),
+                image_url: None,
+            },
+        )
+        .await
     }
 
     /// The order type: decides which extra fields an order needs.

@@ -4,6 +4,7 @@ pub mod account;
 pub mod back_office;
 pub mod catalog;
 pub mod catalog_import;
+pub mod content;
 pub mod notifications;
 pub mod orders;
 pub mod support;

@@ -1,0 +1,12 @@
+DROP TABLE announcement_reads;
+DROP TABLE announcements;
+DROP TABLE seo_keywords;
+DROP TABLE seo_meta;
+DROP TABLE slug_redirects;
+DROP TABLE content_items;
+DROP TRIGGER services_fill_slug ON services;
+DROP TRIGGER service_categories_fill_slug ON service_categories;
+ALTER TABLE services DROP COLUMN slug;
+ALTER TABLE service_categories DROP COLUMN slug;
+DROP FUNCTION booster_fill_slug();
+DROP FUNCTION booster_slugify(text);

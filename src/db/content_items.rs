@@ -1,0 +1,208 @@
+//! `content_items`: pages and blog posts, with their Markdown source and the
+//! sanitized HTML rendered from it.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    enums::{ContentKind, ContentStatus, Language},
+    pagination::{KeysetPage, Paginated, paginate_keyset},
+    schema::content_items,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = content_items, check_for_backend(diesel::pg::Pg))]
+pub struct ContentItemRow {
+    pub id: i64,
+    pub kind: ContentKind,
+    pub title: String,
+    pub slug: String,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub excerpt: String,
+    pub cover_image_url: Option<String>,
+    pub tags: Vec<String>,
+    pub language: Language,
+    pub translation_of: Option<i64>,
+    pub status: ContentStatus,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub author_id: Option<i64>,
+    pub reading_minutes: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+super::reads_by_id!(ContentItemRow, content_items);
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = content_items)]
+pub struct NewContentItem {
+    pub kind: ContentKind,
+    pub title: String,
+    pub slug: String,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub excerpt: String,
+    pub cover_image_url: Option<String>,
+    pub tags: Vec<String>,
+    pub language: Language,
+    pub translation_of: Option<i64>,
+    pub status: ContentStatus,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub author_id: Option<i64>,
+    pub reading_minutes: i32,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = content_items)]
+pub struct ContentItemChangeset {
+    pub title: Option<String>,
+    pub slug: Option<String>,
+    pub body_markdown: Option<String>,
+    pub body_html: Option<String>,
+    pub excerpt: Option<String>,
+    pub cover_image_url: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub reading_minutes: Option<i32>,
+    pub status: Option<ContentStatus>,
+    pub publish_at: Option<Option<DateTime<Utc>>>,
+    pub published_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Which items a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ContentFilter {
+    pub kind: Option<ContentKind>,
+    pub language: Option<Language>,
+    pub tag: Option<String>,
+    /// Only what visitors may see (published, or scheduled and due).
+    pub visible_only: bool,
+    /// Admin lists: one status.
+    pub status: Option<ContentStatus>,
+}
+
+/// The condition "a visitor may see this item now": published, or scheduled for a
+/// time that has come (the job flips those to PUBLISHED, but visibility never
+/// waits for it).
+pub fn visible_now() -> Box<
+    dyn BoxableExpression<content_items::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
+> {
+    Box::new(
+        content_items::status
+            .eq(ContentStatus::Published)
+            .or(content_items::status.eq(ContentStatus::Scheduled).and(
+                content_items::publish_at
+                    .assume_not_null()
+                    .le(diesel::dsl::now),
+            )),
+    )
+}
+
+impl ContentItemRow {
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &ContentFilter,
+        page: KeysetPage,
+    ) -> QueryResult<Paginated<ContentItemRow>> {
+        let filter = filter.clone();
+        let build = move || {
+            let mut query = content_items::table
+                .select(ContentItemRow::as_select())
+                .into_boxed();
+            if let Some(kind) = filter.kind {
+                query = query.filter(content_items::kind.eq(kind));
+            }
+            if let Some(language) = filter.language {
+                query = query.filter(content_items::language.eq(language));
+            }
+            if let Some(tag) = &filter.tag {
+                query = query.filter(content_items::tags.contains(vec![tag.clone()]));
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(content_items::status.eq(status));
+            }
+            if filter.visible_only {
+                query = query.filter(visible_now());
+            }
+            query
+        };
+        paginate_keyset(conn, build, content_items::id, page).await
+    }
+
+    /// The item of this kind whose current slug is `slug`.
+    pub async fn find_by_slug(
+        conn: &mut AsyncPgConnection,
+        kind: ContentKind,
+        slug: &str,
+    ) -> QueryResult<Option<ContentItemRow>> {
+        content_items::table
+            .filter(content_items::kind.eq(kind))
+            .filter(content_items::slug.eq(slug))
+            .select(ContentItemRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Every item of a translation group (the original and its translations).
+    pub async fn translation_group(
+        conn: &mut AsyncPgConnection,
+        original_id: i64,
+    ) -> QueryResult<Vec<ContentItemRow>> {
+        content_items::table
+            .filter(
+                content_items::id
+                    .eq(original_id)
+                    .or(content_items::translation_of.eq(original_id)),
+            )
+            .order(content_items::id)
+            .select(ContentItemRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// What visitors may see, for the sitemap and the feed: (kind, slug, language,
+    /// last change), newest change first, at most `limit`.
+    pub async fn visible_entries(
+        conn: &mut AsyncPgConnection,
+        kind: Option<ContentKind>,
+        limit: i64,
+    ) -> QueryResult<Vec<ContentItemRow>> {
+        let mut query = content_items::table
+            .filter(visible_now())
+            .select(ContentItemRow::as_select())
+            .into_boxed();
+        if let Some(kind) = kind {
+            query = query.filter(content_items::kind.eq(kind));
+        }
+        query
+            .order((content_items::updated_at.desc(), content_items::id.desc()))
+            .limit(limit)
+            .load(conn)
+            .await
+    }
+
+    /// Moves SCHEDULED items whose time has come to PUBLISHED, at most `limit` of
+    /// them; returns their ids.
+    pub async fn publish_due(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<i64>> {
+        diesel::sql_query(
+            "UPDATE content_items SET status = 'PUBLISHED', published_at = publish_at \
+             WHERE id IN (SELECT id FROM content_items WHERE status = 'SCHEDULED' \
+             AND publish_at <= now() ORDER BY publish_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .load::<IdRow>(conn)
+        .await
+        .map(|rows| rows.into_iter().map(|r| r.id).collect())
+    }
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}

@@ -1,0 +1,53 @@
+//! Content and SEO: pages and blog posts (`pages_posts`), their Markdown rendered
+//! to sanitized HTML (`markdown`), slugs and the redirects old slugs leave
+//! (`slugs`), SEO meta with its defaults and the public path of every subject
+//! (`seo`), the site settings (`site`), announcements for signed-in users
+//! (`announcements`), the newsletter's double opt-in (`newsletter`) and the
+//! keyword health check (`keywords`). Reads of the tables live in
+//! `db::{content_items, slug_redirects, seo_meta, seo_keywords, announcements,
+//! newsletter_subscribers}`; the machine-readable files are built in `http::seo`.
+
+pub mod announcements;
+pub mod keywords;
+pub mod markdown;
+pub mod newsletter;
+pub mod pages_posts;
+pub mod seo;
+pub mod site;
+pub mod sitemap;
+pub mod slugs;
+
+use crate::error::{AppError, AppResult};
+
+/// Trimmed text of at most `max` characters, with no control characters other than
+/// newlines and tabs; empty refused when `required`.
+pub(crate) fn check_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> AppResult<String> {
+    let value = value.trim();
+    if required && value.is_empty() {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
