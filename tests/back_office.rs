@@ -658,7 +658,7 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
     let (_, asker) = app.customer("asker@example.com").await;
     app.ok(
         Some(&asker),
-        r#"mutation { openTicket(input: { subject: "Partnership", topic: OTHER, message: "Can we talk about a reseller deal?" }) { id } }"#,
+        r#"mutation { openTicket(input: { subject: "Partnership", topic: OTHER, message: "Can we talk about a reseller deal?" }) { ticket { id } } }"#,
         json!({}),
     )
     .await;
