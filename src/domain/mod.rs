@@ -17,4 +17,5 @@ pub mod readiness;
 pub mod reports;
 pub mod stock;
 pub mod support;
+pub mod text;
 pub mod wallet;

@@ -15,24 +15,7 @@ pub use csv_import::{CsvImportReport, CsvLineError, MAX_CSV_LINES, import_csv};
 pub use providers::*;
 pub use services::*;
 
-use crate::error::{AppError, AppResult};
+use crate::domain::text::check_text;
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5000;
-
-fn check_text(field: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if value.chars().count() > max {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
-}

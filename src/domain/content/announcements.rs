@@ -5,7 +5,8 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{check_text, markdown};
+use super::markdown;
+use crate::domain::text::check_text;
 use crate::{
     db::{
         announcements::{AnnouncementRow, NewAnnouncement, UserAnnouncementRow},

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::check_text;
+use crate::domain::text::check_text;
 use crate::{
     db::{
         content_items::visible_now,

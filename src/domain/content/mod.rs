@@ -16,38 +16,3 @@ pub mod seo;
 pub mod site;
 pub mod sitemap;
 pub mod slugs;
-
-use crate::error::{AppError, AppResult};
-
-/// Trimmed text of at most `max` characters, with no control characters other than
-/// newlines and tabs; empty refused when `required`.
-pub(crate) fn check_text(
-    field: &str,
-    value: &str,
-    max: usize,
-    required: bool,
-) -> AppResult<String> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if value.chars().count() > max {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(value.to_string())
-}

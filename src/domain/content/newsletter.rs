@@ -214,11 +214,11 @@ pub async fn send_issue(
     subject: &str,
     body_markdown: &str,
 ) -> AppResult<usize> {
-    let subject = super::check_text("subject", subject, 200, true)?;
+    let subject = crate::domain::text::check_text("subject", subject, 200, true)?;
     if subject.contains(['\r', '\n']) {
         return Err(AppError::validation("subject", "subject must be one line"));
     }
-    let body = super::check_text("body", body_markdown, 50_000, true)?;
+    let body = crate::domain::text::check_text("body", body_markdown, 50_000, true)?;
     let html = super::markdown::render(&body);
     let text = super::markdown::plain_text_paragraphs(&body);
     let issue = uuid::Uuid::new_v4();

@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    check_text, markdown,
+    markdown,
     seo::{self, SeoInput},
     site::check_url,
     slugs,
 };
+use crate::domain::text::check_text;
 use crate::{
     db::{
         content_items::{ContentItemChangeset, ContentItemRow, NewContentItem},

@@ -14,7 +14,8 @@
 
 use diesel_async::AsyncPgConnection;
 
-use super::{check_text, markdown, site::SiteSettings};
+use super::{markdown, site::SiteSettings};
+use crate::domain::text::check_text;
 use crate::{
     db::{
         enums::{ContentKind, Language, SeoSubject},

@@ -5,7 +5,7 @@
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
-use super::check_text;
+use crate::domain::text::check_text;
 use crate::{
     db::settings,
     error::{AppError, AppResult},

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::bounded_text;
+use crate::domain::text::{check_line, check_text};
 use crate::{
     db::contact_messages::{ContactMessageRow, NewContactMessage},
     domain::{
@@ -62,9 +62,9 @@ pub async fn submit(
         tracing::info!(%client, "contact form honeypot filled in; message dropped");
         return Ok(Submitted::Dropped);
     }
-    let name = bounded_text("name", &input.name, MAX_NAME_CHARS, false)?;
-    let subject = bounded_text("subject", &input.subject, MAX_SUBJECT_CHARS, false)?;
-    let message = bounded_text("message", &input.message, MAX_MESSAGE_CHARS, true)?;
+    let name = check_line("name", &input.name, MAX_NAME_CHARS, true)?;
+    let subject = check_line("subject", &input.subject, MAX_SUBJECT_CHARS, true)?;
+    let message = check_text("message", &input.message, MAX_MESSAGE_CHARS, true)?;
     let email = input.email.trim().to_string();
     if email.chars().count() > mail::MAX_ADDRESS_CHARS || email.parse::<lettre::Address>().is_err()
     {
@@ -130,7 +130,7 @@ pub async fn answer(
     id: i64,
     answer: &str,
 ) -> AppResult<ContactMessageRow> {
-    let answer = bounded_text("answer", answer, MAX_ANSWER_CHARS, true)?;
+    let answer = check_text("answer", answer, MAX_ANSWER_CHARS, true)?;
     conn.transaction(async |conn| {
         ContactMessageRow::find_for_update(conn, id)
             .await?

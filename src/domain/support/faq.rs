@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::bounded_text;
+use crate::domain::text::{check_line, check_text};
 use crate::{
     db::faq::{FaqChangeset, FaqRow, NewFaq},
     domain::audit::{self, AuditEntry, Subject},
@@ -55,13 +55,13 @@ pub async fn create(
     admin_id: i64,
     input: FaqInput,
 ) -> AppResult<FaqRow> {
-    let question = bounded_text(
+    let question = check_text(
         "question",
         input.question.as_deref().unwrap_or_default(),
         MAX_QUESTION_CHARS,
         false,
     )?;
-    let answer = bounded_text(
+    let answer = check_text(
         "answer",
         input.answer.as_deref().unwrap_or_default(),
         MAX_ANSWER_CHARS,
@@ -113,11 +113,11 @@ pub async fn update(
     let change = FaqChangeset {
         question: input
             .question
-            .map(|q| bounded_text("question", &q, MAX_QUESTION_CHARS, false))
+            .map(|q| check_line("question", &q, MAX_QUESTION_CHARS, true))
             .transpose()?,
         answer: input
             .answer
-            .map(|a| bounded_text("answer", &a, MAX_ANSWER_CHARS, true))
+            .map(|a| check_text("answer", &a, MAX_ANSWER_CHARS, true))
             .transpose()?,
         category: input.category.map(|c| check_category(&c)).transpose()?,
         language: input.language.map(|l| check_language(&l)).transpose()?,

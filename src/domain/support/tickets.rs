@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::{bot, bounded_text};
+use super::bot;
+use crate::domain::text::{check_line, check_text};
 use crate::{
     db::{
         enums::{Role, TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
@@ -59,8 +60,8 @@ pub async fn open(
     user: &UserRow,
     input: OpenTicket,
 ) -> AppResult<TicketChange> {
-    let subject = bounded_text("subject", &input.subject, MAX_SUBJECT_CHARS, false)?;
-    let message = bounded_text("message", &input.message, MAX_MESSAGE_CHARS, true)?;
+    let subject = check_line("subject", &input.subject, MAX_SUBJECT_CHARS, true)?;
+    let message = check_text("message", &input.message, MAX_MESSAGE_CHARS, true)?;
     let order_ids: Vec<i64> = input
         .order_ids
         .iter()
@@ -117,7 +118,7 @@ pub async fn customer_reply(
     ticket_id: i64,
     body: &str,
 ) -> AppResult<TicketChange> {
-    let body = bounded_text("body", body, MAX_MESSAGE_CHARS, true)?;
+    let body = check_text("body", body, MAX_MESSAGE_CHARS, true)?;
     conn.transaction(async |conn| {
         let ticket = lock_owned(conn, user.id, ticket_id).await?;
         let message = TicketMessageRow::insert(
@@ -280,7 +281,7 @@ pub async fn staff_write(
     body: &str,
     internal: bool,
 ) -> AppResult<(TicketRow, TicketMessageRow)> {
-    let body = bounded_text("body", body, MAX_MESSAGE_CHARS, true)?;
+    let body = check_text("body", body, MAX_MESSAGE_CHARS, true)?;
     conn.transaction(async |conn| {
         let before = lock(conn, ticket_id).await?;
         let audited = audit::Change::begin(conn, Subject::Ticket, ticket_id).await?;
