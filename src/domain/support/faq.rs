@@ -55,11 +55,11 @@ pub async fn create(
     admin_id: i64,
     input: FaqInput,
 ) -> AppResult<FaqRow> {
-    let question = check_text(
+    let question = check_line(
         "question",
         input.question.as_deref().unwrap_or_default(),
         MAX_QUESTION_CHARS,
-        false,
+        true,
     )?;
     let answer = check_text(
         "answer",
