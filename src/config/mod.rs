@@ -1,0 +1,303 @@
+//! Configuration, one struct per concern, each read from environment variables.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/booster` | PostgreSQL; the database is created if missing |
+//! | `DATABASE_POOL_SIZE` | `16` | connections per process |
+//! | `BIND` | `127.0.0.1:8080` | HTTP listen address |
+//! | `BOOSTER_SECRET_KEY` | required | 32 bytes, hex (64 characters): encrypts provider API keys at rest |
+//! | `SESSION_TTL_HOURS` | `720` | lifetime of a sign-in session |
+//! | `GOOGLE_CLIENT_ID` | unset | OAuth client id; Google sign-in is refused while unset |
+//! | `GOOGLE_JWKS_URL` | `https://www.googleapis.com/oauth2/v3/certs` | where Google's signing keys are fetched |
+//! | `GOOGLE_ISSUERS` | `accounts.google.com,https://accounts.google.com` | accepted `iss` values |
+//! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins allowed to call the API from a browser |
+//! | `MAX_BODY_BYTES` | `4194304` | largest accepted request body |
+//! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
+//! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
+//! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |
+//! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
+//! | `MIDTRANS_SERVER_KEY` | unset | Midtrans server key; Midtrans deposits are refused while unset |
+//! | `MIDTRANS_SNAP_URL` | `https://app.sandbox.midtrans.com` | Snap base URL (`https://app.midtrans.com` in production) |
+//! | `MIDTRANS_API_URL` | `https://api.sandbox.midtrans.com` | Core API base URL for status checks (`https://api.midtrans.com` in production) |
+//! | `XENDIT_SECRET_KEY` | unset | Xendit secret API key; Xendit deposits are refused while unset |
+//! | `XENDIT_CALLBACK_TOKEN` | unset | the callback verification token from the Xendit dashboard; Xendit callbacks are refused while unset |
+//! | `XENDIT_API_URL` | `https://api.xendit.co` | Xendit base URL |
+//! | `DEPOSIT_MIN` | `10000` | smallest deposit, rupiah |
+//! | `DEPOSIT_MAX` | `100000000` | largest deposit, rupiah |
+//! | `DEPOSIT_EXPIRY_MINUTES` | `60` | how long a customer has to pay a deposit |
+//! | `DEPOSIT_RETURN_URL` | unset | where the gateway's payment page sends the customer back to |
+//! | `GATEWAY_TIMEOUT_SECONDS` | `15` | timeout of one call to a payment gateway |
+//! | `RECONCILE_AFTER_SECONDS` | `900` | a deposit pending this long is polled at its gateway (a webhook may have been lost) |
+//! | `RECONCILE_INTERVAL_SECONDS` | `60` | how often the reconciliation job runs in `booster serve` (0 disables it) |
+//! | `RUN_JOBS` | `true` | whether `booster serve` also runs the background jobs (`booster worker` always does) |
+//! | `DISPATCH_INTERVAL_MS` | `1000` | how often pending orders are sent to providers |
+//! | `DISPATCH_BATCH` | `100` | orders claimed per dispatch round |
+//! | `DISPATCH_CONCURRENCY` | `16` | provider calls in flight per worker |
+//! | `DISPATCH_RETRY_SECONDS` | `30` | first wait after a provider was unreachable (doubles, at most 30 min) |
+//! | `SUBMIT_STUCK_AFTER_SECONDS` | `300` | an order SUBMITTING this long (its worker died) goes to NEEDS_REVIEW |
+//! | `STATUS_SYNC_INTERVAL_SECONDS` | `60` | how often open orders are checked at their provider |
+//! | `STATUS_SYNC_LEASE_SECONDS` | `120` | an order checked this recently is not checked again |
+//! | `PROVIDER_HEALTH_INTERVAL_SECONDS` | `300` | how often provider balances are fetched |
+//! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
+//! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
+//! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
+//! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
+//! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
+//! | `TRUSTED_PROXIES` | unset | comma-separated proxy IPs whose `X-Forwarded-For` names the client |
+//! | `RATE_LIMIT_PER_MINUTE` | `1200` | GraphQL requests per signed-in user per minute (0: unlimited); over it, HTTP 429 and `RATE_LIMITED` |
+//! | `PUBLIC_BASE_URL` | `http://localhost:3000` | the public site's address (the front end): links in the sitemap, feed, robots.txt, canonical URLs and mails |
+//! | `SCHEDULED_POSTS_INTERVAL_SECONDS` | `60` | how often scheduled pages and posts whose time has come are marked published (0 disables the job; visitors see them at their time regardless) |
+//! | `SITEMAP_URLS_PER_FILE` | `50000` | URLs per sitemap file (the protocol's maximum); past it `/sitemap.xml` is a sitemap index |
+//! | `NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR` | `5` | newsletter signups one client IP may make per hour (0: unlimited) |
+//! | `SMTP_URL` | unset | the SMTP server mail is sent through: `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465` (TLS) or `smtp://host:25` (plain, local relays only); unset, mail stays queued in `mail_outbox` and nothing is sent. A secret: never logged |
+//! | `MAIL_FROM` | `booster <no-reply@localhost>` | the sender of every mail |
+//! | `MAIL_OUTBOX_INTERVAL_SECONDS` | `10` | how often the mail outbox is drained (0 disables the job) |
+//! | `MAIL_RETRY_SECONDS` | `60` | wait after the first failed send (doubles per attempt, at most 6 hours) |
+//! | `MAIL_MAX_ATTEMPTS` | `8` | sends tried before a mail is marked FAILED |
+//! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
+//! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
+//! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
+//! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
+
+use std::{env, net::SocketAddr, str::FromStr, time::Duration};
+
+use anyhow::{Context, anyhow};
+
+mod content;
+mod fulfillment;
+mod payments;
+mod server;
+
+pub use content::*;
+pub use fulfillment::*;
+pub use payments::*;
+pub use server::*;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub secret_key: SecretKey,
+    pub payments: PaymentsConfig,
+    pub fulfillment: FulfillmentConfig,
+    pub catalog: CatalogConfig,
+    pub content: ContentConfig,
+    pub mail: MailConfig,
+    pub support: SupportConfig,
+}
+
+impl Config {
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(Config {
+            database: DatabaseConfig::from_environment()?,
+            server: ServerConfig::from_environment()?,
+            auth: AuthConfig::from_environment()?,
+            secret_key: SecretKey::from_environment()?,
+            payments: PaymentsConfig::from_environment()?,
+            fulfillment: FulfillmentConfig::from_environment()?,
+            catalog: CatalogConfig::from_environment()?,
+            content: ContentConfig::from_environment()?,
+            mail: MailConfig::from_environment()?,
+            support: SupportConfig::from_environment()?,
+        })
+    }
+}
+
+/// A credential from the environment. Its `Debug` never shows the value, so it
+/// cannot reach a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn from_var(name: &str) -> Option<Secret> {
+        env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(Secret)
+    }
+}
+
+/// The 256-bit key that encrypts secrets stored in the database.
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+impl SecretKey {
+    pub const VARIABLE: &'static str = "BOOSTER_SECRET_KEY";
+
+    pub fn from_environment() -> anyhow::Result<Self> {
+        let value = env::var(Self::VARIABLE).map_err(|_| {
+            anyhow!(
+                "{} is not set: it must be 64 hex characters (32 random bytes), e.g. from `openssl rand -hex 32`",
+                Self::VARIABLE
+            )
+        })?;
+        Self::from_hex(&value)
+    }
+
+    pub fn from_hex(value: &str) -> anyhow::Result<Self> {
+        let bytes =
+            hex::decode(value.trim()).with_context(|| format!("{} must be hex", Self::VARIABLE))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow!("{} must be 32 bytes (64 hex characters)", Self::VARIABLE))?;
+        Ok(SecretKey(key))
+    }
+}
+
+fn var_or(name: &str, default: &str) -> String {
+    env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn list_var(name: &str, default: &str) -> Vec<String> {
+    var_or(name, default)
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+pub(crate) fn parse_var<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env::var(name) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map_err(|e| anyhow!("{name}={value:?} is invalid: {e}")),
+        _ => Ok(default),
+    }
+}
+
+impl Config {
+    /// A configuration for local runs (tests, examples, benchmarks) against
+    /// `database_url`, read from nothing: the defaults documented above for limits and
+    /// pacing, except that
+    /// - the server binds 127.0.0.1:0 (an ephemeral port);
+    /// - the secret key is a fixed, publicly known value: fit only for throwaway
+    ///   local databases, never for real provider keys;
+    /// - Google sign-in and both payment gateways are unconfigured, and every
+    ///   outside URL points at 127.0.0.1:9 (the discard port, where nothing listens),
+    ///   so nothing leaves the machine unless a caller points it somewhere;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
+    ///   scheduled posts).
+    /// - no SMTP server is configured, so mail stays queued;
+    /// - `serve` runs no background job (fulfillment, reconciliation, catalogue sync,
+    ///   mail).
+    ///
+    /// Callers override what differs: `Config { .., ..Config::local(url) }` or field
+    /// assignment.
+    pub fn local(database_url: &str) -> Config {
+        const UNREACHABLE: &str = "http://127.0.0.1:9";
+        Config {
+            database: DatabaseConfig {
+                url: database_url.to_string(),
+                pool_size: 16,
+            },
+            server: ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                cors_allowed_origins: vec!["*".into()],
+                max_body_bytes: 4 * 1024 * 1024,
+                graphql_max_depth: 15,
+                graphql_max_complexity: 20_000,
+                graphql_query_timeout: Duration::from_secs(10),
+                graphiql_assets_dir: "assets/vendor/graphiql".into(),
+                rate_limit_per_minute: 1200,
+                anonymous_rate_limit_per_minute: 600,
+                api_v2_rate_limit_per_minute: 600,
+                trusted_proxies: Vec::new(),
+                shutdown_grace: Duration::from_secs(30),
+                max_connections: 10_000,
+                // Tests and benchmarks open many connections from one address.
+                max_connections_per_ip: 0,
+                header_read_timeout: Duration::from_secs(10),
+                body_read_timeout: Duration::from_secs(30),
+                metrics_token: None,
+                ready_job_grace: Duration::from_secs(300),
+                ready_max_pending_age: Duration::from_secs(900),
+                ready_max_needs_review: 20,
+                ready_max_unhealthy_providers: 0,
+            },
+            auth: AuthConfig {
+                session_ttl: Duration::from_secs(720 * 3600),
+                google_client_id: None,
+                google_jwks_url: format!("{UNREACHABLE}/oauth2/v3/certs"),
+                google_issuers: vec![
+                    "accounts.google.com".into(),
+                    "https://accounts.google.com".into(),
+                ],
+            },
+            secret_key: SecretKey([7; 32]),
+            payments: PaymentsConfig {
+                midtrans_server_key: None,
+                midtrans_snap_url: UNREACHABLE.into(),
+                midtrans_api_url: UNREACHABLE.into(),
+                xendit_secret_key: None,
+                xendit_callback_token: None,
+                xendit_api_url: UNREACHABLE.into(),
+                deposit_min: 10_000,
+                deposit_max: 100_000_000,
+                deposit_expiry: Duration::from_secs(60 * 60),
+                return_url: None,
+                gateway_timeout: Duration::from_secs(15),
+                reconcile_after: Duration::from_secs(900),
+                reconcile_interval: Duration::ZERO,
+            },
+            fulfillment: FulfillmentConfig {
+                run_jobs_in_serve: false,
+                dispatch_interval: Duration::from_millis(1000),
+                dispatch_batch: 100,
+                dispatch_concurrency: 16,
+                dispatch_retry: Duration::from_secs(30),
+                submit_stuck_after: Duration::from_secs(300),
+                status_sync_interval: Duration::from_secs(60),
+                status_sync_lease: Duration::from_secs(120),
+                health_interval: Duration::from_secs(300),
+                provider_timeout: Duration::from_secs(20),
+                provider_retry_backoff: Duration::from_millis(200),
+            },
+            catalog: CatalogConfig {
+                sync_interval: Duration::ZERO,
+            },
+            content: ContentConfig {
+                public_base_url: "http://localhost:3000".into(),
+                scheduled_posts_interval: Duration::ZERO,
+                sitemap_urls_per_file: SITEMAP_MAX_URLS,
+                newsletter_signups_per_ip_per_hour: 5,
+            },
+            // No SMTP server: mail stays in the outbox.
+            mail: MailConfig {
+                smtp_url: None,
+                from: "booster <no-reply@localhost>".into(),
+                outbox_interval: Duration::ZERO,
+                retry_after: Duration::from_secs(60),
+                max_attempts: 8,
+                lease: Duration::from_secs(300),
+                smtp_timeout: Duration::from_secs(20),
+            },
+            support: SupportConfig {
+                contact_limit_per_hour: 5,
+            },
+        }
+    }
+}
