@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::google::GoogleVerifier,
+    cache::Caches,
     config::Config,
     crypto::{SecretBox, TokenSigner},
     db::{PgPool, QueryCounter},
@@ -27,6 +28,8 @@ pub struct Inner {
     pub tokens: TokenSigner,
     /// Order-status events from every process sharing the database.
     pub events: EventBus,
+    /// Credentials and catalogue, kept coherent by the event listener.
+    pub caches: Caches,
     /// Cancelled when the process is asked to stop (SIGTERM/SIGINT): jobs claim
     /// nothing new, the HTTP server drains.
     pub shutdown: CancellationToken,
@@ -56,9 +59,11 @@ impl AppState {
             .build()?;
         crate::metrics::handle();
         let events = EventBus::default();
-        events.start_listener(config.database.url.clone(), pool.clone());
+        let caches = Caches::default();
+        events.start_listener(config.database.url.clone(), pool.clone(), caches.clone());
         Ok(AppState(Arc::new(Inner {
             events,
+            caches,
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
             secrets: SecretBox::new(&config.secret_key),
             tokens: TokenSigner::new(&config.secret_key),

@@ -16,34 +16,28 @@ use futures_util::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::{
-    PgPool,
-    enums::OrderStatus,
-    orders::OrderEventRow,
-    tickets::{TicketMessageRow, TicketRow},
+use crate::{
+    cache::Caches,
+    db::{
+        PgPool,
+        enums::OrderStatus,
+        orders::OrderEventRow,
+        tickets::{TicketMessageRow, TicketRow},
+    },
 };
 
 pub const CHANNEL: &str = "booster_order_events";
 /// Carries `ticket_id:message_id` (or `ticket_id:` for a change without a
 /// message): a support ticket changed.
 pub const TICKET_CHANNEL: &str = "booster_ticket_events";
-/// Carries the id of a user whose credentials changed (a session or API key
-/// revoked, banned, role changed): open WebSockets of that user re-check theirs.
+/// Carries the id of a user whose credentials or account changed (a session or
+/// API key revoked, banned, role changed; not a balance): the credential cache
+/// forgets the user and open WebSockets of that user re-check theirs. Sent by the
+/// database's triggers (`notify_credentials_changed`), whoever made the change.
 pub const CREDENTIALS_CHANNEL: &str = "booster_credentials";
-
-/// Announces, in the caller's transaction, that `user_id`'s credentials changed.
-pub async fn credentials_changed(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-) -> diesel::QueryResult<()> {
-    diesel::sql_query(format!(
-        "SELECT pg_notify('{CREDENTIALS_CHANNEL}', $1::text)"
-    ))
-    .bind::<diesel::sql_types::BigInt, _>(user_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+/// Services, categories or a provider's rate changed: the catalogue caches
+/// empty (trigger `notify_catalog_changed`; no payload).
+pub const CATALOG_CHANNEL: &str = "booster_catalog";
 
 /// One status change of one order, as subscribers receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,12 +174,15 @@ impl EventBus {
     }
 
     /// Starts the LISTEN loop; it reconnects after errors for as long as the process
-    /// runs. Events are loaded through `pool`.
-    pub fn start_listener(&self, database_url: String, pool: PgPool) {
+    /// runs. Events are loaded through `pool`; `caches` are in use only while the
+    /// loop is connected (see `cache`).
+    pub fn start_listener(&self, database_url: String, pool: PgPool, caches: Caches) {
         let bus = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = listen(&database_url, &pool, &bus).await {
+                let result = listen(&database_url, &pool, &bus, &caches).await;
+                caches.suspend();
+                if let Err(error) = result {
                     tracing::warn!(%error, "order event listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -197,13 +194,20 @@ impl EventBus {
 /// Notifications taken in one burst before their events are loaded together.
 const BURST: usize = 1_000;
 
-async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> {
+async fn listen(url: &str, pool: &PgPool, bus: &EventBus, caches: &Caches) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    for channel in [CHANNEL, CREDENTIALS_CHANNEL, TICKET_CHANNEL] {
+    for channel in [
+        CHANNEL,
+        CREDENTIALS_CHANNEL,
+        TICKET_CHANNEL,
+        CATALOG_CHANNEL,
+    ] {
         diesel::sql_query(format!("LISTEN {channel}"))
             .execute(&mut conn)
             .await?;
     }
+    // Every change from now on is heard: the caches may fill.
+    caches.resume();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(first) = notifications.next().await {
         // Everything already received joins this burst, so a mass order's thousands
@@ -218,6 +222,10 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> 
         let mut event_ids = Vec::with_capacity(burst.len());
         let mut ticket_changes = Vec::new();
         for notification in burst {
+            if notification.channel == CATALOG_CHANNEL {
+                caches.catalog_changed();
+                continue;
+            }
             if notification.channel == TICKET_CHANNEL {
                 match parse_ticket_payload(&notification.payload) {
                     Some(change) => ticket_changes.push(change),
@@ -231,6 +239,9 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus) -> anyhow::Result<()> 
             };
             // No receivers is fine: nobody is listening in this process right now.
             if notification.channel == CREDENTIALS_CHANNEL {
+                // Forgotten before the sockets hear of it, so their re-check reads
+                // the database.
+                caches.user_changed(id);
                 let _ = bus.credentials.send(id);
             } else {
                 event_ids.push(id);

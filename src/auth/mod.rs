@@ -7,9 +7,11 @@ pub mod tokens;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
+    app::AppState,
+    cache::CachedCredential,
     db::{
         api_keys::{ApiKeyRow, NewApiKey},
         enums::Role,
@@ -18,7 +20,6 @@ use crate::{
         users::UserRow,
     },
     error::{AppError, AppResult},
-    events,
 };
 
 /// How the current request proved who it is.
@@ -85,37 +86,76 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 /// Resolves a bearer token (session token or API key) to its user. Unknown, expired
 /// and revoked tokens are an error rather than anonymous access, so a client with a
 /// stale token learns it at once.
-pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResult<AuthUser> {
-    let rejected = || AppError::Unauthenticated("invalid, expired or revoked token".into());
+///
+/// A token resolved before is answered from the credential cache (see `cache`):
+/// every change that could take access away (a revocation, a ban, a role or
+/// any other account change) empties the user's entries as PostgreSQL announces
+/// it, and a session's expiry is checked here. Once a minute per credential the
+/// lookup runs anyway, to refresh `last_used_at`.
+pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
     // A token that cannot be one of ours is refused without a database lookup.
     if !tokens::well_formed(token) {
         return Err(rejected());
     }
     let token_hash = tokens::hash(token);
+    let cache = state.caches.credentials();
+    if let Some(entry) = cache.get(&token_hash)
+        && entry.expires_at.is_none_or(|at| at > Utc::now())
+        && entry.last_used_at.is_some_and(|at| !stale(at))
+    {
+        return Ok(entry.auth);
+    }
+    let generation = cache.generation();
+    let mut conn = state.pool.get().await?;
+    let entry = look_up(&mut conn, token, &token_hash).await?;
+    let auth = entry.auth.clone();
+    cache.insert(generation, token_hash, entry);
+    Ok(auth)
+}
+
+fn rejected() -> AppError {
+    AppError::Unauthenticated("invalid, expired or revoked token".into())
+}
+
+/// The credential as the database has it, with `last_used_at` refreshed when
+/// it is more than a minute old.
+async fn look_up(
+    conn: &mut AsyncPgConnection,
+    token: &str,
+    token_hash: &[u8],
+) -> AppResult<CachedCredential> {
     if token.starts_with(tokens::API_KEY_PREFIX) {
         let found: Option<(ApiKeyRow, UserRow)> = api_keys::table
             .inner_join(users::table)
-            .filter(api_keys::key_hash.eq(&token_hash))
+            .filter(api_keys::key_hash.eq(token_hash))
             .filter(api_keys::revoked_at.is_null())
             .select((ApiKeyRow::as_select(), UserRow::as_select()))
             .first(conn)
             .await
             .optional()?;
         let (key, user) = found.ok_or_else(rejected)?;
-        if key.last_used_at.is_none_or(stale) {
-            diesel::update(api_keys::table.find(key.id))
-                .set(api_keys::last_used_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await?;
+        let mut last_used_at = key.last_used_at;
+        if last_used_at.is_none_or(stale) {
+            last_used_at = Some(
+                diesel::update(api_keys::table.find(key.id))
+                    .set(api_keys::last_used_at.eq(diesel::dsl::now))
+                    .returning(api_keys::last_used_at.assume_not_null())
+                    .get_result(conn)
+                    .await?,
+            );
         }
-        Ok(AuthUser {
-            user,
-            credential: Credential::ApiKey(key.id),
+        Ok(CachedCredential {
+            auth: AuthUser {
+                user,
+                credential: Credential::ApiKey(key.id),
+            },
+            expires_at: None,
+            last_used_at,
         })
     } else {
         let found: Option<(crate::db::sessions::SessionRow, UserRow)> = sessions::table
             .inner_join(users::table)
-            .filter(sessions::token_hash.eq(&token_hash))
+            .filter(sessions::token_hash.eq(token_hash))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::expires_at.gt(diesel::dsl::now))
             .select((
@@ -126,15 +166,21 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> AppResul
             .await
             .optional()?;
         let (session, user) = found.ok_or_else(rejected)?;
-        if stale(session.last_used_at) {
-            diesel::update(sessions::table.find(session.id))
+        let mut last_used_at = session.last_used_at;
+        if stale(last_used_at) {
+            last_used_at = diesel::update(sessions::table.find(session.id))
                 .set(sessions::last_used_at.eq(diesel::dsl::now))
-                .execute(conn)
+                .returning(sessions::last_used_at)
+                .get_result(conn)
                 .await?;
         }
-        Ok(AuthUser {
-            user,
-            credential: Credential::Session(session.id),
+        Ok(CachedCredential {
+            auth: AuthUser {
+                user,
+                credential: Credential::Session(session.id),
+            },
+            expires_at: Some(session.expires_at),
+            last_used_at: Some(last_used_at),
         })
     }
 }
@@ -164,26 +210,19 @@ pub async fn create_session(
     Ok((token, expires_at))
 }
 
-/// Revokes one session; the user's open WebSockets re-check their credential.
+/// Revokes one session. The database announces it (`notify_credentials_changed`):
+/// caches forget it and the user's open WebSockets re-check their credential.
 pub async fn revoke_session(conn: &mut AsyncPgConnection, session_id: i64) -> AppResult<()> {
-    conn.transaction(async |conn| {
-        let owner: Option<i64> = diesel::update(sessions::table.find(session_id))
-            .filter(sessions::revoked_at.is_null())
-            .set(sessions::revoked_at.eq(diesel::dsl::now))
-            .returning(sessions::user_id)
-            .get_result(conn)
-            .await
-            .optional()?;
-        if let Some(user_id) = owner {
-            events::credentials_changed(conn, user_id).await?;
-        }
-        Ok(())
-    })
-    .await
+    diesel::update(sessions::table.find(session_id))
+        .filter(sessions::revoked_at.is_null())
+        .set(sessions::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Revokes every session of a user (an admin banned them), in the caller's
-/// transaction; the user's open WebSockets re-check their credential.
+/// transaction; announced like [`revoke_session`].
 pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<()> {
     diesel::update(sessions::table)
         .filter(sessions::user_id.eq(user_id))
@@ -191,7 +230,6 @@ pub async fn revoke_all_sessions(conn: &mut AsyncPgConnection, user_id: i64) -> 
         .set(sessions::revoked_at.eq(diesel::dsl::now))
         .execute(conn)
         .await?;
-    events::credentials_changed(conn, user_id).await?;
     Ok(())
 }
 
@@ -266,16 +304,11 @@ pub async fn revoke_api_key(
     if key.revoked_at.is_some() {
         return Ok(key);
     }
-    conn.transaction(async |conn| {
-        let key = diesel::update(api_keys::table.find(key_id))
-            .set(api_keys::revoked_at.eq(diesel::dsl::now))
-            .returning(ApiKeyRow::as_returning())
-            .get_result(conn)
-            .await?;
-        events::credentials_changed(conn, owner_id).await?;
-        Ok(key)
-    })
-    .await
+    Ok(diesel::update(api_keys::table.find(key_id))
+        .set(api_keys::revoked_at.eq(diesel::dsl::now))
+        .returning(ApiKeyRow::as_returning())
+        .get_result(conn)
+        .await?)
 }
 
 #[cfg(test)]

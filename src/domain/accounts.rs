@@ -13,7 +13,6 @@ use crate::{
         users::{NewUser, UserRow, UserSettingsChangeset},
     },
     error::{AppError, AppResult, is_unique_violation},
-    events,
 };
 
 pub const LANGUAGES: &[&str] = &["id", "en"];
@@ -218,8 +217,8 @@ pub async fn set_role(
             .await
             .optional()?
             .ok_or(AppError::NotFound("user"))?;
-        // A demoted admin's open WebSockets must lose the admin role at once.
-        events::credentials_changed(conn, user_id).await?;
+        // The database announces the change (`notify_credentials_changed`): a
+        // demoted admin's cached credential and open WebSockets lose the role at once.
         Ok(user)
     })
     .await
@@ -300,8 +299,6 @@ pub async fn set_banned(
         if reason.is_some() {
             // A ban ends every session; API keys stay but are refused while banned.
             auth::revoke_all_sessions(conn, user_id).await?;
-        } else {
-            events::credentials_changed(conn, user_id).await?;
         }
         Ok(user)
     })

@@ -1,6 +1,8 @@
-//! The wallet: the only code that changes a balance. Every change is one guarded
+//! The wallet: the code that changes a balance. Every change is one guarded
 //! UPDATE of `users.balance` plus one `ledger_entries` row, in the caller's
-//! transaction, so a balance and its ledger can never disagree.
+//! transaction, so a balance and its ledger can never disagree. The one other
+//! writer, the single-statement order placement (`NewOrder::insert_paid`),
+//! writes the same guarded UPDATE and ledger row inside its statement.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -46,13 +48,7 @@ pub async fn debit(
         .await
         .optional()?;
     let Some(balance_after) = balance_after else {
-        let available: Option<i64> = users::table
-            .find(user_id)
-            .select(users::balance)
-            .first(conn)
-            .await
-            .optional()?;
-        return match available {
+        return match available(conn, user_id).await? {
             Some(available) => Err(AppError::InsufficientBalance {
                 needed: amount,
                 available,
@@ -61,6 +57,16 @@ pub async fn debit(
         };
     };
     record(conn, user_id, -amount, balance_after, kind, reference).await
+}
+
+/// The user's balance now (`None`: no such user).
+pub async fn available(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<Option<i64>> {
+    Ok(users::table
+        .find(user_id)
+        .select(users::balance)
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// Adds `amount` (> 0) to the balance.

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema assembly and its limits, the query, mutation and
 //! subscription roots, object types, DataLoaders, guards and error codes.
 
+pub mod coherence;
 pub mod error;
 pub mod guards;
 pub mod input;
@@ -43,6 +44,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         query_timeout: server.graphql_query_timeout,
     })
     .extension(socket::SocketPolicy::default())
+    .extension(coherence::CacheCoherence)
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(mutation::NewsletterSignupLimiter(

@@ -9,7 +9,7 @@
 //!   with fresh DataLoaders (no rows cached for the life of the connection);
 //! - a watcher closes the socket (code 4403) as soon as the user's credentials
 //!   change in a way that takes access away: revocations, bans and role changes are
-//!   announced over LISTEN/NOTIFY (`events::credentials_changed`), so events stop
+//!   announced over LISTEN/NOTIFY (`events::CREDENTIALS_CHANNEL`), so events stop
 //!   reaching a socket that may no longer receive them;
 //! - the user's rate limit applies to every operation on the socket as over HTTP,
 //!   one socket holds at most [`MAX_SUBSCRIPTIONS`] subscriptions and one user at
@@ -82,8 +82,7 @@ impl SocketSession {
             return Ok(Viewer(None));
         };
         let checked = async {
-            let mut conn = state.pool.get().await?;
-            let user = auth::authenticate(&mut conn, token).await?;
+            let user = auth::authenticate(state, token).await?;
             self.still_allowed(&user)?;
             Ok(user)
         }

@@ -79,11 +79,11 @@ async fn start(
         .and_then(crate::auth::bearer_token)
         .ok_or_else(AppError::unauthenticated)?;
     let filter = parse_filter(export, params)?;
-    let mut conn = app.pool.get().await?;
-    let caller = crate::auth::authenticate(&mut conn, token).await?;
+    let caller = crate::auth::authenticate(app, token).await?;
     if caller.user.is_banned() || !caller.is_admin() {
         return Err(AppError::Forbidden("exports are for admins".into()));
     }
+    let mut conn = app.pool.get().await?;
     let last = exports::last_id(&mut conn, export).await?;
     drop(conn);
     tracing::info!(

@@ -37,8 +37,7 @@ async fn viewer_for(state: &HttpState, token: Option<&str>) -> AppResult<Viewer>
     let Some(token) = token else {
         return Ok(Viewer(None));
     };
-    let mut conn = state.app.pool.get().await?;
-    Ok(Viewer(Some(auth::authenticate(&mut conn, token).await?)))
+    Ok(Viewer(Some(auth::authenticate(&state.app, token).await?)))
 }
 
 fn error_response(error: AppError) -> async_graphql::Response {

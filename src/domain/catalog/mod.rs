@@ -2,11 +2,13 @@
 //! Every admin write is validated here before anything is written. One file per
 //! concern: `categories` (and the display order), `services` (pricing, limits,
 //! fallbacks), `providers` (connection details and keys), `csv_import` (own
-//! services from the catalogue export's CSV). Reads of the tables live
+//! services from the catalogue export's CSV), `listing` (what buyers read, through
+//! the process's caches). Reads of the tables live
 //! in `db::{categories, services, providers}`.
 
 mod categories;
 mod csv_import;
+pub mod listing;
 mod providers;
 mod services;
 

@@ -9,14 +9,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{prepare::check_idempotency_key, *};
 use crate::{
+    app::AppState,
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
         orders::{NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
         schema::{order_events, orders},
-        services::ServiceRow,
     },
-    domain::pricing,
+    domain::{catalog, pricing},
     domain::{
         notifications, stock,
         wallet::{self, LedgerRef},
@@ -116,15 +116,19 @@ async fn record_completion_time(
 
 /// Places one order: validates everything first, then in one transaction inserts
 /// the order, debits the charge, writes the first history row and publishes the
-/// event. Stock services take their items and complete at once.
+/// event (for a paid order from a provider or by hand, one statement:
+/// `NewOrder::insert_paid`). Stock services take their items and complete at
+/// once. The service comes from the catalogue cache (`catalog::listing`), which
+/// forgets it on any change, so the price charged is the current one.
 pub async fn place_order(
+    state: &AppState,
     conn: &mut AsyncPgConnection,
     buyer: &UserRow,
     input: OrderInput,
 ) -> AppResult<OrderRow> {
     let user_id = buyer.id;
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
-    let mut service = ServiceRow::find(conn, input.service_id)
+    let mut service = catalog::listing::service(state, input.service_id)
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
     pricing::buyer_prices(conn, std::slice::from_mut(&mut service), buyer.discount_bps).await?;
@@ -134,11 +138,14 @@ pub async fn place_order(
     {
         return same_request(&existing, &prepared);
     }
-    let result = conn
-        .transaction(async |conn| {
+    let result = if prepared.fulfillment != Fulfillment::Stock && prepared.charge > 0 {
+        insert_in_one_statement(conn, user_id, &prepared, idempotency_key.clone()).await
+    } else {
+        conn.transaction(async |conn| {
             insert_paid_order(conn, user_id, &prepared, idempotency_key.clone()).await
         })
-        .await;
+        .await
+    };
     if result.is_ok() {
         metrics::counter!(crate::metrics::ORDERS_PLACED).increment(1);
     }
@@ -155,6 +162,57 @@ pub async fn place_order(
     }
 }
 
+fn new_order(user_id: i64, prepared: &PreparedOrder, idempotency_key: Option<String>) -> NewOrder {
+    NewOrder {
+        user_id,
+        service_id: prepared.service_id,
+        mass_order_id: None,
+        link: prepared.link.clone(),
+        quantity: prepared.quantity,
+        price_per_1000: prepared.price_per_1000,
+        charge: prepared.charge,
+        status: OrderStatus::Pending,
+        extra: prepared.extra.clone(),
+        remains: Some(prepared.quantity),
+        provider_id: prepared.provider_id,
+        provider_service_id: prepared.provider_service_id.clone(),
+        idempotency_key,
+    }
+}
+
+fn duplicate_key(error: diesel::result::Error) -> AppError {
+    if is_unique_violation(&error, "orders_user_id_idempotency_key_key") {
+        AppError::conflict("an order with this idempotencyKey exists")
+    } else {
+        error.into()
+    }
+}
+
+/// The order path's common case, a paid order that waits for dispatch or an
+/// admin, in one round trip. A short balance writes nothing; its error says how
+/// much there is.
+async fn insert_in_one_statement(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    prepared: &PreparedOrder,
+    idempotency_key: Option<String>,
+) -> AppResult<OrderRow> {
+    let placed = new_order(user_id, prepared, idempotency_key)
+        .insert_paid(conn)
+        .await
+        .map_err(duplicate_key)?;
+    if let Some(order) = placed {
+        return Ok(order);
+    }
+    let available = wallet::available(conn, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    Err(AppError::InsufficientBalance {
+        needed: prepared.charge,
+        available,
+    })
+}
+
 async fn insert_paid_order(
     conn: &mut AsyncPgConnection,
     user_id: i64,
@@ -162,31 +220,11 @@ async fn insert_paid_order(
     idempotency_key: Option<String>,
 ) -> AppResult<OrderRow> {
     let order: OrderRow = diesel::insert_into(orders::table)
-        .values(NewOrder {
-            user_id,
-            service_id: prepared.service_id,
-            mass_order_id: None,
-            link: prepared.link.clone(),
-            quantity: prepared.quantity,
-            price_per_1000: prepared.price_per_1000,
-            charge: prepared.charge,
-            status: OrderStatus::Pending,
-            extra: prepared.extra.clone(),
-            remains: Some(prepared.quantity),
-            provider_id: prepared.provider_id,
-            provider_service_id: prepared.provider_service_id.clone(),
-            idempotency_key,
-        })
+        .values(new_order(user_id, prepared, idempotency_key))
         .returning(OrderRow::as_returning())
         .get_result(conn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "orders_user_id_idempotency_key_key") {
-                AppError::conflict("an order with this idempotencyKey exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(duplicate_key)?;
     if order.charge > 0 {
         let reference = LedgerRef {
             order_id: Some(order.id),

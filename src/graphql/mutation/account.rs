@@ -68,6 +68,7 @@ impl AccountMutation {
         };
         let mut conn = conn(ctx).await?;
         auth::revoke_session(&mut conn, session_id).await?;
+        state(ctx).caches.user_changed(user.id());
         Ok(true)
     }
 
@@ -89,9 +90,9 @@ impl AccountMutation {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
-        Ok(ApiKey(
-            auth::revoke_api_key(&mut conn, user.id(), id).await?,
-        ))
+        let key = auth::revoke_api_key(&mut conn, user.id(), id).await?;
+        state(ctx).caches.user_changed(user.id());
+        Ok(ApiKey(key))
     }
 
     /// Changes the caller's own settings (name, language, notification preferences).
@@ -112,8 +113,8 @@ impl AccountMutation {
             notify_tickets: input.notify_tickets,
             notify_newsletter: input.notify_newsletter,
         };
-        Ok(User(
-            accounts::update_settings(&mut conn, user.id(), update).await?,
-        ))
+        let updated = accounts::update_settings(&mut conn, user.id(), update).await?;
+        state(ctx).caches.user_changed(user.id());
+        Ok(User(updated))
     }
 }

@@ -2,6 +2,8 @@ use async_graphql::{Context, Object};
 
 use crate::{
     auth,
+    db::users::UserRow,
+    error::AppError,
     graphql::{
         conn, current_user,
         error::ApiResult,
@@ -20,7 +22,13 @@ impl AccountQuery {
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         match &viewer(ctx).0 {
             None => Ok(None),
-            Some(_) => Ok(Some(User(current_user(ctx)?.user.clone()))),
+            // Read afresh: the credential (perhaps from the cache) does not carry a
+            // current balance.
+            Some(_) => {
+                let id = current_user(ctx)?.id();
+                let user = UserRow::find(&mut *conn(ctx).await?, id).await?;
+                Ok(Some(User(user.ok_or(AppError::unauthenticated())?)))
+            }
         }
     }
 

@@ -9,10 +9,10 @@ use crate::{
     graphql::{
         conn,
         error::ApiResult,
-        loaders::{CategoryId, ProviderId, ServiceId},
+        loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         lookup,
         pagination::{Page, list_complexity, offset_args, offset_connection},
-        parse_id, prefetch,
+        parse_id, prefetch, state,
         types::catalog::{Service, ServiceCategory},
         viewer,
     },
@@ -62,13 +62,24 @@ impl CatalogQuery {
             search,
             include_inactive: include_inactive && viewer(ctx).is_admin(),
         };
-        let mut conn = conn(ctx).await?;
-        let rows = ServiceRow::list(&mut conn, &filter, page).await?;
-        drop(conn);
         let node = ctx.look_ahead().field("edges").field("node");
-        if node.field("category").exists() {
-            prefetch(ctx, rows.rows.iter().map(|s| CategoryId(s.category_id))).await?;
-        }
+        let rows = if filter.include_inactive {
+            let rows = ServiceRow::list(&mut *conn(ctx).await?, &filter, page).await?;
+            if node.field("category").exists() {
+                prefetch(ctx, rows.rows.iter().map(|s| CategoryId(s.category_id))).await?;
+            }
+            rows
+        } else {
+            // The storefront's page: from the cache, categories included.
+            let cached = catalog::listing::public_page(state(ctx), &filter, page).await?;
+            if node.field("category").exists() {
+                let categories = cached.categories.iter();
+                ctx.data_unchecked::<Loaders>()
+                    .feed_many(categories.map(|c| (CategoryId(c.id), c.clone())))
+                    .await;
+            }
+            cached.services.clone()
+        };
         if node.field("provider").exists() && viewer(ctx).is_admin() {
             prefetch(
                 ctx,

@@ -11,6 +11,7 @@ use super::wire::{
     ApiV2Error, IdList, Params, id_list, order_label, refill_label, rupiah, type_label,
 };
 use crate::{
+    app::AppState,
     auth::AuthUser,
     db::{
         PooledConn,
@@ -19,14 +20,16 @@ use crate::{
         users::UserRow,
     },
     domain::{
+        catalog,
         orders::{self, OrderExtras, OrderInput},
         pricing,
     },
     error::AppError,
 };
 
-/// Runs the request's `action` for `caller`, on the connection that authenticated it.
+/// Runs the request's `action` for `caller` on `conn`.
 pub async fn run(
+    app: &AppState,
     conn: &mut PooledConn,
     caller: &AuthUser,
     params: &Params,
@@ -34,7 +37,7 @@ pub async fn run(
     let user_id = caller.id();
     match params.text("action").unwrap_or_default() {
         "services" => services(conn, &caller.user).await,
-        "add" => add(conn, &caller.user, params).await,
+        "add" => add(app, conn, &caller.user, params).await,
         "status" => status(conn, user_id, params).await,
         "refill" => refill(conn, user_id, params).await,
         "refill_status" => refill_status(conn, user_id, params).await,
@@ -75,14 +78,18 @@ async fn services(conn: &mut PooledConn, buyer: &UserRow) -> Result<Value, ApiV2
     ))
 }
 
-async fn add(conn: &mut PooledConn, buyer: &UserRow, params: &Params) -> Result<Value, ApiV2Error> {
+async fn add(
+    app: &AppState,
+    conn: &mut PooledConn,
+    buyer: &UserRow,
+    params: &Params,
+) -> Result<Value, ApiV2Error> {
     let service_id = params
         .number("service")
         .map_err(|_| ApiV2Error::IncorrectService)?
         .ok_or(ApiV2Error::IncorrectService)?;
-    let service = ServiceRow::find(conn, service_id)
-        .await
-        .map_err(AppError::from)?
+    let service = catalog::listing::service(app, service_id)
+        .await?
         .filter(|s| s.active)
         .ok_or(ApiV2Error::IncorrectService)?;
     let quantity = params.number("quantity")?;
@@ -114,7 +121,7 @@ async fn add(conn: &mut PooledConn, buyer: &UserRow, params: &Params) -> Result<
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
     };
-    let order = orders::place_order(conn, buyer, input).await?;
+    let order = orders::place_order(app, conn, buyer, input).await?;
     Ok(json!({ "order": order.id }))
 }
 

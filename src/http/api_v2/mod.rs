@@ -21,8 +21,8 @@ use axum::{
 
 use super::HttpState;
 use crate::{
+    app::AppState,
     auth::{self, AuthUser, Credential, tokens},
-    db::PooledConn,
     error::AppError,
 };
 pub use wire::ApiV2Error;
@@ -51,11 +51,7 @@ pub async fn handle(
             &state.app.config.server.trusted_proxies,
         )
     });
-    let mut conn = match state.app.pool.get().await {
-        Ok(conn) => conn,
-        Err(error) => return error_answer(ApiV2Error::App(error.into())),
-    };
-    let caller = match authenticate(&mut conn, &params).await {
+    let caller = match authenticate(&state.app, &params).await {
         Ok(caller) => caller,
         Err(error) => {
             // Refused keys count against the client's address, before any lookup.
@@ -72,7 +68,11 @@ pub async fn handle(
     if let Err(retry_after) = state.api_v2_limiter.check(key_id) {
         return error_answer(ApiV2Error::RateLimited(retry_after));
     }
-    match actions::run(&mut conn, &caller, &params).await {
+    let mut conn = match state.app.pool.get().await {
+        Ok(conn) => conn,
+        Err(error) => return error_answer(ApiV2Error::App(error.into())),
+    };
+    match actions::run(&state.app, &mut conn, &caller, &params).await {
         Ok(answer) => wire::ok_answer(answer),
         Err(error) => error_answer(error),
     }
@@ -128,13 +128,13 @@ fn read_params(
 }
 
 /// The owner of the API key in `key`, as they are now (a banned user is refused).
-async fn authenticate(conn: &mut PooledConn, params: &Params) -> Result<AuthUser, ApiV2Error> {
+async fn authenticate(app: &AppState, params: &Params) -> Result<AuthUser, ApiV2Error> {
     let key = params.text("key").ok_or(ApiV2Error::InvalidKey)?;
     // Only API keys: a session token is a browser's credential, not a script's.
     if !key.starts_with(tokens::API_KEY_PREFIX) {
         return Err(ApiV2Error::InvalidKey);
     }
-    let caller = auth::authenticate(conn, key)
+    let caller = auth::authenticate(app, key)
         .await
         .map_err(|error| match error {
             AppError::Unauthenticated(_) => ApiV2Error::InvalidKey,

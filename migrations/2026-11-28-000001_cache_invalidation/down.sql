@@ -1,0 +1,10 @@
+DROP TRIGGER providers_catalog_changed ON providers;
+DROP TRIGGER service_categories_catalog_changed ON service_categories;
+DROP TRIGGER services_catalog_changed ON services;
+DROP FUNCTION notify_catalog_changed();
+DROP TRIGGER sessions_credentials_changed ON sessions;
+DROP TRIGGER api_keys_credentials_changed ON api_keys;
+DROP TRIGGER users_credentials_deleted ON users;
+DROP TRIGGER users_credentials_changed ON users;
+DROP FUNCTION notify_credentials_changed();
+DROP INDEX service_categories_display_idx;

@@ -1,0 +1,70 @@
+//! The catalogue as buyers read it, served from the process's caches
+//! (`cache`): pages of active services with their categories, and services by
+//! id for placing orders. Any change to services, categories or a provider's
+//! rate empties both (triggers announce it; admin mutations through this
+//! process empty them at once), so what a buyer sees and pays is never older
+//! than the last committed change.
+
+use std::sync::Arc;
+
+use crate::{
+    app::AppState,
+    cache::{CatalogPage, CatalogPageKey},
+    db::{
+        categories::CategoryRow,
+        pagination::OffsetPage,
+        services::{ServiceFilter, ServiceRow},
+    },
+    error::AppResult,
+};
+
+/// A page of active services in active categories (`filter.include_inactive`
+/// is ignored: admins' listings with inactive services are read directly).
+pub async fn public_page(
+    state: &AppState,
+    filter: &ServiceFilter,
+    page: OffsetPage,
+) -> AppResult<Arc<CatalogPage>> {
+    let key = CatalogPageKey {
+        category_id: filter.category_id,
+        platform: filter.platform,
+        search: filter.search.clone(),
+        offset: page.offset,
+        limit: page.limit,
+    };
+    let cache = state.caches.catalog_pages();
+    if let Some(found) = cache.get(&key) {
+        return Ok(found);
+    }
+    let generation = cache.generation();
+    let mut conn = state.pool.get().await?;
+    let filter = ServiceFilter {
+        include_inactive: false,
+        ..filter.clone()
+    };
+    let services = ServiceRow::list(&mut conn, &filter, page).await?;
+    let mut category_ids: Vec<i64> = services.rows.iter().map(|s| s.category_id).collect();
+    category_ids.sort_unstable();
+    category_ids.dedup();
+    let categories = CategoryRow::load_many(&mut conn, &category_ids).await?;
+    let found = Arc::new(CatalogPage {
+        services,
+        categories,
+    });
+    cache.insert(generation, key, found.clone());
+    Ok(found)
+}
+
+/// A service by id, active or not (callers decide what an inactive one means).
+pub async fn service(state: &AppState, id: i64) -> AppResult<Option<ServiceRow>> {
+    let cache = state.caches.services();
+    if let Some(found) = cache.get(&id) {
+        return Ok(Some(found));
+    }
+    let generation = cache.generation();
+    let found = ServiceRow::find(&mut *state.pool.get().await?, id).await?;
+    if let Some(service) = &found {
+        cache.insert(generation, id, service.clone());
+    }
+    Ok(found)
+}
