@@ -1,8 +1,10 @@
 //! Measures the order path on this machine and prints the figures:
 //! - placeOrder throughput over HTTP/GraphQL with 16 concurrent clients (16 accounts,
-//!   and 16 clients sharing one account, the worst case for the balance row), next to
-//!   what `pgbench` (TPC-B-like, 16 clients) reaches on the same PostgreSQL in the
-//!   same run;
+//!   and 16 clients sharing one account, the worst case for the balance row), and
+//!   the SQL statements per order, next to two references measured in the same
+//!   run on the same PostgreSQL with 16 clients: an order-shaped pgbench script
+//!   (the same four writes and notify in one transaction, one account per client,
+//!   on the benchmark's own tables) and pgbench's TPC-B-like default;
 //! - a 10,000-line mass order, end to end;
 //! - latency from a status change to its subscription event over a WebSocket.
 //!
@@ -18,6 +20,21 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 const CLIENTS: usize = 16;
+
+/// What one placeOrder writes, as an application doing it statement by statement
+/// in one transaction would: the guarded debit, the order, its ledger row, its
+/// first history row and the event's notify. Client n orders for account
+/// `first_user + n`, as each benchmark client has its own account.
+const ORDER_SHAPED_SCRIPT: &str = "\
+\\set uid :first_user + :client_id
+BEGIN;
+UPDATE users SET balance = balance - 1000 WHERE id = :uid AND balance >= 1000 RETURNING balance AS balance_after \\gset
+INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, extra, remains) VALUES (:uid, :service, 'https://x.com/bench', 100, 10000, 1000, 'PENDING', '{}', 100) RETURNING id AS order_id \\gset
+INSERT INTO ledger_entries (user_id, amount, balance_after, kind, order_id, note) VALUES (:uid, -1000, :balance_after, 'ORDER_CHARGE', :order_id, '');
+INSERT INTO order_events (order_id, status, remains, note) VALUES (:order_id, 'PENDING', 100, 'order placed') RETURNING id AS event_id \\gset
+SELECT pg_notify('booster_order_events', :event_id::text);
+END;
+";
 const SECONDS: u64 = 10;
 
 #[tokio::main]
@@ -43,29 +60,55 @@ async fn run(url: &str) -> anyhow::Result<()> {
         .await
         .map_err(anyhow_err)?;
     let service = common::bench_service(&mut conn, None).await?;
-    let keys = common::funded_keys(&mut conn, "client", CLIENTS).await?;
+    let users = common::funded_users(&mut conn, "client", CLIENTS).await?;
+    let keys: Vec<String> = users.iter().map(|(_, key)| key.clone()).collect();
     drop(conn);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
 
-    // pgbench on the same server, same run.
-    let pgbench_tps = common::pgbench(common::Pgbench::TpcB, CLIENTS, SECONDS);
+    // The references on the same server, same run: the order's own writes as a
+    // pgbench transaction (client n orders for the n-th account), and TPC-B.
+    let first_user = users[0].0;
+    anyhow::ensure!(
+        users
+            .iter()
+            .enumerate()
+            .all(|(i, (id, _))| *id == first_user + i as i64),
+        "the benchmark accounts' ids are not consecutive"
+    );
+    let order_shaped = common::pgbench_script(
+        url,
+        ORDER_SHAPED_SCRIPT,
+        &[
+            ("first_user", first_user.to_string()),
+            ("service", service.to_string()),
+        ],
+        CLIENTS,
+        SECONDS,
+    );
+    let tpc_b = common::pgbench(common::Pgbench::TpcB, CLIENTS, SECONDS);
 
-    let separate = place_orders_for(&http, &base, service, &keys).await?;
+    let statements_before = state.query_counter.get();
+    let (separate, placed) = place_orders_for(&http, &base, service, &keys).await?;
+    let statements = (state.query_counter.get() - statements_before) as f64 / placed.max(1) as f64;
     let shared_keys = vec![keys[0].clone(); CLIENTS];
-    let shared = place_orders_for(&http, &base, service, &shared_keys).await?;
+    let (shared, _) = place_orders_for(&http, &base, service, &shared_keys).await?;
 
     println!("placeOrder over HTTP/GraphQL, {CLIENTS} concurrent clients, {SECONDS} s each:");
-    println!("  16 accounts:        {separate:.0} orders/s");
+    println!(
+        "  16 accounts:        {separate:.0} orders/s, {statements:.2} SQL statements per order"
+    );
     println!("  1 shared account:   {shared:.0} orders/s");
-    match pgbench_tps {
+    let ratio = |name: &str, tps: Option<f64>| match tps {
         Some(tps) => println!(
-            "  pgbench -c {CLIENTS} (TPC-B-like, same PostgreSQL): {tps:.0} tps; placeOrder / pgbench = {:.2}",
+            "  {name} (pgbench -c {CLIENTS}, same PostgreSQL): {tps:.0} tps; placeOrder / it = {:.2}",
             separate / tps
         ),
-        None => println!("  pgbench unavailable"),
-    }
+        None => println!("  {name}: pgbench unavailable"),
+    };
+    ratio("order-shaped transaction", order_shaped);
+    ratio("TPC-B-like", tpc_b);
 
     // 10,000-line mass order.
     let lines: String = (0..10_000)
@@ -171,12 +214,13 @@ async fn place_one(
         .map(str::to_string))
 }
 
+/// Orders per second over `SECONDS`, and how many were placed.
 async fn place_orders_for(
     http: &reqwest::Client,
     base: &str,
     service: i64,
     keys: &[String],
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, u64)> {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let started = Instant::now();
     let workers = keys.iter().cloned().map(|key| {
@@ -201,7 +245,7 @@ async fn place_orders_for(
     for worker in workers.collect::<Vec<_>>() {
         total += worker.await?;
     }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    Ok((total as f64 / started.elapsed().as_secs_f64(), total))
 }
 
 async fn next_message(

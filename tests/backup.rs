@@ -363,11 +363,18 @@ fn newest_migration() -> PathBuf {
     dirs.pop().expect("a migration")
 }
 
+/// The schema's shape: every column with its type, every index and every
+/// trigger (a migration may add only the last two).
 async fn columns(client: &Client) -> Vec<(String, String, String)> {
     client
         .query(
             "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
-             WHERE table_schema = 'public' ORDER BY 1, 2",
+             WHERE table_schema = 'public'
+             UNION ALL SELECT tablename::text, indexname::text, 'index' FROM pg_indexes
+             WHERE schemaname = 'public'
+             UNION ALL SELECT DISTINCT event_object_table::text, trigger_name::text, 'trigger'
+             FROM information_schema.triggers WHERE trigger_schema = 'public'
+             ORDER BY 1, 2, 3",
             &[],
         )
         .await

@@ -146,6 +146,50 @@ pub fn pgbench(mode: Pgbench, clients: usize, seconds: u64) -> Option<f64> {
         })
 }
 
+/// Runs a custom pgbench script (`-f`, no initialisation, no vacuum) with
+/// `clients` clients for `seconds` against `database_url`'s database, with
+/// `defines` as `-D name=value`; returns its transactions per second (`None` if
+/// pgbench is not installed or failed, with its error printed).
+pub fn pgbench_script(
+    database_url: &str,
+    script: &str,
+    defines: &[(&str, String)],
+    clients: usize,
+    seconds: u64,
+) -> Option<f64> {
+    use std::process::Command;
+    let path = std::env::temp_dir().join(format!("booster-pgbench-{}.sql", std::process::id()));
+    std::fs::write(&path, script).ok()?;
+    let database = database_url.rsplit('/').next()?;
+    let mut command = Command::new("pgbench");
+    command.args(["-h", "127.0.0.1", "-U", "postgres", "-n", "-j", "2"]);
+    command.args(["-c", &clients.to_string(), "-T", &seconds.to_string()]);
+    for (name, value) in defines {
+        command.args(["-D", &format!("{name}={value}")]);
+    }
+    command.arg("-f").arg(&path).arg(database);
+    let output = command.output().ok();
+    let _ = std::fs::remove_file(&path);
+    let output = output?;
+    if !output.status.success() {
+        eprintln!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+}
+
 /// A customer with a billion rupiah and an API key: returns (user id, key).
 pub async fn funded_user(
     conn: &mut AsyncPgConnection,
@@ -190,13 +234,22 @@ pub async fn funded_keys(
     prefix: &str,
     count: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::with_capacity(count);
+    Ok(funded_users(conn, prefix, count)
+        .await?
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect())
+}
+
+/// Like [`funded_keys`], with the users' ids: `(id, key)` in creation order.
+pub async fn funded_users(
+    conn: &mut AsyncPgConnection,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut users = Vec::with_capacity(count);
     for i in 0..count {
-        keys.push(
-            funded_user(conn, &format!("{prefix}{i}@bench.example"))
-                .await?
-                .1,
-        );
+        users.push(funded_user(conn, &format!("{prefix}{i}@bench.example")).await?);
     }
-    Ok(keys)
+    Ok(users)
 }

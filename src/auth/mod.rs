@@ -10,9 +10,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
-    app::AppState,
-    cache::CachedCredential,
+    cache::{CachedCredential, Caches},
     db::{
+        PgPool,
         api_keys::{ApiKeyRow, NewApiKey},
         enums::Role,
         schema::{api_keys, sessions, users},
@@ -92,13 +92,13 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 /// any other account change) empties the user's entries as PostgreSQL announces
 /// it, and a session's expiry is checked here. Once a minute per credential the
 /// lookup runs anyway, to refresh `last_used_at`.
-pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
+pub async fn authenticate(caches: &Caches, pool: &PgPool, token: &str) -> AppResult<AuthUser> {
     // A token that cannot be one of ours is refused without a database lookup.
     if !tokens::well_formed(token) {
         return Err(rejected());
     }
     let token_hash = tokens::hash(token);
-    let cache = state.caches.credentials();
+    let cache = caches.credentials();
     if let Some(entry) = cache.get(&token_hash)
         && entry.expires_at.is_none_or(|at| at > Utc::now())
         && entry.last_used_at.is_some_and(|at| !stale(at))
@@ -106,7 +106,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> 
         return Ok(entry.auth);
     }
     let generation = cache.generation();
-    let mut conn = state.pool.get().await?;
+    let mut conn = pool.get().await?;
     let entry = look_up(&mut conn, token, &token_hash).await?;
     let auth = entry.auth.clone();
     cache.insert(generation, token_hash, entry);

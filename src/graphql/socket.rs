@@ -82,7 +82,7 @@ impl SocketSession {
             return Ok(Viewer(None));
         };
         let checked = async {
-            let user = auth::authenticate(state, token).await?;
+            let user = auth::authenticate(&state.caches, &state.pool, token).await?;
             self.still_allowed(&user)?;
             Ok(user)
         }

@@ -79,7 +79,7 @@ async fn start(
         .and_then(crate::auth::bearer_token)
         .ok_or_else(AppError::unauthenticated)?;
     let filter = parse_filter(export, params)?;
-    let caller = crate::auth::authenticate(app, token).await?;
+    let caller = crate::auth::authenticate(&app.caches, &app.pool, token).await?;
     if caller.user.is_banned() || !caller.is_admin() {
         return Err(AppError::Forbidden("exports are for admins".into()));
     }

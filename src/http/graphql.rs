@@ -37,7 +37,9 @@ async fn viewer_for(state: &HttpState, token: Option<&str>) -> AppResult<Viewer>
     let Some(token) = token else {
         return Ok(Viewer(None));
     };
-    Ok(Viewer(Some(auth::authenticate(&state.app, token).await?)))
+    Ok(Viewer(Some(
+        auth::authenticate(&state.app.caches, &state.app.pool, token).await?,
+    )))
 }
 
 fn error_response(error: AppError) -> async_graphql::Response {

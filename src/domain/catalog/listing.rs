@@ -7,10 +7,12 @@
 
 use std::sync::Arc;
 
+use diesel_async::AsyncPgConnection;
+
 use crate::{
-    app::AppState,
-    cache::{CatalogPage, CatalogPageKey},
+    cache::{Caches, CatalogPage, CatalogPageKey},
     db::{
+        PgPool,
         categories::CategoryRow,
         pagination::OffsetPage,
         services::{ServiceFilter, ServiceRow},
@@ -21,7 +23,8 @@ use crate::{
 /// A page of active services in active categories (`filter.include_inactive`
 /// is ignored: admins' listings with inactive services are read directly).
 pub async fn public_page(
-    state: &AppState,
+    caches: &Caches,
+    pool: &PgPool,
     filter: &ServiceFilter,
     page: OffsetPage,
 ) -> AppResult<Arc<CatalogPage>> {
@@ -32,12 +35,12 @@ pub async fn public_page(
         offset: page.offset,
         limit: page.limit,
     };
-    let cache = state.caches.catalog_pages();
+    let cache = caches.catalog_pages();
     if let Some(found) = cache.get(&key) {
         return Ok(found);
     }
     let generation = cache.generation();
-    let mut conn = state.pool.get().await?;
+    let mut conn = pool.get().await?;
     let filter = ServiceFilter {
         include_inactive: false,
         ..filter.clone()
@@ -55,14 +58,19 @@ pub async fn public_page(
     Ok(found)
 }
 
-/// A service by id, active or not (callers decide what an inactive one means).
-pub async fn service(state: &AppState, id: i64) -> AppResult<Option<ServiceRow>> {
-    let cache = state.caches.services();
+/// A service by id, active or not (callers decide what an inactive one means);
+/// read through `conn` when it is not cached.
+pub async fn service(
+    caches: &Caches,
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> AppResult<Option<ServiceRow>> {
+    let cache = caches.services();
     if let Some(found) = cache.get(&id) {
         return Ok(Some(found));
     }
     let generation = cache.generation();
-    let found = ServiceRow::find(&mut *state.pool.get().await?, id).await?;
+    let found = ServiceRow::find(conn, id).await?;
     if let Some(service) = &found {
         cache.insert(generation, id, service.clone());
     }

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{prepare::check_idempotency_key, *};
 use crate::{
-    app::AppState,
+    cache::Caches,
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
@@ -121,14 +121,14 @@ async fn record_completion_time(
 /// once. The service comes from the catalogue cache (`catalog::listing`), which
 /// forgets it on any change, so the price charged is the current one.
 pub async fn place_order(
-    state: &AppState,
     conn: &mut AsyncPgConnection,
+    caches: &Caches,
     buyer: &UserRow,
     input: OrderInput,
 ) -> AppResult<OrderRow> {
     let user_id = buyer.id;
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
-    let mut service = catalog::listing::service(state, input.service_id)
+    let mut service = catalog::listing::service(caches, conn, input.service_id)
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
     pricing::buyer_prices(conn, std::slice::from_mut(&mut service), buyer.discount_bps).await?;

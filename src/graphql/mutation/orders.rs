@@ -140,7 +140,7 @@ impl OrderMutation {
         };
         let mut conn = conn(ctx).await?;
         Ok(Order(
-            orders::place_order(state(ctx), &mut conn, &user.user, order).await?,
+            orders::place_order(&mut conn, &state(ctx).caches, &user.user, order).await?,
         ))
     }
 

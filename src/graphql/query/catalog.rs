@@ -71,7 +71,9 @@ impl CatalogQuery {
             rows
         } else {
             // The storefront's page: from the cache, categories included.
-            let cached = catalog::listing::public_page(state(ctx), &filter, page).await?;
+            let cached =
+                catalog::listing::public_page(&state(ctx).caches, &state(ctx).pool, &filter, page)
+                    .await?;
             if node.field("category").exists() {
                 let categories = cached.categories.iter();
                 ctx.data_unchecked::<Loaders>()

@@ -88,7 +88,7 @@ async fn add(
         .number("service")
         .map_err(|_| ApiV2Error::IncorrectService)?
         .ok_or(ApiV2Error::IncorrectService)?;
-    let service = catalog::listing::service(app, service_id)
+    let service = catalog::listing::service(&app.caches, conn, service_id)
         .await?
         .filter(|s| s.active)
         .ok_or(ApiV2Error::IncorrectService)?;
@@ -121,7 +121,7 @@ async fn add(
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
     };
-    let order = orders::place_order(app, conn, buyer, input).await?;
+    let order = orders::place_order(conn, &app.caches, buyer, input).await?;
     Ok(json!({ "order": order.id }))
 }
 

@@ -134,7 +134,7 @@ async fn authenticate(app: &AppState, params: &Params) -> Result<AuthUser, ApiV2
     if !key.starts_with(tokens::API_KEY_PREFIX) {
         return Err(ApiV2Error::InvalidKey);
     }
-    let caller = auth::authenticate(app, key)
+    let caller = auth::authenticate(&app.caches, &app.pool, key)
         .await
         .map_err(|error| match error {
             AppError::Unauthenticated(_) => ApiV2Error::InvalidKey,
