@@ -6,11 +6,15 @@
 //! notice. A customer's own credential changes (sign-out, revoking a key,
 //! settings) forget that customer in their resolvers.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use async_graphql::{
-    ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    Response, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
+    parser::types::{ExecutableDocument, OperationType},
 };
 
 use crate::{app::AppState, auth::Viewer};
@@ -20,24 +24,48 @@ pub struct CacheCoherence;
 
 impl ExtensionFactory for CacheCoherence {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CacheCoherence)
+        Arc::new(CoherenceExtension::default())
     }
 }
 
+/// One per request; looks at the document once rather than at every field.
+#[derive(Default)]
+struct CoherenceExtension {
+    mutation: AtomicBool,
+}
+
 #[async_trait::async_trait]
-impl Extension for CacheCoherence {
-    async fn resolve(
+impl Extension for CoherenceExtension {
+    async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let admin_mutation = info.parent_type == "MutationRoot"
-            && ctx.data_opt::<Viewer>().is_some_and(Viewer::is_admin);
-        let result = next.run(ctx, info).await;
-        if admin_mutation && let Ok(state) = ctx.data::<AppState>() {
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mutation = document
+            .operations
+            .iter()
+            .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
+        self.mutation.store(mutation, Ordering::Relaxed);
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let response = next.run(ctx, operation_name).await;
+        // Every write of the operation has committed (or rolled back) by now.
+        if self.mutation.load(Ordering::Relaxed)
+            && ctx.data_opt::<Viewer>().is_some_and(Viewer::is_admin)
+            && let Ok(state) = ctx.data::<AppState>()
+        {
             state.caches.clear();
         }
-        result
+        response
     }
 }
