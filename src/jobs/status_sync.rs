@@ -1,7 +1,13 @@
 //! Status sync: asks each active, healthy provider about its open orders (leased
-//! claims, up to 100 ids per call) and applies the answers through
-//! `domain::fulfillment`, which records the history, publishes the events and
-//! refunds CANCELED and PARTIAL orders exactly once.
+//! claims, up to 100 ids per call) and applies each call's answers as one batch
+//! through `domain::fulfillment`, which records the history, publishes the events
+//! and refunds CANCELED and PARTIAL orders exactly once, set-based.
+//!
+//! Calls overlap: up to `dispatch_concurrency` are in flight all the time, and the
+//! next round of orders is claimed while the last calls of the previous round
+//! still run, so a run takes about (calls / in flight) x latency.
+
+use std::collections::HashSet;
 
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
 
@@ -9,10 +15,7 @@ use super::provider_calls::{Clients, tracked};
 use crate::{
     app::AppState,
     db::{orders::OrderRow, providers::ProviderRow},
-    domain::{
-        fulfillment::{self},
-        provider_health,
-    },
+    domain::{fulfillment, provider_health},
     error::AppResult,
     providers::{self, ProviderClient},
 };
@@ -26,53 +29,129 @@ pub struct SyncReport {
     pub errors: usize,
 }
 
+impl SyncReport {
+    fn add(&mut self, other: SyncReport) {
+        self.checked += other.checked;
+        self.changed += other.changed;
+        self.errors += other.errors;
+    }
+}
+
 /// Checks the open orders of every active, healthy provider in batches of 100.
 pub async fn run(state: &AppState) -> AppResult<SyncReport> {
-    let config = &state.config.fulfillment;
     let clients = Clients::active(state).await?;
     let mut report = SyncReport::default();
     for (provider, client) in clients.providers.values() {
         if !provider_health::is_healthy(provider) {
             continue;
         }
-        const CLAIM: i64 = 1000;
-        let mut seen = std::collections::HashSet::new();
-        while !state.is_stopping() {
-            let claimed = {
-                let mut conn = state.pool.get().await?;
-                fulfillment::claim_for_sync(&mut conn, provider.id, CLAIM, config.status_sync_lease)
-                    .await?
-            };
-            // Each order once per run, whatever the lease.
-            let claimed: Vec<OrderRow> =
-                claimed.into_iter().filter(|o| seen.insert(o.id)).collect();
-            if claimed.is_empty() {
-                break;
-            }
-            let last_round = (claimed.len() as i64) < CLAIM;
-            let batches: Vec<&[OrderRow]> = claimed.chunks(providers::MAX_BATCH).collect();
-            let calls: Vec<BoxFuture<'_, AppResult<SyncReport>>> = batches
-                .into_iter()
-                .map(|batch| sync_batch(state, provider, client.as_ref(), batch).boxed())
-                .collect();
-            let results: Vec<AppResult<SyncReport>> = stream::iter(calls)
-                .buffer_unordered(config.dispatch_concurrency.max(1))
-                .collect()
-                .await;
-            for result in results {
-                let batch = result?;
-                report.checked += batch.checked;
-                report.changed += batch.changed;
-                report.errors += batch.errors;
-            }
-            if last_round {
-                break;
-            }
-        }
+        report.add(sync_provider(state, provider, client.as_ref()).await?);
     }
     Ok(report)
 }
 
+/// Where the claims of one provider's run stand.
+struct Claims {
+    /// Each order once per run, whatever the lease.
+    seen: HashSet<i64>,
+    /// The last claim found fewer orders than it asked for.
+    done: bool,
+}
+
+async fn sync_provider(
+    state: &AppState,
+    provider: &ProviderRow,
+    client: &dyn ProviderClient,
+) -> AppResult<SyncReport> {
+    let config = &state.config.fulfillment;
+    let in_flight = config.dispatch_concurrency.max(1);
+    // A round fills every call slot once; `buffer_unordered` asks for the next
+    // round when a slot frees after the last batch of this one has started.
+    let round = (in_flight * providers::MAX_BATCH) as i64;
+    let rounds = rounds(state, provider.id, round);
+    let mut results = std::pin::pin!(
+        rounds
+            .flat_map(stream::iter)
+            .map(
+                |batch: AppResult<Vec<OrderRow>>| -> BoxFuture<'_, AppResult<SyncReport>> {
+                    // Boxed: an unboxed future over borrowed state trips the compiler's
+                    // Send inference inside tokio::spawn.
+                    async move { sync_batch(state, provider, client, &batch?).await }.boxed()
+                },
+            )
+            .buffer_unordered(in_flight)
+    );
+    let mut report = SyncReport::default();
+    while let Some(result) = results.next().await {
+        report.add(result?);
+    }
+    Ok(report)
+}
+
+/// The batches of one claimed round (or the claim's error).
+type Round = Vec<AppResult<Vec<OrderRow>>>;
+
+/// The rounds of a provider's open orders, each claimed when the previous one is
+/// all under way.
+fn rounds(
+    state: &AppState,
+    provider_id: i64,
+    round: i64,
+) -> impl futures_util::Stream<Item = Round> + Send + '_ {
+    let claims = Claims {
+        seen: HashSet::new(),
+        done: false,
+    };
+    stream::unfold(claims, move |claims| {
+        claim_round(state, provider_id, round, claims).boxed()
+    })
+}
+
+/// Claims the next round of a provider's open orders, cut into call batches; None
+/// when nothing is left (or the process is stopping).
+async fn claim_round(
+    state: &AppState,
+    provider_id: i64,
+    round: i64,
+    mut claims: Claims,
+) -> Option<(Round, Claims)> {
+    if claims.done || state.is_stopping() {
+        return None;
+    }
+    let claimed = async {
+        let mut conn = state.pool.get().await?;
+        fulfillment::claim_for_sync(
+            &mut conn,
+            provider_id,
+            round,
+            state.config.fulfillment.status_sync_lease,
+        )
+        .await
+    }
+    .await;
+    let claimed = match claimed {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            claims.done = true;
+            return Some((vec![Err(error)], claims));
+        }
+    };
+    claims.done = (claimed.len() as i64) < round;
+    let fresh: Vec<OrderRow> = claimed
+        .into_iter()
+        .filter(|o| claims.seen.insert(o.id))
+        .collect();
+    if fresh.is_empty() {
+        return None;
+    }
+    let batches = fresh
+        .chunks(providers::MAX_BATCH)
+        .map(|batch| Ok(batch.to_vec()))
+        .collect();
+    Some((batches, claims))
+}
+
+/// One status call for up to 100 orders, its answers applied as one batch.
 async fn sync_batch(
     state: &AppState,
     provider: &ProviderRow,
@@ -92,28 +171,33 @@ async fn sync_batch(
             return Ok(report);
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut reports = Vec::with_capacity(batch.len());
+    let mut errors = Vec::new();
     for order in batch {
         let Some(remote_id) = &order.provider_order_id else {
             continue;
         };
         report.checked += 1;
         match statuses.get(remote_id) {
-            Some(Ok(remote)) => {
-                let updated = fulfillment::apply_remote_status(&mut conn, order.id, remote).await?;
-                if updated.status != order.status
-                    || updated.remains != order.remains
-                    || updated.start_count != order.start_count
-                {
-                    report.changed += 1;
-                }
-            }
-            Some(Err(error)) => {
-                report.errors += 1;
-                fulfillment::note_sync_error(&mut conn, order.id, error).await?;
-            }
+            Some(Ok(remote)) => reports.push((order.id, remote)),
+            Some(Err(error)) => errors.push((order.id, error.as_str())),
             None => report.errors += 1,
         }
     }
+    report.errors += errors.len();
+    let mut conn = state.pool.get().await?;
+    let updated = fulfillment::apply_remote_statuses(&mut conn, &reports).await?;
+    report.changed = updated
+        .iter()
+        .filter(|updated| {
+            batch.iter().any(|order| {
+                order.id == updated.id
+                    && (updated.status != order.status
+                        || updated.remains != order.remains
+                        || updated.start_count != order.start_count)
+            })
+        })
+        .count();
+    fulfillment::note_sync_errors(&mut conn, &errors).await?;
     Ok(report)
 }
