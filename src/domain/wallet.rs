@@ -140,7 +140,9 @@ pub struct Credit {
 /// the sum of their credits, and each credit is a ledger row whose
 /// `balance_after` runs in the given order from the balance before, exactly as
 /// the same credits one by one would have written them. The users' rows are
-/// locked in id order, so concurrent batches never deadlock on each other. The
+/// locked in id order, so concurrent batches never deadlock on each other, and
+/// with the strength an UPDATE takes (FOR NO KEY UPDATE: FOR UPDATE would also
+/// wait for, and could deadlock with, transactions inserting their orders). The
 /// exactly-once indexes apply to every row: one already applied makes the whole
 /// statement CONFLICT, and nothing is written.
 pub async fn credit_many(conn: &mut AsyncPgConnection, credits: &[Credit]) -> AppResult<()> {
@@ -164,7 +166,7 @@ pub async fn credit_many(conn: &mut AsyncPgConnection, credits: &[Credit]) -> Ap
              AS c(user_id, amount, order_id, mass_order_id, deposit_id, actor_id, note, n)), \
          totals AS (SELECT user_id, sum(amount)::bigint AS total FROM c GROUP BY user_id), \
          locked AS (SELECT id FROM users WHERE id IN (SELECT user_id FROM totals) \
-           ORDER BY id FOR UPDATE), \
+           ORDER BY id FOR NO KEY UPDATE), \
          credited AS (UPDATE users u SET balance = u.balance + t.total \
            FROM totals t, locked l WHERE u.id = t.user_id AND l.id = u.id \
            RETURNING u.id, u.balance) \

@@ -265,7 +265,9 @@ async fn record_completion_times(
         .filter(services::id.eq_any(&ids))
         .order(services::id)
         .select((services::id, services::average_completion_seconds))
-        .for_update()
+        // The strength an UPDATE takes: FOR UPDATE would also wait for (and
+        // deadlock with) transactions that only inserted orders of the service.
+        .for_no_key_update()
         .load(conn)
         .await?;
     for (service_id, seconds) in completions {
