@@ -4,19 +4,23 @@
 //! and refunds CANCELED and PARTIAL orders exactly once, set-based.
 //!
 //! Calls overlap: up to `dispatch_concurrency` are in flight all the time, and the
-//! next round of orders is claimed while the last calls of the previous round
-//! still run, so a run takes about (calls / in flight) x latency.
+//! next round of orders is claimed while the calls of the previous round run, so
+//! a run takes about (calls / in flight) x latency.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Mutex};
 
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
+use tokio::task::JoinHandle;
 
-use super::provider_calls::{Clients, tracked};
+use super::provider_calls::{Clients, record_calls, timed};
 use crate::{
     app::AppState,
     db::{orders::OrderRow, providers::ProviderRow},
-    domain::{fulfillment, provider_health},
-    error::AppResult,
+    domain::{
+        fulfillment,
+        provider_health::{self, CallRecord},
+    },
+    error::{AppError, AppResult},
     providers::{self, ProviderClient},
 };
 
@@ -54,8 +58,8 @@ pub async fn run(state: &AppState) -> AppResult<SyncReport> {
 struct Claims {
     /// Each order once per run, whatever the lease.
     seen: HashSet<i64>,
-    /// The last claim found fewer orders than it asked for.
-    done: bool,
+    /// The claim of the next round, already under way.
+    next: Option<JoinHandle<AppResult<Vec<OrderRow>>>>,
 }
 
 async fn sync_provider(
@@ -65,10 +69,13 @@ async fn sync_provider(
 ) -> AppResult<SyncReport> {
     let config = &state.config.fulfillment;
     let in_flight = config.dispatch_concurrency.max(1);
-    // A round fills every call slot once; `buffer_unordered` asks for the next
-    // round when a slot frees after the last batch of this one has started.
+    // A round fills every call slot once.
     let round = (in_flight * providers::MAX_BATCH) as i64;
     let rounds = rounds(state, provider.id, round);
+    // The calls' health records, written a round at a time rather than two
+    // statements per call.
+    let calls = Mutex::new(Vec::with_capacity(in_flight));
+    let calls = &calls;
     let mut results = std::pin::pin!(
         rounds
             .flat_map(stream::iter)
@@ -76,23 +83,31 @@ async fn sync_provider(
                 |batch: AppResult<Vec<OrderRow>>| -> BoxFuture<'_, AppResult<SyncReport>> {
                     // Boxed: an unboxed future over borrowed state trips the compiler's
                     // Send inference inside tokio::spawn.
-                    async move { sync_batch(state, provider, client, &batch?).await }.boxed()
+                    async move { sync_batch(state, provider, client, &batch?, calls).await }.boxed()
                 },
             )
             .buffer_unordered(in_flight)
     );
     let mut report = SyncReport::default();
+    let mut first_error = None;
     while let Some(result) = results.next().await {
-        report.add(result?);
+        match result {
+            Ok(batch) => report.add(batch),
+            // The batches still under way are dropped: their orders are leased
+            // and simply checked again after the lease.
+            Err(error) => {
+                first_error = Some(error);
+                break;
+            }
+        }
     }
-    Ok(report)
+    let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(|e| e.into_inner()));
+    record_calls(state, &calls).await;
+    first_error.map_or(Ok(report), Err)
 }
 
-/// The batches of one claimed round (or the claim's error).
-type Round = Vec<AppResult<Vec<OrderRow>>>;
-
-/// The rounds of a provider's open orders, each claimed when the previous one is
-/// all under way.
+/// The rounds of a provider's open orders. Each round is claimed ahead, while
+/// the calls of the previous one run, so the calls never wait for a claim.
 fn rounds(
     state: &AppState,
     provider_id: i64,
@@ -100,25 +115,26 @@ fn rounds(
 ) -> impl futures_util::Stream<Item = Round> + Send + '_ {
     let claims = Claims {
         seen: HashSet::new(),
-        done: false,
+        next: start_claim(state, provider_id, round),
     };
     stream::unfold(claims, move |claims| {
-        claim_round(state, provider_id, round, claims).boxed()
+        next_round(state, provider_id, round, claims).boxed()
     })
 }
 
-/// Claims the next round of a provider's open orders, cut into call batches; None
-/// when nothing is left (or the process is stopping).
-async fn claim_round(
+/// Starts claiming a round in a task of its own, unless the process is stopping.
+/// A claim only sets a lease, so one whose round is never synced (the run ended
+/// or stopped first) only means those orders wait for the lease to end.
+fn start_claim(
     state: &AppState,
     provider_id: i64,
     round: i64,
-    mut claims: Claims,
-) -> Option<(Round, Claims)> {
-    if claims.done || state.is_stopping() {
+) -> Option<JoinHandle<AppResult<Vec<OrderRow>>>> {
+    if state.is_stopping() {
         return None;
     }
-    let claimed = async {
+    let state = state.clone();
+    Some(tokio::spawn(async move {
         let mut conn = state.pool.get().await?;
         fulfillment::claim_for_sync(
             &mut conn,
@@ -127,16 +143,31 @@ async fn claim_round(
             state.config.fulfillment.status_sync_lease,
         )
         .await
-    }
-    .await;
-    let claimed = match claimed {
-        Ok(claimed) => claimed,
+    }))
+}
+
+/// The batches of one claimed round (or the claim's error).
+type Round = Vec<AppResult<Vec<OrderRow>>>;
+
+/// The next round of a provider's open orders, cut into call batches (and the
+/// round after it started); None when nothing is left.
+async fn next_round(
+    state: &AppState,
+    provider_id: i64,
+    round: i64,
+    mut claims: Claims,
+) -> Option<(Round, Claims)> {
+    let claimed = match claims.next.take()?.await {
+        Ok(Ok(claimed)) => claimed,
+        Ok(Err(error)) => return Some((vec![Err(error)], claims)),
         Err(error) => {
-            claims.done = true;
+            let error = AppError::Internal(anyhow::anyhow!("status sync claim: {error}"));
             return Some((vec![Err(error)], claims));
         }
     };
-    claims.done = (claimed.len() as i64) < round;
+    if claimed.len() as i64 == round {
+        claims.next = start_claim(state, provider_id, round);
+    }
     let fresh: Vec<OrderRow> = claimed
         .into_iter()
         .filter(|o| claims.seen.insert(o.id))
@@ -157,13 +188,24 @@ async fn sync_batch(
     provider: &ProviderRow,
     client: &dyn ProviderClient,
     batch: &[OrderRow],
+    calls: &Mutex<Vec<CallRecord>>,
 ) -> AppResult<SyncReport> {
     let ids: Vec<String> = batch
         .iter()
         .filter_map(|o| o.provider_order_id.clone())
         .collect();
     let mut report = SyncReport::default();
-    let statuses = match tracked(state, provider, "status", client.statuses(&ids)).await {
+    let (statuses, call) = timed(provider, "status", client.statuses(&ids)).await;
+    let full_round = {
+        let mut calls = calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.push(call);
+        let in_flight = state.config.fulfillment.dispatch_concurrency.max(1);
+        (calls.len() >= in_flight).then(|| std::mem::take(&mut *calls))
+    };
+    if let Some(full_round) = full_round {
+        record_calls(state, &full_round).await;
+    }
+    let statuses = match statuses {
         Ok(statuses) => statuses,
         Err(error) => {
             tracing::warn!(provider = provider.id, %error, "status sync call failed; the orders are checked again after the lease");

@@ -106,7 +106,6 @@ pub async fn write_changes(
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
-    refund(conn, &changes).await?;
     let orders: Vec<OrderRow> = changes
         .iter()
         .map(|c| {
@@ -153,7 +152,10 @@ pub async fn write_changes(
         .map(|(_, (order, _))| order.clone())
         .collect();
     notifications::orders_ended(conn, &ended).await?;
-    // Last, so the services' rows are locked for as short a time as possible.
+    // The refunds and the services' averages last: they lock rows that many
+    // batches share (a customer's, a service's), so they are held for as short a
+    // time as possible before the commit.
+    refund(conn, &changes).await?;
     let completions: Vec<(i64, i64)> = changes
         .iter()
         .zip(&rows)
