@@ -55,6 +55,25 @@ impl NewMailRow<'_> {
     }
 }
 
+impl NewMailRow<'_> {
+    /// Inserts many mails in one statement, skipping those whose `dedupe_key`
+    /// exists; returns how many were inserted.
+    pub async fn insert_many(
+        conn: &mut AsyncPgConnection,
+        rows: &[NewMailRow<'_>],
+    ) -> QueryResult<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        diesel::insert_into(mail_outbox::table)
+            .values(rows)
+            .on_conflict(mail_outbox::dedupe_key)
+            .do_nothing()
+            .execute(conn)
+            .await
+    }
+}
+
 impl MailRow {
     /// Claims up to `limit` due mails (PENDING, `next_attempt_at` passed, no live
     /// lease) until `lease_until`, counting the attempt, in one committed

@@ -286,15 +286,26 @@ impl OrderRow {
         conn: &mut AsyncPgConnection,
         order_id: i64,
     ) -> QueryResult<usize> {
+        Self::record_provider_costs(conn, &[order_id]).await
+    }
+
+    /// [`OrderRow::record_provider_cost`] for many orders, in one statement.
+    pub async fn record_provider_costs(
+        conn: &mut AsyncPgConnection,
+        order_ids: &[i64],
+    ) -> QueryResult<usize> {
+        if order_ids.is_empty() {
+            return Ok(0);
+        }
         diesel::sql_query(
             "UPDATE orders o SET provider_rate = s.provider_rate, \
                provider_exchange_rate = p.exchange_rate, \
                provider_cost = round(s.provider_rate * o.quantity / 1000 * p.exchange_rate)::bigint \
              FROM services s, providers p \
-             WHERE o.id = $1 AND s.provider_id = o.provider_id \
+             WHERE o.id = ANY($1) AND s.provider_id = o.provider_id \
                AND s.provider_service_id = o.provider_service_id AND p.id = o.provider_id",
         )
-        .bind::<diesel::sql_types::BigInt, _>(order_id)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(order_ids)
         .execute(conn)
         .await
     }

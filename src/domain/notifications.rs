@@ -10,6 +10,8 @@
 //! in-app notification only: a bad address never undoes the change that caused
 //! the notification.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -168,6 +170,23 @@ struct UserEvent<'a> {
     dedupe_key: String,
 }
 
+fn user_mail(
+    user: &UserRow,
+    kind: &str,
+    rendered: templates::Rendered,
+    dedupe_key: Option<String>,
+) -> NewMail {
+    NewMail {
+        to: user.email.clone(),
+        subject: rendered.subject,
+        text_body: rendered.text,
+        html_body: None,
+        kind: kind.to_lowercase(),
+        user_id: Some(user.id),
+        dedupe_key,
+    }
+}
+
 async fn queue_mail(
     conn: &mut AsyncPgConnection,
     user: &UserRow,
@@ -175,19 +194,7 @@ async fn queue_mail(
     rendered: templates::Rendered,
     dedupe_key: Option<String>,
 ) -> AppResult<()> {
-    let queued = mail::enqueue(
-        conn,
-        NewMail {
-            to: user.email.clone(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: None,
-            kind: kind.to_lowercase(),
-            user_id: Some(user.id),
-            dedupe_key,
-        },
-    )
-    .await;
+    let queued = mail::enqueue(conn, user_mail(user, kind, rendered, dedupe_key)).await;
     match queued {
         Ok(_) => Ok(()),
         Err(AppError::Validation { field, .. }) => {
@@ -230,7 +237,94 @@ pub async fn deposit_credited(
 /// An order reached a final status (COMPLETED, PARTIAL, CANCELED, FAILED); `order`
 /// is the row as it now stands (its `refunded` included).
 pub async fn order_ended(conn: &mut AsyncPgConnection, order: &OrderRow) -> AppResult<()> {
-    let (kind, message) = match order.status {
+    orders_ended(conn, std::slice::from_ref(order)).await
+}
+
+/// [`order_ended`] for many orders in a constant number of statements (the
+/// owners, the service names, the in-app notifications, the mails): the same
+/// messages, the same settings and the same once-per-order mail. Orders not in a
+/// final status are skipped.
+pub async fn orders_ended(conn: &mut AsyncPgConnection, orders: &[OrderRow]) -> AppResult<()> {
+    let ended: Vec<(&OrderRow, &str, String)> = orders
+        .iter()
+        .filter_map(|order| ended_message(order).map(|(kind, message)| (order, kind, message)))
+        .collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let user_ids: Vec<i64> = ended.iter().map(|(o, ..)| o.user_id).collect();
+    let service_ids: Vec<i64> = ended.iter().map(|(o, ..)| o.service_id).collect();
+    let owners: HashMap<i64, UserRow> = users::table
+        .filter(users::id.eq_any(&user_ids))
+        .select(UserRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let service_names: HashMap<i64, String> = services::table
+        .filter(services::id.eq_any(&service_ids))
+        .select((services::id, services::name))
+        .load::<(i64, String)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut in_app = Vec::with_capacity(ended.len());
+    let mut mails = Vec::new();
+    for (order, kind, message) in &ended {
+        let user = owners
+            .get(&order.user_id)
+            .ok_or(AppError::NotFound("user"))?;
+        let service_name = service_names
+            .get(&order.service_id)
+            .ok_or(AppError::NotFound("service"))?;
+        tracing::info!(kind, user_id = user.id, "notification");
+        in_app.push((
+            notifications::user_id.eq(Some(user.id)),
+            notifications::kind.eq(*kind),
+            notifications::message.eq(message.as_str()),
+            notifications::order_id.eq(Some(order.id)),
+            notifications::provider_id.eq(None::<i64>),
+        ));
+        if Preference::OrderUpdates.allows(user) && !user.is_banned() {
+            let rendered = templates::order_ended(
+                Lang::of(&user.language),
+                &user.name,
+                order.id,
+                service_name,
+                order.status,
+                order.refunded,
+            );
+            let mail = user_mail(
+                user,
+                "order_ended",
+                rendered,
+                Some(format!("order_ended:{}", order.id)),
+            );
+            // As for one mail: an address the outbox refuses loses the mail, not
+            // the change.
+            match mail::check(&mail) {
+                Ok(()) => mails.push(mail),
+                Err(AppError::Validation { field, .. }) => tracing::warn!(
+                    user_id = user.id,
+                    field,
+                    "mail not queued: refused by the outbox"
+                ),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    diesel::insert_into(notifications::table)
+        .values(&in_app)
+        .execute(conn)
+        .await?;
+    mail::enqueue_many(conn, &mails).await?;
+    Ok(())
+}
+
+/// The in-app kind and message of an order that ended; None for other statuses.
+fn ended_message(order: &OrderRow) -> Option<(&'static str, String)> {
+    Some(match order.status {
         OrderStatus::Completed => (
             "ORDER_COMPLETED",
             format!("Order {} is completed.", order.id),
@@ -253,39 +347,8 @@ pub async fn order_ended(conn: &mut AsyncPgConnection, order: &OrderRow) -> AppR
                 order.id
             ),
         ),
-        _ => return Ok(()),
-    };
-    let service_name: String = services::table
-        .find(order.service_id)
-        .select(services::name)
-        .first(conn)
-        .await?;
-    notify_user(
-        conn,
-        order.user_id,
-        UserEvent {
-            kind,
-            message: &message,
-            about: About {
-                order_id: Some(order.id),
-                ..Default::default()
-            },
-            preference: Preference::OrderUpdates,
-            mail_kind: "order_ended",
-            dedupe_key: format!("order_ended:{}", order.id),
-        },
-        |lang, user| {
-            templates::order_ended(
-                lang,
-                &user.name,
-                order.id,
-                &service_name,
-                order.status,
-                order.refunded,
-            )
-        },
-    )
-    .await
+        _ => return None,
+    })
 }
 
 /// Staff or the bot answered a ticket (never called for internal notes).

@@ -23,86 +23,139 @@ use crate::{
 pub const FAILURES_BEFORE_UNHEALTHY: i32 = 5;
 pub const COOL_DOWN: Duration = Duration::from_secs(120);
 
+/// One provider call's outcome, as its health counts it.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub provider_id: i64,
+    pub action: &'static str,
+    pub latency: Duration,
+    /// None for a success; refusals of a single order ("incorrect link") are
+    /// successes of the provider and are recorded as such by the caller.
+    pub error: Option<String>,
+}
+
 /// Records one call. `error` is None for a success; refusals of a single order
 /// ("incorrect link") are successes of the provider and are recorded as such by
 /// the caller.
 pub async fn record_call(
     conn: &mut AsyncPgConnection,
     provider_id: i64,
-    action: &str,
+    action: &'static str,
     latency: Duration,
     error: Option<&str>,
 ) -> AppResult<()> {
-    let latency_ms = latency.as_millis().min(i32::MAX as u128) as i32;
-    {
+    let call = CallRecord {
+        provider_id,
+        action,
+        latency,
+        error: error.map(str::to_string),
+    };
+    record_calls(conn, std::slice::from_ref(&call)).await
+}
+
+/// Records calls in the order they ended: one INSERT of their rows and one UPDATE
+/// per provider, with the same result as recording them one by one: a success
+/// resets the consecutive failures (and any cool-down), each failure after the
+/// last success counts, and reaching [`FAILURES_BEFORE_UNHEALTHY`] pauses the
+/// provider and warns the admins once; failing on past it extends the pause.
+pub async fn record_calls(conn: &mut AsyncPgConnection, calls: &[CallRecord]) -> AppResult<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let latency_ms = |call: &CallRecord| call.latency.as_millis().min(i32::MAX as u128) as i32;
+    for call in calls {
         use crate::metrics::{PROVIDER_CALL_DURATION, PROVIDER_CALLS};
-        let provider = provider_id.to_string();
-        let outcome = if error.is_none() { "ok" } else { "error" };
-        metrics::counter!(PROVIDER_CALLS, "provider" => provider.clone(), "action" => action.to_string(), "outcome" => outcome)
+        let provider = call.provider_id.to_string();
+        let outcome = if call.error.is_none() { "ok" } else { "error" };
+        metrics::counter!(PROVIDER_CALLS, "provider" => provider.clone(), "action" => call.action, "outcome" => outcome)
             .increment(1);
         metrics::histogram!(PROVIDER_CALL_DURATION, "provider" => provider)
-            .record(latency.as_secs_f64());
+            .record(call.latency.as_secs_f64());
     }
+    let rows: Vec<_> = calls
+        .iter()
+        .map(|call| {
+            (
+                provider_calls::provider_id.eq(call.provider_id),
+                provider_calls::action.eq(call.action),
+                provider_calls::ok.eq(call.error.is_none()),
+                provider_calls::latency_ms.eq(latency_ms(call)),
+                provider_calls::error.eq(call.error.as_deref()),
+            )
+        })
+        .collect();
     diesel::insert_into(provider_calls::table)
-        .values((
-            provider_calls::provider_id.eq(provider_id),
-            provider_calls::action.eq(action),
-            provider_calls::ok.eq(error.is_none()),
-            provider_calls::latency_ms.eq(latency_ms),
-            provider_calls::error.eq(error),
-        ))
+        .values(&rows)
         .execute(conn)
         .await?;
-    match error {
-        None => {
-            diesel::update(providers::table.find(provider_id))
-                .set((
-                    providers::consecutive_failures.eq(0),
-                    providers::unhealthy_until.eq(None::<chrono::DateTime<Utc>>),
-                    providers::last_success_at.eq(diesel::dsl::now),
-                    providers::last_latency_ms.eq(latency_ms),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        Some(error) => {
+    let mut provider_ids: Vec<i64> = calls.iter().map(|c| c.provider_id).collect();
+    provider_ids.sort_unstable();
+    provider_ids.dedup();
+    for provider_id in provider_ids {
+        let calls: Vec<&CallRecord> = calls
+            .iter()
+            .filter(|c| c.provider_id == provider_id)
+            .collect();
+        let last = calls[calls.len() - 1];
+        // The failures since the last success; all of them when none succeeded.
+        let since_success = calls.iter().rev().take_while(|c| c.error.is_some()).count() as i32;
+        let succeeded = since_success < calls.len() as i32;
+        let last_error = calls.iter().rev().find_map(|c| c.error.as_deref());
+        let until = Utc::now() + chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
+        let (before, failures): (i32, i32) = if succeeded {
+            use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+            diesel::sql_query(
+                "UPDATE providers SET consecutive_failures = $2, unhealthy_until = $3, \
+                 last_success_at = now(), last_latency_ms = $4, \
+                 last_error = COALESCE($5, last_error) WHERE id = $1",
+            )
+            .bind::<BigInt, _>(provider_id)
+            .bind::<Integer, _>(since_success)
+            .bind::<Nullable<Timestamptz>, _>(
+                (since_success >= FAILURES_BEFORE_UNHEALTHY).then_some(until),
+            )
+            .bind::<Integer, _>(latency_ms(last))
+            .bind::<Nullable<Text>, _>(last_error)
+            .execute(conn)
+            .await?;
+            let failures = since_success;
+            (0, failures)
+        } else {
             let failures: i32 = diesel::update(providers::table.find(provider_id))
                 .set((
-                    providers::consecutive_failures.eq(providers::consecutive_failures + 1),
-                    providers::last_error.eq(error),
-                    providers::last_latency_ms.eq(latency_ms),
+                    providers::consecutive_failures
+                        .eq(providers::consecutive_failures + since_success),
+                    providers::last_error.eq(last_error),
+                    providers::last_latency_ms.eq(latency_ms(last)),
                 ))
                 .returning(providers::consecutive_failures)
                 .get_result(conn)
                 .await?;
-            if failures == FAILURES_BEFORE_UNHEALTHY {
-                let until = Utc::now() + chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
-                diesel::update(providers::table.find(provider_id))
-                    .set(providers::unhealthy_until.eq(until))
-                    .execute(conn)
-                    .await?;
-                let message = format!(
-                    "provider {provider_id} failed {failures} calls in a row and is paused until {until}; last error: {error}"
-                );
-                notifications::notify(
-                    conn,
-                    Audience::Admins,
-                    "PROVIDER_UNHEALTHY",
-                    &message,
-                    About {
-                        provider_id: Some(provider_id),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            } else if failures > FAILURES_BEFORE_UNHEALTHY {
-                // Still failing after the cool-down: extend it.
-                let until = Utc::now() + chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
+            if failures >= FAILURES_BEFORE_UNHEALTHY {
+                // Reaching the threshold pauses; failing on past it extends the pause.
                 diesel::update(providers::table.find(provider_id))
                     .set(providers::unhealthy_until.eq(until))
                     .execute(conn)
                     .await?;
             }
+            (failures - since_success, failures)
+        };
+        if before < FAILURES_BEFORE_UNHEALTHY && failures >= FAILURES_BEFORE_UNHEALTHY {
+            let error = last_error.unwrap_or_default();
+            let message = format!(
+                "provider {provider_id} failed {failures} calls in a row and is paused until {until}; last error: {error}"
+            );
+            notifications::notify(
+                conn,
+                Audience::Admins,
+                "PROVIDER_UNHEALTHY",
+                &message,
+                About {
+                    provider_id: Some(provider_id),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
     }
     Ok(())

@@ -113,19 +113,99 @@ async fn record(
         .returning(LedgerEntryRow::as_returning())
         .get_result(conn)
         .await
-        .map_err(|e| {
-            let once = [
-                "ledger_entries_once_per_order",
-                "ledger_entries_once_per_mass_order",
-                "ledger_entries_once_per_deposit",
-                "ledger_entries_manual_refund_once",
-            ];
-            if once.iter().any(|c| is_unique_violation(&e, c)) {
-                AppError::conflict(format!("{kind} was already applied"))
-            } else {
-                e.into()
-            }
-        })
+        .map_err(|e| once_violation(e, kind))
+}
+
+/// A unique violation of an exactly-once index is CONFLICT: the change was
+/// already applied.
+fn once_violation(e: diesel::result::Error, kind: LedgerKind) -> AppError {
+    let once = [
+        "ledger_entries_once_per_order",
+        "ledger_entries_once_per_mass_order",
+        "ledger_entries_once_per_deposit",
+        "ledger_entries_manual_refund_once",
+    ];
+    if once.iter().any(|c| is_unique_violation(&e, c)) {
+        AppError::conflict(format!("{kind} was already applied"))
+    } else {
+        e.into()
+    }
+}
+
+/// One credit of [`credit_many`].
+#[derive(Debug, Clone)]
+pub struct Credit {
+    pub user_id: i64,
+    /// > 0.
+    pub amount: i64,
+    pub kind: LedgerKind,
+    pub reference: LedgerRef,
+}
+
+/// Many credits (all of one kind) in one statement: each user's balance grows by
+/// the sum of their credits, and each credit is a ledger row whose
+/// `balance_after` runs in the given order from the balance before, exactly as
+/// the same credits one by one would have written them. The users' rows are
+/// locked in id order, so concurrent batches never deadlock on each other, and
+/// with the strength an UPDATE takes (FOR NO KEY UPDATE: FOR UPDATE would also
+/// wait for, and could deadlock with, transactions inserting their orders). The
+/// exactly-once indexes apply to every row: one already applied makes the whole
+/// statement CONFLICT, and nothing is written.
+pub async fn credit_many(conn: &mut AsyncPgConnection, credits: &[Credit]) -> AppResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    let Some(kind) = credits.first().map(|c| c.kind) else {
+        return Ok(());
+    };
+    if credits.iter().any(|c| c.amount <= 0) {
+        return Err(AppError::validation("amount", "a credit must be positive"));
+    }
+    if credits.iter().any(|c| c.kind != kind) {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "credit_many takes credits of one kind"
+        )));
+    }
+    let column = |f: fn(&Credit) -> Option<i64>| credits.iter().map(f).collect::<Vec<_>>();
+    let written = diesel::sql_query(
+        "WITH c AS ( \
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
+             $5::bigint[], $6::bigint[], $7::text[]) WITH ORDINALITY \
+             AS c(user_id, amount, order_id, mass_order_id, deposit_id, actor_id, note, n)), \
+         totals AS (SELECT user_id, sum(amount)::bigint AS total FROM c GROUP BY user_id), \
+         locked AS (SELECT id FROM users WHERE id IN (SELECT user_id FROM totals) \
+           ORDER BY id FOR NO KEY UPDATE), \
+         credited AS (UPDATE users u SET balance = u.balance + t.total \
+           FROM totals t, locked l WHERE u.id = t.user_id AND l.id = u.id \
+           RETURNING u.id, u.balance) \
+         INSERT INTO ledger_entries \
+           (user_id, amount, balance_after, kind, order_id, mass_order_id, deposit_id, actor_id, note) \
+         SELECT c.user_id, c.amount, \
+           (cr.balance - t.total + sum(c.amount) OVER (PARTITION BY c.user_id ORDER BY c.n))::bigint, \
+           $8, c.order_id, c.mass_order_id, c.deposit_id, c.actor_id, c.note \
+         FROM c JOIN credited cr ON cr.id = c.user_id JOIN totals t ON t.user_id = c.user_id \
+         ORDER BY c.n",
+    )
+    .bind::<Array<BigInt>, _>(credits.iter().map(|c| c.user_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(credits.iter().map(|c| c.amount).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(column(|c| c.reference.order_id))
+    .bind::<Array<Nullable<BigInt>>, _>(column(|c| c.reference.mass_order_id))
+    .bind::<Array<Nullable<BigInt>>, _>(column(|c| c.reference.deposit_id))
+    .bind::<Array<Nullable<BigInt>>, _>(column(|c| c.reference.actor_id))
+    .bind::<Array<Text>, _>(
+        credits
+            .iter()
+            .map(|c| c.reference.note.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Text, _>(kind.as_str())
+    .execute(conn)
+    .await
+    .map_err(|e| once_violation(e, kind))?;
+    // A credit whose user does not exist wrote neither balance nor ledger row; the
+    // caller's transaction must not commit the others without it.
+    if written != credits.len() {
+        return Err(AppError::NotFound("user"));
+    }
+    Ok(())
 }
 
 /// Users whose balance differs from the sum of their ledger: `(user id, balance,

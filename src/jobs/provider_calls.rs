@@ -1,13 +1,13 @@
 //! What the provider-facing jobs share: a client for each provider they touch, and
 //! [`tracked`], which records every call's outcome and latency for the provider's
-//! health.
+//! health ([`timed`] and [`record_calls`] when a job records its calls in groups).
 
 use std::{collections::HashMap, future::Future, time::Instant};
 
 use crate::{
     app::AppState,
     db::providers::ProviderRow,
-    domain::provider_health,
+    domain::provider_health::{self, CallRecord},
     error::AppResult,
     providers::{ProviderClient, ProviderError},
 };
@@ -17,32 +17,50 @@ use crate::{
 pub async fn tracked<T>(
     state: &AppState,
     provider: &ProviderRow,
-    action: &str,
+    action: &'static str,
     call: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
+    let (result, record) = timed(provider, action, call).await;
+    record_calls(state, &[record]).await;
+    result
+}
+
+/// Runs one provider call and returns its outcome with the record its health
+/// needs, for a caller that records many at once ([`record_calls`]).
+pub async fn timed<T>(
+    provider: &ProviderRow,
+    action: &'static str,
+    call: impl Future<Output = Result<T, ProviderError>>,
+) -> (Result<T, ProviderError>, CallRecord) {
     let started = Instant::now();
     let result = call.await;
     let error = match &result {
         Err(ProviderError::Transient(e)) | Err(ProviderError::Unclear(e)) => Some(e.clone()),
         _ => None,
     };
+    let record = CallRecord {
+        provider_id: provider.id,
+        action,
+        latency: started.elapsed(),
+        error,
+    };
+    (result, record)
+}
+
+/// Records calls for the providers' health. A failure to record is logged, never
+/// the caller's failure: the call itself happened either way.
+pub async fn record_calls(state: &AppState, calls: &[CallRecord]) {
+    if calls.is_empty() {
+        return;
+    }
     match state.pool.get().await {
         Ok(mut conn) => {
-            if let Err(e) = provider_health::record_call(
-                &mut conn,
-                provider.id,
-                action,
-                started.elapsed(),
-                error.as_deref(),
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "recording provider call failed");
+            if let Err(e) = provider_health::record_calls(&mut conn, calls).await {
+                tracing::warn!(error = %e, "recording provider calls failed");
             }
         }
-        Err(e) => tracing::warn!(error = %e, "recording provider call failed"),
+        Err(e) => tracing::warn!(error = %e, "recording provider calls failed"),
     }
-    result
 }
 
 pub struct Clients {

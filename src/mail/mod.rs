@@ -49,6 +49,38 @@ pub struct NewMail {
 /// queued. An address that is not one mailbox, or an oversized part, is VALIDATION
 /// naming the field.
 pub async fn enqueue(conn: &mut AsyncPgConnection, mail: NewMail) -> AppResult<Option<i64>> {
+    check(&mail)?;
+    let id = row(&mail).insert(conn).await?;
+    Ok(id)
+}
+
+/// Queues many mails in one statement, in the caller's transaction; a mail whose
+/// `dedupe_key` was already queued is skipped. Every mail must pass [`check`]
+/// (the first that does not is its VALIDATION error, and nothing is queued).
+/// Returns how many were queued.
+pub async fn enqueue_many(conn: &mut AsyncPgConnection, mails: &[NewMail]) -> AppResult<usize> {
+    for mail in mails {
+        check(mail)?;
+    }
+    let rows: Vec<NewMailRow<'_>> = mails.iter().map(row).collect();
+    Ok(NewMailRow::insert_many(conn, &rows).await?)
+}
+
+fn row(mail: &NewMail) -> NewMailRow<'_> {
+    NewMailRow {
+        to_address: mail.to.trim(),
+        subject: mail.subject.trim(),
+        text_body: &mail.text_body,
+        html_body: mail.html_body.as_deref(),
+        kind: &mail.kind,
+        user_id: mail.user_id,
+        dedupe_key: mail.dedupe_key.as_deref(),
+    }
+}
+
+/// Whether the outbox accepts a mail: an address that is not one mailbox, or an
+/// oversized part, is VALIDATION naming the field.
+pub fn check(mail: &NewMail) -> AppResult<()> {
     let to = mail.to.trim();
     if to.chars().count() > MAX_ADDRESS_CHARS || to.parse::<lettre::Address>().is_err() {
         return Err(AppError::validation("to", "must be one email address"));
@@ -74,18 +106,7 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, mail: NewMail) -> AppResult<O
     if let Some(key) = &mail.dedupe_key {
         check_length("dedupeKey", key, MAX_DEDUPE_KEY_CHARS)?;
     }
-    let id = NewMailRow {
-        to_address: to,
-        subject,
-        text_body: &mail.text_body,
-        html_body: mail.html_body.as_deref(),
-        kind: &mail.kind,
-        user_id: mail.user_id,
-        dedupe_key: mail.dedupe_key.as_deref(),
-    }
-    .insert(conn)
-    .await?;
-    Ok(id)
+    Ok(())
 }
 
 fn check_length(field: &str, value: &str, max: usize) -> AppResult<()> {

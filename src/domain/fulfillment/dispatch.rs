@@ -2,7 +2,7 @@
 //! any call), and what each kind of answer does to the order: accepted, retried
 //! with backoff, refused (fallback service or failure with a full refund).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -17,7 +17,7 @@ use crate::{
         schema::{order_events, orders, providers},
         services::ServiceRow,
     },
-    domain::orders::{Settlement, lock_order, record_status, settle},
+    domain::orders::{Settlement, StatusChange, lock_order, record_status, settle, write_changes},
     error::{AppError, AppResult},
     events,
 };
@@ -104,39 +104,92 @@ pub(super) async fn write_events(
     Ok(())
 }
 
-/// The provider accepted the order: store its id and move to PROCESSING.
+/// The provider accepted the order: store its id and move to PROCESSING
+/// ([`mark_accepted_many`] with one).
 pub async fn mark_accepted(
     conn: &mut AsyncPgConnection,
     order_id: i64,
-    provider: &ProviderRow,
     provider_order_id: &str,
 ) -> AppResult<OrderRow> {
+    mark_accepted_many(conn, &[(order_id, provider_order_id.to_string())])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("order"))
+}
+
+/// Providers accepted these orders (`(order id, provider order id)`): in one
+/// transaction and a constant number of statements, store each provider id, record
+/// the provider cost at this moment and move them to PROCESSING with their history
+/// rows and events. Returns the orders as they now stand, in id order.
+///
+/// An order an admin settled (and refunded) while its call was in flight keeps the
+/// provider id and goes to NEEDS_REVIEW: the provider will now deliver what the
+/// customer got back, so a person must decide (cancel upstream, or charge again).
+pub async fn mark_accepted_many(
+    conn: &mut AsyncPgConnection,
+    accepted: &[(i64, String)],
+) -> AppResult<Vec<OrderRow>> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    if accepted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = accepted.iter().map(|(id, _)| *id).collect();
     conn.transaction(async |conn| {
-        let order = lock_order(conn, order_id).await?;
-        let order: OrderRow = diesel::update(orders::table.find(order.id))
-            .set((orders::provider_order_id.eq(provider_order_id), orders::last_error.eq(None::<String>)))
-            .returning(OrderRow::as_returning())
-            .get_result(conn)
+        // Locked in id order, so concurrent groups never deadlock.
+        orders::table
+            .filter(orders::id.eq_any(&ids))
+            .order(orders::id)
+            .select(orders::id)
+            .for_update()
+            .load::<i64>(conn)
             .await?;
-        if order.status.is_final() {
-            // An admin settled (and refunded) it while the call was in flight: the
-            // provider will now deliver what the customer got back. A person must
-            // decide (cancel upstream, or charge again); the provider id is kept.
+        let mut stored: Vec<OrderRow> = diesel::sql_query(
+            "UPDATE orders o SET provider_order_id = a.provider_order_id, last_error = NULL \
+             FROM unnest($1::bigint[], $2::text[]) AS a(id, provider_order_id) \
+             WHERE o.id = a.id RETURNING o.*",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<Text>, _>(accepted.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>())
+        .load(conn)
+        .await?;
+        stored.sort_by_key(|o| o.id);
+        let mut processing = Vec::new();
+        let mut review = Vec::new();
+        for order in &stored {
+            if order.status.is_final() {
+                review.push(order.clone());
+            } else if order.status == OrderStatus::Submitting {
+                // Which provider fills an order, and its id there, are for admins only
+                // (`providerOrderId`); customers see a neutral note.
+                processing.push(StatusChange::to(
+                    order,
+                    OrderStatus::Processing,
+                    "accepted for processing",
+                ));
+            } else {
+                tracing::warn!(order_id = order.id, status = %order.status, "provider accepted an order that is no longer SUBMITTING");
+            }
+        }
+        let accepted_ids: Vec<i64> = processing.iter().map(|c| c.order.id).collect();
+        OrderRow::record_provider_costs(conn, &accepted_ids).await?;
+        let mut now: HashMap<i64, OrderRow> = write_changes(conn, processing)
+            .await?
+            .into_iter()
+            .map(|(order, _)| (order.id, order))
+            .collect();
+        for order in review {
             let detail = format!(
-                "the provider accepted it as order {provider_order_id} after it was {} and refunded; reconcile it",
+                "the provider accepted it as order {} after it was {} and refunded; reconcile it",
+                order.provider_order_id.as_deref().unwrap_or_default(),
                 order.status
             );
-            return send_to_review(conn, &order, &detail).await;
+            let order = send_to_review(conn, &order, &detail).await?;
+            now.insert(order.id, order);
         }
-        if order.status != OrderStatus::Submitting {
-            tracing::warn!(order_id, status = %order.status, "provider accepted an order that is no longer SUBMITTING");
-            return Ok(order);
-        }
-        // Which provider fills an order, and its id there, are for admins only
-        // (`providerOrderId`); customers see a neutral note.
-        tracing::debug!(order_id, provider = provider.id, provider_order_id, "accepted upstream");
-        OrderRow::record_provider_cost(conn, order.id).await?;
-        Ok(record_status(conn, &order, OrderStatus::Processing, None, None, "accepted for processing").await?.0)
+        Ok(stored
+            .into_iter()
+            .map(|order| now.remove(&order.id).unwrap_or(order))
+            .collect())
     })
     .await
 }

@@ -1,7 +1,8 @@
 //! Status sync, order side: leased claims of open orders and applying a
-//! provider's report (history, events, exactly-once refunds).
+//! provider's reports, one or a batch: the rule (`decide`) is pure, the writing is
+//! set-based (`orders::write_changes`: history, events, exactly-once refunds).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -9,8 +10,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{enums::OrderStatus, orders::OrderRow, schema::orders},
-    domain::orders::{Settlement, lock_order, record_status, settle},
-    error::AppResult,
+    domain::orders::{Settlement, StatusChange, settlement_change, write_changes},
+    error::{AppError, AppResult},
     providers::RemoteStatus,
 };
 
@@ -52,88 +53,125 @@ pub async fn claim_for_sync(
     .await
 }
 
-/// Applies a provider's report to an order. Idempotent: the same report twice, or
-/// two workers applying it at once, change the order and refund at most once.
+/// What a provider's report does to an order (locked in the caller's
+/// transaction): None when nothing changes. The one rule for both the single and
+/// the batch path:
+/// - only PROCESSING and IN_PROGRESS orders follow the provider;
+/// - PROCESSING or IN_PROGRESS: the status and whatever counts the provider gives,
+///   when one of them differs (negative remains count as zero);
+/// - COMPLETED, or PARTIAL with nothing remaining: COMPLETED with no remains;
+/// - PARTIAL with remains between 1 and quantity - 1: settled as partial, with the
+///   provider's start count;
+/// - PARTIAL with everything remaining, CANCELED, FAILED: settled as canceled;
+/// - PARTIAL without remains: wait for a complete report.
+pub fn decide(order: &OrderRow, remote: &RemoteStatus) -> Option<StatusChange> {
+    if !matches!(
+        order.status,
+        OrderStatus::Processing | OrderStatus::InProgress
+    ) {
+        return None;
+    }
+    let note = format!("provider reports {}", remote.label);
+    let completed = || StatusChange {
+        start_count: remote.start_count,
+        remains: Some(0),
+        ..StatusChange::to(order, OrderStatus::Completed, note.clone())
+    };
+    match remote.status {
+        OrderStatus::Processing | OrderStatus::InProgress => {
+            let remains = remote.remains.map(|r| r.max(0));
+            let changed = remote.status != order.status
+                || (remote.start_count.is_some() && remote.start_count != order.start_count)
+                || (remains.is_some() && remains != order.remains);
+            changed.then(|| StatusChange {
+                start_count: remote.start_count,
+                remains,
+                ..StatusChange::to(order, remote.status, note.clone())
+            })
+        }
+        OrderStatus::Completed => Some(completed()),
+        OrderStatus::Partial => match remote.remains {
+            Some(remains) if remains > 0 && remains < order.quantity => Some(StatusChange {
+                start_count: remote.start_count,
+                ..settlement_change(order, Settlement::Partial { remains }, &note, None)
+            }),
+            Some(remains) if remains >= order.quantity => {
+                Some(settlement_change(order, Settlement::Canceled, &note, None))
+            }
+            // Partial with nothing remaining is a completion.
+            Some(_) => Some(completed()),
+            None => {
+                tracing::warn!(
+                    order_id = order.id,
+                    "provider reported Partial without remains; waiting for a complete report"
+                );
+                None
+            }
+        },
+        OrderStatus::Canceled | OrderStatus::Failed => {
+            Some(settlement_change(order, Settlement::Canceled, &note, None))
+        }
+        OrderStatus::Pending | OrderStatus::Submitting | OrderStatus::NeedsReview => None,
+    }
+}
+
+/// Applies a provider's report to an order: [`apply_remote_statuses`] with one.
 pub async fn apply_remote_status(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     remote: &RemoteStatus,
 ) -> AppResult<OrderRow> {
+    if let Some(order) = apply_remote_statuses(conn, &[(order_id, remote)])
+        .await?
+        .pop()
+    {
+        return Ok(order);
+    }
+    // Not open (any more): nothing to apply, the order as it stands.
+    OrderRow::find(conn, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))
+}
+
+/// Applies a batch of provider reports `(order id, report)` in one transaction and
+/// a constant number of statements: the still-open orders among them are locked in
+/// one statement (in id order, so concurrent batches never deadlock), each report
+/// is decided by [`decide`], and the changes are written set-based
+/// (`orders::write_changes`: history rows, events, exactly-once refunds, notices).
+/// Returns the open orders as they now stand, in id order. Idempotent: the same
+/// reports again, or two workers applying them at once, change each order and
+/// refund it at most once (the lock, the final status, the ledger's unique index).
+pub async fn apply_remote_statuses(
+    conn: &mut AsyncPgConnection,
+    reports: &[(i64, &RemoteStatus)],
+) -> AppResult<Vec<OrderRow>> {
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_id: HashMap<i64, &RemoteStatus> = reports.iter().copied().collect();
+    let ids: Vec<i64> = by_id.keys().copied().collect();
     conn.transaction(async |conn| {
-        let order = lock_order(conn, order_id).await?;
-        if !matches!(
-            order.status,
-            OrderStatus::Processing | OrderStatus::InProgress
-        ) {
-            return Ok(order);
-        }
-        let note = format!("provider reports {}", remote.label);
-        match remote.status {
-            OrderStatus::Processing | OrderStatus::InProgress => {
-                let changed = remote.status != order.status
-                    || (remote.start_count.is_some() && remote.start_count != order.start_count)
-                    || (remote.remains.is_some() && remote.remains != order.remains);
-                if !changed {
-                    return Ok(order);
-                }
-                Ok(record_status(
-                    conn,
-                    &order,
-                    remote.status,
-                    remote.start_count,
-                    remote.remains.map(|r| r.max(0)),
-                    &note,
-                )
-                .await?
-                .0)
-            }
-            OrderStatus::Completed => Ok(record_status(
-                conn,
-                &order,
-                OrderStatus::Completed,
-                remote.start_count,
-                Some(0),
-                &note,
-            )
+        let open: Vec<OrderRow> = orders::table
+            .filter(orders::id.eq_any(&ids))
+            .filter(orders::status.eq_any([OrderStatus::Processing, OrderStatus::InProgress]))
+            .order(orders::id)
+            .select(OrderRow::as_select())
+            .for_update()
+            .load(conn)
+            .await?;
+        let changes: Vec<StatusChange> = open
+            .iter()
+            .filter_map(|order| decide(order, by_id[&order.id]))
+            .collect();
+        let mut written: HashMap<i64, OrderRow> = write_changes(conn, changes)
             .await?
-            .0),
-            OrderStatus::Partial => match remote.remains {
-                Some(remains) if remains > 0 && remains < order.quantity => {
-                    if remote.start_count.is_some() {
-                        diesel::update(orders::table.find(order.id))
-                            .set(orders::start_count.eq(remote.start_count))
-                            .execute(conn)
-                            .await?;
-                    }
-                    settle(conn, order.id, Settlement::Partial { remains }, &note, None).await
-                }
-                Some(remains) if remains >= order.quantity => {
-                    settle(conn, order.id, Settlement::Canceled, &note, None).await
-                }
-                // Partial with nothing remaining is a completion.
-                Some(_) => Ok(record_status(
-                    conn,
-                    &order,
-                    OrderStatus::Completed,
-                    remote.start_count,
-                    Some(0),
-                    &note,
-                )
-                .await?
-                .0),
-                None => {
-                    tracing::warn!(
-                        order_id,
-                        "provider reported Partial without remains; waiting for a complete report"
-                    );
-                    Ok(order)
-                }
-            },
-            OrderStatus::Canceled | OrderStatus::Failed => {
-                settle(conn, order.id, Settlement::Canceled, &note, None).await
-            }
-            OrderStatus::Pending | OrderStatus::Submitting | OrderStatus::NeedsReview => Ok(order),
-        }
+            .into_iter()
+            .map(|(order, _)| (order.id, order))
+            .collect();
+        Ok(open
+            .into_iter()
+            .map(|order| written.remove(&order.id).unwrap_or(order))
+            .collect())
     })
     .await
 }
@@ -144,9 +182,25 @@ pub async fn note_sync_error(
     order_id: i64,
     error: &str,
 ) -> AppResult<()> {
-    diesel::update(orders::table.find(order_id))
-        .set(orders::last_error.eq(error))
-        .execute(conn)
-        .await?;
+    note_sync_errors(conn, &[(order_id, error)]).await
+}
+
+/// [`note_sync_error`] for many orders, in one statement.
+pub async fn note_sync_errors(
+    conn: &mut AsyncPgConnection,
+    errors: &[(i64, &str)],
+) -> AppResult<()> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    if errors.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE orders o SET last_error = e.error \
+         FROM unnest($1::bigint[], $2::text[]) AS e(id, error) WHERE o.id = e.id",
+    )
+    .bind::<Array<BigInt>, _>(errors.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(errors.iter().map(|(_, e)| *e).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
     Ok(())
 }

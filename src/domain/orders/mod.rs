@@ -1,18 +1,24 @@
 //! Orders: what a customer buys and everything that happens to it on our side.
 //! One file per concern: `prepare` (validation and price, pure), `place` (one
-//! order in one transaction, and the one way a status changes), `mass` (many
+//! order in one transaction, and the one way a status changes), `changes`
+//! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text), `settle` (exactly-once refunds), `requests` (customer
 //! cancel and refill). Reads of the tables live in `db::orders`; dispatch and
 //! status sync with providers are `domain::fulfillment`.
 
+mod changes;
 mod mass;
 mod place;
 mod prepare;
 mod requests;
 mod settle;
 
+pub use changes::{Refund, StatusChange, next_average_completion, write_changes};
 pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_order};
 pub use place::{lock_order, place_order, record_status};
 pub use prepare::{OrderExtras, OrderInput, PreparedOrder, check_link, prepare};
 pub use requests::{owned_order, request_cancel, request_refill};
-pub use settle::{ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle};
+pub use settle::{
+    ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle,
+    settlement_change,
+};

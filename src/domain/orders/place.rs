@@ -3,7 +3,6 @@
 //! services take their items and complete at once. Also the one way an order's
 //! status changes (`lock_order` + `record_status`), used by every other module.
 
-use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -13,16 +12,15 @@ use crate::{
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
-        orders::{NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
-        schema::{order_events, orders},
+        orders::{NewOrder, OrderEventRow, OrderRow},
+        schema::orders,
     },
     domain::{catalog, pricing},
     domain::{
-        notifications, stock,
+        stock,
         wallet::{self, LedgerRef},
     },
     error::{AppError, AppResult, is_unique_violation},
-    events,
 };
 
 /// A retried request with the same key must be the same order.
@@ -46,7 +44,7 @@ pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> AppResul
 }
 
 /// Writes a status change: the order row, its history row and the event, in the
-/// caller's transaction.
+/// caller's transaction (`changes::write_changes` with one change).
 pub async fn record_status(
     conn: &mut AsyncPgConnection,
     order: &OrderRow,
@@ -55,63 +53,15 @@ pub async fn record_status(
     remains: Option<i64>,
     note: &str,
 ) -> AppResult<(OrderRow, OrderEventRow)> {
-    let unchanged = status == order.status
-        && start_count.is_none_or(|c| Some(c) == order.start_count)
-        && remains.is_none_or(|r| Some(r) == order.remains);
-    // A history note without a change (e.g. the first PENDING row) skips the UPDATE.
-    let updated: OrderRow = if unchanged {
-        order.clone()
-    } else {
-        diesel::update(orders::table.find(order.id))
-            .set((
-                orders::status.eq(status),
-                orders::start_count.eq(start_count.or(order.start_count)),
-                orders::remains.eq(remains.or(order.remains)),
-            ))
-            .returning(OrderRow::as_returning())
-            .get_result(conn)
-            .await?
+    let change = StatusChange {
+        start_count,
+        remains,
+        ..StatusChange::to(order, status, note)
     };
-    let row: OrderEventRow = diesel::insert_into(order_events::table)
-        .values(NewOrderEvent {
-            order_id: order.id,
-            status,
-            start_count: updated.start_count,
-            remains: updated.remains,
-            note: note.to_string(),
-        })
-        .returning(OrderEventRow::as_returning())
-        .get_result(conn)
-        .await?;
-    events::publish(conn, &[row.id]).await?;
-    if status == OrderStatus::Completed && order.status != OrderStatus::Completed {
-        record_completion_time(conn, &updated, row.created_at).await?;
-    }
-    if status.is_final() && !order.status.is_final() {
-        notifications::order_ended(conn, &updated).await?;
-    }
-    Ok((updated, row))
-}
-
-/// Folds one completion into the service's "average completion time" shown in the
-/// catalogue: an exponential moving average (weight 1/10), so it follows a
-/// provider that speeds up or slows down without keeping every sample.
-async fn record_completion_time(
-    conn: &mut AsyncPgConnection,
-    order: &OrderRow,
-    completed_at: chrono::DateTime<Utc>,
-) -> AppResult<()> {
-    let seconds = (completed_at - order.created_at).num_seconds().max(0);
-    diesel::sql_query(
-        "UPDATE services SET average_completion_seconds = \
-         CASE WHEN average_completion_seconds IS NULL THEN $1 \
-         ELSE (average_completion_seconds * 9 + $1) / 10 END WHERE id = $2",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(seconds)
-    .bind::<diesel::sql_types::BigInt, _>(order.service_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    write_changes(conn, vec![change])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("status change not written")))
 }
 
 /// Places one order: validates everything first, then in one transaction inserts

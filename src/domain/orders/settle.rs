@@ -65,35 +65,48 @@ pub async fn settle(
                 "a partial order has remains between 1 and quantity - 1",
             ));
         }
-        // A manual refund given earlier counts towards what is owed now.
-        let amount = (refund_amount(&order, settlement) - order.refunded).max(0);
-        if amount > 0 {
-            let reference = LedgerRef {
-                order_id: Some(order.id),
-                actor_id,
-                note: note.to_string(),
-                ..Default::default()
-            };
-            wallet::credit(conn, order.user_id, amount, LedgerKind::Refund, &reference).await?;
-            diesel::update(orders::table.find(order.id))
-                .set(orders::refunded.eq(orders::refunded + amount))
-                .execute(conn)
-                .await?;
-        }
-        let (status, remains) = match settlement {
-            Settlement::Canceled => (OrderStatus::Canceled, order.quantity),
-            Settlement::Failed => (OrderStatus::Failed, order.quantity),
-            Settlement::Partial { remains } => (OrderStatus::Partial, remains),
-        };
-        let note = if amount > 0 {
-            format!("{note} (refunded {amount} rupiah)")
-        } else {
-            note.to_string()
-        };
-        let (order, _) = record_status(conn, &order, status, None, Some(remains), &note).await?;
+        let change = settlement_change(&order, settlement, note, actor_id);
+        let (order, _) = write_changes(conn, vec![change])
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("settlement not written")))?;
         Ok(order)
     })
     .await
+}
+
+/// What settling `order` (locked, not final) writes: the final status and its
+/// remains, and the refund it is still owed. A manual refund given earlier counts
+/// towards what is owed now; the ledger row carries `note`, the history row says
+/// how much went back.
+pub fn settlement_change(
+    order: &OrderRow,
+    settlement: Settlement,
+    note: &str,
+    actor_id: Option<i64>,
+) -> StatusChange {
+    let amount = (refund_amount(order, settlement) - order.refunded).max(0);
+    let (status, remains) = match settlement {
+        Settlement::Canceled => (OrderStatus::Canceled, order.quantity),
+        Settlement::Failed => (OrderStatus::Failed, order.quantity),
+        Settlement::Partial { remains } => (OrderStatus::Partial, remains),
+    };
+    let refund = (amount > 0).then(|| Refund {
+        amount,
+        kind: LedgerKind::Refund,
+        actor_id,
+        note: note.to_string(),
+    });
+    let note = if amount > 0 {
+        format!("{note} (refunded {amount} rupiah)")
+    } else {
+        note.to_string()
+    };
+    StatusChange {
+        remains: Some(remains),
+        refund,
+        ..StatusChange::to(order, status, note)
+    }
 }
 
 /// How much of an order an admin refunds by hand.
