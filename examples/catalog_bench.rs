@@ -1,0 +1,520 @@
+//! Measures the anonymous public catalogue page next to PostGraphile v4 serving
+//! the same database in the same run, and prints the figures:
+//! - requests/s and p99 latency of `services(first: 20)` and `services(first: 100)`
+//!   (the fields a storefront lists, with the category's name; no Authorization
+//!   header) on a 5,000-service catalogue in 25 categories, measured with wrk
+//!   (16 connections, 2 threads) against booster, then against PostGraphile's
+//!   `allServices` (active ones, by sort order then id, the same columns and the
+//!   category's name through the foreign key; the benchmark's database gets an
+//!   index on `services (sort_order, id)` for that order);
+//! - the SQL statements booster runs per page.
+//!
+//! Every endpoint's answer is checked once, outside the timed runs, to hold the
+//! whole page and no errors.
+//!
+//! Run: `scripts/bench-catalogue.sh` (installs wrk and PostGraphile from
+//! `bench/postgraphile`, starts PostgreSQL), or, with those in place,
+//! `cargo run --release --example catalog_bench` (PostgreSQL on 127.0.0.1:5432).
+//! `CATALOG_BENCH_SECONDS` (default 10) sets each measured run,
+//! `CATALOG_BENCH_WARMUP` (default 2) the warm-up before it, and
+//! `CATALOG_BENCH_PG_WORKERS` PostGraphile's `--cluster-workers` (default: one per
+//! CPU, as many as booster's runtime has threads; 1 runs a single process).
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use booster::{
+    app::AppState,
+    config::Config,
+    db::{
+        categories::NewCategory,
+        enums::{Fulfillment, Platform, ServiceType},
+        schema::{service_categories, services},
+        services::NewService,
+    },
+};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+const SERVICES: usize = 5_000;
+const CATEGORIES: usize = 25;
+const PAGE_SIZES: [usize; 2] = [20, 100];
+const CONNECTIONS: usize = 16;
+const THREADS: usize = 2;
+/// Sequential requests over which booster's statements per page are counted.
+const STATEMENT_SAMPLES: u32 = 200;
+/// PostGraphile's pool, the same as booster's (`Config::local`).
+const POOL_SIZE: usize = 16;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let postgraphile = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bench/postgraphile/node_modules/postgraphile/cli.js");
+    anyhow::ensure!(
+        postgraphile.exists(),
+        "{} is missing: run scripts/bench-catalogue.sh (or `npm ci --prefix bench/postgraphile`)",
+        postgraphile.display()
+    );
+    anyhow::ensure!(
+        Command::new("wrk")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok(),
+        "wrk is not installed: run scripts/bench-catalogue.sh (or `apt-get install wrk`)"
+    );
+    common::with_bench_database(|url| async move {
+        // Ctrl-C stops PostGraphile and drops the database like any other ending.
+        tokio::select! {
+            result = run(&url, &postgraphile) => result,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    })
+    .await
+}
+
+fn number_from_env(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(value) => Ok(value.parse()?),
+        Err(_) => Ok(default),
+    }
+}
+
+async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
+    let seconds = number_from_env("CATALOG_BENCH_SECONDS", 10)?;
+    let warmup = number_from_env("CATALOG_BENCH_WARMUP", 2)?;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = number_from_env("CATALOG_BENCH_PG_WORKERS", cpus as u64)?.max(1);
+
+    let mut config = Config::local(url);
+    // The benchmark measures the catalogue, not the limiters (0: no limit).
+    config.server.rate_limit_per_minute = 0;
+    config.server.anonymous_rate_limit_per_minute = 0;
+    let state = AppState::new(config)?;
+    seed(&state).await?;
+    let booster = format!("{}/graphql", common::serve(&state).await?);
+
+    let http = reqwest::Client::new();
+    let pg = PostGraphile::start(postgraphile, url, workers, &http).await?;
+
+    println!(
+        "anonymous catalogue page, {SERVICES} active services in {CATEGORIES} categories; \
+         wrk -t{THREADS} -c{CONNECTIONS}, {warmup} s warm-up, {seconds} s measured; \
+         PostGraphile 4 with {workers} worker(s), pool {POOL_SIZE}"
+    );
+
+    // Answers first: a page of errors must not pass for speed.
+    let mut statements = Vec::new();
+    for first in PAGE_SIZES {
+        check(&http, &booster, &booster_query(first), "services", first).await?;
+        check(
+            &http,
+            &pg.url,
+            &postgraphile_query(first),
+            "allServices",
+            first,
+        )
+        .await?;
+        statements.push(statements_per_page(&state, &http, &booster, first).await?);
+    }
+
+    let mut rows = Vec::new();
+    for first in PAGE_SIZES {
+        let ours = wrk(&booster, &booster_query(first), warmup, seconds).await?;
+        let theirs = wrk(&pg.url, &postgraphile_query(first), warmup, seconds).await?;
+        rows.push((first, ours, theirs));
+    }
+    drop(pg);
+
+    println!(
+        "{:>6} {:>14} {:>10} {:>19} {:>10} {:>9}  p99 booster <= PostGraphile",
+        "first", "booster req/s", "p99 ms", "PostGraphile req/s", "p99 ms", "ratio"
+    );
+    let mut met = true;
+    for (first, ours, theirs) in &rows {
+        let ratio = ours.requests_per_sec / theirs.requests_per_sec;
+        let p99_ok = ours.p99_ms <= theirs.p99_ms;
+        met &= ratio >= 1.5 && p99_ok;
+        println!(
+            "{first:>6} {:>14.0} {:>10.2} {:>19.0} {:>10.2} {ratio:>9.2}  {}",
+            ours.requests_per_sec,
+            ours.p99_ms,
+            theirs.requests_per_sec,
+            theirs.p99_ms,
+            if p99_ok { "yes" } else { "no" }
+        );
+    }
+    for (first, per_page) in PAGE_SIZES.iter().zip(&statements) {
+        println!(
+            "booster SQL statements per page, first {first}: {per_page:.2} \
+             (over {STATEMENT_SAMPLES} sequential requests)"
+        );
+    }
+    for (first, ours, theirs) in &rows {
+        for (who, result) in [("booster", ours), ("PostGraphile", theirs)] {
+            if let Some(errors) = &result.socket_errors {
+                println!("note: first {first}, {who}: wrk {errors}");
+            }
+        }
+    }
+    println!(
+        "issue 14 target (>= 1.5x PostGraphile's requests/s, p99 not higher, both sizes): {}",
+        if met { "met" } else { "not met" }
+    );
+    Ok(())
+}
+
+const PLATFORMS: [(Platform, &str); 7] = [
+    (Platform::Twitter, "Twitter"),
+    (Platform::Instagram, "Instagram"),
+    (Platform::Tiktok, "TikTok"),
+    (Platform::Youtube, "YouTube"),
+    (Platform::Facebook, "Facebook"),
+    (Platform::Telegram, "Telegram"),
+    (Platform::Spotify, "Spotify"),
+];
+const KINDS: [&str; 8] = [
+    "Followers",
+    "Likes",
+    "Views",
+    "Comments",
+    "Retweets",
+    "Members",
+    "Plays",
+    "Shares",
+];
+
+/// 25 categories in a shuffled display order, and 5,000 active services spread
+/// over them with varied sort orders, inserted 1,000 rows a statement; then the
+/// index PostGraphile's order needs.
+async fn seed(state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state.pool.get().await?;
+    let categories: Vec<NewCategory> = (0..CATEGORIES)
+        .map(|i| NewCategory {
+            name: format!("{} {} {i}", PLATFORMS[i % 7].1, KINDS[i % 8]),
+            description: format!("Everything for {} in one place.", PLATFORMS[i % 7].1),
+            sort_order: ((i * 7) % CATEGORIES) as i32,
+            active: true,
+        })
+        .collect();
+    let category_ids: Vec<i64> = diesel::insert_into(service_categories::table)
+        .values(&categories)
+        .returning(service_categories::id)
+        .get_results(&mut conn)
+        .await?;
+    let services: Vec<NewService> = (0..SERVICES)
+        .map(|i| {
+            let (platform, platform_name) = PLATFORMS[i % 7];
+            let kind = KINDS[(i / 7) % 8];
+            NewService {
+                category_id: category_ids[(i * 13) % CATEGORIES],
+                name: format!("{platform_name} {kind} | real, fast start #{i}"),
+                description: format!(
+                    "High-quality {platform_name} {} with a 30-day guarantee; starts within the hour.",
+                    kind.to_lowercase()
+                ),
+                platform,
+                service_type: if i % 10 == 3 {
+                    ServiceType::CustomComments
+                } else {
+                    ServiceType::Default
+                },
+                provider_id: None,
+                provider_service_id: None,
+                provider_rate: None,
+                markup_bps: None,
+                fulfillment: Fulfillment::Manual,
+                price_per_1000: 1_000 + (i as i64 * 769) % 250_000,
+                min_quantity: [10, 50, 100][i % 3],
+                max_quantity: [10_000, 100_000, 1_000_000][i % 3],
+                quantity_step: 1,
+                refill: i % 3 == 0,
+                cancel: i % 2 == 0,
+                dripfeed: false,
+                active: true,
+                sort_order: ((i * 37) % 1_000) as i32,
+            }
+        })
+        .collect();
+    for chunk in services.chunks(1_000) {
+        diesel::insert_into(services::table)
+            .values(chunk)
+            .execute(&mut conn)
+            .await?;
+    }
+    // PostGraphile's page orders by the services' own order; booster's (category,
+    // then service) has its indexes from the migrations. Without this one PostgreSQL
+    // would sort all 5,000 services for every PostGraphile page (~5 ms instead of
+    // ~0.3 ms), and the comparison would measure a missing index.
+    diesel::sql_query("CREATE INDEX catalog_bench_postgraphile_order ON services (sort_order, id)")
+        .execute(&mut conn)
+        .await?;
+    diesel::sql_query("ANALYZE service_categories, services")
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+fn booster_query(first: usize) -> String {
+    format!(
+        "{{ services(first: {first}) {{ edges {{ node {{ id name platform type pricePer1000 \
+         minQuantity maxQuantity refill cancel category {{ name }} }} }} }} }}"
+    )
+}
+
+fn postgraphile_query(first: usize) -> String {
+    format!(
+        "{{ allServices(first: {first}, condition: {{ active: true }}, orderBy: [SORT_ORDER_ASC, ID_ASC]) \
+         {{ edges {{ node {{ id name platform serviceType pricePer1000 minQuantity maxQuantity \
+         refill cancel serviceCategoryByCategoryId {{ name }} }} }} }} }}"
+    )
+}
+
+/// Asks `url` once, anonymously, and fails unless the answer is `first` services,
+/// each with its category's name, and no errors.
+async fn check(
+    http: &reqwest::Client,
+    url: &str,
+    query: &str,
+    field: &str,
+    first: usize,
+) -> anyhow::Result<()> {
+    let response = http
+        .post(url)
+        .json(&json!({ "query": query }))
+        .send()
+        .await?;
+    let status = response.status();
+    let answer: Value = response.json().await?;
+    anyhow::ensure!(
+        status.is_success() && answer.get("errors").is_none(),
+        "{url} answered {status}: {answer}"
+    );
+    let edges = answer["data"][field]["edges"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("{url}: no {field}.edges in {answer}"))?;
+    anyhow::ensure!(
+        edges.len() == first,
+        "{url}: {} services instead of {first}",
+        edges.len()
+    );
+    anyhow::ensure!(
+        edges.iter().all(|edge| {
+            let node = &edge["node"];
+            let category = node
+                .get("category")
+                .or_else(|| node.get("serviceCategoryByCategoryId"));
+            node["name"].is_string() && category.is_some_and(|c| c["name"].is_string())
+        }),
+        "{url}: a service without its name or its category's: {answer}"
+    );
+    Ok(())
+}
+
+/// booster's SQL statements per page, counted over sequential requests.
+async fn statements_per_page(
+    state: &AppState,
+    http: &reqwest::Client,
+    url: &str,
+    first: usize,
+) -> anyhow::Result<f64> {
+    let body = json!({ "query": booster_query(first) });
+    let before = state.query_counter.get();
+    for _ in 0..STATEMENT_SAMPLES {
+        let response = http.post(url).json(&body).send().await?;
+        anyhow::ensure!(response.status().is_success(), "{}", response.status());
+        response.bytes().await?;
+    }
+    Ok((state.query_counter.get() - before) as f64 / f64::from(STATEMENT_SAMPLES))
+}
+
+/// PostGraphile serving the benchmark's database on a free port; killed when dropped,
+/// so also when the benchmark fails.
+struct PostGraphile {
+    child: Child,
+    log: PathBuf,
+    url: String,
+}
+
+impl PostGraphile {
+    async fn start(
+        cli: &Path,
+        database: &str,
+        workers: u64,
+        http: &reqwest::Client,
+    ) -> anyhow::Result<PostGraphile> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::env::temp_dir().join(format!("catalog_bench_{}.log", std::process::id()));
+        let output = std::fs::File::create(&log)?;
+        let mut command = Command::new("node");
+        command
+            .arg(cli)
+            .args(["-c", database, "--schema", "public"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--disable-default-mutations",
+                "--disable-graphiql",
+                "--disable-query-log",
+                "--max-pool-size",
+                &POOL_SIZE.to_string(),
+            ])
+            // The modern-JavaScript build, production mode, no update checks.
+            .env("GRAPHILE_TURBO", "1")
+            .env("NODE_ENV", "production")
+            .env("NO_UPDATE_NOTIFIER", "1")
+            .stdin(Stdio::null())
+            .stdout(output.try_clone()?)
+            .stderr(output);
+        if workers > 1 {
+            command.args(["--cluster-workers", &workers.to_string()]);
+        }
+        let child = command.spawn()?;
+        let mut server = PostGraphile {
+            child,
+            log,
+            url: format!("http://127.0.0.1:{port}/graphql"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::bail!("PostGraphile exited ({status}):\n{}", server.log_text());
+            }
+            // Every cluster worker introspects the schema before it listens.
+            let listening = server.log_text().matches("listening on port").count() as u64;
+            let answered = listening >= workers
+                && http
+                    .post(&server.url)
+                    .json(&json!({ "query": "{ __typename }" }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!(
+                    "PostGraphile did not answer within 60 s:\n{}",
+                    server.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for PostGraphile {
+    fn drop(&mut self) {
+        // Cluster workers exit with their master (their IPC channel closes).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+struct WrkResult {
+    requests_per_sec: f64,
+    p99_ms: f64,
+    /// wrk's "Socket errors" line (connect, read, write, timeout), when any.
+    socket_errors: Option<String>,
+}
+
+/// wrk POSTing `{"query": query}` to `url`: a warm-up run, then the measured one.
+async fn wrk(url: &str, query: &str, warmup: u64, seconds: u64) -> anyhow::Result<WrkResult> {
+    let body = json!({ "query": query }).to_string();
+    anyhow::ensure!(!body.contains("]==]"), "body would end the Lua string");
+    let script =
+        TempFile(std::env::temp_dir().join(format!("catalog_bench_{}.lua", std::process::id())));
+    std::fs::write(
+        &script.0,
+        format!(
+            "wrk.method = \"POST\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             wrk.body = [==[{body}]==]\n"
+        ),
+    )?;
+    let run = |secs: u64| {
+        tokio::process::Command::new("wrk")
+            .arg(format!("-t{THREADS}"))
+            .arg(format!("-c{CONNECTIONS}"))
+            .arg(format!("-d{secs}s"))
+            .arg("--latency")
+            .arg("-s")
+            .arg(&script.0)
+            .arg(url)
+            .kill_on_drop(true)
+            .output()
+    };
+    if warmup > 0 {
+        run(warmup).await?;
+    }
+    let output = run(seconds).await?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse_wrk(&text).ok_or_else(|| anyhow::anyhow!("unreadable wrk output:\n{text}"))?
+}
+
+/// A file removed when dropped, however the benchmark ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn parse_wrk(text: &str) -> Option<anyhow::Result<WrkResult>> {
+    let mut requests_per_sec = None;
+    let mut p99_ms = None;
+    let mut socket_errors = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            requests_per_sec = rest.trim().parse().ok();
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            p99_ms = duration_ms(rest.trim());
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            return Some(Err(anyhow::anyhow!(
+                "{} answers were not 2xx:\n{text}",
+                rest.trim()
+            )));
+        } else if let Some(rest) = line.strip_prefix("Socket errors:") {
+            socket_errors = Some(format!("socket errors:{rest}"));
+        }
+    }
+    Some(Ok(WrkResult {
+        requests_per_sec: requests_per_sec?,
+        p99_ms: p99_ms?,
+        socket_errors,
+    }))
+}
+
+/// A wrk duration ("812.00us", "1.23ms", "2.01s", "1.50m") in milliseconds.
+fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1_000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    Some(number * scale)
+}
