@@ -133,8 +133,12 @@ pub fn pgbench(mode: Pgbench, clients: usize, seconds: u64) -> Option<f64> {
         None
     };
     let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    let output = String::from_utf8_lossy(&result?.stdout).to_string();
-    output
+    tps(&result?.stdout)
+}
+
+/// The transactions per second pgbench printed (`tps = 1234.5 (...)`).
+fn tps(stdout: &[u8]) -> Option<f64> {
+    String::from_utf8_lossy(stdout)
         .lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| {
@@ -178,16 +182,7 @@ pub fn pgbench_script(
         );
         return None;
     }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| {
-            l.trim_start_matches("tps = ")
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
+    tps(&output.stdout)
 }
 
 /// A customer with a billion rupiah and an API key: returns (user id, key).
