@@ -30,8 +30,8 @@ use std::{
 };
 
 use crate::{
-    auth::AuthUser,
     db::{categories::CategoryRow, pagination::Paginated, services::ServiceRow},
+    identity::AuthUser,
 };
 
 /// A map whose fills are guarded by a generation counter (see the module docs).

@@ -16,11 +16,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use diesel::{prelude::*, sql_types::BigInt};
-use diesel_async::RunQueryDsl;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::{app::AppState, db::enums::OrderStatus};
+use crate::db::{PgPool, enums::OrderStatus, ledger::LedgerEntryRow, orders::OrderRow};
 
 pub const HTTP_REQUESTS: &str = "booster_http_requests_total";
 pub const HTTP_DURATION: &str = "booster_http_request_duration_seconds";
@@ -79,43 +77,23 @@ pub async fn track_http(request: Request, next: Next) -> Response {
 }
 
 /// The text exposition, with the database figures read now.
-pub async fn render(app: &AppState) -> String {
-    if let Err(error) = record_database_figures(app).await {
+pub async fn render(pool: &PgPool) -> String {
+    if let Err(error) = record_database_figures(pool).await {
         tracing::warn!(%error, "metrics: database figures unavailable");
     }
     handle().render()
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    status: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(QueryableByName)]
-struct Money {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    kind: String,
-    #[diesel(sql_type = BigInt)]
-    entries: i64,
-    #[diesel(sql_type = BigInt)]
-    credited: i64,
-    #[diesel(sql_type = BigInt)]
-    debited: i64,
-}
-
 /// Figures read from the database at scrape time.
-async fn record_database_figures(app: &AppState) -> anyhow::Result<()> {
-    let pool = app.pool.status();
+async fn record_database_figures(pool: &PgPool) -> anyhow::Result<()> {
+    let status = pool.status();
     metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use")
-        .set((pool.size.saturating_sub(pool.available)) as f64);
-    metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(pool.available as f64);
-    metrics::gauge!(POOL_CONNECTIONS, "state" => "max").set(pool.max_size as f64);
-    metrics::gauge!(POOL_WAITING).set(pool.waiting as f64);
+        .set((status.size.saturating_sub(status.available)) as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(status.available as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "max").set(status.max_size as f64);
+    metrics::gauge!(POOL_WAITING).set(status.waiting as f64);
 
-    let mut conn = app.pool.get().await?;
+    let mut conn = pool.get().await?;
     // Open orders only: they are few, whatever the history's size.
     let open = [
         OrderStatus::Pending,
@@ -124,31 +102,17 @@ async fn record_database_figures(app: &AppState) -> anyhow::Result<()> {
         OrderStatus::InProgress,
         OrderStatus::NeedsReview,
     ];
-    let counts: Vec<Count> = diesel::sql_query(
-        "SELECT status, count(*) AS count FROM orders WHERE status = ANY($1) GROUP BY status",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(
-        open.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    )
-    .load(&mut conn)
-    .await?;
+    let counts = OrderRow::count_by_status(&mut conn, &open).await?;
     for status in open {
         let count = counts
             .iter()
-            .find(|c| c.status == status.as_str())
-            .map_or(0, |c| c.count);
+            .find(|(counted, _)| *counted == status)
+            .map_or(0, |(_, count)| *count);
         metrics::gauge!(ORDERS_OPEN, "status" => status.as_str()).set(count as f64);
     }
     // The ledger is the truth about money: exact, and the same from every process.
     // Refunds are the REFUND kind's entries and amount.
-    let money: Vec<Money> = diesel::sql_query(
-        "SELECT kind, count(*) AS entries, \
-         COALESCE(sum(amount) FILTER (WHERE amount > 0), 0)::bigint AS credited, \
-         COALESCE(-sum(amount) FILTER (WHERE amount < 0), 0)::bigint AS debited \
-         FROM ledger_entries GROUP BY kind",
-    )
-    .load(&mut conn)
-    .await?;
+    let money = LedgerEntryRow::totals_by_kind(&mut conn).await?;
     let (mut credited, mut debited) = (0, 0);
     for kind in &money {
         credited += kind.credited;

@@ -14,7 +14,6 @@ use crate::{
     db::{
         PgPool,
         api_keys::{ApiKeyRow, NewApiKey},
-        enums::Role,
         schema::{api_keys, sessions, users},
         sessions::NewSession,
         users::UserRow,
@@ -22,57 +21,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// How the current request proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
-    Session(i64),
-    ApiKey(i64),
-}
-
-/// The signed-in user behind a request, as loaded when the request began.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub user: UserRow,
-    pub credential: Credential,
-}
-
-impl AuthUser {
-    pub fn id(&self) -> i64 {
-        self.user.id
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.user.role == Role::Admin
-    }
-}
-
-/// Who is asking: nobody, or a user. Banned users are still identified here so the
-/// guards can refuse them with a clear reason.
-#[derive(Debug, Clone, Default)]
-pub struct Viewer(pub Option<AuthUser>);
-
-impl Viewer {
-    /// The signed-in, non-banned user, or the matching error.
-    pub fn require_user(&self) -> AppResult<&AuthUser> {
-        let auth = self.0.as_ref().ok_or_else(AppError::unauthenticated)?;
-        if auth.user.is_banned() {
-            return Err(AppError::forbidden("this account is suspended"));
-        }
-        Ok(auth)
-    }
-
-    pub fn require_admin(&self) -> AppResult<&AuthUser> {
-        let auth = self.require_user()?;
-        if !auth.is_admin() {
-            return Err(AppError::forbidden("admin role required"));
-        }
-        Ok(auth)
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.require_admin().is_ok()
-    }
-}
+pub use crate::identity::{AuthUser, Credential, Viewer};
 
 /// Extracts the token from an `Authorization: Bearer ...` header value.
 pub fn bearer_token(header: &str) -> Option<&str> {

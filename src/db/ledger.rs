@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::LedgerKind,
@@ -49,7 +49,33 @@ pub struct LedgerFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// One ledger kind's totals: how many entries, and the rupiah credited (sum of
+/// positive amounts) and debited (minus the sum of negative ones).
+#[derive(Debug, QueryableByName)]
+pub struct KindTotals {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub entries: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub credited: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub debited: i64,
+}
+
 impl LedgerEntryRow {
+    /// Entries and money moved per kind, over the whole ledger.
+    pub async fn totals_by_kind(conn: &mut AsyncPgConnection) -> QueryResult<Vec<KindTotals>> {
+        diesel::sql_query(
+            "SELECT kind, count(*) AS entries, \
+             COALESCE(sum(amount) FILTER (WHERE amount > 0), 0)::bigint AS credited, \
+             COALESCE(-sum(amount) FILTER (WHERE amount < 0), 0)::bigint AS debited \
+             FROM ledger_entries GROUP BY kind",
+        )
+        .load(conn)
+        .await
+    }
+
     /// A user's ledger entries matching `filter`, newest first.
     pub async fn list_for_user(
         conn: &mut AsyncPgConnection,

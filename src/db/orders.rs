@@ -278,6 +278,31 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// When the oldest order in `status` was placed, if any is.
+    pub async fn oldest_with_status(
+        conn: &mut AsyncPgConnection,
+        status: OrderStatus,
+    ) -> QueryResult<Option<DateTime<Utc>>> {
+        orders::table
+            .filter(orders::status.eq(status))
+            .select(diesel::dsl::min(orders::created_at))
+            .first(conn)
+            .await
+    }
+
+    /// How many orders are in each of `statuses` (a status with none is absent).
+    pub async fn count_by_status(
+        conn: &mut AsyncPgConnection,
+        statuses: &[OrderStatus],
+    ) -> QueryResult<Vec<(OrderStatus, i64)>> {
+        orders::table
+            .filter(orders::status.eq_any(statuses))
+            .group_by(orders::status)
+            .select((orders::status, diesel::dsl::count_star()))
+            .load(conn)
+            .await
+    }
+
     /// Records what the order costs at its provider, as of now: the provider
     /// service's rate per 1000 (provider currency), the provider's exchange rate,
     /// and the cost in rupiah, rounded. Called when the provider accepts it, so a

@@ -40,6 +40,19 @@ pub struct ProviderRow {
 super::reads_by_id!(ProviderRow, providers);
 
 impl ProviderRow {
+    /// Active providers still inside an unhealthy period at `now`.
+    pub async fn count_unhealthy(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> QueryResult<i64> {
+        providers::table
+            .filter(providers::active.eq(true))
+            .filter(providers::unhealthy_until.gt(now))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
     /// Active providers, oldest first.
     pub async fn list_active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ProviderRow>> {
         providers::table

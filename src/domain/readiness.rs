@@ -4,20 +4,21 @@
 //! figure past its threshold makes the panel not ready, so a plain uptime check can
 //! page the owner. Counts only: no provider names, no user data.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use crate::{
-    config::Config,
-    db::{
-        enums::OrderStatus,
-        job_runs,
-        schema::{orders, providers},
-    },
+    config::ServerConfig,
+    db::{enums::OrderStatus, job_runs, orders::OrderRow, providers::ProviderRow},
     error::AppResult,
 };
+
+/// A job as readiness sees it: its name and how often it should succeed (zero:
+/// switched off). The caller passes the schedule, so the rule stays below `jobs/`.
+pub type JobSchedule = [(&'static str, Duration)];
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,61 +43,53 @@ pub struct Readiness {
     pub unhealthy_providers: i64,
 }
 
-pub async fn check(conn: &mut AsyncPgConnection, config: &Config) -> AppResult<Readiness> {
-    let thresholds = &config.server;
+pub async fn check(
+    conn: &mut AsyncPgConnection,
+    thresholds: &ServerConfig,
+    schedule: &JobSchedule,
+) -> AppResult<Readiness> {
     let now = Utc::now();
     let runs = job_runs::all(conn).await?;
     let mut problems = Vec::new();
     let mut jobs = Vec::new();
-    for job in crate::jobs::all() {
-        let interval = job.interval(config);
+    for &(name, interval) in schedule {
         if interval.is_zero() {
             continue;
         }
         let allowance = (interval * 3).max(thresholds.ready_job_grace);
-        let run = runs.iter().find(|r| r.name == job.name());
+        let run = runs.iter().find(|r| r.name == name);
         let last_success_at = run.and_then(|r| r.last_success_at);
         let stale =
             last_success_at.is_none_or(|at| (now - at).to_std().unwrap_or_default() > allowance);
         if stale {
             problems.push(format!(
                 "job {} has not succeeded in {} s",
-                job.name(),
+                name,
                 allowance.as_secs()
             ));
         }
         jobs.push(JobState {
-            name: job.name(),
+            name,
             last_success_at,
             last_failure_at: run.and_then(|r| r.last_failure_at),
             stale,
         });
     }
-    let oldest_pending: Option<DateTime<Utc>> = orders::table
-        .filter(orders::status.eq(OrderStatus::Pending))
-        .select(diesel::dsl::min(orders::created_at))
-        .first(conn)
-        .await?;
+    let oldest_pending = OrderRow::oldest_with_status(conn, OrderStatus::Pending).await?;
     let oldest_pending_seconds = oldest_pending.map(|at| (now - at).num_seconds().max(0));
     if let Some(age) = oldest_pending_seconds
         && age > thresholds.ready_max_pending_age.as_secs() as i64
     {
         problems.push(format!("an order has waited {age} s to be sent"));
     }
-    let needs_review: i64 = orders::table
-        .filter(orders::status.eq(OrderStatus::NeedsReview))
-        .count()
-        .get_result(conn)
-        .await?;
+    let needs_review = OrderRow::count_by_status(conn, &[OrderStatus::NeedsReview])
+        .await?
+        .first()
+        .map_or(0, |(_, count)| *count);
     if needs_review > thresholds.ready_max_needs_review {
         problems.push(format!("{needs_review} orders need review"));
     }
-    let unhealthy_providers: i64 = providers::table
-        .filter(providers::active.eq(true))
-        .filter(providers::unhealthy_until.gt(now))
-        .count()
-        .get_result(conn)
-        .await?;
+    let unhealthy_providers = ProviderRow::count_unhealthy(conn, now).await?;
     if unhealthy_providers > thresholds.ready_max_unhealthy_providers {
         problems.push(format!("{unhealthy_providers} providers are unhealthy"));
     }

@@ -162,7 +162,7 @@ pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboar
 }
 
 /// How a report groups orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportGrouping {
     Day,
     /// Weeks start on Monday.

@@ -59,7 +59,7 @@ pub async fn metrics(State(state): State<HttpState>, headers: http::HeaderMap) -
             http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&state.app).await,
+        crate::metrics::render(&state.app.pool).await,
     )
         .into_response()
 }
@@ -69,7 +69,12 @@ pub async fn metrics(State(state): State<HttpState>, headers: http::HeaderMap) -
 pub async fn readyz(State(state): State<HttpState>) -> Response {
     let checked = async {
         let mut conn = state.app.pool.get().await?;
-        crate::domain::readiness::check(&mut conn, &state.app.config).await
+        crate::domain::readiness::check(
+            &mut conn,
+            &state.app.config.server,
+            &crate::jobs::schedule(&state.app.config),
+        )
+        .await
     };
     match checked.await {
         Ok(readiness) => {

@@ -56,6 +56,14 @@ pub fn all() -> Vec<Box<dyn Job>> {
     ]
 }
 
+/// Each job's name and interval under `config`: what readiness holds job runs to.
+pub fn schedule(config: &Config) -> Vec<(&'static str, Duration)> {
+    all()
+        .iter()
+        .map(|job| (job.name(), job.interval(config)))
+        .collect()
+}
+
 /// A summary for a report that differs from "nothing happened".
 pub(crate) fn summary<R: std::fmt::Debug + Default + PartialEq>(report: R) -> Option<String> {
     (report != R::default()).then(|| format!("{report:?}"))

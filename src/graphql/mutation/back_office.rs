@@ -9,7 +9,7 @@ use crate::{
     domain::{
         accounts,
         audit::{Change, Subject},
-        deposits::{self, DepositResolution},
+        deposits,
         orders::{self, ManualRefund},
     },
     error::AppError,
@@ -19,7 +19,9 @@ use crate::{
         guards::RoleGuard,
         parse_id,
         scalars::Rupiah,
-        types::{account::User, orders::Order, wallet::Deposit},
+        types::{
+            account::User, back_office::DepositResolutionInput, orders::Order, wallet::Deposit,
+        },
     },
 };
 
@@ -38,7 +40,7 @@ pub struct AdminRefundOrderInput {
 #[derive(InputObject)]
 pub struct AdminResolveDepositInput {
     pub deposit_id: ID,
-    pub resolution: DepositResolution,
+    pub resolution: DepositResolutionInput,
     pub reason: String,
 }
 
@@ -88,9 +90,14 @@ impl BackOfficeMutation {
         let deposit = conn
             .transaction(async |conn| {
                 let change = Change::begin(conn, Subject::Deposit, deposit_id).await?;
-                let deposit =
-                    deposits::resolve_flagged(conn, admin, deposit_id, input.resolution, &reason)
-                        .await?;
+                let deposit = deposits::resolve_flagged(
+                    conn,
+                    admin,
+                    deposit_id,
+                    input.resolution.into(),
+                    &reason,
+                )
+                .await?;
                 change
                     .finish(conn, admin, "deposit.resolve", Some(&reason))
                     .await?;

@@ -7,7 +7,7 @@ use crate::{
     db::admin_audit_log::AuditLogFilter,
     domain::{
         audit,
-        reports::{self, LocalPeriod, ReportGrouping},
+        reports::{self, LocalPeriod},
     },
     graphql::{
         check_date, conn,
@@ -16,7 +16,7 @@ use crate::{
         loaders::UserId,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, prefetch, state,
-        types::back_office::{AuditLogEntry, Dashboard, ReportLine},
+        types::back_office::{AuditLogEntry, Dashboard, ReportGroupingInput, ReportLine},
     },
 };
 
@@ -105,12 +105,12 @@ impl BackOfficeQuery {
         from: NaiveDate,
         to: NaiveDate,
         #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
-        group_by: ReportGrouping,
+        group_by: ReportGroupingInput,
         #[graphql(default = 20)] top: i32,
     ) -> ApiResult<Vec<ReportLine>> {
         let period = LocalPeriod::new(from, to, &timezone)?;
         let mut conn = conn(ctx).await?;
-        let rows = reports::report(&mut conn, period, group_by, top.into()).await?;
+        let rows = reports::report(&mut conn, period, group_by.into(), top.into()).await?;
         Ok(rows.into_iter().map(ReportLine).collect())
     }
 }

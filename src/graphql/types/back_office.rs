@@ -1,6 +1,6 @@
 //! Back-office types: audit log entries, the dashboard and reports.
 
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
@@ -8,6 +8,35 @@ use crate::{
     domain::reports::{self, Money},
     graphql::{error::ApiResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
 };
+
+/// How a report groups orders (the GraphQL face of `domain::reports::ReportGrouping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "ReportGrouping", remote = "reports::ReportGrouping")]
+pub enum ReportGroupingInput {
+    Day,
+    /// Weeks start on Monday.
+    Week,
+    Month,
+    Service,
+    Category,
+    /// Own products (no provider) are one row with an empty key.
+    Provider,
+    User,
+}
+
+/// What an admin decides about a flagged deposit (the GraphQL face of
+/// `domain::deposits::DepositResolution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(
+    name = "DepositResolution",
+    remote = "crate::domain::deposits::DepositResolution"
+)]
+pub enum DepositResolutionInput {
+    /// The money arrived: credit the deposit's amount (once, through the wallet).
+    Credit,
+    /// Nothing to credit: clear the flag; a pending deposit becomes FAILED.
+    Reject,
+}
 
 /// One admin action: who, what, when, and the subject before and after.
 pub struct AuditLogEntry(pub AuditLogRow);
