@@ -1,0 +1,188 @@
+//! The layer rule of `docs/ARCHITECTURE.md`, held by the code: every `crate::`
+//! reference in `src/` must go to a module the table's "may use" column allows
+//! for the module it is written in, and the table itself must have no loop. The
+//! table is read from the document, so the document and the code cannot drift.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::Path,
+};
+
+/// Module -> the modules it may use; `None` for "everything".
+type Table = BTreeMap<String, Option<BTreeSet<String>>>;
+
+/// The module a backticked path names: `db/` and `db/enums.rs` are `db`,
+/// `main.rs` is `main`.
+fn module_of(path: &str) -> String {
+    let first = path.split(['/', ':']).next().unwrap_or(path);
+    first.trim_end_matches(".rs").to_string()
+}
+
+fn backticked(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+fn layer_table() -> Table {
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .expect("docs/ARCHITECTURE.md is readable");
+    let mut table = Table::new();
+    let mut in_table = false;
+    for line in doc.lines() {
+        if line.starts_with("| module | owns | may use |") {
+            in_table = true;
+            continue;
+        }
+        if !in_table || line.starts_with("|---") {
+            continue;
+        }
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        let (modules, may_use) = (cells[0], cells[cells.len() - 1]);
+        let allowed = (may_use.trim() != "everything")
+            .then(|| backticked(may_use).into_iter().map(module_of).collect());
+        for module in backticked(modules) {
+            table.insert(module_of(module), allowed.clone());
+        }
+    }
+    assert!(
+        table.len() > 10,
+        "the layer table was not found in the document"
+    );
+    table
+}
+
+/// The top-level modules a source file names through `crate::` (single paths and
+/// the first level of `crate::{a::b, c}` groups), comments left out.
+fn crate_references(source: &str) -> BTreeSet<String> {
+    let code: String = source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bytes = code.as_bytes();
+    let ident = |from: usize| {
+        let end = code[from..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(code.len(), |n| from + n);
+        code[from..end].to_string()
+    };
+    let mut found = BTreeSet::new();
+    for (at, _) in code.match_indices("crate::") {
+        let start = at + "crate::".len();
+        if bytes.get(start) != Some(&b'{') {
+            found.insert(ident(start));
+            continue;
+        }
+        let (mut depth, mut expecting_item) = (0, true);
+        for (offset, c) in code[start..].char_indices() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    expecting_item = depth == 1;
+                }
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                ',' if depth == 1 => expecting_item = true,
+                c if depth == 1 && expecting_item && (c.is_alphabetic() || c == '_') => {
+                    found.insert(ident(start + offset));
+                    expecting_item = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    found.retain(|name| !name.is_empty());
+    found
+}
+
+fn source_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            source_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_imports_against_the_layer_table() {
+    let table = layer_table();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let mut broken = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&src)
+            .expect("under src/")
+            .to_string_lossy()
+            .to_string();
+        if relative == "lib.rs" {
+            continue;
+        }
+        let module = module_of(&relative);
+        let allowed = table.get(&module).unwrap_or_else(|| {
+            panic!("src/{relative}: module `{module}` is missing from the layer table")
+        });
+        let Some(allowed) = allowed else { continue };
+        for used in crate_references(&fs::read_to_string(&file).expect("a readable source file")) {
+            if used != module && !allowed.contains(&used) {
+                broken.push(format!(
+                    "src/{relative} uses `{used}`, which `{module}` may not"
+                ));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "imports against the layer table:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_layer_table_has_no_loop() {
+    let table = layer_table();
+    // Repeatedly remove modules whose allowed uses are all removed already; what
+    // remains sits on a loop. "everything" is the top and takes no part.
+    let mut remaining: BTreeMap<&String, &BTreeSet<String>> = table
+        .iter()
+        .filter_map(|(module, allowed)| allowed.as_ref().map(|a| (module, a)))
+        .collect();
+    loop {
+        let settled: Vec<&String> = remaining
+            .iter()
+            .filter(|(_, allowed)| allowed.iter().all(|used| !remaining.contains_key(used)))
+            .map(|(module, _)| *module)
+            .collect();
+        if settled.is_empty() {
+            break;
+        }
+        for module in settled {
+            remaining.remove(module);
+        }
+    }
+    assert!(
+        remaining.is_empty(),
+        "the layer table has a loop among {:?}",
+        remaining.keys()
+    );
+}
+
+#[test]
+fn references_are_read_from_paths_and_groups() {
+    let source = "use crate::{\n    app::AppState,\n    db::{enums::Role, users::UserRow},\n    error,\n};\n\
+                  // crate::graphql in a comment\nfn f() { crate::metrics::handle(); }";
+    let found: Vec<String> = crate_references(source).into_iter().collect();
+    assert_eq!(found, ["app", "db", "error", "metrics"]);
+}
