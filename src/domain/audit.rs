@@ -2,23 +2,26 @@
 //! subject, and the subject before and after, in the same transaction as the change
 //! (so a change without its entry, or an entry without its change, cannot exist).
 //!
-//! A single-subject change is written as
+//! Every admin write has one shape, an [`AdminWrite`] naming who acts and the
+//! log's action, run over the domain call in one transaction:
 //!
 //! ```ignore
-//! conn.transaction(async |conn| {
-//!     let change = audit::Change::begin(conn, Subject::Service, id).await?;
-//!     let row = catalog::update_service(conn, id, input).await?;
-//!     change.finish(conn, admin_id, "service.update", None).await?;
-//!     Ok(row)
-//! })
+//! AdminWrite::new(admin_id, "service.update")
+//!     .change(conn, Subject::Service, id, move |conn| {
+//!         async move { catalog::update_service(conn, id, update).await }.boxed()
+//!     })
+//!     .await
 //! ```
+//!
+//! `change` snapshots an existing subject before and after, `create` one the
+//! write made, `bulk` records the summary the write returns.
 //!
 //! Snapshots are the subject's row as PostgreSQL's `to_jsonb` sees it, minus the
 //! columns that hold secrets (a provider's encrypted key, stock contents). Bulk
 //! actions (reorders, imports, uploads) [`record`] a summary instead.
 
 use diesel::{prelude::*, sql_types::BigInt};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
 use crate::{
@@ -235,6 +238,138 @@ pub async fn record_created(
         },
     )
     .await
+}
+
+/// The work an audited write runs inside its transaction: an async closure over
+/// the connection whose future is `Send`. `AsyncFnOnce` alone cannot say so; the
+/// `FnOnce` half names the future (the same device diesel-async's `transaction`
+/// uses), so a closure may borrow what it likes from its caller.
+pub trait Work<'c, T>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> AppResult<T>
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as Work<'c, T>>::Fut
+{
+    type Fut: Future<Output = AppResult<T>>;
+}
+
+impl<'c, T, F, Fut> Work<'c, T> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> AppResult<T>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    type Fut = Fut;
+}
+
+/// An admin's write: who makes it, what the log calls it, and why (when the
+/// write takes a reason). Each method runs the write and its entry in one
+/// transaction, so neither exists without the other.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminWrite<'a> {
+    pub admin_id: i64,
+    /// `<subject>.<verb>`, e.g. `service.update`.
+    pub action: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> AdminWrite<'a> {
+    pub fn new(admin_id: i64, action: &'a str) -> Self {
+        AdminWrite {
+            admin_id,
+            action,
+            reason: None,
+        }
+    }
+
+    /// The same write, logged with `reason`.
+    pub fn because(self, reason: &'a str) -> Self {
+        AdminWrite {
+            reason: Some(reason),
+            ..self
+        }
+    }
+
+    /// Changes one existing subject; the entry holds it before and after.
+    pub async fn change<T: Send>(
+        self,
+        conn: &mut AsyncPgConnection,
+        subject: Subject,
+        id: i64,
+        work: impl for<'c> Work<'c, T, Fut: Send> + Send,
+    ) -> AppResult<T> {
+        conn.transaction(async move |conn| {
+            let change = Change::begin(conn, subject, id).await?;
+            let result = work(conn).await?;
+            change
+                .finish(conn, self.admin_id, self.action, self.reason)
+                .await?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Creates a subject (a row); the entry holds it as made.
+    pub async fn create<T>(
+        self,
+        conn: &mut AsyncPgConnection,
+        subject: Subject,
+        work: impl for<'c> Work<'c, T, Fut: Send> + Send,
+    ) -> AppResult<T>
+    where
+        T: Send,
+        for<'r> &'r T: Identifiable<Id = &'r i64>,
+    {
+        conn.transaction(async move |conn| {
+            let result = work(conn).await?;
+            let id = *result.id();
+            record_created(conn, self.admin_id, self.action, subject, id).await?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// A write over many rows or a setting (a reorder, an import, an upload,
+    /// the default markup): the work answers its result and the [`Summary`]
+    /// the entry keeps, under `subject_type`.
+    pub async fn bulk<T: Send>(
+        self,
+        conn: &mut AsyncPgConnection,
+        subject_type: &'static str,
+        work: impl for<'c> Work<'c, (T, Summary), Fut: Send> + Send,
+    ) -> AppResult<T> {
+        conn.transaction(async move |conn| {
+            let (result, summary) = work(conn).await?;
+            let entry = AuditEntry {
+                action: self.action,
+                subject_type,
+                subject_id: summary.subject_id,
+                before: summary.before,
+                after: summary.after,
+                reason: self.reason,
+            };
+            record(conn, self.admin_id, entry).await?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+/// What a bulk write tells the log: the subject it is about (if one) and the
+/// state before and after, in the words the write chooses.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub subject_id: Option<i64>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl Summary {
+    /// A summary of what the write left behind.
+    pub fn after(after: Value) -> Self {
+        Summary {
+            after: Some(after),
+            ..Default::default()
+        }
+    }
 }
 
 /// The log, newest first.

@@ -23,6 +23,7 @@ use crate::{
     app::AppState,
     auth::{AuthUser, Viewer},
     db::PooledConn,
+    domain::audit::AdminWrite,
     error::AppError,
 };
 use error::{ApiError, ApiResult};
@@ -89,6 +90,12 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
 /// The signed-in user; fields that call this carry a guard too.
 pub fn current_user<'a>(ctx: &Context<'a>) -> ApiResult<&'a AuthUser> {
     Ok(viewer(ctx).require_user()?)
+}
+
+/// The one shape of an admin write (`domain::audit::AdminWrite`): the signed-in
+/// admin and what the audit log calls the action.
+pub fn admin_write<'a>(ctx: &Context<'_>, action: &'a str) -> ApiResult<AdminWrite<'a>> {
+    Ok(AdminWrite::new(current_user(ctx)?.id(), action))
 }
 
 pub async fn conn(ctx: &Context<'_>) -> ApiResult<PooledConn> {
@@ -173,6 +180,11 @@ pub fn check_date(
         .into()),
         _ => Ok(at),
     }
+}
+
+/// Parses a list of `ID`s naming rows; the first bad one is VALIDATION on `field`.
+pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> ApiResult<Vec<i64>> {
+    ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
 /// Parses an `ID` argument naming a row.

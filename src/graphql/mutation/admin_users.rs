@@ -1,15 +1,12 @@
+//! Admin writes to user accounts: role, discount, ban and unban, each audited.
+
 use async_graphql::{Context, ID, Object};
-use diesel_async::AsyncConnection;
 
 use crate::{
     db::enums::Role,
-    domain::{
-        accounts,
-        audit::{Change, Subject},
-    },
-    error::AppError,
+    domain::{accounts, audit::Subject},
     graphql::{
-        conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, types::account::User,
+        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, types::account::User,
     },
 };
 
@@ -26,15 +23,11 @@ impl AdminUserMutation {
         user_id: ID,
         role: Role,
     ) -> ApiResult<User> {
-        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
-        let mut conn = conn(ctx).await?;
-        let row = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let row = accounts::set_role(conn, actor, user_id, role).await?;
-                change.finish(conn, actor, "user.set_role", None).await?;
-                Ok::<_, AppError>(row)
+        let write = admin_write(ctx, "user.set_role")?;
+        let row = write
+            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
+                accounts::set_role(conn, write.admin_id, user_id, role).await
             })
             .await?;
         Ok(User(row))
@@ -50,17 +43,10 @@ impl AdminUserMutation {
         user_id: ID,
         discount_bps: i32,
     ) -> ApiResult<User> {
-        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
-        let mut conn = conn(ctx).await?;
-        let row = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let row = accounts::set_discount(conn, user_id, discount_bps).await?;
-                change
-                    .finish(conn, actor, "user.set_discount", None)
-                    .await?;
-                Ok::<_, AppError>(row)
+        let row = admin_write(ctx, "user.set_discount")?
+            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
+                accounts::set_discount(conn, user_id, discount_bps).await
             })
             .await?;
         Ok(User(row))
@@ -74,17 +60,11 @@ impl AdminUserMutation {
         user_id: ID,
         reason: String,
     ) -> ApiResult<User> {
-        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
-        let mut conn = conn(ctx).await?;
-        let row = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let row = accounts::set_banned(conn, actor, user_id, Some(&reason)).await?;
-                change
-                    .finish(conn, actor, "user.ban", Some(&reason))
-                    .await?;
-                Ok::<_, AppError>(row)
+        let write = admin_write(ctx, "user.ban")?.because(&reason);
+        let row = write
+            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
+                accounts::set_banned(conn, write.admin_id, user_id, Some(&reason)).await
             })
             .await?;
         Ok(User(row))
@@ -93,15 +73,11 @@ impl AdminUserMutation {
     /// Lifts a ban (admins); the user can sign in and order again.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
-        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
-        let mut conn = conn(ctx).await?;
-        let row = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let row = accounts::set_banned(conn, actor, user_id, None).await?;
-                change.finish(conn, actor, "user.unban", None).await?;
-                Ok::<_, AppError>(row)
+        let write = admin_write(ctx, "user.unban")?;
+        let row = write
+            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
+                accounts::set_banned(conn, write.admin_id, user_id, None).await
             })
             .await?;
         Ok(User(row))

@@ -9,7 +9,8 @@ use crate::{
     graphql::{error::ApiResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
 };
 
-/// How a report groups orders (the GraphQL face of `domain::reports::ReportGrouping`).
+// The GraphQL face of `domain::reports::ReportGrouping`.
+/// How a report groups orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(name = "ReportGrouping", remote = "reports::ReportGrouping")]
 pub enum ReportGroupingInput {
@@ -24,8 +25,8 @@ pub enum ReportGroupingInput {
     User,
 }
 
-/// What an admin decides about a flagged deposit (the GraphQL face of
-/// `domain::deposits::DepositResolution`).
+// The GraphQL face of `domain::deposits::DepositResolution`.
+/// What an admin decides about a flagged deposit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(
     name = "DepositResolution",
