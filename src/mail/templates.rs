@@ -11,6 +11,15 @@ pub enum Lang {
     En,
 }
 
+impl From<crate::db::enums::Language> for Lang {
+    fn from(language: crate::db::enums::Language) -> Self {
+        match language {
+            crate::db::enums::Language::En => Lang::En,
+            crate::db::enums::Language::Id => Lang::Id,
+        }
+    }
+}
+
 impl Lang {
     /// The language of a `users.language` value: English for `en...`, otherwise
     /// Indonesian (the panel's default).

@@ -13,7 +13,10 @@ use super::{
     site::check_url,
     slugs,
 };
-use crate::domain::text::check_text;
+use crate::domain::{
+    audit::{self, AuditEntry},
+    text::check_text,
+};
 use crate::{
     db::{
         content_items::{ContentItemChangeset, ContentItemRow, NewContentItem},
@@ -212,6 +215,7 @@ pub async fn create(
 /// Edits a page or post (any status); a new slug leaves the old one redirecting.
 pub async fn update(
     conn: &mut AsyncPgConnection,
+    admin_id: i64,
     id: i64,
     update: ContentUpdate,
 ) -> AppResult<ContentItemRow> {
@@ -295,7 +299,18 @@ pub async fn update(
             slugs::record_change(conn, subject, id, &current.slug, slug).await?;
         }
         if let Some(seo_row) = seo_row {
+            // SEO fields live beside the row: their change is an audit entry of its own.
+            let before = seo::snapshot(conn, subject, id).await?;
             SeoMetaRow::put(conn, &seo_row).await?;
+            let entry = AuditEntry {
+                action: "content.seo",
+                subject_type: audit::Subject::Content.as_str(),
+                subject_id: Some(id),
+                before,
+                after: seo::snapshot(conn, subject, id).await?,
+                reason: None,
+            };
+            audit::record(conn, admin_id, entry).await?;
         }
         Ok(row)
     })

@@ -70,6 +70,16 @@ fn blank_to_none(field: &str, value: Option<String>, max: usize) -> AppResult<Op
 }
 
 /// Checks an admin's SEO fields into the row to store.
+/// The audit log's subject for a subject's SEO fields.
+pub fn audit_subject(subject: SeoSubject) -> crate::domain::audit::Subject {
+    use crate::domain::audit::Subject;
+    match subject {
+        SeoSubject::Page | SeoSubject::Post => Subject::Content,
+        SeoSubject::Category => Subject::Category,
+        SeoSubject::Service => Subject::Service,
+    }
+}
+
 pub fn check(subject: SeoSubject, subject_id: i64, input: SeoInput) -> AppResult<SeoMetaRow> {
     if input.keywords.len() > MAX_KEYWORDS {
         return Err(AppError::validation(

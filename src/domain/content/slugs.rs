@@ -203,6 +203,22 @@ pub async fn redirect_target(
 
 /// Changes the slug of a category or service (pages and posts change theirs with
 /// the rest of their fields), keeping the old one as a redirect. One transaction.
+/// What the audit log calls a slug change of a catalogue subject; pages and
+/// posts are refused (their slug changes with the content itself).
+pub fn catalog_slug_action(
+    subject: SeoSubject,
+) -> AppResult<(crate::domain::audit::Subject, &'static str)> {
+    use crate::domain::audit::Subject;
+    match subject {
+        SeoSubject::Category => Ok((Subject::Category, "category.slug")),
+        SeoSubject::Service => Ok((Subject::Service, "service.slug")),
+        SeoSubject::Page | SeoSubject::Post => Err(AppError::validation(
+            "subjectType",
+            "pages and posts change their slug with adminUpdateContent",
+        )),
+    }
+}
+
 pub async fn set_catalog_slug(
     conn: &mut AsyncPgConnection,
     subject: SeoSubject,

@@ -26,9 +26,12 @@ impl AdminUserMutation {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.set_role")?;
         let row = write
-            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
-                accounts::set_role(conn, write.admin_id, user_id, role).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| accounts::set_role(conn, write.admin_id, user_id, role).await,
+            )
             .await?;
         Ok(User(row))
     }
@@ -45,9 +48,12 @@ impl AdminUserMutation {
     ) -> ApiResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let row = admin_write(ctx, "user.set_discount")?
-            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
-                accounts::set_discount(conn, user_id, discount_bps).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| accounts::set_discount(conn, user_id, discount_bps).await,
+            )
             .await?;
         Ok(User(row))
     }
@@ -63,9 +69,14 @@ impl AdminUserMutation {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.ban")?.because(&reason);
         let row = write
-            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
-                accounts::set_banned(conn, write.admin_id, user_id, Some(&reason)).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| {
+                    accounts::set_banned(conn, write.admin_id, user_id, Some(&reason)).await
+                },
+            )
             .await?;
         Ok(User(row))
     }
@@ -76,9 +87,12 @@ impl AdminUserMutation {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.unban")?;
         let row = write
-            .change(&mut *conn(ctx).await?, Subject::User, user_id, async |conn| {
-                accounts::set_banned(conn, write.admin_id, user_id, None).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| accounts::set_banned(conn, write.admin_id, user_id, None).await,
+            )
             .await?;
         Ok(User(row))
     }

@@ -85,9 +85,12 @@ impl CategoryMutation {
     ) -> ApiResult<ServiceCategory> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "category.update")?
-            .change(&mut *conn(ctx).await?, Subject::Category, id, async |conn| {
-                catalog::update_category(conn, id, input.into()).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Category,
+                id,
+                async |conn| catalog::update_category(conn, id, input.into()).await,
+            )
             .await?;
         Ok(ServiceCategory(row))
     }
@@ -101,10 +104,14 @@ impl CategoryMutation {
     ) -> ApiResult<Vec<ServiceCategory>> {
         let ids = parse_ids("ids", &ids)?;
         let rows = admin_write(ctx, "category.reorder")?
-            .bulk(&mut *conn(ctx).await?, Subject::Category.as_str(), async |conn| {
-                let rows = catalog::reorder_categories(conn, &ids).await?;
-                Ok((rows, Summary::after(json!({ "ids": ids }))))
-            })
+            .bulk(
+                &mut *conn(ctx).await?,
+                Subject::Category.as_str(),
+                async |conn| {
+                    let rows = catalog::reorder_categories(conn, &ids).await?;
+                    Ok((rows, Summary::after(json!({ "ids": ids }))))
+                },
+            )
             .await?;
         Ok(rows.into_iter().map(ServiceCategory).collect())
     }

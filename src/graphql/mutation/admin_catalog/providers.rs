@@ -124,9 +124,12 @@ impl ProviderMutation {
         let id = parse_id("id", &id)?;
         let secrets = &state(ctx).secrets;
         let row = admin_write(ctx, "provider.update")?
-            .change(&mut *conn(ctx).await?, Subject::Provider, id, async |conn| {
-                catalog::update_provider(conn, secrets, id, input.into()).await
-            })
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Provider,
+                id,
+                async |conn| catalog::update_provider(conn, secrets, id, input.into()).await,
+            )
             .await?;
         Ok(Provider(row))
     }

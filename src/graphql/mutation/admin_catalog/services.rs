@@ -246,14 +246,18 @@ impl ServiceMutation {
         let category_id = parse_id("categoryId", &category_id)?;
         let ids = parse_ids("ids", &ids)?;
         let rows = admin_write(ctx, "service.reorder")?
-            .bulk(&mut *conn(ctx).await?, Subject::Category.as_str(), async |conn| {
-                let rows = catalog::reorder_services(conn, category_id, &ids).await?;
-                let summary = Summary {
-                    subject_id: Some(category_id),
-                    ..Summary::after(json!({ "ids": ids }))
-                };
-                Ok((rows, summary))
-            })
+            .bulk(
+                &mut *conn(ctx).await?,
+                Subject::Category.as_str(),
+                async |conn| {
+                    let rows = catalog::reorder_services(conn, category_id, &ids).await?;
+                    let summary = Summary {
+                        subject_id: Some(category_id),
+                        ..Summary::after(json!({ "ids": ids }))
+                    };
+                    Ok((rows, summary))
+                },
+            )
             .await?;
         Ok(rows.into_iter().map(Service).collect())
     }
