@@ -329,27 +329,41 @@ impl<'a> AdminWrite<'a> {
 
     /// A write over many rows or a setting (a reorder, an import, an upload,
     /// the default markup): the work answers its result and the [`Summary`]
-    /// the entry keeps, under `subject_type`.
-    pub async fn bulk<T: Send>(
+    /// the entry keeps, under `subject_type` (or `None` when it wrote nothing
+    /// worth an entry, as a dry run).
+    pub async fn bulk<T: Send, S: Into<Option<Summary>> + Send>(
         self,
         conn: &mut AsyncPgConnection,
         subject_type: &'static str,
-        work: impl for<'c> Work<'c, (T, Summary), Fut: Send> + Send,
+        work: impl for<'c> Work<'c, (T, S), Fut: Send> + Send,
     ) -> AppResult<T> {
         conn.transaction(async move |conn| {
             let (result, summary) = work(conn).await?;
-            let entry = AuditEntry {
-                action: self.action,
-                subject_type,
-                subject_id: summary.subject_id,
-                before: summary.before,
-                after: summary.after,
-                reason: self.reason,
-            };
-            record(conn, self.admin_id, entry).await?;
+            if let Some(summary) = summary.into() {
+                self.record(conn, subject_type, summary).await?;
+            }
             Ok(result)
         })
         .await
+    }
+
+    /// Records a write that committed on its own (a catalogue sync runs in
+    /// transactions of its own, as the scheduled job does).
+    pub async fn record(
+        self,
+        conn: &mut AsyncPgConnection,
+        subject_type: &str,
+        summary: Summary,
+    ) -> AppResult<()> {
+        let entry = AuditEntry {
+            action: self.action,
+            subject_type,
+            subject_id: summary.subject_id,
+            before: summary.before,
+            after: summary.after,
+            reason: self.reason,
+        };
+        record(conn, self.admin_id, entry).await
     }
 }
 
@@ -368,6 +382,14 @@ impl Summary {
         Summary {
             after: Some(after),
             ..Default::default()
+        }
+    }
+
+    /// What the write left behind, about one subject.
+    pub fn of(subject_id: i64, after: Value) -> Self {
+        Summary {
+            subject_id: Some(subject_id),
+            ..Summary::after(after)
         }
     }
 }

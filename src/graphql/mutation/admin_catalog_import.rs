@@ -2,18 +2,17 @@
 //! syncing its catalogue now.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use crate::{
     domain::{
-        audit::{self, AuditEntry, Subject},
+        audit::{Subject, Summary},
         catalog::{self, CsvImportReport},
-        catalog_import::{self, Selection, Target},
+        catalog_import::{self, ImportReport, Selection, SyncReport, Target},
     },
     error::AppError,
     graphql::{
-        conn, current_user,
+        admin_write, conn,
         error::ApiResult,
         guards::RoleGuard,
         parse_id, state,
@@ -78,6 +77,57 @@ impl From<CsvImportReport> for CatalogCsvImport {
 /// Most service ids one import names (a whole catalogue is imported with null).
 const MAX_SELECTED: usize = 10_000;
 
+impl ImportProviderServicesInput {
+    /// Which services to import, and where to: at most `MAX_SELECTED` ids.
+    fn plan(self) -> ApiResult<(Selection, Target)> {
+        let target = match &self.category_id {
+            Some(id) => Target::Category(parse_id("categoryId", id)?),
+            None => Target::ProviderCategories,
+        };
+        let selection = match self.service_ids {
+            None => Selection::AllNew,
+            Some(ids) if ids.len() > MAX_SELECTED => {
+                return Err(AppError::validation(
+                    "serviceIds",
+                    format!("at most {MAX_SELECTED} service ids per import"),
+                )
+                .into());
+            }
+            Some(ids) => Selection::Ids(ids),
+        };
+        Ok((selection, target))
+    }
+}
+
+/// The audit log's account of an import.
+fn import_summary(provider_id: i64, report: &ImportReport) -> Summary {
+    let categories: Vec<i64> = report.categories_created.iter().map(|c| c.id).collect();
+    Summary::of(
+        provider_id,
+        json!({
+            "importedServiceIds": report.imported,
+            "skipped": report.skipped.len(),
+            "categoriesCreated": categories,
+        }),
+    )
+}
+
+/// The audit log's account of a sync an admin asked for.
+fn sync_summary(provider_id: i64, report: &SyncReport) -> Summary {
+    Summary::of(
+        provider_id,
+        json!({
+            "new": report.new,
+            "rateChanged": report.rate_changed,
+            "detailsChanged": report.details_changed,
+            "removed": report.removed,
+            "reappeared": report.reappeared,
+            "reactivated": report.reactivated,
+            "repriced": report.repriced,
+        }),
+    )
+}
+
 #[Object]
 impl AdminCatalogImportMutation {
     /// Imports services from a provider's catalogue, priced at the provider's rate x
@@ -89,46 +139,23 @@ impl AdminCatalogImportMutation {
         input: ImportProviderServicesInput,
     ) -> ApiResult<ImportProviderServicesPayload> {
         let provider_id = parse_id("providerId", &input.provider_id)?;
-        let target = match &input.category_id {
-            Some(id) => Target::Category(parse_id("categoryId", id)?),
-            None => Target::ProviderCategories,
-        };
-        let selection = match input.service_ids {
-            None => Selection::AllNew,
-            Some(ids) if ids.len() > MAX_SELECTED => {
-                return Err(AppError::validation(
-                    "serviceIds",
-                    format!("at most {MAX_SELECTED} service ids per import"),
-                )
-                .into());
-            }
-            Some(ids) => Selection::Ids(ids),
-        };
-        let state = state(ctx);
+        let (selection, target) = input.plan()?;
         let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
         // No database connection is held while the provider answers.
-        let client = state.provider_client(&provider)?;
+        let client = state(ctx).provider_client(&provider)?;
         let remote = catalog_import::fetch_catalog(client.as_ref()).await?;
-        let admin = current_user(ctx)?.id();
-        let mut conn = conn(ctx).await?;
-        let report = conn
-            .transaction(async |conn| {
-                let report =
-                    catalog_import::import(conn, &provider, &remote, &selection, target).await?;
-                let entry = AuditEntry {
-                    action: "provider.import_services",
-                    subject_type: Subject::Provider.as_str(),
-                    subject_id: Some(provider.id),
-                    after: Some(json!({
-                        "importedServiceIds": report.imported,
-                        "skipped": report.skipped.len(),
-                        "categoriesCreated": report.categories_created.iter().map(|c| c.id).collect::<Vec<_>>(),
-                    })),
-                    ..Default::default()
-                };
-                audit::record(conn, admin, entry).await?;
-                Ok::<_, AppError>(report)
-            })
+        let report = admin_write(ctx, "provider.import_services")?
+            .bulk(
+                &mut *conn(ctx).await?,
+                Subject::Provider.as_str(),
+                async |conn| {
+                    let report =
+                        catalog_import::import(conn, &provider, &remote, &selection, target)
+                            .await?;
+                    let summary = import_summary(provider.id, &report);
+                    Ok((report, summary))
+                },
+            )
             .await?;
         Ok(ImportProviderServicesPayload(report))
     }
@@ -143,34 +170,22 @@ impl AdminCatalogImportMutation {
         provider_id: ID,
     ) -> ApiResult<CatalogSyncSummary> {
         let provider_id = parse_id("providerId", &provider_id)?;
-        let state = state(ctx);
+        let write = admin_write(ctx, "provider.sync_catalog")?;
         let mut conn = conn(ctx).await?;
         let provider = catalog_import::find_provider(&mut conn, provider_id).await?;
-        let client = state.provider_client(&provider)?;
-        match catalog_import::sync_provider(&mut conn, client.as_ref(), &provider).await? {
-            Some(report) => {
-                // The sync commits its own work (as the scheduled job does); the
-                // entry records that an admin asked for it and what it changed.
-                let entry = AuditEntry {
-                    action: "provider.sync_catalog",
-                    subject_type: Subject::Provider.as_str(),
-                    subject_id: Some(provider.id),
-                    after: Some(json!({
-                        "new": report.new,
-                        "rateChanged": report.rate_changed,
-                        "detailsChanged": report.details_changed,
-                        "removed": report.removed,
-                        "reappeared": report.reappeared,
-                        "reactivated": report.reactivated,
-                        "repriced": report.repriced,
-                    })),
-                    ..Default::default()
-                };
-                audit::record(&mut conn, current_user(ctx)?.id(), entry).await?;
-                Ok(report.into())
-            }
-            None => Err(AppError::conflict("this provider's catalogue is being synced").into()),
-        }
+        let client = state(ctx).provider_client(&provider)?;
+        let Some(report) =
+            catalog_import::sync_provider(&mut conn, client.as_ref(), &provider).await?
+        else {
+            return Err(AppError::conflict("this provider's catalogue is being synced").into());
+        };
+        // The sync commits its own work (as the scheduled job does); the entry
+        // records that an admin asked for it and what it changed.
+        let summary = sync_summary(provider.id, &report);
+        write
+            .record(&mut conn, Subject::Provider.as_str(), summary)
+            .await?;
+        Ok(report.into())
     }
 
     /// Creates and updates own services (STOCK, MANUAL) from CSV in the format of
@@ -185,26 +200,23 @@ impl AdminCatalogImportMutation {
         csv: String,
         #[graphql(default = true)] dry_run: bool,
     ) -> ApiResult<CatalogCsvImport> {
-        let admin = current_user(ctx)?.id();
-        let mut conn = conn(ctx).await?;
-        let report = conn
-            .transaction(async |conn| {
-                let report = catalog::import_csv(conn, &csv, dry_run).await?;
-                if report.applied {
-                    let entry = AuditEntry {
-                        action: "catalog.import_csv",
-                        subject_type: Subject::Service.as_str(),
-                        after: Some(json!({
+        let report = admin_write(ctx, "catalog.import_csv")?
+            .bulk(
+                &mut *conn(ctx).await?,
+                Subject::Service.as_str(),
+                async |conn| {
+                    let report = catalog::import_csv(conn, &csv, dry_run).await?;
+                    // A dry run, or a file with a bad line, changed nothing: no entry.
+                    let summary = report.applied.then(|| {
+                        Summary::after(json!({
                             "createdServiceIds": report.created,
                             "updatedServiceIds": report.updated,
                             "categoriesCreated": report.categories_created,
-                        })),
-                        ..Default::default()
-                    };
-                    audit::record(conn, admin, entry).await?;
-                }
-                Ok::<_, AppError>(report)
-            })
+                        }))
+                    });
+                    Ok((report, summary))
+                },
+            )
             .await?;
         Ok(report.into())
     }

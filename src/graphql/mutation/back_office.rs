@@ -3,18 +3,16 @@
 //! same transaction as the change.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use diesel_async::AsyncConnection;
 
 use crate::{
     domain::{
         accounts,
-        audit::{Change, Subject},
+        audit::Subject,
         deposits,
         orders::{self, ManualRefund},
     },
-    error::AppError,
     graphql::{
-        conn, current_user,
+        admin_write, conn,
         error::ApiResult,
         guards::RoleGuard,
         parse_id,
@@ -55,22 +53,21 @@ impl BackOfficeMutation {
         ctx: &Context<'_>,
         input: AdminRefundOrderInput,
     ) -> ApiResult<Order> {
-        let admin = current_user(ctx)?.id();
         let order_id = parse_id("orderId", &input.order_id)?;
         let refund = input
             .amount
             .map_or(ManualRefund::Full, |a| ManualRefund::Amount(a.0));
         let reason = input.reason;
-        let mut conn = conn(ctx).await?;
-        let order = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::Order, order_id).await?;
-                let order = orders::admin_refund(conn, admin, order_id, refund, &reason).await?;
-                change
-                    .finish(conn, admin, "order.refund", Some(&reason))
-                    .await?;
-                Ok::<_, AppError>(order)
-            })
+        let write = admin_write(ctx, "order.refund")?.because(&reason);
+        let order = write
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Order,
+                order_id,
+                async |conn| {
+                    orders::admin_refund(conn, write.admin_id, order_id, refund, &reason).await
+                },
+            )
             .await?;
         Ok(Order(order))
     }
@@ -83,26 +80,19 @@ impl BackOfficeMutation {
         ctx: &Context<'_>,
         input: AdminResolveDepositInput,
     ) -> ApiResult<Deposit> {
-        let admin = current_user(ctx)?.id();
         let deposit_id = parse_id("depositId", &input.deposit_id)?;
-        let reason = input.reason;
-        let mut conn = conn(ctx).await?;
-        let deposit = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::Deposit, deposit_id).await?;
-                let deposit = deposits::resolve_flagged(
-                    conn,
-                    admin,
-                    deposit_id,
-                    input.resolution.into(),
-                    &reason,
-                )
-                .await?;
-                change
-                    .finish(conn, admin, "deposit.resolve", Some(&reason))
-                    .await?;
-                Ok::<_, AppError>(deposit)
-            })
+        let (resolution, reason) = (input.resolution.into(), input.reason);
+        let write = admin_write(ctx, "deposit.resolve")?.because(&reason);
+        let deposit = write
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Deposit,
+                deposit_id,
+                async |conn| {
+                    let admin = write.admin_id;
+                    deposits::resolve_flagged(conn, admin, deposit_id, resolution, &reason).await
+                },
+            )
             .await?;
         Ok(Deposit(deposit))
     }
@@ -115,16 +105,14 @@ impl BackOfficeMutation {
         user_id: ID,
         note: String,
     ) -> ApiResult<User> {
-        let admin = current_user(ctx)?.id();
         let user_id = parse_id("userId", &user_id)?;
-        let mut conn = conn(ctx).await?;
-        let user = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let user = accounts::set_admin_note(conn, user_id, &note).await?;
-                change.finish(conn, admin, "user.set_note", None).await?;
-                Ok::<_, AppError>(user)
-            })
+        let user = admin_write(ctx, "user.set_note")?
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| accounts::set_admin_note(conn, user_id, &note).await,
+            )
             .await?;
         Ok(User(user))
     }

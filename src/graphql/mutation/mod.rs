@@ -6,7 +6,8 @@ mod admin_catalog_import;
 mod admin_users;
 mod back_office;
 mod content;
-mod fulfillment;
+mod notifications;
+mod order_review;
 mod orders;
 mod support;
 mod wallet;
@@ -22,7 +23,8 @@ pub struct MutationRoot(
     back_office::BackOfficeMutation,
     content::ContentMutation,
     orders::OrderMutation,
-    fulfillment::FulfillmentMutation,
+    order_review::OrderReviewMutation,
+    notifications::NotificationMutation,
     support::SupportMutation,
     wallet::WalletMutation,
 );

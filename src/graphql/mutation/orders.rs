@@ -1,22 +1,26 @@
+//! Order mutations: a customer's order, mass order, cancel and refill requests;
+//! an admin's status change and own stock.
+
 use std::io::Read;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
-use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use crate::{
     db::enums::OrderStatus,
     domain::{
-        audit::{self, AuditEntry, Change, Subject},
-        orders::{self, OrderExtras, OrderInput},
+        audit::{Subject, Summary},
+        orders::{self, MassOrderOutcome, OrderExtras, OrderInput},
         stock,
     },
     error::AppError,
     graphql::{
-        conn, current_user,
-        error::ApiResult,
+        admin_write, conn, current_user,
+        error::{ApiError, ApiResult},
         guards::RoleGuard,
-        parse_id, state,
+        parse_id, parse_ids,
+        scalars::Rupiah,
+        state,
         types::orders::{MassOrder, Order, OrderRequest},
     },
 };
@@ -81,7 +85,7 @@ pub struct PlaceMassOrderPayload {
     /// Null when nothing was placed.
     pub mass_order: Option<MassOrder>,
     pub placed_count: i32,
-    pub total_charge: crate::graphql::scalars::Rupiah,
+    pub total_charge: Rupiah,
     /// Every rejected line, with its number; rejected lines are never charged.
     pub errors: Vec<MassOrderLineError>,
 }
@@ -114,13 +118,11 @@ pub struct StockUploadPayload {
 
 const MAX_MASS_ORDER_BYTES: u64 = 4 * 1024 * 1024;
 
-#[Object]
-impl OrderMutation {
-    /// Places an order and debits its charge, all or nothing.
-    #[graphql(guard = "RoleGuard::User")]
-    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
-        let user = current_user(ctx)?;
-        let order = OrderInput {
+impl TryFrom<PlaceOrderInput> for OrderInput {
+    type Error = ApiError;
+
+    fn try_from(input: PlaceOrderInput) -> ApiResult<Self> {
+        Ok(OrderInput {
             service_id: parse_id("serviceId", &input.service_id)?,
             link: input.link,
             quantity: input.quantity,
@@ -137,30 +139,23 @@ impl OrderMutation {
                 interval: input.interval,
             },
             idempotency_key: input.idempotency_key,
-        };
-        let mut conn = conn(ctx).await?;
-        Ok(Order(
-            orders::place_order(&mut conn, &state(ctx).caches, &user.user, order).await?,
-        ))
+        })
     }
+}
 
-    /// Places many orders from one text: `service_id|link|quantity` lines or CSV with a header (or an uploaded file). Every line is checked and reported by line number; the total is debited once.
-    #[graphql(guard = "RoleGuard::User")]
-    async fn place_mass_order(
-        &self,
-        ctx: &Context<'_>,
-        input: PlaceMassOrderInput,
-    ) -> ApiResult<PlaceMassOrderPayload> {
-        let user = current_user(ctx)?;
-        let text = match (input.text, input.file) {
-            (Some(text), None) => text,
+impl PlaceMassOrderInput {
+    /// The order lines: the text, or the uploaded file read as UTF-8 up to
+    /// `MAX_MASS_ORDER_BYTES` (a larger file is refused, never cut short).
+    fn lines(&mut self, ctx: &Context<'_>) -> ApiResult<String> {
+        match (self.text.take(), &self.file) {
+            (Some(text), None) => Ok(text),
             (None, Some(file)) => {
                 let upload = file
                     .value(ctx)
                     .map_err(|_| AppError::validation("file", "the upload is missing"))?;
                 let mut text = String::new();
                 // One byte past the limit tells a file that is too large from one
-                // that fits exactly; a large file is refused, never cut short.
+                // that fits exactly.
                 upload
                     .into_read()
                     .take(MAX_MASS_ORDER_BYTES + 1)
@@ -173,16 +168,18 @@ impl OrderMutation {
                     )
                     .into());
                 }
-                text
+                Ok(text)
             }
-            _ => return Err(AppError::validation("text", "give either text or file").into()),
-        };
-        let mut conn = conn(ctx).await?;
-        let outcome =
-            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing).await?;
-        Ok(PlaceMassOrderPayload {
+            _ => Err(AppError::validation("text", "give either text or file").into()),
+        }
+    }
+}
+
+impl From<MassOrderOutcome> for PlaceMassOrderPayload {
+    fn from(outcome: MassOrderOutcome) -> Self {
+        PlaceMassOrderPayload {
             placed_count: outcome.placed as i32,
-            total_charge: crate::graphql::scalars::Rupiah(outcome.total_charge),
+            total_charge: Rupiah(outcome.total_charge),
             mass_order: outcome.mass_order.map(MassOrder),
             errors: outcome
                 .errors
@@ -193,7 +190,36 @@ impl OrderMutation {
                     message: e.message,
                 })
                 .collect(),
-        })
+        }
+    }
+}
+
+#[Object]
+impl OrderMutation {
+    /// Places an order and debits its charge, all or nothing.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+        let user = current_user(ctx)?;
+        let order = OrderInput::try_from(input)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Order(
+            orders::place_order(&mut conn, &state(ctx).caches, &user.user, order).await?,
+        ))
+    }
+
+    /// Places many orders from one text: `service_id|link|quantity` lines or CSV with a header (or an uploaded file). Every line is checked and reported by line number; the total is debited once.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn place_mass_order(
+        &self,
+        ctx: &Context<'_>,
+        mut input: PlaceMassOrderInput,
+    ) -> ApiResult<PlaceMassOrderPayload> {
+        let user = current_user(ctx)?;
+        let text = input.lines(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let outcome =
+            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing).await?;
+        Ok(outcome.into())
     }
 
     /// Cancels a pending order at once (full refund), or asks the provider to cancel
@@ -236,27 +262,28 @@ impl OrderMutation {
         ctx: &Context<'_>,
         input: AdminUpdateOrderStatusInput,
     ) -> ApiResult<Order> {
-        let actor = current_user(ctx)?.id();
         let order_id = parse_id("orderId", &input.order_id)?;
-        let mut conn = conn(ctx).await?;
-        let order = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::Order, order_id).await?;
-                let order = orders::admin_set_status(
-                    conn,
-                    actor,
-                    order_id,
-                    input.status,
-                    input.start_count,
-                    input.remains,
-                    &input.note,
-                )
-                .await?;
-                change
-                    .finish(conn, actor, "order.set_status", Some(&input.note))
-                    .await?;
-                Ok::<_, AppError>(order)
-            })
+        let write = admin_write(ctx, "order.set_status")?.because(&input.note);
+        let (status, start_count, remains) = (input.status, input.start_count, input.remains);
+        let order = write
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Order,
+                order_id,
+                async |conn| {
+                    let (admin, note) = (write.admin_id, &input.note);
+                    orders::admin_set_status(
+                        conn,
+                        admin,
+                        order_id,
+                        status,
+                        start_count,
+                        remains,
+                        note,
+                    )
+                    .await
+                },
+            )
             .await?;
         Ok(Order(order))
     }
@@ -269,23 +296,15 @@ impl OrderMutation {
         service_id: ID,
         items: String,
     ) -> ApiResult<StockUploadPayload> {
-        let admin = current_user(ctx)?.id();
         let service_id = parse_id("serviceId", &service_id)?;
-        let mut conn = conn(ctx).await?;
         let secrets = &state(ctx).secrets;
-        let result = conn
-            .transaction(async |conn| {
+        let mut conn = conn(ctx).await?;
+        let result = admin_write(ctx, "stock.upload")?
+            .bulk(&mut conn, Subject::Service.as_str(), async |conn| {
                 let result = stock::upload(conn, secrets, service_id, &items).await?;
                 // Counts only: stock items are secrets (account credentials).
-                let entry = AuditEntry {
-                    action: "stock.upload",
-                    subject_type: Subject::Service.as_str(),
-                    subject_id: Some(service_id),
-                    after: Some(json!({ "added": result.added, "duplicates": result.duplicates })),
-                    ..Default::default()
-                };
-                audit::record(conn, admin, entry).await?;
-                Ok::<_, AppError>(result)
+                let counts = json!({ "added": result.added, "duplicates": result.duplicates });
+                Ok((result, Summary::of(service_id, counts)))
             })
             .await?;
         let (unsold, _) = stock::counts(&mut conn, service_id).await?;
@@ -305,26 +324,17 @@ impl OrderMutation {
         item_ids: Vec<ID>,
     ) -> ApiResult<i64> {
         let service_id = parse_id("serviceId", &service_id)?;
-        let ids = item_ids
-            .iter()
-            .map(|id| parse_id("itemIds", id))
-            .collect::<ApiResult<Vec<_>>>()?;
-        let admin = current_user(ctx)?.id();
-        let mut conn = conn(ctx).await?;
-        let removed = conn
-            .transaction(async |conn| {
-                let removed = stock::remove_unsold(conn, service_id, &ids).await?;
-                let entry = AuditEntry {
-                    action: "stock.remove",
-                    subject_type: Subject::Service.as_str(),
-                    subject_id: Some(service_id),
-                    after: Some(json!({ "itemIds": ids, "removed": removed })),
-                    ..Default::default()
-                };
-                audit::record(conn, admin, entry).await?;
-                Ok::<_, AppError>(removed)
-            })
-            .await?;
-        Ok(removed)
+        let ids = parse_ids("itemIds", &item_ids)?;
+        Ok(admin_write(ctx, "stock.remove")?
+            .bulk(
+                &mut *conn(ctx).await?,
+                Subject::Service.as_str(),
+                async |conn| {
+                    let removed = stock::remove_unsold(conn, service_id, &ids).await?;
+                    let summary = json!({ "itemIds": ids, "removed": removed });
+                    Ok((removed, Summary::of(service_id, summary)))
+                },
+            )
+            .await?)
     }
 }

@@ -1,17 +1,13 @@
 //! Wallet mutations: a customer's deposit, an admin's balance adjustment.
 
 use async_graphql::{Context, Object};
-use diesel_async::AsyncConnection;
 
 use crate::{
     db::enums::PaymentGateway,
-    domain::{
-        audit::{Change, Subject},
-        deposits, wallet,
-    },
+    domain::{audit::Subject, deposits, wallet},
     error::AppError,
     graphql::{
-        conn, current_user,
+        admin_write, conn, current_user,
         error::{ApiError, ApiResult},
         guards::RoleGuard,
         parse_id,
@@ -66,19 +62,16 @@ impl WalletMutation {
         ctx: &Context<'_>,
         input: AdjustBalanceInput,
     ) -> ApiResult<LedgerEntry> {
-        let actor = current_user(ctx)?.id();
         let user_id = parse_id("userId", &input.user_id)?;
-        let mut conn = conn(ctx).await?;
-        let entry = conn
-            .transaction(async |conn| {
-                let change = Change::begin(conn, Subject::User, user_id).await?;
-                let entry =
-                    wallet::adjust(conn, actor, user_id, input.amount.0, &input.reason).await?;
-                change
-                    .finish(conn, actor, "user.adjust_balance", Some(&input.reason))
-                    .await?;
-                Ok::<_, AppError>(entry)
-            })
+        let (amount, reason) = (input.amount.0, input.reason);
+        let write = admin_write(ctx, "user.adjust_balance")?.because(&reason);
+        let entry = write
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::User,
+                user_id,
+                async |conn| wallet::adjust(conn, write.admin_id, user_id, amount, &reason).await,
+            )
             .await?;
         Ok(LedgerEntry(entry))
     }

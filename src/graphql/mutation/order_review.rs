@@ -1,0 +1,39 @@
+//! Admin settlement of an order waiting for review (NEEDS_REVIEW).
+
+use async_graphql::{Context, ID, Object};
+
+use crate::{
+    domain::{audit::Subject, fulfillment},
+    graphql::{
+        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, types::orders::Order,
+    },
+};
+
+#[derive(Default)]
+pub struct OrderReviewMutation;
+
+#[Object]
+impl OrderReviewMutation {
+    /// Settles an order in NEEDS_REVIEW after checking the provider: give the
+    /// provider's order id if it has the order (it is synced from then on), or leave
+    /// it out to send the order again.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_resolve_order_review(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        provider_order_id: Option<String>,
+    ) -> ApiResult<Order> {
+        let order_id = parse_id("orderId", &order_id)?;
+        let provider_order_id = provider_order_id.as_deref();
+        let order = admin_write(ctx, "order.resolve_review")?
+            .change(
+                &mut *conn(ctx).await?,
+                Subject::Order,
+                order_id,
+                async |conn| fulfillment::resolve_review(conn, order_id, provider_order_id).await,
+            )
+            .await?;
+        Ok(Order(order))
+    }
+}
