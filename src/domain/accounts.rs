@@ -12,6 +12,7 @@ use crate::{
         schema::users,
         users::{NewUser, UserRow, UserSettingsChangeset},
     },
+    domain::text::check_reason,
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -278,13 +279,8 @@ pub async fn set_banned(
             "admins cannot ban themselves",
         ));
     }
-    let reason = ban_reason.map(str::trim);
-    if reason.is_some_and(|r| r.is_empty() || r.chars().count() > 500) {
-        return Err(AppError::validation(
-            "reason",
-            "reason must be 1 to 500 characters",
-        ));
-    }
+    let reason = ban_reason.map(check_reason).transpose()?;
+    let reason = reason.as_deref();
     conn.transaction(async |conn| {
         let user = diesel::update(users::table.find(user_id))
             .set((

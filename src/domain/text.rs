@@ -15,6 +15,26 @@ pub fn check_line(field: &str, value: &str, max: usize, required: bool) -> AppRe
     bounded(field, value, max, required, false)
 }
 
+/// Longest text search accepted anywhere (tickets, the FAQ).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Longest reason an admin gives for a money or account action.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A search argument: one line, at most [`MAX_SEARCH_CHARS`]; `None` when
+/// absent or blank. VALIDATION on `search`.
+pub fn check_search(search: Option<&str>) -> AppResult<Option<String>> {
+    let search = search.map(|text| check_line("search", text, MAX_SEARCH_CHARS, false));
+    Ok(search.transpose()?.filter(|text| !text.is_empty()))
+}
+
+/// The reason an admin must give (a refund, a balance adjustment, a ban, a
+/// deposit's resolution): required, at most [`MAX_REASON_CHARS`]. VALIDATION
+/// on `reason`.
+pub fn check_reason(reason: &str) -> AppResult<String> {
+    check_text("reason", reason, MAX_REASON_CHARS, true)
+}
+
 fn bounded(
     field: &str,
     value: &str,
@@ -58,5 +78,18 @@ mod tests {
         assert_eq!(check_text("name", "   ", 10, false).unwrap(), "");
         assert!(check_text("name", "ééééé", 4, false).is_err());
         assert_eq!(check_text("name", "éééé", 4, false).unwrap(), "éééé");
+    }
+
+    #[test]
+    fn searches_and_reasons_share_one_rule() {
+        assert_eq!(check_search(Some("  ")).unwrap(), None);
+        assert_eq!(
+            check_search(Some(" refill ")).unwrap().as_deref(),
+            Some("refill")
+        );
+        assert!(check_search(Some(&"x".repeat(MAX_SEARCH_CHARS + 1))).is_err());
+        assert!(check_reason(" ").is_err());
+        assert!(check_reason(&"x".repeat(MAX_REASON_CHARS + 1)).is_err());
+        assert_eq!(check_reason(" late delivery ").unwrap(), "late delivery");
     }
 }

@@ -13,6 +13,7 @@ use crate::{
         ledger::{LedgerEntryRow, NewLedgerEntry},
         schema::{ledger_entries, users},
     },
+    domain::text::check_reason,
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -247,22 +248,14 @@ pub async fn adjust(
     amount: i64,
     reason: &str,
 ) -> AppResult<LedgerEntryRow> {
-    let reason = reason.trim();
     if amount == 0 || amount.unsigned_abs() > MAX_ADJUSTMENT as u64 {
         return Err(AppError::validation(
             "amount",
             format!("an adjustment is between 1 and {MAX_ADJUSTMENT} rupiah either way"),
         ));
     }
-    if reason.is_empty() {
-        return Err(AppError::validation("reason", "a reason is required"));
-    }
-    if reason.chars().count() > 500 {
-        return Err(AppError::validation(
-            "reason",
-            "the reason is too long (500 characters at most)",
-        ));
-    }
+    let reason = check_reason(reason)?;
+    let reason = reason.as_str();
     let reference = LedgerRef {
         actor_id: Some(actor_id),
         note: reason.to_string(),

@@ -182,6 +182,11 @@ pub fn check_date(
     }
 }
 
+/// Parses an optional `ID` argument naming a row.
+pub fn parse_opt_id(field: &str, id: Option<&async_graphql::ID>) -> ApiResult<Option<i64>> {
+    id.map(|id| parse_id(field, id)).transpose()
+}
+
 /// Parses a list of `ID`s naming rows; the first bad one is VALIDATION on `field`.
 pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> ApiResult<Vec<i64>> {
     ids.iter().map(|id| parse_id(field, id)).collect()

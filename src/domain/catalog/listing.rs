@@ -14,11 +14,63 @@ use crate::{
     db::{
         PgPool,
         categories::CategoryRow,
-        pagination::OffsetPage,
+        pagination::{OffsetPage, Paginated},
         services::{ServiceFilter, ServiceRow},
     },
     error::AppResult,
 };
+
+/// A page of the catalogue as `filter` asks: the storefront's (active services
+/// only) from the cache with its categories, an admin's `include_inactive`
+/// listing read directly, its categories left to the caller's loaders.
+pub enum ServicesPage {
+    Storefront(Arc<CatalogPage>),
+    Admin(Paginated<ServiceRow>),
+}
+
+impl ServicesPage {
+    pub fn services(&self) -> &Paginated<ServiceRow> {
+        match self {
+            ServicesPage::Storefront(page) => &page.services,
+            ServicesPage::Admin(services) => services,
+        }
+    }
+
+    /// The page's services, owned (a cached page is copied).
+    pub fn into_services(self) -> Paginated<ServiceRow> {
+        match self {
+            ServicesPage::Storefront(page) => page.services.clone(),
+            ServicesPage::Admin(services) => services,
+        }
+    }
+
+    /// The categories of the page's services, when the page came with them.
+    pub fn categories(&self) -> Option<&[CategoryRow]> {
+        match self {
+            ServicesPage::Storefront(page) => Some(&page.categories),
+            ServicesPage::Admin(_) => None,
+        }
+    }
+}
+
+/// The catalogue page `filter` asks for (see [`ServicesPage`]); the caller
+/// decides whether `include_inactive` is allowed.
+pub async fn services_page(
+    caches: &Caches,
+    pool: &PgPool,
+    filter: &ServiceFilter,
+    page: OffsetPage,
+) -> AppResult<ServicesPage> {
+    if filter.include_inactive {
+        let mut conn = pool.get().await?;
+        return Ok(ServicesPage::Admin(
+            ServiceRow::list(&mut conn, filter, page).await?,
+        ));
+    }
+    Ok(ServicesPage::Storefront(
+        public_page(caches, pool, filter, page).await?,
+    ))
+}
 
 /// A page of active services in active categories (`filter.include_inactive`
 /// is ignored: admins' listings with inactive services are read directly).

@@ -1,6 +1,6 @@
 //! Content and SEO: pages and blog posts (`pages_posts`), their Markdown rendered
 //! to sanitized HTML (`markdown`), slugs and the redirects old slugs leave
-//! (`slugs`), SEO meta with its defaults and the public path of every subject
+//! (`slugs`), where an old slug leads as the asker may see it (`redirects`), SEO meta with its defaults and the public path of every subject
 //! (`seo`), the site settings (`site`), announcements for signed-in users
 //! (`announcements`), the newsletter's double opt-in (`newsletter`) and the
 //! keyword health check (`keywords`). Reads of the tables live in
@@ -12,6 +12,7 @@ pub mod keywords;
 pub mod markdown;
 pub mod newsletter;
 pub mod pages_posts;
+pub mod redirects;
 pub mod seo;
 pub mod site;
 pub mod sitemap;

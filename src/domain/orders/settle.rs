@@ -17,6 +17,7 @@ use crate::{
         orders::OrderRow,
         schema::orders,
     },
+    domain::text::check_reason,
     domain::wallet::{self, LedgerRef},
     error::{AppError, AppResult},
 };
@@ -118,9 +119,6 @@ pub enum ManualRefund {
     Amount(i64),
 }
 
-/// The longest reason for a manual refund.
-const MAX_REASON_CHARS: usize = 500;
-
 /// An admin gives money back for an order, in full or in part, once per order and
 /// never more than the charge less what was refunded already. The order keeps its
 /// status; its history gets a row and the customer an event. Concurrent calls
@@ -133,16 +131,8 @@ pub async fn admin_refund(
     refund: ManualRefund,
     reason: &str,
 ) -> AppResult<OrderRow> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::validation("reason", "a reason is required"));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::validation(
-            "reason",
-            format!("the reason is too long ({MAX_REASON_CHARS} characters at most)"),
-        ));
-    }
+    let reason = check_reason(reason)?;
+    let reason = reason.as_str();
     if let ManualRefund::Amount(amount) = refund
         && amount <= 0
     {

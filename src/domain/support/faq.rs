@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::domain::text::{check_line, check_text};
+use crate::domain::text::{check_line, check_search, check_text};
 use crate::{
     db::faq::{FaqChangeset, FaqRow, NewFaq},
     domain::audit::{self, AuditEntry, Subject},
@@ -16,7 +16,6 @@ use crate::{
 pub const MAX_QUESTION_CHARS: usize = 300;
 pub const MAX_ANSWER_CHARS: usize = 5000;
 pub const MAX_CATEGORY_CHARS: usize = 100;
-pub const MAX_SEARCH_CHARS: usize = 200;
 
 /// An entry as an admin writes it.
 #[derive(Debug, Clone, Default)]
@@ -198,15 +197,9 @@ pub async fn published(
     category: Option<&str>,
 ) -> AppResult<Vec<FaqRow>> {
     let language = language.map(check_language).transpose()?;
-    match search.map(str::trim).filter(|s| !s.is_empty()) {
+    match check_search(search)? {
         Some(text) => {
-            if text.chars().count() > MAX_SEARCH_CHARS {
-                return Err(AppError::validation(
-                    "search",
-                    format!("search must be at most {MAX_SEARCH_CHARS} characters"),
-                ));
-            }
-            let rows = FaqRow::search_text(conn, text, language.as_deref(), 50).await?;
+            let rows = FaqRow::search_text(conn, &text, language.as_deref(), 50).await?;
             Ok(rows
                 .into_iter()
                 .filter(|row| category.is_none_or(|c| row.category == c))

@@ -14,13 +14,15 @@ use std::collections::BTreeSet;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::bot;
-use crate::domain::text::{check_line, check_text};
+use crate::domain::text::{check_line, check_search, check_text};
 use crate::{
     db::{
         enums::{Role, TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
         orders::OrderRow,
+        pagination::{OffsetPage, Paginated},
         tickets::{
-            self, NewTicket, NewTicketMessage, TicketChangeset, TicketMessageRow, TicketRow,
+            self, NewTicket, NewTicketMessage, TicketChangeset, TicketFilter, TicketMessageRow,
+            TicketRow,
         },
         users::UserRow,
     },
@@ -55,6 +57,18 @@ pub struct TicketChange {
 
 /// Opens a ticket for `user`. Orders must be the customer's own (someone else's
 /// is NOT_FOUND, as if it did not exist).
+/// Tickets for staff as `TicketRow::list_for_staff` orders them, the search
+/// bounded by the one rule for searches.
+pub async fn list_for_staff(
+    conn: &mut AsyncPgConnection,
+    mut filter: TicketFilter,
+    unanswered_first: bool,
+    page: OffsetPage,
+) -> AppResult<Paginated<TicketRow>> {
+    filter.text = check_search(filter.text.as_deref())?;
+    Ok(TicketRow::list_for_staff(conn, &filter, unanswered_first, page).await?)
+}
+
 pub async fn open(
     conn: &mut AsyncPgConnection,
     user: &UserRow,

@@ -16,7 +16,7 @@ use crate::{
         ClientAddress, conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
-        parse_id, state,
+        parse_id, parse_opt_id, state,
         types::support::{ContactMessage, FaqEntry, Ticket, TicketPayload},
     },
 };
@@ -172,10 +172,7 @@ impl SupportMutation {
         ticket_id: ID,
         assignee_id: Option<ID>,
     ) -> ApiResult<Ticket> {
-        let assignee = assignee_id
-            .as_ref()
-            .map(|id| parse_id("assigneeId", id))
-            .transpose()?;
+        let assignee = parse_opt_id("assigneeId", assignee_id.as_ref())?;
         let update = StaffUpdate {
             assignee_id: Some(assignee),
             ..Default::default()

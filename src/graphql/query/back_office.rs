@@ -15,7 +15,7 @@ use crate::{
         guards::RoleGuard,
         loaders::UserId,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        parse_id, prefetch, state,
+        parse_opt_id, prefetch, state,
         types::back_office::{AuditLogEntry, Dashboard, ReportGroupingInput, ReportLine},
     },
 };
@@ -49,29 +49,17 @@ impl BackOfficeQuery {
     ) -> ApiResult<Page<AuditLogEntry>> {
         let page = keyset_args(first, after.as_deref())?;
         let filter = AuditLogFilter {
-            admin_id: admin_id
-                .as_ref()
-                .map(|id| parse_id("adminId", id))
-                .transpose()?,
+            admin_id: parse_opt_id("adminId", admin_id.as_ref())?,
             action,
             subject_type,
-            subject_id: subject_id
-                .as_ref()
-                .map(|id| parse_id("subjectId", id))
-                .transpose()?,
+            subject_id: parse_opt_id("subjectId", subject_id.as_ref())?,
             from: check_date("from", from)?,
             to: check_date("to", to)?,
         };
-        let mut conn = conn(ctx).await?;
-        let rows = audit::list(&mut conn, &filter, page).await?;
-        drop(conn);
-        if ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("admin")
-            .exists()
-        {
+        // The connection goes back to the pool before the admins are loaded.
+        let rows = audit::list(&mut *conn(ctx).await?, &filter, page).await?;
+        let admin = ctx.look_ahead().field("edges").field("node").field("admin");
+        if admin.exists() {
             prefetch(ctx, rows.rows.iter().map(|r| UserId(r.admin_id))).await?;
         }
         Ok(keyset_connection(rows, |r| r.id, AuditLogEntry))

@@ -1,18 +1,18 @@
+//! The public catalogue: categories, the services page (the storefront's from
+//! the cache), one service.
+
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::{
-        enums::Platform,
-        services::{ServiceFilter, ServiceRow},
-    },
-    domain::catalog,
+    db::{enums::Platform, services::ServiceFilter},
+    domain::catalog::{self, listing::ServicesPage},
     graphql::{
         conn,
         error::ApiResult,
         loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         lookup,
         pagination::{Page, list_complexity, offset_args, offset_connection},
-        parse_id, prefetch, state,
+        parse_id, parse_opt_id, prefetch, state,
         types::catalog::{Service, ServiceCategory},
         viewer,
     },
@@ -20,6 +20,31 @@ use crate::{
 
 #[derive(Default)]
 pub struct CatalogQuery;
+
+/// Loads what the query selects of a services page's relations in one go: the
+/// categories (fed from a cached page, else one statement) and, for admins, the
+/// providers.
+async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> ApiResult<()> {
+    let rows = &found.services().rows;
+    let node = ctx.look_ahead().field("edges").field("node");
+    if node.field("category").exists() {
+        match found.categories() {
+            Some(categories) => {
+                let categories = categories.iter().map(|c| (CategoryId(c.id), c.clone()));
+                ctx.data_unchecked::<Loaders>().feed_many(categories).await;
+            }
+            None => prefetch(ctx, rows.iter().map(|s| CategoryId(s.category_id))).await?,
+        }
+    }
+    if node.field("provider").exists() && viewer(ctx).is_admin() {
+        prefetch(
+            ctx,
+            rows.iter().filter_map(|s| s.provider_id.map(ProviderId)),
+        )
+        .await?;
+    }
+    Ok(())
+}
 
 #[Object]
 impl CatalogQuery {
@@ -54,44 +79,15 @@ impl CatalogQuery {
     ) -> ApiResult<Page<Service>> {
         let page = offset_args(first, after.as_deref())?;
         let filter = ServiceFilter {
-            category_id: category_id
-                .as_ref()
-                .map(|id| parse_id("categoryId", id))
-                .transpose()?,
+            category_id: parse_opt_id("categoryId", category_id.as_ref())?,
             platform,
             search,
             include_inactive: include_inactive && viewer(ctx).is_admin(),
         };
-        let node = ctx.look_ahead().field("edges").field("node");
-        let rows = if filter.include_inactive {
-            let rows = ServiceRow::list(&mut *conn(ctx).await?, &filter, page).await?;
-            if node.field("category").exists() {
-                prefetch(ctx, rows.rows.iter().map(|s| CategoryId(s.category_id))).await?;
-            }
-            rows
-        } else {
-            // The storefront's page: from the cache, categories included.
-            let cached =
-                catalog::listing::public_page(&state(ctx).caches, &state(ctx).pool, &filter, page)
-                    .await?;
-            if node.field("category").exists() {
-                let categories = cached.categories.iter();
-                ctx.data_unchecked::<Loaders>()
-                    .feed_many(categories.map(|c| (CategoryId(c.id), c.clone())))
-                    .await;
-            }
-            cached.services.clone()
-        };
-        if node.field("provider").exists() && viewer(ctx).is_admin() {
-            prefetch(
-                ctx,
-                rows.rows
-                    .iter()
-                    .filter_map(|s| s.provider_id.map(ProviderId)),
-            )
-            .await?;
-        }
-        Ok(offset_connection(rows, Service))
+        let app = state(ctx);
+        let found = catalog::listing::services_page(&app.caches, &app.pool, &filter, page).await?;
+        prefetch_relations(ctx, &found).await?;
+        Ok(offset_connection(found.into_services(), Service))
     }
 
     /// One service; inactive ones only for admins.

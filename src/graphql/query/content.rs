@@ -12,7 +12,7 @@ use crate::{
         newsletter_subscribers::SubscriberRow,
         services::ServiceRow,
     },
-    domain::content::{announcements, keywords, newsletter, pages_posts, seo, slugs},
+    domain::content::{announcements, keywords, newsletter, pages_posts, redirects},
     graphql::{
         conn, current_user,
         error::ApiResult,
@@ -154,43 +154,13 @@ impl ContentQuery {
     ) -> ApiResult<Option<SlugRedirect>> {
         let slug = slug_argument(&slug)?;
         let admin = viewer(ctx).is_admin();
-        let mut conn = conn(ctx).await?;
-        let Some((id, current)) = slugs::redirect_target(&mut conn, subject_type, slug).await?
-        else {
-            return Ok(None);
-        };
-        let path = match subject_type {
-            SeoSubject::Page | SeoSubject::Post => {
-                let kind = if subject_type == SeoSubject::Page {
-                    ContentKind::Page
-                } else {
-                    ContentKind::Post
-                };
-                match pages_posts::by_slug(&mut conn, kind, &current, admin).await? {
-                    Some(row) => seo::content_path(row.kind, row.language, &row.slug),
-                    None => return Ok(None),
-                }
-            }
-            SeoSubject::Category => {
-                match CategoryRow::find_active_by_slug(&mut conn, &current).await? {
-                    Some(_) => seo::category_path(&current),
-                    None if admin => seo::category_path(&current),
-                    None => return Ok(None),
-                }
-            }
-            SeoSubject::Service => {
-                match ServiceRow::find_active_by_slug(&mut conn, &current).await? {
-                    Some(_) => seo::service_path(&current),
-                    None if admin => seo::service_path(&current),
-                    None => return Ok(None),
-                }
-            }
-        };
-        Ok(Some(SlugRedirect {
+        let found =
+            redirects::visible_redirect(&mut *conn(ctx).await?, subject_type, slug, admin).await?;
+        Ok(found.map(|redirect| SlugRedirect {
             subject_type,
-            id: id.into(),
-            slug: current,
-            path,
+            id: redirect.id.into(),
+            slug: redirect.slug,
+            path: redirect.path,
         }))
     }
 

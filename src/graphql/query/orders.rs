@@ -14,7 +14,7 @@ use crate::{
         loaders::{OrderId, ServiceId},
         lookup,
         pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
-        parse_id, prefetch,
+        parse_id, parse_opt_id, prefetch,
         types::orders::{MassOrder, Order},
     },
 };
@@ -67,14 +67,8 @@ impl OrderQuery {
         let filter = OrderFilter {
             user_id: Some(current_user(ctx)?.id()),
             status,
-            service_id: service_id
-                .as_ref()
-                .map(|id| parse_id("serviceId", id))
-                .transpose()?,
-            mass_order_id: mass_order_id
-                .as_ref()
-                .map(|id| parse_id("massOrderId", id))
-                .transpose()?,
+            service_id: parse_opt_id("serviceId", service_id.as_ref())?,
+            mass_order_id: parse_opt_id("massOrderId", mass_order_id.as_ref())?,
             from: check_date("from", from)?,
             to: check_date("to", to)?,
             link_search: search,
@@ -133,15 +127,9 @@ impl OrderQuery {
         search: Option<String>,
     ) -> ApiResult<Page<Order>> {
         let filter = OrderFilter {
-            user_id: user_id
-                .as_ref()
-                .map(|id| parse_id("userId", id))
-                .transpose()?,
+            user_id: parse_opt_id("userId", user_id.as_ref())?,
             status,
-            service_id: service_id
-                .as_ref()
-                .map(|id| parse_id("serviceId", id))
-                .transpose()?,
+            service_id: parse_opt_id("serviceId", service_id.as_ref())?,
             mass_order_id: None,
             from: check_date("from", from)?,
             to: check_date("to", to)?,

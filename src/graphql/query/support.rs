@@ -19,13 +19,10 @@ use crate::{
         pagination::{
             Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
         },
-        parse_id,
+        parse_id, parse_opt_id,
         types::support::{ContactMessage, FaqEntry, Ticket, TicketCounts, prefetch_page},
     },
 };
-
-/// Longest accepted text search over tickets.
-const MAX_SEARCH_CHARS: usize = 200;
 
 #[derive(Default)]
 pub struct SupportQuery;
@@ -95,33 +92,16 @@ impl SupportQuery {
         search: Option<String>,
         #[graphql(default = true)] unanswered_first: bool,
     ) -> ApiResult<Page<Ticket>> {
-        if search
-            .as_deref()
-            .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
-        {
-            return Err(AppError::validation(
-                "search",
-                format!("search must be at most {MAX_SEARCH_CHARS} characters"),
-            )
-            .into());
-        }
         let filter = TicketFilter {
-            user_id: user_id
-                .as_ref()
-                .map(|id| parse_id("userId", id))
-                .transpose()?,
+            user_id: parse_opt_id("userId", user_id.as_ref())?,
             status,
             topic,
-            assignee_id: assignee_id
-                .as_ref()
-                .map(|id| parse_id("assigneeId", id))
-                .transpose()?,
+            assignee_id: parse_opt_id("assigneeId", assignee_id.as_ref())?,
             text: search,
         };
         let page = offset_args(first, after.as_deref())?;
-        let rows =
-            TicketRow::list_for_staff(&mut *conn(ctx).await?, &filter, unanswered_first, page)
-                .await?;
+        let mut conn = conn(ctx).await?;
+        let rows = tickets::list_for_staff(&mut conn, filter, unanswered_first, page).await?;
         prefetch_page(ctx, &rows.rows, Visibility::Staff).await?;
         Ok(offset_connection(rows, Ticket::for_staff))
     }

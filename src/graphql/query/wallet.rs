@@ -16,7 +16,7 @@ use crate::{
         error::ApiResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        parse_id,
+        parse_id, parse_opt_id,
         types::wallet::{Deposit, LedgerEntry},
     },
 };
@@ -134,7 +134,7 @@ impl WalletQuery {
         user_id: Option<ID>,
         flagged: Option<bool>,
     ) -> ApiResult<Page<Deposit>> {
-        let user_id = user_id.map(|id| parse_id("userId", &id)).transpose()?;
+        let user_id = parse_opt_id("userId", user_id.as_ref())?;
         let filter = DepositFilter {
             user_id,
             status,

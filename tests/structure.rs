@@ -1,7 +1,9 @@
-//! The layer rule of `docs/ARCHITECTURE.md`, held by the code: every `crate::`
-//! reference in `src/` must go to a module the table's "may use" column allows
-//! for the module it is written in, and the table itself must have no loop. The
-//! table is read from the document, so the document and the code cannot drift.
+//! The structure rules of `docs/ARCHITECTURE.md`, held by the code:
+//! - the layer table: every `crate::` reference in `src/` must go to a module
+//!   the table's "may use" column allows for the module it is written in, and
+//!   the table itself must have no loop. The table is read from the document,
+//!   so the document and the code cannot drift;
+//! - resolvers are thin: no GraphQL resolver is longer than 30 lines.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -185,4 +187,54 @@ fn references_are_read_from_paths_and_groups() {
                   // crate::graphql in a comment\nfn f() { crate::metrics::handle(); }";
     let found: Vec<String> = crate_references(source).into_iter().collect();
     assert_eq!(found, ["app", "db", "error", "metrics"]);
+}
+
+/// The longest a resolver may be, signature included.
+const MAX_RESOLVER_LINES: usize = 30;
+
+#[test]
+fn no_resolver_is_longer_than_30_lines() {
+    let mut files = Vec::new();
+    source_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/graphql"),
+        &mut files,
+    );
+    let mut long = Vec::new();
+    for file in files {
+        let source = fs::read_to_string(&file).expect("a readable source file");
+        let lines: Vec<&str> = source.lines().collect();
+        let mut in_object = false;
+        let mut at = 0;
+        while at < lines.len() {
+            let line = lines[at];
+            if line.starts_with("#[Object") || line.starts_with("#[Subscription") {
+                in_object = true;
+            } else if line.starts_with('}') {
+                in_object = false;
+            }
+            let resolver = line
+                .strip_prefix("    async fn ")
+                .or(line.strip_prefix("    pub async fn "));
+            if let (true, Some(signature)) = (in_object, resolver) {
+                let end = (at..lines.len())
+                    .find(|&end| lines[end].starts_with("    }"))
+                    .unwrap_or(lines.len() - 1);
+                if end + 1 - at > MAX_RESOLVER_LINES {
+                    let name = signature.split(['(', '<']).next().unwrap_or(signature);
+                    long.push(format!(
+                        "{}: {name} ({} lines)",
+                        file.display(),
+                        end + 1 - at
+                    ));
+                }
+                at = end;
+            }
+            at += 1;
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "resolvers longer than {MAX_RESOLVER_LINES} lines:\n{}",
+        long.join("\n")
+    );
 }
