@@ -291,3 +291,42 @@ async fn api_v2_has_a_per_user_ceiling_over_all_keys() {
     }
     assert_eq!(limited, 4, "four calls a minute per user, whichever key");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ticket_alerts_are_one_digest_per_admin_and_tickets_are_limited() {
+    use booster::db::{enums::Role, mail_outbox::MailRow};
+    let app = TestApp::spawn().await;
+    let (first_admin, _) = app.user("admin-one@example.com", Role::Admin).await;
+    let (second_admin, _) = app.user("admin-two@example.com", Role::Admin).await;
+    let (_, noisy) = app.customer("noisy@example.com").await;
+    let open = "mutation($input: OpenTicketInput!) { openTicket(input: $input) { botAnswered } }";
+    let mut limited = 0;
+    for i in 0..12 {
+        let input = json!({ "input": { "subject": format!("Question {i}"), "topic": "OTHER", "message": format!("zqx wvut {i}") } });
+        let answer = app.gql(Some(&noisy), open, input).await;
+        if answer.get("errors").is_some() {
+            assert_eq!(error_code(&answer), "RATE_LIMITED", "{answer}");
+            limited += 1;
+        } else {
+            assert_eq!(answer["data"]["openTicket"]["botAnswered"], false);
+        }
+    }
+    assert_eq!(limited, 2, "ten tickets an hour per user");
+    for admin in [first_admin, second_admin] {
+        let mails = MailRow::of_user(&mut *app.conn().await, admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            mails.len(),
+            1,
+            "one digest, not one mail per alert: {mails:?}"
+        );
+        let digest = &mails[0];
+        assert_eq!(digest.kind, "admin_digest");
+        assert_eq!(digest.text_body.matches("waits for staff").count(), 10);
+        assert!(
+            digest.next_attempt_at > chrono::Utc::now(),
+            "sent when the interval ends"
+        );
+    }
+}

@@ -62,6 +62,8 @@
 //! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
 //! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
 //! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
+//! | `ADMIN_ALERT_DIGEST_SECONDS` | `600` | admin alert mails are gathered into one digest per admin, sent at the end of each such interval (alerts are in the app at once) |
+//! | `TICKETS_PER_USER_PER_HOUR` | `10` | support tickets one user may open per hour (0: unlimited); past it RATE_LIMITED |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -307,6 +309,8 @@ impl Config {
             },
             support: SupportConfig {
                 contact_limit_per_hour: 5,
+                admin_alert_digest: Duration::from_secs(600),
+                tickets_per_user_per_hour: 10,
             },
         }
     }
