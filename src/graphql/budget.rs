@@ -170,7 +170,7 @@ impl Extension for AnswerBudgetExtension {
                 self.exceeded.cancel();
                 return Err(ApiError::from(too_large(self.max_values)).into_server_error());
             }
-            if resolved % YIELD_EVERY == 0 {
+            if resolved.is_multiple_of(YIELD_EVERY) {
                 tokio::task::yield_now().await;
             }
         }
