@@ -35,6 +35,10 @@ pub const TICKET_CHANNEL: &str = "booster_ticket_events";
 /// forgets the user and open WebSockets of that user re-check theirs. Sent by the
 /// database's triggers (`notify_credentials_changed`), whoever made the change.
 pub const CREDENTIALS_CHANNEL: &str = "booster_credentials";
+/// On [`CREDENTIALS_CHANNEL`] and the bus: every user's credentials may have
+/// changed (a `TRUNCATE`, or the LISTEN connection was down and notices were
+/// lost): every cached credential is forgotten and every open socket re-checks.
+pub const EVERY_USER: i64 = 0;
 /// Services, categories or a provider's rate changed: the catalogue caches
 /// empty (trigger `notify_catalog_changed`; no payload).
 pub const CATALOG_CHANNEL: &str = "booster_catalog";
@@ -206,8 +210,10 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus, caches: &Caches) -> an
             .execute(&mut conn)
             .await?;
     }
-    // Every change from now on is heard: the caches may fill.
+    // Every change from now on is heard: the caches may fill. What changed while
+    // no connection listened was not heard: every open socket re-checks.
     caches.resume();
+    let _ = bus.credentials.send(EVERY_USER);
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(first) = notifications.next().await {
         // Everything already received joins this burst, so a mass order's thousands
@@ -241,7 +247,11 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus, caches: &Caches) -> an
             if notification.channel == CREDENTIALS_CHANNEL {
                 // Forgotten before the sockets hear of it, so their re-check reads
                 // the database.
-                caches.user_changed(id);
+                if id == EVERY_USER {
+                    caches.credentials().invalidate_all();
+                } else {
+                    caches.user_changed(id);
+                }
                 let _ = bus.credentials.send(id);
             } else {
                 event_ids.push(id);

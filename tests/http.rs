@@ -110,8 +110,10 @@ async fn health_playground_and_middleware() {
 
     // Large answers are compressed for clients that accept gzip.
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let (_, key) = app.customer("gzip@example.com").await;
     let compressed = raw
         .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&key)
         .header("accept-encoding", "gzip")
         .json(&serde_json::json!({ "query": "{ __schema { types { name fields { name } } } }" }))
         .send()
@@ -333,6 +335,13 @@ async fn anonymous_requests_and_refused_tokens_are_limited_per_client_address() 
     use serde_json::json;
     let query = "{ services(first: 1) { totalCount } }";
     let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 5).await;
+    // A customer whose key this process has cached (the cache fills once the
+    // LISTEN connection is up).
+    let (_, known_key) = app.customer("known@example.com").await;
+    while !app.state.caches.is_live() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.ok(Some(&known_key), query, json!({})).await;
     let mut limited = 0;
     for i in 0..10 {
         // A made-up X-Forwarded-For from an untrusted peer changes nothing.
@@ -362,9 +371,20 @@ async fn anonymous_requests_and_refused_tokens_are_limited_per_client_address() 
         .await
         .unwrap();
     assert_eq!(answer.status(), 429);
-    // A signed-in user has their own limit, untouched by the address's.
-    let (_, key) = app.customer("signed-in@example.com").await;
-    app.ok(Some(&key), query, json!({})).await;
+    // A signed-in user has their own limit, untouched by the address's, once
+    // their credential is known to this process (a token it must look up waits
+    // while the address is over its limit: that lookup is what a guesser costs).
+    app.ok(Some(&known_key), query, json!({})).await;
+    let (_, unknown_key) = app.customer("signed-in@example.com").await;
+    let answer = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&unknown_key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 429);
 
     // Behind a trusted proxy, each forwarded client has its own bucket.
     let app = TestApp::spawn_with(|c| {

@@ -62,6 +62,18 @@ pub async fn authenticate(caches: &Caches, pool: &PgPool, token: &str) -> AppRes
     Ok(auth)
 }
 
+/// Whether `authenticate` would answer `token` from the cache, with no lookup.
+pub fn is_cached(caches: &Caches, token: &str) -> bool {
+    tokens::well_formed(token)
+        && caches
+            .credentials()
+            .get(&tokens::hash(token))
+            .is_some_and(|entry| {
+                entry.expires_at.is_none_or(|at| at > Utc::now())
+                    && entry.last_used_at.is_some_and(|at| !stale(at))
+            })
+}
+
 fn rejected() -> AppError {
     AppError::Unauthenticated("invalid, expired or revoked token".into())
 }

@@ -115,12 +115,21 @@ impl MailConfig {
 pub struct SupportConfig {
     /// Contact form messages one client address may send per hour; 0: unlimited.
     pub contact_limit_per_hour: u32,
+    /// Admin alert mails are gathered into one digest per admin per interval.
+    pub admin_alert_digest: std::time::Duration,
+    /// Tickets one user may open per hour; 0: unlimited.
+    pub tickets_per_user_per_hour: u32,
 }
 
 impl SupportConfig {
     pub fn from_environment() -> anyhow::Result<Self> {
         Ok(SupportConfig {
             contact_limit_per_hour: parse_var("CONTACT_LIMIT_PER_HOUR", 5)?,
+            admin_alert_digest: std::time::Duration::from_secs(parse_var(
+                "ADMIN_ALERT_DIGEST_SECONDS",
+                600,
+            )?),
+            tickets_per_user_per_hour: parse_var("TICKETS_PER_USER_PER_HOUR", 10)?,
         })
     }
 }

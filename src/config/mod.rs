@@ -15,6 +15,11 @@
 //! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
 //! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |
+//! | `GRAPHQL_ANONYMOUS_INTROSPECTION` | `false` | whether anonymous callers may use introspection (`__schema`, `__type`); signed-in callers always may, once per document |
+//! | `GRAPHQL_MAX_ANSWER_VALUES` | `200000` | values (fields and list items) one query or mutation may resolve; past it QUERY_TOO_COMPLEX (0: unlimited) |
+//! | `UPLOAD_MAX_FILES` | `1` | file parts one multipart GraphQL request may carry; uploads are refused before any is read from anonymous callers and for operations that take none |
+//! | `UPLOAD_MAX_BYTES` | `4194304` | bytes one uploaded file may hold |
+//! | `API_V2_USER_RATE_LIMIT_PER_MINUTE` | `1200` | `/api/v2` calls per user per minute over all their keys (0: unlimited) |
 //! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
 //! | `MIDTRANS_SERVER_KEY` | unset | Midtrans server key; Midtrans deposits are refused while unset |
 //! | `MIDTRANS_SNAP_URL` | `https://app.sandbox.midtrans.com` | Snap base URL (`https://app.midtrans.com` in production) |
@@ -57,6 +62,8 @@
 //! | `MAIL_LEASE_SECONDS` | `300` | how long a claimed mail is left to its worker before another may retry it (longer than a batch of sends) |
 //! | `SMTP_TIMEOUT_SECONDS` | `20` | timeout of one SMTP conversation |
 //! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
+//! | `ADMIN_ALERT_DIGEST_SECONDS` | `600` | admin alert mails are gathered into one digest per admin, sent at the end of each such interval (alerts are in the app at once) |
+//! | `TICKETS_PER_USER_PER_HOUR` | `10` | support tickets one user may open per hour (0: unlimited); past it RATE_LIMITED |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
@@ -221,10 +228,15 @@ impl Config {
                 graphql_max_depth: 15,
                 graphql_max_complexity: 20_000,
                 graphql_query_timeout: Duration::from_secs(10),
+                graphql_anonymous_introspection: false,
+                graphql_max_answer_values: 200_000,
+                upload_max_files: 1,
+                upload_max_bytes: 4 * 1024 * 1024,
                 graphiql_assets_dir: "assets/vendor/graphiql".into(),
                 rate_limit_per_minute: 1200,
                 anonymous_rate_limit_per_minute: 600,
                 api_v2_rate_limit_per_minute: 600,
+                api_v2_user_rate_limit_per_minute: 1200,
                 trusted_proxies: Vec::new(),
                 shutdown_grace: Duration::from_secs(30),
                 max_connections: 10_000,
@@ -297,6 +309,8 @@ impl Config {
             },
             support: SupportConfig {
                 contact_limit_per_hour: 5,
+                admin_alert_digest: Duration::from_secs(600),
+                tickets_per_user_per_hour: 10,
             },
         }
     }

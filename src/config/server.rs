@@ -30,6 +30,14 @@ pub struct ServerConfig {
     pub graphql_max_complexity: usize,
     /// How long a query (not a mutation) may run before its work is cancelled.
     pub graphql_query_timeout: Duration,
+    /// Whether anonymous callers may use introspection (`__schema`, `__type`).
+    pub graphql_anonymous_introspection: bool,
+    /// Values (fields and list items) one query or mutation may resolve.
+    pub graphql_max_answer_values: usize,
+    /// File parts one multipart GraphQL request may carry (signed-in callers only).
+    pub upload_max_files: usize,
+    /// Bytes one uploaded file may hold.
+    pub upload_max_bytes: usize,
     pub graphiql_assets_dir: std::path::PathBuf,
     /// GraphQL requests one signed-in user may make per minute (bursts up to the
     /// same number); 0 disables the limit.
@@ -40,6 +48,9 @@ pub struct ServerConfig {
     /// `/api/v2` requests one API key may make per minute (a `status` of 100 ids
     /// counts once); 0 disables the limit.
     pub api_v2_rate_limit_per_minute: u32,
+    /// `/api/v2` requests one user may make per minute over all their keys; 0
+    /// disables the limit.
+    pub api_v2_user_rate_limit_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` names the client; from anyone else the
     /// header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -82,10 +93,18 @@ impl ServerConfig {
                 "GRAPHQL_QUERY_TIMEOUT_MS",
                 10_000,
             )?),
+            graphql_anonymous_introspection: parse_var("GRAPHQL_ANONYMOUS_INTROSPECTION", false)?,
+            graphql_max_answer_values: parse_var("GRAPHQL_MAX_ANSWER_VALUES", 200_000)?,
+            upload_max_files: parse_var("UPLOAD_MAX_FILES", 1)?,
+            upload_max_bytes: parse_var("UPLOAD_MAX_BYTES", 4 * 1024 * 1024)?,
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
             anonymous_rate_limit_per_minute: parse_var("ANONYMOUS_RATE_LIMIT_PER_MINUTE", 600)?,
             api_v2_rate_limit_per_minute: parse_var("API_V2_RATE_LIMIT_PER_MINUTE", 600)?,
+            api_v2_user_rate_limit_per_minute: parse_var(
+                "API_V2_USER_RATE_LIMIT_PER_MINUTE",
+                1200,
+            )?,
             trusted_proxies: list_var("TRUSTED_PROXIES", "")
                 .iter()
                 .map(|ip| {

@@ -186,3 +186,41 @@ impl MailRow {
             .await
     }
 }
+
+/// One line added to an admin's alert digest: the digest mail of `dedupe_key` is
+/// inserted (due at `due`) or, while still waiting and unclaimed, gets `line`
+/// appended (up to `max_body_chars`; past it the lines are only in the app).
+pub struct DigestLine<'a> {
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub header: &'a str,
+    pub line: &'a str,
+    pub user_id: i64,
+    pub dedupe_key: &'a str,
+    pub due: DateTime<Utc>,
+    pub max_body_chars: i32,
+}
+
+impl DigestLine<'_> {
+    pub async fn upsert(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+        use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
+        diesel::sql_query(
+            "INSERT INTO mail_outbox (to_address, subject, text_body, kind, user_id, dedupe_key, next_attempt_at) \
+             VALUES ($1, $2, $3 || $4, 'admin_digest', $5, $6, $7) \
+             ON CONFLICT (dedupe_key) DO UPDATE \
+             SET text_body = mail_outbox.text_body \
+                 || CASE WHEN length(mail_outbox.text_body) < $8 THEN $4 ELSE '' END \
+             WHERE mail_outbox.status = 'PENDING' AND mail_outbox.lease_until IS NULL",
+        )
+        .bind::<Text, _>(self.to_address)
+        .bind::<Text, _>(self.subject)
+        .bind::<Text, _>(self.header)
+        .bind::<Text, _>(self.line)
+        .bind::<BigInt, _>(self.user_id)
+        .bind::<Text, _>(self.dedupe_key)
+        .bind::<Timestamptz, _>(self.due)
+        .bind::<Integer, _>(self.max_body_chars)
+        .execute(conn)
+        .await
+    }
+}

@@ -323,3 +323,17 @@ pub async fn attach_orders(
         .execute(conn)
         .await
 }
+
+/// Tickets `user_id` opened at or after `since`.
+pub async fn opened_since(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    since: DateTime<Utc>,
+) -> QueryResult<i64> {
+    super::schema::tickets::table
+        .filter(super::schema::tickets::user_id.eq(user_id))
+        .filter(super::schema::tickets::created_at.ge(since))
+        .count()
+        .get_result(conn)
+        .await
+}

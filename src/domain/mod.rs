@@ -3,6 +3,7 @@
 //! module and nowhere else.
 
 pub mod accounts;
+pub mod alert_digest;
 pub mod audit;
 pub mod catalog;
 pub mod catalog_import;

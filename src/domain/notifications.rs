@@ -78,8 +78,8 @@ impl Preference {
     }
 }
 
-/// An in-app notification; for the admins also an alert mail to every admin
-/// whose setting allows it.
+/// An in-app notification; for the admins also a line in the alert digest mail
+/// of every admin whose setting allows it.
 pub async fn notify(
     conn: &mut AsyncPgConnection,
     audience: Audience,
@@ -96,9 +96,10 @@ pub async fn notify(
             .select(UserRow::as_select())
             .load(conn)
             .await?;
+        // One digest mail per admin per interval (`alert_digest`), never a
+        // mail per alert.
         for admin in admins.iter().filter(|admin| preference.allows(admin)) {
-            let rendered = templates::admin_alert(Lang::of(&admin.language), message);
-            queue_mail(conn, admin, kind, rendered, None).await?;
+            super::alert_digest::add(conn, admin, message).await?;
         }
     }
     Ok(())

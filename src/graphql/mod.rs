@@ -1,6 +1,7 @@
 //! The GraphQL API: schema assembly and its limits, the query, mutation and
 //! subscription roots, object types, DataLoaders, guards and error codes.
 
+pub mod budget;
 pub mod coherence;
 pub mod error;
 pub mod guards;
@@ -43,6 +44,9 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_depth: server.graphql_max_depth,
         max_complexity: server.graphql_max_complexity,
         query_timeout: server.graphql_query_timeout,
+    })
+    .extension(budget::AnswerBudget {
+        max_values: server.graphql_max_answer_values,
     })
     .extension(socket::SocketPolicy::default())
     .extension(coherence::CacheCoherence)

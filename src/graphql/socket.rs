@@ -10,7 +10,9 @@
 //! - a watcher closes the socket (code 4403) as soon as the user's credentials
 //!   change in a way that takes access away: revocations, bans and role changes are
 //!   announced over LISTEN/NOTIFY (`events::CREDENTIALS_CHANNEL`), so events stop
-//!   reaching a socket that may no longer receive them;
+//!   reaching a socket that may no longer receive them; when the LISTEN
+//!   connection comes back after a drop (notices may have been lost) every socket
+//!   re-checks (`events::EVERY_USER`);
 //! - the user's rate limit applies to every operation on the socket as over HTTP,
 //!   one socket holds at most [`MAX_SUBSCRIPTIONS`] subscriptions and one user at
 //!   most [`MAX_SUBSCRIPTIONS_PER_USER`] in a process.
@@ -123,7 +125,7 @@ impl SocketSession {
                     changed = changes.recv() => changed,
                 };
                 match changed {
-                    Ok(id) if id != user_id => continue,
+                    Ok(id) if id != user_id && id != crate::events::EVERY_USER => continue,
                     // A missed notice may have been ours: check.
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,

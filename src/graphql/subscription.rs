@@ -136,14 +136,23 @@ impl Follower {
     }
 }
 
-/// The bus as a stream of the events in `scope`, from now on.
-async fn event_stream(ctx: &Context<'_>, scope: EventScope) -> ApiResult<EventStream> {
+/// The bus as a stream of the events in `scope`, from now on. Before each event
+/// the credential is checked as it stands now, like the ticket streams do (over a
+/// socket through the credential cache); `reader` says what it must still allow.
+async fn event_stream(
+    ctx: &Context<'_>,
+    scope: EventScope,
+    reader: TicketReader,
+) -> ApiResult<EventStream> {
+    let user_id = current_user(ctx)?.id();
+    let app = state(ctx).clone();
+    let session = ctx.data_opt::<SocketSession>().cloned();
     // Subscribe before reading the newest id, so nothing falls between the two.
-    let receiver = state(ctx).events.subscribe();
+    let receiver = app.events.subscribe();
     let last_seen = OrderEventRow::latest_id(&mut *conn(ctx).await?).await?;
     let follower = Follower {
         receiver,
-        pool: state(ctx).pool.clone(),
+        pool: app.pool.clone(),
         scope,
         last_seen,
         started_after: last_seen,
@@ -151,9 +160,15 @@ async fn event_stream(ctx: &Context<'_>, scope: EventScope) -> ApiResult<EventSt
         pending: VecDeque::new(),
         more_missed: false,
     };
-    Ok(stream::unfold(follower, |mut follower| async move {
-        let event = follower.next().await?;
-        Some((OrderEventObject(event.to_row()), follower))
+    Ok(stream::unfold(follower, move |mut follower| {
+        let (app, session) = (app.clone(), session.clone());
+        async move {
+            let event = follower.next().await?;
+            if !still_allowed(&app, session.as_ref(), user_id, reader).await {
+                return None;
+            }
+            Some((OrderEventObject(event.to_row()), follower))
+        }
     })
     .boxed())
 }
@@ -165,15 +180,21 @@ async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream>
     let order_id = parse_id("orderId", &order_id)?;
     let mut conn = conn(ctx).await?;
     // Someone else's order is NOT_FOUND, like a missing one: ids are not probeable.
-    OrderRow::find(&mut conn, order_id)
+    let order = OrderRow::find(&mut conn, order_id)
         .await?
         .filter(|order| order.user_id == user.id() || user.is_admin())
         .ok_or(AppError::NotFound("order"))?;
     drop(conn);
-    event_stream(ctx, EventScope::Order(order_id)).await
+    // An admin following someone else's order must stay an admin.
+    let reader = if order.user_id == user.id() {
+        TicketReader::Customer(user.id())
+    } else {
+        TicketReader::Staff
+    };
+    event_stream(ctx, EventScope::Order(order_id), reader).await
 }
 
-/// Who follows ticket changes.
+/// Who follows ticket (or order) changes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TicketReader {
     /// The customer: their own tickets, never an internal note.
@@ -291,12 +312,17 @@ impl SubscriptionRoot {
     #[graphql(guard = "RoleGuard::User")]
     async fn my_order_updates(&self, ctx: &Context<'_>) -> async_graphql::Result<EventStream> {
         let user_id = current_user(ctx).map_err(async_graphql::Error::from)?.id();
-        Ok(event_stream(ctx, EventScope::User(user_id)).await?)
+        Ok(event_stream(
+            ctx,
+            EventScope::User(user_id),
+            TicketReader::Customer(user_id),
+        )
+        .await?)
     }
 
     /// Every status change of every order (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_order_updates(&self, ctx: &Context<'_>) -> async_graphql::Result<EventStream> {
-        Ok(event_stream(ctx, EventScope::All).await?)
+        Ok(event_stream(ctx, EventScope::All, TicketReader::Staff).await?)
     }
 }

@@ -22,7 +22,10 @@ use tokio_util::sync::{CancellationToken, PollSender};
 
 use std::net::SocketAddr;
 
-use super::HttpState;
+use super::{
+    HttpState,
+    uploads::{self, UploadLimits},
+};
 use crate::{
     auth::{self, Viewer},
     error::{AppError, AppResult},
@@ -42,6 +45,31 @@ async fn viewer_for(state: &HttpState, token: Option<&str>) -> AppResult<Viewer>
     )))
 }
 
+/// The viewer of a bearer token. A token the credential cache cannot answer costs
+/// a database lookup: while the client address is over its limit that lookup is
+/// not made (429), and a refused token counts against the address.
+async fn authenticate(
+    state: &HttpState,
+    token: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<Viewer, Response> {
+    if let Some(ip) = client
+        && !auth::is_cached(&state.app.caches, token)
+        && let Some(retry_after) = state.ip_limiter.is_blocked(ip)
+    {
+        return Err(rate_limited(retry_after));
+    }
+    match viewer_for(state, Some(token)).await {
+        Ok(viewer) => Ok(viewer),
+        Err(error) => {
+            if let Some(retry_after) = client.and_then(|ip| state.ip_limiter.check(ip).err()) {
+                return Err(rate_limited(retry_after));
+            }
+            Err(GraphQLResponse::from(error_response(error)).into_response())
+        }
+    }
+}
+
 fn error_response(error: AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![ApiError::from(error).into_server_error()])
 }
@@ -49,16 +77,19 @@ fn error_response(error: AppError) -> async_graphql::Response {
 /// Reads the body and parses it as a GraphQL request (JSON, or a multipart
 /// upload). The body is read here rather than by async-graphql's extractor, which
 /// flattens read errors to text: the cause decides the answer (413 over the body
-/// limit even when chunked, 408 when it stalls).
+/// limit even when chunked, 408 when it stalls). A multipart body is checked by
+/// `uploads::precheck` before the engine's parser (which opens a file per part)
+/// sees it; `Err(true)` marks such a refusal.
 async fn read_request(
     headers: &HeaderMap,
     body: axum::body::Body,
-) -> Result<async_graphql::Request, Response> {
+    limits: UploadLimits,
+) -> Result<async_graphql::Request, (Response, bool)> {
     // The body limit layer bounds what this can buffer.
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .map_err(|error| {
-            if caused_by::<http_body_util::LengthLimitError>(&error) {
+            let refused = if caused_by::<http_body_util::LengthLimitError>(&error) {
                 bad_request(
                     http::StatusCode::PAYLOAD_TOO_LARGE,
                     "the request body is too large",
@@ -73,14 +104,21 @@ async fn read_request(
                     http::StatusCode::BAD_REQUEST,
                     "the request body could not be read",
                 )
-            }
+            };
+            (refused, false)
         })?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    async_graphql::http::receive_body(content_type, bytes.as_ref(), Default::default())
+    let multipart = uploads::is_multipart(content_type);
+    if let (true, Some(content_type)) = (multipart, content_type) {
+        uploads::precheck(content_type, &bytes, limits)
+            .await
+            .map_err(|refused| (bad_request(refused.status(), refused.message()), true))?;
+    }
+    async_graphql::http::receive_body(content_type, bytes.as_ref(), limits.options())
         .await
-        .map_err(unparsable)
+        .map_err(|error| (unparsable(error), multipart))
 }
 
 /// A body that is not a GraphQL request, in plain words (the engine's own text is
@@ -146,15 +184,12 @@ pub async fn execute(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let request = match read_request(&headers, body).await {
-        Ok(request) => request,
-        Err(refused) => return refused,
-    };
     let token = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(auth::bearer_token);
-    // Anonymous requests and refused tokens are limited per client address.
+    // Anonymous requests, refused uploads and tokens that need a lookup are
+    // limited per client address.
     let client = peer.map(|Extension(ConnectInfo(peer))| {
         super::client_ip(
             peer.ip(),
@@ -163,14 +198,53 @@ pub async fn execute(
         )
     });
     let over_ip_limit = || client.and_then(|ip| state.ip_limiter.check(ip).err());
-    let viewer = match viewer_for(&state, token).await {
-        Ok(viewer) => viewer,
-        Err(error) => {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let upload = uploads::is_multipart(content_type);
+    // An upload is read only from a signed-in caller: the credential is checked
+    // before the body.
+    let mut viewer = None;
+    if upload {
+        let Some(token) = token else {
             if let Some(retry_after) = over_ip_limit() {
                 return rate_limited(retry_after);
             }
-            return GraphQLResponse::from(error_response(error)).into_response();
+            let mut refused = GraphQLResponse::from(error_response(AppError::Unauthenticated(
+                "uploads need a signed-in caller".into(),
+            )))
+            .into_response();
+            *refused.status_mut() = http::StatusCode::UNAUTHORIZED;
+            return refused;
+        };
+        match authenticate(&state, token, client).await {
+            Ok(found) => viewer = Some(found),
+            Err(refused) => return refused,
         }
+    }
+    let server = &state.app.config.server;
+    let limits = UploadLimits {
+        max_files: server.upload_max_files,
+        max_file_bytes: server.upload_max_bytes,
+    };
+    let request = match read_request(&headers, body, limits).await {
+        Ok(request) => request,
+        Err((refused, counts)) => {
+            if counts && let Some(retry_after) = over_ip_limit() {
+                return rate_limited(retry_after);
+            }
+            return refused;
+        }
+    };
+    let viewer = match viewer {
+        Some(viewer) => viewer,
+        None => match token {
+            None => Viewer(None),
+            Some(token) => match authenticate(&state, token, client).await {
+                Ok(viewer) => viewer,
+                Err(refused) => return refused,
+            },
+        },
     };
     let over_limit = match &viewer.0 {
         Some(user) => state.rate_limiter.check(user.id()).err(),
@@ -179,11 +253,15 @@ pub async fn execute(
     if let Some(retry_after) = over_limit {
         return rate_limited(retry_after);
     }
+    let anonymous = viewer.0.is_none();
     let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
-    let request = request
+    let mut request = request
         .data(viewer)
         .data(loaders)
         .data(crate::graphql::ClientAddress(client));
+    if anonymous && !state.app.config.server.graphql_anonymous_introspection {
+        request = request.disable_introspection();
+    }
     let response = state.schema.execute(request).await;
     let outcome = response
         .errors

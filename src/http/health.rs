@@ -66,7 +66,27 @@ pub async fn metrics(State(state): State<HttpState>, headers: http::HeaderMap) -
 
 /// `GET /readyz`: whether the panel is doing its work (see `domain::readiness`);
 /// 503 with the problems when not, so an uptime checker alone can page the owner.
-pub async fn readyz(State(state): State<HttpState>) -> Response {
+/// Anonymous, so under the per-address limit (429 with `Retry-After` past it).
+pub async fn readyz(
+    State(state): State<HttpState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let client = peer.map(|axum::Extension(axum::extract::ConnectInfo(peer))| {
+        super::client_ip(
+            peer.ip(),
+            &headers,
+            &state.app.config.server.trusted_proxies,
+        )
+    });
+    if let Some(retry_after) = client.and_then(|ip| state.ip_limiter.check(ip).err()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+            Json(json!({ "code": "RATE_LIMITED", "message": "too many requests, retry later" })),
+        )
+            .into_response();
+    }
     let checked = async {
         let mut conn = state.app.pool.get().await?;
         crate::domain::readiness::check(

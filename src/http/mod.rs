@@ -9,6 +9,7 @@ mod health;
 mod newsletter;
 mod seo;
 pub mod server;
+mod uploads;
 mod webhooks;
 
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub struct HttpState {
     pub ip_limiter: crate::rate_limit::IpRateLimiter,
     /// Per API key on `/api/v2`.
     pub api_v2_limiter: crate::rate_limit::UserRateLimiter,
+    /// Per user on `/api/v2`, over all their keys.
+    pub api_v2_user_limiter: crate::rate_limit::UserRateLimiter,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -52,10 +55,13 @@ pub fn router(app: AppState) -> Router {
         crate::rate_limit::IpRateLimiter::per_minute(config.anonymous_rate_limit_per_minute);
     let api_v2_limiter =
         crate::rate_limit::UserRateLimiter::per_minute(config.api_v2_rate_limit_per_minute);
-    let (users, ips, keys) = (
+    let api_v2_user_limiter =
+        crate::rate_limit::UserRateLimiter::per_minute(config.api_v2_user_rate_limit_per_minute);
+    let (users, ips, keys, key_owners) = (
         rate_limiter.clone(),
         ip_limiter.clone(),
         api_v2_limiter.clone(),
+        api_v2_user_limiter.clone(),
     );
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(60));
@@ -64,6 +70,7 @@ pub fn router(app: AppState) -> Router {
             users.retain_recent();
             ips.retain_recent();
             keys.retain_recent();
+            key_owners.retain_recent();
         }
     });
     let state = HttpState {
@@ -72,6 +79,7 @@ pub fn router(app: AppState) -> Router {
         rate_limiter,
         ip_limiter,
         api_v2_limiter,
+        api_v2_user_limiter,
     };
 
     // Endpoints that write run detached from their connection (see `run_to_end`).

@@ -104,6 +104,21 @@ fn platform_hosts(platform: Platform) -> &'static [&'static str] {
     }
 }
 
+/// Whether `link`, as sent or percent-decoded, holds a control character or a
+/// bidirectional control (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+/// U+2069), which would make the link read differently from what it is.
+fn has_hidden_characters(link: &str) -> bool {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    link.chars().any(hidden)
+        || percent_encoding::percent_decode_str(link)
+            .decode_utf8_lossy()
+            .chars()
+            .any(hidden)
+}
+
 /// Normalises and checks a link for the service's platform.
 pub fn check_link(platform: Platform, link: &str) -> AppResult<String> {
     let link = link.trim();
@@ -112,6 +127,12 @@ pub fn check_link(platform: Platform, link: &str) -> AppResult<String> {
     }
     if link.len() > MAX_LINK || link.chars().any(char::is_whitespace) {
         return Err(AppError::validation("link", "link must be a single URL"));
+    }
+    if has_hidden_characters(link) {
+        return Err(AppError::validation(
+            "link",
+            "link must not contain control or bidirectional-control characters",
+        ));
     }
     let with_scheme = if link.contains("://") {
         link.to_string()
@@ -341,6 +362,21 @@ pub(super) fn check_idempotency_key(key: &Option<String>) -> AppResult<Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_with_bidirectional_controls_are_refused() {
+        for link in [
+            "https://x.com/jack\u{202E}gnp.exe",
+            "https://x.com/jack%E2%80%AEgnp",
+            "https://x.com/a\u{2066}b",
+            "https://x.com/a%E2%81%A9b",
+            "https://x.com/a%07b",
+        ] {
+            let error = check_link(Platform::Twitter, link).unwrap_err();
+            assert_eq!(error.code(), "VALIDATION", "{link}");
+        }
+        assert!(check_link(Platform::Twitter, "https://x.com/caf%C3%A9").is_ok());
+    }
 
     #[test]
     fn links_are_checked_per_platform() {

@@ -8,4 +8,5 @@
 pub mod bot;
 pub mod contact;
 pub mod faq;
+pub mod ticket_limit;
 pub mod tickets;

@@ -85,8 +85,14 @@ impl SupportMutation {
             .iter()
             .map(|id| parse_id("orderIds", id))
             .collect::<ApiResult<Vec<_>>>()?;
+        let mut conn = conn(ctx).await?;
+        let per_hour = crate::graphql::state(ctx)
+            .config
+            .support
+            .tickets_per_user_per_hour;
+        crate::domain::support::ticket_limit::check(&mut conn, user.id(), per_hour).await?;
         let change = tickets::open(
-            &mut *conn(ctx).await?,
+            &mut conn,
             &user.user,
             OpenTicket {
                 subject: input.subject,

@@ -51,10 +51,18 @@ pub async fn handle(
             &state.app.config.server.trusted_proxies,
         )
     });
+    // While the address is over its limit, a key the cache cannot answer is not
+    // looked up.
+    if let (Some(ip), Some(key)) = (client_ip, params.text("key"))
+        && !auth::is_cached(&state.app.caches, key)
+        && let Some(retry_after) = state.ip_limiter.is_blocked(ip)
+    {
+        return error_answer(ApiV2Error::RateLimited(retry_after));
+    }
     let caller = match authenticate(&state.app, &params).await {
         Ok(caller) => caller,
         Err(error) => {
-            // Refused keys count against the client's address, before any lookup.
+            // Refused keys count against the client's address.
             if let Some(retry_after) = client_ip.and_then(|ip| state.ip_limiter.check(ip).err()) {
                 return error_answer(ApiV2Error::RateLimited(retry_after));
             }
@@ -65,7 +73,12 @@ pub async fn handle(
         Credential::ApiKey(id) => id,
         Credential::Session(_) => return error_answer(ApiV2Error::InvalidKey),
     };
-    if let Err(retry_after) = state.api_v2_limiter.check(key_id) {
+    // Per key, and per user over all their keys.
+    if let Err(retry_after) = state
+        .api_v2_limiter
+        .check(key_id)
+        .and_then(|()| state.api_v2_user_limiter.check(caller.id()))
+    {
         return error_answer(ApiV2Error::RateLimited(retry_after));
     }
     let mut conn = match state.app.pool.get().await {

@@ -1,0 +1,206 @@
+//! What a GraphQL answer may cost once it runs, whatever the document looked like:
+//!
+//! - introspection (`__schema`, `__type`) appears at most once per document, since
+//!   each occurrence returns a whole schema's worth of values while counting as one
+//!   field, and not at all for callers the HTTP layer marked as anonymous with
+//!   introspection off (`GRAPHQL_ANONYMOUS_INTROSPECTION`);
+//! - every value a query or mutation resolves (each field, each list item,
+//!   introspection's included) counts against `GRAPHQL_MAX_ANSWER_VALUES`: past it
+//!   the request stops with QUERY_TOO_COMPLEX, so an answer's size and the memory
+//!   it takes stay bounded;
+//! - resolving yields to the runtime every [`YIELD_EVERY`] values, so resolvers that
+//!   never wait (introspection's) still let the query timeout in `limits.rs` fire
+//!   and let other requests run on the same worker thread.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+
+use async_graphql::{
+    IntrospectionMode, Request, Response, ServerResult,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+        NextResolve, ResolveInfo,
+    },
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use crate::error::AppError;
+
+/// Values resolved between two yields to the runtime.
+pub const YIELD_EVERY: usize = 64;
+
+/// Installed on the schema with the configured answer budget.
+#[derive(Clone, Copy)]
+pub struct AnswerBudget {
+    /// Values (fields and list items) one query or mutation may resolve; 0: no limit.
+    pub max_values: usize,
+}
+
+impl ExtensionFactory for AnswerBudget {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AnswerBudgetExtension {
+            max_values: self.max_values,
+            counting: AtomicBool::new(false),
+            values: AtomicUsize::new(0),
+            exceeded: CancellationToken::new(),
+        })
+    }
+}
+
+/// One per request (a subscription's events are not counted: they are bounded by
+/// the limits on each event's selection).
+struct AnswerBudgetExtension {
+    max_values: usize,
+    counting: AtomicBool,
+    values: AtomicUsize,
+    exceeded: CancellationToken,
+}
+
+/// How many introspection root fields (`__schema`, `__type`) `document` holds with
+/// its fragments expanded (memoised, saturating).
+pub fn introspection_fields(document: &ExecutableDocument) -> u64 {
+    fn count<'d>(
+        set: &'d SelectionSet,
+        document: &'d ExecutableDocument,
+        memo: &mut std::collections::HashMap<&'d str, u64>,
+    ) -> u64 {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    u64::from(name == "__schema" || name == "__type").saturating_add(count(
+                        &field.node.selection_set.node,
+                        document,
+                        memo,
+                    ))
+                }
+                Selection::InlineFragment(inline) => {
+                    count(&inline.node.selection_set.node, document, memo)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(known) = memo.get(name) {
+                        return *known;
+                    }
+                    // A cycle counts as nothing here: validation refuses it.
+                    memo.insert(name, 0);
+                    let found = document.fragments.get(name).map_or(0, |fragment| {
+                        count(&fragment.node.selection_set.node, document, memo)
+                    });
+                    memo.insert(name, found);
+                    found
+                }
+            })
+            .fold(0, u64::saturating_add)
+    }
+    let mut memo = std::collections::HashMap::new();
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| count(&operation.node.selection_set.node, document, &mut memo))
+        .fold(0, u64::saturating_add)
+}
+
+fn too_large(max: usize) -> AppError {
+    AppError::QueryTooComplex(format!(
+        "the answer would hold more than {max} values; ask for fewer rows or fields"
+    ))
+}
+
+#[async_trait::async_trait]
+impl Extension for AnswerBudgetExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let disabled = matches!(request.introspection_mode, IntrospectionMode::Disabled);
+        // A document that does not parse is left to the engine, which reports it.
+        if let Ok(document) = request.parsed_query() {
+            let found = introspection_fields(document);
+            let refused = if found > 0 && disabled {
+                Some(AppError::Unauthenticated(
+                    "introspection needs a signed-in caller".into(),
+                ))
+            } else if found > 1 {
+                Some(AppError::QueryTooComplex(
+                    "introspection (__schema, __type) may appear once per document".into(),
+                ))
+            } else {
+                None
+            };
+            if let Some(error) = refused {
+                return Err(ApiError::from(error).into_server_error());
+            }
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        self.counting.store(true, Ordering::Relaxed);
+        tokio::select! {
+            biased;
+            _ = self.exceeded.cancelled() => Response::from_errors(vec![
+                ApiError::from(too_large(self.max_values)).into_server_error(),
+            ]),
+            response = next.run(ctx, operation_name) => response,
+        }
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        if self.counting.load(Ordering::Relaxed) {
+            let resolved = self.values.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.max_values > 0 && resolved > self.max_values {
+                self.exceeded.cancel();
+                return Err(ApiError::from(too_large(self.max_values)).into_server_error());
+            }
+            if resolved.is_multiple_of(YIELD_EVERY) {
+                tokio::task::yield_now().await;
+            }
+        }
+        next.run(ctx, info).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(query: &str) -> u64 {
+        introspection_fields(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn introspection_is_counted_through_aliases_and_fragments() {
+        assert_eq!(found("{ me { id } __typename }"), 0);
+        assert_eq!(found("{ __schema { types { name } } }"), 1);
+        assert_eq!(
+            found("{ a: __schema { queryType { name } } b: __type(name: \"Q\") { name } }"),
+            2
+        );
+        assert_eq!(
+            found("{ ...F ...F } fragment F on Query { x: __schema { types { name } } }"),
+            2
+        );
+        assert_eq!(
+            found("{ ...A } fragment A on Q { ...B } fragment B on Q { ...A __schema { a } }"),
+            1
+        );
+    }
+}

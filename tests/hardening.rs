@@ -1,0 +1,332 @@
+//! Issue 21, the second hardening pass: introspection under aliases, multipart
+//! uploads, and the other surfaces an outside attack found open.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// `__schema` with `fields { args { type ... } }`, as the attack sent it.
+const SCHEMA_SELECTION: &str =
+    "__schema { types { name fields { name args { name type { name kind ofType { name } } } } } }";
+
+async fn post_raw(app: &TestApp, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn introspection_is_once_per_document_signed_in_and_bounded() {
+    let app = TestApp::spawn_with(|c| c.server.graphql_max_answer_values = 2_000).await;
+    let (_, key) = app.customer("curious@example.com").await;
+
+    // Anonymous callers get no introspection (GRAPHQL_ANONYMOUS_INTROSPECTION=false).
+    let anonymous = app
+        .gql(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
+    let typename = app.ok(None, "{ __typename }", json!({})).await;
+    assert_eq!(typename["__typename"], "QueryRoot");
+
+    // Signed in: one introspection works...
+    let once = app
+        .ok(Some(&key), "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(once["__schema"]["queryType"]["name"], "QueryRoot");
+
+    // ...but under 950 aliases it is refused before anything runs.
+    let aliased: String = (0..950)
+        .map(|i| format!("a{i}: {SCHEMA_SELECTION} "))
+        .collect();
+    let started = Instant::now();
+    let answer = app
+        .gql(Some(&key), &format!("{{ {aliased} }}"), json!({}))
+        .await;
+    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let spread = app
+        .gql(
+            Some(&key),
+            "{ ...F ...G } fragment F on QueryRoot { a: __schema { queryType { name } } } fragment G on QueryRoot { b: __type(name: \"Order\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&spread), "QUERY_TOO_COMPLEX", "{spread}");
+
+    // One whole introspection is stopped by the answer budget (here 2,000 values).
+    let answer = app
+        .gql(Some(&key), &format!("{{ {SCHEMA_SELECTION} }}"), json!({}))
+        .await;
+    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("values"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_query_timeout_stops_introspection() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.graphql_max_answer_values = 0;
+        c.server.graphql_query_timeout = Duration::from_millis(1);
+    })
+    .await;
+    let (_, key) = app.customer("slow@example.com").await;
+    let deep = format!("{{ {SCHEMA_SELECTION} }}");
+    let started = Instant::now();
+    let answer = app.gql(Some(&key), &deep, json!({})).await;
+    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ran longer"),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A multipart body of `files` empty file parts for `query`.
+fn multipart_body(files: usize, query: &str) -> Vec<u8> {
+    let mut body = String::new();
+    let operations = json!({ "query": query, "variables": { "file": null } });
+    body += &format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
+    );
+    body += "--XyZ\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{\"0\": [\"variables.file\"]}\r\n";
+    for i in 0..files {
+        body += &format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{i}\"; filename=\"f{i}\"\r\n\r\n\r\n"
+        );
+    }
+    body += "--XyZ--\r\n";
+    body.into_bytes()
+}
+
+async fn post_multipart(app: &TestApp, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const MASS_UPLOAD: &str =
+    "mutation($file: Upload) { placeMassOrder(input: { file: $file }) { placedCount } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_are_limited_signed_in_and_only_for_upload_operations() {
+    let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 10).await;
+    let (_, key) = app.customer("uploader@example.com").await;
+
+    // Anonymous: refused before the body is parsed, and counted against the address.
+    let (status, answer) = post_multipart(&app, None, multipart_body(2000, MASS_UPLOAD)).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(error_code(&answer), "UNAUTHENTICATED");
+
+    // Signed in: too many file parts is 413 without opening any.
+    let (status, answer) =
+        post_multipart(&app, Some(&key), multipart_body(2000, MASS_UPLOAD)).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(error_code(&answer), "BAD_REQUEST");
+
+    // An operation that takes no file may not upload one.
+    let (status, answer) =
+        post_multipart(&app, Some(&key), multipart_body(1, "{ me { id } }")).await;
+    assert_eq!(status, 400, "{answer}");
+
+    // One file for the mass order is read (and its empty text is a VALIDATION).
+    let (status, answer) = post_multipart(&app, Some(&key), multipart_body(1, MASS_UPLOAD)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_ne!(error_code(&answer), "BAD_REQUEST", "{answer}");
+
+    // The three refusals above counted against the address (10 a minute): at
+    // most 7 more anonymous requests pass.
+    let mut passed = 0;
+    while post_raw(&app, None, json!({ "query": "{ __typename }" }))
+        .await
+        .0
+        == 200
+    {
+        passed += 1;
+        assert!(passed <= 7, "refused uploads were not counted");
+    }
+}
+
+async fn anonymous_from(app: &TestApp, forwarded: &str) -> u16 {
+    app.http
+        .post(format!("{}/graphql", app.base_url))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn address_limits_key_ipv6_on_the_64_and_cover_readyz() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.anonymous_rate_limit_per_minute = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(anonymous_from(&app, "2001:db8:5:6::1").await, 200);
+    assert_eq!(anonymous_from(&app, "2001:db8:5:6:aaaa::2").await, 200);
+    assert_eq!(
+        anonymous_from(&app, "2001:db8:5:6:ffff::3").await,
+        429,
+        "one /64 is one client"
+    );
+    assert_eq!(anonymous_from(&app, "2001:db8:5:7::1").await, 200);
+
+    // /readyz counts against the same limit.
+    let readyz = |ip: &'static str| {
+        let request = app
+            .http
+            .get(format!("{}/readyz", app.base_url))
+            .header("x-forwarded-for", ip);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_ne!(readyz("192.0.2.9").await, 429);
+    assert_ne!(readyz("192.0.2.9").await, 429);
+    assert_eq!(readyz("192.0.2.9").await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_token_from_a_limited_address_costs_no_lookup() {
+    let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 2).await;
+    let guess = |i: usize| format!("bstk_{i:043}");
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let answer = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(guess(i))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The address is over its limit: further guesses are not looked up.
+    let before = app.state.query_counter.get();
+    for i in 3..20 {
+        let answer = app
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(guess(i))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 429);
+    }
+    assert_eq!(
+        app.state.query_counter.get(),
+        before,
+        "no lookup while limited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_v2_has_a_per_user_ceiling_over_all_keys() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.api_v2_rate_limit_per_minute = 100;
+        c.server.api_v2_user_rate_limit_per_minute = 4;
+    })
+    .await;
+    let (user, first) = app.customer("many-keys@example.com").await;
+    let mut keys = vec![first];
+    for _ in 0..3 {
+        let mut conn = app.conn().await;
+        keys.push(
+            booster::auth::create_api_key(&mut conn, user, "more")
+                .await
+                .unwrap()
+                .1,
+        );
+    }
+    let mut limited = 0;
+    for key in keys.iter().cycle().take(8) {
+        let response = app
+            .http
+            .post(format!("{}/api/v2", app.base_url))
+            .form(&[("key", key.as_str()), ("action", "balance")])
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        if body["error"]
+            .as_str()
+            .is_some_and(|e| e == "Too many requests")
+        {
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 4, "four calls a minute per user, whichever key");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ticket_alerts_are_one_digest_per_admin_and_tickets_are_limited() {
+    use booster::db::{enums::Role, mail_outbox::MailRow};
+    let app = TestApp::spawn().await;
+    let (first_admin, _) = app.user("admin-one@example.com", Role::Admin).await;
+    let (second_admin, _) = app.user("admin-two@example.com", Role::Admin).await;
+    let (_, noisy) = app.customer("noisy@example.com").await;
+    let open = "mutation($input: OpenTicketInput!) { openTicket(input: $input) { botAnswered } }";
+    let mut limited = 0;
+    for i in 0..12 {
+        let input = json!({ "input": { "subject": format!("Question {i}"), "topic": "OTHER", "message": format!("zqx wvut {i}") } });
+        let answer = app.gql(Some(&noisy), open, input).await;
+        if answer.get("errors").is_some() {
+            assert_eq!(error_code(&answer), "RATE_LIMITED", "{answer}");
+            limited += 1;
+        } else {
+            assert_eq!(answer["data"]["openTicket"]["botAnswered"], false);
+        }
+    }
+    assert_eq!(limited, 2, "ten tickets an hour per user");
+    for admin in [first_admin, second_admin] {
+        let mails = MailRow::of_user(&mut *app.conn().await, admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            mails.len(),
+            1,
+            "one digest, not one mail per alert: {mails:?}"
+        );
+        let digest = &mails[0];
+        assert_eq!(digest.kind, "admin_digest");
+        assert_eq!(digest.text_body.matches("waits for staff").count(), 10);
+        assert!(
+            digest.next_attempt_at > chrono::Utc::now(),
+            "sent when the interval ends"
+        );
+    }
+}
