@@ -9,6 +9,7 @@ use crate::{
     domain::support::{
         contact::{self, ContactInput},
         faq::{self, FaqInput},
+        ticket_limit,
         tickets::{self, OpenTicket, StaffUpdate},
     },
     error::AppError,
@@ -16,7 +17,7 @@ use crate::{
         ClientAddress, conn, current_user,
         error::ApiResult,
         guards::RoleGuard,
-        parse_id, parse_opt_id, state,
+        parse_id, parse_ids, parse_opt_id, state,
         types::support::{ContactMessage, FaqEntry, Ticket, TicketPayload},
     },
 };
@@ -80,28 +81,16 @@ impl SupportMutation {
         input: OpenTicketInput,
     ) -> ApiResult<TicketPayload> {
         let user = current_user(ctx)?;
-        let order_ids = input
-            .order_ids
-            .iter()
-            .map(|id| parse_id("orderIds", id))
-            .collect::<ApiResult<Vec<_>>>()?;
+        let ticket = OpenTicket {
+            order_ids: parse_ids("orderIds", &input.order_ids)?,
+            subject: input.subject,
+            topic: input.topic,
+            message: input.message,
+        };
         let mut conn = conn(ctx).await?;
-        let per_hour = crate::graphql::state(ctx)
-            .config
-            .support
-            .tickets_per_user_per_hour;
-        crate::domain::support::ticket_limit::check(&mut conn, user.id(), per_hour).await?;
-        let change = tickets::open(
-            &mut conn,
-            &user.user,
-            OpenTicket {
-                subject: input.subject,
-                topic: input.topic,
-                message: input.message,
-                order_ids,
-            },
-        )
-        .await?;
+        let per_hour = state(ctx).config.support.tickets_per_user_per_hour;
+        ticket_limit::check(&mut conn, user.id(), per_hour).await?;
+        let change = tickets::open(&mut conn, &user.user, ticket).await?;
         Ok(TicketPayload {
             ticket: Ticket::for_customer(change.ticket),
             bot_answered: change.bot_answered,
