@@ -60,7 +60,6 @@ impl AppState {
         crate::metrics::handle();
         let events = EventBus::default();
         let caches = Caches::default();
-        crate::domain::alert_digest::set_interval(config.support.admin_alert_digest);
         events.start_listener(config.database.url.clone(), pool.clone(), caches.clone());
         Ok(AppState(Arc::new(Inner {
             events,

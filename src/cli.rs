@@ -88,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             prepare_database(&config.database).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             let run_jobs = config.fulfillment.run_jobs_in_serve;
+            apply_process_settings(&config);
             let state = AppState::new(config)?;
             stop_on_signal(&state);
             let jobs = run_jobs.then(|| Runner::start(&state, crate::jobs::all()));
@@ -100,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => {
             let config = Config::from_environment()?;
             prepare_database(&config.database).await?;
+            apply_process_settings(&config);
             let state = AppState::new(config)?;
             stop_on_signal(&state);
             let jobs = Runner::start(&state, crate::jobs::all());
@@ -146,4 +148,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Settings the domain reads process-wide rather than through every caller
+/// (the admin alert digest's interval, used deep inside notifications).
+fn apply_process_settings(config: &Config) {
+    crate::domain::alert_digest::set_interval(config.support.admin_alert_digest);
 }

@@ -3,7 +3,8 @@
 //! (`ADMIN_ALERT_DIGEST_SECONDS`), sent when the interval ends. However many
 //! tickets a customer opens, an admin gets at most one alert mail per interval,
 //! so alerts can never crowd the outbox ahead of customers' deposit and order
-//! mail. The interval is process-wide, set once at start (`AppState::new`).
+//! mail. The interval is process-wide, set once at start by `serve` and `worker`
+//! (`cli::apply_process_settings`; tests keep the default).
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
