@@ -23,7 +23,10 @@ mod import;
 mod preview;
 mod sync;
 
-pub use import::{ImportReport, Selection, Skipped, Target, import};
+pub use import::{
+    CategoryChoice, ImportPlan, ImportReport, PlannedService, Selection, Skipped, Target, import,
+    plan,
+};
 pub use preview::{CatalogPreview, ChangedEntry, NewEntry, RemovedEntry, preview};
 pub use sync::{SyncReport, sync, sync_provider};
 
@@ -282,10 +285,13 @@ impl Negative for BigDecimal {
     }
 }
 
-/// The markups in force for a provider: its own and the panel default.
-struct Markups {
-    provider: Option<i32>,
-    default: i32,
+/// The pricing in force for a provider: its markup, the panel default and its
+/// exchange rate; all a price needs, so the planning halves stay pure.
+#[derive(Debug, Clone)]
+pub struct Markups {
+    pub provider: Option<i32>,
+    pub default: i32,
+    pub exchange_rate: BigDecimal,
 }
 
 impl Markups {
@@ -293,17 +299,15 @@ impl Markups {
         Ok(Markups {
             provider: provider.markup_bps,
             default: pricing::default_markup_bps(conn).await?,
+            exchange_rate: provider.exchange_rate.clone(),
         })
     }
 
-    fn price(
-        &self,
-        provider: &ProviderRow,
-        rate: &BigDecimal,
-        service_markup: Option<i32>,
-    ) -> AppResult<i64> {
+    /// Rupiah per 1000 for a provider rate, under the service's own markup if it
+    /// has one.
+    fn price(&self, rate: &BigDecimal, service_markup: Option<i32>) -> AppResult<i64> {
         let markup = pricing::effective_markup_bps(service_markup, self.provider, self.default);
-        pricing::imported_price_per_1000(rate, &provider.exchange_rate, markup)
+        pricing::imported_price_per_1000(rate, &self.exchange_rate, markup)
     }
 }
 

@@ -128,7 +128,7 @@ pub async fn sync(
             detail("dripfeed", s.dripfeed.into(), r.dripfeed.into());
             if rate_changed {
                 report.rate_changed += 1;
-                let new_price = markups.price(provider, &rate, s.markup_bps)?;
+                let new_price = markups.price(&rate, s.markup_bps)?;
                 changes.push(change(
                     CatalogChangeKind::RateChanged,
                     Some(json!({
