@@ -5,7 +5,8 @@
 //!   what changed (with the old and new price) and what the provider dropped.
 //! - [`import`] creates services for new provider services, priced by the markup rule
 //!   of [`pricing`], in one transaction with multi-row inserts; importing a service
-//!   again is a no-op (a unique index makes it a database fact).
+//!   again is a no-op (a unique index makes it a database fact). What it creates is
+//!   decided first by the pure [`plan`] (`import_plan.rs`).
 //! - [`sync`] (the scheduled job, and an admin's button) follows the provider's
 //!   rate, limits and flags, reprices, deactivates what the provider dropped (never
 //!   deletes: orders reference services) and logs every change in `catalog_changes`.
@@ -20,12 +21,13 @@
 //! The provider is always asked before anything is written: an unreachable provider
 //! fails the call with PROVIDER_ERROR and writes nothing.
 mod import;
+mod import_plan;
 mod preview;
 mod sync;
 
-pub use import::{
-    CategoryChoice, ImportPlan, ImportReport, PlannedService, Selection, Skipped, Target, import,
-    plan,
+pub use import::{ImportReport, import};
+pub use import_plan::{
+    CategoryChoice, ImportPlan, PlannedService, Selection, Skipped, Target, plan,
 };
 pub use preview::{CatalogPreview, ChangedEntry, NewEntry, RemovedEntry, preview};
 pub use sync::{SyncReport, sync, sync_provider};
