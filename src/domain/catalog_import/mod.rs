@@ -9,7 +9,8 @@
 //!   decided first by the pure [`plan`] (`import_plan.rs`).
 //! - [`sync`] (the scheduled job, and an admin's button) follows the provider's
 //!   rate, limits and flags, reprices, deactivates what the provider dropped (never
-//!   deletes: orders reference services) and logs every change in `catalog_changes`.
+//!   deletes: orders reference services) and logs every change in `catalog_changes`;
+//!   what changes is decided by the pure `sync_diff::diff`.
 //!
 //! Reappearance policy: a service the provider drops is deactivated by the sync and
 //! marked `sync_deactivated`; if the provider lists it again, the sync reactivates
@@ -24,6 +25,7 @@ mod import;
 mod import_plan;
 mod preview;
 mod sync;
+mod sync_diff;
 
 pub use import::{ImportReport, import};
 pub use import_plan::{
