@@ -254,11 +254,10 @@ mod tests {
         }
     }
 
-    /// The status, counts and refund a decision writes.
-    fn decided(
-        order: &OrderRow,
-        remote: &RemoteStatus,
-    ) -> Option<(OrderStatus, Option<i64>, Option<i64>, Option<i64>)> {
+    /// The status, start count, remains and refund a decision writes.
+    type Written = (OrderStatus, Option<i64>, Option<i64>, Option<i64>);
+
+    fn decided(order: &OrderRow, remote: &RemoteStatus) -> Option<Written> {
         decide(order, remote).map(|c| {
             (
                 c.status,
