@@ -1,9 +1,11 @@
 //! `deposits` and `deposit_events`: money paid in through a gateway, and every
-//! distinct report the gateways made about it.
+//! distinct report the gateways made about it; the reads of both tables and the
+//! reconciliation claim (rows locked with `FOR UPDATE SKIP LOCKED` and leased in
+//! one short committed transaction, as `mail_outbox` claims mail).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::{DepositEventSource, DepositStatus, PaymentGateway},
@@ -53,6 +55,52 @@ impl DepositRow {
             .await
             .optional()
     }
+
+    /// Claims up to `limit` deposits for reconciliation until `lease_until`:
+    /// PENDING, not flagged, created at or before `older_than` or expired by
+    /// `now`, and not leased by another worker (`next_check_at` unset or passed).
+    /// Rows are locked with `FOR UPDATE SKIP LOCKED` and leased in one committed
+    /// transaction, so several processes share the work and nobody holds a lock
+    /// while a gateway is called.
+    pub async fn claim_for_reconcile(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        older_than: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<DepositRow>> {
+        conn.transaction(async |conn| {
+            let ids: Vec<i64> = deposits::table
+                .filter(deposits::status.eq(DepositStatus::Pending))
+                .filter(deposits::flagged.eq(false))
+                .filter(
+                    deposits::created_at
+                        .le(older_than)
+                        .or(deposits::expires_at.le(now)),
+                )
+                .filter(
+                    deposits::next_check_at
+                        .is_null()
+                        .or(deposits::next_check_at.le(now)),
+                )
+                .order(deposits::id.asc())
+                .limit(limit)
+                .select(deposits::id)
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            diesel::update(deposits::table.filter(deposits::id.eq_any(&ids)))
+                .set(deposits::next_check_at.eq(lease_until))
+                .returning(DepositRow::as_returning())
+                .get_results(conn)
+                .await
+        })
+        .await
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -68,7 +116,7 @@ pub struct NewDeposit<'a> {
 }
 
 /// A partial update; `None` leaves a column alone.
-#[derive(Debug, Default, AsChangeset)]
+#[derive(Debug, Default, Clone, PartialEq, AsChangeset)]
 #[diesel(table_name = deposits)]
 pub struct DepositChangeset {
     pub status: Option<DepositStatus>,
@@ -121,6 +169,18 @@ pub struct NewDepositEvent<'a> {
     pub outcome: &'a str,
     pub fingerprint: &'a str,
     pub payload: &'a serde_json::Value,
+}
+
+impl NewDepositEvent<'_> {
+    /// Records the event once: a report with the same fingerprint for the same
+    /// deposit adds nothing (the unique index on both).
+    pub async fn insert_once(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+        diesel::insert_into(deposit_events::table)
+            .values(self)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+    }
 }
 
 /// Which deposits a list shows.

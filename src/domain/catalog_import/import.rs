@@ -1,5 +1,9 @@
-//! Import: services created for new provider services, priced by the markup
-//! rule, in one transaction with multi-row inserts; idempotent by a unique index.
+//! Import, the writing half: services created for new provider services, priced
+//! by the markup rule, in one transaction with multi-row inserts; idempotent by a
+//! unique index. As `fulfillment::sync` does it, the decisions are a pure plan
+//! (`import_plan.rs`: what to create, at what price and limits, in which
+//! category, what to skip and why); [`import`] reads what the plan needs and
+//! writes it, set-based.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +15,7 @@ use crate::{
     db::{
         catalog_changes::NewCatalogChange,
         categories::CategoryRow,
-        enums::{CatalogChangeKind, Fulfillment, ServiceType},
+        enums::{CatalogChangeKind, Fulfillment},
         providers::ProviderRow,
         schema::{service_categories, services},
         services::NewService,
@@ -20,29 +24,11 @@ use crate::{
     providers::RemoteService,
 };
 
-use super::*;
-
-#[derive(Debug, Clone)]
-pub enum Selection {
-    /// Every service the provider lists that is not imported yet.
-    AllNew,
-    /// These provider service ids.
-    Ids(Vec<String>),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Target {
-    /// Everything into one existing category.
-    Category(i64),
-    /// Into categories named as the provider names them, created when missing.
-    ProviderCategories,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Skipped {
-    pub provider_service_id: String,
-    pub reason: String,
-}
+use super::{
+    INSERT_CHUNK, Markups,
+    import_plan::{CategoryChoice, ImportPlan, PlannedService, Selection, Target, plan, skip},
+    *,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportReport {
@@ -52,17 +38,9 @@ pub struct ImportReport {
     pub categories_created: Vec<CategoryRow>,
 }
 
-/// A provider service ready to insert.
-struct Candidate<'a> {
-    remote: &'a RemoteService,
-    service_type: ServiceType,
-    min: i64,
-    max: i64,
-    price: i64,
-}
-
 /// Imports the selected services of `remote` (the provider's catalogue, fetched by
 /// the caller) in one transaction: all of them or, on any database error, none.
+/// Reads what the plan needs, plans ([`plan`]) and writes the plan.
 pub async fn import(
     conn: &mut AsyncPgConnection,
     provider: &ProviderRow,
@@ -89,199 +67,163 @@ pub async fn import(
             .into_iter()
             .flatten()
             .collect();
-        let mut report = ImportReport::default();
-        let skip = |report: &mut ImportReport, id: &str, reason: String| {
-            report.skipped.push(Skipped {
-                provider_service_id: id.to_string(),
-                reason,
-            })
-        };
-
-        let chosen: Vec<&RemoteService> = match selection {
-            Selection::AllNew => remote
-                .iter()
-                .filter(|r| !existing.contains(&r.id))
-                .collect(),
-            Selection::Ids(ids) => {
-                let by_id: HashMap<&str, &RemoteService> =
-                    remote.iter().map(|r| (r.id.as_str(), r)).collect();
-                let mut seen = HashSet::new();
-                let mut chosen = Vec::new();
-                for id in ids.iter().map(|id| id.trim()) {
-                    if !seen.insert(id) {
-                        continue;
-                    }
-                    match by_id.get(id) {
-                        None => skip(&mut report, id, "not in the provider's catalogue".into()),
-                        Some(_) if existing.contains(id) => {
-                            skip(&mut report, id, "already imported".into())
-                        }
-                        Some(r) => chosen.push(*r),
-                    }
-                }
-                chosen
-            }
-        };
-
-        let mut candidates = Vec::with_capacity(chosen.len());
-        for r in chosen {
-            let Some(service_type) = ServiceType::from_provider_label(&r.type_label) else {
-                skip(
-                    &mut report,
-                    &r.id,
-                    format!("unknown service type {:?}", r.type_label),
-                );
-                continue;
-            };
-            let Some((min, max)) = quantities(r) else {
-                skip(
-                    &mut report,
-                    &r.id,
-                    format!("maximum {} is below minimum {}", r.max, r.min),
-                );
-                continue;
-            };
-            if !rate_fits(&r.rate) {
-                skip(
-                    &mut report,
-                    &r.id,
-                    format!("rate {} is out of range", r.rate),
-                );
-                continue;
-            }
-            let price = match markups.price(provider, &r.rate, None) {
-                Ok(price) => price,
-                Err(_) => {
-                    skip(&mut report, &r.id, "price does not fit in rupiah".into());
-                    continue;
-                }
-            };
-            candidates.push(Candidate {
-                remote: r,
-                service_type,
-                min,
-                max,
-                price,
-            });
-        }
-        if candidates.is_empty() {
-            return Ok(report);
-        }
-
-        // Category of each candidate.
-        let category_of: Vec<i64> = match target {
-            Target::Category(id) => vec![id; candidates.len()],
-            Target::ProviderCategories => {
-                let names: Vec<String> = candidates
-                    .iter()
-                    .map(|c| category_name(&c.remote.category))
-                    .collect();
-                let (ids, created) = ensure_categories(conn, &names).await?;
-                report.categories_created = created;
-                names.iter().map(|n| ids[&n.to_lowercase()]).collect()
-            }
-        };
-
-        // Each category's services go after those already in it, in provider order.
-        let mut next_sort: HashMap<i64, i32> = {
-            let categories: Vec<i64> = category_of
-                .iter()
-                .copied()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            services::table
-                .filter(services::category_id.eq_any(&categories))
-                .group_by(services::category_id)
-                .select((
-                    services::category_id,
-                    diesel::dsl::max(services::sort_order),
-                ))
-                .load::<(i64, Option<i32>)>(conn)
-                .await?
-                .into_iter()
-                .map(|(id, max)| (id, max.map_or(0, |m| m.saturating_add(1))))
-                .collect()
-        };
-        let rows: Vec<NewService> = candidates
-            .iter()
-            .zip(&category_of)
-            .map(|(c, &category_id)| {
-                let sort = next_sort.entry(category_id).or_insert(0);
-                let sort_order = *sort;
-                *sort = sort.saturating_add(1);
-                NewService {
-                    category_id,
-                    name: if c.remote.name.is_empty() {
-                        format!("Service {}", c.remote.id)
-                    } else {
-                        c.remote.name.clone()
-                    },
-                    description: c.remote.description.clone(),
-                    platform: guess_platform(&c.remote.name, &c.remote.category),
-                    service_type: c.service_type,
-                    provider_id: Some(provider.id),
-                    provider_service_id: Some(c.remote.id.clone()),
-                    provider_rate: Some(c.remote.rate.clone()),
-                    markup_bps: None,
-                    fulfillment: Fulfillment::Provider,
-                    price_per_1000: c.price,
-                    min_quantity: c.min,
-                    max_quantity: c.max,
-                    quantity_step: 1,
-                    refill: c.remote.refill,
-                    cancel: c.remote.cancel,
-                    dripfeed: c.remote.dripfeed,
-                    active: true,
-                    sort_order,
-                }
-            })
-            .collect();
-
-        let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let ids: Vec<(i64, Option<String>)> = diesel::insert_into(services::table)
-                .values(chunk)
-                // A concurrent import got there first: not an error, not a duplicate.
-                .on_conflict((services::provider_id, services::provider_service_id))
-                .do_nothing()
-                .returning((services::id, services::provider_service_id))
-                .get_results(conn)
-                .await?;
-            inserted.extend(ids.into_iter().filter_map(|(id, p)| p.map(|p| (p, id))));
-        }
-        let mut changes = Vec::with_capacity(inserted.len());
-        for c in &candidates {
-            match inserted.get(&c.remote.id) {
-                Some(&id) => {
-                    report.imported.push(id);
-                    changes.push(NewCatalogChange {
-                        provider_id: provider.id,
-                        service_id: Some(id),
-                        provider_service_id: c.remote.id.clone(),
-                        kind: CatalogChangeKind::Imported,
-                        old_values: None,
-                        new_values: Some(json!({
-                            "providerRate": c.remote.rate.normalized().to_plain_string(),
-                            "pricePer1000": c.price,
-                        })),
-                    });
-                }
-                None => skip(&mut report, &c.remote.id, "already imported".into()),
-            }
-        }
-        NewCatalogChange::insert_all(conn, &changes).await?;
-        Ok(report)
+        let plan = plan(&existing, remote, selection, target, &markups);
+        write_plan(conn, provider.id, plan).await
     })
     .await
 }
 
-fn category_name(provider_category: &str) -> String {
-    let name = cut(provider_category, MAX_NAME);
-    if name.is_empty() {
-        FALLBACK_CATEGORY.to_string()
+/// Writes an import plan in the caller's transaction: the missing categories,
+/// the services (multi-row inserts, a concurrent import's rows left alone) and a
+/// change-log row for each service created.
+async fn write_plan(
+    conn: &mut AsyncPgConnection,
+    provider_id: i64,
+    plan: ImportPlan<'_>,
+) -> AppResult<ImportReport> {
+    let mut report = ImportReport {
+        skipped: plan.skipped,
+        ..Default::default()
+    };
+    if plan.create.is_empty() {
+        return Ok(report);
+    }
+    let category_ids = if plan.categories.is_empty() {
+        HashMap::new()
     } else {
-        name
+        let (ids, created) = ensure_categories(conn, &plan.categories).await?;
+        report.categories_created = created;
+        ids
+    };
+    let category_of: Vec<i64> = plan
+        .create
+        .iter()
+        .map(|p| match &p.category {
+            CategoryChoice::Existing(id) => *id,
+            CategoryChoice::Named(name) => category_ids[&name.to_lowercase()],
+        })
+        .collect();
+    let next_sort = next_sort_orders(conn, &category_of).await?;
+    let rows = new_service_rows(provider_id, &plan.create, &category_of, next_sort);
+    let inserted = insert_services(conn, &rows).await?;
+    let mut changes = Vec::with_capacity(inserted.len());
+    for p in &plan.create {
+        match inserted.get(&p.remote.id) {
+            Some(&id) => {
+                report.imported.push(id);
+                changes.push(imported_change(provider_id, id, p));
+            }
+            // A concurrent import got there first.
+            None => report.skipped.push(skip(&p.remote.id, "already imported")),
+        }
+    }
+    NewCatalogChange::insert_all(conn, &changes).await?;
+    Ok(report)
+}
+
+/// The next free `sort_order` of each category: after the services already in
+/// it.
+async fn next_sort_orders(
+    conn: &mut AsyncPgConnection,
+    category_of: &[i64],
+) -> AppResult<HashMap<i64, i32>> {
+    let categories: Vec<i64> = category_of
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(services::table
+        .filter(services::category_id.eq_any(&categories))
+        .group_by(services::category_id)
+        .select((
+            services::category_id,
+            diesel::dsl::max(services::sort_order),
+        ))
+        .load::<(i64, Option<i32>)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, max)| (id, max.map_or(0, |m| m.saturating_add(1))))
+        .collect())
+}
+
+/// The rows to insert: each category's new services after those already in it,
+/// in the provider's order.
+fn new_service_rows(
+    provider_id: i64,
+    create: &[PlannedService<'_>],
+    category_of: &[i64],
+    mut next_sort: HashMap<i64, i32>,
+) -> Vec<NewService> {
+    create
+        .iter()
+        .zip(category_of)
+        .map(|(p, &category_id)| {
+            let sort = next_sort.entry(category_id).or_insert(0);
+            let sort_order = *sort;
+            *sort = sort.saturating_add(1);
+            let r = p.remote;
+            NewService {
+                category_id,
+                name: if r.name.is_empty() {
+                    format!("Service {}", r.id)
+                } else {
+                    r.name.clone()
+                },
+                description: r.description.clone(),
+                platform: guess_platform(&r.name, &r.category),
+                service_type: p.service_type,
+                provider_id: Some(provider_id),
+                provider_service_id: Some(r.id.clone()),
+                provider_rate: Some(r.rate.clone()),
+                markup_bps: None,
+                fulfillment: Fulfillment::Provider,
+                price_per_1000: p.price_per_1000,
+                min_quantity: p.min_quantity,
+                max_quantity: p.max_quantity,
+                quantity_step: 1,
+                refill: r.refill,
+                cancel: r.cancel,
+                dripfeed: r.dripfeed,
+                active: true,
+                sort_order,
+            }
+        })
+        .collect()
+}
+
+/// Inserts the services in chunks; returns the ids of those inserted by provider
+/// service id.
+async fn insert_services(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewService],
+) -> AppResult<HashMap<String, i64>> {
+    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let ids: Vec<(i64, Option<String>)> = diesel::insert_into(services::table)
+            .values(chunk)
+            // A concurrent import got there first: not an error, not a duplicate.
+            .on_conflict((services::provider_id, services::provider_service_id))
+            .do_nothing()
+            .returning((services::id, services::provider_service_id))
+            .get_results(conn)
+            .await?;
+        inserted.extend(ids.into_iter().filter_map(|(id, p)| p.map(|p| (p, id))));
+    }
+    Ok(inserted)
+}
+
+fn imported_change(provider_id: i64, service_id: i64, p: &PlannedService<'_>) -> NewCatalogChange {
+    NewCatalogChange {
+        provider_id,
+        service_id: Some(service_id),
+        provider_service_id: p.remote.id.clone(),
+        kind: CatalogChangeKind::Imported,
+        old_values: None,
+        new_values: Some(json!({
+            "providerRate": p.remote.rate.normalized().to_plain_string(),
+            "pricePer1000": p.price_per_1000,
+        })),
     }
 }
 

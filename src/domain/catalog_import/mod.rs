@@ -5,10 +5,12 @@
 //!   what changed (with the old and new price) and what the provider dropped.
 //! - [`import`] creates services for new provider services, priced by the markup rule
 //!   of [`pricing`], in one transaction with multi-row inserts; importing a service
-//!   again is a no-op (a unique index makes it a database fact).
+//!   again is a no-op (a unique index makes it a database fact). What it creates is
+//!   decided first by the pure [`plan`] (`import_plan.rs`).
 //! - [`sync`] (the scheduled job, and an admin's button) follows the provider's
 //!   rate, limits and flags, reprices, deactivates what the provider dropped (never
-//!   deletes: orders reference services) and logs every change in `catalog_changes`.
+//!   deletes: orders reference services) and logs every change in `catalog_changes`;
+//!   what changes is decided by the pure `sync_diff::diff`.
 //!
 //! Reappearance policy: a service the provider drops is deactivated by the sync and
 //! marked `sync_deactivated`; if the provider lists it again, the sync reactivates
@@ -20,10 +22,15 @@
 //! The provider is always asked before anything is written: an unreachable provider
 //! fails the call with PROVIDER_ERROR and writes nothing.
 mod import;
+mod import_plan;
 mod preview;
 mod sync;
+mod sync_diff;
 
-pub use import::{ImportReport, Selection, Skipped, Target, import};
+pub use import::{ImportReport, import};
+pub use import_plan::{
+    CategoryChoice, ImportPlan, PlannedService, Selection, Skipped, Target, plan,
+};
 pub use preview::{CatalogPreview, ChangedEntry, NewEntry, RemovedEntry, preview};
 pub use sync::{SyncReport, sync, sync_provider};
 
@@ -282,10 +289,13 @@ impl Negative for BigDecimal {
     }
 }
 
-/// The markups in force for a provider: its own and the panel default.
-struct Markups {
-    provider: Option<i32>,
-    default: i32,
+/// The pricing in force for a provider: its markup, the panel default and its
+/// exchange rate; all a price needs, so the planning halves stay pure.
+#[derive(Debug, Clone)]
+pub struct Markups {
+    pub provider: Option<i32>,
+    pub default: i32,
+    pub exchange_rate: BigDecimal,
 }
 
 impl Markups {
@@ -293,17 +303,15 @@ impl Markups {
         Ok(Markups {
             provider: provider.markup_bps,
             default: pricing::default_markup_bps(conn).await?,
+            exchange_rate: provider.exchange_rate.clone(),
         })
     }
 
-    fn price(
-        &self,
-        provider: &ProviderRow,
-        rate: &BigDecimal,
-        service_markup: Option<i32>,
-    ) -> AppResult<i64> {
+    /// Rupiah per 1000 for a provider rate, under the service's own markup if it
+    /// has one.
+    fn price(&self, rate: &BigDecimal, service_markup: Option<i32>) -> AppResult<i64> {
         let markup = pricing::effective_markup_bps(service_markup, self.provider, self.default);
-        pricing::imported_price_per_1000(rate, &provider.exchange_rate, markup)
+        pricing::imported_price_per_1000(rate, &self.exchange_rate, markup)
     }
 }
 

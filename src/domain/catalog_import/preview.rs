@@ -70,14 +70,14 @@ pub async fn preview(
                 service_type: ServiceType::from_provider_label(&r.type_label),
                 platform: guess_platform(&r.name, &r.category),
                 price_per_1000: rate_fits(&r.rate)
-                    .then(|| markups.price(provider, &r.rate, None).ok())
+                    .then(|| markups.price(&r.rate, None).ok())
                     .flatten(),
                 remote: r.clone(),
             }),
             Some(s) => {
                 let old = ServiceSnapshot::local(s);
                 let price = if rate_fits(&r.rate) {
-                    markups.price(provider, &r.rate, s.markup_bps)?
+                    markups.price(&r.rate, s.markup_bps)?
                 } else {
                     old.price_per_1000
                 };

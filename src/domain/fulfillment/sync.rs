@@ -204,3 +204,200 @@ pub async fn note_sync_errors(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::db::enums::LedgerKind;
+
+    /// 1000 ordered for 15,840 rupiah, at `status`, nothing refunded yet.
+    fn order(status: OrderStatus) -> OrderRow {
+        OrderRow {
+            id: 1,
+            user_id: 1,
+            service_id: 1,
+            mass_order_id: None,
+            link: "https://x.com/jack".into(),
+            quantity: 1000,
+            price_per_1000: 15_840,
+            charge: 15_840,
+            status,
+            extra: json!({}),
+            start_count: None,
+            remains: Some(1000),
+            provider_id: Some(1),
+            provider_order_id: Some("77".into()),
+            refunded: 0,
+            idempotency_key: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            provider_service_id: Some("101".into()),
+            submit_attempts: 1,
+            next_attempt_at: None,
+            submitted_at: Some(Utc::now()),
+            last_synced_at: None,
+            last_error: None,
+            fallback_used: false,
+            provider_cost: None,
+        }
+    }
+
+    fn report(status: OrderStatus, start_count: Option<i64>, remains: Option<i64>) -> RemoteStatus {
+        RemoteStatus {
+            status,
+            label: format!("{status:?}"),
+            start_count,
+            remains,
+            charge: None,
+        }
+    }
+
+    /// The status, start count, remains and refund a decision writes.
+    type Written = (OrderStatus, Option<i64>, Option<i64>, Option<i64>);
+
+    fn decided(order: &OrderRow, remote: &RemoteStatus) -> Option<Written> {
+        decide(order, remote).map(|c| {
+            (
+                c.status,
+                c.start_count,
+                c.remains,
+                c.refund.map(|r| r.amount),
+            )
+        })
+    }
+
+    use OrderStatus as S;
+
+    #[test]
+    fn only_open_orders_follow_the_provider() {
+        for status in [
+            S::Pending,
+            S::Submitting,
+            S::NeedsReview,
+            S::Completed,
+            S::Partial,
+            S::Canceled,
+            S::Failed,
+        ] {
+            let completed = report(S::Completed, Some(5), Some(0));
+            assert!(decide(&order(status), &completed).is_none(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn progress_is_written_only_when_something_differs() {
+        let processing = order(S::Processing);
+        // Same status, no counts, or the counts it has: nothing.
+        assert_eq!(
+            decided(&processing, &report(S::Processing, None, None)),
+            None
+        );
+        assert_eq!(
+            decided(&processing, &report(S::Processing, None, Some(1000))),
+            None
+        );
+        // New counts, or a new status.
+        assert_eq!(
+            decided(&processing, &report(S::Processing, Some(40), None)),
+            Some((S::Processing, Some(40), None, None))
+        );
+        assert_eq!(
+            decided(&processing, &report(S::InProgress, None, None)),
+            Some((S::InProgress, None, None, None))
+        );
+        assert_eq!(
+            decided(
+                &order(S::InProgress),
+                &report(S::InProgress, None, Some(600))
+            ),
+            Some((S::InProgress, None, Some(600), None))
+        );
+        // Negative remains count as zero.
+        assert_eq!(
+            decided(&processing, &report(S::InProgress, None, Some(-3))),
+            Some((S::InProgress, None, Some(0), None))
+        );
+    }
+
+    #[test]
+    fn completion_leaves_nothing_remaining() {
+        for remote in [
+            report(S::Completed, Some(12), Some(400)),
+            report(S::Completed, Some(12), None),
+            // Partial with nothing remaining is a completion.
+            report(S::Partial, Some(12), Some(0)),
+            report(S::Partial, Some(12), Some(-1)),
+        ] {
+            assert_eq!(
+                decided(&order(S::InProgress), &remote),
+                Some((S::Completed, Some(12), Some(0), None)),
+                "{remote:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_partial_delivery_refunds_what_remains_rounded_down() {
+        let change = decide(
+            &order(S::InProgress),
+            &report(S::Partial, Some(9), Some(157)),
+        )
+        .unwrap();
+        assert_eq!(change.status, S::Partial);
+        assert_eq!((change.start_count, change.remains), (Some(9), Some(157)));
+        let refund = change.refund.unwrap();
+        // 15,840 x 157 / 1000 = 2486.88.
+        assert_eq!((refund.amount, refund.kind), (2486, LedgerKind::Refund));
+        assert_eq!(
+            change.note,
+            "provider reports Partial (refunded 2486 rupiah)"
+        );
+    }
+
+    #[test]
+    fn nothing_delivered_is_a_cancellation_with_a_full_refund() {
+        for remote in [
+            report(S::Partial, None, Some(1000)),
+            report(S::Partial, None, Some(5000)),
+            report(S::Canceled, None, None),
+            report(S::Failed, None, Some(10)),
+        ] {
+            assert_eq!(
+                decided(&order(S::Processing), &remote),
+                Some((S::Canceled, None, Some(1000), Some(15_840))),
+                "{remote:?}"
+            );
+        }
+        // What an admin refunded by hand is not paid twice.
+        let mut advanced = order(S::Processing);
+        advanced.refunded = 840;
+        assert_eq!(
+            decided(&advanced, &report(S::Canceled, None, None)),
+            Some((S::Canceled, None, Some(1000), Some(15_000)))
+        );
+    }
+
+    #[test]
+    fn reports_that_say_nothing_change_nothing() {
+        let open = order(S::InProgress);
+        // Partial without remains: wait for a complete report.
+        assert_eq!(decided(&open, &report(S::Partial, Some(3), None)), None);
+        for status in [S::Pending, S::Submitting, S::NeedsReview] {
+            assert_eq!(
+                decided(&open, &report(status, Some(3), Some(5))),
+                None,
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_note_names_the_providers_label() {
+        let mut remote = report(S::Completed, None, None);
+        remote.label = "Completed (fast)".into();
+        let change = decide(&order(S::Processing), &remote).unwrap();
+        assert_eq!(change.note, "provider reports Completed (fast)");
+    }
+}

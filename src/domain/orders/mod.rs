@@ -1,5 +1,6 @@
 //! Orders: what a customer buys and everything that happens to it on our side.
-//! One file per concern: `prepare` (validation and price, pure), `place` (one
+//! One file per concern: `prepare` (validation and price, pure; the fields of
+//! each service type in `type_fields`), `place` (one
 //! order in one transaction, and the one way a status changes), `changes`
 //! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text), `settle` (exactly-once refunds), `requests` (customer
@@ -12,6 +13,7 @@ mod place;
 mod prepare;
 mod requests;
 mod settle;
+mod type_fields;
 
 pub use changes::{Refund, StatusChange, next_average_completion, write_changes};
 pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_order};

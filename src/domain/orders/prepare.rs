@@ -1,12 +1,15 @@
 //! Validation of an order before anything is written: the link for the service's
-//! platform, each service type's extra fields, the quantity's bounds and step, the
-//! idempotency key; and the price, fixed from the service. Pure: reads nothing.
+//! platform, each service type's extra fields (one validator per type, in
+//! `type_fields`), the quantity's bounds and step, drip-feed, the idempotency key;
+//! and the price, fixed from the service. Pure: reads nothing, so every rule is
+//! tested without a database.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::type_fields::{Extra, validate_type_fields};
 use crate::{
     db::{
-        enums::{Fulfillment, Platform, ServiceType},
+        enums::{Fulfillment, Platform},
         services::ServiceRow,
     },
     domain::pricing,
@@ -14,7 +17,6 @@ use crate::{
 };
 
 const MAX_LINK: usize = 2048;
-const MAX_LIST_LINES: usize = 10_000;
 
 /// The type-specific fields of an order (API v2 names in `extra`).
 #[derive(Debug, Default, Clone)]
@@ -52,42 +54,6 @@ pub struct PreparedOrder {
     pub fulfillment: Fulfillment,
     pub provider_id: Option<i64>,
     pub provider_service_id: Option<String>,
-}
-
-fn non_empty_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-fn required_text(field: &str, value: &Option<String>) -> AppResult<String> {
-    let value = value.as_deref().map(str::trim).unwrap_or("");
-    if value.is_empty() {
-        return Err(AppError::validation(
-            field,
-            format!("{field} is required for this service"),
-        ));
-    }
-    if value.len() > 100_000 {
-        return Err(AppError::validation(field, format!("{field} is too long")));
-    }
-    Ok(value.to_string())
-}
-
-fn required_lines(field: &str, value: &Option<String>) -> AppResult<Vec<String>> {
-    let text = required_text(field, value)?;
-    let lines: Vec<String> = non_empty_lines(&text)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if lines.len() > MAX_LIST_LINES {
-        return Err(AppError::validation(
-            field,
-            format!("at most {MAX_LIST_LINES} lines"),
-        ));
-    }
-    Ok(lines)
 }
 
 /// Hosts each platform's links live on (after dropping `www.`, `m.`, `mobile.`).
@@ -166,6 +132,8 @@ pub fn check_link(platform: Platform, link: &str) -> AppResult<String> {
 }
 
 /// Validates an order against its service and fixes its price. Pure: reads nothing.
+/// The checks run in a fixed order (availability, link, the type's fields, the
+/// quantity, drip-feed), so the first fault reported is always the same one.
 pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOrder> {
     if !service.active {
         return Err(AppError::validation(
@@ -174,110 +142,26 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
         ));
     }
     let link = check_link(service.platform, &input.link)?;
-    let extras = &input.extras;
-    let mut extra = Map::new();
-    let quantity_needed = || {
-        input
-            .quantity
-            .ok_or_else(|| AppError::validation("quantity", "quantity is required"))
-    };
-    use ServiceType as T;
-    let mut quantity = match service.service_type {
-        T::Default => quantity_needed()?,
-        T::Package => input.quantity.unwrap_or(1),
-        T::CustomComments | T::CustomCommentsPackage => {
-            let comments = required_lines("comments", &extras.comments)?;
-            let count = comments.len() as i64;
-            if input.quantity.is_some_and(|q| q != count) {
-                return Err(AppError::validation(
-                    "quantity",
-                    "quantity must equal the number of comments (one per line)",
-                ));
-            }
-            extra.insert("comments".into(), json!(comments.join("\n")));
-            if service.service_type == T::CustomCommentsPackage {
-                1
-            } else {
-                count
-            }
-        }
-        T::Mentions | T::MentionsWithHashtags => {
-            extra.insert(
-                "usernames".into(),
-                json!(required_lines("usernames", &extras.usernames)?.join("\n")),
-            );
-            if service.service_type == T::MentionsWithHashtags {
-                extra.insert(
-                    "hashtags".into(),
-                    json!(required_lines("hashtags", &extras.hashtags)?.join("\n")),
-                );
-            }
-            quantity_needed()?
-        }
-        T::MentionsCustomList => {
-            let usernames = required_lines("usernames", &extras.usernames)?;
-            let count = usernames.len() as i64;
-            extra.insert("usernames".into(), json!(usernames.join("\n")));
-            count
-        }
-        T::MentionsHashtag => {
-            extra.insert(
-                "hashtag".into(),
-                json!(required_text("hashtag", &extras.hashtag)?),
-            );
-            quantity_needed()?
-        }
-        T::MentionsUserFollowers | T::CommentLikes => {
-            extra.insert(
-                "username".into(),
-                json!(required_text("username", &extras.username)?),
-            );
-            quantity_needed()?
-        }
-        T::MentionsMediaLikers => {
-            extra.insert(
-                "media".into(),
-                json!(required_text("media", &extras.media)?),
-            );
-            quantity_needed()?
-        }
-        T::CommentReplies => {
-            extra.insert(
-                "username".into(),
-                json!(required_text("username", &extras.username)?),
-            );
-            let comments = required_lines("comments", &extras.comments)?;
-            let count = comments.len() as i64;
-            extra.insert("comments".into(), json!(comments.join("\n")));
-            count
-        }
-        T::Poll => {
-            let answer = extras.answer_number.ok_or_else(|| {
-                AppError::validation("answerNumber", "answerNumber is required for a poll")
-            })?;
-            if answer < 1 {
-                return Err(AppError::validation(
-                    "answerNumber",
-                    "answerNumber starts at 1",
-                ));
-            }
-            extra.insert("answer_number".into(), json!(answer));
-            quantity_needed()?
-        }
-        T::InvitesFromGroups => {
-            extra.insert(
-                "groups".into(),
-                json!(required_lines("groups", &extras.groups)?.join("\n")),
-            );
-            quantity_needed()?
-        }
-        T::Subscriptions => {
-            return Err(AppError::validation(
-                "serviceId",
-                "subscription services are ordered per post through the provider panel and are not sold here",
-            ));
-        }
-    };
+    let mut extra = Extra::new();
+    let quantity = validate_type_fields(service.service_type, input, &mut extra)?;
+    check_quantity(service, quantity)?;
+    let quantity = apply_drip_feed(service, &input.extras, quantity, &mut extra)?;
+    let charge = pricing::order_charge(service.price_per_1000, quantity)?;
+    Ok(PreparedOrder {
+        service_id: service.id,
+        link,
+        quantity,
+        price_per_1000: service.price_per_1000,
+        charge,
+        extra: Value::Object(extra),
+        fulfillment: service.fulfillment,
+        provider_id: service.provider_id,
+        provider_service_id: service.provider_service_id.clone(),
+    })
+}
+
+/// The service's bounds and step, for one run's quantity.
+fn check_quantity(service: &ServiceRow, quantity: i64) -> AppResult<()> {
     if quantity < service.min_quantity || quantity > service.max_quantity {
         return Err(AppError::validation(
             "quantity",
@@ -293,34 +177,20 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
             format!("quantity must be a multiple of {}", service.quantity_step),
         ));
     }
-    match (extras.runs, extras.interval) {
-        (None, None) => {}
-        (Some(runs), Some(interval)) => {
-            if !service.dripfeed {
-                return Err(AppError::validation(
-                    "runs",
-                    "this service does not offer drip-feed",
-                ));
-            }
-            if !(2..=1000).contains(&runs) {
-                return Err(AppError::validation(
-                    "runs",
-                    "runs must be between 2 and 1000",
-                ));
-            }
-            if !(1..=10_080).contains(&interval) {
-                return Err(AppError::validation(
-                    "interval",
-                    "interval must be 1 to 10080 minutes",
-                ));
-            }
-            extra.insert("runs".into(), json!(runs));
-            extra.insert("interval".into(), json!(interval));
-            extra.insert("quantity_per_run".into(), json!(quantity));
-            quantity = quantity
-                .checked_mul(runs)
-                .ok_or_else(|| AppError::validation("runs", "order is too large"))?;
-        }
+    Ok(())
+}
+
+/// Drip-feed (`runs` deliveries of `quantity`, `interval` minutes apart), when
+/// asked for: both fields or neither. Returns the order's whole quantity.
+fn apply_drip_feed(
+    service: &ServiceRow,
+    extras: &OrderExtras,
+    quantity: i64,
+    extra: &mut Extra,
+) -> AppResult<i64> {
+    let (runs, interval) = match (extras.runs, extras.interval) {
+        (None, None) => return Ok(quantity),
+        (Some(runs), Some(interval)) => (runs, interval),
         (Some(_), None) => {
             return Err(AppError::validation(
                 "interval",
@@ -333,19 +203,31 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
                 "drip-feed needs both runs and interval",
             ));
         }
+    };
+    if !service.dripfeed {
+        return Err(AppError::validation(
+            "runs",
+            "this service does not offer drip-feed",
+        ));
     }
-    let charge = pricing::order_charge(service.price_per_1000, quantity)?;
-    Ok(PreparedOrder {
-        service_id: service.id,
-        link,
-        quantity,
-        price_per_1000: service.price_per_1000,
-        charge,
-        extra: Value::Object(extra),
-        fulfillment: service.fulfillment,
-        provider_id: service.provider_id,
-        provider_service_id: service.provider_service_id.clone(),
-    })
+    if !(2..=1000).contains(&runs) {
+        return Err(AppError::validation(
+            "runs",
+            "runs must be between 2 and 1000",
+        ));
+    }
+    if !(1..=10_080).contains(&interval) {
+        return Err(AppError::validation(
+            "interval",
+            "interval must be 1 to 10080 minutes",
+        ));
+    }
+    extra.insert("runs".into(), json!(runs));
+    extra.insert("interval".into(), json!(interval));
+    extra.insert("quantity_per_run".into(), json!(quantity));
+    quantity
+        .checked_mul(runs)
+        .ok_or_else(|| AppError::validation("runs", "order is too large"))
 }
 
 pub(super) fn check_idempotency_key(key: &Option<String>) -> AppResult<Option<String>> {
@@ -360,8 +242,183 @@ pub(super) fn check_idempotency_key(key: &Option<String>) -> AppResult<Option<St
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::db::enums::ServiceType;
+    use bigdecimal::BigDecimal;
+    use chrono::Utc;
+
+    /// An active Twitter service of `service_type`, 15,840 rupiah per 1000,
+    /// quantities 10 to 10,000 in steps of 10, drip-feed offered.
+    pub(crate) fn service(service_type: ServiceType) -> ServiceRow {
+        ServiceRow {
+            id: 7,
+            category_id: 1,
+            name: "Followers".into(),
+            description: String::new(),
+            platform: Platform::Twitter,
+            service_type,
+            provider_id: Some(3),
+            provider_service_id: Some("101".into()),
+            provider_rate: Some(BigDecimal::from(1)),
+            markup_bps: None,
+            fulfillment: Fulfillment::Provider,
+            price_per_1000: 15_840,
+            min_quantity: 10,
+            max_quantity: 10_000,
+            quantity_step: 10,
+            refill: false,
+            cancel: false,
+            dripfeed: true,
+            active: true,
+            sort_order: 0,
+            average_completion_seconds: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            fallback_service_id: None,
+            slug: "followers".into(),
+        }
+    }
+
+    fn order(quantity: Option<i64>, extras: OrderExtras) -> OrderInput {
+        OrderInput {
+            service_id: 7,
+            link: "x.com/jack".into(),
+            quantity,
+            extras,
+            idempotency_key: None,
+        }
+    }
+
+    fn refused_on(service: &ServiceRow, input: &OrderInput) -> String {
+        match prepare(service, input) {
+            Err(AppError::Validation { field, .. }) => field,
+            other => panic!("expected a VALIDATION error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn prepares_and_prices_a_default_order() {
+        let p = prepare(
+            &service(ServiceType::Default),
+            &order(Some(1000), OrderExtras::default()),
+        )
+        .unwrap();
+        assert_eq!(p.link, "https://x.com/jack");
+        assert_eq!(
+            (p.quantity, p.price_per_1000, p.charge),
+            (1000, 15_840, 15_840)
+        );
+        assert_eq!(p.extra, json!({}));
+        assert_eq!(
+            (p.provider_id, p.provider_service_id.as_deref()),
+            (Some(3), Some("101"))
+        );
+        // 15,840 x 10 / 1000 = 158.4, rounded up.
+        let small = prepare(
+            &service(ServiceType::Default),
+            &order(Some(10), OrderExtras::default()),
+        );
+        assert_eq!(small.unwrap().charge, 159);
+    }
+
+    #[test]
+    fn checks_run_in_order() {
+        let mut inactive = service(ServiceType::Default);
+        inactive.active = false;
+        let mut bad_link = order(None, OrderExtras::default());
+        bad_link.link = "https://instagram.com/jack".into();
+        assert_eq!(refused_on(&inactive, &bad_link), "serviceId");
+        assert_eq!(
+            refused_on(&service(ServiceType::Default), &bad_link),
+            "link"
+        );
+        // The type's fields come before the quantity's bounds.
+        let no_comments = order(Some(1), OrderExtras::default());
+        assert_eq!(
+            refused_on(&service(ServiceType::CustomComments), &no_comments),
+            "comments"
+        );
+    }
+
+    #[test]
+    fn quantity_bounds_and_step() {
+        let s = service(ServiceType::Default);
+        for bad in [0, 5, 10_010, 15] {
+            assert_eq!(
+                refused_on(&s, &order(Some(bad), OrderExtras::default())),
+                "quantity",
+                "{bad}"
+            );
+        }
+        for good in [10, 20, 10_000] {
+            assert!(
+                prepare(&s, &order(Some(good), OrderExtras::default())).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn drip_feed_multiplies_the_quantity() {
+        let s = service(ServiceType::Default);
+        let drip = |runs, interval| OrderExtras {
+            runs,
+            interval,
+            ..Default::default()
+        };
+        let p = prepare(&s, &order(Some(100), drip(Some(3), Some(60)))).unwrap();
+        assert_eq!((p.quantity, p.charge), (300, 4752));
+        assert_eq!(
+            p.extra,
+            json!({ "runs": 3, "interval": 60, "quantity_per_run": 100 })
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(Some(3), None))),
+            "interval"
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(None, Some(60)))),
+            "runs"
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(Some(1), Some(60)))),
+            "runs"
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(Some(1001), Some(60)))),
+            "runs"
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(Some(2), Some(0)))),
+            "interval"
+        );
+        assert_eq!(
+            refused_on(&s, &order(Some(100), drip(Some(2), Some(10_081)))),
+            "interval"
+        );
+        let mut no_drip = s.clone();
+        no_drip.dripfeed = false;
+        assert_eq!(
+            refused_on(&no_drip, &order(Some(100), drip(Some(2), Some(5)))),
+            "runs"
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_trimmed_and_bounded() {
+        assert_eq!(check_idempotency_key(&None).unwrap(), None);
+        assert_eq!(
+            check_idempotency_key(&Some(" k ".into()))
+                .unwrap()
+                .as_deref(),
+            Some("k")
+        );
+        for bad in ["  ", &"k".repeat(101)] {
+            let err = check_idempotency_key(&Some(bad.to_string())).unwrap_err();
+            assert!(matches!(err, AppError::Validation { field, .. } if field == "idempotencyKey"));
+        }
+    }
 
     #[test]
     fn links_with_bidirectional_controls_are_refused() {

@@ -1,0 +1,74 @@
+//! Deposits: money paid in through a gateway. One file per concern:
+//! `create` (a deposit and its payment page at a gateway), `report` (what a
+//! gateway's report does to a deposit: a pure transition, applied exactly once
+//! whatever the number and order of the reports), `reconcile` (the job's claim
+//! and local expiry) and `resolve` (an admin's decision on a flagged deposit).
+//! Webhooks and the reconciliation job both go through [`apply_report`]. The
+//! reads and the claim of the tables are in `db::deposits`.
+
+mod create;
+mod reconcile;
+mod report;
+mod resolve;
+
+pub use create::create;
+pub use reconcile::{claim_for_reconcile, expire};
+pub use report::{Transition, apply_report, transition};
+pub use resolve::{DepositResolution, resolve_flagged};
+
+use crate::{
+    config::PaymentsConfig,
+    error::{AppError, AppResult},
+};
+
+/// What applying a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The deposit was paid and its amount credited now.
+    Credited,
+    /// Paid after it had been marked failed or expired: credited now (the gateway has
+    /// the money), and recorded as such.
+    CreditedLate,
+    /// Already paid and credited: nothing changed.
+    Duplicate,
+    /// Something needs an admin (amount mismatch, reversal after payment): flagged,
+    /// no money moved.
+    Flagged,
+    Failed,
+    Expired,
+    /// Still pending at the gateway.
+    Waiting,
+    /// Stale or unknown news (e.g. `pending` after `settlement`): nothing changed.
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Credited => "CREDITED",
+            Outcome::CreditedLate => "CREDITED_LATE",
+            Outcome::Duplicate => "DUPLICATE",
+            Outcome::Flagged => "FLAGGED",
+            Outcome::Failed => "FAILED",
+            Outcome::Expired => "EXPIRED",
+            Outcome::Waiting => "WAITING",
+            Outcome::Ignored => "IGNORED",
+        }
+    }
+}
+
+pub fn validate_amount(config: &PaymentsConfig, amount: i64) -> AppResult<()> {
+    if amount < config.deposit_min {
+        return Err(AppError::validation(
+            "amount",
+            format!("the smallest deposit is {} rupiah", config.deposit_min),
+        ));
+    }
+    if amount > config.deposit_max {
+        return Err(AppError::validation(
+            "amount",
+            format!("the largest deposit is {} rupiah", config.deposit_max),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! An admin's decision on a flagged deposit: credit it (once, through the
+//! wallet) or reject it. The flag clears, its reason stays as history, and the
+//! decision is recorded on the row.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    db::{
+        deposits::DepositRow,
+        enums::{DepositStatus, LedgerKind},
+        schema::deposits,
+    },
+    domain::{
+        text::check_reason,
+        wallet::{self, LedgerRef},
+    },
+    error::{AppError, AppResult},
+};
+
+/// What an admin decides about a flagged deposit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositResolution {
+    /// The money arrived: credit the deposit's amount (once, through the wallet).
+    Credit,
+    /// Nothing to credit: clear the flag; a pending deposit becomes FAILED.
+    Reject,
+}
+
+/// Resolves a flagged deposit, once: the row is locked, a deposit that is not
+/// flagged (or was resolved already) is a CONFLICT, and a credit goes through the
+/// wallet, whose unique index allows one DEPOSIT credit per deposit, so a deposit
+/// that was credited before it was flagged (a reversal after payment) can only be
+/// rejected. The flag's reason stays as history.
+pub async fn resolve_flagged(
+    conn: &mut AsyncPgConnection,
+    admin_id: i64,
+    deposit_id: i64,
+    resolution: DepositResolution,
+    reason: &str,
+) -> AppResult<DepositRow> {
+    let reason = check_reason(reason)?;
+    let reason = reason.as_str();
+    conn.transaction(async |conn| {
+        let deposit = DepositRow::find_for_update(conn, deposit_id)
+            .await?
+            .ok_or(AppError::NotFound("deposit"))?;
+        if !deposit.flagged || deposit.resolution.is_some() {
+            return Err(AppError::conflict(
+                "this deposit is not waiting for a decision",
+            ));
+        }
+        let now = Utc::now();
+        if resolution == DepositResolution::Credit {
+            credit_by_admin(conn, &deposit, admin_id, reason).await?;
+        }
+        let resolved = resolved_state(&deposit, resolution, now);
+        Ok(diesel::update(deposits::table.find(deposit.id))
+            .set((
+                deposits::status.eq(resolved.status),
+                deposits::paid_at.eq(resolved.paid_at),
+                deposits::flagged.eq(false),
+                deposits::resolution.eq(resolved.label),
+                deposits::resolved_by.eq(admin_id),
+                deposits::resolved_at.eq(now),
+                deposits::resolution_note.eq(reason),
+                deposits::updated_at.eq(now),
+            ))
+            .returning(DepositRow::as_returning())
+            .get_result(conn)
+            .await?)
+    })
+    .await
+}
+
+/// A resolved deposit's status, payment time and `resolution` label.
+#[derive(Debug, PartialEq, Eq)]
+struct Resolved {
+    status: DepositStatus,
+    paid_at: Option<DateTime<Utc>>,
+    label: &'static str,
+}
+
+/// What a resolution makes of the deposit. Pure. A credit makes it PAID (paid
+/// now unless it was paid before); a rejection fails a pending deposit and
+/// leaves any other status.
+fn resolved_state(
+    deposit: &DepositRow,
+    resolution: DepositResolution,
+    now: DateTime<Utc>,
+) -> Resolved {
+    match resolution {
+        DepositResolution::Credit => Resolved {
+            status: DepositStatus::Paid,
+            paid_at: Some(deposit.paid_at.unwrap_or(now)),
+            label: "CREDITED",
+        },
+        DepositResolution::Reject => Resolved {
+            status: if deposit.status == DepositStatus::Pending {
+                DepositStatus::Failed
+            } else {
+                deposit.status
+            },
+            paid_at: deposit.paid_at,
+            label: "REJECTED",
+        },
+    }
+}
+
+/// Credits the deposit's amount on an admin's word; a deposit credited before
+/// (the ledger's unique index) can only be rejected.
+async fn credit_by_admin(
+    conn: &mut AsyncPgConnection,
+    deposit: &DepositRow,
+    admin_id: i64,
+    reason: &str,
+) -> AppResult<()> {
+    wallet::credit(
+        conn,
+        deposit.user_id,
+        deposit.amount,
+        LedgerKind::Deposit,
+        &LedgerRef {
+            deposit_id: Some(deposit.id),
+            actor_id: Some(admin_id),
+            note: format!(
+                "deposit {} credited by an admin: {reason}",
+                deposit.merchant_ref
+            ),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        AppError::Conflict(_) => {
+            AppError::conflict("this deposit was credited already; it can only be rejected")
+        }
+        other => other,
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::enums::PaymentGateway;
+
+    fn deposit(status: DepositStatus, paid_at: Option<DateTime<Utc>>) -> DepositRow {
+        let now = Utc::now();
+        DepositRow {
+            id: 5,
+            user_id: 1,
+            amount: 50_000,
+            gateway: PaymentGateway::Xendit,
+            status,
+            merchant_ref: "DEP-5-0000beef".into(),
+            gateway_ref: None,
+            payment_url: None,
+            snap_token: None,
+            expires_at: now,
+            paid_at,
+            flagged: true,
+            flag_reason: Some("amount mismatch".into()),
+            gateway_status: None,
+            failure_reason: None,
+            next_check_at: None,
+            created_at: now,
+            updated_at: now,
+            resolution: None,
+            resolved_by: None,
+            resolved_at: None,
+            resolution_note: None,
+        }
+    }
+
+    #[test]
+    fn a_credit_makes_the_deposit_paid() {
+        let now = Utc::now();
+        let earlier = now - chrono::Duration::hours(1);
+        let credited = |d: &DepositRow| resolved_state(d, DepositResolution::Credit, now);
+        let expected = |paid_at| Resolved {
+            status: DepositStatus::Paid,
+            paid_at: Some(paid_at),
+            label: "CREDITED",
+        };
+        assert_eq!(
+            credited(&deposit(DepositStatus::Pending, None)),
+            expected(now)
+        );
+        assert_eq!(
+            credited(&deposit(DepositStatus::Failed, None)),
+            expected(now)
+        );
+        assert_eq!(
+            credited(&deposit(DepositStatus::Paid, Some(earlier))),
+            expected(earlier)
+        );
+    }
+
+    #[test]
+    fn a_rejection_fails_only_a_pending_deposit() {
+        let now = Utc::now();
+        let earlier = now - chrono::Duration::hours(1);
+        let rejected = |d: &DepositRow| resolved_state(d, DepositResolution::Reject, now);
+        assert_eq!(
+            rejected(&deposit(DepositStatus::Pending, None)),
+            Resolved {
+                status: DepositStatus::Failed,
+                paid_at: None,
+                label: "REJECTED"
+            }
+        );
+        assert_eq!(
+            rejected(&deposit(DepositStatus::Paid, Some(earlier))),
+            Resolved {
+                status: DepositStatus::Paid,
+                paid_at: Some(earlier),
+                label: "REJECTED"
+            }
+        );
+        assert_eq!(
+            rejected(&deposit(DepositStatus::Expired, None)).status,
+            DepositStatus::Expired
+        );
+    }
+}
