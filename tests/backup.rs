@@ -364,7 +364,8 @@ fn newest_migration() -> PathBuf {
 }
 
 /// The schema's shape: every column with its type, every index and every
-/// trigger (a migration may add only the last two).
+/// trigger (a migration may add only the last two). Triggers come from
+/// `pg_trigger`: `information_schema.triggers` leaves TRUNCATE triggers out.
 async fn columns(client: &Client) -> Vec<(String, String, String)> {
     client
         .query(
@@ -372,8 +373,10 @@ async fn columns(client: &Client) -> Vec<(String, String, String)> {
              WHERE table_schema = 'public'
              UNION ALL SELECT tablename::text, indexname::text, 'index' FROM pg_indexes
              WHERE schemaname = 'public'
-             UNION ALL SELECT DISTINCT event_object_table::text, trigger_name::text, 'trigger'
-             FROM information_schema.triggers WHERE trigger_schema = 'public'
+             UNION ALL SELECT c.relname::text, t.tgname::text, 'trigger'
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND NOT t.tgisinternal
              ORDER BY 1, 2, 3",
             &[],
         )
