@@ -26,7 +26,8 @@ use crate::{
     },
 };
 
-pub const CHANNEL: &str = "booster_order_events";
+/// Carries the id of an `order_events` row: an order changed.
+pub const ORDER_CHANNEL: &str = "booster_order_events";
 /// Carries `ticket_id:message_id` (or `ticket_id:` for a change without a
 /// message): a support ticket changed.
 pub const TICKET_CHANNEL: &str = "booster_ticket_events";
@@ -106,7 +107,7 @@ pub async fn publish(conn: &mut AsyncPgConnection, event_ids: &[i64]) -> diesel:
         return Ok(());
     }
     diesel::sql_query(format!(
-        "SELECT pg_notify('{CHANNEL}', id::text) FROM unnest($1::bigint[]) AS id"
+        "SELECT pg_notify('{ORDER_CHANNEL}', id::text) FROM unnest($1::bigint[]) AS id"
     ))
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(event_ids)
     .execute(conn)
@@ -201,7 +202,7 @@ const BURST: usize = 1_000;
 async fn listen(url: &str, pool: &PgPool, bus: &EventBus, caches: &Caches) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
     for channel in [
-        CHANNEL,
+        ORDER_CHANNEL,
         CREDENTIALS_CHANNEL,
         TICKET_CHANNEL,
         CATALOG_CHANNEL,

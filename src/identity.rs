@@ -30,6 +30,12 @@ impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.user.role == Role::Admin
     }
+
+    /// Whether this user may see what `owner_id` owns (an order, a deposit):
+    /// its owner and admins may. The one rule for every transport.
+    pub fn may_see(&self, owner_id: i64) -> bool {
+        self.id() == owner_id || self.is_admin()
+    }
 }
 
 /// Who is asking: nobody, or a user. Banned users are still identified here so the

@@ -71,13 +71,18 @@ WITH debit AS ( \
     SELECT id, 'PENDING', start_count, remains, 'order placed' FROM placed \
     RETURNING id \
 ) \
-SELECT placed.*, pg_notify('booster_order_events', event.id::text)::text AS notified \
+SELECT placed.*, pg_notify($11, event.id::text)::text AS notified \
 FROM placed, event";
 
 impl NewOrder {
     /// Writes a PENDING order with `charge > 0` and everything that goes with it in
-    /// one statement (see `PLACE_PAID_ORDER`); `None` when the balance is short.
-    pub async fn insert_paid(&self, conn: &mut AsyncPgConnection) -> QueryResult<Option<OrderRow>> {
+    /// one statement (see `PLACE_PAID_ORDER`), announcing the history row on
+    /// `channel` (`events::ORDER_CHANNEL`); `None` when the balance is short.
+    pub async fn insert_paid(
+        &self,
+        conn: &mut AsyncPgConnection,
+        channel: &str,
+    ) -> QueryResult<Option<OrderRow>> {
         use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
         debug_assert!(self.charge > 0 && self.status == OrderStatus::Pending);
         diesel::sql_query(PLACE_PAID_ORDER)
@@ -91,6 +96,7 @@ impl NewOrder {
             .bind::<Nullable<BigInt>, _>(self.provider_id)
             .bind::<Nullable<Text>, _>(&self.provider_service_id)
             .bind::<Nullable<Text>, _>(&self.idempotency_key)
+            .bind::<Text, _>(channel)
             .get_result(conn)
             .await
             .optional()

@@ -13,10 +13,9 @@ use crate::{
     db::{
         PgPool,
         enums::Role,
-        orders::{EventScope, OrderEventRow, OrderRow},
+        orders::{EventScope, OrderEventRow},
         users::UserRow,
     },
-    error::AppError,
     events::OrderEvent,
     graphql::{
         conn, current_user,
@@ -178,13 +177,8 @@ type EventStream = BoxStream<'static, OrderEventObject>;
 async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream> {
     let user = current_user(ctx)?;
     let order_id = parse_id("orderId", &order_id)?;
-    let mut conn = conn(ctx).await?;
     // Someone else's order is NOT_FOUND, like a missing one: ids are not probeable.
-    let order = OrderRow::find(&mut conn, order_id)
-        .await?
-        .filter(|order| order.user_id == user.id() || user.is_admin())
-        .ok_or(AppError::NotFound("order"))?;
-    drop(conn);
+    let order = crate::domain::orders::find_visible(&mut *conn(ctx).await?, user, order_id).await?;
     // An admin following someone else's order must stay an admin.
     let reader = if order.user_id == user.id() {
         TicketReader::Customer(user.id())

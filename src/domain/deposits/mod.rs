@@ -12,6 +12,17 @@ mod report;
 mod resolve;
 
 pub use create::create;
+
+/// The deposit if `viewer` may see it (its owner, or an admin); `None` for
+/// anyone else, exactly like a missing deposit.
+pub async fn find_visible(
+    conn: &mut diesel_async::AsyncPgConnection,
+    viewer: &crate::identity::AuthUser,
+    deposit_id: i64,
+) -> AppResult<Option<crate::db::deposits::DepositRow>> {
+    let found = crate::db::deposits::DepositRow::find(conn, deposit_id).await?;
+    Ok(found.filter(|deposit| viewer.may_see(deposit.user_id)))
+}
 pub use reconcile::{claim_for_reconcile, expire};
 pub use report::{Transition, apply_report, transition};
 pub use resolve::{DepositResolution, resolve_flagged};

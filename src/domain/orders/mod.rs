@@ -19,7 +19,7 @@ pub use changes::{Refund, StatusChange, next_average_completion, write_changes};
 pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_order};
 pub use place::{lock_order, place_order, record_status};
 pub use prepare::{OrderExtras, OrderInput, PreparedOrder, check_link, prepare};
-pub use requests::{owned_order, request_cancel, request_refill};
+pub use requests::{find_visible, owned_order, request_cancel, request_refill};
 pub use settle::{
     ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle,
     settlement_change,

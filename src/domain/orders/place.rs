@@ -148,7 +148,7 @@ async fn insert_in_one_statement(
     idempotency_key: Option<String>,
 ) -> AppResult<OrderRow> {
     let placed = new_order(user_id, prepared, idempotency_key)
-        .insert_paid(conn)
+        .insert_paid(conn, crate::events::ORDER_CHANNEL)
         .await
         .map_err(duplicate_key)?;
     if let Some(order) = placed {

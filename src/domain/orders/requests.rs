@@ -13,6 +13,7 @@ use crate::{
         services::ServiceRow,
     },
     error::{AppError, AppResult, is_unique_violation},
+    identity::AuthUser,
 };
 
 /// A customer's cancel request. A PENDING order (not yet sent upstream) is canceled
@@ -127,6 +128,19 @@ async fn owned_order_and_service(
         .await?
         .ok_or(AppError::NotFound("service"))?;
     Ok((order, service))
+}
+
+/// The order if `viewer` may see it (its owner, or an admin); anything else
+/// is NOT_FOUND, exactly like a missing order (ids are not probeable).
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: &AuthUser,
+    order_id: i64,
+) -> AppResult<OrderRow> {
+    OrderRow::find(conn, order_id)
+        .await?
+        .filter(|order| viewer.may_see(order.user_id))
+        .ok_or(AppError::NotFound("order"))
 }
 
 /// The order if `user_id` owns it; someone else's order is NOT_FOUND (ids are not probeable).

@@ -1,3 +1,5 @@
+//! The caller's own account: signing in with Google and out, API keys, settings.
+
 use async_graphql::{Context, ID, InputObject, Object};
 
 use crate::{

@@ -1,3 +1,5 @@
+//! The caller's own account: `me` (with a fresh balance) and their API keys.
+
 use async_graphql::{Context, Object};
 
 use crate::{

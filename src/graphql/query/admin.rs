@@ -1,3 +1,5 @@
+//! Admin reads of providers, pricing and users.
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{

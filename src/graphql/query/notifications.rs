@@ -1,3 +1,5 @@
+//! In-app notifications: the caller's own, and the admins' shared feed.
+
 use async_graphql::{Context, Object};
 
 use crate::{

@@ -1,3 +1,6 @@
+//! Order reads: a customer's orders and mass orders, one order for its owner or
+//! an admin, and the admins' order list and own stock.
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -85,7 +88,7 @@ impl OrderQuery {
         // exactly like a missing one (ids are not probeable).
         lookup(ctx, OrderId(id), "order")
             .await?
-            .filter(|order| user.is_admin() || order.user_id == user.id())
+            .filter(|order| user.may_see(order.user_id))
             .map(Order)
             .ok_or_else(|| AppError::NotFound("order").into())
     }

@@ -111,11 +111,8 @@ impl WalletQuery {
     async fn deposit(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Deposit>> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(DepositRow::find(&mut conn, id)
-            .await?
-            .filter(|d| d.user_id == user.id() || user.is_admin())
-            .map(Deposit))
+        let found = crate::domain::deposits::find_visible(&mut *conn(ctx).await?, user, id).await?;
+        Ok(found.map(Deposit))
     }
 
     /// All deposits, newest first.

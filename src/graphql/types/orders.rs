@@ -115,7 +115,7 @@ impl Order {
         let viewer = viewer(ctx);
         let allowed = viewer
             .require_user()
-            .is_ok_and(|u| u.id() == self.0.user_id || u.is_admin());
+            .is_ok_and(|u| u.may_see(self.0.user_id));
         if !allowed {
             return Err(crate::error::AppError::forbidden(
                 "only the buyer can read delivered items",

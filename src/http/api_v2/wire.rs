@@ -1,6 +1,7 @@
 //! The API v2 wire format from the provider's side: request fields, the answer
-//! shapes, status labels, and the error texts clients match on
-//! (`../shared/providers-api.md`). Logical errors are `{"error": "..."}` with HTTP
+//! shapes, status labels, and the error texts clients match on (the common
+//! "API v2" of Perfect Panel-style panels, as JustAnotherPanel and Peakerr
+//! document it; `providers/api_v2.rs` speaks the client side). Logical errors are `{"error": "..."}` with HTTP
 //! 200; only a rate limit is a 429.
 
 use std::collections::HashMap;
