@@ -90,9 +90,9 @@ impl AppState {
     ) -> Result<Box<dyn crate::providers::ProviderClient>, crate::error::AppError> {
         let config = &self.config.fulfillment;
         let retry = crate::providers::api_v2::RetryPolicy {
-            attempts: 3,
             first_backoff: config.provider_retry_backoff,
             timeout: config.provider_timeout,
+            ..Default::default()
         };
         crate::providers::client_for(provider, &self.secrets, self.http.clone(), retry)
     }

@@ -46,7 +46,7 @@ pub const CATALOG_CHANNEL: &str = "booster_catalog";
 
 /// One status change of one order, as subscribers receive it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderEvent {
+pub struct OrderUpdate {
     pub event_id: i64,
     pub order_id: i64,
     pub user_id: i64,
@@ -57,10 +57,10 @@ pub struct OrderEvent {
     pub at: DateTime<Utc>,
 }
 
-impl OrderEvent {
+impl OrderUpdate {
     /// The event of a history row, for the user who owns its order.
-    pub fn from_row(row: OrderEventRow, user_id: i64) -> OrderEvent {
-        OrderEvent {
+    pub fn from_row(row: OrderEventRow, user_id: i64) -> OrderUpdate {
+        OrderUpdate {
             event_id: row.id,
             order_id: row.order_id,
             user_id,
@@ -119,7 +119,7 @@ pub async fn publish(conn: &mut AsyncPgConnection, event_ids: &[i64]) -> diesel:
 /// stands once loaded, and the message that was added, if any. Internal notes
 /// ride here too: each subscription decides what its reader may see.
 #[derive(Debug, Clone)]
-pub struct TicketEvent {
+pub struct TicketUpdate {
     pub ticket: TicketRow,
     pub message: Option<TicketMessageRow>,
 }
@@ -148,9 +148,9 @@ pub const BUS_CAPACITY: usize = 4096;
 /// The in-process side: a broadcast channel fed by this process's LISTEN connection.
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<OrderEvent>,
+    sender: broadcast::Sender<OrderUpdate>,
     credentials: broadcast::Sender<i64>,
-    tickets: broadcast::Sender<TicketEvent>,
+    tickets: broadcast::Sender<TicketUpdate>,
 }
 
 impl Default for EventBus {
@@ -164,12 +164,12 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    pub fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<OrderUpdate> {
         self.sender.subscribe()
     }
 
     /// Support ticket changes, from every process.
-    pub fn subscribe_tickets(&self) -> broadcast::Receiver<TicketEvent> {
+    pub fn subscribe_tickets(&self) -> broadcast::Receiver<TicketUpdate> {
         self.tickets.subscribe()
     }
 
@@ -269,7 +269,7 @@ async fn listen(url: &str, pool: &PgPool, bus: &EventBus, caches: &Caches) -> an
         }
         let loaded = OrderEventRow::with_owners(&mut *pool.get().await?, &event_ids).await?;
         for (row, user_id) in loaded {
-            let _ = bus.sender.send(OrderEvent::from_row(row, user_id));
+            let _ = bus.sender.send(OrderUpdate::from_row(row, user_id));
         }
     }
     anyhow::bail!("notification stream ended")
@@ -290,7 +290,7 @@ fn parse_ticket_payload(payload: &str) -> Option<(i64, Option<i64>)> {
 async fn load_ticket_events(
     conn: &mut AsyncPgConnection,
     changes: &[(i64, Option<i64>)],
-) -> diesel::QueryResult<Vec<TicketEvent>> {
+) -> diesel::QueryResult<Vec<TicketUpdate>> {
     let ticket_ids: Vec<i64> = changes.iter().map(|(ticket, _)| *ticket).collect();
     let message_ids: Vec<i64> = changes.iter().filter_map(|(_, message)| *message).collect();
     let tickets = TicketRow::load_many(conn, &ticket_ids).await?;
@@ -303,7 +303,7 @@ async fn load_ticket_events(
                 Some(id) => Some(messages.iter().find(|(m, _)| m.id == *id)?.0.clone()),
                 None => None,
             };
-            Some(TicketEvent { ticket, message })
+            Some(TicketUpdate { ticket, message })
         })
         .collect())
 }

@@ -86,7 +86,7 @@ fn remote(
     }
 }
 
-fn from_sync(event: &booster::events::OrderEvent) -> bool {
+fn from_sync(event: &booster::events::OrderUpdate) -> bool {
     event.note.starts_with("provider reports")
 }
 

@@ -27,7 +27,7 @@ use async_graphql::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::error::ApiError;
+use super::error::GraphqlError;
 use crate::error::AppError;
 
 /// Values resolved between two yields to the runtime.
@@ -136,7 +136,7 @@ impl Extension for AnswerBudgetExtension {
                 None
             };
             if let Some(error) = refused {
-                return Err(ApiError::from(error).into_server_error());
+                return Err(GraphqlError::from(error).into_server_error());
             }
         }
         next.run(ctx, request).await
@@ -152,7 +152,7 @@ impl Extension for AnswerBudgetExtension {
         tokio::select! {
             biased;
             _ = self.exceeded.cancelled() => Response::from_errors(vec![
-                ApiError::from(too_large(self.max_values)).into_server_error(),
+                GraphqlError::from(too_large(self.max_values)).into_server_error(),
             ]),
             response = next.run(ctx, operation_name) => response,
         }
@@ -168,7 +168,7 @@ impl Extension for AnswerBudgetExtension {
             let resolved = self.values.fetch_add(1, Ordering::Relaxed) + 1;
             if self.max_values > 0 && resolved > self.max_values {
                 self.exceeded.cancel();
-                return Err(ApiError::from(too_large(self.max_values)).into_server_error());
+                return Err(GraphqlError::from(too_large(self.max_values)).into_server_error());
             }
             if resolved.is_multiple_of(YIELD_EVERY) {
                 tokio::task::yield_now().await;

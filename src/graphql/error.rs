@@ -9,14 +9,14 @@ use crate::error::AppError;
 /// The error type resolvers return. It deliberately has no `Display`, so nothing can
 /// turn a raw error into a client message by accident.
 #[derive(Clone, Debug)]
-pub struct ApiError(async_graphql::Error);
+pub struct GraphqlError(async_graphql::Error);
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub type GraphqlResult<T> = Result<T, GraphqlError>;
 
-impl From<AppError> for ApiError {
+impl From<AppError> for GraphqlError {
     fn from(error: AppError) -> Self {
         let public = error.public();
-        ApiError(
+        GraphqlError(
             async_graphql::Error::new(public.message).extend_with(|_, ext| {
                 ext.set("code", public.code);
                 if let Some(field) = public.field {
@@ -27,7 +27,7 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl ApiError {
+impl GraphqlError {
     /// The error as the engine reports it, for answers built outside a resolver.
     pub fn into_server_error(self) -> async_graphql::ServerError {
         self.0.into_server_error(async_graphql::Pos::default())
@@ -36,24 +36,24 @@ impl ApiError {
     /// Adds an extension beside `code` (e.g. `alternatives` for GATEWAY_UNAVAILABLE).
     pub fn with_extension(self, key: &str, value: impl Into<async_graphql::Value>) -> Self {
         let value = value.into();
-        ApiError(self.0.extend_with(|_, ext| ext.set(key, value)))
+        GraphqlError(self.0.extend_with(|_, ext| ext.set(key, value)))
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
+impl From<diesel::result::Error> for GraphqlError {
     fn from(error: diesel::result::Error) -> Self {
         AppError::from(error).into()
     }
 }
 
-impl From<crate::db::PoolError> for ApiError {
+impl From<crate::db::PoolError> for GraphqlError {
     fn from(error: crate::db::PoolError) -> Self {
         AppError::from(error).into()
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(error: ApiError) -> Self {
+impl From<GraphqlError> for async_graphql::Error {
+    fn from(error: GraphqlError) -> Self {
         error.0
     }
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Guard};
 
-use super::{error::ApiError, viewer};
+use super::{error::GraphqlError, viewer};
 
 pub enum RoleGuard {
     /// Any signed-in user who is not banned.
@@ -18,6 +18,6 @@ impl Guard for RoleGuard {
             RoleGuard::User => viewer.require_user().map(|_| ()),
             RoleGuard::Admin => viewer.require_admin().map(|_| ()),
         };
-        result.map_err(|e| ApiError::from(e).into())
+        result.map_err(|e| GraphqlError::from(e).into())
     }
 }

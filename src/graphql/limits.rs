@@ -30,7 +30,7 @@ use async_graphql::{
 };
 use futures_util::{StreamExt, stream::BoxStream};
 
-use super::error::ApiError;
+use super::error::GraphqlError;
 use crate::error::AppError;
 
 /// Installed on the schema with the configured limits.
@@ -201,7 +201,7 @@ impl Extension for QueryLimitsExtension {
             .map(|document| self.check_document(document, &variables));
         request.variables = variables;
         if let Ok(checked) = checked {
-            checked.map_err(|error| ApiError::from(error).into_server_error())?;
+            checked.map_err(|error| GraphqlError::from(error).into_server_error())?;
         }
         next.run(ctx, request).await
     }
@@ -219,7 +219,7 @@ impl Extension for QueryLimitsExtension {
         match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
             Ok(response) => response,
             Err(_) => Response::from_errors(vec![
-                ApiError::from(AppError::QueryTooComplex(format!(
+                GraphqlError::from(AppError::QueryTooComplex(format!(
                     "the query ran longer than {} ms and was stopped",
                     budget.as_millis()
                 )))
@@ -264,7 +264,7 @@ impl Extension for QueryLimitsExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         self.check(&result)
-            .map_err(|error| vec![ApiError::from(error).into_server_error()])?;
+            .map_err(|error| vec![GraphqlError::from(error).into_server_error()])?;
         Ok(result)
     }
 }

@@ -27,7 +27,7 @@ use crate::{
     domain::audit::AdminWrite,
     error::AppError,
 };
-use error::{ApiError, ApiResult};
+use error::{GraphqlError, GraphqlResult};
 use loaders::{DbLoader, Loaders};
 
 pub type AppSchema =
@@ -92,17 +92,17 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
 }
 
 /// The signed-in user; fields that call this carry a guard too.
-pub fn current_user<'a>(ctx: &Context<'a>) -> ApiResult<&'a AuthUser> {
+pub fn current_user<'a>(ctx: &Context<'a>) -> GraphqlResult<&'a AuthUser> {
     Ok(viewer(ctx).require_user()?)
 }
 
 /// The one shape of an admin write (`domain::audit::AdminWrite`): the signed-in
 /// admin and what the audit log calls the action.
-pub fn admin_write<'a>(ctx: &Context<'_>, action: &'a str) -> ApiResult<AdminWrite<'a>> {
+pub fn admin_write<'a>(ctx: &Context<'_>, action: &'a str) -> GraphqlResult<AdminWrite<'a>> {
     Ok(AdminWrite::new(current_user(ctx)?.id(), action))
 }
 
-pub async fn conn(ctx: &Context<'_>) -> ApiResult<PooledConn> {
+pub async fn conn(ctx: &Context<'_>) -> GraphqlResult<PooledConn> {
     Ok(state(ctx).pool.get().await?)
 }
 
@@ -111,7 +111,7 @@ pub async fn load<K>(
     ctx: &Context<'_>,
     key: K,
     what: &'static str,
-) -> ApiResult<<DbLoader as Loader<K>>::Value>
+) -> GraphqlResult<<DbLoader as Loader<K>>::Value>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
     DbLoader: Loader<K, Error = Arc<anyhow::Error>>,
@@ -123,7 +123,7 @@ where
             "{what} {key:?} is referenced but missing"
         ))
         .into()),
-        Err(e) => Err(ApiError::from(AppError::internal(anyhow::anyhow!(
+        Err(e) => Err(GraphqlError::from(AppError::internal(anyhow::anyhow!(
             "loading {what}: {e:#}"
         )))),
     }
@@ -131,7 +131,11 @@ where
 
 /// Looks up a row by an id the client sent, through the request's DataLoader (aliases
 /// batch, and unknown ids are remembered as unknown): `None` when nothing has it.
-pub async fn lookup<K, Row>(ctx: &Context<'_>, key: K, what: &'static str) -> ApiResult<Option<Row>>
+pub async fn lookup<K, Row>(
+    ctx: &Context<'_>,
+    key: K,
+    what: &'static str,
+) -> GraphqlResult<Option<Row>>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
     Row: Send + Sync + Clone + 'static,
@@ -140,7 +144,7 @@ where
     let loaders = ctx.data_unchecked::<Loaders>();
     match loaders.load_one(loaders::Lookup(key)).await {
         Ok(found) => Ok(found.flatten()),
-        Err(e) => Err(ApiError::from(AppError::internal(anyhow::anyhow!(
+        Err(e) => Err(GraphqlError::from(AppError::internal(anyhow::anyhow!(
             "loading {what}: {e:#}"
         )))),
     }
@@ -149,7 +153,7 @@ where
 /// Loads many rows at once into the request's DataLoader cache. List resolvers call
 /// it with the keys of a whole page when the query selects the relation, so the
 /// batch does not depend on the loader's timing: one statement per relation, always.
-pub async fn prefetch<K>(ctx: &Context<'_>, keys: impl IntoIterator<Item = K>) -> ApiResult<()>
+pub async fn prefetch<K>(ctx: &Context<'_>, keys: impl IntoIterator<Item = K>) -> GraphqlResult<()>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
     DbLoader: Loader<K, Error = Arc<anyhow::Error>>,
@@ -174,7 +178,7 @@ where
 pub fn check_date(
     field: &str,
     at: Option<chrono::DateTime<chrono::Utc>>,
-) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+) -> GraphqlResult<Option<chrono::DateTime<chrono::Utc>>> {
     use chrono::Datelike;
     match at {
         Some(at) if !(1..=9999).contains(&at.year()) => Err(AppError::validation(
@@ -187,17 +191,17 @@ pub fn check_date(
 }
 
 /// Parses an optional `ID` argument naming a row.
-pub fn parse_opt_id(field: &str, id: Option<&async_graphql::ID>) -> ApiResult<Option<i64>> {
+pub fn parse_opt_id(field: &str, id: Option<&async_graphql::ID>) -> GraphqlResult<Option<i64>> {
     id.map(|id| parse_id(field, id)).transpose()
 }
 
 /// Parses a list of `ID`s naming rows; the first bad one is VALIDATION on `field`.
-pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> ApiResult<Vec<i64>> {
+pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> GraphqlResult<Vec<i64>> {
     ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
 /// Parses an `ID` argument naming a row.
-pub fn parse_id(field: &str, id: &async_graphql::ID) -> ApiResult<i64> {
+pub fn parse_id(field: &str, id: &async_graphql::ID) -> GraphqlResult<i64> {
     id.parse::<i64>()
         .ok()
         .filter(|v| *v > 0)

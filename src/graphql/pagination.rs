@@ -7,7 +7,7 @@
 //! ```ignore
 //! #[graphql(complexity = "list_complexity(first, child_complexity)")]
 //! async fn things(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>)
-//!     -> ApiResult<Page<Thing>> {
+//!     -> GraphqlResult<Page<Thing>> {
 //!     let page = keyset_args(first, after.as_deref())?;
 //!     let rows = ThingRow::list(&mut conn(ctx).await?, &filter, page).await?;
 //!     Ok(keyset_connection(rows, |r| r.id, Thing))

@@ -37,7 +37,7 @@ use futures_util::{StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::error::ApiError;
+use super::error::GraphqlError;
 use crate::{
     app::AppState,
     auth::{self, AuthUser, Viewer},
@@ -235,7 +235,7 @@ impl Extension for SocketPolicy {
                 }
                 _ => Ok(viewer),
             })
-            .map_err(|error| ApiError::from(error).into_server_error())?;
+            .map_err(|error| GraphqlError::from(error).into_server_error())?;
         let (viewer, loaders) = super::request_data(state, viewer);
         next.run(ctx, request.data(viewer).data(loaders)).await
     }
@@ -255,7 +255,7 @@ impl Extension for SocketPolicy {
         ) {
             Ok(slot) => slot,
             Err(why) => {
-                let refused = ApiError::from(AppError::BadRequest(why)).into_server_error();
+                let refused = GraphqlError::from(AppError::BadRequest(why)).into_server_error();
                 return futures_util::stream::once(
                     async move { Response::from_errors(vec![refused]) },
                 )
@@ -283,7 +283,7 @@ impl Extension for SocketPolicy {
             .iter()
             .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
         if mutates && ctx.data_opt::<SocketSession>().is_some() {
-            return Err(ApiError::from(AppError::BadRequest(
+            return Err(GraphqlError::from(AppError::BadRequest(
                 "mutations are not accepted over the WebSocket; send them with POST /graphql"
                     .into(),
             ))

@@ -16,16 +16,16 @@ use crate::{
         orders::{EventScope, OrderEventRow},
         users::UserRow,
     },
-    events::OrderEvent,
+    events::OrderUpdate,
     graphql::{
         conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         parse_id,
         socket::SocketSession,
         state,
         types::{
-            orders::OrderEvent as OrderEventObject,
+            orders::OrderEvent,
             support::{Ticket, TicketMessage, TicketUpdate},
         },
     },
@@ -42,7 +42,7 @@ const REPLAY_PAGE: i64 = 1_000;
 /// from the history table, after the last event it delivered, so the client still
 /// sees every change, in order.
 struct Follower {
-    receiver: broadcast::Receiver<OrderEvent>,
+    receiver: broadcast::Receiver<OrderUpdate>,
     pool: PgPool,
     scope: EventScope,
     /// The newest event delivered (or, at the start, the newest that existed).
@@ -54,13 +54,13 @@ struct Follower {
     /// Replayed events the bus may still deliver: skipped when they come (kept
     /// across lags, pruned once too old to be in the bus).
     replayed: HashSet<i64>,
-    pending: VecDeque<OrderEvent>,
+    pending: VecDeque<OrderUpdate>,
     /// Whether the last replay page was full (more missed events to read).
     more_missed: bool,
 }
 
 impl Follower {
-    fn in_scope(&self, event: &OrderEvent) -> bool {
+    fn in_scope(&self, event: &OrderUpdate) -> bool {
         match self.scope {
             EventScope::Order(id) => event.order_id == id,
             EventScope::User(id) => event.user_id == id,
@@ -68,7 +68,7 @@ impl Follower {
         }
     }
 
-    async fn next(&mut self) -> Option<OrderEvent> {
+    async fn next(&mut self) -> Option<OrderUpdate> {
         loop {
             if self.pending.is_empty() && self.more_missed {
                 self.replay().await;
@@ -124,7 +124,7 @@ impl Follower {
                 self.more_missed = rows.len() as i64 == REPLAY_PAGE;
                 for (row, user_id) in rows {
                     self.replayed.insert(row.id);
-                    self.pending.push_back(OrderEvent::from_row(row, user_id));
+                    self.pending.push_back(OrderUpdate::from_row(row, user_id));
                 }
             }
             Err(error) => {
@@ -142,7 +142,7 @@ async fn event_stream(
     ctx: &Context<'_>,
     scope: EventScope,
     reader: TicketReader,
-) -> ApiResult<EventStream> {
+) -> GraphqlResult<EventStream> {
     let user_id = current_user(ctx)?.id();
     let app = state(ctx).clone();
     let session = ctx.data_opt::<SocketSession>().cloned();
@@ -166,15 +166,15 @@ async fn event_stream(
             if !still_allowed(&app, session.as_ref(), user_id, reader).await {
                 return None;
             }
-            Some((OrderEventObject(event.to_row()), follower))
+            Some((OrderEvent(event.to_row()), follower))
         }
     })
     .boxed())
 }
 
-type EventStream = BoxStream<'static, OrderEventObject>;
+type EventStream = BoxStream<'static, OrderEvent>;
 
-async fn follow_order(ctx: &Context<'_>, order_id: ID) -> ApiResult<EventStream> {
+async fn follow_order(ctx: &Context<'_>, order_id: ID) -> GraphqlResult<EventStream> {
     let user = current_user(ctx)?;
     let order_id = parse_id("orderId", &order_id)?;
     // Someone else's order is NOT_FOUND, like a missing one: ids are not probeable.
@@ -203,7 +203,7 @@ enum TicketReader {
 fn ticket_stream(
     ctx: &Context<'_>,
     reader: TicketReader,
-) -> ApiResult<BoxStream<'static, TicketUpdate>> {
+) -> GraphqlResult<BoxStream<'static, TicketUpdate>> {
     let user_id = current_user(ctx)?.id();
     let app = state(ctx).clone();
     let session = ctx.data_opt::<SocketSession>().cloned();

@@ -30,7 +30,7 @@ use crate::{
     auth::{self, Viewer},
     error::{AppError, AppResult},
     graphql::{
-        error::ApiError,
+        error::GraphqlError,
         socket::{CLOSE_INIT_TIMEOUT, CLOSE_REVOKED, INIT_TIMEOUT, SocketSession},
     },
 };
@@ -71,7 +71,7 @@ async fn authenticate(
 }
 
 fn error_response(error: AppError) -> async_graphql::Response {
-    async_graphql::Response::from_errors(vec![ApiError::from(error).into_server_error()])
+    async_graphql::Response::from_errors(vec![GraphqlError::from(error).into_server_error()])
 }
 
 /// Reads the body and parses it as a GraphQL request (JSON, or a multipart
@@ -366,7 +366,7 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
             let token = token_from_init(&payload);
             let viewer = viewer_for(&state, token.as_deref())
                 .await
-                .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?;
+                .map_err(|e| async_graphql::Error::from(GraphqlError::from(e)))?;
             let session = SocketSession {
                 token,
                 connected_as_admin: viewer.is_admin(),

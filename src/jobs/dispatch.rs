@@ -15,7 +15,7 @@ use std::{
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
 use tokio::sync::mpsc;
 
-use super::provider_calls::{Clients, record_calls, timed};
+use super::provider_clients::{Clients, record_health, timed};
 use crate::{
     app::AppState,
     db::{orders::OrderRow, services::ServiceRow},
@@ -231,7 +231,7 @@ async fn write_answers(state: &AppState, mut inbox: mpsc::Receiver<Answer>) -> A
         let (calls, accepted): (Vec<CallRecord>, Vec<Option<(i64, String)>>) =
             group.drain(..).map(|a| (a.call, a.accepted)).unzip();
         let accepted: Vec<(i64, String)> = accepted.into_iter().flatten().collect();
-        record_calls(state, &calls).await;
+        record_health(state, &calls).await;
         if result.is_err() || accepted.is_empty() {
             continue;
         }

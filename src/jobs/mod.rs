@@ -14,7 +14,7 @@ pub mod catalog_sync;
 pub mod dispatch;
 pub mod mail_outbox;
 pub mod order_requests;
-pub mod provider_calls;
+pub mod provider_clients;
 pub mod provider_health;
 pub mod reconcile_deposits;
 mod runner;

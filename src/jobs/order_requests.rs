@@ -1,7 +1,7 @@
 //! Order requests: forwards customers' cancel and refill requests to the provider
 //! and follows refills to their end.
 
-use super::provider_calls::{Clients, tracked};
+use super::provider_clients::{Clients, tracked};
 use crate::{
     app::AppState,
     db::enums::{OrderRequestKind, OrderRequestStatus},

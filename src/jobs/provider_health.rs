@@ -1,7 +1,7 @@
 //! Provider health: fetches every active provider's balance (also a liveness
 //! probe), warns admins of a low balance once per crossing, and prunes the call log.
 
-use super::provider_calls::{Clients, tracked};
+use super::provider_clients::{Clients, tracked};
 use crate::{app::AppState, domain::provider_health, error::AppResult};
 
 super::job!(

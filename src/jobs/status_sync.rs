@@ -12,7 +12,7 @@ use std::{collections::HashSet, sync::Mutex};
 use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream};
 use tokio::task::JoinHandle;
 
-use super::provider_calls::{Clients, record_calls, timed};
+use super::provider_clients::{Clients, record_health, timed};
 use crate::{
     app::AppState,
     db::{orders::OrderRow, providers::ProviderRow},
@@ -102,7 +102,7 @@ async fn sync_provider(
         }
     }
     let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(|e| e.into_inner()));
-    record_calls(state, &calls).await;
+    record_health(state, &calls).await;
     first_error.map_or(Ok(report), Err)
 }
 
@@ -203,7 +203,7 @@ async fn sync_batch(
         (calls.len() >= in_flight).then(|| std::mem::take(&mut *calls))
     };
     if let Some(full_round) = full_round {
-        record_calls(state, &full_round).await;
+        record_health(state, &full_round).await;
     }
     let statuses = match statuses {
         Ok(statuses) => statuses,

@@ -8,7 +8,7 @@ use crate::{
     error::AppError,
     graphql::{
         conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         parse_id, state,
         types::account::{ApiKey, CreatedApiKey, SignInPayload, User},
@@ -40,7 +40,7 @@ impl AccountMutation {
         &self,
         ctx: &Context<'_>,
         id_token: String,
-    ) -> ApiResult<SignInPayload> {
+    ) -> GraphqlResult<SignInPayload> {
         let state = state(ctx);
         let identity = state.google.verify(&id_token).await?;
         let mut conn = conn(ctx).await?;
@@ -59,7 +59,7 @@ impl AccountMutation {
 
     /// Ends the current session. API keys are revoked with `revokeApiKey` instead.
     #[graphql(guard = "RoleGuard::User")]
-    async fn sign_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+    async fn sign_out(&self, ctx: &Context<'_>) -> GraphqlResult<bool> {
         let user = current_user(ctx)?;
         let Credential::Session(session_id) = user.credential else {
             return Err(AppError::validation(
@@ -76,7 +76,11 @@ impl AccountMutation {
 
     /// Creates an API key for programs. The key is in the answer once, never again.
     #[graphql(guard = "RoleGuard::User")]
-    async fn create_api_key(&self, ctx: &Context<'_>, name: String) -> ApiResult<CreatedApiKey> {
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> GraphqlResult<CreatedApiKey> {
         let user = current_user(ctx)?;
         let mut conn = conn(ctx).await?;
         let (row, key) = auth::create_api_key(&mut conn, user.id(), &name).await?;
@@ -88,7 +92,7 @@ impl AccountMutation {
 
     /// Revokes one of the caller's API keys; it stops working at once.
     #[graphql(guard = "RoleGuard::User")]
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiKey> {
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ApiKey> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
@@ -103,7 +107,7 @@ impl AccountMutation {
         &self,
         ctx: &Context<'_>,
         input: UpdateSettingsInput,
-    ) -> ApiResult<User> {
+    ) -> GraphqlResult<User> {
         let user = current_user(ctx)?;
         let mut conn = conn(ctx).await?;
         let update = SettingsUpdate {

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     graphql::{
         admin_write, conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         parse_id, state,
         types::catalog_import::{CatalogSyncSummary, ImportProviderServicesPayload},
@@ -79,7 +79,7 @@ const MAX_SELECTED: usize = 10_000;
 
 impl ImportProviderServicesInput {
     /// Which services to import, and where to: at most `MAX_SELECTED` ids.
-    fn plan(self) -> ApiResult<(Selection, Target)> {
+    fn plan(self) -> GraphqlResult<(Selection, Target)> {
         let target = match &self.category_id {
             Some(id) => Target::Category(parse_id("categoryId", id)?),
             None => Target::ProviderCategories,
@@ -137,7 +137,7 @@ impl AdminCatalogImportMutation {
         &self,
         ctx: &Context<'_>,
         input: ImportProviderServicesInput,
-    ) -> ApiResult<ImportProviderServicesPayload> {
+    ) -> GraphqlResult<ImportProviderServicesPayload> {
         let provider_id = parse_id("providerId", &input.provider_id)?;
         let (selection, target) = input.plan()?;
         let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
@@ -168,7 +168,7 @@ impl AdminCatalogImportMutation {
         &self,
         ctx: &Context<'_>,
         provider_id: ID,
-    ) -> ApiResult<CatalogSyncSummary> {
+    ) -> GraphqlResult<CatalogSyncSummary> {
         let provider_id = parse_id("providerId", &provider_id)?;
         let write = admin_write(ctx, "provider.sync_catalog")?;
         let mut conn = conn(ctx).await?;
@@ -199,7 +199,7 @@ impl AdminCatalogImportMutation {
         ctx: &Context<'_>,
         csv: String,
         #[graphql(default = true)] dry_run: bool,
-    ) -> ApiResult<CatalogCsvImport> {
+    ) -> GraphqlResult<CatalogCsvImport> {
         let report = admin_write(ctx, "catalog.import_csv")?
             .bulk(
                 &mut *conn(ctx).await?,

@@ -6,7 +6,7 @@ use crate::{
     db::enums::Role,
     domain::{accounts, audit::Subject},
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, types::account::User,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, types::account::User,
     },
 };
 
@@ -22,7 +22,7 @@ impl AdminUserMutation {
         ctx: &Context<'_>,
         user_id: ID,
         role: Role,
-    ) -> ApiResult<User> {
+    ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.set_role")?;
         let row = write
@@ -45,7 +45,7 @@ impl AdminUserMutation {
         ctx: &Context<'_>,
         user_id: ID,
         discount_bps: i32,
-    ) -> ApiResult<User> {
+    ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let row = admin_write(ctx, "user.set_discount")?
             .change(
@@ -65,7 +65,7 @@ impl AdminUserMutation {
         ctx: &Context<'_>,
         user_id: ID,
         reason: String,
-    ) -> ApiResult<User> {
+    ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.ban")?.because(&reason);
         let row = write
@@ -83,7 +83,7 @@ impl AdminUserMutation {
 
     /// Lifts a ban (admins); the user can sign in and order again.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<User> {
+    async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.unban")?;
         let row = write

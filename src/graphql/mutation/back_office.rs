@@ -13,7 +13,7 @@ use crate::{
     },
     graphql::{
         admin_write, conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         parse_id,
         scalars::Rupiah,
@@ -52,7 +52,7 @@ impl BackOfficeMutation {
         &self,
         ctx: &Context<'_>,
         input: AdminRefundOrderInput,
-    ) -> ApiResult<Order> {
+    ) -> GraphqlResult<Order> {
         let order_id = parse_id("orderId", &input.order_id)?;
         let refund = input
             .amount
@@ -79,7 +79,7 @@ impl BackOfficeMutation {
         &self,
         ctx: &Context<'_>,
         input: AdminResolveDepositInput,
-    ) -> ApiResult<Deposit> {
+    ) -> GraphqlResult<Deposit> {
         let deposit_id = parse_id("depositId", &input.deposit_id)?;
         let (resolution, reason) = (input.resolution.into(), input.reason);
         let write = admin_write(ctx, "deposit.resolve")?.because(&reason);
@@ -104,7 +104,7 @@ impl BackOfficeMutation {
         ctx: &Context<'_>,
         user_id: ID,
         note: String,
-    ) -> ApiResult<User> {
+    ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let user = admin_write(ctx, "user.set_note")?
             .change(

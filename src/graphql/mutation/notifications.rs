@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 
 use crate::{
     domain::notifications::{self, Audience},
-    graphql::{conn, current_user, error::ApiResult, guards::RoleGuard, parse_ids},
+    graphql::{conn, current_user, error::GraphqlResult, guards::RoleGuard, parse_ids},
 };
 
 #[derive(Default)]
@@ -19,7 +19,7 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         ids: Vec<ID>,
         #[graphql(default = false)] admin_feed: bool,
-    ) -> ApiResult<i32> {
+    ) -> GraphqlResult<i32> {
         let user = current_user(ctx)?;
         let ids = parse_ids("ids", &ids)?;
         let audience = if admin_feed && user.is_admin() {

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::{
     domain::{audit::Subject, fulfillment},
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, types::orders::Order,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, types::orders::Order,
     },
 };
 
@@ -23,7 +23,7 @@ impl OrderReviewMutation {
         ctx: &Context<'_>,
         order_id: ID,
         provider_order_id: Option<String>,
-    ) -> ApiResult<Order> {
+    ) -> GraphqlResult<Order> {
         let order_id = parse_id("orderId", &order_id)?;
         let provider_order_id = provider_order_id.as_deref();
         let order = admin_write(ctx, "order.resolve_review")?

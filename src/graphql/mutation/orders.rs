@@ -16,7 +16,7 @@ use crate::{
     error::AppError,
     graphql::{
         admin_write, conn, current_user,
-        error::{ApiError, ApiResult},
+        error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
         parse_id, parse_ids,
         scalars::Rupiah,
@@ -119,9 +119,9 @@ pub struct StockUploadPayload {
 const MAX_MASS_ORDER_BYTES: u64 = 4 * 1024 * 1024;
 
 impl TryFrom<PlaceOrderInput> for OrderInput {
-    type Error = ApiError;
+    type Error = GraphqlError;
 
-    fn try_from(input: PlaceOrderInput) -> ApiResult<Self> {
+    fn try_from(input: PlaceOrderInput) -> GraphqlResult<Self> {
         Ok(OrderInput {
             service_id: parse_id("serviceId", &input.service_id)?,
             link: input.link,
@@ -146,7 +146,7 @@ impl TryFrom<PlaceOrderInput> for OrderInput {
 impl PlaceMassOrderInput {
     /// The order lines: the text, or the uploaded file read as UTF-8 up to
     /// `MAX_MASS_ORDER_BYTES` (a larger file is refused, never cut short).
-    fn lines(&mut self, ctx: &Context<'_>) -> ApiResult<String> {
+    fn lines(&mut self, ctx: &Context<'_>) -> GraphqlResult<String> {
         match (self.text.take(), &self.file) {
             (Some(text), None) => Ok(text),
             (None, Some(file)) => {
@@ -198,7 +198,7 @@ impl From<MassOrderOutcome> for PlaceMassOrderPayload {
 impl OrderMutation {
     /// Places an order and debits its charge, all or nothing.
     #[graphql(guard = "RoleGuard::User")]
-    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> GraphqlResult<Order> {
         let user = current_user(ctx)?;
         let order = OrderInput::try_from(input)?;
         let mut conn = conn(ctx).await?;
@@ -213,7 +213,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         mut input: PlaceMassOrderInput,
-    ) -> ApiResult<PlaceMassOrderPayload> {
+    ) -> GraphqlResult<PlaceMassOrderPayload> {
         let user = current_user(ctx)?;
         let text = input.lines(ctx)?;
         let mut conn = conn(ctx).await?;
@@ -229,7 +229,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         order_id: ID,
-    ) -> ApiResult<CancelOrderPayload> {
+    ) -> GraphqlResult<CancelOrderPayload> {
         let user = current_user(ctx)?;
         let order_id = parse_id("orderId", &order_id)?;
         let mut conn = conn(ctx).await?;
@@ -246,7 +246,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         order_id: ID,
-    ) -> ApiResult<OrderRequest> {
+    ) -> GraphqlResult<OrderRequest> {
         let user = current_user(ctx)?;
         let order_id = parse_id("orderId", &order_id)?;
         let mut conn = conn(ctx).await?;
@@ -261,7 +261,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         input: AdminUpdateOrderStatusInput,
-    ) -> ApiResult<Order> {
+    ) -> GraphqlResult<Order> {
         let order_id = parse_id("orderId", &input.order_id)?;
         let write = admin_write(ctx, "order.set_status")?.because(&input.note);
         let (status, start_count, remains) = (input.status, input.start_count, input.remains);
@@ -295,7 +295,7 @@ impl OrderMutation {
         ctx: &Context<'_>,
         service_id: ID,
         items: String,
-    ) -> ApiResult<StockUploadPayload> {
+    ) -> GraphqlResult<StockUploadPayload> {
         let service_id = parse_id("serviceId", &service_id)?;
         let secrets = &state(ctx).secrets;
         let mut conn = conn(ctx).await?;
@@ -322,7 +322,7 @@ impl OrderMutation {
         ctx: &Context<'_>,
         service_id: ID,
         item_ids: Vec<ID>,
-    ) -> ApiResult<i64> {
+    ) -> GraphqlResult<i64> {
         let service_id = parse_id("serviceId", &service_id)?;
         let ids = parse_ids("itemIds", &item_ids)?;
         Ok(admin_write(ctx, "stock.remove")?

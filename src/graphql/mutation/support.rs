@@ -15,7 +15,7 @@ use crate::{
     error::AppError,
     graphql::{
         ClientAddress, conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         parse_id, parse_ids, parse_opt_id, state,
         types::support::{ContactMessage, FaqEntry, Ticket, TicketPayload},
@@ -79,7 +79,7 @@ impl SupportMutation {
         &self,
         ctx: &Context<'_>,
         input: OpenTicketInput,
-    ) -> ApiResult<TicketPayload> {
+    ) -> GraphqlResult<TicketPayload> {
         let user = current_user(ctx)?;
         let ticket = OpenTicket {
             order_ids: parse_ids("orderIds", &input.order_ids)?,
@@ -105,7 +105,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         ticket_id: ID,
         body: String,
-    ) -> ApiResult<TicketPayload> {
+    ) -> GraphqlResult<TicketPayload> {
         let user = current_user(ctx)?;
         let ticket_id = parse_id("ticketId", &ticket_id)?;
         let change =
@@ -118,7 +118,7 @@ impl SupportMutation {
 
     /// Closes one of the caller's tickets.
     #[graphql(guard = "RoleGuard::User")]
-    async fn close_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<Ticket> {
+    async fn close_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> GraphqlResult<Ticket> {
         let user = current_user(ctx)?;
         let ticket_id = parse_id("ticketId", &ticket_id)?;
         let row =
@@ -128,7 +128,7 @@ impl SupportMutation {
 
     /// Opens one of the caller's closed tickets again.
     #[graphql(guard = "RoleGuard::User")]
-    async fn reopen_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<Ticket> {
+    async fn reopen_ticket(&self, ctx: &Context<'_>, ticket_id: ID) -> GraphqlResult<Ticket> {
         let user = current_user(ctx)?;
         let ticket_id = parse_id("ticketId", &ticket_id)?;
         let row =
@@ -145,7 +145,7 @@ impl SupportMutation {
         ticket_id: ID,
         body: String,
         #[graphql(default = false)] internal: bool,
-    ) -> ApiResult<Ticket> {
+    ) -> GraphqlResult<Ticket> {
         let admin = current_user(ctx)?;
         let ticket_id = parse_id("ticketId", &ticket_id)?;
         let (row, _) = tickets::staff_write(
@@ -166,7 +166,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         ticket_id: ID,
         assignee_id: Option<ID>,
-    ) -> ApiResult<Ticket> {
+    ) -> GraphqlResult<Ticket> {
         let assignee = parse_opt_id("assigneeId", assignee_id.as_ref())?;
         let update = StaffUpdate {
             assignee_id: Some(assignee),
@@ -181,7 +181,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         ticket_id: ID,
         status: TicketStatus,
-    ) -> ApiResult<Ticket> {
+    ) -> GraphqlResult<Ticket> {
         let update = StaffUpdate {
             status: Some(status),
             ..Default::default()
@@ -195,7 +195,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         ticket_id: ID,
         priority: TicketPriority,
-    ) -> ApiResult<Ticket> {
+    ) -> GraphqlResult<Ticket> {
         let update = StaffUpdate {
             priority: Some(priority),
             ..Default::default()
@@ -209,7 +209,7 @@ impl SupportMutation {
         &self,
         ctx: &Context<'_>,
         input: FaqEntryInput,
-    ) -> ApiResult<FaqEntry> {
+    ) -> GraphqlResult<FaqEntry> {
         let admin = current_user(ctx)?;
         let row = faq::create(&mut *conn(ctx).await?, admin.id(), input.into()).await?;
         Ok(FaqEntry(row))
@@ -222,7 +222,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         id: ID,
         input: FaqEntryInput,
-    ) -> ApiResult<FaqEntry> {
+    ) -> GraphqlResult<FaqEntry> {
         let admin = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let row = faq::update(
@@ -243,7 +243,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         id: ID,
         published: bool,
-    ) -> ApiResult<FaqEntry> {
+    ) -> GraphqlResult<FaqEntry> {
         let admin = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let input = FaqInput {
@@ -267,7 +267,7 @@ impl SupportMutation {
         &self,
         ctx: &Context<'_>,
         ids: Vec<ID>,
-    ) -> ApiResult<Vec<FaqEntry>> {
+    ) -> GraphqlResult<Vec<FaqEntry>> {
         let admin = current_user(ctx)?;
         if ids.len() > 500 {
             return Err(AppError::validation("ids", "at most 500 entries").into());
@@ -275,7 +275,7 @@ impl SupportMutation {
         let ids = ids
             .iter()
             .map(|id| parse_id("ids", id))
-            .collect::<ApiResult<Vec<_>>>()?;
+            .collect::<GraphqlResult<Vec<_>>>()?;
         let rows = faq::reorder(&mut *conn(ctx).await?, admin.id(), &ids).await?;
         Ok(rows.into_iter().map(FaqEntry).collect())
     }
@@ -287,7 +287,7 @@ impl SupportMutation {
         &self,
         ctx: &Context<'_>,
         input: ContactMessageInput,
-    ) -> ApiResult<bool> {
+    ) -> GraphqlResult<bool> {
         let client = ctx
             .data_opt::<ClientAddress>()
             .and_then(|address| address.0)
@@ -316,7 +316,7 @@ impl SupportMutation {
         ctx: &Context<'_>,
         id: ID,
         answer: String,
-    ) -> ApiResult<ContactMessage> {
+    ) -> GraphqlResult<ContactMessage> {
         let admin = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let row = contact::answer(&mut *conn(ctx).await?, admin.id(), id, &answer).await?;
@@ -329,7 +329,7 @@ async fn staff_update(
     ticket_id: ID,
     update: StaffUpdate,
     action: &str,
-) -> ApiResult<Ticket> {
+) -> GraphqlResult<Ticket> {
     let admin = current_user(ctx)?;
     let ticket_id = parse_id("ticketId", &ticket_id)?;
     let row = tickets::staff_update(

@@ -8,7 +8,7 @@ use crate::{
     error::AppError,
     graphql::{
         admin_write, conn, current_user,
-        error::{ApiError, ApiResult},
+        error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
         parse_id,
         scalars::Rupiah,
@@ -32,7 +32,7 @@ impl WalletMutation {
         ctx: &Context<'_>,
         amount: Rupiah,
         gateway: PaymentGateway,
-    ) -> ApiResult<Deposit> {
+    ) -> GraphqlResult<Deposit> {
         let user = current_user(ctx)?;
         let app = state(ctx);
         let config = &app.config.payments;
@@ -46,7 +46,7 @@ impl WalletMutation {
                     .filter(|g| *g != gateway)
                     .map(|g| async_graphql::Value::Enum(async_graphql::Name::new(g.as_str())))
                     .collect();
-                Err(ApiError::from(error)
+                Err(GraphqlError::from(error)
                     .with_extension("gateway", gateway.as_str())
                     .with_extension("alternatives", alternatives))
             }
@@ -61,7 +61,7 @@ impl WalletMutation {
         &self,
         ctx: &Context<'_>,
         input: AdjustBalanceInput,
-    ) -> ApiResult<LedgerEntry> {
+    ) -> GraphqlResult<LedgerEntry> {
         let user_id = parse_id("userId", &input.user_id)?;
         let (amount, reason) = (input.amount.0, input.reason);
         let write = admin_write(ctx, "user.adjust_balance")?.because(&reason);

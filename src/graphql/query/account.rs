@@ -8,7 +8,7 @@ use crate::{
     error::AppError,
     graphql::{
         conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         types::account::{ApiKey, User},
         viewer,
@@ -21,7 +21,7 @@ pub struct AccountQuery;
 #[Object]
 impl AccountQuery {
     /// The signed-in user, or null for anonymous requests.
-    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+    async fn me(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match &viewer(ctx).0 {
             None => Ok(None),
             // Read afresh: the credential (perhaps from the cache) does not carry a
@@ -36,7 +36,7 @@ impl AccountQuery {
 
     /// The caller's API keys, newest first (prefixes only).
     #[graphql(guard = "RoleGuard::User")]
-    async fn my_api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+    async fn my_api_keys(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ApiKey>> {
         let user = current_user(ctx)?;
         let mut conn = conn(ctx).await?;
         Ok(auth::list_api_keys(&mut conn, user.id())

@@ -11,7 +11,7 @@ use crate::{
     domain::{catalog, pricing},
     graphql::{
         conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         loaders::UserId,
         lookup,
@@ -35,7 +35,7 @@ pub struct PricingSettings {
 impl AdminQuery {
     /// Every provider with its health, balance and settings (admins); API keys are shown masked.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_providers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Provider>> {
+    async fn admin_providers(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Provider>> {
         let mut conn = conn(ctx).await?;
         Ok(catalog::list_providers(&mut conn)
             .await?
@@ -46,7 +46,7 @@ impl AdminQuery {
 
     /// One provider (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_provider(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Provider>> {
+    async fn admin_provider(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Provider>> {
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
         Ok(ProviderRow::find(&mut conn, id).await?.map(Provider))
@@ -54,7 +54,7 @@ impl AdminQuery {
 
     /// The panel-wide pricing settings (admins): the default markup applied when neither the service nor its provider sets one.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_pricing(&self, ctx: &Context<'_>) -> ApiResult<PricingSettings> {
+    async fn admin_pricing(&self, ctx: &Context<'_>) -> GraphqlResult<PricingSettings> {
         let mut conn = conn(ctx).await?;
         Ok(PricingSettings {
             default_markup_basis_points: pricing::default_markup_bps(&mut conn).await?,
@@ -74,7 +74,7 @@ impl AdminQuery {
         search: Option<String>,
         role: Option<Role>,
         banned: Option<bool>,
-    ) -> ApiResult<Page<User>> {
+    ) -> GraphqlResult<Page<User>> {
         let page = keyset_args(first, after.as_deref())?;
         let filter = UserFilter {
             search,
@@ -88,7 +88,7 @@ impl AdminQuery {
 
     /// One user by id (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<User>> {
+    async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<User>> {
         let id = parse_id("id", &id)?;
         Ok(lookup(ctx, UserId(id), "user").await?.map(User))
     }

@@ -8,7 +8,7 @@ use crate::{
     domain::catalog_import,
     graphql::{
         conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, state,
@@ -29,7 +29,7 @@ impl AdminCatalogImportQuery {
         &self,
         ctx: &Context<'_>,
         provider_id: ID,
-    ) -> ApiResult<CatalogPreview> {
+    ) -> GraphqlResult<CatalogPreview> {
         let provider_id = parse_id("providerId", &provider_id)?;
         let state = state(ctx);
         let provider = catalog_import::find_provider(&mut *conn(ctx).await?, provider_id).await?;
@@ -53,7 +53,7 @@ impl AdminCatalogImportQuery {
         provider_id: ID,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<CatalogChange>> {
+    ) -> GraphqlResult<Page<CatalogChange>> {
         let provider_id = parse_id("providerId", &provider_id)?;
         let page = keyset_args(first, after.as_deref())?;
         let mut conn = conn(ctx).await?;

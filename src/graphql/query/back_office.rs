@@ -11,7 +11,7 @@ use crate::{
     },
     graphql::{
         check_date, conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         loaders::UserId,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
@@ -46,7 +46,7 @@ impl BackOfficeQuery {
         subject_id: Option<ID>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> ApiResult<Page<AuditLogEntry>> {
+    ) -> GraphqlResult<Page<AuditLogEntry>> {
         let page = keyset_args(first, after.as_deref())?;
         let filter = AuditLogFilter {
             admin_id: parse_opt_id("adminId", admin_id.as_ref())?,
@@ -76,7 +76,7 @@ impl BackOfficeQuery {
         from: NaiveDate,
         to: NaiveDate,
         #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
-    ) -> ApiResult<Dashboard> {
+    ) -> GraphqlResult<Dashboard> {
         let period = LocalPeriod::new(from, to, &timezone)?;
         Ok(Dashboard(
             reports::dashboard(&state(ctx).pool, period).await?,
@@ -95,7 +95,7 @@ impl BackOfficeQuery {
         #[graphql(default_with = "DEFAULT_TIMEZONE.to_string()")] timezone: String,
         group_by: ReportGroupingInput,
         #[graphql(default = 20)] top: i32,
-    ) -> ApiResult<Vec<ReportLine>> {
+    ) -> GraphqlResult<Vec<ReportLine>> {
         let period = LocalPeriod::new(from, to, &timezone)?;
         let mut conn = conn(ctx).await?;
         let rows = reports::report(&mut conn, period, group_by.into(), top.into()).await?;

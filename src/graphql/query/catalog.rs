@@ -8,7 +8,7 @@ use crate::{
     domain::catalog::{self, listing::ServicesPage},
     graphql::{
         conn,
-        error::ApiResult,
+        error::GraphqlResult,
         loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         lookup,
         pagination::{Page, list_complexity, offset_args, offset_connection},
@@ -24,7 +24,7 @@ pub struct CatalogQuery;
 /// Loads what the query selects of a services page's relations in one go: the
 /// categories (fed from a cached page, else one statement) and, for admins, the
 /// providers.
-async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> ApiResult<()> {
+async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> GraphqlResult<()> {
     let rows = &found.services().rows;
     let node = ctx.look_ahead().field("edges").field("node");
     if node.field("category").exists() {
@@ -53,7 +53,7 @@ impl CatalogQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] include_inactive: bool,
-    ) -> ApiResult<Vec<ServiceCategory>> {
+    ) -> GraphqlResult<Vec<ServiceCategory>> {
         let include_inactive = include_inactive && viewer(ctx).is_admin();
         let mut conn = conn(ctx).await?;
         Ok(catalog::list_categories(&mut conn, include_inactive)
@@ -76,7 +76,7 @@ impl CatalogQuery {
         platform: Option<Platform>,
         search: Option<String>,
         #[graphql(default = false)] include_inactive: bool,
-    ) -> ApiResult<Page<Service>> {
+    ) -> GraphqlResult<Page<Service>> {
         let page = offset_args(first, after.as_deref())?;
         let filter = ServiceFilter {
             category_id: parse_opt_id("categoryId", category_id.as_ref())?,
@@ -91,7 +91,7 @@ impl CatalogQuery {
     }
 
     /// One service; inactive ones only for admins.
-    async fn service(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Service>> {
+    async fn service(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Service>> {
         let id = parse_id("id", &id)?;
         // Through the DataLoader: a document aliasing `service(id:)` thousands of
         // times costs one batched query, not one query per alias.

@@ -15,7 +15,7 @@ use crate::{
     domain::content::{announcements, keywords, newsletter, pages_posts, redirects},
     graphql::{
         conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         loaders::{Lookup, SeoOf, UserId},
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
@@ -37,7 +37,7 @@ pub struct ContentQuery;
 const MAX_SLUG_ARGUMENT: usize = 200;
 
 /// A tag filter as stored (trimmed, lower-case), bounded.
-fn tag_filter(tag: Option<String>) -> ApiResult<Option<String>> {
+fn tag_filter(tag: Option<String>) -> GraphqlResult<Option<String>> {
     match tag.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(tag) if tag.chars().count() > pages_posts::MAX_TAG => {
@@ -47,7 +47,7 @@ fn tag_filter(tag: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-fn slug_argument(slug: &str) -> ApiResult<&str> {
+fn slug_argument(slug: &str) -> GraphqlResult<&str> {
     if slug.len() > MAX_SLUG_ARGUMENT {
         return Err(crate::error::AppError::validation("slug", "slug is too long").into());
     }
@@ -62,7 +62,7 @@ impl ContentQuery {
         after: Option<String>,
         language: Option<Language>,
         tag: Option<String>,
-    ) -> ApiResult<Page<ContentItem>> {
+    ) -> GraphqlResult<Page<ContentItem>> {
         let page = keyset_args(first, after.as_deref())?;
         let filter = ContentFilter {
             kind: Some(kind),
@@ -80,7 +80,7 @@ impl ContentQuery {
         ctx: &Context<'_>,
         kind: ContentKind,
         slug: &str,
-    ) -> ApiResult<Option<ContentItem>> {
+    ) -> GraphqlResult<Option<ContentItem>> {
         let slug = slug_argument(slug)?;
         let admin = viewer(ctx).is_admin();
         Ok(
@@ -93,7 +93,7 @@ impl ContentQuery {
 
 /// Loads the SEO overrides and the authors of a page of items, one statement
 /// each, when the query selects them.
-async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> ApiResult<()> {
+async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> GraphqlResult<()> {
     let node = ctx.look_ahead().field("edges").field("node");
     if node.field("seo").exists() {
         prefetch(ctx, rows.iter().map(|r| SeoOf(r.kind.into(), r.id))).await?;
@@ -109,12 +109,12 @@ async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> ApiRe
 impl ContentQuery {
     /// A published page by its current slug (admins: any status). An old slug
     /// finds nothing here: ask `slugRedirect`.
-    async fn page(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Option<ContentItem>> {
+    async fn page(&self, ctx: &Context<'_>, slug: String) -> GraphqlResult<Option<ContentItem>> {
         Self::by_slug(ctx, ContentKind::Page, &slug).await
     }
 
     /// A published blog post by its current slug (admins: any status).
-    async fn post(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Option<ContentItem>> {
+    async fn post(&self, ctx: &Context<'_>, slug: String) -> GraphqlResult<Option<ContentItem>> {
         Self::by_slug(ctx, ContentKind::Post, &slug).await
     }
 
@@ -127,7 +127,7 @@ impl ContentQuery {
         after: Option<String>,
         language: Option<Language>,
         tag: Option<String>,
-    ) -> ApiResult<Page<ContentItem>> {
+    ) -> GraphqlResult<Page<ContentItem>> {
         Self::visible_list(ctx, ContentKind::Page, first, after, language, tag).await
     }
 
@@ -140,7 +140,7 @@ impl ContentQuery {
         after: Option<String>,
         language: Option<Language>,
         tag: Option<String>,
-    ) -> ApiResult<Page<ContentItem>> {
+    ) -> GraphqlResult<Page<ContentItem>> {
         Self::visible_list(ctx, ContentKind::Post, first, after, language, tag).await
     }
 
@@ -151,7 +151,7 @@ impl ContentQuery {
         ctx: &Context<'_>,
         subject_type: SeoSubject,
         slug: String,
-    ) -> ApiResult<Option<SlugRedirect>> {
+    ) -> GraphqlResult<Option<SlugRedirect>> {
         let slug = slug_argument(&slug)?;
         let admin = viewer(ctx).is_admin();
         let found =
@@ -169,7 +169,7 @@ impl ContentQuery {
         &self,
         ctx: &Context<'_>,
         slug: String,
-    ) -> ApiResult<Option<ServiceCategory>> {
+    ) -> GraphqlResult<Option<ServiceCategory>> {
         let slug = slug_argument(&slug)?;
         Ok(
             CategoryRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
@@ -179,7 +179,11 @@ impl ContentQuery {
     }
 
     /// An active service by its current slug.
-    async fn service_by_slug(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Option<Service>> {
+    async fn service_by_slug(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> GraphqlResult<Option<Service>> {
         let slug = slug_argument(&slug)?;
         Ok(
             ServiceRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
@@ -189,7 +193,7 @@ impl ContentQuery {
     }
 
     /// The site's name, default meta, social profiles, contact details and analytics ids.
-    async fn site_settings(&self, ctx: &Context<'_>) -> ApiResult<SiteSettings> {
+    async fn site_settings(&self, ctx: &Context<'_>) -> GraphqlResult<SiteSettings> {
         Ok(site_settings(ctx).await?.into())
     }
 
@@ -204,7 +208,7 @@ impl ContentQuery {
         unread: Option<bool>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<Announcement>> {
+    ) -> GraphqlResult<Page<Announcement>> {
         let user = current_user(ctx)?;
         let page = keyset_args(first, after.as_deref())?;
         let rows = announcements::for_user(
@@ -234,7 +238,7 @@ impl ContentQuery {
         language: Option<Language>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<ContentItem>> {
+    ) -> GraphqlResult<Page<ContentItem>> {
         let page = keyset_args(first, after.as_deref())?;
         let filter = ContentFilter {
             kind,
@@ -254,7 +258,7 @@ impl ContentQuery {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> ApiResult<Option<ContentItem>> {
+    ) -> GraphqlResult<Option<ContentItem>> {
         let id = parse_id("id", &id)?;
         Ok(ContentItemRow::find(&mut *conn(ctx).await?, id)
             .await?
@@ -271,7 +275,7 @@ impl ContentQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<Announcement>> {
+    ) -> GraphqlResult<Page<Announcement>> {
         let page = keyset_args(first, after.as_deref())?;
         let rows =
             crate::db::announcements::AnnouncementRow::list(&mut *conn(ctx).await?, page).await?;
@@ -289,7 +293,7 @@ impl ContentQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] only_problems: bool,
-    ) -> ApiResult<Vec<KeywordHealth>> {
+    ) -> GraphqlResult<Vec<KeywordHealth>> {
         let report = keywords::health(&mut *conn(ctx).await?).await?;
         Ok(report
             .into_iter()
@@ -312,7 +316,7 @@ impl ContentQuery {
         status: Option<NewsletterStatus>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<NewsletterSubscriber>> {
+    ) -> GraphqlResult<Page<NewsletterSubscriber>> {
         let page = keyset_args(first, after.as_deref())?;
         let rows = SubscriberRow::list(&mut *conn(ctx).await?, status, page).await?;
         Ok(keyset_connection(rows, |r| r.id, NewsletterSubscriber))
@@ -321,7 +325,7 @@ impl ContentQuery {
     /// The confirmed newsletter addresses as CSV (`email,confirmed_at`), for a
     /// mailing tool (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_newsletter_export(&self, ctx: &Context<'_>) -> ApiResult<String> {
+    async fn admin_newsletter_export(&self, ctx: &Context<'_>) -> GraphqlResult<String> {
         Ok(newsletter::export_csv(&mut *conn(ctx).await?).await?)
     }
 }

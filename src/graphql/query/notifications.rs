@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use crate::{
     db::notifications::NotificationRow,
     graphql::{
-        conn, current_user, error::ApiResult, guards::RoleGuard, pagination::page_size,
+        conn, current_user, error::GraphqlResult, guards::RoleGuard, pagination::page_size,
         types::notifications::Notification,
     },
 };
@@ -21,7 +21,7 @@ impl NotificationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<Notification>> {
+    ) -> GraphqlResult<Vec<Notification>> {
         let user = current_user(ctx)?.id();
         let mut conn = conn(ctx).await?;
         let rows = NotificationRow::list(&mut conn, Some(user), page_size(Some(first))?).await?;
@@ -34,7 +34,7 @@ impl NotificationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<Notification>> {
+    ) -> GraphqlResult<Vec<Notification>> {
         let mut conn = conn(ctx).await?;
         let rows = NotificationRow::list(&mut conn, None, page_size(Some(first))?).await?;
         Ok(rows.into_iter().map(Notification).collect())

@@ -12,7 +12,7 @@ use crate::{
     error::AppError,
     graphql::{
         check_date, conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         loaders::{OrderId, ServiceId},
         lookup,
@@ -30,7 +30,7 @@ async fn order_page(
     filter: OrderFilter,
     first: Option<i32>,
     after: Option<String>,
-) -> ApiResult<Page<Order>> {
+) -> GraphqlResult<Page<Order>> {
     let page = keyset_args(first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
     let rows = OrderRow::list(&mut conn, &filter, page).await?;
@@ -66,7 +66,7 @@ impl OrderQuery {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         #[graphql(desc = "Text the link contains")] search: Option<String>,
-    ) -> ApiResult<Page<Order>> {
+    ) -> GraphqlResult<Page<Order>> {
         let filter = OrderFilter {
             user_id: Some(current_user(ctx)?.id()),
             status,
@@ -81,7 +81,7 @@ impl OrderQuery {
 
     /// One order, for its owner or an admin.
     #[graphql(guard = "RoleGuard::User")]
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Order> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         // Through the DataLoader, so aliases batch; someone else's order is NOT_FOUND
@@ -103,7 +103,7 @@ impl OrderQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Page<MassOrder>> {
+    ) -> GraphqlResult<Page<MassOrder>> {
         let user = current_user(ctx)?;
         let page = keyset_args(first, after.as_deref())?;
         let mut conn = conn(ctx).await?;
@@ -128,7 +128,7 @@ impl OrderQuery {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         search: Option<String>,
-    ) -> ApiResult<Page<Order>> {
+    ) -> GraphqlResult<Page<Order>> {
         let filter = OrderFilter {
             user_id: parse_opt_id("userId", user_id.as_ref())?,
             status,
@@ -169,7 +169,7 @@ impl StockQuery {
         ctx: &Context<'_>,
         service_id: ID,
         #[graphql(default = 100)] first: i32,
-    ) -> ApiResult<StockSummary> {
+    ) -> GraphqlResult<StockSummary> {
         let service_id = parse_id("serviceId", &service_id)?;
         let limit = page_size(Some(first))?;
         let mut conn = conn(ctx).await?;

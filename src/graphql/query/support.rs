@@ -14,7 +14,7 @@ use crate::{
     error::AppError,
     graphql::{
         conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         pagination::{
             Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
@@ -40,7 +40,7 @@ impl SupportQuery {
         first: Option<i32>,
         after: Option<String>,
         status: Option<TicketStatus>,
-    ) -> ApiResult<Page<Ticket>> {
+    ) -> GraphqlResult<Page<Ticket>> {
         let user = current_user(ctx)?;
         let filter = TicketFilter {
             user_id: Some(user.id()),
@@ -55,7 +55,7 @@ impl SupportQuery {
 
     /// One of the caller's tickets (someone else's is NOT_FOUND).
     #[graphql(guard = "RoleGuard::User")]
-    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Ticket> {
+    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Ticket> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let row = tickets::owned(&mut *conn(ctx).await?, user.id(), id).await?;
@@ -64,7 +64,7 @@ impl SupportQuery {
 
     /// Any ticket, internal notes included (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_ticket(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Ticket> {
+    async fn admin_ticket(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Ticket> {
         let id = parse_id("id", &id)?;
         let row = TicketRow::find(&mut *conn(ctx).await?, id)
             .await?
@@ -91,7 +91,7 @@ impl SupportQuery {
         user_id: Option<ID>,
         search: Option<String>,
         #[graphql(default = true)] unanswered_first: bool,
-    ) -> ApiResult<Page<Ticket>> {
+    ) -> GraphqlResult<Page<Ticket>> {
         let filter = TicketFilter {
             user_id: parse_opt_id("userId", user_id.as_ref())?,
             status,
@@ -108,7 +108,7 @@ impl SupportQuery {
 
     /// How many tickets are in each status (admins' badge).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_ticket_counts(&self, ctx: &Context<'_>) -> ApiResult<TicketCounts> {
+    async fn admin_ticket_counts(&self, ctx: &Context<'_>) -> GraphqlResult<TicketCounts> {
         let counts = TicketRow::counts_by_status(&mut *conn(ctx).await?).await?;
         Ok(TicketCounts::from_counts(&counts))
     }
@@ -121,7 +121,7 @@ impl SupportQuery {
         search: Option<String>,
         language: Option<String>,
         category: Option<String>,
-    ) -> ApiResult<Vec<FaqEntry>> {
+    ) -> GraphqlResult<Vec<FaqEntry>> {
         let rows = faq::published(
             &mut *conn(ctx).await?,
             search.as_deref(),
@@ -134,7 +134,7 @@ impl SupportQuery {
 
     /// Every FAQ entry, unpublished ones included, in display order (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_faq_entries(&self, ctx: &Context<'_>) -> ApiResult<Vec<FaqEntry>> {
+    async fn admin_faq_entries(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<FaqEntry>> {
         let rows = FaqRow::list(&mut *conn(ctx).await?, false, None, None).await?;
         Ok(rows.into_iter().map(FaqEntry).collect())
     }
@@ -150,7 +150,7 @@ impl SupportQuery {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default = false)] unanswered_only: bool,
-    ) -> ApiResult<Page<ContactMessage>> {
+    ) -> GraphqlResult<Page<ContactMessage>> {
         let page = keyset_args(first, after.as_deref())?;
         let rows = ContactMessageRow::list(&mut *conn(ctx).await?, unanswered_only, page).await?;
         Ok(keyset_connection(rows, |m| m.id, ContactMessage))

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     graphql::{
         check_date, conn, current_user,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, parse_opt_id,
@@ -29,7 +29,7 @@ async fn deposit_page(
     filter: DepositFilter,
     first: Option<i32>,
     after: Option<String>,
-) -> ApiResult<Page<Deposit>> {
+) -> GraphqlResult<Page<Deposit>> {
     let page = keyset_args(first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
     let rows = DepositRow::list(&mut conn, &filter, page).await?;
@@ -42,7 +42,7 @@ async fn ledger_page(
     filter: LedgerFilter,
     first: Option<i32>,
     after: Option<String>,
-) -> ApiResult<Page<LedgerEntry>> {
+) -> GraphqlResult<Page<LedgerEntry>> {
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && from > to
     {
@@ -67,7 +67,7 @@ impl WalletQuery {
         first: Option<i32>,
         after: Option<String>,
         status: Option<DepositStatus>,
-    ) -> ApiResult<Page<Deposit>> {
+    ) -> GraphqlResult<Page<Deposit>> {
         let user = current_user(ctx)?;
         let filter = DepositFilter {
             user_id: Some(user.id()),
@@ -90,7 +90,7 @@ impl WalletQuery {
         kind: Option<LedgerKind>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> ApiResult<Page<LedgerEntry>> {
+    ) -> GraphqlResult<Page<LedgerEntry>> {
         let user = current_user(ctx)?;
         ledger_page(
             ctx,
@@ -108,7 +108,7 @@ impl WalletQuery {
 
     /// One deposit, for its owner or an admin; null otherwise.
     #[graphql(guard = "RoleGuard::User")]
-    async fn deposit(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Deposit>> {
+    async fn deposit(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Deposit>> {
         let user = current_user(ctx)?;
         let id = parse_id("id", &id)?;
         let found = crate::domain::deposits::find_visible(&mut *conn(ctx).await?, user, id).await?;
@@ -130,7 +130,7 @@ impl WalletQuery {
         gateway: Option<PaymentGateway>,
         user_id: Option<ID>,
         flagged: Option<bool>,
-    ) -> ApiResult<Page<Deposit>> {
+    ) -> GraphqlResult<Page<Deposit>> {
         let user_id = parse_opt_id("userId", user_id.as_ref())?;
         let filter = DepositFilter {
             user_id,
@@ -153,7 +153,7 @@ impl WalletQuery {
         first: Option<i32>,
         after: Option<String>,
         kind: Option<LedgerKind>,
-    ) -> ApiResult<Page<LedgerEntry>> {
+    ) -> GraphqlResult<Page<LedgerEntry>> {
         let user_id = parse_id("userId", &user_id)?;
         {
             let mut conn = conn(ctx).await?;

@@ -10,7 +10,7 @@ use crate::{
         users::{UserRow, UserStats},
     },
     graphql::{
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         load,
         loaders::{ApiKeysOf, StatsOfUser},
@@ -19,7 +19,7 @@ use crate::{
 };
 
 impl User {
-    async fn stats(&self, ctx: &Context<'_>) -> ApiResult<UserStats> {
+    async fn stats(&self, ctx: &Context<'_>) -> GraphqlResult<UserStats> {
         load(ctx, StatsOfUser(self.0.id), "user stats").await
     }
 }
@@ -92,31 +92,31 @@ impl User {
 
     /// Credited deposits, all time (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn lifetime_deposits(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+    async fn lifetime_deposits(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
         Ok(Rupiah(self.stats(ctx).await?.lifetime_deposits))
     }
 
     /// Order charges less refunds, all time (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn spend(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+    async fn spend(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
         Ok(Rupiah(self.stats(ctx).await?.spend))
     }
 
     /// Orders placed, all time (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn order_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+    async fn order_count(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
         Ok(self.stats(ctx).await?.order_count)
     }
 
     /// The last time one of their API keys or sessions was used (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn last_seen_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+    async fn last_seen_at(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DateTime<Utc>>> {
         Ok(self.stats(ctx).await?.last_seen_at)
     }
 
     /// Their API keys: prefix, last use, revoked or not; never the key (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+    async fn api_keys(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ApiKey>> {
         Ok(load(ctx, ApiKeysOf(self.0.id), "api keys")
             .await?
             .into_iter()

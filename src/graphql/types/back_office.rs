@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::{
     db::{admin_audit_log::AuditLogRow, enums::OrderStatus, reports::ReportRow},
     domain::reports::{self, Money},
-    graphql::{error::ApiResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
+    graphql::{error::GraphqlResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
 };
 
 // The GraphQL face of `domain::reports::ReportGrouping`.
@@ -48,7 +48,7 @@ impl AuditLogEntry {
         self.0.id.into()
     }
     /// The admin who acted.
-    async fn admin(&self, ctx: &Context<'_>) -> ApiResult<User> {
+    async fn admin(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         Ok(User(load(ctx, UserId(self.0.admin_id), "user").await?))
     }
     /// `<subject>.<verb>`: `service.update`, `order.refund`, `deposit.resolve`, ...

@@ -14,7 +14,7 @@ use crate::{
     graphql::types::content::{SeoMeta, seo_meta},
     graphql::viewer,
     graphql::{
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         load,
         loaders::{CategoryId, ProviderId, ProviderStatsOf, ServiceId},
@@ -57,7 +57,7 @@ impl ServiceCategory {
         seo::category_path(&self.0.slug)
     }
 
-    async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
+    async fn seo(&self, ctx: &Context<'_>) -> GraphqlResult<SeoMeta> {
         seo_meta(
             ctx,
             SeoSubject::Category,
@@ -103,7 +103,7 @@ impl Service {
         seo::service_path(&self.0.slug)
     }
 
-    async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
+    async fn seo(&self, ctx: &Context<'_>) -> GraphqlResult<SeoMeta> {
         seo_meta(
             ctx,
             SeoSubject::Service,
@@ -124,7 +124,7 @@ impl Service {
         self.0.service_type
     }
 
-    async fn category(&self, ctx: &Context<'_>) -> ApiResult<ServiceCategory> {
+    async fn category(&self, ctx: &Context<'_>) -> GraphqlResult<ServiceCategory> {
         load(ctx, CategoryId(self.0.category_id), "category")
             .await
             .map(ServiceCategory)
@@ -132,7 +132,7 @@ impl Service {
 
     /// Price of 1000 units in rupiah for the caller (after their reseller discount,
     /// if any). An order costs this x quantity / 1000, rounded up.
-    async fn price_per_1000(&self, ctx: &Context<'_>) -> ApiResult<Rupiah> {
+    async fn price_per_1000(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
         let discount = viewer(ctx).0.as_ref().map_or(0, |u| u.user.discount_bps);
         let list = self.0.price_per_1000;
         if discount == 0 {
@@ -195,7 +195,7 @@ impl Service {
 
     /// The upstream provider of an imported service (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn provider(&self, ctx: &Context<'_>) -> ApiResult<Option<Provider>> {
+    async fn provider(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Provider>> {
         match self.0.provider_id {
             Some(id) => load(ctx, ProviderId(id), "provider")
                 .await
@@ -224,7 +224,7 @@ impl Service {
 
     /// Where orders go when this service's provider refuses them (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn fallback_service(&self, ctx: &Context<'_>) -> ApiResult<Option<Service>> {
+    async fn fallback_service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
         match self.0.fallback_service_id {
             Some(id) => Ok(Some(Service(load(ctx, ServiceId(id), "service").await?))),
             None => Ok(None),
@@ -333,19 +333,19 @@ impl Provider {
         self.0.low_balance_threshold.clone().map(Decimal)
     }
 
-    async fn calls_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+    async fn calls_last_hour(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
             .calls)
     }
 
-    async fn failures_last_hour(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+    async fn failures_last_hour(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
             .failures)
     }
 
-    async fn mean_latency_ms_last_hour(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+    async fn mean_latency_ms_last_hour(&self, ctx: &Context<'_>) -> GraphqlResult<Option<i64>> {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
             .mean_latency_ms)

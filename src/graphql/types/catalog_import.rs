@@ -14,7 +14,7 @@ use crate::{
         ServiceSnapshot, SyncReport,
     },
     graphql::{
-        error::ApiResult,
+        error::GraphqlResult,
         load,
         loaders::ServiceId,
         scalars::{Decimal, Rupiah},
@@ -149,7 +149,7 @@ pub struct CatalogChangedEntry<'a>(&'a ChangedEntry);
 
 #[Object]
 impl CatalogChangedEntry<'_> {
-    async fn service(&self, ctx: &Context<'_>) -> ApiResult<Service> {
+    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
         load(ctx, ServiceId(self.0.service_id), "service")
             .await
             .map(Service)
@@ -179,7 +179,7 @@ pub struct CatalogRemovedEntry<'a>(&'a RemovedEntry);
 
 #[Object]
 impl CatalogRemovedEntry<'_> {
-    async fn service(&self, ctx: &Context<'_>) -> ApiResult<Service> {
+    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
         load(ctx, ServiceId(self.0.service_id), "service")
             .await
             .map(Service)
@@ -294,7 +294,7 @@ impl CatalogChange {
     }
 
     /// The local service; null for a service the provider offers that is not imported.
-    async fn service(&self, ctx: &Context<'_>) -> ApiResult<Option<Service>> {
+    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
         match self.0.service_id {
             Some(id) => load(ctx, ServiceId(id), "service")
                 .await

@@ -16,7 +16,7 @@ use crate::{
     error::AppError,
     graphql::{
         conn,
-        error::{ApiError, ApiResult},
+        error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
         loaders::{Loaders, SeoOf, SiteSettingsKey},
         state, viewer,
@@ -64,12 +64,12 @@ impl From<SeoInput> for seo::SeoInput {
     }
 }
 
-fn loader_error(what: &str, error: impl std::fmt::Display) -> ApiError {
+fn loader_error(what: &str, error: impl std::fmt::Display) -> GraphqlError {
     AppError::internal(anyhow::anyhow!("loading {what}: {error}")).into()
 }
 
 /// The site settings through the request's loader (one read per request).
-pub async fn site_settings(ctx: &Context<'_>) -> ApiResult<site::SiteSettings> {
+pub async fn site_settings(ctx: &Context<'_>) -> GraphqlResult<site::SiteSettings> {
     let loaders = ctx.data_unchecked::<Loaders>();
     Ok(loaders
         .load_one(SiteSettingsKey)
@@ -84,7 +84,7 @@ pub async fn seo_meta(
     subject: SeoSubject,
     id: i64,
     source: seo::SeoSource<'_>,
-) -> ApiResult<SeoMeta> {
+) -> GraphqlResult<SeoMeta> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let overrides = loaders
         .load_one(SeoOf(subject, id))
@@ -186,7 +186,7 @@ impl ContentItem {
     }
 
     /// The author's display name.
-    async fn author_name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+    async fn author_name(&self, ctx: &Context<'_>) -> GraphqlResult<Option<String>> {
         match self.0.author_id {
             Some(id) => {
                 Ok(
@@ -213,7 +213,7 @@ impl ContentItem {
     }
 
     /// The same item in other languages (visitors: the published ones).
-    async fn translations(&self, ctx: &Context<'_>) -> ApiResult<Vec<ContentItem>> {
+    async fn translations(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ContentItem>> {
         let mut conn = conn(ctx).await?;
         let admin = viewer(ctx).is_admin();
         Ok(
@@ -225,7 +225,7 @@ impl ContentItem {
         )
     }
 
-    async fn seo(&self, ctx: &Context<'_>) -> ApiResult<SeoMeta> {
+    async fn seo(&self, ctx: &Context<'_>) -> GraphqlResult<SeoMeta> {
         let text = if self.0.excerpt.is_empty() {
             content::markdown::plain_text(&self.0.body_markdown)
         } else {

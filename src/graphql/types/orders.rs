@@ -11,7 +11,7 @@ use crate::{
     domain::stock,
     graphql::{
         conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         load,
         loaders::{HistoryOf, RequestsOf, ServiceId, UserId},
@@ -30,7 +30,7 @@ impl Order {
         self.0.id.into()
     }
 
-    async fn service(&self, ctx: &Context<'_>) -> ApiResult<Service> {
+    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
         load(ctx, ServiceId(self.0.service_id), "service")
             .await
             .map(Service)
@@ -96,14 +96,14 @@ impl Order {
 
     /// Every status change, oldest first (batched across a list of orders).
     #[graphql(complexity = 20)]
-    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderEvent>> {
+    async fn history(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<OrderEvent>> {
         let rows = load(ctx, HistoryOf(self.0.id), "order history").await?;
         Ok(rows.into_iter().map(OrderEvent).collect())
     }
 
     /// Cancel and refill requests and their outcome (batched across a list).
     #[graphql(complexity = 10)]
-    async fn requests(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderRequest>> {
+    async fn requests(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<OrderRequest>> {
         let rows = load(ctx, RequestsOf(self.0.id), "order requests").await?;
         Ok(rows.into_iter().map(OrderRequest).collect())
     }
@@ -111,7 +111,7 @@ impl Order {
     /// What a stock product delivered (e.g. account credentials), one item per entry.
     /// Only the buyer and admins can read it.
     #[graphql(complexity = 10)]
-    async fn delivered_items(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+    async fn delivered_items(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<String>> {
         let viewer = viewer(ctx);
         let allowed = viewer
             .require_user()
@@ -128,7 +128,7 @@ impl Order {
 
     /// The customer (admins only).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         load(ctx, UserId(self.0.user_id), "user").await.map(User)
     }
 
@@ -189,7 +189,7 @@ impl OrderEvent {
     }
 
     /// The order as it is now (read when the event is delivered).
-    async fn order(&self, ctx: &Context<'_>) -> ApiResult<Option<Order>> {
+    async fn order(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Order>> {
         let mut conn = conn(ctx).await?;
         Ok(OrderRow::find(&mut conn, self.0.order_id).await?.map(Order))
     }

@@ -14,7 +14,7 @@ use crate::{
     },
     graphql::{
         conn,
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         load,
         loaders::{CustomerThreadOf, OrdersOfTicket, StaffThreadOf},
@@ -73,7 +73,7 @@ impl Ticket {
         self.row.priority
     }
     /// The orders the ticket is about (the customer's own).
-    async fn order_ids(&self, ctx: &Context<'_>) -> ApiResult<Vec<ID>> {
+    async fn order_ids(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ID>> {
         let rows = if self.live {
             TicketOrderRow::of_tickets(&mut *conn(ctx).await?, &[self.row.id]).await?
         } else {
@@ -82,7 +82,7 @@ impl Ticket {
         Ok(rows.into_iter().map(|row| row.order_id.into()).collect())
     }
     /// The thread, oldest first. Customers never see staff's internal notes.
-    async fn messages(&self, ctx: &Context<'_>) -> ApiResult<Vec<TicketMessage>> {
+    async fn messages(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<TicketMessage>> {
         let id = self.row.id;
         let rows = match (self.live, self.visibility) {
             (true, visibility) => {
@@ -180,7 +180,7 @@ pub async fn prefetch_page(
     ctx: &Context<'_>,
     rows: &[TicketRow],
     visibility: Visibility,
-) -> ApiResult<()> {
+) -> GraphqlResult<()> {
     let node = ctx.look_ahead().field("edges").field("node");
     let ids = || rows.iter().map(|t| t.id);
     if node.field("messages").exists() {

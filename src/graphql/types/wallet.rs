@@ -10,7 +10,7 @@ use crate::{
         ledger::LedgerEntryRow,
     },
     graphql::{
-        error::ApiResult,
+        error::GraphqlResult,
         guards::RoleGuard,
         load,
         loaders::{DepositEventsOf, DepositId, UserId},
@@ -76,7 +76,7 @@ impl Deposit {
     }
 
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
     }
 
@@ -99,7 +99,7 @@ impl Deposit {
 
     /// The admin who resolved the flag.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn resolved_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+    async fn resolved_by(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match self.0.resolved_by {
             Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
             None => Ok(None),
@@ -130,7 +130,7 @@ impl Deposit {
 
     /// Every distinct report the gateway made, oldest first.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn events(&self, ctx: &Context<'_>) -> ApiResult<Vec<DepositEvent>> {
+    async fn events(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<DepositEvent>> {
         Ok(load(ctx, DepositEventsOf(self.0.id), "deposit events")
             .await?
             .into_iter()
@@ -205,7 +205,7 @@ impl LedgerEntry {
         self.0.order_id.map(Into::into)
     }
 
-    async fn deposit(&self, ctx: &Context<'_>) -> ApiResult<Option<Deposit>> {
+    async fn deposit(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Deposit>> {
         match self.0.deposit_id {
             Some(id) => Ok(Some(Deposit(load(ctx, DepositId(id), "deposit").await?))),
             None => Ok(None),
@@ -213,13 +213,13 @@ impl LedgerEntry {
     }
 
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
     }
 
     /// The admin who made an adjustment.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn actor(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+    async fn actor(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match self.0.actor_id {
             Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
             None => Ok(None),

@@ -9,7 +9,7 @@ use crate::{
         catalog::{self, CategoryInput},
     },
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, parse_ids,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, parse_ids,
         types::catalog::ServiceCategory,
     },
 };
@@ -66,7 +66,7 @@ impl CategoryMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateCategoryInput,
-    ) -> ApiResult<ServiceCategory> {
+    ) -> GraphqlResult<ServiceCategory> {
         let row = admin_write(ctx, "category.create")?
             .create(&mut *conn(ctx).await?, Subject::Category, async |conn| {
                 catalog::create_category(conn, input.into()).await
@@ -82,7 +82,7 @@ impl CategoryMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateCategoryInput,
-    ) -> ApiResult<ServiceCategory> {
+    ) -> GraphqlResult<ServiceCategory> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "category.update")?
             .change(
@@ -101,7 +101,7 @@ impl CategoryMutation {
         &self,
         ctx: &Context<'_>,
         ids: Vec<ID>,
-    ) -> ApiResult<Vec<ServiceCategory>> {
+    ) -> GraphqlResult<Vec<ServiceCategory>> {
         let ids = parse_ids("ids", &ids)?;
         let rows = admin_write(ctx, "category.reorder")?
             .bulk(

@@ -12,8 +12,8 @@ use crate::{
         pricing,
     },
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, scalars::Decimal, state,
-        types::catalog::Provider,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, scalars::Decimal,
+        state, types::catalog::Provider,
     },
 };
 
@@ -103,7 +103,7 @@ impl ProviderMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateProviderInput,
-    ) -> ApiResult<Provider> {
+    ) -> GraphqlResult<Provider> {
         let secrets = &state(ctx).secrets;
         let row = admin_write(ctx, "provider.create")?
             .create(&mut *conn(ctx).await?, Subject::Provider, async |conn| {
@@ -120,7 +120,7 @@ impl ProviderMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateProviderInput,
-    ) -> ApiResult<Provider> {
+    ) -> GraphqlResult<Provider> {
         let id = parse_id("id", &id)?;
         let secrets = &state(ctx).secrets;
         let row = admin_write(ctx, "provider.update")?
@@ -141,7 +141,7 @@ impl ProviderMutation {
         &self,
         ctx: &Context<'_>,
         basis_points: i32,
-    ) -> ApiResult<SetDefaultMarkupPayload> {
+    ) -> GraphqlResult<SetDefaultMarkupPayload> {
         let repriced = admin_write(ctx, "settings.default_markup")?
             .bulk(&mut *conn(ctx).await?, "setting", async |conn| {
                 let before = pricing::default_markup_bps(conn).await?;

@@ -12,7 +12,7 @@ use crate::{
     },
     graphql::{
         admin_write, conn,
-        error::{ApiError, ApiResult},
+        error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
         parse_id, parse_ids,
         scalars::{Decimal, Rupiah},
@@ -102,9 +102,9 @@ pub struct UpdateServiceInput {
 }
 
 impl TryFrom<ServicePricingInput> for ServicePricing {
-    type Error = ApiError;
+    type Error = GraphqlError;
 
-    fn try_from(pricing: ServicePricingInput) -> ApiResult<Self> {
+    fn try_from(pricing: ServicePricingInput) -> GraphqlResult<Self> {
         Ok(match pricing {
             ServicePricingInput::Provider(p) => ServicePricing::Provider {
                 provider_id: parse_id("providerId", &p.provider_id)?,
@@ -121,9 +121,9 @@ impl TryFrom<ServicePricingInput> for ServicePricing {
 }
 
 impl TryFrom<CreateServiceInput> for NewServiceInput {
-    type Error = ApiError;
+    type Error = GraphqlError;
 
-    fn try_from(input: CreateServiceInput) -> ApiResult<Self> {
+    fn try_from(input: CreateServiceInput) -> GraphqlResult<Self> {
         Ok(NewServiceInput {
             category_id: parse_id("categoryId", &input.category_id)?,
             name: input.name,
@@ -143,9 +143,9 @@ impl TryFrom<CreateServiceInput> for NewServiceInput {
 }
 
 impl TryFrom<UpdateServiceInput> for ServiceUpdate {
-    type Error = ApiError;
+    type Error = GraphqlError;
 
-    fn try_from(input: UpdateServiceInput) -> ApiResult<Self> {
+    fn try_from(input: UpdateServiceInput) -> GraphqlResult<Self> {
         let category_id = input.category_id.as_ref();
         Ok(ServiceUpdate {
             category_id: category_id.map(|c| parse_id("categoryId", c)).transpose()?,
@@ -180,7 +180,7 @@ impl ServiceMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateServiceInput,
-    ) -> ApiResult<Service> {
+    ) -> GraphqlResult<Service> {
         let input = NewServiceInput::try_from(input)?;
         let row = admin_write(ctx, "service.create")?
             .create(&mut *conn(ctx).await?, Subject::Service, async |conn| {
@@ -197,7 +197,7 @@ impl ServiceMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateServiceInput,
-    ) -> ApiResult<Service> {
+    ) -> GraphqlResult<Service> {
         let id = parse_id("id", &id)?;
         let update = ServiceUpdate::try_from(input)?;
         let row = admin_write(ctx, "service.update")?
@@ -216,7 +216,7 @@ impl ServiceMutation {
         ctx: &Context<'_>,
         id: ID,
         active: bool,
-    ) -> ApiResult<Service> {
+    ) -> GraphqlResult<Service> {
         let id = parse_id("id", &id)?;
         let action = if active {
             "service.activate"
@@ -242,7 +242,7 @@ impl ServiceMutation {
         ctx: &Context<'_>,
         category_id: ID,
         ids: Vec<ID>,
-    ) -> ApiResult<Vec<Service>> {
+    ) -> GraphqlResult<Vec<Service>> {
         let category_id = parse_id("categoryId", &category_id)?;
         let ids = parse_ids("ids", &ids)?;
         let rows = admin_write(ctx, "service.reorder")?

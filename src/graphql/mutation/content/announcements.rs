@@ -9,8 +9,8 @@ use crate::{
         content::announcements::{self, AnnouncementInput},
     },
     graphql::{
-        admin_write, conn, current_user, error::ApiResult, guards::RoleGuard, parse_id, parse_ids,
-        types::content::Announcement,
+        admin_write, conn, current_user, error::GraphqlResult, guards::RoleGuard, parse_id,
+        parse_ids, types::content::Announcement,
     },
 };
 
@@ -44,7 +44,7 @@ impl AnnouncementMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateAnnouncementInput,
-    ) -> ApiResult<Announcement> {
+    ) -> GraphqlResult<Announcement> {
         let write = admin_write(ctx, "announcement.create")?;
         let row = write
             .create(
@@ -58,7 +58,7 @@ impl AnnouncementMutation {
 
     /// Deletes an announcement (admins); returns its id.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_delete_announcement(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn admin_delete_announcement(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "announcement.delete")?
             .change(
@@ -73,7 +73,11 @@ impl AnnouncementMutation {
 
     /// Marks announcements read for the caller (at most 100 ids).
     #[graphql(guard = "RoleGuard::User")]
-    async fn mark_announcements_read(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<bool> {
+    async fn mark_announcements_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> GraphqlResult<bool> {
         let user = current_user(ctx)?;
         let ids = parse_ids("ids", &ids)?;
         announcements::mark_read(&mut *conn(ctx).await?, user.id(), &ids).await?;
@@ -82,7 +86,7 @@ impl AnnouncementMutation {
 
     /// Marks everything the caller is shown as read; returns how many were unread.
     #[graphql(guard = "RoleGuard::User")]
-    async fn mark_all_announcements_read(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+    async fn mark_all_announcements_read(&self, ctx: &Context<'_>) -> GraphqlResult<i32> {
         let user = current_user(ctx)?;
         let count = announcements::mark_all_read(&mut *conn(ctx).await?, user.id()).await?;
         Ok(count as i32)

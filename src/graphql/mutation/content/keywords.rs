@@ -7,7 +7,7 @@ use crate::{
     domain::{audit::Subject, content::keywords},
     error::AppError,
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id,
         types::content::SeoKeyword,
     },
 };
@@ -25,7 +25,7 @@ pub struct AddSeoKeywordInput {
 
 impl AddSeoKeywordInput {
     /// The subject named, if any: `subjectType` and `subjectId` go together.
-    fn subject(&self) -> ApiResult<Option<(SeoSubject, i64)>> {
+    fn subject(&self) -> GraphqlResult<Option<(SeoSubject, i64)>> {
         match (self.subject_type, &self.subject_id) {
             (Some(kind), Some(id)) => Ok(Some((kind, parse_id("subjectId", id)?))),
             (None, None) => Ok(None),
@@ -44,7 +44,7 @@ impl KeywordMutation {
         &self,
         ctx: &Context<'_>,
         input: AddSeoKeywordInput,
-    ) -> ApiResult<SeoKeyword> {
+    ) -> GraphqlResult<SeoKeyword> {
         let subject = input.subject()?;
         let row = admin_write(ctx, "seo_keyword.create")?
             .create(&mut *conn(ctx).await?, Subject::SeoKeyword, async |conn| {
@@ -56,7 +56,7 @@ impl KeywordMutation {
 
     /// Removes a target keyword (admins); returns its id.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_remove_seo_keyword(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn admin_remove_seo_keyword(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "seo_keyword.delete")?
             .change(

@@ -8,7 +8,7 @@ use crate::{
     domain::{audit::Summary, content::newsletter},
     error::AppError,
     graphql::{
-        ClientAddress, admin_write, conn, error::ApiResult, guards::RoleGuard, state, viewer,
+        ClientAddress, admin_write, conn, error::GraphqlResult, guards::RoleGuard, state, viewer,
     },
     mail::Lang,
     rate_limit::IpRateLimiter,
@@ -21,7 +21,7 @@ pub struct NewsletterSignupLimiter(pub IpRateLimiter);
 pub struct NewsletterMutation;
 
 /// Refuses a signup past the client address's limit.
-fn check_signup_limit(ctx: &Context<'_>) -> ApiResult<()> {
+fn check_signup_limit(ctx: &Context<'_>) -> GraphqlResult<()> {
     if let Some(ClientAddress(Some(ip))) = ctx.data_opt::<ClientAddress>()
         && let Some(limiter) = ctx.data_opt::<NewsletterSignupLimiter>()
         && limiter.0.check(*ip).is_err()
@@ -45,7 +45,7 @@ impl NewsletterMutation {
             desc = "The language of the confirmation mail (default: the signed-in user's, else Indonesian)."
         )]
         language: Option<Language>,
-    ) -> ApiResult<bool> {
+    ) -> GraphqlResult<bool> {
         check_signup_limit(ctx)?;
         let signed_in = viewer(ctx).0.as_ref();
         let lang = match (language, signed_in) {
@@ -75,7 +75,7 @@ impl NewsletterMutation {
         ctx: &Context<'_>,
         subject: String,
         body: String,
-    ) -> ApiResult<i32> {
+    ) -> GraphqlResult<i32> {
         let (tokens, base_url) = (
             &state(ctx).tokens,
             &state(ctx).config.content.public_base_url,
@@ -97,7 +97,7 @@ impl NewsletterMutation {
         ctx: &Context<'_>,
         email: String,
         token: String,
-    ) -> ApiResult<bool> {
+    ) -> GraphqlResult<bool> {
         newsletter::confirm(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token).await?;
         Ok(true)
     }
@@ -108,7 +108,7 @@ impl NewsletterMutation {
         ctx: &Context<'_>,
         email: String,
         token: String,
-    ) -> ApiResult<bool> {
+    ) -> GraphqlResult<bool> {
         newsletter::unsubscribe(&mut *conn(ctx).await?, &state(ctx).tokens, &email, &token).await?;
         Ok(true)
     }

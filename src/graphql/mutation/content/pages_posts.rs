@@ -11,7 +11,7 @@ use crate::{
     },
     graphql::{
         admin_write, check_date, conn,
-        error::{ApiError, ApiResult},
+        error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
         parse_id,
         types::content::{ContentItem, SeoInput},
@@ -43,9 +43,9 @@ pub struct CreateContentInput {
 }
 
 impl TryFrom<CreateContentInput> for NewContentInput {
-    type Error = ApiError;
+    type Error = GraphqlError;
 
-    fn try_from(input: CreateContentInput) -> ApiResult<Self> {
+    fn try_from(input: CreateContentInput) -> GraphqlResult<Self> {
         let translation_of = input.translation_of.as_ref();
         Ok(NewContentInput {
             kind: input.kind,
@@ -105,7 +105,7 @@ impl PagePostMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateContentInput,
-    ) -> ApiResult<ContentItem> {
+    ) -> GraphqlResult<ContentItem> {
         let input = NewContentInput::try_from(input)?;
         let write = admin_write(ctx, "content.create")?;
         let row = write
@@ -123,7 +123,7 @@ impl PagePostMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateContentInput,
-    ) -> ApiResult<ContentItem> {
+    ) -> GraphqlResult<ContentItem> {
         let id = parse_id("id", &id)?;
         let write = admin_write(ctx, "content.update")?;
         let row = write
@@ -142,7 +142,7 @@ impl PagePostMutation {
         ctx: &Context<'_>,
         id: ID,
         at: Option<DateTime<Utc>>,
-    ) -> ApiResult<ContentItem> {
+    ) -> GraphqlResult<ContentItem> {
         let id = parse_id("id", &id)?;
         let at = check_date("at", at)?;
         let row = admin_write(ctx, "content.publish")?
@@ -155,7 +155,11 @@ impl PagePostMutation {
 
     /// Back to DRAFT, hidden from visitors (admins).
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_unpublish_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ContentItem> {
+    async fn admin_unpublish_content(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GraphqlResult<ContentItem> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "content.unpublish")?
             .change(&mut *conn(ctx).await?, Subject::Content, id, async |conn| {
@@ -167,7 +171,7 @@ impl PagePostMutation {
 
     /// Deletes a page or post with its SEO fields and redirects (admins); returns its id.
     #[graphql(guard = "RoleGuard::Admin")]
-    async fn admin_delete_content(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn admin_delete_content(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "content.delete")?
             .change(&mut *conn(ctx).await?, Subject::Content, id, async |conn| {

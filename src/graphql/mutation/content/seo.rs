@@ -9,7 +9,8 @@ use crate::{
         content::{seo, slugs},
     },
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, parse_id, types::content::SeoInput,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id,
+        types::content::SeoInput,
     },
 };
 
@@ -27,7 +28,7 @@ impl SeoMutation {
         subject_type: SeoSubject,
         id: ID,
         slug: String,
-    ) -> ApiResult<String> {
+    ) -> GraphqlResult<String> {
         let id = parse_id("id", &id)?;
         let (subject, action) = slugs::catalog_slug_action(subject_type)?;
         Ok(admin_write(ctx, action)?
@@ -45,7 +46,7 @@ impl SeoMutation {
         subject_type: SeoSubject,
         id: ID,
         input: SeoInput,
-    ) -> ApiResult<bool> {
+    ) -> GraphqlResult<bool> {
         let id = parse_id("id", &id)?;
         let audit_subject = seo::audit_subject(subject_type).as_str();
         admin_write(ctx, "seo.update")?

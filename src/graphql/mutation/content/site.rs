@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use crate::{
     domain::{audit::Summary, content::site},
     graphql::{
-        admin_write, conn, error::ApiResult, guards::RoleGuard, types::content::SiteSettings,
+        admin_write, conn, error::GraphqlResult, guards::RoleGuard, types::content::SiteSettings,
     },
 };
 
@@ -20,7 +20,7 @@ impl SiteMutation {
         &self,
         ctx: &Context<'_>,
         input: SiteSettings,
-    ) -> ApiResult<SiteSettings> {
+    ) -> GraphqlResult<SiteSettings> {
         let saved = admin_write(ctx, "site_settings.update")?
             .bulk(&mut *conn(ctx).await?, "site_settings", async |conn| {
                 let before = site::load(conn).await?;

@@ -1,6 +1,6 @@
 //! What the provider-facing jobs share: a client for each provider they touch, and
 //! [`tracked`], which records every call's outcome and latency for the provider's
-//! health ([`timed`] and [`record_calls`] when a job records its calls in groups).
+//! health ([`timed`] and [`record_health`] when a job records its calls in groups).
 
 use std::{collections::HashMap, future::Future, time::Instant};
 
@@ -21,12 +21,12 @@ pub async fn tracked<T>(
     call: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
     let (result, record) = timed(provider, action, call).await;
-    record_calls(state, &[record]).await;
+    record_health(state, &[record]).await;
     result
 }
 
 /// Runs one provider call and returns its outcome with the record its health
-/// needs, for a caller that records many at once ([`record_calls`]).
+/// needs, for a caller that records many at once ([`record_health`]).
 pub async fn timed<T>(
     provider: &ProviderRow,
     action: &'static str,
@@ -49,7 +49,7 @@ pub async fn timed<T>(
 
 /// Records calls for the providers' health. A failure to record is logged, never
 /// the caller's failure: the call itself happened either way.
-pub async fn record_calls(state: &AppState, calls: &[CallRecord]) {
+pub async fn record_health(state: &AppState, calls: &[CallRecord]) {
     if calls.is_empty() {
         return;
     }
