@@ -21,7 +21,7 @@ use crate::{
     db::{
         PgPool,
         enums::OrderStatus,
-        orders::OrderEventRow,
+        order_events::OrderEventRow,
         tickets::{TicketMessageRow, TicketRow},
     },
 };

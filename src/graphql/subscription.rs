@@ -13,7 +13,7 @@ use crate::{
     db::{
         PgPool,
         enums::Role,
-        orders::{EventScope, OrderEventRow},
+        order_events::{EventScope, OrderEventRow},
         users::UserRow,
     },
     events::OrderUpdate,

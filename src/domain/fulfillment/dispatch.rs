@@ -12,7 +12,8 @@ use super::*;
 use crate::{
     db::{
         enums::{Fulfillment, OrderStatus},
-        orders::{NewOrderEvent, OrderEventRow, OrderRow},
+        order_events::{NewOrderEvent, OrderEventRow},
+        orders::OrderRow,
         providers::ProviderRow,
         schema::{order_events, orders, providers},
         services::ServiceRow,

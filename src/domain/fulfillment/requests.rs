@@ -10,7 +10,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::{
     db::{
         enums::{OrderRequestKind, OrderRequestStatus},
-        orders::{OrderRequestRow, OrderRow},
+        order_requests::OrderRequestRow,
+        orders::OrderRow,
         schema::order_requests,
     },
     error::AppResult,

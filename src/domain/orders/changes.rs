@@ -17,7 +17,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::{
     db::{
         enums::{LedgerKind, OrderStatus},
-        orders::{NewOrderEvent, OrderEventRow, OrderRow},
+        order_events::{NewOrderEvent, OrderEventRow},
+        orders::OrderRow,
         schema::{order_events, services},
     },
     domain::{

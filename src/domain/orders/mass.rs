@@ -11,7 +11,9 @@ use crate::{
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus, ServiceType},
-        orders::{MassOrderRow, NewOrder, NewOrderEvent, OrderEventRow, OrderRow},
+        mass_orders::MassOrderRow,
+        order_events::{NewOrderEvent, OrderEventRow},
+        orders::{NewOrder, OrderRow},
         schema::{mass_orders, order_events, orders},
         services::ServiceRow,
     },

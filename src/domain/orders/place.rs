@@ -12,7 +12,8 @@ use crate::{
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
-        orders::{NewOrder, OrderEventRow, OrderRow},
+        order_events::OrderEventRow,
+        orders::{NewOrder, OrderRow},
         schema::orders,
     },
     domain::{catalog, pricing},

@@ -8,8 +8,9 @@ use super::*;
 use crate::{
     db::{
         enums::{OrderRequestKind, OrderStatus},
-        orders::OPEN_REQUEST_INDEX,
-        orders::{OrderRequestRow, OrderRow},
+        order_requests::OPEN_REQUEST_INDEX,
+        order_requests::OrderRequestRow,
+        orders::OrderRow,
         services::ServiceRow,
     },
     error::{AppError, AppResult, is_unique_violation},

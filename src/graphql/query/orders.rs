@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         enums::OrderStatus,
-        orders::{MassOrderRow, OrderFilter, OrderRow},
+        mass_orders::MassOrderRow,
+        orders::{OrderFilter, OrderRow},
     },
     error::AppError,
     graphql::{

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         enums::{OrderRequestKind, OrderRequestStatus, OrderStatus},
-        orders::{MassOrderRow, OrderEventRow, OrderRequestRow, OrderRow},
+        mass_orders::MassOrderRow,
+        order_events::OrderEventRow,
+        order_requests::OrderRequestRow,
+        orders::OrderRow,
     },
     domain::stock,
     graphql::{

@@ -14,9 +14,7 @@ use crate::{
     app::AppState,
     auth::AuthUser,
     db::{
-        PooledConn,
-        orders::{OrderRequestRow, OrderRow},
-        services::ServiceRow,
+        PooledConn, order_requests::OrderRequestRow, orders::OrderRow, services::ServiceRow,
         users::UserRow,
     },
     domain::{

@@ -1,0 +1,79 @@
+//! `order_requests`: customers' cancel and refill requests, forwarded to the
+//! provider by a job; one open request of each kind per order.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    enums::{OrderRequestKind, OrderRequestStatus},
+    schema::{order_requests, orders},
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = order_requests, check_for_backend(diesel::pg::Pg))]
+pub struct OrderRequestRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub kind: OrderRequestKind,
+    pub status: OrderRequestStatus,
+    pub provider_ref: Option<String>,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderRequestRow {
+    /// Those of `request_ids` that are refill requests of `user_id`'s orders, in
+    /// one statement.
+    pub async fn find_refills_owned(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        request_ids: &[i64],
+    ) -> QueryResult<Vec<OrderRequestRow>> {
+        order_requests::table
+            .inner_join(orders::table)
+            .filter(order_requests::id.eq_any(request_ids))
+            .filter(order_requests::kind.eq(OrderRequestKind::Refill))
+            .filter(orders::user_id.eq(user_id))
+            .select(OrderRequestRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The cancel and refill requests of several orders, each order's oldest first.
+    pub async fn for_orders(
+        conn: &mut AsyncPgConnection,
+        order_ids: &[i64],
+    ) -> QueryResult<Vec<OrderRequestRow>> {
+        order_requests::table
+            .filter(order_requests::order_id.eq_any(order_ids))
+            .order((order_requests::order_id, order_requests::id))
+            .select(OrderRequestRow::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+/// The unique index that allows one open request of each kind per order.
+pub const OPEN_REQUEST_INDEX: &str = "order_requests_open_idx";
+
+impl OrderRequestRow {
+    /// Opens a PENDING request; fails on [`OPEN_REQUEST_INDEX`] when one of the same
+    /// kind is already open for the order.
+    pub async fn open(
+        conn: &mut AsyncPgConnection,
+        order_id: i64,
+        kind: OrderRequestKind,
+    ) -> QueryResult<OrderRequestRow> {
+        diesel::insert_into(order_requests::table)
+            .values((
+                order_requests::order_id.eq(order_id),
+                order_requests::kind.eq(kind),
+                order_requests::status.eq(OrderRequestStatus::Pending),
+            ))
+            .returning(OrderRequestRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+}
