@@ -330,3 +330,75 @@ async fn ticket_alerts_are_one_digest_per_admin_and_tickets_are_limited() {
         );
     }
 }
+
+/// A header's value with folded continuation lines joined (RFC 5322 unfolding).
+fn unfolded_header(data: &str, name: &str) -> Option<String> {
+    let head = data.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    unfolded
+        .split("\r\n")
+        .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .map(|line| line[prefix.len()..].trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
+    use booster::domain::content::newsletter;
+    use common::smtp_sink::SmtpSink;
+
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(|config| {
+        config.mail.smtp_url = Some(booster::config::Secret(url));
+        config.mail.from = "Panel <no-reply@panel.test>".into();
+        config.mail.smtp_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let admin = app.admin().await;
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let base_url = app.state.config.content.public_base_url.clone();
+    let token = newsletter::confirm_token(&app.state.tokens, "reader@example.com");
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    let sent = app
+        .ok(
+            Some(&admin),
+            "mutation { adminSendNewsletter(subject: \"News\", body: \"Hello\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sent["adminSendNewsletter"], 1);
+    booster::jobs::mail_outbox::run(&app.state).await.unwrap();
+    let received = sink.received();
+    let issue = received
+        .iter()
+        .find(|mail| mail.header("Subject").as_deref() == Some("News"))
+        .expect("the issue was sent");
+    let expected = newsletter::unsubscribe_link(&base_url, &app.state.tokens, "reader@example.com");
+    assert_eq!(
+        unfolded_header(&issue.data, "List-Unsubscribe").as_deref(),
+        Some(format!("<{expected}>").as_str()),
+        "{}",
+        issue.data
+    );
+    assert_eq!(
+        unfolded_header(&issue.data, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    // Other mails (the confirmation) carry no list headers.
+    let confirmation = received
+        .iter()
+        .find(|mail| mail.header("Subject").as_deref() != Some("News"))
+        .expect("the confirmation was sent");
+    assert!(unfolded_header(&confirmation.data, "List-Unsubscribe").is_none());
+}

@@ -227,7 +227,7 @@ pub async fn send_issue(
         for recipient in &recipients {
             let unsubscribe = unsubscribe_link(base_url, signer, &recipient.email);
             let escaped = quick_xml::escape::escape(unsubscribe.as_str());
-            mail::enqueue(
+            mail::enqueue_list_mail(
                 conn,
                 NewMail {
                     to: recipient.email.clone(),
@@ -242,6 +242,7 @@ pub async fn send_issue(
                     user_id: recipient.user_id,
                     dedupe_key: Some(format!("newsletter:{issue}:{}", recipient.id)),
                 },
+                &unsubscribe,
             )
             .await?;
         }
