@@ -402,3 +402,64 @@ async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
         .expect("the confirmation was sent");
     assert!(unfolded_header(&confirmation.data, "List-Unsubscribe").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_discount_never_makes_own_products_free() {
+    use booster::db::enums::Fulfillment;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // The panel's own service, cost unknown: the discount on it stops at
+    // OWN_PRODUCT_MAX_DISCOUNT_BPS (default 5000, 50%).
+    let own = service(&app, Fulfillment::Manual, 20_000, 10, 10_000).await;
+    let (reseller, key) = app.funded_customer("agency@example.com", 1_000_000).await;
+    app.ok(
+        Some(&admin),
+        "mutation($u: ID!) { adminSetUserDiscount(userId: $u, discountBps: 10000) { discountBps } }",
+        json!({ "u": reseller.to_string() }),
+    )
+    .await;
+    let seen = app
+        .ok(
+            Some(&key),
+            "query($a: ID!) { service(id: $a) { pricePer1000 } }",
+            json!({ "a": own.to_string() }),
+        )
+        .await;
+    assert_eq!(seen["service"]["pricePer1000"], 10_000);
+    let placed = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
+            json!({ "input": { "serviceId": own.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
+        )
+        .await;
+    assert_eq!(placed["placeOrder"]["charge"], 10_000);
+    let mass = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
+            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
+        )
+        .await;
+    assert_eq!(mass["placeMassOrder"]["totalCharge"], 5_000);
+    let listed: Value = app
+        .http
+        .post(format!("{}/api/v2", app.base_url))
+        .form(&[("key", key.as_str()), ("action", "services")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rate = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == own)
+        .unwrap()["rate"]
+        .clone();
+    assert_eq!(rate, "10000.00");
+    assert_eq!(app.balance(reseller).await, 1_000_000 - 15_000);
+    app.assert_books_balanced().await;
+}

@@ -155,6 +155,7 @@ pub async fn place_mass_order(
     buyer: &UserRow,
     text: &str,
     all_or_nothing: bool,
+    own_max_discount_bps: i32,
 ) -> AppResult<MassOrderOutcome> {
     let user_id = buyer.id;
     let (lines, mut errors) = match parse_mass_text(text) {
@@ -182,7 +183,13 @@ pub async fn place_mass_order(
         .filter_map(|l| l.service.parse().ok())
         .collect();
     let mut services = ServiceRow::load_many(conn, &ids).await?;
-    pricing::buyer_prices(conn, &mut services, buyer.discount_bps).await?;
+    pricing::buyer_prices(
+        conn,
+        &mut services,
+        buyer.discount_bps,
+        own_max_discount_bps,
+    )
+    .await?;
     let services: HashMap<i64, ServiceRow> = services.into_iter().map(|s| (s.id, s)).collect();
     let mut prepared = Vec::with_capacity(lines.len());
     for raw in &lines {

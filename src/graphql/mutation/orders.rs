@@ -140,7 +140,14 @@ impl OrderMutation {
         };
         let mut conn = conn(ctx).await?;
         Ok(Order(
-            orders::place_order(&mut conn, &state(ctx).caches, &user.user, order).await?,
+            orders::place_order(
+                &mut conn,
+                &state(ctx).caches,
+                &user.user,
+                order,
+                state(ctx).config.catalog.own_product_max_discount_bps,
+            )
+            .await?,
         ))
     }
 
@@ -178,8 +185,14 @@ impl OrderMutation {
             _ => return Err(AppError::validation("text", "give either text or file").into()),
         };
         let mut conn = conn(ctx).await?;
-        let outcome =
-            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing).await?;
+        let outcome = orders::place_mass_order(
+            &mut conn,
+            &user.user,
+            &text,
+            input.all_or_nothing,
+            state(ctx).config.catalog.own_product_max_discount_bps,
+        )
+        .await?;
         Ok(PlaceMassOrderPayload {
             placed_count: outcome.placed as i32,
             total_charge: crate::graphql::scalars::Rupiah(outcome.total_charge),
