@@ -463,3 +463,112 @@ async fn a_full_discount_never_makes_own_products_free() {
     assert_eq!(app.balance(reseller).await, 1_000_000 - 15_000);
     app.assert_books_balanced().await;
 }
+
+/// Every cell of `text` as a spreadsheet splitting on `delimiter` sees it.
+fn cells_split_on(text: &str, delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .flat_map(|record| record.unwrap().iter().map(String::from).collect::<Vec<_>>())
+        .collect()
+}
+
+/// No cell, in any common locale's separator, would run as a formula.
+fn assert_no_formula(text: &str) {
+    for delimiter in [b',', b';', b'\t', b'|'] {
+        for cell in cells_split_on(text, delimiter) {
+            let start = cell.trim_start_matches([' ', '"']);
+            assert!(
+                !start.starts_with(['=', '+', '-', '@']),
+                "a formula cell {cell:?} when split on {:?}:\n{text}",
+                delimiter as char
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
+    use booster::db::{enums::Fulfillment, schema::admin_audit_log as log};
+    use booster::domain::content::newsletter;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (buyer, _) = app.customer("buyer@example.com").await;
+    let followers = service(&app, Fulfillment::Manual, 10_000, 1, 100_000).await;
+    for link in [
+        "https://twitter.com/x;=1+1;",
+        "https://x.com/a,@SUM(1)",
+        "https://x.com/b\t-2+3",
+        "https://x.com/c; \"=1+1\"",
+    ] {
+        diesel::sql_query(
+            "INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, refunded) \
+             VALUES ($1, $2, $3, 100, 10000, 1000, 'COMPLETED', 0)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(buyer)
+        .bind::<diesel::sql_types::BigInt, _>(followers)
+        .bind::<diesel::sql_types::Text, _>(link)
+        .execute(&mut *app.conn().await)
+        .await
+        .unwrap();
+    }
+    let orders = app
+        .http
+        .get(format!("{}/admin/exports/orders.csv", app.base_url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(orders.contains("twitter.com/x"), "{orders}");
+    assert_no_formula(&orders);
+    // Text cells are quoted, numbers are not.
+    assert!(
+        orders.contains("\"https://twitter.com/x;'=1+1;\""),
+        "{orders}"
+    );
+
+    // An address a spreadsheet would run, confirmed, then exported.
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"=1+2@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let token = newsletter::confirm_token(&app.state.tokens, "=1+2@example.com");
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"=1+2@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    let export = app
+        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
+        .await;
+    let export = export["adminNewsletterExport"].as_str().unwrap();
+    assert!(export.contains("1+2@example.com"), "{export}");
+    assert_no_formula(export);
+
+    // Each export leaves an audit entry: who, what, when.
+    let entries: Vec<(String, Option<Value>)> = log::table
+        .filter(log::action.eq("export.download"))
+        .order(log::id.asc())
+        .select((log::action, log::after))
+        .load(&mut *app.conn().await)
+        .await
+        .unwrap();
+    let exported: Vec<Value> = entries
+        .iter()
+        .map(|(_, after)| after.as_ref().unwrap()["export"].clone())
+        .collect();
+    assert_eq!(exported, vec![json!("orders.csv"), json!("newsletter.csv")]);
+}

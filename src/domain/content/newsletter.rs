@@ -251,6 +251,26 @@ pub async fn send_issue(
     .await
 }
 
+/// [`export_csv`] with its audit entry (who exported the list, when, how many
+/// addresses), written in one transaction.
+pub async fn export_csv_audited(conn: &mut AsyncPgConnection, admin_id: i64) -> AppResult<String> {
+    conn.transaction(async |conn| {
+        let csv = export_csv(conn).await?;
+        let entry = crate::domain::audit::AuditEntry {
+            action: "export.download",
+            subject_type: "export",
+            after: Some(serde_json::json!({
+                "export": "newsletter.csv",
+                "rows": csv.lines().count().saturating_sub(1),
+            })),
+            ..Default::default()
+        };
+        crate::domain::audit::record(conn, admin_id, entry).await?;
+        Ok(csv)
+    })
+    .await
+}
+
 async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -402,17 +422,18 @@ pub async fn follow_setting(
     Ok(())
 }
 
-/// The confirmed addresses as CSV (`email,confirmed_at`), for admins.
+/// The confirmed addresses as CSV (`email,confirmed_at`), for admins: cells
+/// quoted, an address a spreadsheet would run as a formula neutralised.
 pub async fn export_csv(conn: &mut AsyncPgConnection) -> AppResult<String> {
     let rows = SubscriberRow::confirmed(conn).await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(["email", "confirmed_at"])
-        .map_err(AppError::internal)?;
+    // The header as before (bare names), the cells quoted.
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .from_writer(b"email,confirmed_at\n".to_vec());
     for row in rows {
         writer
             .write_record([
-                row.email.as_str(),
+                crate::db::exports::csv_safe_text(&row.email).as_str(),
                 &row.confirmed_at
                     .map(|at| at.to_rfc3339())
                     .unwrap_or_default(),

@@ -352,6 +352,8 @@ impl ContentQuery {
     /// mailing tool (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_newsletter_export(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        Ok(newsletter::export_csv(&mut *conn(ctx).await?).await?)
+        let admin = current_user(ctx)?.id();
+        let mut conn = conn(ctx).await?;
+        Ok(newsletter::export_csv_audited(&mut conn, admin).await?)
     }
 }
