@@ -572,3 +572,122 @@ async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
         .collect();
     assert_eq!(exported, vec![json!("orders.csv"), json!("newsletter.csv")]);
 }
+
+/// XML 1.0's `Char` production.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Parses `xml` with quick-xml to its end; every character, raw or as a
+/// reference, must be one XML can carry.
+fn assert_xml_parses(xml: &str) {
+    use quick_xml::events::Event;
+    if let Some(bad) = xml.chars().find(|c| !xml_char(*c)) {
+        panic!("U+{:04X} cannot be in XML:\n{xml}", bad as u32);
+    }
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Text(text) => {
+                let text = text.decode().expect("decodable text");
+                let text = quick_xml::escape::unescape(&text).expect("known references");
+                assert!(text.chars().all(xml_char), "{text:?}");
+            }
+            Event::Start(element) | Event::Empty(element) => {
+                for attribute in element.attributes() {
+                    let value = attribute.expect("an attribute").unescape_value().unwrap();
+                    assert!(value.chars().all(xml_char), "{value:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_stays_valid_xml_over_hostile_content() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // Character references Markdown decodes to characters XML cannot carry.
+    let created = app
+        .ok(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id } }",
+            json!({ "input": {
+                "kind": "POST",
+                "title": "Hostile",
+                "body": "One &#1; two &#xFFFF; three &#xFFFE; four &#x1F; `&#8;`\n\n<b>&#x0B;</b>",
+                "tags": ["news"],
+            } }),
+        )
+        .await;
+    let id = created["adminCreateContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminPublishContent(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    // Where text comes in, characters XML cannot carry are refused.
+    for hostile in ["Panel\u{FFFF}", "Panel\u{FFFE}", "Panel\u{1}"] {
+        let refused = app
+            .gql(
+                Some(&admin),
+                "mutation($i: SiteSettingsInput!) { adminUpdateSiteSettings(input: $i) { siteName } }",
+                json!({ "i": { "siteName": hostile } }),
+            )
+            .await;
+        assert_eq!(error_field(&refused), "siteName", "{hostile:?}: {refused}");
+    }
+    let refused = app
+        .gql(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id } }",
+            json!({ "input": { "kind": "POST", "title": "A\u{FFFF}", "body": "x" } }),
+        )
+        .await;
+    assert_eq!(error_field(&refused), "title", "{refused}");
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains("Hostile"));
+    assert_xml_parses(&feed);
+
+    // Rows written before the rule (or by hand) still make a valid feed.
+    diesel::sql_query(
+        "INSERT INTO app_settings (key, value) VALUES ('site', jsonb_build_object('site_name', 'Old' || chr(65535) || chr(1))) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    )
+    .execute(&mut *app.conn().await)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE content_items SET title = title || chr(2) || chr(65534), excerpt = excerpt || chr(3), \
+         body_html = body_html || chr(4)",
+    )
+    .execute(&mut *app.conn().await)
+    .await
+    .unwrap();
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains("Old"), "{feed}");
+    assert_xml_parses(&feed);
+}

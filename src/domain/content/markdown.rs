@@ -21,14 +21,25 @@ pub fn render(markdown: &str) -> String {
     sanitize(&unsafe_html)
 }
 
+/// Characters XML cannot carry that character references (`&#1;`, `&#xFFFF;`)
+/// decode to are dropped from derived text.
+fn xml_safe(text: String) -> String {
+    match crate::domain::text::xml_safe(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
+}
+
 /// Cleans HTML down to the allow-list: formatting, links (http, https, mailto,
 /// tel and relative) marked `noopener noreferrer`, images and tables.
 pub fn sanitize(html: &str) -> String {
-    ammonia::Builder::default()
-        .url_schemes(["http", "https", "mailto", "tel"].into())
-        .link_rel(Some("noopener noreferrer"))
-        .clean(html)
-        .to_string()
+    xml_safe(
+        ammonia::Builder::default()
+            .url_schemes(["http", "https", "mailto", "tel"].into())
+            .link_rel(Some("noopener noreferrer"))
+            .clean(html)
+            .to_string(),
+    )
 }
 
 /// The words of `markdown` without markup (raw HTML dropped), one space apart.
@@ -44,7 +55,7 @@ pub fn plain_text(markdown: &str) -> String {
             _ => {}
         }
     }
-    text
+    xml_safe(text)
 }
 
 /// The text of `markdown` without markup, one line per paragraph, heading or
@@ -74,7 +85,7 @@ pub fn plain_text_paragraphs(markdown: &str) -> String {
     if !line.trim().is_empty() {
         out.push_str(line.trim());
     }
-    out.trim_end().to_string()
+    xml_safe(out.trim_end().to_string())
 }
 
 fn push_words(out: &mut String, text: &str) {
