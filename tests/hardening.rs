@@ -691,3 +691,96 @@ async fn the_feed_stays_valid_xml_over_hostile_content() {
     assert!(feed.contains("Old"), "{feed}");
     assert_xml_parses(&feed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_text_comes_from_the_sanitized_document() {
+    let app =
+        TestApp::spawn_with(|c| c.content.public_base_url = "https://panel.example".into()).await;
+    let admin = app.admin().await;
+    let body = "Hello <script>stealCookies()</script> reader <style>.x{}</style>\n\n\
+                Read [this](javascript:alert(1)) and [that](https://example.com/ok).";
+    let created = app
+        .ok(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id slug excerpt } }",
+            json!({ "input": { "kind": "POST", "title": "Plain", "body": body } }),
+        )
+        .await;
+    let item = &created["adminCreateContent"];
+    let excerpt = item["excerpt"].as_str().unwrap();
+    assert!(excerpt.starts_with("Hello reader"), "{excerpt}");
+    assert!(
+        !excerpt.contains("steal") && !excerpt.contains(".x{"),
+        "{excerpt}"
+    );
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminPublishContent(id: $id) { id } }",
+        json!({ "id": item["id"] }),
+    )
+    .await;
+    let seo = app
+        .ok(
+            None,
+            "query($slug: String!) { post(slug: $slug) { seo { metaDescription ogDescription } } }",
+            json!({ "slug": item["slug"] }),
+        )
+        .await;
+    let seo = seo["post"]["seo"].to_string();
+    assert!(seo.contains("Hello reader"), "{seo}");
+    assert!(!seo.contains("steal"), "{seo}");
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let summary = feed
+        .split("<summary>")
+        .nth(1)
+        .unwrap()
+        .split("</summary>")
+        .next()
+        .unwrap();
+    assert!(!summary.contains("steal"), "{summary}");
+
+    // The newsletter's plain-text part: no script text, no javascript: target.
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let token = booster::domain::content::newsletter::confirm_token(
+        &app.state.tokens,
+        "reader@example.com",
+    );
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    app.ok(
+        Some(&admin),
+        "mutation($b: String!) { adminSendNewsletter(subject: \"News\", body: $b) }",
+        json!({ "b": body }),
+    )
+    .await;
+    use booster::db::schema::mail_outbox as outbox;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let text: String = outbox::table
+        .filter(outbox::kind.eq("newsletter"))
+        .select(outbox::text_body)
+        .first(&mut *app.conn().await)
+        .await
+        .unwrap();
+    assert!(text.contains("Hello"), "{text}");
+    assert!(!text.contains("steal"), "{text}");
+    assert!(!text.to_lowercase().contains("javascript:"), "{text}");
+    assert!(text.contains("https://example.com/ok"), "{text}");
+}
