@@ -134,10 +134,12 @@ fn html_text(html: &str, links: bool) -> String {
         }
         if BLOCKS.contains(&name.as_str()) {
             out.push('\n');
-        } else if name == "a" && links && !closing {
-            if let Some(href) = attribute(tag, "href") {
-                out.push_str(&format!("[{href}] "));
-            }
+        } else if name == "a"
+            && links
+            && !closing
+            && let Some(href) = attribute(tag, "href")
+        {
+            out.push_str(&format!("[{href}] "));
         }
     }
     if in_pre == 0 || links {
