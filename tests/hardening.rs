@@ -330,3 +330,457 @@ async fn ticket_alerts_are_one_digest_per_admin_and_tickets_are_limited() {
         );
     }
 }
+
+/// A header's value with folded continuation lines joined (RFC 5322 unfolding).
+fn unfolded_header(data: &str, name: &str) -> Option<String> {
+    let head = data.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    unfolded
+        .split("\r\n")
+        .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .map(|line| line[prefix.len()..].trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
+    use booster::domain::content::newsletter;
+    use common::smtp_sink::SmtpSink;
+
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(|config| {
+        config.mail.smtp_url = Some(booster::config::Secret(url));
+        config.mail.from = "Panel <no-reply@panel.test>".into();
+        config.mail.smtp_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let admin = app.admin().await;
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let base_url = app.state.config.content.public_base_url.clone();
+    let token = newsletter::confirm_token(&app.state.tokens, "reader@example.com");
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    let sent = app
+        .ok(
+            Some(&admin),
+            "mutation { adminSendNewsletter(subject: \"News\", body: \"Hello\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sent["adminSendNewsletter"], 1);
+    booster::jobs::mail_outbox::run(&app.state).await.unwrap();
+    let received = sink.received();
+    let issue = received
+        .iter()
+        .find(|mail| mail.header("Subject").as_deref() == Some("News"))
+        .expect("the issue was sent");
+    let expected = newsletter::unsubscribe_link(&base_url, &app.state.tokens, "reader@example.com");
+    assert_eq!(
+        unfolded_header(&issue.data, "List-Unsubscribe").as_deref(),
+        Some(format!("<{expected}>").as_str()),
+        "{}",
+        issue.data
+    );
+    assert_eq!(
+        unfolded_header(&issue.data, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    // Other mails (the confirmation) carry no list headers.
+    let confirmation = received
+        .iter()
+        .find(|mail| mail.header("Subject").as_deref() != Some("News"))
+        .expect("the confirmation was sent");
+    assert!(unfolded_header(&confirmation.data, "List-Unsubscribe").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_discount_never_makes_own_products_free() {
+    use booster::db::enums::Fulfillment;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // The panel's own service, cost unknown: the discount on it stops at
+    // OWN_PRODUCT_MAX_DISCOUNT_BPS (default 5000, 50%).
+    let own = service(&app, Fulfillment::Manual, 20_000, 10, 10_000).await;
+    let (reseller, key) = app.funded_customer("agency@example.com", 1_000_000).await;
+    app.ok(
+        Some(&admin),
+        "mutation($u: ID!) { adminSetUserDiscount(userId: $u, discountBps: 10000) { discountBps } }",
+        json!({ "u": reseller.to_string() }),
+    )
+    .await;
+    let seen = app
+        .ok(
+            Some(&key),
+            "query($a: ID!) { service(id: $a) { pricePer1000 } }",
+            json!({ "a": own.to_string() }),
+        )
+        .await;
+    assert_eq!(seen["service"]["pricePer1000"], 10_000);
+    let placed = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
+            json!({ "input": { "serviceId": own.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
+        )
+        .await;
+    assert_eq!(placed["placeOrder"]["charge"], 10_000);
+    let mass = app
+        .ok(
+            Some(&key),
+            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
+            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
+        )
+        .await;
+    assert_eq!(mass["placeMassOrder"]["totalCharge"], 5_000);
+    let listed: Value = app
+        .http
+        .post(format!("{}/api/v2", app.base_url))
+        .form(&[("key", key.as_str()), ("action", "services")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rate = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == own)
+        .unwrap()["rate"]
+        .clone();
+    assert_eq!(rate, "10000.00");
+    assert_eq!(app.balance(reseller).await, 1_000_000 - 15_000);
+    app.assert_books_balanced().await;
+}
+
+/// Every cell of `text` as a spreadsheet splitting on `delimiter` sees it.
+fn cells_split_on(text: &str, delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .flat_map(|record| record.unwrap().iter().map(String::from).collect::<Vec<_>>())
+        .collect()
+}
+
+/// No cell, in any common locale's separator, would run as a formula.
+fn assert_no_formula(text: &str) {
+    for delimiter in [b',', b';', b'\t', b'|'] {
+        for cell in cells_split_on(text, delimiter) {
+            let start = cell.trim_start_matches([' ', '"']);
+            assert!(
+                !start.starts_with(['=', '+', '-', '@']),
+                "a formula cell {cell:?} when split on {:?}:\n{text}",
+                delimiter as char
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
+    use booster::db::{enums::Fulfillment, schema::admin_audit_log as log};
+    use booster::domain::content::newsletter;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (buyer, _) = app.customer("buyer@example.com").await;
+    let followers = service(&app, Fulfillment::Manual, 10_000, 1, 100_000).await;
+    for link in [
+        "https://twitter.com/x;=1+1;",
+        "https://x.com/a,@SUM(1)",
+        "https://x.com/b\t-2+3",
+        "https://x.com/c; \"=1+1\"",
+    ] {
+        diesel::sql_query(
+            "INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, refunded) \
+             VALUES ($1, $2, $3, 100, 10000, 1000, 'COMPLETED', 0)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(buyer)
+        .bind::<diesel::sql_types::BigInt, _>(followers)
+        .bind::<diesel::sql_types::Text, _>(link)
+        .execute(&mut *app.conn().await)
+        .await
+        .unwrap();
+    }
+    let orders = app
+        .http
+        .get(format!("{}/admin/exports/orders.csv", app.base_url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(orders.contains("twitter.com/x"), "{orders}");
+    assert_no_formula(&orders);
+    // Text cells are quoted, numbers are not.
+    assert!(
+        orders.contains("\"https://twitter.com/x;'=1+1;\""),
+        "{orders}"
+    );
+
+    // An address a spreadsheet would run, confirmed, then exported.
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"=1+2@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let token = newsletter::confirm_token(&app.state.tokens, "=1+2@example.com");
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"=1+2@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    let export = app
+        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
+        .await;
+    let export = export["adminNewsletterExport"].as_str().unwrap();
+    assert!(export.contains("1+2@example.com"), "{export}");
+    assert_no_formula(export);
+
+    // Each export leaves an audit entry: who, what, when.
+    let entries: Vec<(String, Option<Value>)> = log::table
+        .filter(log::action.eq("export.download"))
+        .order(log::id.asc())
+        .select((log::action, log::after))
+        .load(&mut *app.conn().await)
+        .await
+        .unwrap();
+    let exported: Vec<Value> = entries
+        .iter()
+        .map(|(_, after)| after.as_ref().unwrap()["export"].clone())
+        .collect();
+    assert_eq!(exported, vec![json!("orders.csv"), json!("newsletter.csv")]);
+}
+
+/// XML 1.0's `Char` production.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Parses `xml` with quick-xml to its end; every character, raw or as a
+/// reference, must be one XML can carry.
+fn assert_xml_parses(xml: &str) {
+    use quick_xml::events::Event;
+    if let Some(bad) = xml.chars().find(|c| !xml_char(*c)) {
+        panic!("U+{:04X} cannot be in XML:\n{xml}", bad as u32);
+    }
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Text(text) => {
+                let text = text.decode().expect("decodable text");
+                let text = quick_xml::escape::unescape(&text).expect("known references");
+                assert!(text.chars().all(xml_char), "{text:?}");
+            }
+            Event::Start(element) | Event::Empty(element) => {
+                for attribute in element.attributes() {
+                    let value = attribute.expect("an attribute").unescape_value().unwrap();
+                    assert!(value.chars().all(xml_char), "{value:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_stays_valid_xml_over_hostile_content() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // Character references Markdown decodes to characters XML cannot carry.
+    let created = app
+        .ok(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id } }",
+            json!({ "input": {
+                "kind": "POST",
+                "title": "Hostile",
+                "body": "One &#1; two &#xFFFF; three &#xFFFE; four &#x1F; `&#8;`\n\n<b>&#x0B;</b>",
+                "tags": ["news"],
+            } }),
+        )
+        .await;
+    let id = created["adminCreateContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminPublishContent(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    // Where text comes in, characters XML cannot carry are refused.
+    for hostile in ["Panel\u{FFFF}", "Panel\u{FFFE}", "Panel\u{1}"] {
+        let refused = app
+            .gql(
+                Some(&admin),
+                "mutation($i: SiteSettingsInput!) { adminUpdateSiteSettings(input: $i) { siteName } }",
+                json!({ "i": { "siteName": hostile } }),
+            )
+            .await;
+        assert_eq!(error_field(&refused), "siteName", "{hostile:?}: {refused}");
+    }
+    let refused = app
+        .gql(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id } }",
+            json!({ "input": { "kind": "POST", "title": "A\u{FFFF}", "body": "x" } }),
+        )
+        .await;
+    assert_eq!(error_field(&refused), "title", "{refused}");
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains("Hostile"));
+    assert_xml_parses(&feed);
+
+    // Rows written before the rule (or by hand) still make a valid feed.
+    diesel::sql_query(
+        "INSERT INTO app_settings (key, value) VALUES ('site', jsonb_build_object('site_name', 'Old' || chr(65535) || chr(1))) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    )
+    .execute(&mut *app.conn().await)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE content_items SET title = title || chr(2) || chr(65534), excerpt = excerpt || chr(3), \
+         body_html = body_html || chr(4)",
+    )
+    .execute(&mut *app.conn().await)
+    .await
+    .unwrap();
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains("Old"), "{feed}");
+    assert_xml_parses(&feed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_text_comes_from_the_sanitized_document() {
+    let app =
+        TestApp::spawn_with(|c| c.content.public_base_url = "https://panel.example".into()).await;
+    let admin = app.admin().await;
+    let body = "Hello <script>stealCookies()</script> reader <style>.x{}</style>\n\n\
+                Read [this](javascript:alert(1)) and [that](https://example.com/ok).";
+    let created = app
+        .ok(
+            Some(&admin),
+            "mutation($input: CreateContentInput!) { adminCreateContent(input: $input) { id slug excerpt } }",
+            json!({ "input": { "kind": "POST", "title": "Plain", "body": body } }),
+        )
+        .await;
+    let item = &created["adminCreateContent"];
+    let excerpt = item["excerpt"].as_str().unwrap();
+    assert!(excerpt.starts_with("Hello reader"), "{excerpt}");
+    assert!(
+        !excerpt.contains("steal") && !excerpt.contains(".x{"),
+        "{excerpt}"
+    );
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!) { adminPublishContent(id: $id) { id } }",
+        json!({ "id": item["id"] }),
+    )
+    .await;
+    let seo = app
+        .ok(
+            None,
+            "query($slug: String!) { post(slug: $slug) { seo { metaDescription ogDescription } } }",
+            json!({ "slug": item["slug"] }),
+        )
+        .await;
+    let seo = seo["post"]["seo"].to_string();
+    assert!(seo.contains("Hello reader"), "{seo}");
+    assert!(!seo.contains("steal"), "{seo}");
+    let feed = app
+        .http
+        .get(format!("{}/feed.xml", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let summary = feed
+        .split("<summary>")
+        .nth(1)
+        .unwrap()
+        .split("</summary>")
+        .next()
+        .unwrap();
+    assert!(!summary.contains("steal"), "{summary}");
+
+    // The newsletter's plain-text part: no script text, no javascript: target.
+    app.ok(
+        None,
+        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
+        json!({}),
+    )
+    .await;
+    let token = booster::domain::content::newsletter::confirm_token(
+        &app.state.tokens,
+        "reader@example.com",
+    );
+    app.ok(
+        None,
+        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
+        json!({ "t": token }),
+    )
+    .await;
+    app.ok(
+        Some(&admin),
+        "mutation($b: String!) { adminSendNewsletter(subject: \"News\", body: $b) }",
+        json!({ "b": body }),
+    )
+    .await;
+    use booster::db::schema::mail_outbox as outbox;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let text: String = outbox::table
+        .filter(outbox::kind.eq("newsletter"))
+        .select(outbox::text_body)
+        .first(&mut *app.conn().await)
+        .await
+        .unwrap();
+    assert!(text.contains("Hello"), "{text}");
+    assert!(!text.contains("steal"), "{text}");
+    assert!(!text.to_lowercase().contains("javascript:"), "{text}");
+    assert!(text.contains("https://example.com/ok"), "{text}");
+}

@@ -9,14 +9,30 @@ use super::parse_var;
 pub struct CatalogConfig {
     /// Zero: `booster serve` does not run the catalogue sync job.
     pub sync_interval: Duration,
+    /// The largest reseller discount (basis points) on a service whose cost is not
+    /// known (the panel's own stock and manual services): they never become free.
+    pub own_product_max_discount_bps: i32,
 }
 
 impl CatalogConfig {
     pub fn from_environment() -> anyhow::Result<Self> {
         Ok(CatalogConfig {
             sync_interval: Duration::from_secs(parse_var("CATALOG_SYNC_INTERVAL_SECONDS", 3600)?),
+            own_product_max_discount_bps: own_product_max_discount_bps(parse_var(
+                "OWN_PRODUCT_MAX_DISCOUNT_BPS",
+                crate::domain::pricing::DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
+            )?)?,
         })
     }
+}
+
+/// `OWN_PRODUCT_MAX_DISCOUNT_BPS` must be 0 to 9999: a whole discount would make
+/// the panel's own products free.
+fn own_product_max_discount_bps(bps: i32) -> anyhow::Result<i32> {
+    if !(0..crate::domain::pricing::MAX_DISCOUNT_BPS).contains(&bps) {
+        anyhow::bail!("OWN_PRODUCT_MAX_DISCOUNT_BPS must be between 0 and 9999");
+    }
+    Ok(bps)
 }
 
 /// The fulfillment jobs: dispatch, status sync, request forwarding, provider health.

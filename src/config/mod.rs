@@ -46,6 +46,7 @@
 //! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
+//! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
 //! | `TRUSTED_PROXIES` | unset | comma-separated proxy IPs whose `X-Forwarded-For` names the client |
@@ -290,6 +291,8 @@ impl Config {
             },
             catalog: CatalogConfig {
                 sync_interval: Duration::ZERO,
+                own_product_max_discount_bps:
+                    crate::domain::pricing::DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
             },
             content: ContentConfig {
                 public_base_url: "http://localhost:3000".into(),

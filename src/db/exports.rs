@@ -2,7 +2,8 @@
 //! after a keyset cursor and up to a fixed last id (taken when the export starts,
 //! so rows written meanwhile do not stretch it). Each row struct is also the CSV
 //! record: its field order is the column order, and text that came from users or
-//! providers is written so that a spreadsheet never runs it as a formula.
+//! providers is written so that a spreadsheet never runs it as a formula, in any
+//! common locale's separator ([`csv_safe_text`]).
 
 use chrono::{DateTime, Utc};
 use diesel::{
@@ -12,14 +13,37 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Serialize, Serializer};
 
-/// Text a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, tab, CR) is
-/// prefixed with an apostrophe (OWASP's advice for CSV injection).
-fn csv_text<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        serializer.serialize_str(&format!("'{value}"))
-    } else {
-        serializer.serialize_str(value)
+/// Where a spreadsheet may start a new cell: the separators of the common locales
+/// (`,` in English, `;` in Indonesian and most of Europe, tab, `|`) and line
+/// breaks. A file written with `,` is split on `;` by an Indonesian Excel.
+const CELL_BREAKS: [char; 6] = [',', ';', '\t', '|', '\n', '\r'];
+/// What makes a cell a formula.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// Text made safe for a spreadsheet (OWASP's advice for CSV injection): an
+/// apostrophe goes before a formula character (`=`, `+`, `-`, `@`) that would
+/// start a cell, at the start of the text and after any separator a common
+/// locale splits on (spaces and quotes between them count as the cell's start),
+/// and before a leading tab or CR. Write it in a quoted field
+/// (`QuoteStyle::NonNumeric`).
+pub fn csv_safe_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    if value.starts_with(['\t', '\r']) {
+        out.push('\'');
     }
+    let mut cell_start = true;
+    for c in value.chars() {
+        if cell_start && FORMULA_STARTS.contains(&c) {
+            out.push('\'');
+        }
+        out.push(c);
+        cell_start = CELL_BREAKS.contains(&c) || (cell_start && matches!(c, ' ' | '"' | '\''));
+    }
+    out
+}
+
+fn csv_text<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&csv_safe_text(value))
 }
 
 fn csv_opt_text<S: Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {

@@ -27,6 +27,9 @@ pub struct MailRow {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The one-click unsubscribe URL of a list mail (the newsletter), sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post` (RFC 8058).
+    pub list_unsubscribe: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -39,6 +42,7 @@ pub struct NewMailRow<'a> {
     pub kind: &'a str,
     pub user_id: Option<i64>,
     pub dedupe_key: Option<&'a str>,
+    pub list_unsubscribe: Option<&'a str>,
 }
 
 impl NewMailRow<'_> {

@@ -8,9 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     contains_pattern,
-    enums::{OrderRequestKind, OrderRequestStatus, OrderStatus},
+    enums::OrderStatus,
     pagination::{KeysetPage, Paginated, paginate_keyset},
-    schema::{mass_orders, order_events, order_requests, orders},
+    schema::orders,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]

@@ -181,6 +181,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        list_unsubscribe -> Nullable<Text>,
     }
 }
 

@@ -12,6 +12,9 @@
 //!   the panel never sells at a loss. [`buyer_prices`] applies it to service rows
 //!   before anything reads their price, so every path (GraphQL, API v2, mass
 //!   orders) charges the same.
+//! - On a service whose cost is not known (the panel's own stock and manual
+//!   services) the discount is at most `OWN_PRODUCT_MAX_DISCOUNT_BPS` (default
+//!   50%), so no discount makes them free.
 
 use bigdecimal::{BigDecimal, RoundingMode, ToPrimitive};
 use diesel::prelude::*;
@@ -52,6 +55,19 @@ pub fn imported_price_per_1000(
 /// The largest discount an admin may give.
 pub const MAX_DISCOUNT_BPS: i32 = 10_000;
 
+/// The default of `OWN_PRODUCT_MAX_DISCOUNT_BPS`.
+pub const DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS: i32 = 5_000;
+
+/// The discount that applies to a service: the buyer's, but at most
+/// `own_max_bps` when the service's cost is not known (nothing to floor at).
+pub fn applicable_discount_bps(discount_bps: i32, cost_known: bool, own_max_bps: i32) -> i32 {
+    if cost_known {
+        discount_bps
+    } else {
+        discount_bps.min(own_max_bps.clamp(0, MAX_DISCOUNT_BPS - 1))
+    }
+}
+
 /// The price per 1000 for a buyer with `discount_bps`, never below `cost_per_1000`
 /// (when the service has one) and never above the list price.
 pub fn discounted_price_per_1000(list: i64, discount_bps: i32, cost_per_1000: Option<i64>) -> i64 {
@@ -73,13 +89,15 @@ pub fn cost_per_1000(
     imported_price_per_1000(provider_rate?, exchange_rate, 0).ok()
 }
 
-/// Sets each service's `price_per_1000` to what a buyer with `discount_bps` pays.
+/// Sets each service's `price_per_1000` to what a buyer with `discount_bps` pays
+/// (at most `own_max_discount_bps` off a service whose cost is not known).
 /// Without a discount nothing is read; with one, the providers' exchange rates in
 /// one statement.
 pub async fn buyer_prices(
     conn: &mut AsyncPgConnection,
     services: &mut [crate::db::services::ServiceRow],
     discount_bps: i32,
+    own_max_discount_bps: i32,
 ) -> AppResult<()> {
     if discount_bps <= 0 || services.is_empty() {
         return Ok(());
@@ -97,8 +115,8 @@ pub async fn buyer_prices(
             .provider_id
             .and_then(|id| rates.get(&id))
             .and_then(|rate| cost_per_1000(service.provider_rate.as_ref(), rate));
-        service.price_per_1000 =
-            discounted_price_per_1000(service.price_per_1000, discount_bps, cost);
+        let discount = applicable_discount_bps(discount_bps, cost.is_some(), own_max_discount_bps);
+        service.price_per_1000 = discounted_price_per_1000(service.price_per_1000, discount, cost);
     }
     Ok(())
 }

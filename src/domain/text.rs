@@ -1,6 +1,9 @@
 //! Text from outside (names, titles, messages, notes), bounded where it comes in:
 //! trimmed, at most a given number of characters, and free of control characters
-//! (a multi-line text may hold line breaks and tabs). One rule for every module.
+//! (a multi-line text may hold line breaks and tabs) and of the characters XML
+//! cannot carry (U+FFFE, U+FFFF: the feed and sitemaps are XML). One rule for
+//! every module; [`xml_safe`] strips the same characters from derived text (HTML
+//! rendered from character references) and from rows older than the rule.
 
 use crate::error::{AppError, AppResult};
 
@@ -55,7 +58,9 @@ fn bounded(
             format!("{field} must be at most {max} characters"),
         ));
     }
-    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
+    let allowed = |c: char| {
+        (!c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'))) && is_xml_char(c)
+    };
     if !value.chars().all(allowed) {
         return Err(AppError::validation(
             field,
@@ -63,6 +68,21 @@ fn bounded(
         ));
     }
     Ok(value.to_string())
+}
+
+/// Whether XML 1.0 can carry `c` (its `Char` production; Rust strings hold no
+/// surrogates).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `text` without the characters XML cannot carry.
+pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.chars().filter(|c| is_xml_char(*c)).collect())
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +98,9 @@ mod tests {
         assert_eq!(check_text("name", "   ", 10, false).unwrap(), "");
         assert!(check_text("name", "ééééé", 4, false).is_err());
         assert_eq!(check_text("name", "éééé", 4, false).unwrap(), "éééé");
+        assert!(check_text("name", "a\u{FFFF}", 10, true).is_err());
+        assert!(check_line("name", "a\u{FFFE}", 10, true).is_err());
+        assert_eq!(xml_safe("a\u{1}b\u{FFFF}\u{1F600}\n"), "ab\u{1F600}\n");
     }
 
     #[test]

@@ -85,6 +85,7 @@ async fn start(
     }
     let mut conn = app.pool.get().await?;
     let last = exports::last_id(&mut conn, export).await?;
+    record_export(&mut conn, caller.id(), export, &filter, last).await?;
     drop(conn);
     tracing::info!(
         admin = caller.id(),
@@ -118,6 +119,30 @@ async fn start(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// The audit entry of an export: who exported what (file, filters, last row), when.
+async fn record_export(
+    conn: &mut diesel_async::AsyncPgConnection,
+    admin_id: i64,
+    export: Export,
+    filter: &ExportFilter,
+    last: i64,
+) -> AppResult<()> {
+    let entry = crate::domain::audit::AuditEntry {
+        action: "export.download",
+        subject_type: "export",
+        after: Some(json!({
+            "export": export.file_name(),
+            "from": filter.from,
+            "to": filter.to,
+            "userId": filter.user_id,
+            "status": filter.status,
+            "lastId": last,
+        })),
+        ..Default::default()
+    };
+    crate::domain::audit::record(conn, admin_id, entry).await
 }
 
 fn parse_filter(export: Export, params: ExportParams) -> AppResult<ExportFilter> {
@@ -224,7 +249,9 @@ fn encode<T: Serialize>(
     header: bool,
     next: Option<i64>,
 ) -> anyhow::Result<(Bytes, Option<i64>)> {
+    // Text cells quoted, numbers bare: a spreadsheet keeps numbers numeric.
     let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
         .has_headers(header)
         .from_writer(Vec::with_capacity(rows.len() * 160));
     for row in rows {

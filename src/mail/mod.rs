@@ -66,6 +66,41 @@ pub async fn enqueue_many(conn: &mut AsyncPgConnection, mails: &[NewMail]) -> Ap
     Ok(NewMailRow::insert_many(conn, &rows).await?)
 }
 
+/// Queues a mail of a list (the newsletter) in the caller's transaction, like
+/// [`enqueue`], carrying its one-click unsubscribe URL: the sender adds the
+/// `List-Unsubscribe` and `List-Unsubscribe-Post` headers (RFC 8058). A URL that
+/// is not plain `http(s)` ASCII is VALIDATION on `listUnsubscribe`.
+pub async fn enqueue_list_mail(
+    conn: &mut AsyncPgConnection,
+    mail: NewMail,
+    unsubscribe_url: &str,
+) -> AppResult<Option<i64>> {
+    check(&mail)?;
+    check_list_unsubscribe(unsubscribe_url)?;
+    let row = NewMailRow {
+        list_unsubscribe: Some(unsubscribe_url),
+        ..row(&mail)
+    };
+    Ok(row.insert(conn).await?)
+}
+
+/// An unsubscribe URL fit for a `List-Unsubscribe` header: `http(s)`, printable
+/// ASCII without spaces or angle brackets, at most 2,000 characters.
+fn check_list_unsubscribe(url: &str) -> AppResult<()> {
+    let fits = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_000
+        && url
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    if !fits {
+        return Err(AppError::validation(
+            "listUnsubscribe",
+            "must be one http(s) URL",
+        ));
+    }
+    Ok(())
+}
+
 fn row(mail: &NewMail) -> NewMailRow<'_> {
     NewMailRow {
         to_address: mail.to.trim(),
@@ -75,6 +110,7 @@ fn row(mail: &NewMail) -> NewMailRow<'_> {
         kind: &mail.kind,
         user_id: mail.user_id,
         dedupe_key: mail.dedupe_key.as_deref(),
+        list_unsubscribe: None,
     }
 }
 

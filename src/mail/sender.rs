@@ -4,7 +4,10 @@
 
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart, header::ContentType},
+    message::{
+        Mailbox, MultiPart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
 };
 
 use crate::{config::MailConfig, db::mail_outbox::MailRow};
@@ -94,6 +97,7 @@ impl SmtpSender {
                 self.message_domain
             )))
             .date_now();
+        let builder = with_list_unsubscribe(builder, mail.list_unsubscribe.as_deref());
         let built = match &mail.html_body {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 mail.text_body.clone(),
@@ -104,6 +108,28 @@ impl SmtpSender {
                 .body(mail.text_body.clone()),
         };
         built.map_err(|error| SendError::Permanent(bounded(&error.to_string())))
+    }
+}
+
+/// RFC 2369 / RFC 8058 list headers (checked at compile time).
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
+
+/// A list mail's one-click unsubscribe headers: `List-Unsubscribe: <url>` and
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), so mailbox
+/// providers offer their own unsubscribe button, which POSTs to the URL.
+fn with_list_unsubscribe(
+    builder: lettre::message::MessageBuilder,
+    url: Option<&str>,
+) -> lettre::message::MessageBuilder {
+    match url {
+        Some(url) => builder
+            .raw_header(HeaderValue::new(LIST_UNSUBSCRIBE, format!("<{url}>")))
+            .raw_header(HeaderValue::new(
+                LIST_UNSUBSCRIBE_POST,
+                "List-Unsubscribe=One-Click".into(),
+            )),
+        None => builder,
     }
 }
 

@@ -227,7 +227,7 @@ pub async fn send_issue(
         for recipient in &recipients {
             let unsubscribe = unsubscribe_link(base_url, signer, &recipient.email);
             let escaped = quick_xml::escape::escape(unsubscribe.as_str());
-            mail::enqueue(
+            mail::enqueue_list_mail(
                 conn,
                 NewMail {
                     to: recipient.email.clone(),
@@ -242,10 +242,31 @@ pub async fn send_issue(
                     user_id: recipient.user_id,
                     dedupe_key: Some(format!("newsletter:{issue}:{}", recipient.id)),
                 },
+                &unsubscribe,
             )
             .await?;
         }
         Ok(recipients.len())
+    })
+    .await
+}
+
+/// [`export_csv`] with its audit entry (who exported the list, when, how many
+/// addresses), written in one transaction.
+pub async fn export_csv_audited(conn: &mut AsyncPgConnection, admin_id: i64) -> AppResult<String> {
+    conn.transaction(async |conn| {
+        let csv = export_csv(conn).await?;
+        let entry = crate::domain::audit::AuditEntry {
+            action: "export.download",
+            subject_type: "export",
+            after: Some(serde_json::json!({
+                "export": "newsletter.csv",
+                "rows": csv.lines().count().saturating_sub(1),
+            })),
+            ..Default::default()
+        };
+        crate::domain::audit::record(conn, admin_id, entry).await?;
+        Ok(csv)
     })
     .await
 }
@@ -401,17 +422,18 @@ pub async fn follow_setting(
     Ok(())
 }
 
-/// The confirmed addresses as CSV (`email,confirmed_at`), for admins.
+/// The confirmed addresses as CSV (`email,confirmed_at`), for admins: cells
+/// quoted, an address a spreadsheet would run as a formula neutralised.
 pub async fn export_csv(conn: &mut AsyncPgConnection) -> AppResult<String> {
     let rows = SubscriberRow::confirmed(conn).await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(["email", "confirmed_at"])
-        .map_err(AppError::internal)?;
+    // The header as before (bare names), the cells quoted.
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .from_writer(b"email,confirmed_at\n".to_vec());
     for row in rows {
         writer
             .write_record([
-                row.email.as_str(),
+                crate::db::exports::csv_safe_text(&row.email).as_str(),
                 &row.confirmed_at
                     .map(|at| at.to_rfc3339())
                     .unwrap_or_default(),

@@ -161,6 +161,7 @@ pub async fn place_mass_order(
     buyer: &UserRow,
     text: &str,
     all_or_nothing: bool,
+    own_max_discount_bps: i32,
 ) -> AppResult<MassOrderOutcome> {
     let (lines, errors) = read_lines(text)?;
     let ids: Vec<i64> = lines
@@ -168,7 +169,8 @@ pub async fn place_mass_order(
         .filter_map(|l| l.service.parse().ok())
         .collect();
     let mut services = ServiceRow::load_many(conn, &ids).await?;
-    pricing::buyer_prices(conn, &mut services, buyer.discount_bps).await?;
+    let discount = buyer.discount_bps;
+    pricing::buyer_prices(conn, &mut services, discount, own_max_discount_bps).await?;
     let services: HashMap<i64, ServiceRow> = services.into_iter().map(|s| (s.id, s)).collect();
     let batch = prepare_lines(&lines, &services, errors)?;
     if batch.orders.is_empty() || (all_or_nothing && !batch.errors.is_empty()) {

@@ -69,20 +69,27 @@ pub async fn record_status(
 /// the order, debits the charge, writes the first history row and publishes the
 /// event (for a paid order from a provider or by hand, one statement:
 /// `NewOrder::insert_paid`). Stock services take their items and complete at
-/// once. The service comes from the catalogue cache (`catalog::listing`), which
+/// once (`own_max_discount_bps`: `OWN_PRODUCT_MAX_DISCOUNT_BPS`). The service comes from the catalogue cache (`catalog::listing`), which
 /// forgets it on any change, so the price charged is the current one.
 pub async fn place_order(
     conn: &mut AsyncPgConnection,
     caches: &Caches,
     buyer: &UserRow,
     input: OrderInput,
+    own_max_discount_bps: i32,
 ) -> AppResult<OrderRow> {
     let user_id = buyer.id;
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
     let mut service = catalog::listing::service(caches, conn, input.service_id)
         .await?
         .ok_or_else(|| AppError::validation("serviceId", "no such service"))?;
-    pricing::buyer_prices(conn, std::slice::from_mut(&mut service), buyer.discount_bps).await?;
+    pricing::buyer_prices(
+        conn,
+        std::slice::from_mut(&mut service),
+        buyer.discount_bps,
+        own_max_discount_bps,
+    )
+    .await?;
     let prepared = prepare(&service, &input)?;
     if let Some(key) = &idempotency_key
         && let Some(existing) = OrderRow::find_by_idempotency_key(conn, user_id, key).await?

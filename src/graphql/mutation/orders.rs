@@ -201,9 +201,11 @@ impl OrderMutation {
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> GraphqlResult<Order> {
         let user = current_user(ctx)?;
         let order = OrderInput::try_from(input)?;
-        let mut conn = conn(ctx).await?;
+        let (app, mut conn) = (state(ctx), conn(ctx).await?);
+        let own_max_discount = app.config.catalog.own_product_max_discount_bps;
         Ok(Order(
-            orders::place_order(&mut conn, &state(ctx).caches, &user.user, order).await?,
+            orders::place_order(&mut conn, &app.caches, &user.user, order, own_max_discount)
+                .await?,
         ))
     }
 
@@ -216,9 +218,11 @@ impl OrderMutation {
     ) -> GraphqlResult<PlaceMassOrderPayload> {
         let user = current_user(ctx)?;
         let text = input.lines(ctx)?;
+        let own_max = state(ctx).config.catalog.own_product_max_discount_bps;
         let mut conn = conn(ctx).await?;
         let outcome =
-            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing).await?;
+            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing, own_max)
+                .await?;
         Ok(outcome.into())
     }
 

@@ -326,6 +326,7 @@ impl ContentQuery {
     /// mailing tool (admins).
     #[graphql(guard = "RoleGuard::Admin")]
     async fn admin_newsletter_export(&self, ctx: &Context<'_>) -> GraphqlResult<String> {
-        Ok(newsletter::export_csv(&mut *conn(ctx).await?).await?)
+        let admin = current_user(ctx)?.id();
+        Ok(newsletter::export_csv_audited(&mut *conn(ctx).await?, admin).await?)
     }
 }

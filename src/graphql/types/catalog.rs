@@ -145,6 +145,14 @@ impl Service {
             }
             None => None,
         };
+        let discount = pricing::applicable_discount_bps(
+            discount,
+            cost.is_some(),
+            crate::graphql::state(ctx)
+                .config
+                .catalog
+                .own_product_max_discount_bps,
+        );
         Ok(Rupiah(pricing::discounted_price_per_1000(
             list, discount, cost,
         )))

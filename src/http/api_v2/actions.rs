@@ -34,7 +34,7 @@ pub async fn run(
 ) -> Result<Value, ApiV2Error> {
     let user_id = caller.id();
     match params.text("action").unwrap_or_default() {
-        "services" => services(conn, &caller.user).await,
+        "services" => services(app, conn, &caller.user).await,
         "add" => add(app, conn, &caller.user, params).await,
         "status" => status(conn, user_id, params).await,
         "refill" => refill(conn, user_id, params).await,
@@ -45,7 +45,11 @@ pub async fn run(
     }
 }
 
-async fn services(conn: &mut PooledConn, buyer: &UserRow) -> Result<Value, ApiV2Error> {
+async fn services(
+    app: &AppState,
+    conn: &mut PooledConn,
+    buyer: &UserRow,
+) -> Result<Value, ApiV2Error> {
     let (mut rows, categories): (Vec<ServiceRow>, Vec<String>) =
         ServiceRow::active_with_categories(conn)
             .await
@@ -53,7 +57,8 @@ async fn services(conn: &mut PooledConn, buyer: &UserRow) -> Result<Value, ApiV2
             .into_iter()
             .unzip();
     // The caller's own prices, after their reseller discount.
-    pricing::buyer_prices(conn, &mut rows, buyer.discount_bps).await?;
+    let own_max = app.config.catalog.own_product_max_discount_bps;
+    pricing::buyer_prices(conn, &mut rows, buyer.discount_bps, own_max).await?;
     Ok(Value::Array(
         rows.into_iter()
             .zip(categories)
@@ -119,7 +124,14 @@ async fn add(
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
     };
-    let order = orders::place_order(conn, &app.caches, buyer, input).await?;
+    let order = orders::place_order(
+        conn,
+        &app.caches,
+        buyer,
+        input,
+        app.config.catalog.own_product_max_discount_bps,
+    )
+    .await?;
     Ok(json!({ "order": order.id }))
 }
 
