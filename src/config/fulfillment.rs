@@ -20,16 +20,20 @@ impl CatalogConfig {
             sync_interval: Duration::from_secs(parse_var("CATALOG_SYNC_INTERVAL_SECONDS", 3600)?),
             own_product_max_discount_bps: own_product_max_discount_bps(parse_var(
                 "OWN_PRODUCT_MAX_DISCOUNT_BPS",
-                crate::domain::pricing::DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
+                DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
             )?)?,
         })
     }
 }
 
-/// `OWN_PRODUCT_MAX_DISCOUNT_BPS` must be 0 to 9999: a whole discount would make
-/// the panel's own products free.
+/// The default of `OWN_PRODUCT_MAX_DISCOUNT_BPS`: half price at most for own
+/// products, whose cost the panel does not know.
+pub const DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS: i32 = 5_000;
+
+/// `OWN_PRODUCT_MAX_DISCOUNT_BPS` must be 0 to 9999: a whole discount (10000
+/// basis points) would make the panel's own products free.
 fn own_product_max_discount_bps(bps: i32) -> anyhow::Result<i32> {
-    if !(0..crate::domain::pricing::MAX_DISCOUNT_BPS).contains(&bps) {
+    if !(0..10_000).contains(&bps) {
         anyhow::bail!("OWN_PRODUCT_MAX_DISCOUNT_BPS must be between 0 and 9999");
     }
     Ok(bps)

@@ -291,8 +291,7 @@ impl Config {
             },
             catalog: CatalogConfig {
                 sync_interval: Duration::ZERO,
-                own_product_max_discount_bps:
-                    crate::domain::pricing::DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
+                own_product_max_discount_bps: DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
             },
             content: ContentConfig {
                 public_base_url: "http://localhost:3000".into(),

@@ -55,8 +55,8 @@ pub fn imported_price_per_1000(
 /// The largest discount an admin may give.
 pub const MAX_DISCOUNT_BPS: i32 = 10_000;
 
-/// The default of `OWN_PRODUCT_MAX_DISCOUNT_BPS`.
-pub const DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS: i32 = 5_000;
+/// The default of `OWN_PRODUCT_MAX_DISCOUNT_BPS` (the setting lives in `config`).
+pub use crate::config::DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS;
 
 /// The discount that applies to a service: the buyer's, but at most
 /// `own_max_bps` when the service's cost is not known (nothing to floor at).
