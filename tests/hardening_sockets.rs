@@ -13,28 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_connect(base: &str, token: &str) -> Socket {
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    loop {
-        if let Some(Ok(Message::Text(text))) = socket.next().await {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(value["type"], "connection_ack", "{value}");
-            return socket;
-        }
-    }
-}
+use common::sockets::{self, Socket, ws_connect};
 
 async fn close_code(socket: &mut Socket) -> Option<u16> {
     loop {
@@ -64,7 +43,7 @@ async fn a_demotion_while_the_listener_is_down_closes_the_admins_socket() {
     let app = TestApp::spawn().await;
     let (admin_id, admin) = app.user("second-admin@example.com", Role::Admin).await;
     wait_until_live(&app).await;
-    let mut socket = ws_connect(&app.base_url, &admin).await;
+    let mut socket = ws_connect(&app.base_url, sockets::TRANSPORT_WS, &admin).await;
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { adminOrderUpdates { orderId } }" } });
     socket
         .send(Message::text(subscribe.to_string()))

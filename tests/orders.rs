@@ -6,7 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use booster::db::enums::{Fulfillment, ServiceType};
-use common::*;
+use common::{
+    sockets::{next_json, ws_connect},
+    *,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -583,48 +586,6 @@ async fn spawn_server_process(database_url: &str) -> (tokio::process::Child, Str
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("second server process did not come up");
-}
-
-async fn ws_connect(
-    base: &str,
-    protocol: &str,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-        .send(Message::text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }).to_string()))
-        .await
-        .unwrap();
-    let ack = next_json(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    socket
-}
-
-async fn next_json(
-    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("no message within 10 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == "ka" || value["type"] == "ping" {
-                continue;
-            }
-            return value;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,7 +20,11 @@ use booster::{
     jobs::mail_outbox as outbox_job,
     payments::{GatewayReport, PaymentStatus},
 };
-use common::{TestApp, error_code, error_field, service, service_with, smtp_sink::SmtpSink};
+use common::{
+    TestApp, error_code, error_field, service, service_with,
+    smtp_sink::SmtpSink,
+    sockets::{self, next_json, ws_connect},
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::{SinkExt, StreamExt};
@@ -379,50 +383,6 @@ async fn customers_reach_only_their_own_orders_and_tickets() {
     assert_eq!(error_code(&field), "FORBIDDEN");
 }
 
-async fn ws_connect(
-    base: &str,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }).to_string(),
-        ))
-        .await
-        .unwrap();
-    let ack = next_json(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    socket
-}
-
-async fn next_json(
-    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("no message within 10 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == "ping" {
-                continue;
-            }
-            return value;
-        }
-    }
-}
-
 const UPDATES: &str =
     "{ ticket { id status messages { author body internal } } message { author body internal } }";
 
@@ -432,12 +392,12 @@ async fn internal_notes_never_reach_the_customer() {
     let admin = app.admin().await;
     let (customer_id, customer) = app.customer("notes@example.com").await;
 
-    let mut customer_socket = ws_connect(&app.base_url, &customer).await;
+    let mut customer_socket = ws_connect(&app.base_url, sockets::TRANSPORT_WS, &customer).await;
     customer_socket
         .send(Message::text(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("subscription {{ myTicketUpdates {UPDATES} }}") } }).to_string()))
         .await
         .unwrap();
-    let mut admin_socket = ws_connect(&app.base_url, &admin).await;
+    let mut admin_socket = ws_connect(&app.base_url, sockets::TRANSPORT_WS, &admin).await;
     admin_socket
         .send(Message::text(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("subscription {{ adminTicketUpdates {UPDATES} }}") } }).to_string()))
         .await

@@ -7,6 +7,7 @@ pub mod fake_gateways;
 pub mod fake_medanpedia;
 pub mod fake_provider;
 pub mod smtp_sink;
+pub mod sockets;
 pub mod test_db;
 
 use std::time::Duration;
