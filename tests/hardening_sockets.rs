@@ -10,8 +10,8 @@ use booster::db::enums::{Fulfillment, Role};
 use common::*;
 use diesel_async::RunQueryDsl;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 use common::sockets::{self, Socket, ws_connect};
 
