@@ -24,6 +24,41 @@ pub struct OrderRequestRow {
 }
 
 impl OrderRequestRow {
+    /// Leases up to `limit` requests due for work (PENDING ones, and SUBMITTED
+    /// refills for a status check) whose lease has run out, until `lease_until`,
+    /// oldest first; rows another worker holds are skipped.
+    pub async fn lease_due(
+        conn: &mut AsyncPgConnection,
+        limit: i64,
+        lease_until: DateTime<Utc>,
+    ) -> QueryResult<Vec<OrderRequestRow>> {
+        let ids: Vec<i64> = order_requests::table
+            .filter(
+                order_requests::status
+                    .eq(OrderRequestStatus::Pending)
+                    .or(order_requests::status
+                        .eq(OrderRequestStatus::Submitted)
+                        .and(order_requests::kind.eq(OrderRequestKind::Refill))),
+            )
+            .filter(
+                order_requests::lease_until
+                    .is_null()
+                    .or(order_requests::lease_until.lt(diesel::dsl::now)),
+            )
+            .order(order_requests::id)
+            .limit(limit)
+            .select(order_requests::id)
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
+            .set(order_requests::lease_until.eq(lease_until))
+            .returning(OrderRequestRow::as_returning())
+            .get_results(conn)
+            .await
+    }
+
     /// Those of `request_ids` that are refill requests of `user_id`'s orders, in
     /// one statement.
     pub async fn find_refills_owned(

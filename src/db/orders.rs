@@ -10,7 +10,7 @@ use super::{
     contains_pattern,
     enums::OrderStatus,
     pagination::{KeysetPage, Paginated, paginate_keyset},
-    schema::orders,
+    schema::{orders, providers},
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
@@ -137,6 +137,83 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// Claims up to `limit` PENDING orders that are due, of active providers
+    /// outside an unhealthy period, oldest first, and marks them SUBMITTING
+    /// (one more attempt). Rows another worker holds are skipped; run it in a
+    /// transaction that commits before any provider is called.
+    pub async fn claim_pending_for_dispatch(
+        conn: &mut AsyncPgConnection,
+        limit: i64,
+    ) -> QueryResult<Vec<OrderRow>> {
+        let dispatchable = providers::table
+            .filter(providers::active.eq(true))
+            .filter(
+                providers::unhealthy_until
+                    .is_null()
+                    .or(providers::unhealthy_until.le(diesel::dsl::now)),
+            )
+            .select(providers::id.nullable());
+        let ids: Vec<i64> = orders::table
+            .filter(orders::status.eq(OrderStatus::Pending))
+            .filter(
+                orders::next_attempt_at
+                    .is_null()
+                    .or(orders::next_attempt_at.le(diesel::dsl::now)),
+            )
+            .filter(orders::provider_id.eq_any(dispatchable))
+            .order(orders::id)
+            .limit(limit)
+            .select(orders::id)
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
+            .set((
+                orders::status.eq(OrderStatus::Submitting),
+                orders::submitted_at.eq(diesel::dsl::now),
+                orders::submit_attempts.eq(orders::submit_attempts + 1),
+            ))
+            .returning(OrderRow::as_returning())
+            .get_results(conn)
+            .await
+    }
+
+    /// Leases up to `limit` open orders of `provider_id` whose last check was
+    /// before `before` (never checked first, then oldest), skipping rows another
+    /// worker holds, and stamps `last_synced_at` as the lease.
+    pub async fn lease_for_sync(
+        conn: &mut AsyncPgConnection,
+        provider_id: i64,
+        limit: i64,
+        before: DateTime<Utc>,
+    ) -> QueryResult<Vec<OrderRow>> {
+        let ids: Vec<i64> = orders::table
+            .filter(orders::provider_id.eq(provider_id))
+            .filter(orders::status.eq_any([OrderStatus::Processing, OrderStatus::InProgress]))
+            .filter(orders::provider_order_id.is_not_null())
+            .filter(
+                orders::last_synced_at
+                    .is_null()
+                    .or(orders::last_synced_at.lt(before)),
+            )
+            .order((orders::last_synced_at.asc().nulls_first(), orders::id))
+            .limit(limit)
+            .select(orders::id)
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
+            .set(orders::last_synced_at.eq(diesel::dsl::now))
+            .returning(OrderRow::as_returning())
+            .get_results(conn)
+            .await
+    }
+
     /// When the oldest order in `status` was placed, if any is.
     pub async fn oldest_with_status(
         conn: &mut AsyncPgConnection,

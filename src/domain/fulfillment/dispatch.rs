@@ -15,7 +15,7 @@ use crate::{
         order_events::{NewOrderEvent, OrderEventRow},
         orders::OrderRow,
         providers::ProviderRow,
-        schema::{order_events, orders, providers},
+        schema::{order_events, orders},
         services::ServiceRow,
     },
     domain::orders::{Settlement, StatusChange, lock_order, record_status, settle, write_changes},
@@ -31,41 +31,10 @@ pub async fn claim_for_dispatch(
     limit: i64,
 ) -> AppResult<Vec<OrderRow>> {
     conn.transaction(async |conn| {
-        let dispatchable = providers::table
-            .filter(providers::active.eq(true))
-            .filter(
-                providers::unhealthy_until
-                    .is_null()
-                    .or(providers::unhealthy_until.le(diesel::dsl::now)),
-            )
-            .select(providers::id.nullable());
-        let ids: Vec<i64> = orders::table
-            .filter(orders::status.eq(OrderStatus::Pending))
-            .filter(
-                orders::next_attempt_at
-                    .is_null()
-                    .or(orders::next_attempt_at.le(diesel::dsl::now)),
-            )
-            .filter(orders::provider_id.eq_any(dispatchable))
-            .order(orders::id)
-            .limit(limit)
-            .select(orders::id)
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        if ids.is_empty() {
+        let claimed = OrderRow::claim_pending_for_dispatch(conn, limit).await?;
+        if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let claimed: Vec<OrderRow> = diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
-            .set((
-                orders::status.eq(OrderStatus::Submitting),
-                orders::submitted_at.eq(diesel::dsl::now),
-                orders::submit_attempts.eq(orders::submit_attempts + 1),
-            ))
-            .returning(OrderRow::as_returning())
-            .get_results(conn)
-            .await?;
         write_events(
             conn,
             &claimed,

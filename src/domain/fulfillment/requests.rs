@@ -9,9 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
-        enums::{OrderRequestKind, OrderRequestStatus},
-        order_requests::OrderRequestRow,
-        orders::OrderRow,
+        enums::OrderRequestStatus, order_requests::OrderRequestRow, orders::OrderRow,
         schema::order_requests,
     },
     error::AppResult,
@@ -29,32 +27,7 @@ pub async fn claim_requests(
         // Every claim takes a lease, PENDING ones included: a request claimed by one
         // worker is not claimed by the next until its lease runs out (the forward
         // failed before reaching the provider), so it is never sent twice.
-        let ids: Vec<i64> = order_requests::table
-            .filter(
-                order_requests::status
-                    .eq(OrderRequestStatus::Pending)
-                    .or(order_requests::status
-                        .eq(OrderRequestStatus::Submitted)
-                        .and(order_requests::kind.eq(OrderRequestKind::Refill))),
-            )
-            .filter(
-                order_requests::lease_until
-                    .is_null()
-                    .or(order_requests::lease_until.lt(diesel::dsl::now)),
-            )
-            .order(order_requests::id)
-            .limit(limit)
-            .select(order_requests::id)
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        let requests: Vec<OrderRequestRow> =
-            diesel::update(order_requests::table.filter(order_requests::id.eq_any(&ids)))
-                .set(order_requests::lease_until.eq(lease_until))
-                .returning(OrderRequestRow::as_returning())
-                .get_results(conn)
-                .await?;
+        let requests = OrderRequestRow::lease_due(conn, limit, lease_until).await?;
         let order_ids: Vec<i64> = requests.iter().map(|r| r.order_id).collect();
         let orders = OrderRow::load_many(conn, &order_ids).await?;
         Ok(requests

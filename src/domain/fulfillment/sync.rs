@@ -26,29 +26,7 @@ pub async fn claim_for_sync(
 ) -> AppResult<Vec<OrderRow>> {
     let before = Utc::now() - chrono::Duration::from_std(lease).unwrap_or_default();
     conn.transaction(async |conn| {
-        let ids: Vec<i64> = orders::table
-            .filter(orders::provider_id.eq(provider_id))
-            .filter(orders::status.eq_any([OrderStatus::Processing, OrderStatus::InProgress]))
-            .filter(orders::provider_order_id.is_not_null())
-            .filter(
-                orders::last_synced_at
-                    .is_null()
-                    .or(orders::last_synced_at.lt(before)),
-            )
-            .order((orders::last_synced_at.asc().nulls_first(), orders::id))
-            .limit(limit)
-            .select(orders::id)
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        Ok(
-            diesel::update(orders::table.filter(orders::id.eq_any(&ids)))
-                .set(orders::last_synced_at.eq(diesel::dsl::now))
-                .returning(OrderRow::as_returning())
-                .get_results(conn)
-                .await?,
-        )
+        Ok(OrderRow::lease_for_sync(conn, provider_id, limit, before).await?)
     })
     .await
 }
