@@ -32,6 +32,7 @@ pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod slug_redirects;
+pub mod stock_items;
 pub mod tickets;
 pub mod users;
 

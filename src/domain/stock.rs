@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     crypto::SecretBox,
+    db::stock_items as stock_items_db,
     db::{
         enums::Fulfillment,
         schema::{services, stock_items},
@@ -141,19 +142,7 @@ pub async fn take(
     order_id: i64,
     quantity: i64,
 ) -> AppResult<Vec<i64>> {
-    let taken: Vec<i64> = diesel::sql_query(
-        "UPDATE stock_items SET order_id = $1, sold_at = now() WHERE id IN ( \
-           SELECT id FROM stock_items WHERE service_id = $2 AND order_id IS NULL \
-           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(order_id)
-    .bind::<diesel::sql_types::BigInt, _>(service_id)
-    .bind::<diesel::sql_types::BigInt, _>(quantity)
-    .load::<TakenId>(conn)
-    .await?
-    .into_iter()
-    .map(|t| t.id)
-    .collect();
+    let taken = stock_items_db::take_unsold(conn, service_id, order_id, quantity).await?;
     if (taken.len() as i64) < quantity {
         let name: String = services::table
             .find(service_id)
@@ -166,12 +155,6 @@ pub async fn take(
         )));
     }
     Ok(taken)
-}
-
-#[derive(QueryableByName)]
-struct TakenId {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
 }
 
 /// The decrypted items delivered with an order.
