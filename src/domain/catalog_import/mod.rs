@@ -32,7 +32,8 @@ pub use import_plan::{
     CategoryChoice, ImportPlan, PlannedService, Selection, Skipped, Target, plan,
 };
 pub use preview::{CatalogPreview, ChangedEntry, NewEntry, RemovedEntry, preview};
-pub use sync::{SyncReport, sync, sync_provider};
+pub use sync::{sync, sync_provider};
+pub use sync_diff::SyncReport;
 
 use std::collections::HashSet;
 

@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{
     Markups, SYNC_LOCK_CLASS, fetch_catalog, load_imported,
-    sync_diff::{LimitsUpdate, SyncDiff, diff, refuse_empty_list},
+    sync_diff::{LimitsUpdate, SyncDiff, SyncReport, diff, refuse_empty_list},
 };
 use crate::{
     db::{
@@ -25,22 +25,6 @@ use crate::{
     error::AppResult,
     providers::{ProviderClient, RemoteService},
 };
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Services the provider lists that were not seen before (not imported).
-    pub new: usize,
-    pub rate_changed: usize,
-    pub details_changed: usize,
-    /// Deactivated because the provider dropped them.
-    pub removed: usize,
-    /// Listed again after a drop.
-    pub reappeared: usize,
-    /// Reactivated on reappearing (the sync had deactivated them).
-    pub reactivated: usize,
-    /// Services whose price changed.
-    pub repriced: u64,
-}
 
 /// Brings the provider's imported services in line with `remote` (its catalogue,
 /// fetched by the caller), in one transaction: the services are locked, compared

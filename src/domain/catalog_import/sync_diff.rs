@@ -9,12 +9,29 @@ use std::collections::{HashMap, HashSet};
 use bigdecimal::BigDecimal;
 use serde_json::{Map, Value, json};
 
-use super::{Imported, Markups, quantities, rate_fits, sync::SyncReport};
+use super::{Imported, Markups, quantities, rate_fits};
 use crate::{
     db::{catalog_changes::NewCatalogChange, enums::CatalogChangeKind},
     error::{AppError, AppResult},
     providers::RemoteService,
 };
+
+/// What a sync changed, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Services the provider lists that were not seen before (not imported).
+    pub new: usize,
+    pub rate_changed: usize,
+    pub details_changed: usize,
+    /// Deactivated because the provider dropped them.
+    pub removed: usize,
+    /// Listed again after a drop.
+    pub reappeared: usize,
+    /// Reactivated on reappearing (the sync had deactivated them).
+    pub reactivated: usize,
+    /// Services whose price changed.
+    pub repriced: u64,
+}
 
 /// What a sync changes, decided before anything is written.
 #[derive(Debug, Default)]
