@@ -23,7 +23,7 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
         NextResolve, ResolveInfo,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::ExecutableDocument,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -63,47 +63,9 @@ struct AnswerBudgetExtension {
 /// How many introspection root fields (`__schema`, `__type`) `document` holds with
 /// its fragments expanded (memoised, saturating).
 pub fn introspection_fields(document: &ExecutableDocument) -> u64 {
-    fn count<'d>(
-        set: &'d SelectionSet,
-        document: &'d ExecutableDocument,
-        memo: &mut std::collections::HashMap<&'d str, u64>,
-    ) -> u64 {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(field) => {
-                    let name = field.node.name.node.as_str();
-                    u64::from(name == "__schema" || name == "__type").saturating_add(count(
-                        &field.node.selection_set.node,
-                        document,
-                        memo,
-                    ))
-                }
-                Selection::InlineFragment(inline) => {
-                    count(&inline.node.selection_set.node, document, memo)
-                }
-                Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.as_str();
-                    if let Some(known) = memo.get(name) {
-                        return *known;
-                    }
-                    // A cycle counts as nothing here: validation refuses it.
-                    memo.insert(name, 0);
-                    let found = document.fragments.get(name).map_or(0, |fragment| {
-                        count(&fragment.node.selection_set.node, document, memo)
-                    });
-                    memo.insert(name, found);
-                    found
-                }
-            })
-            .fold(0, u64::saturating_add)
-    }
-    let mut memo = std::collections::HashMap::new();
-    document
-        .operations
-        .iter()
-        .map(|(_, operation)| count(&operation.node.selection_set.node, document, &mut memo))
-        .fold(0, u64::saturating_add)
+    super::limits::weighed_fields(document, |name| {
+        u64::from(name == "__schema" || name == "__type")
+    })
 }
 
 fn too_large(max: usize) -> AppError {

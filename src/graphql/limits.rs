@@ -62,24 +62,39 @@ struct QueryLimitsExtension {
 /// linear time (each fragment is counted once, then reused); saturates instead of
 /// overflowing. A fragment cycle counts as nothing here: validation refuses it.
 pub fn expanded_fields(document: &ExecutableDocument) -> u64 {
+    weighed_fields(document, |_| 1)
+}
+
+/// The sum of `weight(field name)` over every field `document` selects with its
+/// fragments expanded, by the same memoised walk as [`expanded_fields`] (the
+/// introspection budget counts `__schema` and `__type` with it).
+pub fn weighed_fields(document: &ExecutableDocument, weight: impl Fn(&str) -> u64) -> u64 {
     fn count<'d>(
         set: &'d SelectionSet,
         document: &'d ExecutableDocument,
+        weight: &dyn Fn(&str) -> u64,
         memo: &mut HashMap<&'d str, u64>,
         visiting: &mut HashSet<&'d str>,
     ) -> u64 {
         set.items
             .iter()
             .map(|item| match &item.node {
-                Selection::Field(field) => 1u64.saturating_add(count(
-                    &field.node.selection_set.node,
+                Selection::Field(field) => {
+                    weight(field.node.name.node.as_str()).saturating_add(count(
+                        &field.node.selection_set.node,
+                        document,
+                        weight,
+                        memo,
+                        visiting,
+                    ))
+                }
+                Selection::InlineFragment(inline) => count(
+                    &inline.node.selection_set.node,
                     document,
+                    weight,
                     memo,
                     visiting,
-                )),
-                Selection::InlineFragment(inline) => {
-                    count(&inline.node.selection_set.node, document, memo, visiting)
-                }
+                ),
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
                     if let Some(known) = memo.get(name) {
@@ -89,7 +104,13 @@ pub fn expanded_fields(document: &ExecutableDocument) -> u64 {
                         return 0;
                     }
                     let fields = document.fragments.get(name).map_or(0, |fragment| {
-                        count(&fragment.node.selection_set.node, document, memo, visiting)
+                        count(
+                            &fragment.node.selection_set.node,
+                            document,
+                            weight,
+                            memo,
+                            visiting,
+                        )
                     });
                     visiting.remove(name);
                     memo.insert(name, fields);
@@ -103,12 +124,8 @@ pub fn expanded_fields(document: &ExecutableDocument) -> u64 {
         .operations
         .iter()
         .map(|(_, operation)| {
-            count(
-                &operation.node.selection_set.node,
-                document,
-                &mut memo,
-                &mut visiting,
-            )
+            let set = &operation.node.selection_set.node;
+            count(set, document, &weight, &mut memo, &mut visiting)
         })
         .fold(0, u64::saturating_add)
 }
