@@ -18,7 +18,7 @@ pub struct ContactMessageRow {
     pub email: String,
     pub subject: String,
     pub message: String,
-    pub language: String,
+    pub language: super::enums::Language,
     pub ip_address: String,
     pub answer: Option<String>,
     pub answered_by: Option<i64>,
@@ -36,7 +36,7 @@ pub struct NewContactMessage<'a> {
     pub subject: &'a str,
     pub message: &'a str,
     pub ip_address: &'a str,
-    pub language: &'a str,
+    pub language: super::enums::Language,
 }
 
 impl ContactMessageRow {

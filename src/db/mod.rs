@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod settings;
 pub mod slug_redirects;
 pub mod stock_items;
+pub mod subject_slugs;
 pub mod tickets;
 pub mod users;
 

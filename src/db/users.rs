@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     contains_pattern,
-    enums::Role,
+    enums::{Language, Role},
     pagination::{KeysetPage, Paginated, paginate_keyset},
     schema::users,
 };
@@ -22,7 +22,7 @@ pub struct UserRow {
     pub banned_at: Option<DateTime<Utc>>,
     pub ban_reason: Option<String>,
     pub balance: i64,
-    pub language: String,
+    pub language: Language,
     pub timezone: String,
     pub notify_order_updates: bool,
     pub notify_deposits: bool,
@@ -53,18 +53,87 @@ pub struct NewUser<'a> {
     pub role: Role,
 }
 
-/// The settings a user changes about themselves; `None` leaves a column alone.
+/// The update form: each `Some` sets its column, `None` leaves it alone. Settings
+/// the user changes about themselves and what an admin changes share it.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = users)]
-pub struct UserSettingsChangeset {
+pub struct UserUpdate {
     pub name: Option<String>,
-    pub language: Option<String>,
+    pub google_subject: Option<String>,
+    pub language: Option<Language>,
     pub timezone: Option<String>,
     pub notify_order_updates: Option<bool>,
     pub notify_deposits: Option<bool>,
     pub notify_tickets: Option<bool>,
     pub notify_newsletter: Option<bool>,
+    pub role: Option<Role>,
+    pub discount_bps: Option<i32>,
+    pub admin_note: Option<String>,
+    /// `Some(None)` lifts a ban.
+    pub banned_at: Option<Option<DateTime<Utc>>>,
+    pub ban_reason: Option<Option<String>>,
 }
+
+impl UserRow {
+    /// The user with this email, compared without case.
+    pub async fn find_by_email(
+        conn: &mut AsyncPgConnection,
+        email: &str,
+    ) -> QueryResult<Option<UserRow>> {
+        users::table
+            .filter(lower(users::email).eq(email.to_lowercase()))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The user a Google account (its stable `sub`) is linked to.
+    pub async fn find_by_google_subject(
+        conn: &mut AsyncPgConnection,
+        subject: &str,
+    ) -> QueryResult<Option<UserRow>> {
+        users::table
+            .filter(users::google_subject.eq(subject))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn insert(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<UserRow> {
+        diesel::insert_into(users::table)
+            .values(user)
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies `changes` and returns the row as it now is (`None`: no such user).
+    /// A form naming no column is a no-op that still returns the row.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: &UserUpdate,
+    ) -> QueryResult<Option<UserRow>> {
+        let updated = diesel::update(users::table.find(id))
+            .set(changes)
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional();
+        match updated {
+            Err(diesel::result::Error::QueryBuilderError(error))
+                if error.is::<diesel::result::EmptyChangeset>() =>
+            {
+                UserRow::find(conn, id).await
+            }
+            other => other,
+        }
+    }
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Which users an admin list shows.
 #[derive(Debug, Default, Clone)]

@@ -1,35 +1,23 @@
 //! Accounts: sign-in (create or find the user), settings, roles and bans.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::{
     auth,
     auth::google::GoogleIdentity,
-    db::allow_empty_changeset,
     db::{
-        enums::Role,
-        schema::users,
-        users::{NewUser, UserRow, UserSettingsChangeset},
+        enums::{Language, Role},
+        users::{NewUser, UserRow, UserUpdate},
     },
     domain::text::check_reason,
     error::{AppError, AppResult, is_unique_violation},
 };
 
-pub const LANGUAGES: &[&str] = &["id", "en"];
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 pub async fn find_by_email(
     conn: &mut AsyncPgConnection,
     email: &str,
 ) -> AppResult<Option<UserRow>> {
-    Ok(users::table
-        .filter(lower(users::email).eq(email.to_lowercase()))
-        .select(UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+    Ok(UserRow::find_by_email(conn, email).await?)
 }
 
 /// Finds the user a verified Google identity belongs to, linking an account created
@@ -40,48 +28,38 @@ pub async fn sign_in_with_google(
     identity: &GoogleIdentity,
 ) -> AppResult<UserRow> {
     conn.transaction(async |conn| {
-        let by_subject = users::table
-            .filter(users::google_subject.eq(&identity.subject))
-            .select(UserRow::as_select())
-            .first(conn)
-            .await
-            .optional()?;
-        if let Some(user) = by_subject {
+        if let Some(user) = UserRow::find_by_google_subject(conn, &identity.subject).await? {
             return Ok(user);
         }
-        if let Some(user) = find_by_email(conn, &identity.email).await? {
+        if let Some(user) = UserRow::find_by_email(conn, &identity.email).await? {
             if user.google_subject.is_some() {
                 // The email moved to another Google account; keep the first link.
                 return Err(AppError::conflict(
                     "this email is linked to another Google account",
                 ));
             }
-            let name = if user.name.is_empty() {
-                identity.name.as_str()
-            } else {
-                user.name.as_str()
+            let link = UserUpdate {
+                google_subject: Some(identity.subject.clone()),
+                // A name given by an admin stays; an empty one takes Google's.
+                name: user.name.is_empty().then(|| identity.name.clone()),
+                ..Default::default()
             };
-            return Ok(diesel::update(users::table.find(user.id))
-                .set((
-                    users::google_subject.eq(&identity.subject),
-                    users::name.eq(name),
-                ))
-                .returning(UserRow::as_returning())
-                .get_result(conn)
-                .await?);
+            return updated(UserRow::update(conn, user.id, &link).await?);
         }
-        Ok(diesel::insert_into(users::table)
-            .values(NewUser {
-                email: &identity.email,
-                name: &identity.name,
-                google_subject: Some(&identity.subject),
-                role: Role::Customer,
-            })
-            .returning(UserRow::as_returning())
-            .get_result(conn)
-            .await?)
+        let user = NewUser {
+            email: &identity.email,
+            name: &identity.name,
+            google_subject: Some(&identity.subject),
+            role: Role::Customer,
+        };
+        Ok(UserRow::insert(conn, &user).await?)
     })
     .await
+}
+
+/// The row an update returned, or NOT_FOUND when there was no such user.
+fn updated(row: Option<UserRow>) -> AppResult<UserRow> {
+    row.ok_or(AppError::NotFound("user"))
 }
 
 /// Creates a user by email (the CLI's `user create`).
@@ -92,23 +70,19 @@ pub async fn create_user(
     role: Role,
 ) -> AppResult<UserRow> {
     let email = validate_email(email)?;
-    diesel::insert_into(users::table)
-        .values(NewUser {
-            email: &email,
-            name,
-            google_subject: None,
-            role,
-        })
-        .returning(UserRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "users_email_key") {
-                AppError::conflict(format!("a user with email {email} exists"))
-            } else {
-                e.into()
-            }
-        })
+    let user = NewUser {
+        email: &email,
+        name,
+        google_subject: None,
+        role,
+    };
+    UserRow::insert(conn, &user).await.map_err(|e| {
+        if is_unique_violation(&e, "users_email_key") {
+            AppError::conflict(format!("a user with email {email} exists"))
+        } else {
+            e.into()
+        }
+    })
 }
 
 fn validate_email(email: &str) -> AppResult<String> {
@@ -131,6 +105,7 @@ fn validate_email(email: &str) -> AppResult<String> {
 #[derive(Debug, Default)]
 pub struct SettingsUpdate {
     pub name: Option<String>,
+    /// `id` or `en`.
     pub language: Option<String>,
     pub timezone: Option<String>,
     pub notify_order_updates: Option<bool>,
@@ -153,14 +128,19 @@ pub async fn update_settings(
             "name must be at most 100 printable characters",
         ));
     }
-    if let Some(language) = &update.language
-        && !LANGUAGES.contains(&language.as_str())
-    {
-        return Err(AppError::validation(
-            "language",
-            format!("language must be one of {}", LANGUAGES.join(", ")),
-        ));
-    }
+    let language = update
+        .language
+        .as_deref()
+        .map(|text| {
+            text.parse::<Language>().map_err(|_| {
+                let choices: Vec<_> = Language::ALL.iter().map(|l| l.as_str()).collect();
+                AppError::validation(
+                    "language",
+                    format!("language must be one of {}", choices.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
     if let Some(timezone) = &update.timezone
         && timezone.parse::<chrono_tz::Tz>().is_err()
     {
@@ -169,25 +149,18 @@ pub async fn update_settings(
             "timezone must be an IANA name such as Asia/Jakarta",
         ));
     }
-    let changes = UserSettingsChangeset {
+    let changes = UserUpdate {
         name,
-        language: update.language,
+        language,
         timezone: update.timezone,
         notify_order_updates: update.notify_order_updates,
         notify_deposits: update.notify_deposits,
         notify_tickets: update.notify_tickets,
         notify_newsletter: update.notify_newsletter,
+        ..Default::default()
     };
     conn.transaction(async |conn| {
-        allow_empty_changeset(
-            diesel::update(users::table.find(user_id))
-                .set(&changes)
-                .execute(conn)
-                .await,
-        )?;
-        let user = UserRow::find(conn, user_id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let user = updated(UserRow::update(conn, user_id, &changes).await?)?;
         // The newsletter list follows the setting (and the setting the list).
         if let Some(on) = update.notify_newsletter {
             crate::domain::content::newsletter::follow_setting(conn, user_id, &user.email, on)
@@ -211,16 +184,13 @@ pub async fn set_role(
         ));
     }
     conn.transaction(async |conn| {
-        let user = diesel::update(users::table.find(user_id))
-            .set(users::role.eq(role))
-            .returning(UserRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?
-            .ok_or(AppError::NotFound("user"))?;
+        let role = UserUpdate {
+            role: Some(role),
+            ..Default::default()
+        };
         // The database announces the change (`notify_credentials_changed`): a
         // demoted admin's cached credential and open WebSockets lose the role at once.
-        Ok(user)
+        updated(UserRow::update(conn, user_id, &role).await?)
     })
     .await
 }
@@ -232,13 +202,11 @@ pub async fn set_discount(
     discount_bps: i32,
 ) -> AppResult<UserRow> {
     crate::domain::pricing::validate_discount(discount_bps)?;
-    diesel::update(users::table.find(user_id))
-        .set(users::discount_bps.eq(discount_bps))
-        .returning(UserRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("user"))
+    let discount = UserUpdate {
+        discount_bps: Some(discount_bps),
+        ..Default::default()
+    };
+    updated(UserRow::update(conn, user_id, &discount).await?)
 }
 
 /// The longest private note on a user.
@@ -257,13 +225,11 @@ pub async fn set_admin_note(
             format!("a note is at most {MAX_ADMIN_NOTE_CHARS} characters"),
         ));
     }
-    diesel::update(users::table.find(user_id))
-        .set(users::admin_note.eq(note))
-        .returning(UserRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("user"))
+    let note = UserUpdate {
+        admin_note: Some(note.to_string()),
+        ..Default::default()
+    };
+    updated(UserRow::update(conn, user_id, &note).await?)
 }
 
 /// Bans (with a reason) or unbans a user. A banned user's requests are refused.
@@ -280,19 +246,15 @@ pub async fn set_banned(
         ));
     }
     let reason = ban_reason.map(check_reason).transpose()?;
-    let reason = reason.as_deref();
+    let banned = reason.is_some();
+    let ban = UserUpdate {
+        banned_at: Some(reason.as_ref().map(|_| chrono::Utc::now())),
+        ban_reason: Some(reason),
+        ..Default::default()
+    };
     conn.transaction(async |conn| {
-        let user = diesel::update(users::table.find(user_id))
-            .set((
-                users::banned_at.eq(reason.map(|_| chrono::Utc::now())),
-                users::ban_reason.eq(reason),
-            ))
-            .returning(UserRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?
-            .ok_or(AppError::NotFound("user"))?;
-        if reason.is_some() {
+        let user = updated(UserRow::update(conn, user_id, &ban).await?)?;
+        if banned {
             // A ban ends every session; API keys stay but are refused while banned.
             auth::revoke_all_sessions(conn, user_id).await?;
         }

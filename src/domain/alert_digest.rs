@@ -15,9 +15,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::{
+    db::enums::Language,
     db::{mail_outbox::DigestLine, users::UserRow},
     error::AppResult,
-    mail::templates::Lang,
 };
 
 static INTERVAL_SECONDS: AtomicU64 = AtomicU64::new(600);
@@ -47,12 +47,12 @@ fn window(at: DateTime<Utc>) -> (i64, DateTime<Utc>) {
 /// transaction.
 pub async fn add(conn: &mut AsyncPgConnection, admin: &UserRow, message: &str) -> AppResult<()> {
     let (index, due) = window(Utc::now());
-    let (subject, header) = match Lang::of(&admin.language) {
-        Lang::Id => (
+    let (subject, header) = match admin.language {
+        Language::Id => (
             "[admin] Notifikasi yang menunggu",
             "Notifikasi admin sejak digest terakhir (semuanya ada di panel admin):\n",
         ),
-        Lang::En => (
+        Language::En => (
             "[admin] Alerts waiting for you",
             "Admin alerts since the last digest (all of them are in the admin panel):\n",
         ),

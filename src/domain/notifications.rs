@@ -17,13 +17,13 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
-        enums::{OrderStatus, Role},
+        enums::{Language, OrderStatus, Role},
         orders::OrderRow,
         schema::{notifications, services, users},
         users::UserRow,
     },
     error::{AppError, AppResult},
-    mail::{self, Lang, NewMail, templates},
+    mail::{self, NewMail, templates},
 };
 
 /// Who a notification is for.
@@ -133,7 +133,7 @@ async fn notify_user(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     event: UserEvent<'_>,
-    render: impl FnOnce(Lang, &UserRow) -> templates::Rendered,
+    render: impl FnOnce(Language, &UserRow) -> templates::Rendered,
 ) -> AppResult<()> {
     let user = UserRow::find(conn, user_id)
         .await?
@@ -147,7 +147,7 @@ async fn notify_user(
     )
     .await?;
     if event.preference.allows(&user) && !user.is_banned() {
-        let rendered = render(Lang::of(&user.language), &user);
+        let rendered = render(user.language, &user);
         queue_mail(
             conn,
             &user,
@@ -289,7 +289,7 @@ pub async fn orders_ended(conn: &mut AsyncPgConnection, orders: &[OrderRow]) -> 
         ));
         if Preference::OrderUpdates.allows(user) && !user.is_banned() {
             let rendered = templates::order_ended(
-                Lang::of(&user.language),
+                user.language,
                 &user.name,
                 order.id,
                 service_name,

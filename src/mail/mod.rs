@@ -19,8 +19,6 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-pub use templates::Lang;
-
 /// Longest accepted values (the table's CHECK constraints say the same).
 pub const MAX_ADDRESS_CHARS: usize = 320;
 pub const MAX_SUBJECT_CHARS: usize = 300;

@@ -2,39 +2,14 @@
 //! by the recipient's `users.language`. Plain text: every mail reads the same in
 //! any client, and nothing a customer wrote can inject markup.
 
-use crate::db::enums::OrderStatus;
+use crate::db::enums::{Language, OrderStatus};
 
-/// The language a mail is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Id,
-    En,
-}
-
-impl From<crate::db::enums::Language> for Lang {
-    fn from(language: crate::db::enums::Language) -> Self {
-        match language {
-            crate::db::enums::Language::En => Lang::En,
-            crate::db::enums::Language::Id => Lang::Id,
-        }
-    }
-}
-
-impl Lang {
-    /// The language of a `users.language` value: English for `en...`, otherwise
-    /// Indonesian (the panel's default).
-    pub fn of(language: &str) -> Lang {
-        if language.trim().to_ascii_lowercase().starts_with("en") {
-            Lang::En
-        } else {
-            Lang::Id
-        }
-    }
-
+impl Language {
+    /// This language's text of the two.
     fn pick<'a>(self, id: &'a str, en: &'a str) -> &'a str {
         match self {
-            Lang::Id => id,
-            Lang::En => en,
+            Language::Id => id,
+            Language::En => en,
         }
     }
 }
@@ -61,39 +36,39 @@ pub fn rupiah(amount: i64) -> String {
 }
 
 /// An order status in words.
-pub fn order_status_label(lang: Lang, status: OrderStatus) -> &'static str {
+pub fn order_status_label(lang: Language, status: OrderStatus) -> &'static str {
     use OrderStatus as S;
     match (lang, status) {
-        (Lang::Id, S::Pending | S::Submitting) => "menunggu dikirim ke layanan",
-        (Lang::En, S::Pending | S::Submitting) => "waiting to be sent",
-        (Lang::Id, S::Processing) => "diproses, belum mulai",
-        (Lang::En, S::Processing) => "accepted, not started yet",
-        (Lang::Id, S::InProgress) => "sedang berjalan",
-        (Lang::En, S::InProgress) => "in progress",
-        (Lang::Id, S::Completed) => "selesai",
-        (Lang::En, S::Completed) => "completed",
-        (Lang::Id, S::Partial) => "selesai sebagian",
-        (Lang::En, S::Partial) => "partially completed",
-        (Lang::Id, S::Canceled) => "dibatalkan",
-        (Lang::En, S::Canceled) => "canceled",
-        (Lang::Id, S::Failed) => "gagal",
-        (Lang::En, S::Failed) => "failed",
-        (Lang::Id, S::NeedsReview) => "sedang diperiksa oleh tim kami",
-        (Lang::En, S::NeedsReview) => "being checked by our team",
+        (Language::Id, S::Pending | S::Submitting) => "menunggu dikirim ke layanan",
+        (Language::En, S::Pending | S::Submitting) => "waiting to be sent",
+        (Language::Id, S::Processing) => "diproses, belum mulai",
+        (Language::En, S::Processing) => "accepted, not started yet",
+        (Language::Id, S::InProgress) => "sedang berjalan",
+        (Language::En, S::InProgress) => "in progress",
+        (Language::Id, S::Completed) => "selesai",
+        (Language::En, S::Completed) => "completed",
+        (Language::Id, S::Partial) => "selesai sebagian",
+        (Language::En, S::Partial) => "partially completed",
+        (Language::Id, S::Canceled) => "dibatalkan",
+        (Language::En, S::Canceled) => "canceled",
+        (Language::Id, S::Failed) => "gagal",
+        (Language::En, S::Failed) => "failed",
+        (Language::Id, S::NeedsReview) => "sedang diperiksa oleh tim kami",
+        (Language::En, S::NeedsReview) => "being checked by our team",
     }
 }
 
-fn greeting(lang: Lang, name: &str) -> String {
+fn greeting(lang: Language, name: &str) -> String {
     let name = name.trim();
     match (lang, name.is_empty()) {
-        (Lang::Id, true) => "Halo,".into(),
-        (Lang::Id, false) => format!("Halo {name},"),
-        (Lang::En, true) => "Hello,".into(),
-        (Lang::En, false) => format!("Hello {name},"),
+        (Language::Id, true) => "Halo,".into(),
+        (Language::Id, false) => format!("Halo {name},"),
+        (Language::En, true) => "Hello,".into(),
+        (Language::En, false) => format!("Hello {name},"),
     }
 }
 
-fn signature(lang: Lang) -> &'static str {
+fn signature(lang: Language) -> &'static str {
     lang.pick(
         "Email ini dikirim otomatis. Atur notifikasi email di pengaturan akun Anda.",
         "This email was sent automatically. Choose which emails you get in your account settings.",
@@ -102,23 +77,23 @@ fn signature(lang: Lang) -> &'static str {
 
 /// A deposit was credited to the balance.
 pub fn deposit_credited(
-    lang: Lang,
+    lang: Language,
     name: &str,
     deposit_id: i64,
     amount: i64,
     balance: i64,
 ) -> Rendered {
     let subject = match lang {
-        Lang::Id => format!("Deposit #{deposit_id} sebesar {} diterima", rupiah(amount)),
-        Lang::En => format!("Deposit #{deposit_id} of {} received", rupiah(amount)),
+        Language::Id => format!("Deposit #{deposit_id} sebesar {} diterima", rupiah(amount)),
+        Language::En => format!("Deposit #{deposit_id} of {} received", rupiah(amount)),
     };
     let body = match lang {
-        Lang::Id => format!(
+        Language::Id => format!(
             "Deposit #{deposit_id} sebesar {} sudah masuk ke saldo Anda.\nSaldo sekarang: {}.",
             rupiah(amount),
             rupiah(balance)
         ),
-        Lang::En => format!(
+        Language::En => format!(
             "Deposit #{deposit_id} of {} has been added to your balance.\nYour balance is now {}.",
             rupiah(amount),
             rupiah(balance)
@@ -136,7 +111,7 @@ pub fn deposit_credited(
 
 /// An order reached a final status; `refunded` is what went back to the balance.
 pub fn order_ended(
-    lang: Lang,
+    lang: Language,
     name: &str,
     order_id: i64,
     service_name: &str,
@@ -145,18 +120,18 @@ pub fn order_ended(
 ) -> Rendered {
     let label = order_status_label(lang, status);
     let subject = match lang {
-        Lang::Id => format!("Pesanan #{order_id} {label}"),
-        Lang::En => format!("Order #{order_id} {label}"),
+        Language::Id => format!("Pesanan #{order_id} {label}"),
+        Language::En => format!("Order #{order_id} {label}"),
     };
     let mut body = match lang {
-        Lang::Id => format!("Pesanan #{order_id} ({service_name}) {label}."),
-        Lang::En => format!("Order #{order_id} ({service_name}) is {label}."),
+        Language::Id => format!("Pesanan #{order_id} ({service_name}) {label}."),
+        Language::En => format!("Order #{order_id} ({service_name}) is {label}."),
     };
     if refunded > 0 {
         body.push('\n');
         body.push_str(&match lang {
-            Lang::Id => format!("{} dikembalikan ke saldo Anda.", rupiah(refunded)),
-            Lang::En => format!("{} was returned to your balance.", rupiah(refunded)),
+            Language::Id => format!("{} dikembalikan ke saldo Anda.", rupiah(refunded)),
+            Language::En => format!("{} was returned to your balance.", rupiah(refunded)),
         });
     }
     Rendered {
@@ -171,7 +146,7 @@ pub fn order_ended(
 
 /// Staff or the bot answered a ticket.
 pub fn ticket_reply(
-    lang: Lang,
+    lang: Language,
     name: &str,
     ticket_id: i64,
     ticket_subject: &str,
@@ -179,14 +154,14 @@ pub fn ticket_reply(
     from_bot: bool,
 ) -> Rendered {
     let subject = match lang {
-        Lang::Id => format!("Balasan tiket #{ticket_id}: {ticket_subject}"),
-        Lang::En => format!("Reply to ticket #{ticket_id}: {ticket_subject}"),
+        Language::Id => format!("Balasan tiket #{ticket_id}: {ticket_subject}"),
+        Language::En => format!("Reply to ticket #{ticket_id}: {ticket_subject}"),
     };
     let who = match (lang, from_bot) {
-        (Lang::Id, true) => "Asisten otomatis kami membalas tiket Anda:",
-        (Lang::Id, false) => "Tim dukungan kami membalas tiket Anda:",
-        (Lang::En, true) => "Our automatic assistant replied to your ticket:",
-        (Lang::En, false) => "Our support team replied to your ticket:",
+        (Language::Id, true) => "Asisten otomatis kami membalas tiket Anda:",
+        (Language::Id, false) => "Tim dukungan kami membalas tiket Anda:",
+        (Language::En, true) => "Our automatic assistant replied to your ticket:",
+        (Language::En, false) => "Our support team replied to your ticket:",
     };
     let reply_hint = lang.pick(
         "Balas lewat halaman tiket di panel jika masih ada pertanyaan.",
@@ -204,7 +179,7 @@ pub fn ticket_reply(
 
 /// A notice for an admin (a provider's balance is low, an order needs review, a
 /// ticket waits for staff).
-pub fn admin_alert(lang: Lang, message: &str) -> Rendered {
+pub fn admin_alert(lang: Language, message: &str) -> Rendered {
     let first_line = message.lines().next().unwrap_or_default();
     let subject = format!("[admin] {first_line}");
     Rendered {
@@ -220,7 +195,7 @@ pub fn admin_alert(lang: Lang, message: &str) -> Rendered {
 }
 
 /// An admin's answer to a contact form message.
-pub fn contact_answer(lang: Lang, name: &str, their_subject: &str, answer: &str) -> Rendered {
+pub fn contact_answer(lang: Language, name: &str, their_subject: &str, answer: &str) -> Rendered {
     let subject = format!("Re: {their_subject}");
     let intro = lang.pick(
         "Terima kasih telah menghubungi kami. Berikut jawaban kami:",
@@ -254,17 +229,20 @@ mod tests {
     }
 
     #[test]
-    fn language_defaults_to_indonesian() {
-        assert_eq!(Lang::of("en"), Lang::En);
-        assert_eq!(Lang::of("en-US"), Lang::En);
-        assert_eq!(Lang::of("id"), Lang::Id);
-        assert_eq!(Lang::of(""), Lang::Id);
+    fn a_mail_is_written_in_the_users_language() {
+        // `users.language` holds only `id` or `en` (a CHECK since 2026-12-05; the
+        // migration mapped `en-US` and the like to `en`, anything else to `id`).
+        assert_eq!("en".parse::<Language>(), Ok(Language::En));
+        assert_eq!("id".parse::<Language>(), Ok(Language::Id));
+        assert!("en-US".parse::<Language>().is_err());
+        assert_eq!(Language::Id.pick("halo", "hello"), "halo");
+        assert_eq!(Language::En.pick("halo", "hello"), "hello");
     }
 
     #[test]
     fn order_ended_mentions_the_refund_in_the_users_language() {
         let mail = order_ended(
-            Lang::En,
+            Language::En,
             "Ana",
             7,
             "IG Followers",
@@ -274,7 +252,7 @@ mod tests {
         assert_eq!(mail.subject, "Order #7 partially completed");
         assert!(mail.text.contains("Rp 1.500 was returned"));
         let mail = order_ended(
-            Lang::Id,
+            Language::Id,
             "Ana",
             7,
             "IG Followers",
@@ -286,7 +264,7 @@ mod tests {
 
     #[test]
     fn subjects_never_span_lines() {
-        let mail = ticket_reply(Lang::Id, "", 1, "a\r\nBcc: x@example.com", "hi", true);
+        let mail = ticket_reply(Language::Id, "", 1, "a\r\nBcc: x@example.com", "hi", true);
         assert!(!mail.subject.contains(['\r', '\n']));
     }
 }

@@ -14,12 +14,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::{
     crypto::TokenSigner,
     db::{
-        enums::NewsletterStatus,
+        enums::{Language, NewsletterStatus},
         newsletter_subscribers::{SubscriberRow, user_with_email},
         schema::{newsletter_subscribers, users},
     },
     error::{AppError, AppResult},
-    mail::{self, Lang, NewMail},
+    mail::{self, NewMail},
 };
 
 const CONFIRM: &str = "newsletter-confirm";
@@ -153,7 +153,7 @@ pub async fn sign_up_and_mail(
     base_url: &str,
     email: &str,
     signed_in: Option<(i64, &str)>,
-    lang: Lang,
+    lang: Language,
 ) -> AppResult<SignupOutcome> {
     conn.transaction(async |conn| {
         let (row, outcome) = sign_up(conn, email, signed_in).await?;
@@ -182,9 +182,9 @@ pub async fn sign_up_and_mail(
     .await
 }
 
-fn confirmation_mail(lang: Lang, link: &str) -> (String, String) {
+fn confirmation_mail(lang: Language, link: &str) -> (String, String) {
     match lang {
-        Lang::Id => (
+        Language::Id => (
             "Konfirmasi langganan newsletter".into(),
             format!(
                 "Halo,\n\nSeseorang (semoga Anda) mendaftarkan alamat ini untuk newsletter kami. \
@@ -192,7 +192,7 @@ fn confirmation_mail(lang: Lang, link: &str) -> (String, String) {
                  Jika bukan Anda, abaikan email ini: Anda tidak akan menerima newsletter.\n"
             ),
         ),
-        Lang::En => (
+        Language::En => (
             "Confirm your newsletter subscription".into(),
             format!(
                 "Hello,\n\nSomeone (hopefully you) signed this address up for our newsletter. \

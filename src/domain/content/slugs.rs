@@ -2,15 +2,10 @@
 //! the title or name, editable by admins; a slug that changes is kept as a
 //! redirect to its subject (`slug_redirects`), so an old URL still finds it.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use crate::{
-    db::{
-        enums::{ContentKind, SeoSubject},
-        schema::{content_items, service_categories, services},
-        slug_redirects,
-    },
+    db::{enums::SeoSubject, slug_redirects, subject_slugs},
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -83,40 +78,7 @@ async fn taken(
     slug: &str,
     except: Option<i64>,
 ) -> AppResult<bool> {
-    let except = except.unwrap_or(0);
-    let count: i64 = match subject {
-        SeoSubject::Page | SeoSubject::Post => {
-            let kind = if subject == SeoSubject::Page {
-                ContentKind::Page
-            } else {
-                ContentKind::Post
-            };
-            content_items::table
-                .filter(content_items::kind.eq(kind))
-                .filter(content_items::slug.eq(slug))
-                .filter(content_items::id.ne(except))
-                .count()
-                .get_result(conn)
-                .await?
-        }
-        SeoSubject::Category => {
-            service_categories::table
-                .filter(service_categories::slug.eq(slug))
-                .filter(service_categories::id.ne(except))
-                .count()
-                .get_result(conn)
-                .await?
-        }
-        SeoSubject::Service => {
-            services::table
-                .filter(services::slug.eq(slug))
-                .filter(services::id.ne(except))
-                .count()
-                .get_result(conn)
-                .await?
-        }
-    };
-    Ok(count > 0)
+    Ok(subject_slugs::count_holding(conn, subject, slug, except.unwrap_or(0)).await? > 0)
 }
 
 /// A free slug made from `text`: the plain form, else with `-2`, `-3`, ...
@@ -178,31 +140,10 @@ pub async fn redirect_target(
     let Some(id) = slug_redirects::target(conn, subject, slug).await? else {
         return Ok(None);
     };
-    let current: Option<String> = match subject {
-        SeoSubject::Page | SeoSubject::Post => content_items::table
-            .find(id)
-            .select(content_items::slug)
-            .first(conn)
-            .await
-            .optional()?,
-        SeoSubject::Category => service_categories::table
-            .find(id)
-            .select(service_categories::slug)
-            .first(conn)
-            .await
-            .optional()?,
-        SeoSubject::Service => services::table
-            .find(id)
-            .select(services::slug)
-            .first(conn)
-            .await
-            .optional()?,
-    };
+    let current = subject_slugs::current(conn, subject, id, false).await?;
     Ok(current.filter(|c| c != slug).map(|c| (id, c)))
 }
 
-/// Changes the slug of a category or service (pages and posts change theirs with
-/// the rest of their fields), keeping the old one as a redirect. One transaction.
 /// What the audit log calls a slug change of a catalogue subject; pages and
 /// posts are refused (their slug changes with the content itself).
 pub fn catalog_slug_action(
@@ -219,6 +160,8 @@ pub fn catalog_slug_action(
     }
 }
 
+/// Changes the slug of a category or service (pages and posts change theirs with
+/// the rest of their fields), keeping the old one as a redirect. One transaction.
 pub async fn set_catalog_slug(
     conn: &mut AsyncPgConnection,
     subject: SeoSubject,
@@ -228,48 +171,15 @@ pub async fn set_catalog_slug(
     use diesel_async::AsyncConnection;
     let slug = check_slug("slug", slug)?;
     conn.transaction(async |conn| {
-        let old: Option<String> = match subject {
-            SeoSubject::Category => service_categories::table
-                .find(id)
-                .select(service_categories::slug)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?,
-            SeoSubject::Service => services::table
-                .find(id)
-                .select(services::slug)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?,
-            SeoSubject::Page | SeoSubject::Post => {
-                return Err(AppError::validation(
-                    "subjectType",
-                    "pages and posts change their slug with adminUpdateContent",
-                ));
-            }
-        };
+        catalog_slug_action(subject)?;
+        let old = subject_slugs::current(conn, subject, id, true).await?;
         let old = old.ok_or(AppError::NotFound(if subject == SeoSubject::Category {
             "category"
         } else {
             "service"
         }))?;
         require_free(conn, subject, &slug, Some(id)).await?;
-        let updated = match subject {
-            SeoSubject::Category => {
-                diesel::update(service_categories::table.find(id))
-                    .set(service_categories::slug.eq(&slug))
-                    .execute(conn)
-                    .await
-            }
-            _ => {
-                diesel::update(services::table.find(id))
-                    .set(services::slug.eq(&slug))
-                    .execute(conn)
-                    .await
-            }
-        };
+        let updated = subject_slugs::set_catalog(conn, subject, id, &slug).await;
         updated.map_err(|e| {
             if is_unique_violation(&e, "service_categories_slug_key")
                 || is_unique_violation(&e, "services_slug_key")

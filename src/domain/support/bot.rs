@@ -22,17 +22,14 @@ use diesel_async::AsyncPgConnection;
 use super::faq;
 use crate::{
     db::{
-        enums::{OrderStatus, TicketTopic},
+        enums::{Language, OrderStatus, TicketTopic},
         orders::OrderRow,
         services::ServiceRow,
         users::UserRow,
     },
     domain::orders,
     error::{AppError, AppResult},
-    mail::{
-        Lang,
-        templates::{order_status_label, rupiah},
-    },
+    mail::templates::{order_status_label, rupiah},
 };
 
 /// Orders the bot talks about in one answer, at most.
@@ -94,7 +91,7 @@ pub async fn answer(
     text: &str,
     attached: &[i64],
 ) -> AppResult<BotAnswer> {
-    let lang = Lang::of(&user.language);
+    let lang = user.language;
     let refs = references(text);
     let mut ids = refs.numbers.clone();
     ids.extend_from_slice(attached);
@@ -108,8 +105,8 @@ pub async fn answer(
         TicketTopic::Refill | TicketTopic::Cancel if orders.is_empty() => Ok(BotAnswer {
             reply: Some(
                 match lang {
-                    Lang::Id => "Kami belum menemukan pesanan yang dimaksud. Tulis nomor pesanan Anda (misalnya #123); tim kami juga akan memeriksa tiket ini.",
-                    Lang::En => "We could not find which order this is about. Please write the order number (for example #123); our team will also look at this ticket.",
+                    Language::Id => "Kami belum menemukan pesanan yang dimaksud. Tulis nomor pesanan Anda (misalnya #123); tim kami juga akan memeriksa tiket ini.",
+                    Language::En => "We could not find which order this is about. Please write the order number (for example #123); our team will also look at this ticket.",
                 }
                 .to_string(),
             ),
@@ -142,15 +139,15 @@ pub async fn answer(
                 answered,
             })
         }
-        _ => match faq::best_match(conn, text, &user.language).await? {
+        _ => match faq::best_match(conn, text, user.language.as_str()).await? {
             Some(entry) => {
                 let intro = match lang {
-                    Lang::Id => "Mungkin ini menjawab pertanyaan Anda:",
-                    Lang::En => "This may answer your question:",
+                    Language::Id => "Mungkin ini menjawab pertanyaan Anda:",
+                    Language::En => "This may answer your question:",
                 };
                 let outro = match lang {
-                    Lang::Id => "Jika belum terjawab, balas tiket ini dan tim kami akan membantu.",
-                    Lang::En => "If this does not answer it, reply to this ticket and our team will help.",
+                    Language::Id => "Jika belum terjawab, balas tiket ini dan tim kami akan membantu.",
+                    Language::En => "If this does not answer it, reply to this ticket and our team will help.",
                 };
                 Ok(BotAnswer {
                     reply: Some(format!(
@@ -168,10 +165,10 @@ pub async fn answer(
     }
 }
 
-fn join(lang: Lang, lines: &[String]) -> String {
+fn join(lang: Language, lines: &[String]) -> String {
     let header = match lang {
-        Lang::Id => "Halo, ini jawaban otomatis dari data pesanan Anda saat ini:",
-        Lang::En => "Hello, here is an automatic answer from your orders as they stand now:",
+        Language::Id => "Halo, ini jawaban otomatis dari data pesanan Anda saat ini:",
+        Language::En => "Hello, here is an automatic answer from your orders as they stand now:",
     };
     format!("{header}\n\n{}", lines.join("\n\n"))
 }
@@ -181,16 +178,16 @@ fn service_name(service: Option<&ServiceRow>) -> &str {
 }
 
 /// One order's live status and what happens next.
-pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) -> String {
+pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Language) -> String {
     let label = order_status_label(lang, order.status);
     let mut text = match lang {
-        Lang::Id => format!(
+        Language::Id => format!(
             "Pesanan #{} ({}, jumlah {}): {label}.",
             order.id,
             service_name(service),
             order.quantity
         ),
-        Lang::En => format!(
+        Language::En => format!(
             "Order #{} ({}, quantity {}): {label}.",
             order.id,
             service_name(service),
@@ -199,8 +196,8 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) 
     };
     if let Some(start) = order.start_count {
         text.push_str(&match lang {
-            Lang::Id => format!(" Jumlah awal: {start}."),
-            Lang::En => format!(" Start count: {start}."),
+            Language::Id => format!(" Jumlah awal: {start}."),
+            Language::En => format!(" Start count: {start}."),
         });
     }
     if let Some(remains) = order
@@ -208,54 +205,58 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Lang) 
         .filter(|_| !order.status.is_final() || order.status == OrderStatus::Partial)
     {
         text.push_str(&match lang {
-            Lang::Id => format!(" Sisa: {remains}."),
-            Lang::En => format!(" Remains: {remains}."),
+            Language::Id => format!(" Sisa: {remains}."),
+            Language::En => format!(" Remains: {remains}."),
         });
     }
     if order.refunded > 0 {
         text.push_str(&match lang {
-            Lang::Id => format!(" Dikembalikan ke saldo: {}.", rupiah(order.refunded)),
-            Lang::En => format!(" Refunded to your balance: {}.", rupiah(order.refunded)),
+            Language::Id => format!(" Dikembalikan ke saldo: {}.", rupiah(order.refunded)),
+            Language::En => format!(" Refunded to your balance: {}.", rupiah(order.refunded)),
         });
     }
     let refillable = service.is_some_and(|s| s.refill);
     let next = match (order.status, lang) {
-        (OrderStatus::Pending | OrderStatus::Submitting, Lang::Id) => {
+        (OrderStatus::Pending | OrderStatus::Submitting, Language::Id) => {
             "Pesanan akan segera dikirim untuk diproses."
         }
-        (OrderStatus::Pending | OrderStatus::Submitting, Lang::En) => {
+        (OrderStatus::Pending | OrderStatus::Submitting, Language::En) => {
             "It will be sent for processing shortly."
         }
-        (OrderStatus::Processing, Lang::Id) => "Pesanan sudah diterima dan akan mulai berjalan.",
-        (OrderStatus::Processing, Lang::En) => "It has been accepted and will start soon.",
-        (OrderStatus::InProgress, Lang::Id) => {
+        (OrderStatus::Processing, Language::Id) => {
+            "Pesanan sudah diterima dan akan mulai berjalan."
+        }
+        (OrderStatus::Processing, Language::En) => "It has been accepted and will start soon.",
+        (OrderStatus::InProgress, Language::Id) => {
             "Pesanan sedang berjalan; status diperbarui otomatis."
         }
-        (OrderStatus::InProgress, Lang::En) => "It is running; its status updates automatically.",
-        (OrderStatus::Completed, Lang::Id) if refillable => {
+        (OrderStatus::InProgress, Language::En) => {
+            "It is running; its status updates automatically."
+        }
+        (OrderStatus::Completed, Language::Id) if refillable => {
             "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini."
         }
-        (OrderStatus::Completed, Lang::En) if refillable => {
+        (OrderStatus::Completed, Language::En) if refillable => {
             "It is done. If the count drops, open a REFILL ticket for this order."
         }
-        (OrderStatus::Completed, Lang::Id) => "Pesanan selesai.",
-        (OrderStatus::Completed, Lang::En) => "It is done.",
-        (OrderStatus::Partial, Lang::Id) => {
+        (OrderStatus::Completed, Language::Id) => "Pesanan selesai.",
+        (OrderStatus::Completed, Language::En) => "It is done.",
+        (OrderStatus::Partial, Language::Id) => {
             "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda."
         }
-        (OrderStatus::Partial, Lang::En) => {
+        (OrderStatus::Partial, Language::En) => {
             "Part of it could not be delivered; that part was returned to your balance."
         }
-        (OrderStatus::Canceled | OrderStatus::Failed, Lang::Id) => {
+        (OrderStatus::Canceled | OrderStatus::Failed, Language::Id) => {
             "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi."
         }
-        (OrderStatus::Canceled | OrderStatus::Failed, Lang::En) => {
+        (OrderStatus::Canceled | OrderStatus::Failed, Language::En) => {
             "Its charge was returned to your balance; you may order again."
         }
-        (OrderStatus::NeedsReview, Lang::Id) => {
+        (OrderStatus::NeedsReview, Language::Id) => {
             "Tim kami sedang memeriksanya dan akan membalas tiket ini."
         }
-        (OrderStatus::NeedsReview, Lang::En) => {
+        (OrderStatus::NeedsReview, Language::En) => {
             "Our team is checking it and will reply on this ticket."
         }
     };
@@ -268,18 +269,18 @@ async fn file_refill(
     user_id: i64,
     order: &OrderRow,
     service: Option<&ServiceRow>,
-    lang: Lang,
+    lang: Language,
 ) -> AppResult<String> {
     let id = order.id;
     let why_not = if !service.is_some_and(|s| s.refill) {
         Some(match lang {
-            Lang::Id => "layanan ini tidak memiliki refill",
-            Lang::En => "its service has no refill",
+            Language::Id => "layanan ini tidak memiliki refill",
+            Language::En => "its service has no refill",
         })
     } else if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
         Some(match lang {
-            Lang::Id => "refill hanya untuk pesanan yang sudah selesai",
-            Lang::En => "only completed orders can be refilled",
+            Language::Id => "refill hanya untuk pesanan yang sudah selesai",
+            Language::En => "only completed orders can be refilled",
         })
     } else {
         None
@@ -289,8 +290,10 @@ async fn file_refill(
     }
     match orders::request_refill(conn, user_id, id).await {
         Ok(_) => Ok(match lang {
-            Lang::Id => format!("Pesanan #{id}: permintaan refill diterima dan sedang diteruskan."),
-            Lang::En => {
+            Language::Id => {
+                format!("Pesanan #{id}: permintaan refill diterima dan sedang diteruskan.")
+            }
+            Language::En => {
                 format!("Order #{id}: the refill request was accepted and is being forwarded.")
             }
         }),
@@ -299,8 +302,8 @@ async fn file_refill(
             "refill",
             id,
             match lang {
-                Lang::Id => "permintaan refill untuk pesanan ini sudah ada",
-                Lang::En => "a refill was already requested for it",
+                Language::Id => "permintaan refill untuk pesanan ini sudah ada",
+                Language::En => "a refill was already requested for it",
             },
         )),
         Err(AppError::Validation { .. }) => Ok(refused(
@@ -308,8 +311,8 @@ async fn file_refill(
             "refill",
             id,
             match lang {
-                Lang::Id => "layanan ini tidak memiliki refill",
-                Lang::En => "its service has no refill",
+                Language::Id => "layanan ini tidak memiliki refill",
+                Language::En => "its service has no refill",
             },
         )),
         Err(other) => Err(other),
@@ -323,40 +326,40 @@ async fn file_cancel(
     user_id: i64,
     order: &OrderRow,
     service: Option<&ServiceRow>,
-    lang: Lang,
+    lang: Language,
 ) -> AppResult<String> {
     let id = order.id;
     if !service.is_some_and(|s| s.cancel) {
         let reason = match lang {
-            Lang::Id => "layanan ini tidak bisa dibatalkan",
-            Lang::En => "its service cannot be canceled",
+            Language::Id => "layanan ini tidak bisa dibatalkan",
+            Language::En => "its service cannot be canceled",
         };
         return Ok(refused(lang, "cancel", id, reason));
     }
     if order.status.is_final() || order.status == OrderStatus::NeedsReview {
         let label = order_status_label(lang, order.status);
         let reason = match lang {
-            Lang::Id => format!("pesanan sudah {label}"),
-            Lang::En => format!("the order is already {label}"),
+            Language::Id => format!("pesanan sudah {label}"),
+            Language::En => format!("the order is already {label}"),
         };
         return Ok(refused(lang, "cancel", id, &reason));
     }
     match orders::request_cancel(conn, user_id, id).await {
         Ok((canceled, None)) => Ok(match lang {
-            Lang::Id => format!(
+            Language::Id => format!(
                 "Pesanan #{id}: dibatalkan dan {} dikembalikan ke saldo Anda.",
                 rupiah(canceled.refunded)
             ),
-            Lang::En => format!(
+            Language::En => format!(
                 "Order #{id}: canceled, and {} was returned to your balance.",
                 rupiah(canceled.refunded)
             ),
         }),
         Ok((_, Some(_))) => Ok(match lang {
-            Lang::Id => format!(
+            Language::Id => format!(
                 "Pesanan #{id}: permintaan pembatalan diterima; jika berhasil, sisa biaya dikembalikan otomatis."
             ),
-            Lang::En => format!(
+            Language::En => format!(
                 "Order #{id}: the cancel request was accepted; if it succeeds, what was not delivered is refunded automatically."
             ),
         }),
@@ -365,8 +368,10 @@ async fn file_cancel(
             "cancel",
             id,
             match lang {
-                Lang::Id => "pembatalan untuk pesanan ini sudah diminta atau tidak mungkin lagi",
-                Lang::En => {
+                Language::Id => {
+                    "pembatalan untuk pesanan ini sudah diminta atau tidak mungkin lagi"
+                }
+                Language::En => {
                     "a cancel was already requested for it, or it can no longer be canceled"
                 }
             },
@@ -376,22 +381,24 @@ async fn file_cancel(
             "cancel",
             id,
             match lang {
-                Lang::Id => "layanan ini tidak bisa dibatalkan",
-                Lang::En => "its service cannot be canceled",
+                Language::Id => "layanan ini tidak bisa dibatalkan",
+                Language::En => "its service cannot be canceled",
             },
         )),
         Err(other) => Err(other),
     }
 }
 
-fn refused(lang: Lang, what: &str, id: i64, reason: &str) -> String {
+fn refused(lang: Language, what: &str, id: i64, reason: &str) -> String {
     match (lang, what) {
-        (Lang::Id, "refill") => {
+        (Language::Id, "refill") => {
             format!("Pesanan #{id}: refill tidak dapat diajukan karena {reason}.")
         }
-        (Lang::Id, _) => format!("Pesanan #{id}: pembatalan tidak dapat diajukan karena {reason}."),
-        (Lang::En, "refill") => format!("Order #{id}: no refill was filed because {reason}."),
-        (Lang::En, _) => format!("Order #{id}: no cancel was filed because {reason}."),
+        (Language::Id, _) => {
+            format!("Pesanan #{id}: pembatalan tidak dapat diajukan karena {reason}.")
+        }
+        (Language::En, "refill") => format!("Order #{id}: no refill was filed because {reason}."),
+        (Language::En, _) => format!("Order #{id}: no cancel was filed because {reason}."),
     }
 }
 

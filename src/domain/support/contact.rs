@@ -13,12 +13,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::domain::text::{check_line, check_text};
 use crate::{
     db::contact_messages::{ContactMessageRow, NewContactMessage},
+    db::enums::Language,
     domain::{
         audit::{self, Subject},
         notifications::{self, About, Audience},
     },
     error::{AppError, AppResult},
-    mail::{self, Lang, NewMail, templates},
+    mail::{self, NewMail, templates},
 };
 
 pub const MAX_NAME_CHARS: usize = 100;
@@ -74,14 +75,10 @@ pub async fn submit(
         ));
     }
     let language = match input.language.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(l @ ("id" | "en")) => Some(l.to_string()),
-        Some(_) => {
-            return Err(AppError::validation(
-                "language",
-                "language must be id or en",
-            ));
-        }
+        None | Some("") => Language::Id,
+        Some(text) => text
+            .parse::<Language>()
+            .map_err(|_| AppError::validation("language", "language must be id or en"))?,
     };
     let ip_address = client.to_string();
     conn.transaction(async |conn| {
@@ -106,7 +103,7 @@ pub async fn submit(
                 subject: &subject,
                 message: &message,
                 ip_address: &ip_address,
-                language: language.as_deref().unwrap_or("id"),
+                language,
             },
         )
         .await?;
@@ -139,12 +136,8 @@ pub async fn answer(
         let after = ContactMessageRow::answer(conn, id, admin_id, &answer)
             .await?
             .ok_or_else(|| AppError::conflict("this message was already answered"))?;
-        let rendered = templates::contact_answer(
-            Lang::of(&after.language),
-            &after.name,
-            &after.subject,
-            &answer,
-        );
+        let rendered =
+            templates::contact_answer(after.language, &after.name, &after.subject, &answer);
         mail::enqueue(
             conn,
             NewMail {

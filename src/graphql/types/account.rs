@@ -65,7 +65,7 @@ impl User {
 
     async fn settings(&self) -> UserSettings {
         UserSettings {
-            language: self.0.language.clone(),
+            language: self.0.language.to_string(),
             timezone: self.0.timezone.clone(),
             notify_order_updates: self.0.notify_order_updates,
             notify_deposits: self.0.notify_deposits,

@@ -275,7 +275,7 @@ impl ContactMessage {
         &self.0.message
     }
     async fn language(&self) -> &str {
-        &self.0.language
+        self.0.language.as_str()
     }
     async fn ip_address(&self) -> &str {
         &self.0.ip_address

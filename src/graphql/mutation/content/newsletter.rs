@@ -10,7 +10,6 @@ use crate::{
     graphql::{
         ClientAddress, admin_write, conn, error::GraphqlResult, guards::RoleGuard, state, viewer,
     },
-    mail::Lang,
     rate_limit::IpRateLimiter,
 };
 
@@ -49,9 +48,9 @@ impl NewsletterMutation {
         check_signup_limit(ctx)?;
         let signed_in = viewer(ctx).0.as_ref();
         let lang = match (language, signed_in) {
-            (Some(language), _) => Lang::from(language),
-            (None, Some(user)) => Lang::of(&user.user.language),
-            (None, None) => Lang::Id,
+            (Some(language), _) => language,
+            (None, Some(user)) => user.user.language,
+            (None, None) => Language::Id,
         };
         let state = state(ctx);
         newsletter::sign_up_and_mail(
