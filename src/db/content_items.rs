@@ -102,6 +102,62 @@ pub fn visible_now() -> Box<
 }
 
 impl ContentItemRow {
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        new: &NewContentItem,
+    ) -> QueryResult<ContentItemRow> {
+        diesel::insert_into(content_items::table)
+            .values(new)
+            .returning(ContentItemRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies `changes` and returns the row as it now is (`None`: no such item);
+    /// a changeset naming no column still returns the row.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: &ContentItemChangeset,
+    ) -> QueryResult<Option<ContentItemRow>> {
+        let updated = diesel::update(content_items::table.find(id))
+            .set(changes)
+            .returning(ContentItemRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional();
+        match updated {
+            Err(error) if super::is_empty_changeset(&error) => ContentItemRow::find(conn, id).await,
+            other => other,
+        }
+    }
+
+    /// Deletes an item; when it is the original of a translation group, its
+    /// first translation becomes the original the others point at.
+    pub async fn delete_passing_group_on(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+        let heir: Option<i64> = content_items::table
+            .filter(content_items::translation_of.eq(id))
+            .select(content_items::id)
+            .order(content_items::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(heir) = heir {
+            diesel::update(content_items::table.filter(content_items::translation_of.eq(id)))
+                .set(content_items::translation_of.eq(Some(heir)))
+                .execute(conn)
+                .await?;
+            diesel::update(content_items::table.find(heir))
+                .set(content_items::translation_of.eq(None::<i64>))
+                .execute(conn)
+                .await?;
+        }
+        diesel::delete(content_items::table.find(id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     pub async fn list(
         conn: &mut AsyncPgConnection,
         filter: &ContentFilter,

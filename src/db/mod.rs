@@ -28,12 +28,12 @@ pub mod reports;
 pub mod schema;
 pub mod seo_keywords;
 pub mod seo_meta;
+pub mod seo_subjects;
 pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod slug_redirects;
 pub mod stock_items;
-pub mod subject_slugs;
 pub mod tickets;
 pub mod users;
 
@@ -195,14 +195,32 @@ pub fn redact(url: &url::Url) -> String {
 /// field that is simply a no-op.
 pub fn allow_empty_changeset(result: diesel::QueryResult<usize>) -> diesel::QueryResult<usize> {
     match result {
-        // Only the empty update: any other query-builder error is a real one.
-        Err(diesel::result::Error::QueryBuilderError(error))
-            if error.is::<diesel::result::EmptyChangeset>() =>
-        {
-            Ok(0)
-        }
+        Err(error) if is_empty_changeset(&error) => Ok(0),
         other => other,
     }
+}
+
+/// Whether diesel refused an UPDATE for having no column to set (only that: any
+/// other query-builder error is a real one).
+pub fn is_empty_changeset(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::QueryBuilderError(inner)
+        if inner.is::<diesel::result::EmptyChangeset>())
+}
+
+/// Sets `sort_order` of `table`'s rows to each id's position in `ids`, in one
+/// statement. `table` is one of the code's own table names, never user text.
+pub async fn set_positions(
+    conn: &mut diesel_async::AsyncPgConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> diesel::QueryResult<usize> {
+    let positions: Vec<i32> = (0..ids.len() as i32).collect();
+    let query = diesel::sql_query(format!(
+        "UPDATE {table} SET sort_order = v.pos FROM unnest($1::bigint[], $2::int[]) AS v(id, pos) WHERE {table}.id = v.id"
+    ))
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(positions);
+    diesel_async::RunQueryDsl::execute(query, conn).await
 }
 /// The reads by primary key every row type has, written once: `find`,
 /// `find_for_update` (locked until the caller's transaction ends) and `load_many`

@@ -37,6 +37,21 @@ impl SeoKeywordRow {
             .await
     }
 
+    pub async fn count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+        seo_keywords::table.count().get_result(conn).await
+    }
+
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        keyword: &NewSeoKeyword,
+    ) -> QueryResult<SeoKeywordRow> {
+        diesel::insert_into(seo_keywords::table)
+            .values(keyword)
+            .returning(SeoKeywordRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(seo_keywords::table.find(id))
             .execute(conn)

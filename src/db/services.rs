@@ -106,6 +106,32 @@ pub struct ServiceFilter {
 }
 
 impl ServiceRow {
+    /// The ids of a category's services, locked until the transaction ends (a reorder).
+    pub async fn ids_in_category_for_update(
+        conn: &mut AsyncPgConnection,
+        category_id: i64,
+    ) -> QueryResult<Vec<i64>> {
+        services::table
+            .filter(services::category_id.eq(category_id))
+            .select(services::id)
+            .for_update()
+            .load(conn)
+            .await
+    }
+
+    /// A category's services in display order.
+    pub async fn in_category(
+        conn: &mut AsyncPgConnection,
+        category_id: i64,
+    ) -> QueryResult<Vec<ServiceRow>> {
+        services::table
+            .filter(services::category_id.eq(category_id))
+            .order((services::sort_order, services::id))
+            .select(ServiceRow::as_select())
+            .load(conn)
+            .await
+    }
+
     /// The active service (in an active category) whose current slug is `slug`.
     pub async fn find_active_by_slug(
         conn: &mut AsyncPgConnection,

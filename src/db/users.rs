@@ -123,11 +123,7 @@ impl UserRow {
             .await
             .optional();
         match updated {
-            Err(diesel::result::Error::QueryBuilderError(error))
-                if error.is::<diesel::result::EmptyChangeset>() =>
-            {
-                UserRow::find(conn, id).await
-            }
+            Err(error) if super::is_empty_changeset(&error) => UserRow::find(conn, id).await,
             other => other,
         }
     }

@@ -2,17 +2,15 @@
 //! and the atomic take that sells each item exactly once. Items are encrypted at
 //! rest and only readable by their buyer and admins.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use sha2::{Digest, Sha256};
 
 use crate::{
     crypto::SecretBox,
-    db::stock_items as stock_items_db,
     db::{
         enums::Fulfillment,
-        schema::{services, stock_items},
         services::ServiceRow,
+        stock_items::{self, SealedItem},
     },
     error::{AppError, AppResult},
 };
@@ -75,24 +73,14 @@ pub async fn upload(
             format!("line {} is longer than {MAX_ITEM_LEN} bytes", index + 1),
         ));
     }
-    let rows: Vec<_> = lines
+    let items: Vec<_> = lines
         .iter()
-        .map(|line| {
-            (
-                stock_items::service_id.eq(service_id),
-                stock_items::content_encrypted.eq(secrets.encrypt(line)),
-                stock_items::content_hash.eq(Sha256::digest(line.as_bytes()).to_vec()),
-            )
+        .map(|line| SealedItem {
+            content_encrypted: secrets.encrypt(line),
+            content_hash: Sha256::digest(line.as_bytes()).to_vec(),
         })
         .collect();
-    let mut added = 0;
-    for chunk in rows.chunks(10_000) {
-        added += diesel::insert_into(stock_items::table)
-            .values(chunk)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await? as i64;
-    }
+    let added = stock_items::insert_new(conn, service_id, &items).await?;
     Ok(UploadResult {
         added,
         duplicates: lines.len() as i64 - added,
@@ -101,18 +89,7 @@ pub async fn upload(
 
 /// `(unsold, sold)` counts.
 pub async fn counts(conn: &mut AsyncPgConnection, service_id: i64) -> AppResult<(i64, i64)> {
-    let unsold = stock_items::table
-        .filter(stock_items::service_id.eq(service_id))
-        .filter(stock_items::order_id.is_null())
-        .count()
-        .get_result(conn)
-        .await?;
-    let sold = stock_items::table
-        .filter(stock_items::service_id.eq(service_id))
-        .filter(stock_items::order_id.is_not_null())
-        .count()
-        .get_result(conn)
-        .await?;
+    let (unsold, sold) = stock_items::count_unsold_and_sold(conn, service_id).await?;
     Ok((unsold, sold))
 }
 
@@ -123,14 +100,7 @@ pub async fn remove_unsold(
     item_ids: &[i64],
 ) -> AppResult<i64> {
     stock_service(conn, service_id).await?;
-    Ok(diesel::delete(
-        stock_items::table
-            .filter(stock_items::service_id.eq(service_id))
-            .filter(stock_items::id.eq_any(item_ids))
-            .filter(stock_items::order_id.is_null()),
-    )
-    .execute(conn)
-    .await? as i64)
+    Ok(stock_items::delete_unsold(conn, service_id, item_ids).await? as i64)
 }
 
 /// Marks `quantity` unsold items as sold to `order_id`, in the caller's transaction.
@@ -142,13 +112,12 @@ pub async fn take(
     order_id: i64,
     quantity: i64,
 ) -> AppResult<Vec<i64>> {
-    let taken = stock_items_db::take_unsold(conn, service_id, order_id, quantity).await?;
+    let taken = stock_items::take_unsold(conn, service_id, order_id, quantity).await?;
     if (taken.len() as i64) < quantity {
-        let name: String = services::table
-            .find(service_id)
-            .select(services::name)
-            .first(conn)
-            .await?;
+        let name = ServiceRow::find(conn, service_id)
+            .await?
+            .map(|service| service.name)
+            .unwrap_or_default();
         return Err(AppError::OutOfStock(format!(
             "only {} of {quantity} items of \"{name}\" are in stock",
             taken.len()
@@ -163,12 +132,7 @@ pub async fn delivered_items(
     secrets: &SecretBox,
     order_id: i64,
 ) -> AppResult<Vec<String>> {
-    let sealed: Vec<Vec<u8>> = stock_items::table
-        .filter(stock_items::order_id.eq(order_id))
-        .order(stock_items::id)
-        .select(stock_items::content_encrypted)
-        .load(conn)
-        .await?;
+    let sealed = stock_items::sealed_of_order(conn, order_id).await?;
     sealed
         .iter()
         .map(|s| secrets.decrypt(s).map_err(AppError::internal))
@@ -182,18 +146,7 @@ pub async fn unsold_items(
     service_id: i64,
     limit: i64,
 ) -> AppResult<Vec<(i64, String, chrono::DateTime<chrono::Utc>)>> {
-    let rows: Vec<(i64, Vec<u8>, chrono::DateTime<chrono::Utc>)> = stock_items::table
-        .filter(stock_items::service_id.eq(service_id))
-        .filter(stock_items::order_id.is_null())
-        .order(stock_items::id)
-        .limit(limit)
-        .select((
-            stock_items::id,
-            stock_items::content_encrypted,
-            stock_items::created_at,
-        ))
-        .load(conn)
-        .await?;
+    let rows = stock_items::unsold_sealed(conn, service_id, limit).await?;
     rows.into_iter()
         .map(|(id, sealed, at)| {
             Ok((

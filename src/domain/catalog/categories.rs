@@ -1,15 +1,13 @@
 //! Categories: create, rename, (de)activate and the display order of categories
 //! and of the services inside each.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::{
-    db::allow_empty_changeset,
     db::{
         categories::{CategoryChangeset, CategoryRow, NewCategory},
-        schema::{service_categories, services},
         services::ServiceRow,
+        set_positions,
     },
     error::{AppError, AppResult, is_unique_violation},
 };
@@ -27,16 +25,7 @@ pub async fn list_categories(
     conn: &mut AsyncPgConnection,
     include_inactive: bool,
 ) -> AppResult<Vec<CategoryRow>> {
-    let mut q = service_categories::table.into_boxed();
-    if !include_inactive {
-        q = q.filter(service_categories::active.eq(true));
-    }
-    Ok(
-        q.order((service_categories::sort_order, service_categories::id))
-            .select(CategoryRow::as_select())
-            .load(conn)
-            .await?,
-    )
+    Ok(CategoryRow::list(conn, include_inactive).await?)
 }
 
 fn category_conflict(e: diesel::result::Error) -> AppError {
@@ -60,21 +49,15 @@ pub async fn create_category(
     )?;
     let sort_order = match input.sort_order {
         Some(order) => order,
-        None => service_categories::table
-            .select(diesel::dsl::max(service_categories::sort_order))
-            .first::<Option<i32>>(conn)
-            .await?
-            .map_or(0, |max| max.saturating_add(1)),
+        None => CategoryRow::next_sort_order(conn).await?,
     };
-    diesel::insert_into(service_categories::table)
-        .values(NewCategory {
-            name,
-            description,
-            sort_order,
-            active: input.active.unwrap_or(true),
-        })
-        .returning(CategoryRow::as_returning())
-        .get_result(conn)
+    let category = NewCategory {
+        name,
+        description,
+        sort_order,
+        active: input.active.unwrap_or(true),
+    };
+    CategoryRow::insert(conn, &category)
         .await
         .map_err(category_conflict)
 }
@@ -98,19 +81,9 @@ pub async fn update_category(
         sort_order: input.sort_order,
         active: input.active,
     };
-    allow_empty_changeset(
-        diesel::update(service_categories::table.find(id))
-            .set(&changes)
-            .execute(conn)
-            .await,
-    )
-    .map_err(category_conflict)?;
-    service_categories::table
-        .find(id)
-        .select(CategoryRow::as_select())
-        .first(conn)
+    CategoryRow::update(conn, id, &changes)
         .await
-        .optional()?
+        .map_err(category_conflict)?
         .ok_or(AppError::NotFound("category"))
 }
 
@@ -135,30 +108,14 @@ fn check_order(field: &str, given: &[i64], existing: &[i64]) -> AppResult<()> {
     Ok(())
 }
 
-async fn apply_positions(conn: &mut AsyncPgConnection, table: &str, ids: &[i64]) -> AppResult<()> {
-    let positions: Vec<i32> = (0..ids.len() as i32).collect();
-    diesel::sql_query(format!(
-        "UPDATE {table} SET sort_order = v.pos FROM unnest($1::bigint[], $2::int[]) AS v(id, pos) WHERE {table}.id = v.id"
-    ))
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(ids)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&positions)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 pub async fn reorder_categories(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
 ) -> AppResult<Vec<CategoryRow>> {
     conn.transaction(async |conn| {
-        let existing: Vec<i64> = service_categories::table
-            .select(service_categories::id)
-            .for_update()
-            .load(conn)
-            .await?;
+        let existing = CategoryRow::all_ids_for_update(conn).await?;
         check_order("ids", ids, &existing)?;
-        apply_positions(conn, "service_categories", ids).await?;
+        set_positions(conn, "service_categories", ids).await?;
         list_categories(conn, true).await
     })
     .await
@@ -170,33 +127,20 @@ pub async fn reorder_services(
     ids: &[i64],
 ) -> AppResult<Vec<ServiceRow>> {
     conn.transaction(async |conn| {
-        let existing: Vec<i64> = services::table
-            .filter(services::category_id.eq(category_id))
-            .select(services::id)
-            .for_update()
-            .load(conn)
-            .await?;
+        let existing = ServiceRow::ids_in_category_for_update(conn, category_id).await?;
         if existing.is_empty() {
             require_category(conn, category_id).await?;
         }
         check_order("ids", ids, &existing)?;
-        apply_positions(conn, "services", ids).await?;
-        Ok(services::table
-            .filter(services::category_id.eq(category_id))
-            .order((services::sort_order, services::id))
-            .select(ServiceRow::as_select())
-            .load(conn)
-            .await?)
+        set_positions(conn, "services", ids).await?;
+        Ok(ServiceRow::in_category(conn, category_id).await?)
     })
     .await
 }
 
 pub(super) async fn require_category(conn: &mut AsyncPgConnection, id: i64) -> AppResult<()> {
-    let found: Option<i64> = service_categories::table
-        .find(id)
-        .select(service_categories::id)
-        .first(conn)
-        .await
-        .optional()?;
-    found.map(|_| ()).ok_or(AppError::NotFound("category"))
+    CategoryRow::find(conn, id)
+        .await?
+        .map(|_| ())
+        .ok_or(AppError::NotFound("category"))
 }

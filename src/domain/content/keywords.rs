@@ -5,17 +5,15 @@
 
 use std::collections::HashSet;
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use crate::domain::text::check_text;
 use crate::{
     db::{
-        content_items::visible_now,
         enums::SeoSubject,
-        schema::{content_items, service_categories, services},
         seo_keywords::{NewSeoKeyword, SeoKeywordRow},
         seo_meta::SeoMetaRow,
+        seo_subjects,
     },
     error::{AppError, AppResult, is_unique_violation},
 };
@@ -38,11 +36,7 @@ pub async fn add(
     subject: Option<(SeoSubject, i64)>,
 ) -> AppResult<SeoKeywordRow> {
     let keyword = check_text("keyword", keyword, MAX_KEYWORD, true)?;
-    let count: i64 = crate::db::schema::seo_keywords::table
-        .count()
-        .get_result(conn)
-        .await?;
-    if count >= MAX_KEYWORDS {
+    if SeoKeywordRow::count(conn).await? >= MAX_KEYWORDS {
         return Err(AppError::validation(
             "keyword",
             format!("at most {MAX_KEYWORDS} keywords"),
@@ -53,22 +47,18 @@ pub async fn add(
     {
         return Err(AppError::validation("subjectId", "subjectId names nothing"));
     }
-    diesel::insert_into(crate::db::schema::seo_keywords::table)
-        .values(NewSeoKeyword {
-            keyword,
-            subject_type: subject.map(|s| s.0),
-            subject_id: subject.map(|s| s.1),
-        })
-        .returning(SeoKeywordRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "seo_keywords_keyword_key") {
-                AppError::conflict("this keyword is listed already")
-            } else {
-                e.into()
-            }
-        })
+    let row = NewSeoKeyword {
+        keyword,
+        subject_type: subject.map(|s| s.0),
+        subject_id: subject.map(|s| s.1),
+    };
+    SeoKeywordRow::insert(conn, &row).await.map_err(|e| {
+        if is_unique_violation(&e, "seo_keywords_keyword_key") {
+            AppError::conflict("this keyword is listed already")
+        } else {
+            e.into()
+        }
+    })
 }
 
 pub async fn remove(conn: &mut AsyncPgConnection, id: i64) -> AppResult<SeoKeywordRow> {
@@ -84,59 +74,17 @@ pub async fn remove(conn: &mut AsyncPgConnection, id: i64) -> AppResult<SeoKeywo
 }
 
 async fn exists(conn: &mut AsyncPgConnection, kind: SeoSubject, id: i64) -> AppResult<bool> {
-    let count: i64 = match kind {
-        SeoSubject::Page | SeoSubject::Post => {
-            content_items::table
-                .find(id)
-                .count()
-                .get_result(conn)
-                .await?
-        }
-        SeoSubject::Category => {
-            service_categories::table
-                .find(id)
-                .count()
-                .get_result(conn)
-                .await?
-        }
-        SeoSubject::Service => services::table.find(id).count().get_result(conn).await?,
-    };
-    Ok(count > 0)
+    Ok(seo_subjects::current(conn, kind, id, false)
+        .await?
+        .is_some())
 }
 
 /// The ids of a subject type a visitor can reach.
 async fn public_ids(conn: &mut AsyncPgConnection, kind: SeoSubject) -> AppResult<HashSet<i64>> {
-    use crate::db::enums::ContentKind;
-    let ids: Vec<i64> = match kind {
-        SeoSubject::Page | SeoSubject::Post => {
-            let content_kind = if kind == SeoSubject::Page {
-                ContentKind::Page
-            } else {
-                ContentKind::Post
-            };
-            content_items::table
-                .filter(content_items::kind.eq(content_kind))
-                .filter(visible_now())
-                .select(content_items::id)
-                .load(conn)
-                .await?
-        }
-        SeoSubject::Category => {
-            service_categories::table
-                .filter(service_categories::active.eq(true))
-                .select(service_categories::id)
-                .load(conn)
-                .await?
-        }
-        SeoSubject::Service => {
-            services::table
-                .filter(services::active.eq(true))
-                .select(services::id)
-                .load(conn)
-                .await?
-        }
-    };
-    Ok(ids.into_iter().collect())
+    Ok(seo_subjects::public_ids(conn, kind)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Every keyword with its problems (empty when it is fine), alphabetically.

@@ -4,8 +4,7 @@
 //! the old one as a redirect, all in one transaction.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::{
     markdown,
@@ -21,7 +20,6 @@ use crate::{
     db::{
         content_items::{ContentItemChangeset, ContentItemRow, NewContentItem},
         enums::{ContentKind, ContentStatus, Language, SeoSubject},
-        schema::content_items,
         seo_meta::SeoMetaRow,
         slug_redirects,
     },
@@ -180,26 +178,24 @@ pub async fn create(
             }
             None => slugs::unique_slug_from(conn, subject, &title, None).await?,
         };
-        let row: ContentItemRow = diesel::insert_into(content_items::table)
-            .values(NewContentItem {
-                kind: input.kind,
-                title: title.clone(),
-                slug: slug.clone(),
-                body_markdown: body.clone(),
-                body_html: rendered.html.clone(),
-                excerpt: excerpt.clone(),
-                cover_image_url: cover_image_url.clone(),
-                tags: tags.clone(),
-                language: input.language,
-                translation_of,
-                status: ContentStatus::Draft,
-                publish_at: None,
-                published_at: None,
-                author_id: Some(author_id),
-                reading_minutes: rendered.minutes,
-            })
-            .returning(ContentItemRow::as_returning())
-            .get_result(conn)
+        let new = NewContentItem {
+            kind: input.kind,
+            title: title.clone(),
+            slug: slug.clone(),
+            body_markdown: body.clone(),
+            body_html: rendered.html.clone(),
+            excerpt: excerpt.clone(),
+            cover_image_url: cover_image_url.clone(),
+            tags: tags.clone(),
+            language: input.language,
+            translation_of,
+            status: ContentStatus::Draft,
+            publish_at: None,
+            published_at: None,
+            author_id: Some(author_id),
+            reading_minutes: rendered.minutes,
+        };
+        let row = ContentItemRow::insert(conn, &new)
             .await
             .map_err(slug_conflict)?;
         slug_redirects::forget(conn, subject, &slug).await?;
@@ -280,21 +276,10 @@ pub async fn update(
             reading_minutes: rendered.as_ref().map(|r| r.minutes),
             ..Default::default()
         };
-        let row: ContentItemRow = diesel::update(content_items::table.find(id))
-            .set(&changes)
-            .returning(ContentItemRow::as_returning())
-            .get_result(conn)
+        let row = ContentItemRow::update(conn, id, &changes)
             .await
-            .or_else(|e| match e {
-                // Nothing to change: diesel refuses an empty SET.
-                diesel::result::Error::QueryBuilderError(ref b)
-                    if b.is::<diesel::result::EmptyChangeset>() =>
-                {
-                    Ok(current.clone())
-                }
-                other => Err(other),
-            })
-            .map_err(slug_conflict)?;
+            .map_err(slug_conflict)?
+            .ok_or(AppError::NotFound("content"))?;
         if let Some(slug) = &slug {
             slugs::record_change(conn, subject, id, &current.slug, slug).await?;
         }
@@ -349,26 +334,22 @@ pub async fn publish(
                 ..Default::default()
             },
         };
-        Ok(diesel::update(content_items::table.find(id))
-            .set(&changes)
-            .returning(ContentItemRow::as_returning())
-            .get_result(conn)
-            .await?)
+        ContentItemRow::update(conn, id, &changes)
+            .await?
+            .ok_or(AppError::NotFound("content"))
     })
     .await
 }
 
 /// Back to DRAFT: hidden from visitors, any schedule cancelled.
 pub async fn unpublish(conn: &mut AsyncPgConnection, id: i64) -> AppResult<ContentItemRow> {
-    diesel::update(content_items::table.find(id))
-        .set((
-            content_items::status.eq(ContentStatus::Draft),
-            content_items::publish_at.eq(None::<DateTime<Utc>>),
-        ))
-        .returning(ContentItemRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
+    let draft = ContentItemChangeset {
+        status: Some(ContentStatus::Draft),
+        publish_at: Some(None),
+        ..Default::default()
+    };
+    ContentItemRow::update(conn, id, &draft)
+        .await?
         .ok_or(AppError::NotFound("content"))
 }
 
@@ -380,28 +361,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> AppResult<ContentI
             .await?
             .ok_or(AppError::NotFound("content"))?;
         let subject: SeoSubject = row.kind.into();
-        if row.translation_of.is_none() {
-            let heir: Option<i64> = content_items::table
-                .filter(content_items::translation_of.eq(id))
-                .select(content_items::id)
-                .order(content_items::id)
-                .first(conn)
-                .await
-                .optional()?;
-            if let Some(heir) = heir {
-                diesel::update(content_items::table.filter(content_items::translation_of.eq(id)))
-                    .set(content_items::translation_of.eq(Some(heir)))
-                    .execute(conn)
-                    .await?;
-                diesel::update(content_items::table.find(heir))
-                    .set(content_items::translation_of.eq(None::<i64>))
-                    .execute(conn)
-                    .await?;
-            }
-        }
-        diesel::delete(content_items::table.find(id))
-            .execute(conn)
-            .await?;
+        ContentItemRow::delete_passing_group_on(conn, id).await?;
         SeoMetaRow::delete(conn, subject, id).await?;
         slug_redirects::forget_subject(conn, subject, id).await?;
         Ok(row)

@@ -5,7 +5,7 @@
 use diesel_async::AsyncPgConnection;
 
 use crate::{
-    db::{enums::SeoSubject, slug_redirects, subject_slugs},
+    db::{enums::SeoSubject, seo_subjects, slug_redirects},
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -78,7 +78,7 @@ async fn taken(
     slug: &str,
     except: Option<i64>,
 ) -> AppResult<bool> {
-    Ok(subject_slugs::count_holding(conn, subject, slug, except.unwrap_or(0)).await? > 0)
+    Ok(seo_subjects::count_holding(conn, subject, slug, except.unwrap_or(0)).await? > 0)
 }
 
 /// A free slug made from `text`: the plain form, else with `-2`, `-3`, ...
@@ -140,7 +140,7 @@ pub async fn redirect_target(
     let Some(id) = slug_redirects::target(conn, subject, slug).await? else {
         return Ok(None);
     };
-    let current = subject_slugs::current(conn, subject, id, false).await?;
+    let current = seo_subjects::current(conn, subject, id, false).await?;
     Ok(current.filter(|c| c != slug).map(|c| (id, c)))
 }
 
@@ -172,14 +172,14 @@ pub async fn set_catalog_slug(
     let slug = check_slug("slug", slug)?;
     conn.transaction(async |conn| {
         catalog_slug_action(subject)?;
-        let old = subject_slugs::current(conn, subject, id, true).await?;
+        let old = seo_subjects::current(conn, subject, id, true).await?;
         let old = old.ok_or(AppError::NotFound(if subject == SeoSubject::Category {
             "category"
         } else {
             "service"
         }))?;
         require_free(conn, subject, &slug, Some(id)).await?;
-        let updated = subject_slugs::set_catalog(conn, subject, id, &slug).await;
+        let updated = seo_subjects::set_catalog(conn, subject, id, &slug).await;
         updated.map_err(|e| {
             if is_unique_violation(&e, "service_categories_slug_key")
                 || is_unique_violation(&e, "services_slug_key")

@@ -1,12 +1,13 @@
-//! The `slug` column of each subject that has one: pages and posts
-//! (`content_items`, per kind), categories and services. One place reads and
-//! writes it by subject type, so slug rules in `domain::content::slugs` stay free
-//! of table names.
+//! The subjects that carry a slug and SEO meta, by type: pages and posts
+//! (`content_items`, per kind), categories and services. One place reads their
+//! slugs, existence and visibility by subject type, so the rules in
+//! `domain::content::{slugs, keywords}` stay free of table names.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
+    content_items::visible_now,
     enums::{ContentKind, SeoSubject},
     schema::{content_items, service_categories, services},
 };
@@ -111,5 +112,37 @@ pub async fn set_catalog(
             .set(services::slug.eq(slug))
             .execute(conn)
             .await
+    }
+}
+
+/// The ids of a subject type a visitor can reach: published pages or posts,
+/// active categories or services.
+pub async fn public_ids(
+    conn: &mut AsyncPgConnection,
+    subject: SeoSubject,
+) -> QueryResult<Vec<i64>> {
+    match (subject, content_kind(subject)) {
+        (_, Some(kind)) => {
+            content_items::table
+                .filter(content_items::kind.eq(kind))
+                .filter(visible_now())
+                .select(content_items::id)
+                .load(conn)
+                .await
+        }
+        (SeoSubject::Category, None) => {
+            service_categories::table
+                .filter(service_categories::active.eq(true))
+                .select(service_categories::id)
+                .load(conn)
+                .await
+        }
+        _ => {
+            services::table
+                .filter(services::active.eq(true))
+                .select(services::id)
+                .load(conn)
+                .await
+        }
     }
 }
