@@ -44,6 +44,43 @@ pub struct DepositRow {
 super::reads_by_id!(DepositRow, deposits);
 
 impl DepositRow {
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        new: &NewDeposit<'_>,
+    ) -> QueryResult<DepositRow> {
+        diesel::insert_into(deposits::table)
+            .values(new)
+            .returning(DepositRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies a changeset (at least one column) and returns the row as it now is.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: &DepositChangeset,
+    ) -> QueryResult<DepositRow> {
+        diesel::update(deposits::table.find(id))
+            .set(changes)
+            .returning(DepositRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Records an admin's resolution and returns the row as it now is.
+    pub async fn resolve(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        resolved: &DepositResolved<'_>,
+    ) -> QueryResult<DepositRow> {
+        diesel::update(deposits::table.find(id))
+            .set(resolved)
+            .returning(DepositRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     pub async fn find_by_merchant_ref(
         conn: &mut AsyncPgConnection,
         merchant_ref: &str,
@@ -130,6 +167,20 @@ pub struct DepositChangeset {
     pub gateway_status: Option<String>,
     pub failure_reason: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// What an admin's resolution writes: every column set, `None` written as NULL.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = deposits, treat_none_as_null = true)]
+pub struct DepositResolved<'a> {
+    pub status: DepositStatus,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub flagged: bool,
+    pub resolution: &'a str,
+    pub resolved_by: i64,
+    pub resolved_at: DateTime<Utc>,
+    pub resolution_note: &'a str,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

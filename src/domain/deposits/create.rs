@@ -4,7 +4,6 @@
 //! timeout still finds its deposit.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::Rng;
 
@@ -15,7 +14,6 @@ use crate::{
         PgPool,
         deposits::{DepositChangeset, DepositRow, NewDeposit},
         enums::{DepositStatus, PaymentGateway},
-        schema::deposits,
         users::UserRow,
     },
     error::{AppError, AppResult},
@@ -76,19 +74,16 @@ async fn insert_pending(
     .await?;
     let suffix: u32 = rand::rng().random();
     let merchant_ref = format!("DEP-{id}-{suffix:08x}");
-    Ok(diesel::insert_into(deposits::table)
-        .values(NewDeposit {
-            id,
-            user_id,
-            amount,
-            gateway,
-            status: DepositStatus::Pending,
-            merchant_ref: &merchant_ref,
-            expires_at,
-        })
-        .returning(DepositRow::as_returning())
-        .get_result(conn)
-        .await?)
+    let deposit = NewDeposit {
+        id,
+        user_id,
+        amount,
+        gateway,
+        status: DepositStatus::Pending,
+        merchant_ref: &merchant_ref,
+        expires_at,
+    };
+    Ok(DepositRow::insert(conn, &deposit).await?)
 }
 
 /// What the gateway is asked for: the deposit's amount and reference, and the
@@ -121,30 +116,25 @@ async fn record_payment_page(
     deposit_id: i64,
     created: CreatedPayment,
 ) -> AppResult<DepositRow> {
-    Ok(diesel::update(deposits::table.find(deposit_id))
-        .set(DepositChangeset {
-            gateway_ref: created.gateway_ref,
-            payment_url: Some(created.payment_url),
-            snap_token: created.snap_token,
-            expires_at: created.expires_at.filter(|at| *at > Utc::now()),
-            updated_at: Some(Utc::now()),
-            ..Default::default()
-        })
-        .returning(DepositRow::as_returning())
-        .get_result(conn)
-        .await?)
+    let created = DepositChangeset {
+        gateway_ref: created.gateway_ref,
+        payment_url: Some(created.payment_url),
+        snap_token: created.snap_token,
+        expires_at: created.expires_at.filter(|at| *at > Utc::now()),
+        updated_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    Ok(DepositRow::update(conn, deposit_id, &created).await?)
 }
 
 async fn mark_failed(conn: &mut AsyncPgConnection, deposit_id: i64, detail: &str) -> AppResult<()> {
-    diesel::update(deposits::table.find(deposit_id))
-        .set(DepositChangeset {
-            status: Some(DepositStatus::Failed),
-            failure_reason: Some(detail.to_string()),
-            updated_at: Some(Utc::now()),
-            ..Default::default()
-        })
-        .execute(conn)
-        .await?;
+    let failed = DepositChangeset {
+        status: Some(DepositStatus::Failed),
+        failure_reason: Some(detail.to_string()),
+        updated_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    DepositRow::update(conn, deposit_id, &failed).await?;
     Ok(())
 }
 

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
 use super::Outcome;
@@ -14,7 +13,6 @@ use crate::{
     db::{
         deposits::{DepositChangeset, DepositRow, NewDepositEvent},
         enums::{DepositEventSource, DepositStatus},
-        schema::deposits,
     },
     error::{AppError, AppResult},
 };
@@ -47,15 +45,13 @@ pub async fn expire(conn: &mut AsyncPgConnection, deposit_id: i64, note: &str) -
         if deposit.status != DepositStatus::Pending || deposit.expires_at > Utc::now() {
             return Ok(false);
         }
-        diesel::update(deposits::table.find(deposit.id))
-            .set(DepositChangeset {
-                status: Some(DepositStatus::Expired),
-                failure_reason: Some(note.to_string()),
-                updated_at: Some(Utc::now()),
-                ..Default::default()
-            })
-            .execute(conn)
-            .await?;
+        let expired = DepositChangeset {
+            status: Some(DepositStatus::Expired),
+            failure_reason: Some(note.to_string()),
+            updated_at: Some(Utc::now()),
+            ..Default::default()
+        };
+        DepositRow::update(conn, deposit.id, &expired).await?;
         NewDepositEvent {
             deposit_id: deposit.id,
             source: DepositEventSource::Reconcile,

@@ -4,15 +4,13 @@
 //! reconciliation job both come here.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::Outcome;
 use crate::{
     db::{
         deposits::{DepositChangeset, DepositRow, NewDepositEvent},
         enums::{DepositEventSource, DepositStatus, LedgerKind},
-        schema::deposits,
     },
     domain::{
         notifications,
@@ -167,11 +165,7 @@ pub async fn apply_report(
             credit_deposit(conn, &deposit).await?;
         }
         let deposit = match change {
-            Some(change) => diesel::update(deposits::table.find(deposit.id))
-                .set(change)
-                .returning(DepositRow::as_returning())
-                .get_result(conn)
-                .await?,
+            Some(change) => DepositRow::update(conn, deposit.id, &change).await?,
             None => deposit,
         };
         // One row per distinct report: duplicates and repeated polls add nothing.

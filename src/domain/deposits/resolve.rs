@@ -3,14 +3,12 @@
 //! decision is recorded on the row.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::{
     db::{
-        deposits::DepositRow,
+        deposits::{DepositResolved, DepositRow},
         enums::{DepositStatus, LedgerKind},
-        schema::deposits,
     },
     domain::{
         text::check_reason,
@@ -56,20 +54,17 @@ pub async fn resolve_flagged(
             credit_by_admin(conn, &deposit, admin_id, reason).await?;
         }
         let resolved = resolved_state(&deposit, resolution, now);
-        Ok(diesel::update(deposits::table.find(deposit.id))
-            .set((
-                deposits::status.eq(resolved.status),
-                deposits::paid_at.eq(resolved.paid_at),
-                deposits::flagged.eq(false),
-                deposits::resolution.eq(resolved.label),
-                deposits::resolved_by.eq(admin_id),
-                deposits::resolved_at.eq(now),
-                deposits::resolution_note.eq(reason),
-                deposits::updated_at.eq(now),
-            ))
-            .returning(DepositRow::as_returning())
-            .get_result(conn)
-            .await?)
+        let record = DepositResolved {
+            status: resolved.status,
+            paid_at: resolved.paid_at,
+            flagged: false,
+            resolution: resolved.label,
+            resolved_by: admin_id,
+            resolved_at: now,
+            resolution_note: reason,
+            updated_at: now,
+        };
+        Ok(DepositRow::resolve(conn, deposit.id, &record).await?)
     })
     .await
 }
