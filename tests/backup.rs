@@ -363,9 +363,9 @@ fn newest_migration() -> PathBuf {
     dirs.pop().expect("a migration")
 }
 
-/// The schema's shape: every column with its type, every index and every
-/// trigger (a migration may add only the last two). Triggers come from
-/// `pg_trigger`: `information_schema.triggers` leaves TRUNCATE triggers out.
+/// The schema's shape: every column with its type, every index, trigger and
+/// CHECK constraint (a migration may add only one of the last three). Triggers
+/// come from `pg_trigger`: `information_schema.triggers` leaves TRUNCATE triggers out.
 async fn columns(client: &Client) -> Vec<(String, String, String)> {
     client
         .query(
@@ -377,6 +377,10 @@ async fn columns(client: &Client) -> Vec<(String, String, String)> {
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = 'public' AND NOT t.tgisinternal
+             UNION ALL SELECT c.relname::text, k.conname::text, 'check'
+             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND k.contype = 'c'
              ORDER BY 1, 2, 3",
             &[],
         )

@@ -94,6 +94,25 @@ impl OrderRequestRow {
 pub const OPEN_REQUEST_INDEX: &str = "order_requests_open_idx";
 
 impl OrderRequestRow {
+    /// Records what became of a request at the provider; a refill id once given is
+    /// kept when a later answer brings none.
+    pub async fn record_answer(
+        conn: &mut AsyncPgConnection,
+        request: &OrderRequestRow,
+        status: OrderRequestStatus,
+        provider_ref: Option<&str>,
+        note: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(order_requests::table.find(request.id))
+            .set((
+                order_requests::status.eq(status),
+                order_requests::provider_ref.eq(provider_ref.or(request.provider_ref.as_deref())),
+                order_requests::note.eq(note),
+            ))
+            .execute(conn)
+            .await
+    }
+
     /// Opens a PENDING request; fails on [`OPEN_REQUEST_INDEX`] when one of the same
     /// kind is already open for the order.
     pub async fn open(

@@ -7,7 +7,7 @@ use crate::{
     db::enums::{OrderRequestKind, OrderRequestStatus},
     domain::fulfillment::{self},
     error::AppResult,
-    providers::ProviderError,
+    providers::map_refill_status,
 };
 
 super::job!(
@@ -21,24 +21,6 @@ pub struct RequestsReport {
     pub forwarded: usize,
     pub completed: usize,
     pub rejected: usize,
-}
-
-/// What became of a request at the provider.
-struct Answer {
-    status: OrderRequestStatus,
-    provider_ref: Option<String>,
-    /// Shown to the customer: never the provider's own words.
-    note: &'static str,
-}
-
-impl Answer {
-    fn new(status: OrderRequestStatus, note: &'static str) -> Answer {
-        Answer {
-            status,
-            provider_ref: None,
-            note,
-        }
-    }
 }
 
 /// Forwards customers' cancel and refill requests and follows refills to their end.
@@ -62,79 +44,33 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
             // Not at a provider (yet): a cancel waits for the order to be accepted.
             continue;
         };
+        // The calls happen here; what their answers mean is the domain's.
         let answer = match (request.kind, request.status) {
             (OrderRequestKind::Cancel, OrderRequestStatus::Pending) => {
-                let outcome = tracked(
-                    state,
-                    provider,
-                    "cancel",
-                    client.cancel(std::slice::from_ref(&remote_id)),
+                let ids = std::slice::from_ref(&remote_id);
+                let outcome = tracked(state, provider, "cancel", client.cancel(ids)).await;
+                fulfillment::decide_cancel(
+                    request.id,
+                    outcome.map(|mut answers| answers.remove(&remote_id)),
                 )
-                .await
-                .map(|mut answers| answers.remove(&remote_id));
-                match outcome {
-                    Ok(Some(Ok(()))) => Some(Answer::new(
-                        OrderRequestStatus::Accepted,
-                        "cancellation accepted",
-                    )),
-                    Ok(Some(Err(why))) | Err(ProviderError::Refused(why)) => {
-                        tracing::info!(request = request.id, %why, "cancellation refused upstream");
-                        Some(Answer::new(
-                            OrderRequestStatus::Rejected,
-                            "cancellation refused",
-                        ))
-                    }
-                    Ok(None) => Some(Answer::new(
-                        OrderRequestStatus::Rejected,
-                        "cancellation refused",
-                    )),
-                    Err(error) => {
-                        tracing::warn!(request = request.id, %error, "forwarding a cancel failed; retried later");
-                        None
-                    }
-                }
             }
             (OrderRequestKind::Refill, OrderRequestStatus::Pending) => {
-                match tracked(state, provider, "refill", client.refill(&remote_id)).await {
-                    Ok(refill_id) => Some(Answer {
-                        provider_ref: Some(refill_id),
-                        ..Answer::new(OrderRequestStatus::Submitted, "refill requested")
-                    }),
-                    Err(ProviderError::Refused(why)) => {
-                        tracing::info!(request = request.id, %why, "refill refused upstream");
-                        Some(Answer::new(OrderRequestStatus::Rejected, "refill refused"))
-                    }
-                    Err(error) => {
-                        tracing::warn!(request = request.id, %error, "forwarding a refill failed; retried later");
-                        None
-                    }
-                }
+                let refill = client.refill(&remote_id);
+                fulfillment::decide_refill(
+                    request.id,
+                    tracked(state, provider, "refill", refill).await,
+                )
             }
             (OrderRequestKind::Refill, OrderRequestStatus::Submitted) => {
-                let Some(refill_id) = request.provider_ref.clone() else {
+                let Some(refill_id) = request.provider_ref.as_deref() else {
                     continue;
                 };
-                let label = tracked(
-                    state,
-                    provider,
-                    "refill_status",
-                    client.refill_status(&refill_id),
+                let label = client.refill_status(refill_id);
+                let label = tracked(state, provider, "refill_status", label).await;
+                fulfillment::decide_refill_progress(
+                    request.id,
+                    label.map(|l| map_refill_status(&l)),
                 )
-                .await;
-                match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    Ok("completed" | "success") => Some(Answer::new(
-                        OrderRequestStatus::Completed,
-                        "refill completed",
-                    )),
-                    Ok("rejected" | "canceled" | "cancelled" | "error") => {
-                        Some(Answer::new(OrderRequestStatus::Rejected, "refill refused"))
-                    }
-                    Ok(_) => None,
-                    Err(error) => {
-                        tracing::warn!(request = request.id, %error, "refill status check failed");
-                        None
-                    }
-                }
             }
             _ => None,
         };
@@ -145,14 +81,7 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
             _ => report.forwarded += 1,
         }
         // Customers read these notes: what the provider said stays in the log.
-        fulfillment::update_request(
-            &mut conn,
-            &request,
-            answer.status,
-            answer.provider_ref.as_deref(),
-            answer.note,
-        )
-        .await?;
+        fulfillment::update_request(&mut conn, &request, &answer).await?;
     }
     Ok(report)
 }

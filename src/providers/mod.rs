@@ -139,6 +139,24 @@ pub fn map_status(label: &str) -> Option<OrderStatus> {
     }
 }
 
+/// Where a refill stands at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillProgress {
+    Completed,
+    Refused,
+    /// Pending, in progress, or a label we do not know: asked again later.
+    Running,
+}
+
+/// Maps a provider's refill status label onto [`RefillProgress`].
+pub fn map_refill_status(label: &str) -> RefillProgress {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "completed" | "success" => RefillProgress::Completed,
+        "rejected" | "canceled" | "cancelled" | "error" => RefillProgress::Refused,
+        _ => RefillProgress::Running,
+    }
+}
+
 /// The client for a stored provider, with its API key decrypted and every text it
 /// returns bounded ([`bounded::Bounded`]).
 pub fn client_for(
