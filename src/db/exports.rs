@@ -263,21 +263,43 @@ pub struct CatalogRecord {
     pub active: bool,
 }
 
-/// One batch: `SELECT ... WHERE id > after AND id <= last AND <filters> ORDER BY
-/// id LIMIT limit`. Optional filters are bound as NULL when unset.
-macro_rules! batch_query {
-    ($conn:expr, $sql:expr, $after:expr, $last:expr, $limit:expr, $filter:expr) => {
-        diesel::sql_query($sql)
-            .bind::<BigInt, _>($after)
-            .bind::<BigInt, _>($last)
-            .bind::<BigInt, _>($limit)
-            .bind::<Nullable<Timestamptz>, _>($filter.from)
-            .bind::<Nullable<Timestamptz>, _>($filter.to)
-            .bind::<Nullable<BigInt>, _>($filter.user_id)
-            .bind::<Nullable<Text>, _>($filter.status.clone())
-            .load($conn)
-            .await
-    };
+/// The statement of one batch of a filtered export: `select_from` (a SELECT list
+/// and FROM clause whose main table is aliased `alias`) with the id window
+/// ($1, $2], the limit $3, and the filter's period ($4, $5), user ($6) and status
+/// ($7, compared with `alias.status_column`).
+fn filtered_sql(select_from: &str, alias: &str, status_column: &str) -> String {
+    format!(
+        "{select_from} WHERE {alias}.id > $1 AND {alias}.id <= $2 \
+           AND ($4::timestamptz IS NULL OR {alias}.created_at >= $4) \
+           AND ($5::timestamptz IS NULL OR {alias}.created_at < $5) \
+           AND ($6::bigint IS NULL OR {alias}.user_id = $6) \
+           AND ($7::text IS NULL OR {alias}.{status_column} = $7) \
+         ORDER BY {alias}.id LIMIT $3"
+    )
+}
+
+/// Runs a [`filtered_sql`] statement with its binds.
+async fn filtered_batch<R>(
+    conn: &mut AsyncPgConnection,
+    sql: String,
+    after: i64,
+    last: i64,
+    limit: i64,
+    filter: &ExportFilter,
+) -> QueryResult<Vec<R>>
+where
+    R: QueryableByName<diesel::pg::Pg> + Send + 'static,
+{
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(after)
+        .bind::<BigInt, _>(last)
+        .bind::<BigInt, _>(limit)
+        .bind::<Nullable<Timestamptz>, _>(filter.from)
+        .bind::<Nullable<Timestamptz>, _>(filter.to)
+        .bind::<Nullable<BigInt>, _>(filter.user_id)
+        .bind::<Nullable<Text>, _>(filter.status.clone())
+        .load(conn)
+        .await
 }
 
 pub async fn orders(
@@ -287,23 +309,15 @@ pub async fn orders(
     limit: i64,
     filter: &ExportFilter,
 ) -> QueryResult<Vec<OrderRecord>> {
-    batch_query!(
-        conn,
+    let sql = filtered_sql(
         "SELECT o.id, o.created_at, o.user_id, u.email AS user_email, o.service_id, \
            s.name AS service_name, o.status, o.link, o.quantity, o.price_per_1000, o.charge, \
            o.refunded, o.start_count, o.remains, o.provider_id, o.provider_order_id, o.provider_cost \
-         FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id \
-         WHERE o.id > $1 AND o.id <= $2 \
-           AND ($4::timestamptz IS NULL OR o.created_at >= $4) \
-           AND ($5::timestamptz IS NULL OR o.created_at < $5) \
-           AND ($6::bigint IS NULL OR o.user_id = $6) \
-           AND ($7::text IS NULL OR o.status = $7) \
-         ORDER BY o.id LIMIT $3",
-        after,
-        last,
-        limit,
-        filter
-    )
+         FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id",
+        "o",
+        "status",
+    );
+    filtered_batch(conn, sql, after, last, limit, filter).await
 }
 
 pub async fn ledger(
@@ -313,22 +327,14 @@ pub async fn ledger(
     limit: i64,
     filter: &ExportFilter,
 ) -> QueryResult<Vec<LedgerRecord>> {
-    batch_query!(
-        conn,
+    let sql = filtered_sql(
         "SELECT l.id, l.created_at, l.user_id, u.email AS user_email, l.kind, l.amount, \
            l.balance_after, l.order_id, l.mass_order_id, l.deposit_id, l.actor_id, l.note \
-         FROM ledger_entries l JOIN users u ON u.id = l.user_id \
-         WHERE l.id > $1 AND l.id <= $2 \
-           AND ($4::timestamptz IS NULL OR l.created_at >= $4) \
-           AND ($5::timestamptz IS NULL OR l.created_at < $5) \
-           AND ($6::bigint IS NULL OR l.user_id = $6) \
-           AND ($7::text IS NULL OR l.kind = $7) \
-         ORDER BY l.id LIMIT $3",
-        after,
-        last,
-        limit,
-        filter
-    )
+         FROM ledger_entries l JOIN users u ON u.id = l.user_id",
+        "l",
+        "kind",
+    );
+    filtered_batch(conn, sql, after, last, limit, filter).await
 }
 
 pub async fn deposits(
@@ -338,22 +344,14 @@ pub async fn deposits(
     limit: i64,
     filter: &ExportFilter,
 ) -> QueryResult<Vec<DepositRecord>> {
-    batch_query!(
-        conn,
+    let sql = filtered_sql(
         "SELECT d.id, d.created_at, d.user_id, u.email AS user_email, d.gateway, d.status, \
            d.amount, d.merchant_ref, d.gateway_ref, d.paid_at, d.flagged, d.flag_reason, d.resolution \
-         FROM deposits d JOIN users u ON u.id = d.user_id \
-         WHERE d.id > $1 AND d.id <= $2 \
-           AND ($4::timestamptz IS NULL OR d.created_at >= $4) \
-           AND ($5::timestamptz IS NULL OR d.created_at < $5) \
-           AND ($6::bigint IS NULL OR d.user_id = $6) \
-           AND ($7::text IS NULL OR d.status = $7) \
-         ORDER BY d.id LIMIT $3",
-        after,
-        last,
-        limit,
-        filter
-    )
+         FROM deposits d JOIN users u ON u.id = d.user_id",
+        "d",
+        "status",
+    );
+    filtered_batch(conn, sql, after, last, limit, filter).await
 }
 
 /// Every service; the catalogue has no period, user or status.

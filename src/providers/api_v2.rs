@@ -11,8 +11,7 @@ use serde_json::Value;
 pub use super::wire::RetryPolicy;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
-    map_status,
-    wire::{decimal, flag, integer, post_form, text},
+    wire::{decimal, integer, post_form, remote_service, remote_status, statuses_by_id, text},
 };
 
 pub struct ApiV2Client {
@@ -87,14 +86,7 @@ fn parse_status(value: &Value) -> Result<RemoteStatus, String> {
         .get("status")
         .and_then(text)
         .ok_or_else(|| "no status in answer".to_string())?;
-    let status = map_status(&label).ok_or_else(|| format!("unknown status {label:?}"))?;
-    Ok(RemoteStatus {
-        status,
-        label,
-        start_count: value.get("start_count").and_then(integer),
-        remains: value.get("remains").and_then(integer),
-        charge: value.get("charge").and_then(decimal),
-    })
+    remote_status(label, value)
 }
 
 /// The fields of `add` besides `service`, `link` and `quantity`, from an order's
@@ -127,24 +119,7 @@ impl ProviderClient for ApiV2Client {
             .ok_or_else(|| ProviderError::Transient("services answer is not a list".into()))?;
         Ok(list
             .iter()
-            .filter_map(|s| {
-                Some(RemoteService {
-                    id: s.get("service").and_then(text)?,
-                    name: s.get("name").and_then(text).unwrap_or_default(),
-                    category: s.get("category").and_then(text).unwrap_or_default(),
-                    type_label: s
-                        .get("type")
-                        .and_then(text)
-                        .unwrap_or_else(|| "Default".into()),
-                    rate: s.get("rate").and_then(decimal)?,
-                    min: s.get("min").and_then(integer).unwrap_or(1),
-                    max: s.get("max").and_then(integer).unwrap_or(1),
-                    refill: flag(s.get("refill")),
-                    cancel: flag(s.get("cancel")),
-                    dripfeed: flag(s.get("dripfeed")),
-                    description: s.get("description").and_then(text).unwrap_or_default(),
-                })
-            })
+            .filter_map(|s| remote_service(s, "service", "rate"))
             .collect())
     }
 
@@ -177,13 +152,7 @@ impl ProviderClient for ApiV2Client {
             let map = value
                 .as_object()
                 .ok_or_else(|| ProviderError::Transient("status answer is not an object".into()))?;
-            for id in chunk {
-                let entry = match map.get(id) {
-                    Some(v) => parse_status(v),
-                    None => Err("missing from the answer".into()),
-                };
-                result.insert(id.clone(), entry);
-            }
+            statuses_by_id(&mut result, chunk, map, parse_status);
         }
         Ok(result)
     }

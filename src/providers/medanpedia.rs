@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
-    map_status,
-    wire::{RetryPolicy, decimal, flag, integer, post_form, text},
+    wire::{
+        RetryPolicy, decimal, flag, post_form, remote_service, remote_status, statuses_by_id, text,
+    },
 };
 
 pub struct MedanPediaClient {
@@ -98,14 +99,7 @@ fn parse_status(value: &Value) -> Result<RemoteStatus, String> {
                 .unwrap_or_else(|| "no status in answer".into()));
         }
     };
-    let status = map_status(&label).ok_or_else(|| format!("unknown status {label:?}"))?;
-    Ok(RemoteStatus {
-        status,
-        label,
-        start_count: value.get("start_count").and_then(integer),
-        remains: value.get("remains").and_then(integer),
-        charge: value.get("charge").and_then(decimal),
-    })
+    remote_status(label, value)
 }
 
 /// The type-specific fields MedanPedia takes, from an order's `extra` (API v2 names).
@@ -128,27 +122,15 @@ impl ProviderClient for MedanPediaClient {
             .get("data")
             .and_then(Value::as_array)
             .ok_or_else(|| ProviderError::Transient("services answer is not a list".into()))?;
+        // MedanPedia lists no type (its services take a target and a quantity,
+        // as API v2's Default does), no cancel and no drip-feed.
         Ok(list
             .iter()
-            .filter_map(|s| {
-                Some(RemoteService {
-                    id: s.get("id").and_then(text)?,
-                    name: s.get("name").and_then(text).unwrap_or_default(),
-                    category: s.get("category").and_then(text).unwrap_or_default(),
-                    // MedanPedia lists no type: its services take a target and a
-                    // quantity, as API v2's Default does.
-                    type_label: s
-                        .get("type")
-                        .and_then(text)
-                        .unwrap_or_else(|| "Default".into()),
-                    rate: s.get("price").and_then(decimal)?,
-                    min: s.get("min").and_then(integer).unwrap_or(1),
-                    max: s.get("max").and_then(integer).unwrap_or(1),
-                    refill: flag(s.get("refill")),
-                    cancel: false,
-                    dripfeed: false,
-                    description: s.get("description").and_then(text).unwrap_or_default(),
-                })
+            .filter_map(|s| remote_service(s, "id", "price"))
+            .map(|service| RemoteService {
+                cancel: false,
+                dripfeed: false,
+                ..service
             })
             .collect())
     }
@@ -200,13 +182,7 @@ impl ProviderClient for MedanPediaClient {
                 .get("orders")
                 .and_then(Value::as_object)
                 .ok_or_else(|| ProviderError::Transient("status answer has no orders".into()))?;
-            for id in chunk {
-                let entry = match map.get(id) {
-                    Some(v) => parse_status(v),
-                    None => Err("missing from the answer".into()),
-                };
-                result.insert(id.clone(), entry);
-            }
+            statuses_by_id(&mut result, chunk, map, parse_status);
         }
         Ok(result)
     }

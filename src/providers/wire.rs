@@ -7,7 +7,9 @@ use std::{future::Future, str::FromStr, time::Duration};
 use bigdecimal::BigDecimal;
 use serde_json::Value;
 
-use super::ProviderError;
+use std::collections::HashMap;
+
+use super::{ProviderError, RemoteService, RemoteStatus, map_status};
 
 /// Retries of calls that failed before the provider could act.
 #[derive(Debug, Clone, Copy)]
@@ -161,4 +163,54 @@ pub fn flag(value: Option<&Value>) -> bool {
         Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
         _ => false,
     }
+}
+
+/// A status entry of either protocol, once its label is read: the label mapped
+/// onto ours (an unknown label is the entry's error) and the figures beside it.
+pub fn remote_status(label: String, entry: &Value) -> Result<RemoteStatus, String> {
+    let status = map_status(&label).ok_or_else(|| format!("unknown status {label:?}"))?;
+    Ok(RemoteStatus {
+        status,
+        label,
+        start_count: entry.get("start_count").and_then(integer),
+        remains: entry.get("remains").and_then(integer),
+        charge: entry.get("charge").and_then(decimal),
+    })
+}
+
+/// Reads each of `ids` from a status answer keyed by order id; an id the answer
+/// leaves out is that order's error.
+pub fn statuses_by_id(
+    result: &mut HashMap<String, Result<RemoteStatus, String>>,
+    ids: &[String],
+    answer: &serde_json::Map<String, Value>,
+    parse: fn(&Value) -> Result<RemoteStatus, String>,
+) {
+    for id in ids {
+        let entry = match answer.get(id) {
+            Some(value) => parse(value),
+            None => Err("missing from the answer".into()),
+        };
+        result.insert(id.clone(), entry);
+    }
+}
+
+/// A service of a provider's list, with the protocol's names for its id and its
+/// rate; a service without either is skipped. A missing type is API v2's
+/// `Default` (a target and a quantity).
+pub fn remote_service(entry: &Value, id_field: &str, rate_field: &str) -> Option<RemoteService> {
+    let field = |name: &str| entry.get(name).and_then(text);
+    Some(RemoteService {
+        id: field(id_field)?,
+        name: field("name").unwrap_or_default(),
+        category: field("category").unwrap_or_default(),
+        type_label: field("type").unwrap_or_else(|| "Default".into()),
+        rate: entry.get(rate_field).and_then(decimal)?,
+        min: entry.get("min").and_then(integer).unwrap_or(1),
+        max: entry.get("max").and_then(integer).unwrap_or(1),
+        refill: flag(entry.get("refill")),
+        cancel: flag(entry.get("cancel")),
+        dripfeed: flag(entry.get("dripfeed")),
+        description: field("description").unwrap_or_default(),
+    })
 }
