@@ -108,19 +108,7 @@ impl FaqRow {
         language: Option<&str>,
         limit: i64,
     ) -> QueryResult<Vec<FaqRow>> {
-        diesel::sql_query(format!(
-            "SELECT id, question, answer, category, language, published, sort_order, created_at, updated_at \
-             FROM faq_entries \
-             WHERE published AND {DOCUMENT} @@ to_tsquery('simple', $1) \
-               AND ($2::text IS NULL OR language = $2) \
-             ORDER BY ts_rank({DOCUMENT}, to_tsquery('simple', $1)) DESC, sort_order, id \
-             LIMIT $3"
-        ))
-        .bind::<Text, _>(tsquery)
-        .bind::<Nullable<Text>, _>(language)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await
+        Self::search_parsed(conn, "to_tsquery", tsquery, language, limit).await
     }
 
     /// Published entries matching what a person typed (`websearch_to_tsquery`:
@@ -131,15 +119,27 @@ impl FaqRow {
         language: Option<&str>,
         limit: i64,
     ) -> QueryResult<Vec<FaqRow>> {
+        Self::search_parsed(conn, "websearch_to_tsquery", text, language, limit).await
+    }
+
+    /// The search both use; `parser` is the PostgreSQL function that makes the
+    /// `tsquery` of `query` (one of the two above, never user text).
+    async fn search_parsed(
+        conn: &mut AsyncPgConnection,
+        parser: &'static str,
+        query: &str,
+        language: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<FaqRow>> {
         diesel::sql_query(format!(
             "SELECT id, question, answer, category, language, published, sort_order, created_at, updated_at \
              FROM faq_entries \
-             WHERE published AND {DOCUMENT} @@ websearch_to_tsquery('simple', $1) \
+             WHERE published AND {DOCUMENT} @@ {parser}('simple', $1) \
                AND ($2::text IS NULL OR language = $2) \
-             ORDER BY ts_rank({DOCUMENT}, websearch_to_tsquery('simple', $1)) DESC, sort_order, id \
+             ORDER BY ts_rank({DOCUMENT}, {parser}('simple', $1)) DESC, sort_order, id \
              LIMIT $3"
         ))
-        .bind::<Text, _>(text)
+        .bind::<Text, _>(query)
         .bind::<Nullable<Text>, _>(language)
         .bind::<BigInt, _>(limit)
         .load(conn)

@@ -216,3 +216,43 @@ impl ServiceRow {
         .await
     }
 }
+
+/// An imported service as the catalogue sync compares it with the provider's list.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
+pub struct ImportedService {
+    pub id: i64,
+    pub provider_service_id: Option<String>,
+    pub name: String,
+    pub provider_rate: Option<BigDecimal>,
+    pub markup_bps: Option<i32>,
+    pub price_per_1000: i64,
+    pub min_quantity: i64,
+    pub max_quantity: i64,
+    pub refill: bool,
+    pub cancel: bool,
+    pub dripfeed: bool,
+    pub active: bool,
+    pub upstream_missing_since: Option<DateTime<Utc>>,
+    pub sync_deactivated: bool,
+}
+
+impl ImportedService {
+    /// A provider's imported services by id; `lock` holds them until the
+    /// transaction ends (a sync writes what it compared).
+    pub async fn of_provider(
+        conn: &mut AsyncPgConnection,
+        provider_id: i64,
+        lock: bool,
+    ) -> QueryResult<Vec<ImportedService>> {
+        let query = services::table
+            .filter(services::provider_id.eq(provider_id))
+            .order(services::id)
+            .select(ImportedService::as_select());
+        if lock {
+            query.for_update().load(conn).await
+        } else {
+            query.load(conn).await
+        }
+    }
+}

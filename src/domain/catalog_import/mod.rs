@@ -38,12 +38,10 @@ pub use sync_diff::SyncReport;
 use std::collections::HashSet;
 
 use bigdecimal::{BigDecimal, RoundingMode, Zero};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use crate::{
-    db::{enums::Platform, providers::ProviderRow, schema::services},
+    db::{enums::Platform, providers::ProviderRow, services::ImportedService},
     domain::pricing::{self},
     error::{AppError, AppResult},
     providers::{ProviderClient, RemoteService},
@@ -131,73 +129,12 @@ pub fn guess_platform(name: &str, category: &str) -> Platform {
         .unwrap_or(Platform::Other)
 }
 
-/// An imported service as the comparison needs it.
-#[derive(Debug, Clone, Queryable)]
-struct Imported {
-    id: i64,
-    provider_service_id: Option<String>,
-    name: String,
-    provider_rate: Option<BigDecimal>,
-    markup_bps: Option<i32>,
-    price_per_1000: i64,
-    min_quantity: i64,
-    max_quantity: i64,
-    refill: bool,
-    cancel: bool,
-    dripfeed: bool,
-    active: bool,
-    upstream_missing_since: Option<DateTime<Utc>>,
-    sync_deactivated: bool,
-}
-
-type ImportedColumns = (
-    services::id,
-    services::provider_service_id,
-    services::name,
-    services::provider_rate,
-    services::markup_bps,
-    services::price_per_1000,
-    services::min_quantity,
-    services::max_quantity,
-    services::refill,
-    services::cancel,
-    services::dripfeed,
-    services::active,
-    services::upstream_missing_since,
-    services::sync_deactivated,
-);
-
-const IMPORTED_COLUMNS: ImportedColumns = (
-    services::id,
-    services::provider_service_id,
-    services::name,
-    services::provider_rate,
-    services::markup_bps,
-    services::price_per_1000,
-    services::min_quantity,
-    services::max_quantity,
-    services::refill,
-    services::cancel,
-    services::dripfeed,
-    services::active,
-    services::upstream_missing_since,
-    services::sync_deactivated,
-);
-
 async fn load_imported(
     conn: &mut AsyncPgConnection,
     provider_id: i64,
     lock: bool,
-) -> AppResult<Vec<Imported>> {
-    let query = services::table
-        .filter(services::provider_id.eq(provider_id))
-        .order(services::id)
-        .select(IMPORTED_COLUMNS);
-    Ok(if lock {
-        query.for_update().load(conn).await?
-    } else {
-        query.load(conn).await?
-    })
+) -> AppResult<Vec<ImportedService>> {
+    Ok(ImportedService::of_provider(conn, provider_id, lock).await?)
 }
 
 /// The fields of a service the provider decides, with the price they give.
@@ -214,7 +151,7 @@ pub struct ServiceSnapshot {
 }
 
 impl ServiceSnapshot {
-    fn local(s: &Imported) -> Self {
+    fn local(s: &ImportedService) -> Self {
         ServiceSnapshot {
             name: s.name.clone(),
             provider_rate: s.provider_rate.clone().unwrap_or_default(),

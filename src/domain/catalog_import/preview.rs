@@ -58,7 +58,7 @@ pub async fn preview(
 ) -> AppResult<CatalogPreview> {
     let markups = Markups::load(conn, provider).await?;
     let local = load_imported(conn, provider.id, false).await?;
-    let by_id: HashMap<&str, &Imported> = local
+    let by_id: HashMap<&str, &ImportedService> = local
         .iter()
         .filter_map(|s| s.provider_service_id.as_deref().map(|id| (id, s)))
         .collect();

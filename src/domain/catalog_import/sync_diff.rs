@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use bigdecimal::BigDecimal;
 use serde_json::{Map, Value, json};
 
-use super::{Imported, Markups, quantities, rate_fits};
+use super::{ImportedService, Markups, quantities, rate_fits};
 use crate::{
     db::{catalog_changes::NewCatalogChange, enums::CatalogChangeKind},
     error::{AppError, AppResult},
@@ -78,7 +78,10 @@ impl LimitsUpdate {
 /// An empty list is far likelier a provider glitch than a provider that dropped
 /// everything: deactivating the whole catalogue would be worse, so it is refused
 /// while anything imported is still listed.
-pub(super) fn refuse_empty_list(local: &[Imported], remote: &[RemoteService]) -> AppResult<()> {
+pub(super) fn refuse_empty_list(
+    local: &[ImportedService],
+    remote: &[RemoteService],
+) -> AppResult<()> {
     if remote.is_empty() && local.iter().any(|s| s.upstream_missing_since.is_none()) {
         return Err(AppError::ProviderError(
             "the provider listed no services; nothing was changed".into(),
@@ -90,7 +93,7 @@ pub(super) fn refuse_empty_list(local: &[Imported], remote: &[RemoteService]) ->
 /// Compares the provider's imported services (`local`) with its catalogue.
 pub(super) fn diff<'a>(
     provider_id: i64,
-    local: &[Imported],
+    local: &[ImportedService],
     remote: &'a [RemoteService],
     markups: &Markups,
 ) -> AppResult<SyncDiff<'a>> {
@@ -146,7 +149,7 @@ fn rate_text(rate: &BigDecimal) -> String {
 impl<'a> SyncDiff<'a> {
     /// A service the provider no longer lists: deactivated once, on the first
     /// sync that misses it.
-    fn dropped(&mut self, log: &ChangeLog<'_>, s: &Imported) {
+    fn dropped(&mut self, log: &ChangeLog<'_>, s: &ImportedService) {
         if s.upstream_missing_since.is_some() {
             return;
         }
@@ -165,7 +168,7 @@ impl<'a> SyncDiff<'a> {
     fn listed(
         &mut self,
         log: &ChangeLog<'_>,
-        s: &Imported,
+        s: &ImportedService,
         r: &RemoteService,
         markups: &Markups,
     ) -> AppResult<()> {
@@ -206,7 +209,7 @@ impl<'a> SyncDiff<'a> {
 
     /// Listed again after a drop: reactivated only when the sync itself had
     /// deactivated it (an admin's decision stands).
-    fn came_back(&mut self, log: &ChangeLog<'_>, s: &Imported) {
+    fn came_back(&mut self, log: &ChangeLog<'_>, s: &ImportedService) {
         self.reappeared.push(s.id);
         self.report.reappeared += 1;
         let reactivate = s.sync_deactivated && !s.active;
@@ -243,7 +246,7 @@ impl<'a> SyncDiff<'a> {
 
 /// The limits and flags that differ, old and new, under their GraphQL names.
 fn changed_details(
-    s: &Imported,
+    s: &ImportedService,
     min: i64,
     max: i64,
     r: &RemoteService,
@@ -265,7 +268,7 @@ fn changed_details(
 }
 
 /// True when the provider's limits and flags are the service's already.
-fn limits_unchanged(s: &Imported, min: i64, max: i64, r: &RemoteService) -> bool {
+fn limits_unchanged(s: &ImportedService, min: i64, max: i64, r: &RemoteService) -> bool {
     s.min_quantity == min
         && s.max_quantity == max
         && s.refill == r.refill
@@ -285,10 +288,10 @@ mod tests {
         BigDecimal::from_str(text).unwrap()
     }
 
-    /// Imported from provider service "p<id>" at rate 1, 10 to 5000, priced
+    /// ImportedService from provider service "p<id>" at rate 1, 10 to 5000, priced
     /// 17,600 (16,000 x 1.1), active, still listed.
-    fn local(id: i64) -> Imported {
-        Imported {
+    fn local(id: i64) -> ImportedService {
+        ImportedService {
             id,
             provider_service_id: Some(format!("p{id}")),
             name: format!("Service {id}"),
@@ -431,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_returning_service_is_reactivated_only_if_the_sync_turned_it_off() {
-        let missing = |id, active, sync_deactivated| Imported {
+        let missing = |id, active, sync_deactivated| ImportedService {
             upstream_missing_since: Some(Utc::now()),
             active,
             sync_deactivated,
