@@ -65,17 +65,29 @@
 //! | `CONTACT_LIMIT_PER_HOUR` | `5` | contact form messages accepted from one client IP address per hour (0: unlimited) |
 //! | `ADMIN_ALERT_DIGEST_SECONDS` | `600` | admin alert mails are gathered into one digest per admin, sent at the end of each such interval (alerts are in the app at once) |
 //! | `TICKETS_PER_USER_PER_HOUR` | `10` | support tickets one user may open per hour (0: unlimited); past it RATE_LIMITED |
+//! | `PASSWORD_HASH_MEMORY_KIB` | `19456` | argon2id memory cost of a password hash; a hash made with other parameters is redone at its owner's next sign-in |
+//! | `PASSWORD_HASH_ITERATIONS` | `2` | argon2id passes (time cost) |
+//! | `VERIFY_EMAIL_LINK_HOURS` | `48` | how long an email verification link works |
+//! | `PASSWORD_RESET_LINK_MINUTES` | `60` | how long a password reset link works |
+//! | `REQUIRE_VERIFIED_EMAIL` | `true` | whether an account must verify its email before it deposits or orders |
+//! | `SIGN_IN_FAILURES_BEFORE_DELAY` | `5` | wrong passwords in a row before the account is slowed down (each further failure doubles the wait) |
+//! | `SIGN_IN_MAX_DELAY_SECONDS` | `900` | the longest such wait; the owner can always sign in after it |
+//! | `SIGN_IN_ATTEMPTS_PER_IP_PER_MINUTE` | `20` | password sign-ins, sign-ups and reset requests per client IP per minute (0: unlimited) |
+//! | `SIGN_IN_HISTORY_DAYS` | `90` | how long sign-in attempts are kept |
+//! | `MAIL_NEW_SIGN_IN_ADDRESS` | `true` | whether a sign-in from an address the account never used is mailed to its owner |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};
 
 use anyhow::{Context, anyhow};
 
+mod accounts;
 mod content;
 mod fulfillment;
 mod payments;
 mod server;
 
+pub use accounts::*;
 pub use content::*;
 pub use fulfillment::*;
 pub use payments::*;
@@ -86,6 +98,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub accounts: AccountsConfig,
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
     pub fulfillment: FulfillmentConfig,
@@ -101,6 +114,7 @@ impl Config {
             database: DatabaseConfig::from_environment()?,
             server: ServerConfig::from_environment()?,
             auth: AuthConfig::from_environment()?,
+            accounts: AccountsConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
             fulfillment: FulfillmentConfig::from_environment()?,
@@ -260,6 +274,7 @@ impl Config {
                     "https://accounts.google.com".into(),
                 ],
             },
+            accounts: AccountsConfig::defaults(),
             secret_key: SecretKey([7; 32]),
             payments: PaymentsConfig {
                 midtrans_server_key: None,

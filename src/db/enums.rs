@@ -65,6 +65,22 @@ text_enum! {
 }
 
 text_enum! {
+    /// How someone signed in (or tried to).
+    pub enum SignInMethod {
+        Password = "PASSWORD",
+        Google = "GOOGLE",
+    }
+}
+
+text_enum! {
+    /// What a single-use link mailed to a user is for.
+    pub enum AccountTokenPurpose {
+        VerifyEmail = "VERIFY_EMAIL",
+        ResetPassword = "RESET_PASSWORD",
+    }
+}
+
+text_enum! {
     /// The social network a service works on; decides which links are accepted.
     pub enum Platform {
         Twitter = "TWITTER",

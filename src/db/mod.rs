@@ -1,6 +1,7 @@
 //! Storage: the connection pool, embedded migrations, row structs per table and
 //! the text-backed enums they use. Nothing here knows a business rule.
 
+pub mod account_tokens;
 pub mod admin_audit_log;
 pub mod announcements;
 pub mod api_keys;
@@ -32,6 +33,7 @@ pub mod seo_subjects;
 pub mod services;
 pub mod sessions;
 pub mod settings;
+pub mod sign_ins;
 pub mod slug_redirects;
 pub mod stock_items;
 pub mod tickets;

@@ -1,6 +1,18 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    account_tokens (id) {
+        id -> Int8,
+        user_id -> Int8,
+        purpose -> Text,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     admin_audit_log (id) {
         id -> Int8,
         admin_id -> Int8,
@@ -392,6 +404,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_ins (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        method -> Text,
+        succeeded -> Bool,
+        failure -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        user_agent -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     slug_redirects (subject_type, old_slug) {
         subject_type -> Text,
         old_slug -> Text,
@@ -478,6 +503,10 @@ diesel::table! {
         updated_at -> Timestamptz,
         discount_bps -> Int4,
         admin_note -> Text,
+        password_hash -> Nullable<Text>,
+        email_verified_at -> Nullable<Timestamptz>,
+        failed_sign_ins -> Int4,
+        sign_in_delayed_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -504,6 +533,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(admin_audit_log -> users (admin_id));
 diesel::joinable!(announcement_reads -> announcements (announcement_id));
 diesel::joinable!(announcement_reads -> users (user_id));
@@ -531,8 +561,10 @@ diesel::joinable!(ticket_orders -> tickets (ticket_id));
 diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(sign_ins -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
     admin_audit_log,
     announcement_reads,
     announcements,
@@ -560,6 +592,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_categories,
     services,
     sessions,
+    sign_ins,
     slug_redirects,
     stock_items,
     ticket_messages,

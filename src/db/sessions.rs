@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::sessions;
 
@@ -23,4 +24,46 @@ pub struct NewSession<'a> {
     pub user_id: i64,
     pub token_hash: &'a [u8],
     pub expires_at: DateTime<Utc>,
+}
+
+impl SessionRow {
+    /// A user's sessions that still work, most recently used first.
+    pub async fn active_of_user(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+    ) -> QueryResult<Vec<SessionRow>> {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(diesel::dsl::now))
+            .order(sessions::last_used_at.desc())
+            .limit(200)
+            .select(SessionRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Revokes a user's sessions that still work, but `keep` (when given); answers
+    /// how many. The database announces each (`notify_credentials_changed`).
+    pub async fn revoke_of_user(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        only: Option<i64>,
+        keep: Option<i64>,
+    ) -> QueryResult<usize> {
+        let mut query = diesel::update(sessions::table)
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .into_boxed();
+        if let Some(id) = only {
+            query = query.filter(sessions::id.eq(id));
+        }
+        if let Some(id) = keep {
+            query = query.filter(sessions::id.ne(id));
+        }
+        query
+            .set(sessions::revoked_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await
+    }
 }

@@ -34,6 +34,13 @@ pub struct UserRow {
     pub discount_bps: i32,
     /// An admin's private note; customers never see it.
     pub admin_note: String,
+    /// argon2id, as a PHC string; `None` for an account that signs in with Google only.
+    pub password_hash: Option<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// Wrong passwords in a row (reset by a successful sign-in).
+    pub failed_sign_ins: i32,
+    /// No password is checked before this time (see `domain::accounts::sign_in`).
+    pub sign_in_delayed_until: Option<DateTime<Utc>>,
 }
 
 super::reads_by_id!(UserRow, users);
@@ -51,6 +58,9 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     pub google_subject: Option<&'a str>,
     pub role: Role,
+    pub password_hash: Option<&'a str>,
+    pub language: Language,
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 /// The update form: each `Some` sets its column, `None` leaves it alone. Settings
@@ -72,6 +82,8 @@ pub struct UserUpdate {
     /// `Some(None)` lifts a ban.
     pub banned_at: Option<Option<DateTime<Utc>>>,
     pub ban_reason: Option<Option<String>>,
+    pub password_hash: Option<Option<String>>,
+    pub email_verified_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl UserRow {
@@ -126,6 +138,50 @@ impl UserRow {
             Err(error) if super::is_empty_changeset(&error) => UserRow::find(conn, id).await,
             other => other,
         }
+    }
+}
+
+impl UserRow {
+    /// Counts a wrong password, atomically: past `free_failures` in a row the
+    /// account waits `2^(failures - free_failures)` seconds (at most `max_delay`)
+    /// before its next password is even checked.
+    pub async fn count_failed_sign_in(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        free_failures: i32,
+        max_delay: std::time::Duration,
+    ) -> QueryResult<usize> {
+        diesel::sql_query(
+            "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
+               sign_in_delayed_until = CASE WHEN failed_sign_ins + 1 >= $2 \
+                 THEN now() + make_interval(secs => LEAST(power(2, LEAST(failed_sign_ins + 1 - $2, 30)), $3)) \
+                 ELSE sign_in_delayed_until END \
+             WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .bind::<diesel::sql_types::Integer, _>(free_failures)
+        .bind::<diesel::sql_types::Double, _>(max_delay.as_secs_f64())
+        .execute(conn)
+        .await
+    }
+
+    /// Forgets past failures after a successful sign-in.
+    pub async fn clear_failed_sign_ins(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .filter(
+                users::failed_sign_ins
+                    .gt(0)
+                    .or(users::sign_in_delayed_until.is_not_null()),
+            )
+            .set((
+                users::failed_sign_ins.eq(0),
+                users::sign_in_delayed_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await
     }
 }
 

@@ -9,6 +9,7 @@
 //! exists exactly when the change committed; with no SMTP server configured it
 //! stays queued and nothing else changes.
 
+pub mod account_templates;
 pub mod sender;
 pub mod templates;
 

@@ -1,4 +1,11 @@
-//! Accounts: sign-in (create or find the user), settings, roles and bans.
+//! Accounts: sign-in with Google (create or find the user), settings, roles and
+//! bans here; email and password accounts in `passwords` (hashing and strength),
+//! `email_links` (sign-up, verification and reset links) and `sign_in` (password
+//! sign-in, its slow-down, the sign-in history and sessions).
+
+pub mod email_links;
+pub mod passwords;
+pub mod sign_in;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
@@ -38,12 +45,21 @@ pub async fn sign_in_with_google(
                     "this email is linked to another Google account",
                 ));
             }
+            let unproven = user.email_verified_at.is_none();
             let link = UserUpdate {
                 google_subject: Some(identity.subject.clone()),
                 // A name given by an admin stays; an empty one takes Google's.
                 name: user.name.is_empty().then(|| identity.name.clone()),
+                email_verified_at: unproven.then(|| Some(chrono::Utc::now())),
+                // Whoever set a password on an address they never proved is not
+                // its owner: Google just proved who is. Their password and
+                // sessions end, so a pre-registered account cannot be taken over.
+                password_hash: unproven.then_some(None),
                 ..Default::default()
             };
+            if unproven {
+                auth::revoke_all_sessions(conn, user.id).await?;
+            }
             return updated(UserRow::update(conn, user.id, &link).await?);
         }
         let user = NewUser {
@@ -51,6 +67,10 @@ pub async fn sign_in_with_google(
             name: &identity.name,
             google_subject: Some(&identity.subject),
             role: Role::Customer,
+            password_hash: None,
+            language: Language::Id,
+            // Google verified the address.
+            email_verified_at: Some(chrono::Utc::now()),
         };
         Ok(UserRow::insert(conn, &user).await?)
     })
@@ -75,6 +95,10 @@ pub async fn create_user(
         name,
         google_subject: None,
         role,
+        password_hash: None,
+        language: Language::Id,
+        // An admin vouches for an account they create.
+        email_verified_at: Some(chrono::Utc::now()),
     };
     UserRow::insert(conn, &user).await.map_err(|e| {
         if is_unique_violation(&e, "users_email_key") {
@@ -85,7 +109,7 @@ pub async fn create_user(
     })
 }
 
-fn validate_email(email: &str) -> AppResult<String> {
+pub(crate) fn validate_email(email: &str) -> AppResult<String> {
     let email = email.trim();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -99,6 +123,29 @@ fn validate_email(email: &str) -> AppResult<String> {
         return Err(AppError::validation("email", "not a valid email address"));
     }
     Ok(email.to_string())
+}
+
+/// A person's name as they give it: trimmed, at most 100 printable characters.
+pub(crate) fn check_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::validation(
+            "name",
+            "name must be at most 100 printable characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Refuses deposits and orders from an account that has not proven its email,
+/// unless `REQUIRE_VERIFIED_EMAIL` is off.
+pub fn check_may_spend(user: &UserRow, config: &crate::config::AccountsConfig) -> AppResult<()> {
+    if config.require_verified_email && user.email_verified_at.is_none() {
+        return Err(AppError::forbidden(
+            "verify your email address first (see requestEmailVerification)",
+        ));
+    }
+    Ok(())
 }
 
 /// What `updateSettings` may change; `None` keeps the current value.
@@ -119,15 +166,7 @@ pub async fn update_settings(
     user_id: i64,
     update: SettingsUpdate,
 ) -> AppResult<UserRow> {
-    let name = update.name.map(|n| n.trim().to_string());
-    if let Some(name) = &name
-        && (name.chars().count() > 100 || name.chars().any(char::is_control))
-    {
-        return Err(AppError::validation(
-            "name",
-            "name must be at most 100 printable characters",
-        ));
-    }
+    let name = update.name.as_deref().map(check_name).transpose()?;
     let language = update
         .language
         .as_deref()
