@@ -19,9 +19,6 @@ use common::{
 };
 use serde_json::{Value, json};
 
-const PLACE: &str =
-    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }";
-
 /// A fake provider, registered as `name`; returns it with its provider id.
 async fn registered_fake(app: &TestApp, name: &str) -> (FakeProvider, i64) {
     let fake = FakeProvider::start().await;
@@ -37,12 +34,13 @@ async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i
     .await
 }
 
+/// Places an order for `quantity` of `service`; returns its id.
 async fn place(app: &TestApp, key: &str, service: i64, quantity: i64) -> String {
-    let input = json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/client/status/42", "quantity": quantity } });
-    app.ok(Some(key), PLACE, input).await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.place(
+        key,
+        order_input(service, "https://x.com/client/status/42", quantity),
+    )
+    .await
 }
 
 async fn order(app: &TestApp, id: &str) -> OrderRow {

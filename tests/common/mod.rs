@@ -245,6 +245,21 @@ impl TestApp {
             .to_string()
     }
 
+    /// The SQL statements the server ran while `request` ran, and its answer.
+    pub async fn statements_of<T>(&self, request: impl Future<Output = T>) -> (u64, T) {
+        let before = self.state.query_counter.get();
+        let answer = request.await;
+        (self.state.query_counter.get() - before, answer)
+    }
+
+    /// Places an order through GraphQL (see `order_input`); returns its id.
+    pub async fn place(&self, key: &str, input: Value) -> String {
+        self.ok(Some(key), PLACE_ORDER, input).await["placeOrder"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// A user's balance, read from the database.
     pub async fn balance(&self, user_id: i64) -> i64 {
         use diesel::prelude::*;
@@ -257,6 +272,24 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Places an order and returns only its id.
+pub const PLACE_ORDER: &str =
+    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }";
+
+/// The `placeOrder` variables: `quantity` of `service` for `link`.
+pub fn order_input(service: i64, link: &str, quantity: i64) -> Value {
+    json!({ "input": { "serviceId": service.to_string(), "link": link, "quantity": quantity } })
+}
+
+/// The number a `count()` query returns, on a fresh connection.
+pub async fn count_of<'q, Q>(app: &TestApp, query: Q) -> i64
+where
+    Q: diesel_async::methods::LoadQuery<'q, diesel_async::AsyncPgConnection, i64> + Send + 'q,
+{
+    use diesel_async::RunQueryDsl;
+    query.get_result(&mut *app.conn().await).await.unwrap()
 }
 
 /// The `extensions.code` of the first error in a GraphQL answer.
@@ -272,6 +305,15 @@ pub fn error_field(answer: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Asserts that `answer` failed with a VALIDATION error on `field`.
+#[track_caller]
+pub fn assert_invalid(answer: &Value, field: &str) {
+    assert_eq!(
+        (error_code(answer), error_field(answer)),
+        ("VALIDATION".to_string(), field.to_string())
+    );
 }
 
 /// Signs a Google-style ID token with the fixture key (or another key).
