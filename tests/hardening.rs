@@ -520,15 +520,8 @@ async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
         .unwrap();
     }
     let orders = app
-        .http
-        .get(format!("{}/admin/exports/orders.csv", app.base_url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text("/admin/exports/orders.csv", Some(&admin))
+        .await;
     assert!(orders.contains("twitter.com/x"), "{orders}");
     assert_no_formula(&orders);
     // Text cells are quoted, numbers are not.
@@ -652,15 +645,7 @@ async fn the_feed_stays_valid_xml_over_hostile_content() {
         )
         .await;
     assert_eq!(error_field(&refused), "title", "{refused}");
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     assert!(feed.contains("Hostile"));
     assert_xml_parses(&feed);
 
@@ -679,15 +664,7 @@ async fn the_feed_stays_valid_xml_over_hostile_content() {
     .execute(&mut *app.conn().await)
     .await
     .unwrap();
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     assert!(feed.contains("Old"), "{feed}");
     assert_xml_parses(&feed);
 }
@@ -729,15 +706,7 @@ async fn plain_text_comes_from_the_sanitized_document() {
     let seo = seo["post"]["seo"].to_string();
     assert!(seo.contains("Hello reader"), "{seo}");
     assert!(!seo.contains("steal"), "{seo}");
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     let summary = feed
         .split("<summary>")
         .nth(1)

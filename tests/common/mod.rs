@@ -245,6 +245,15 @@ impl TestApp {
             .to_string()
     }
 
+    /// GETs a plain HTTP path (feeds, exports), signed in with `token` if given; returns the body.
+    pub async fn get_text(&self, path: &str, token: Option<&str>) -> String {
+        let mut request = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
     /// The SQL statements the server ran while `request` ran, and its answer.
     pub async fn statements_of<T>(&self, request: impl Future<Output = T>) -> (u64, T) {
         let before = self.state.query_counter.get();
