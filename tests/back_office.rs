@@ -1106,11 +1106,9 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
 #[tokio::test(flavor = "multi_thread")]
 async fn the_provider_cost_is_recorded_when_the_provider_accepts_and_kept_after_a_rate_change() {
     use booster::jobs::dispatch;
-    use common::fake_provider::{FakeProvider, KEY};
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeProvider::start().await;
-    let provider = api_v2_provider(&app, "JAP", &fake.url, KEY).await;
+    let (_fake, provider) = registered_fake(&app, "JAP").await;
     // A rate of 7.5 rupiah per 1000 (the provider bills in rupiah).
     let followers = service_with(&app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
         s.provider_id = Some(provider);
@@ -1122,15 +1120,8 @@ async fn the_provider_cost_is_recorded_when_the_provider_accepts_and_kept_after_
     let order = |quantity: i64| {
         let (app, key) = (&app, key.clone());
         async move {
-            app.ok(
-                Some(&key),
-                "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
-                json!({ "input": { "serviceId": followers.to_string(), "link": "https://x.com/a/status/1", "quantity": quantity } }),
-            )
-            .await["placeOrder"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
+            let input = order_input(followers, "https://x.com/a/status/1", quantity);
+            app.place(&key, input).await
         }
     };
     let id = order(3000).await;

@@ -6,33 +6,12 @@ mod common;
 use std::time::Duration;
 
 use booster::{
-    db::{
-        enums::{Fulfillment, OrderStatus},
-        orders::OrderRow,
-    },
+    db::{enums::OrderStatus, orders::OrderRow},
     domain::fulfillment,
     jobs::{dispatch, order_requests, status_sync},
 };
-use common::{
-    fake_provider::{AddBehaviour, FakeProvider, KEY},
-    *,
-};
+use common::{fake_provider::AddBehaviour, *};
 use serde_json::{Value, json};
-
-/// A fake provider, registered as `name`; returns it with its provider id.
-async fn registered_fake(app: &TestApp, name: &str) -> (FakeProvider, i64) {
-    let fake = FakeProvider::start().await;
-    let id = api_v2_provider(app, name, &fake.url, KEY).await;
-    (fake, id)
-}
-
-async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
-    service_with(app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
-        s.provider_id = Some(provider_id);
-        s.provider_service_id = Some(remote_id.into());
-    })
-    .await
-}
 
 /// Places an order for `quantity` of `service`; returns its id.
 async fn place(app: &TestApp, key: &str, service: i64, quantity: i64) -> String {
@@ -53,8 +32,7 @@ async fn order(app: &TestApp, id: &str) -> OrderRow {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (user, key) = app.funded_customer("c@example.com", 100_000).await;
     let mut events = app.state.events.subscribe();
     let id = place(&app, &key, service, 1000).await;
@@ -186,8 +164,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     let app =
         TestApp::spawn_with(|c| c.fulfillment.submit_stuck_after = Duration::from_secs(0)).await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("k@example.com", 100_000).await;
 
     // 1. Killed between claim and submit: claimed, never sent.
@@ -346,8 +323,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "Flaky").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, provider, service) = fake_provider_service(&app, "Flaky").await;
     let (user, key) = app.funded_customer("h@example.com", 100_000).await;
     fake.set_add(AddBehaviour::Unavailable);
     let mut ids = Vec::new();
@@ -402,8 +378,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("q@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     let done = place(&app, &key, service, 1000).await;
@@ -569,8 +544,7 @@ async fn a_stop_during_dispatch_finishes_the_calls_in_flight_and_claims_nothing_
 async fn a_claimed_request_is_not_claimed_again_before_its_lease_ends() {
     let app =
         TestApp::spawn_with(|c| c.fulfillment.status_sync_lease = Duration::from_secs(60)).await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("lease@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     dispatch::run(&app.state).await.unwrap();
@@ -647,8 +621,7 @@ async fn an_order_settled_while_its_dispatch_was_in_flight_goes_to_review_when_a
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_provider_answer_is_bounded_and_the_refusal_still_refunds() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "Verbose").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "Verbose").await;
     let (user, key) = app.funded_customer("long@example.com", 100_000).await;
     // Longer than PostgreSQL's 8000-byte NOTIFY payload: before the fix the refusal's
     // transaction failed and the order landed in NEEDS_REVIEW, unrefunded.

@@ -379,6 +379,40 @@ pub async fn api_v2_provider(app: &TestApp, name: &str, base_url: &str, api_key:
         .id
 }
 
+/// A fake API v2 provider, registered as `name`; returns it with its provider id.
+pub async fn registered_fake(app: &TestApp, name: &str) -> (fake_provider::FakeProvider, i64) {
+    let fake = fake_provider::FakeProvider::start().await;
+    let id = api_v2_provider(app, name, &fake.url, fake_provider::KEY).await;
+    (fake, id)
+}
+
+/// A service fulfilled by `provider_id` as its remote service `remote_id`.
+pub async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
+    service_with(
+        app,
+        booster::db::enums::Fulfillment::Provider,
+        10_000,
+        10,
+        100_000,
+        |s| {
+            s.provider_id = Some(provider_id);
+            s.provider_service_id = Some(remote_id.into());
+        },
+    )
+    .await
+}
+
+/// A registered fake provider `name` and a service of its remote service "101":
+/// (fake, provider id, service id).
+pub async fn fake_provider_service(
+    app: &TestApp,
+    name: &str,
+) -> (fake_provider::FakeProvider, i64, i64) {
+    let (fake, provider) = registered_fake(app, name).await;
+    let service = provider_service(app, provider, "101").await;
+    (fake, provider, service)
+}
+
 /// Creates a category and a service directly; returns the service id.
 pub async fn service(
     app: &TestApp,
