@@ -384,13 +384,12 @@ async fn status_of_a_hundred_orders_is_one_statement_and_one_rate_limit_token() 
         .collect();
     assert_eq!(ids.len(), 100);
     let orders = ids.join(",");
-    let before = app.state.query_counter.get();
-    let answer = ok(
-        &app,
-        &[("key", &key), ("action", "status"), ("orders", &orders)],
-    )
-    .await;
-    let statements = app.state.query_counter.get() - before;
+    let (statements, answer) = app
+        .statements_of(ok(
+            &app,
+            &[("key", &key), ("action", "status"), ("orders", &orders)],
+        ))
+        .await;
     assert_eq!(answer.as_object().unwrap().len(), 100);
     println!("status of 100 orders: {statements} SQL statements");
     // The key lookup, the orders, and the pool's liveness check on checkout(s).

@@ -1184,9 +1184,9 @@ async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
             );
             // Once to warm the pool (a new connection runs its own setup statements).
             app.ok(Some(token), &query, json!({ "first": first })).await;
-            let before = app.state.query_counter.get();
-            let data = app.ok(Some(token), &query, json!({ "first": first })).await;
-            let statements = app.state.query_counter.get() - before;
+            let (statements, data) = app
+                .statements_of(app.ok(Some(token), &query, json!({ "first": first })))
+                .await;
             let edges = data[field]["edges"].as_array().unwrap();
             assert_eq!(edges.len(), first as usize);
             // The customer's message and the bot's answer about the order, plus the

@@ -53,8 +53,7 @@ async fn create_deposit_validates_amount_and_gateway() {
     let answer = app
         .gql(Some(&token), CREATE, json!({ "a": 10_000, "g": "XENDIT" }))
         .await;
-    assert_eq!(error_code(&answer), "VALIDATION");
-    assert_eq!(error_field(&answer), "gateway");
+    assert_invalid(&answer, "gateway");
     assert!(
         answer["errors"][0]["message"]
             .as_str()
