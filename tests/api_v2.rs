@@ -665,21 +665,9 @@ async fn a_resellers_discount_applies_everywhere_but_never_below_cost() {
     )
     .await;
     assert_eq!(app.balance(reseller).await, 1_000_000 - 16_000);
-    let placed = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
-            json!({ "input": { "serviceId": imported.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
-        )
-        .await;
-    assert_eq!(placed["placeOrder"]["charge"], 10_000);
-    let mass = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
-            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
-        )
-        .await;
-    assert_eq!(mass["placeMassOrder"]["totalCharge"], 8_000);
+    let placed = order_input(imported, "https://x.com/b", 1000);
+    assert_eq!(app.charge_of(&key, placed).await, 10_000);
+    let mass = format!("{own}|https://x.com/c|500\n");
+    assert_eq!(app.mass_charge(&key, &mass).await, 8_000);
     app.assert_books_balanced().await;
 }

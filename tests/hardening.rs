@@ -426,22 +426,10 @@ async fn a_full_discount_never_makes_own_products_free() {
         )
         .await;
     assert_eq!(seen["service"]["pricePer1000"], 10_000);
-    let placed = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
-            json!({ "input": { "serviceId": own.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
-        )
-        .await;
-    assert_eq!(placed["placeOrder"]["charge"], 10_000);
-    let mass = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
-            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
-        )
-        .await;
-    assert_eq!(mass["placeMassOrder"]["totalCharge"], 5_000);
+    let placed = order_input(own, "https://x.com/b", 1000);
+    assert_eq!(app.charge_of(&key, placed).await, 10_000);
+    let mass = format!("{own}|https://x.com/c|500\n");
+    assert_eq!(app.mass_charge(&key, &mass).await, 5_000);
     let listed: Value = app
         .http
         .post(format!("{}/api/v2", app.base_url))

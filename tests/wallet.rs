@@ -181,22 +181,14 @@ async fn deposit_is_visible_to_its_owner_and_admins_only() {
         .gql(Some(&owner), "{ adminDeposits { totalCount } }", json!({}))
         .await;
     assert_eq!(error_code(&answer), "FORBIDDEN");
-    let data = app
-        .ok(
-            Some(&admin),
-            "{ adminDeposits(gateway: MIDTRANS, status: PENDING) { totalCount } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(data["adminDeposits"]["totalCount"], 1);
-    let data = app
-        .ok(
-            Some(&admin),
-            "{ adminDeposits(gateway: XENDIT) { totalCount } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(data["adminDeposits"]["totalCount"], 0);
+    for (filter, count) in [
+        ("gateway: MIDTRANS, status: PENDING", 1),
+        ("gateway: XENDIT", 0),
+    ] {
+        let query = format!("{{ adminDeposits({filter}) {{ totalCount }} }}");
+        let data = app.ok(Some(&admin), &query, json!({})).await;
+        assert_eq!(data["adminDeposits"]["totalCount"], count, "{filter}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

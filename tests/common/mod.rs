@@ -269,6 +269,21 @@ impl TestApp {
             .to_string()
     }
 
+    /// Places `input` through GraphQL; returns what the order charged.
+    pub async fn charge_of(&self, key: &str, input: Value) -> Value {
+        let query = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }";
+        self.ok(Some(key), query, input).await["placeOrder"]["charge"].clone()
+    }
+
+    /// Places a mass order (`service|link|quantity` lines); returns its total charge.
+    pub async fn mass_charge(&self, key: &str, text: &str) -> Value {
+        let query = "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }";
+        let data = self
+            .ok(Some(key), query, json!({ "input": { "text": text } }))
+            .await;
+        data["placeMassOrder"]["totalCharge"].clone()
+    }
+
     /// A user's balance, read from the database.
     pub async fn balance(&self, user_id: i64) -> i64 {
         use diesel::prelude::*;
