@@ -12,7 +12,7 @@ use booster::db::{
     enums::Fulfillment,
     schema::{api_keys, services, users},
 };
-use common::{TestApp, error_code, order_input, service};
+use common::{TestApp, count_of, error_code, order_input, service};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -94,12 +94,13 @@ async fn a_known_key_ordering_a_known_service_costs_one_statement() {
         .await;
     assert_eq!(error_code(&answer), "INSUFFICIENT_BALANCE");
     assert_eq!(app.balance(poor).await, 5_000);
-    let orders: i64 = booster::db::schema::orders::table
-        .filter(booster::db::schema::orders::user_id.eq(poor))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let orders = count_of(
+        &app,
+        booster::db::schema::orders::table
+            .filter(booster::db::schema::orders::user_id.eq(poor))
+            .count(),
+    )
+    .await;
     assert_eq!(orders, 0);
 
     // A retry with the same key is the same order, charged once.

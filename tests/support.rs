@@ -21,7 +21,7 @@ use booster::{
     payments::{GatewayReport, PaymentStatus},
 };
 use common::{
-    TestApp, assert_invalid, error_code, order_input, service, service_with,
+    TestApp, assert_invalid, count_of, error_code, order_input, service, service_with,
     smtp_sink::SmtpSink,
     sockets::{self, next_json, ws_connect},
 };
@@ -295,11 +295,7 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
             .contains("a refill was already requested"),
         "{bots:?}"
     );
-    let count: i64 = order_requests::table
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let count = count_of(&app, order_requests::table.count()).await;
     assert_eq!(count, 1);
 }
 
@@ -646,12 +642,13 @@ async fn the_contact_form_is_limited_per_address_and_drops_robots() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].0, "visitor@example.com");
     assert!(queued[0].1.contains("Yes, we do."));
-    let audited: i64 = admin_audit_log::table
-        .filter(admin_audit_log::action.eq("contact_message.answer"))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let audited = count_of(
+        &app,
+        admin_audit_log::table
+            .filter(admin_audit_log::action.eq("contact_message.answer"))
+            .count(),
+    )
+    .await;
     assert_eq!(audited, 1);
 }
 
@@ -997,12 +994,13 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
     );
 
     // Admin alerts (tickets waiting for staff) reach the admin by mail too.
-    let admin_mails: i64 = mail_outbox::table
-        .filter(mail_outbox::to_address.eq("admin@example.com"))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let admin_mails = count_of(
+        &app,
+        mail_outbox::table
+            .filter(mail_outbox::to_address.eq("admin@example.com"))
+            .count(),
+    )
+    .await;
     assert_eq!(
         admin_mails, 1,
         "both TICKET_WAITING alerts in one digest (issue 21)"
@@ -1026,12 +1024,13 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
         .filter(|m| m.to == vec!["loud@example.com".to_string()])
         .count();
     assert_eq!(to_loud, 3);
-    let pending: i64 = mail_outbox::table
-        .filter(mail_outbox::status.ne(MailStatus::Sent))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let pending = count_of(
+        &app,
+        mail_outbox::table
+            .filter(mail_outbox::status.ne(MailStatus::Sent))
+            .count(),
+    )
+    .await;
     assert_eq!(pending, 0);
 }
 
