@@ -220,32 +220,27 @@ async fn address_limits_key_ipv6_on_the_64_and_cover_readyz() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_token_from_a_limited_address_costs_no_lookup() {
     let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 2).await;
-    let guess = |i: usize| format!("bstk_{i:043}");
-    let mut statuses = Vec::new();
-    for i in 0..3 {
-        let answer = app
-            .http
+    // The HTTP status of a request signed with the `i`th guessed token.
+    let guess = async |i: usize| {
+        app.http
             .post(format!("{}/graphql", app.base_url))
-            .bearer_auth(guess(i))
+            .bearer_auth(format!("bstk_{i:043}"))
             .json(&json!({ "query": "{ __typename }" }))
             .send()
             .await
-            .unwrap();
-        statuses.push(answer.status().as_u16());
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(guess(i).await);
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     // The address is over its limit: further guesses are not looked up.
     let before = app.state.query_counter.get();
     for i in 3..20 {
-        let answer = app
-            .http
-            .post(format!("{}/graphql", app.base_url))
-            .bearer_auth(guess(i))
-            .json(&json!({ "query": "{ __typename }" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 429);
+        assert_eq!(guess(i).await, 429);
     }
     assert_eq!(
         app.state.query_counter.get(),

@@ -834,8 +834,13 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         .await;
     assert_eq!(by_topic["adminTickets"]["totalCount"], 1);
 
+    const ASSIGN: &str = "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }";
     let assigned = app
-        .ok(Some(&admin), "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }", json!({ "id": first, "a": admin_id.to_string() }))
+        .ok(
+            Some(&admin),
+            ASSIGN,
+            json!({ "id": first, "a": admin_id.to_string() }),
+        )
         .await;
     assert_eq!(
         assigned["adminAssignTicket"]["assigneeId"],
@@ -843,21 +848,19 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
     );
     let (customer_id, _) = app.customer("not-staff@example.com").await;
     let refused = app
-        .gql(Some(&admin), "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }", json!({ "id": first, "a": customer_id.to_string() }))
+        .gql(
+            Some(&admin),
+            ASSIGN,
+            json!({ "id": first, "a": customer_id.to_string() }),
+        )
         .await;
     assert_invalid(&refused, "assigneeId");
-    app.ok(
-        Some(&admin),
+    for change in [
         "mutation($id: ID!) { adminSetTicketPriority(ticketId: $id, priority: HIGH) { priority } }",
-        json!({ "id": first }),
-    )
-    .await;
-    app.ok(
-        Some(&admin),
         "mutation($id: ID!) { adminSetTicketStatus(ticketId: $id, status: CLOSED) { status } }",
-        json!({ "id": first }),
-    )
-    .await;
+    ] {
+        app.ok(Some(&admin), change, json!({ "id": first })).await;
+    }
     let mine = app
         .ok(
             Some(&key),
