@@ -217,20 +217,8 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     fake.set_status(&remote, "Completed", 5, 0);
     status_sync::run(&app.state).await.unwrap();
     assert_eq!(order(&app, &unclear).await.status, OrderStatus::Completed);
-    let notes = app
-        .ok(
-            Some(&admin),
-            "{ adminNotifications { kind orderId } }",
-            json!({}),
-        )
-        .await;
-    assert!(
-        notes["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW")
-    );
+    let notes = admin_notifications(&app, &admin).await;
+    assert!(notes.iter().any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"));
     app.assert_books_balanced().await;
 }
 
@@ -358,16 +346,8 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
         6 * 3,
         "each order tried 3 times in its one attempt, then left alone"
     );
-    let notes = app
-        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
-        .await;
-    assert!(
-        notes["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "PROVIDER_UNHEALTHY")
-    );
+    let notes = admin_notifications(&app, &admin).await;
+    assert!(notes.iter().any(|n| n["kind"] == "PROVIDER_UNHEALTHY"));
     assert_eq!(
         app.balance(user).await,
         100_000 - 6 * 1000,
@@ -485,16 +465,19 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
-    let data = app
-        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
-        .await;
-    let count = data["adminNotifications"]
-        .as_array()
-        .unwrap()
+    let data = admin_notifications(&app, &admin).await;
+    let count = data
         .iter()
         .filter(|n| n["kind"] == "PROVIDER_LOW_BALANCE")
         .count();
     assert_eq!(count, 2);
+}
+
+/// The admins' notifications, each with its kind, order id and message.
+async fn admin_notifications(app: &TestApp, admin: &str) -> Vec<Value> {
+    let query = "{ adminNotifications { kind orderId message } }";
+    let data = app.ok(Some(admin), query, json!({})).await;
+    data["adminNotifications"].as_array().unwrap().clone()
 }
 
 async fn wait_for_status(app: &TestApp, id: &str, status: OrderStatus) {
@@ -595,24 +578,14 @@ async fn an_order_settled_while_its_dispatch_was_in_flight_goes_to_review_when_a
         "refunded once, and flagged: the provider will deliver it anyway"
     );
     assert!(late.provider_order_id.is_some());
-    let feed = app
-        .ok(
-            Some(&admin),
-            "{ adminNotifications { kind message } }",
-            json!({}),
-        )
-        .await;
+    let feed = admin_notifications(&app, &admin).await;
     assert!(
-        feed["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"
-                && n["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("after it was CANCELED")),
-        "{feed}"
+        feed.iter().any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"
+            && n["message"]
+                .as_str()
+                .unwrap()
+                .contains("after it was CANCELED")),
+        "{feed:?}"
     );
     assert_eq!(app.balance(user).await, 100_000);
     app.assert_books_balanced().await;
