@@ -92,32 +92,31 @@ fn from_sync(event: &booster::events::OrderUpdate) -> bool {
 
 /// Rows of a table about `ids`, for before/after comparisons.
 async fn counts(app: &TestApp, ids: &[i64]) -> (i64, i64, i64, i64) {
-    let mut conn = app.conn().await;
-    let history = order_events::table
-        .filter(order_events::order_id.eq_any(ids))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let ledger = ledger_entries::table
-        .filter(ledger_entries::order_id.eq_any(ids))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let notices = notifications::table
-        .filter(notifications::order_id.eq_any(ids))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let mails = mail_outbox::table
-        .filter(mail_outbox::kind.eq("order_ended"))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    (history, ledger, notices, mails)
+    let history = count_of(
+        app,
+        order_events::table
+            .filter(order_events::order_id.eq_any(ids))
+            .count(),
+    );
+    let ledger = count_of(
+        app,
+        ledger_entries::table
+            .filter(ledger_entries::order_id.eq_any(ids))
+            .count(),
+    );
+    let notices = count_of(
+        app,
+        notifications::table
+            .filter(notifications::order_id.eq_any(ids))
+            .count(),
+    );
+    let mails = count_of(
+        app,
+        mail_outbox::table
+            .filter(mail_outbox::kind.eq("order_ended"))
+            .count(),
+    );
+    (history.await, ledger.await, notices.await, mails.await)
 }
 
 #[tokio::test(flavor = "multi_thread")]
