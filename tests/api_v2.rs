@@ -384,13 +384,12 @@ async fn status_of_a_hundred_orders_is_one_statement_and_one_rate_limit_token() 
         .collect();
     assert_eq!(ids.len(), 100);
     let orders = ids.join(",");
-    let before = app.state.query_counter.get();
-    let answer = ok(
-        &app,
-        &[("key", &key), ("action", "status"), ("orders", &orders)],
-    )
-    .await;
-    let statements = app.state.query_counter.get() - before;
+    let (statements, answer) = app
+        .statements_of(ok(
+            &app,
+            &[("key", &key), ("action", "status"), ("orders", &orders)],
+        ))
+        .await;
     assert_eq!(answer.as_object().unwrap().len(), 100);
     println!("status of 100 orders: {statements} SQL statements");
     // The key lookup, the orders, and the pool's liveness check on checkout(s).
@@ -596,31 +595,18 @@ async fn a_resellers_discount_applies_everywhere_but_never_below_cost() {
     let (reseller, key) = app.funded_customer("agency@example.com", 1_000_000).await;
     let (_, other_key) = app.customer("retail@example.com").await;
 
-    let set = "mutation($u: ID!, $bps: Int!) { adminSetUserDiscount(userId: $u, discountBps: $bps) { discountBps } }";
-    let refused = app
-        .gql(
-            Some(&other_key),
-            set,
-            json!({ "u": reseller.to_string(), "bps": 9000 }),
-        )
-        .await;
+    let set_discount = async |token: &str, bps: i64| {
+        let set = "mutation($u: ID!, $bps: Int!) { adminSetUserDiscount(userId: $u, discountBps: $bps) { discountBps } }";
+        let variables = json!({ "u": reseller.to_string(), "bps": bps });
+        app.gql(Some(token), set, variables).await
+    };
+    let refused = set_discount(&other_key, 9000).await;
     assert_eq!(error_code(&refused), "FORBIDDEN");
-    let invalid = app
-        .gql(
-            Some(&admin),
-            set,
-            json!({ "u": reseller.to_string(), "bps": 10_001 }),
-        )
-        .await;
+    let invalid = set_discount(&admin, 10_001).await;
     assert_eq!(error_field(&invalid), "discountBps");
-    let done = app
-        .ok(
-            Some(&admin),
-            set,
-            json!({ "u": reseller.to_string(), "bps": 2000 }),
-        )
-        .await;
-    assert_eq!(done["adminSetUserDiscount"]["discountBps"], 2000);
+    let done = set_discount(&admin, 2000).await;
+    assert!(done.get("errors").is_none(), "{done:#}");
+    assert_eq!(done["data"]["adminSetUserDiscount"]["discountBps"], 2000);
 
     // 20% off: the own service at 16,000; the imported one stops at its cost.
     let prices = "query($a: ID!, $b: ID!) { a: service(id: $a) { pricePer1000 } b: service(id: $b) { pricePer1000 } }";
@@ -666,21 +652,9 @@ async fn a_resellers_discount_applies_everywhere_but_never_below_cost() {
     )
     .await;
     assert_eq!(app.balance(reseller).await, 1_000_000 - 16_000);
-    let placed = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
-            json!({ "input": { "serviceId": imported.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
-        )
-        .await;
-    assert_eq!(placed["placeOrder"]["charge"], 10_000);
-    let mass = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
-            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
-        )
-        .await;
-    assert_eq!(mass["placeMassOrder"]["totalCharge"], 8_000);
+    let placed = order_input(imported, "https://x.com/b", 1000);
+    assert_eq!(app.charge_of(&key, placed).await, 10_000);
+    let mass = format!("{own}|https://x.com/c|500\n");
+    assert_eq!(app.mass_charge(&key, &mass).await, 8_000);
     app.assert_books_balanced().await;
 }

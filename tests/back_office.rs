@@ -143,19 +143,29 @@ const REFUND: &str = r#"mutation($input: AdminRefundOrderInput!) {
     adminRefundOrder(input: $input) { id status refunded }
 }"#;
 
+/// An admin's manual refund of `order` (the rest of its charge without `amount`).
+async fn refund(
+    app: &TestApp,
+    admin: &str,
+    order: &str,
+    amount: Option<i64>,
+    reason: &str,
+) -> Value {
+    let mut input = json!({ "orderId": order, "reason": reason });
+    if let Some(amount) = amount {
+        input["amount"] = json!(amount);
+    }
+    app.gql(Some(admin), REFUND, json!({ "input": input }))
+        .await
+}
+
 /// A customer's order of an own MANUAL service (no provider involved), placed
 /// through the API; returns (customer id, their key, order id).
 async fn placed_order(app: &TestApp, email: &str, charge_units: i64) -> (i64, String, String) {
     let (customer_id, key) = app.funded_customer(email, 1_000_000).await;
     let service = service(app, Fulfillment::Manual, 10_000, 1, 100_000).await;
-    let placed = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id charge } }",
-            json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/a/status/1", "quantity": charge_units } }),
-        )
-        .await;
-    let id = placed["placeOrder"]["id"].as_str().unwrap().to_string();
+    let input = order_input(service, "https://x.com/a/status/1", charge_units);
+    let id = app.place(&key, input).await;
     (customer_id, key, id)
 }
 
@@ -167,13 +177,7 @@ async fn a_manual_refund_raced_ten_times_refunds_once() {
     let (customer_id, _, order_id) = placed_order(&app, "buyer@example.com", 1000).await;
     let before = app.balance(customer_id).await;
 
-    let attempts = (0..10).map(|_| {
-        app.gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "reason": "customer complaint" } }),
-        )
-    });
+    let attempts = (0..10).map(|_| refund(&app, &admin, &order_id, None, "customer complaint"));
     let answers = futures_util::future::join_all(attempts).await;
     let refunded: Vec<&Value> = answers
         .iter()
@@ -199,43 +203,19 @@ async fn a_partial_manual_refund_counts_towards_a_later_cancellation() {
     let (customer_id, _, order_id) = placed_order(&app, "buyer@example.com", 1000).await;
     let start = app.balance(customer_id).await;
 
-    let part = app
-        .ok(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "amount": 3000, "reason": "late start" } }),
-        )
-        .await;
-    assert_eq!(part["adminRefundOrder"]["refunded"], 3000);
+    let part = refund(&app, &admin, &order_id, Some(3000), "late start").await;
+    assert_eq!(
+        part["data"]["adminRefundOrder"]["refunded"], 3000,
+        "{part:#}"
+    );
     for (amount, field) in [(0, "amount"), (-5, "amount")] {
-        let answer = app
-            .gql(
-                Some(&admin),
-                REFUND,
-                json!({ "input": { "orderId": order_id, "amount": amount, "reason": "x" } }),
-            )
-            .await;
-        assert_eq!(
-            (error_code(&answer), error_field(&answer)),
-            ("VALIDATION".into(), field.to_string())
-        );
+        let answer = refund(&app, &admin, &order_id, Some(amount), "x").await;
+        assert_invalid(&answer, field);
     }
-    let blank = app
-        .gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "reason": "  " } }),
-        )
-        .await;
+    let blank = refund(&app, &admin, &order_id, None, "  ").await;
     assert_eq!(error_field(&blank), "reason");
     // Once per order: a second manual refund is refused even within the charge.
-    let again = app
-        .gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "amount": 1000, "reason": "again" } }),
-        )
-        .await;
+    let again = refund(&app, &admin, &order_id, Some(1000), "again").await;
     assert_eq!(error_code(&again), "CONFLICT");
 
     // Canceling it now refunds what is left (7,000), not the whole charge again.
@@ -248,13 +228,7 @@ async fn a_partial_manual_refund_counts_towards_a_later_cancellation() {
         .await;
     assert_eq!(canceled["adminUpdateOrderStatus"]["refunded"], 10_000);
     assert_eq!(app.balance(customer_id).await, start + 10_000);
-    let full = app
-        .gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "reason": "nothing left" } }),
-        )
-        .await;
+    let full = refund(&app, &admin, &order_id, None, "nothing left").await;
     assert_eq!(error_code(&full), "CONFLICT");
     app.assert_books_balanced().await;
 }
@@ -264,24 +238,9 @@ async fn a_refund_above_what_is_left_is_refused_naming_amount() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let (_, _, order_id) = placed_order(&app, "buyer@example.com", 1000).await;
-    let answer = app
-        .gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": order_id, "amount": 10_001, "reason": "too much" } }),
-        )
-        .await;
-    assert_eq!(
-        (error_code(&answer), error_field(&answer)),
-        ("VALIDATION".into(), "amount".into())
-    );
-    let missing = app
-        .gql(
-            Some(&admin),
-            REFUND,
-            json!({ "input": { "orderId": "999999", "reason": "nope" } }),
-        )
-        .await;
+    let answer = refund(&app, &admin, &order_id, Some(10_001), "too much").await;
+    assert_invalid(&answer, "amount");
+    let missing = refund(&app, &admin, "999999", None, "nope").await;
     assert_eq!(error_code(&missing), "NOT_FOUND");
 }
 
@@ -314,6 +273,20 @@ const RESOLVE: &str = r#"mutation($input: AdminResolveDepositInput!) {
     adminResolveDeposit(input: $input) { id status flagged resolution resolutionNote resolvedBy { email } }
 }"#;
 
+/// Resolves a flagged deposit (CREDIT or REJECT) as `token`; returns the answer.
+async fn resolve(
+    app: &TestApp,
+    token: &str,
+    deposit: i64,
+    resolution: &str,
+    reason: &str,
+) -> Value {
+    let input =
+        json!({ "depositId": deposit.to_string(), "resolution": resolution, "reason": reason });
+    app.gql(Some(token), RESOLVE, json!({ "input": input }))
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crediting_a_flagged_deposit_raced_ten_times_credits_once() {
     let app = TestApp::spawn().await;
@@ -322,10 +295,12 @@ async fn crediting_a_flagged_deposit_raced_ten_times_credits_once() {
     let deposit = flagged_deposit(&app, customer_id, 50_000, "PENDING").await;
 
     let attempts = (0..10).map(|_| {
-        app.gql(
-            Some(&admin),
-            RESOLVE,
-            json!({ "input": { "depositId": deposit.to_string(), "resolution": "CREDIT", "reason": "bank statement shows 50,000" } }),
+        resolve(
+            &app,
+            &admin,
+            deposit,
+            "CREDIT",
+            "bank statement shows 50,000",
         )
     });
     let answers = futures_util::future::join_all(attempts).await;
@@ -352,15 +327,15 @@ async fn rejecting_a_flagged_deposit_moves_no_money_and_a_credited_one_cannot_be
     let admin = app.admin().await;
     let (customer_id, customer) = app.customer("payer@example.com").await;
     let pending = flagged_deposit(&app, customer_id, 50_000, "PENDING").await;
-    let rejected = app
-        .ok(
-            Some(&admin),
-            RESOLVE,
-            json!({ "input": { "depositId": pending.to_string(), "resolution": "REJECT", "reason": "never arrived" } }),
-        )
-        .await;
-    assert_eq!(rejected["adminResolveDeposit"]["status"], "FAILED");
-    assert_eq!(rejected["adminResolveDeposit"]["resolution"], "REJECTED");
+    let rejected = resolve(&app, &admin, pending, "REJECT", "never arrived").await;
+    assert_eq!(
+        rejected["data"]["adminResolveDeposit"]["status"], "FAILED",
+        "{rejected:#}"
+    );
+    assert_eq!(
+        rejected["data"]["adminResolveDeposit"]["resolution"],
+        "REJECTED"
+    );
     assert_eq!(app.balance(customer_id).await, 0);
 
     // Paid and credited, then reported reversed: only a rejection is possible.
@@ -382,23 +357,11 @@ async fn rejecting_a_flagged_deposit_moves_no_money_and_a_credited_one_cannot_be
         .await
         .unwrap();
     }
-    let twice = app
-        .gql(
-            Some(&admin),
-            RESOLVE,
-            json!({ "input": { "depositId": paid.to_string(), "resolution": "CREDIT", "reason": "x" } }),
-        )
-        .await;
+    let twice = resolve(&app, &admin, paid, "CREDIT", "x").await;
     assert_eq!(error_code(&twice), "CONFLICT");
     assert_eq!(app.balance(customer_id).await, 20_000);
 
-    let customer_try = app
-        .gql(
-            Some(&customer),
-            RESOLVE,
-            json!({ "input": { "depositId": paid.to_string(), "resolution": "CREDIT", "reason": "me" } }),
-        )
-        .await;
+    let customer_try = resolve(&app, &customer, paid, "CREDIT", "me").await;
     assert_eq!(error_code(&customer_try), "FORBIDDEN");
     app.assert_books_balanced().await;
 }
@@ -561,6 +524,19 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
         provider_of(&app, likes).await,
     );
 
+    // Bob's completed likes, placed at a time given below.
+    let outside = Fixture {
+        user: bob,
+        service: likes,
+        provider: p2,
+        quantity: 100,
+        charge: 2_000,
+        status: "COMPLETED",
+        remains: Some(0),
+        refunded: 0,
+        provider_cost: Some(1_600),
+        placed_at: "",
+    };
     let fixtures = [
         // 23:30 in Jakarta on the 25th (16:30 UTC): the 25th.
         Fixture {
@@ -627,28 +603,12 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
         },
         // Outside the period on both sides.
         Fixture {
-            user: bob,
-            service: likes,
-            provider: p2,
-            quantity: 100,
-            charge: 2_000,
-            status: "COMPLETED",
-            remains: Some(0),
-            refunded: 0,
-            provider_cost: Some(1_600),
             placed_at: "2026-11-24T23:59:00+07:00",
+            ..outside
         },
         Fixture {
-            user: bob,
-            service: likes,
-            provider: p2,
-            quantity: 100,
-            charge: 2_000,
-            status: "COMPLETED",
-            remains: Some(0),
-            refunded: 0,
-            provider_cost: Some(1_600),
             placed_at: "2026-11-27T00:00:00+07:00",
+            ..outside
         },
     ];
     for f in &fixtures {
@@ -663,6 +623,9 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
     )
     .await;
     let in_period: Vec<&Fixture> = fixtures[..5].iter().collect();
+    let in_period_where = |keep: &dyn Fn(&Fixture) -> bool| -> Vec<&Fixture> {
+        in_period.iter().copied().filter(|f| keep(f)).collect()
+    };
 
     let dashboard = app
         .ok(
@@ -722,21 +685,9 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
             .unwrap_or_else(|| panic!("no {key} in {rows:#}"))
             .clone()
     };
-    let p1_orders: Vec<&Fixture> = in_period
-        .iter()
-        .copied()
-        .filter(|f| f.provider == p1)
-        .collect();
-    let p2_orders: Vec<&Fixture> = in_period
-        .iter()
-        .copied()
-        .filter(|f| f.provider == p2)
-        .collect();
-    let own: Vec<&Fixture> = in_period
-        .iter()
-        .copied()
-        .filter(|f| f.provider.is_none())
-        .collect();
+    let p1_orders = in_period_where(&|f| f.provider == p1);
+    let p2_orders = in_period_where(&|f| f.provider == p2);
+    let own = in_period_where(&|f| f.provider.is_none());
     assert_eq!(
         row(&providers, p1.unwrap().to_string())["money"],
         money_of(&p1_orders)
@@ -759,16 +710,8 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
             json!({}),
         )
         .await;
-    let alice_orders: Vec<&Fixture> = in_period
-        .iter()
-        .copied()
-        .filter(|f| f.user == alice)
-        .collect();
-    let bob_orders: Vec<&Fixture> = in_period
-        .iter()
-        .copied()
-        .filter(|f| f.user == bob)
-        .collect();
+    let alice_orders = in_period_where(&|f| f.user == alice);
+    let bob_orders = in_period_where(&|f| f.user == bob);
     let top = if money_of(&alice_orders)["revenue"].as_i64()
         > money_of(&bob_orders)["revenue"].as_i64()
     {
@@ -977,15 +920,8 @@ async fn exports_are_for_admins_and_escape_formulas() {
     )
     .await;
     let text = app
-        .http
-        .get(format!("{}/admin/exports/ledger.csv", app.base_url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text("/admin/exports/ledger.csv", Some(&admin))
+        .await;
     assert!(text.contains("'=HYPERLINK"), "{text}");
     assert!(!text.contains(",=HYPERLINK"), "{text}");
     let (rows, sum, _, _) =
@@ -1046,6 +982,12 @@ const IMPORT_CSV: &str = r#"mutation($csv: String!, $dryRun: Boolean!) {
     }
 }"#;
 
+/// Imports a catalogue CSV (or only checks it, on a dry run); returns the report.
+async fn import_csv(app: &TestApp, admin: &str, csv: &str, dry_run: bool) -> Value {
+    let variables = json!({ "csv": csv, "dryRun": dry_run });
+    app.ok(Some(admin), IMPORT_CSV, variables).await["adminImportCatalogCsv"].clone()
+}
+
 #[tokio::test]
 async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_or_nothing() {
     let app = TestApp::spawn().await;
@@ -1053,15 +995,8 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
     let accounts = service(&app, Fulfillment::Stock, 50_000_000, 1, 10).await;
     let imported = service(&app, Fulfillment::Provider, 15_840, 10, 10_000).await;
     let exported = app
-        .http
-        .get(format!("{}/admin/exports/catalog.csv", app.base_url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text("/admin/exports/catalog.csv", Some(&admin))
+        .await;
     let mut reader = csv::Reader::from_reader(exported.as_bytes());
     let header = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -1086,14 +1021,7 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
     edited.write_record(&added).unwrap();
     let good = String::from_utf8(edited.into_inner().unwrap()).unwrap();
 
-    let dry = app
-        .ok(
-            Some(&admin),
-            IMPORT_CSV,
-            json!({ "csv": good, "dryRun": true }),
-        )
-        .await;
-    let dry = &dry["adminImportCatalogCsv"];
+    let dry = &import_csv(&app, &admin, &good, true).await;
     assert_eq!(dry["applied"], false);
     assert_eq!(dry["updatedServiceIds"], json!([accounts.to_string()]));
     assert_eq!(dry["createdServiceIds"].as_array().unwrap().len(), 1);
@@ -1138,14 +1066,7 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
         writer.write_record(&record).unwrap();
     }
     let mixed = String::from_utf8(writer.into_inner().unwrap()).unwrap();
-    let refused = app
-        .ok(
-            Some(&admin),
-            IMPORT_CSV,
-            json!({ "csv": mixed, "dryRun": false }),
-        )
-        .await;
-    let refused = &refused["adminImportCatalogCsv"];
+    let refused = &import_csv(&app, &admin, &mixed, false).await;
     assert_eq!(refused["applied"], false);
     assert_eq!(
         refused["errors"]
@@ -1165,14 +1086,7 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
     );
     assert_eq!(price(accounts).await, 50_000_000);
 
-    let applied = app
-        .ok(
-            Some(&admin),
-            IMPORT_CSV,
-            json!({ "csv": good, "dryRun": false }),
-        )
-        .await;
-    let applied = &applied["adminImportCatalogCsv"];
+    let applied = &import_csv(&app, &admin, &good, false).await;
     assert_eq!(applied["applied"], true, "{applied:#}");
     assert_eq!(applied["categoriesCreated"], json!(["Twitter Accounts"]));
     assert_eq!(price(accounts).await, 45_000_000);
@@ -1186,20 +1100,15 @@ async fn the_catalogue_export_edited_and_imported_back_updates_own_services_all_
             json!({ "csv": "name,price\nx,1\n", "dryRun": true }),
         )
         .await;
-    assert_eq!(
-        (error_code(&missing), error_field(&missing)),
-        ("VALIDATION".into(), "csv".into())
-    );
+    assert_invalid(&missing, "csv");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_provider_cost_is_recorded_when_the_provider_accepts_and_kept_after_a_rate_change() {
     use booster::jobs::dispatch;
-    use common::fake_provider::{FakeProvider, KEY};
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let fake = FakeProvider::start().await;
-    let provider = api_v2_provider(&app, "JAP", &fake.url, KEY).await;
+    let (_fake, provider) = registered_fake(&app, "JAP").await;
     // A rate of 7.5 rupiah per 1000 (the provider bills in rupiah).
     let followers = service_with(&app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
         s.provider_id = Some(provider);
@@ -1211,15 +1120,8 @@ async fn the_provider_cost_is_recorded_when_the_provider_accepts_and_kept_after_
     let order = |quantity: i64| {
         let (app, key) = (&app, key.clone());
         async move {
-            app.ok(
-                Some(&key),
-                "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
-                json!({ "input": { "serviceId": followers.to_string(), "link": "https://x.com/a/status/1", "quantity": quantity } }),
-            )
-            .await["placeOrder"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
+            let input = order_input(followers, "https://x.com/a/status/1", quantity);
+            app.place(&key, input).await
         }
     };
     let id = order(3000).await;

@@ -12,7 +12,7 @@ use booster::db::{
     enums::Fulfillment,
     schema::{api_keys, services, users},
 };
-use common::{TestApp, error_code, service};
+use common::{TestApp, count_of, error_code, order_input, service};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -51,15 +51,7 @@ fn code_of(answer: &Value) -> String {
     }
 }
 
-fn order_input(service: i64) -> Value {
-    json!({ "input": { "serviceId": service, "link": "https://x.com/a", "quantity": 1000 } })
-}
-
-async fn statements_of<F: Future<Output = Value>>(app: &TestApp, request: F) -> (u64, Value) {
-    let before = app.state.query_counter.get();
-    let answer = request.await;
-    (app.state.query_counter.get() - before, answer)
-}
+const LINK: &str = "https://x.com/a";
 
 #[tokio::test]
 async fn a_known_key_ordering_a_known_service_costs_one_statement() {
@@ -68,21 +60,25 @@ async fn a_known_key_ordering_a_known_service_costs_one_statement() {
     let (user_id, key) = app.funded_customer("buyer@example.com", 1_000_000).await;
     let service = service(&app, Fulfillment::Manual, 10_000, 10, 100_000).await;
     let mut events = app.state.events.subscribe();
-    app.ok(Some(&key), PLACE, order_input(service)).await;
+    app.ok(Some(&key), PLACE, order_input(service, LINK, 1000))
+        .await;
     // The first order's event is loaded before counting starts.
     events.recv().await.unwrap();
 
-    let (statements, answer) = statements_of(&app, async {
-        let answer = app.gql(Some(&key), PLACE, order_input(service)).await;
-        // This process's listener loads the event it was notified of: one
-        // statement per burst of notifications, not per request.
-        tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .expect("the order's event")
-            .unwrap();
-        answer
-    })
-    .await;
+    let (statements, answer) = app
+        .statements_of(async {
+            let answer = app
+                .gql(Some(&key), PLACE, order_input(service, LINK, 1000))
+                .await;
+            // This process's listener loads the event it was notified of: one
+            // statement per burst of notifications, not per request.
+            tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("the order's event")
+                .unwrap();
+            answer
+        })
+        .await;
     assert!(answer.get("errors").is_none(), "{answer}");
     assert_eq!(answer["data"]["placeOrder"]["charge"], 10_000);
     // Credential and service from the caches; the order, debit, ledger row,
@@ -93,19 +89,23 @@ async fn a_known_key_ordering_a_known_service_costs_one_statement() {
 
     // A short balance is still refused with what there is, and writes nothing.
     let (poor, poor_key) = app.funded_customer("poor@example.com", 5_000).await;
-    let answer = app.gql(Some(&poor_key), PLACE, order_input(service)).await;
+    let answer = app
+        .gql(Some(&poor_key), PLACE, order_input(service, LINK, 1000))
+        .await;
     assert_eq!(error_code(&answer), "INSUFFICIENT_BALANCE");
     assert_eq!(app.balance(poor).await, 5_000);
-    let orders: i64 = booster::db::schema::orders::table
-        .filter(booster::db::schema::orders::user_id.eq(poor))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let orders = count_of(
+        &app,
+        booster::db::schema::orders::table
+            .filter(booster::db::schema::orders::user_id.eq(poor))
+            .count(),
+    )
+    .await;
     assert_eq!(orders, 0);
 
     // A retry with the same key is the same order, charged once.
-    let input = json!({ "input": { "serviceId": service, "link": "https://x.com/a", "quantity": 1000, "idempotencyKey": "k-1" } });
+    let mut input = order_input(service, LINK, 1000);
+    input["input"]["idempotencyKey"] = json!("k-1");
     let first = app.ok(Some(&key), PLACE, input.clone()).await;
     let again = app.ok(Some(&key), PLACE, input).await;
     assert_eq!(first["placeOrder"]["id"], again["placeOrder"]["id"]);
@@ -124,7 +124,7 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
 
     // The notices of the setup's own inserts may still empty the cache once.
     eventually("a page served without a statement", async || {
-        let (statements, again) = statements_of(&app, app.ok(None, PAGE, json!({}))).await;
+        let (statements, again) = app.statements_of(app.ok(None, PAGE, json!({}))).await;
         assert_eq!(again, first);
         statements == 0
     })
@@ -144,7 +144,9 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
         (Some("Renamed"), Some(12_000))
     );
     let (_, key) = app.funded_customer("buyer@example.com", 1_000_000).await;
-    let order = app.ok(Some(&key), PLACE, order_input(service)).await;
+    let order = app
+        .ok(Some(&key), PLACE, order_input(service, LINK, 1000))
+        .await;
     assert_eq!(order["placeOrder"]["charge"], 12_000);
 
     // A change from elsewhere (another process, psql) shows once its notice
@@ -162,7 +164,9 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
         page["services"]["edges"][0]["node"]["name"] == "Outside"
     })
     .await;
-    let order = app.ok(Some(&key), PLACE, order_input(service)).await;
+    let order = app
+        .ok(Some(&key), PLACE, order_input(service, LINK, 1000))
+        .await;
     assert_eq!(order["placeOrder"]["charge"], 15_000);
 
     // Deactivated from elsewhere: gone from the page, and refused.
@@ -175,7 +179,9 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
         app.ok(None, PAGE, json!({})).await["services"]["totalCount"] == 0
     })
     .await;
-    let refused = app.gql(Some(&key), PLACE, order_input(service)).await;
+    let refused = app
+        .gql(Some(&key), PLACE, order_input(service, LINK, 1000))
+        .await;
     assert_eq!(error_code(&refused), "VALIDATION", "{refused}");
 }
 

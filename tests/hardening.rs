@@ -220,32 +220,27 @@ async fn address_limits_key_ipv6_on_the_64_and_cover_readyz() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_token_from_a_limited_address_costs_no_lookup() {
     let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 2).await;
-    let guess = |i: usize| format!("bstk_{i:043}");
-    let mut statuses = Vec::new();
-    for i in 0..3 {
-        let answer = app
-            .http
+    // The HTTP status of a request signed with the `i`th guessed token.
+    let guess = async |i: usize| {
+        app.http
             .post(format!("{}/graphql", app.base_url))
-            .bearer_auth(guess(i))
+            .bearer_auth(format!("bstk_{i:043}"))
             .json(&json!({ "query": "{ __typename }" }))
             .send()
             .await
-            .unwrap();
-        statuses.push(answer.status().as_u16());
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(guess(i).await);
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     // The address is over its limit: further guesses are not looked up.
     let before = app.state.query_counter.get();
     for i in 3..20 {
-        let answer = app
-            .http
-            .post(format!("{}/graphql", app.base_url))
-            .bearer_auth(guess(i))
-            .json(&json!({ "query": "{ __typename }" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 429);
+        assert_eq!(guess(i).await, 429);
     }
     assert_eq!(
         app.state.query_counter.get(),
@@ -426,22 +421,10 @@ async fn a_full_discount_never_makes_own_products_free() {
         )
         .await;
     assert_eq!(seen["service"]["pricePer1000"], 10_000);
-    let placed = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }",
-            json!({ "input": { "serviceId": own.to_string(), "link": "https://x.com/b", "quantity": 1000 } }),
-        )
-        .await;
-    assert_eq!(placed["placeOrder"]["charge"], 10_000);
-    let mass = app
-        .ok(
-            Some(&key),
-            "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }",
-            json!({ "input": { "text": format!("{own}|https://x.com/c|500\n") } }),
-        )
-        .await;
-    assert_eq!(mass["placeMassOrder"]["totalCharge"], 5_000);
+    let placed = order_input(own, "https://x.com/b", 1000);
+    assert_eq!(app.charge_of(&key, placed).await, 10_000);
+    let mass = format!("{own}|https://x.com/c|500\n");
+    assert_eq!(app.mass_charge(&key, &mass).await, 5_000);
     let listed: Value = app
         .http
         .post(format!("{}/api/v2", app.base_url))
@@ -520,15 +503,8 @@ async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
         .unwrap();
     }
     let orders = app
-        .http
-        .get(format!("{}/admin/exports/orders.csv", app.base_url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text("/admin/exports/orders.csv", Some(&admin))
+        .await;
     assert!(orders.contains("twitter.com/x"), "{orders}");
     assert_no_formula(&orders);
     // Text cells are quoted, numbers are not.
@@ -652,15 +628,7 @@ async fn the_feed_stays_valid_xml_over_hostile_content() {
         )
         .await;
     assert_eq!(error_field(&refused), "title", "{refused}");
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     assert!(feed.contains("Hostile"));
     assert_xml_parses(&feed);
 
@@ -679,15 +647,7 @@ async fn the_feed_stays_valid_xml_over_hostile_content() {
     .execute(&mut *app.conn().await)
     .await
     .unwrap();
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     assert!(feed.contains("Old"), "{feed}");
     assert_xml_parses(&feed);
 }
@@ -729,15 +689,7 @@ async fn plain_text_comes_from_the_sanitized_document() {
     let seo = seo["post"]["seo"].to_string();
     assert!(seo.contains("Hello reader"), "{seo}");
     assert!(!seo.contains("steal"), "{seo}");
-    let feed = app
-        .http
-        .get(format!("{}/feed.xml", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text("/feed.xml", None).await;
     let summary = feed
         .split("<summary>")
         .nth(1)

@@ -87,15 +87,16 @@ fn sigterm(child: &tokio::process::Child) {
     assert!(status.success());
 }
 
+/// A 127.0.0.1 address with a port nothing listens on yet.
+fn free_local_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_and_worker_stop_cleanly_on_sigterm() {
     let app = TestApp::spawn().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bind = format!("127.0.0.1:{port}");
+    let bind = free_local_address();
     let mut serve = booster("serve", &app.db.url, &bind).spawn().unwrap();
     let mut worker = booster("worker", &app.db.url, "127.0.0.1:0")
         .spawn()
@@ -144,12 +145,7 @@ async fn serve_and_worker_stop_cleanly_on_sigterm() {
 async fn debug_logs_never_carry_sql_parameters() {
     let app = TestApp::spawn().await;
     let (_, key) = app.customer("logged@example.com").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bind = format!("127.0.0.1:{port}");
+    let bind = free_local_address();
     let mut serve = booster("serve", &app.db.url, &bind)
         .env("RUST_LOG", "debug")
         .env("RUN_JOBS", "false")

@@ -90,16 +90,19 @@ async fn two_workers_send_every_mail_exactly_once() {
     );
 }
 
+/// Queues a "Hello" mail to a@example.com; returns its id.
+async fn enqueue_hello(app: &TestApp) -> i64 {
+    let hello = mail_to("a@example.com", "Hello", None);
+    mail::enqueue(&mut *app.conn().await, hello)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_refused_mail_is_retried_after_its_backoff_and_sent_once() {
     let (app, sink) = app_with_sink().await;
-    let id = mail::enqueue(
-        &mut *app.conn().await,
-        mail_to("a@example.com", "Hello", None),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let id = enqueue_hello(&app).await;
     sink.refuse_next(1);
 
     let report = mail_outbox::run(&app.state).await.unwrap();
@@ -149,13 +152,7 @@ async fn a_mail_out_of_attempts_is_marked_failed() {
         config.mail.max_attempts = 1;
     })
     .await;
-    let id = mail::enqueue(
-        &mut *app.conn().await,
-        mail_to("a@example.com", "Hello", None),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let id = enqueue_hello(&app).await;
     sink.refuse_next(1);
     assert_eq!(mail_outbox::run(&app.state).await.unwrap().failed, 1);
     assert_eq!(statuses(&app).await, vec![(id, MailStatus::Failed, 1)]);
@@ -169,13 +166,7 @@ async fn a_mail_out_of_attempts_is_marked_failed() {
 #[tokio::test]
 async fn a_crashed_workers_claim_is_retried_only_after_its_lease() {
     let (app, sink) = app_with_sink().await;
-    let id = mail::enqueue(
-        &mut *app.conn().await,
-        mail_to("a@example.com", "Hello", None),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let id = enqueue_hello(&app).await;
     // A worker claims the mail and dies before sending or recording anything.
     let now = chrono::Utc::now();
     let claimed = MailRow::claim_due(

@@ -16,9 +16,7 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status charge quantity remains } }";
 
-fn order_input(service: i64, quantity: i64) -> Value {
-    json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/booster/status/1", "quantity": quantity } })
-}
+const LINK: &str = "https://x.com/booster/status/1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_orders_against_a_balance_for_37() {
@@ -30,7 +28,10 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
     let attempts = (0..100).map(|_| {
         let app = &app;
         let key = key.clone();
-        async move { app.gql(Some(&key), PLACE, order_input(service, 100)).await }
+        async move {
+            app.gql(Some(&key), PLACE, order_input(service, LINK, 100))
+                .await
+        }
     });
     let answers = futures_util::future::join_all(attempts).await;
     let placed = answers.iter().filter(|a| a.get("errors").is_none()).count();
@@ -242,7 +243,7 @@ async fn retried_place_order_with_an_idempotency_key_charges_once() {
     let app = TestApp::spawn().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
     let (user, key) = app.funded_customer("retry@example.com", 100_000).await;
-    let mut input = order_input(service, 1000);
+    let mut input = order_input(service, LINK, 1000);
     input["input"]["idempotencyKey"] = json!("checkout-7f3a");
     let attempts = (0..10).map(|_| app.gql(Some(&key), PLACE, input.clone()));
     let answers = futures_util::future::join_all(attempts).await;
@@ -269,25 +270,17 @@ async fn aliases_of_order_by_id_batch_and_hide_other_peoples_orders() {
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 5000).await;
     let (_, mine) = app.funded_customer("mine@example.com", 100_000).await;
     let (_, theirs) = app.funded_customer("theirs@example.com", 100_000).await;
-    let own = app.ok(Some(&mine), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = app
-        .ok(Some(&theirs), PLACE, order_input(service, 100))
-        .await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let own = app.place(&mine, order_input(service, LINK, 100)).await;
+    let other = app.place(&theirs, order_input(service, LINK, 100)).await;
     // Own, someone else's and unknown ids, 1,500 aliases in all.
     let ids = [own.clone(), other.clone(), "999999".to_string()];
     let aliases: String = (0..1_500)
         .map(|i| format!("o{i}: order(id: \"{}\") {{ id status }} ", ids[i % 3]))
         .collect();
     let document = format!("{{ {aliases} }}");
-    let before = app.state.query_counter.get();
-    let answer = app.gql(Some(&mine), &document, json!({})).await;
-    let statements = app.state.query_counter.get() - before;
+    let (statements, answer) = app
+        .statements_of(app.gql(Some(&mine), &document, json!({})))
+        .await;
     println!("1,500 aliases of order(id:): {statements} SQL statements");
     assert!(
         statements <= 50,
@@ -453,10 +446,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 15_840, 100, 10_000).await;
     let (user, key) = app.funded_customer("r@example.com", 100_000).await;
-    let id = app.ok(Some(&key), PLACE, order_input(service, 1000)).await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.place(&key, order_input(service, LINK, 1000)).await;
     assert_eq!(app.balance(user).await, 100_000 - 15_840);
 
     let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status remains refunded } }";
@@ -499,8 +489,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
     assert_eq!(history["order"]["history"][2]["startCount"], 3572);
 
     // A pending order is canceled at once with a full refund; a second cancel is refused.
-    let pending =
-        app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"].clone();
+    let pending = app.place(&key, order_input(service, LINK, 100)).await;
     let cancel = "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status refunded } request { kind } } }";
     let data = app.ok(Some(&key), cancel, json!({ "id": pending })).await;
     assert_eq!(
@@ -513,8 +502,7 @@ async fn refunds_happen_exactly_once_and_cancel_requests_follow_the_rules() {
     );
 
     // A running order gets one open cancel request; refills need a completed order.
-    let running =
-        app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"].clone();
+    let running = app.place(&key, order_input(service, LINK, 100)).await;
     app.ok(
         Some(&admin),
         set,
@@ -595,10 +583,7 @@ async fn subscription_on_one_process_sees_changes_made_by_another() {
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Provider, 10_000, 10, 10_000).await;
     let (_, key) = app.funded_customer("live@example.com", 100_000).await;
-    let order_id = app.ok(Some(&key), PLACE, order_input(service, 100)).await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order_id = app.place(&key, order_input(service, LINK, 100)).await;
 
     // Modern protocol (graphql-transport-ws) on the other process.
     let mut modern = ws_connect(&other_process, "graphql-transport-ws", &key).await;
@@ -768,7 +753,7 @@ async fn mutations_over_the_websocket_are_refused_and_write_nothing() {
     socket
         .send(Message::text(
             json!({ "id": "1", "type": "subscribe", "payload": {
-                "query": PLACE, "variables": order_input(service, 100) } })
+                "query": PLACE, "variables": order_input(service, LINK, 100) } })
             .to_string(),
         ))
         .await
@@ -1056,7 +1041,9 @@ async fn a_subscriber_that_falls_behind_still_gets_every_event_once() {
         .unwrap();
     // One order whose event arrives proves the subscription is live.
     let first = loop {
-        let placed = app.ok(Some(&key), PLACE, order_input(service, 10)).await;
+        let placed = app
+            .ok(Some(&key), PLACE, order_input(service, LINK, 10))
+            .await;
         let id = placed["placeOrder"]["id"].clone();
         let event = tokio::time::timeout(Duration::from_secs(1), next_json(&mut socket)).await;
         if let Ok(event) = event {

@@ -6,43 +6,20 @@ mod common;
 use std::time::Duration;
 
 use booster::{
-    db::{
-        enums::{Fulfillment, OrderStatus},
-        orders::OrderRow,
-    },
+    db::{enums::OrderStatus, orders::OrderRow},
     domain::fulfillment,
     jobs::{dispatch, order_requests, status_sync},
 };
-use common::{
-    fake_provider::{AddBehaviour, FakeProvider, KEY},
-    *,
-};
+use common::{fake_provider::AddBehaviour, *};
 use serde_json::{Value, json};
 
-const PLACE: &str =
-    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }";
-
-/// A fake provider, registered as `name`; returns it with its provider id.
-async fn registered_fake(app: &TestApp, name: &str) -> (FakeProvider, i64) {
-    let fake = FakeProvider::start().await;
-    let id = api_v2_provider(app, name, &fake.url, KEY).await;
-    (fake, id)
-}
-
-async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
-    service_with(app, Fulfillment::Provider, 10_000, 10, 100_000, |s| {
-        s.provider_id = Some(provider_id);
-        s.provider_service_id = Some(remote_id.into());
-    })
-    .await
-}
-
+/// Places an order for `quantity` of `service`; returns its id.
 async fn place(app: &TestApp, key: &str, service: i64, quantity: i64) -> String {
-    let input = json!({ "input": { "serviceId": service.to_string(), "link": "https://x.com/client/status/42", "quantity": quantity } });
-    app.ok(Some(key), PLACE, input).await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.place(
+        key,
+        order_input(service, "https://x.com/client/status/42", quantity),
+    )
+    .await
 }
 
 async fn order(app: &TestApp, id: &str) -> OrderRow {
@@ -55,8 +32,7 @@ async fn order(app: &TestApp, id: &str) -> OrderRow {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_reaches_the_provider_once_and_its_statuses_flow_back() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (user, key) = app.funded_customer("c@example.com", 100_000).await;
     let mut events = app.state.events.subscribe();
     let id = place(&app, &key, service, 1000).await;
@@ -188,8 +164,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     let app =
         TestApp::spawn_with(|c| c.fulfillment.submit_stuck_after = Duration::from_secs(0)).await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("k@example.com", 100_000).await;
 
     // 1. Killed between claim and submit: claimed, never sent.
@@ -242,20 +217,8 @@ async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
     fake.set_status(&remote, "Completed", 5, 0);
     status_sync::run(&app.state).await.unwrap();
     assert_eq!(order(&app, &unclear).await.status, OrderStatus::Completed);
-    let notes = app
-        .ok(
-            Some(&admin),
-            "{ adminNotifications { kind orderId } }",
-            json!({}),
-        )
-        .await;
-    assert!(
-        notes["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW")
-    );
+    let notes = admin_notifications(&app, &admin).await;
+    assert!(notes.iter().any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"));
     app.assert_books_balanced().await;
 }
 
@@ -348,8 +311,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "Flaky").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, provider, service) = fake_provider_service(&app, "Flaky").await;
     let (user, key) = app.funded_customer("h@example.com", 100_000).await;
     fake.set_add(AddBehaviour::Unavailable);
     let mut ids = Vec::new();
@@ -384,16 +346,8 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
         6 * 3,
         "each order tried 3 times in its one attempt, then left alone"
     );
-    let notes = app
-        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
-        .await;
-    assert!(
-        notes["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "PROVIDER_UNHEALTHY")
-    );
+    let notes = admin_notifications(&app, &admin).await;
+    assert!(notes.iter().any(|n| n["kind"] == "PROVIDER_UNHEALTHY"));
     assert_eq!(
         app.balance(user).await,
         100_000 - 6 * 1000,
@@ -404,8 +358,7 @@ async fn an_unhealthy_providers_orders_wait_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_and_refill_requests_are_forwarded_and_followed() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("q@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     let done = place(&app, &key, service, 1000).await;
@@ -512,16 +465,19 @@ async fn a_low_provider_balance_warns_the_admins_once() {
     booster::jobs::provider_health::run(&app.state)
         .await
         .unwrap();
-    let data = app
-        .ok(Some(&admin), "{ adminNotifications { kind } }", json!({}))
-        .await;
-    let count = data["adminNotifications"]
-        .as_array()
-        .unwrap()
+    let data = admin_notifications(&app, &admin).await;
+    let count = data
         .iter()
         .filter(|n| n["kind"] == "PROVIDER_LOW_BALANCE")
         .count();
     assert_eq!(count, 2);
+}
+
+/// The admins' notifications, each with its kind, order id and message.
+async fn admin_notifications(app: &TestApp, admin: &str) -> Vec<Value> {
+    let query = "{ adminNotifications { kind orderId message } }";
+    let data = app.ok(Some(admin), query, json!({})).await;
+    data["adminNotifications"].as_array().unwrap().clone()
 }
 
 async fn wait_for_status(app: &TestApp, id: &str, status: OrderStatus) {
@@ -571,8 +527,7 @@ async fn a_stop_during_dispatch_finishes_the_calls_in_flight_and_claims_nothing_
 async fn a_claimed_request_is_not_claimed_again_before_its_lease_ends() {
     let app =
         TestApp::spawn_with(|c| c.fulfillment.status_sync_lease = Duration::from_secs(60)).await;
-    let (fake, provider) = registered_fake(&app, "JAP").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("lease@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
     dispatch::run(&app.state).await.unwrap();
@@ -623,24 +578,14 @@ async fn an_order_settled_while_its_dispatch_was_in_flight_goes_to_review_when_a
         "refunded once, and flagged: the provider will deliver it anyway"
     );
     assert!(late.provider_order_id.is_some());
-    let feed = app
-        .ok(
-            Some(&admin),
-            "{ adminNotifications { kind message } }",
-            json!({}),
-        )
-        .await;
+    let feed = admin_notifications(&app, &admin).await;
     assert!(
-        feed["adminNotifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"
-                && n["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("after it was CANCELED")),
-        "{feed}"
+        feed.iter().any(|n| n["kind"] == "ORDER_NEEDS_REVIEW"
+            && n["message"]
+                .as_str()
+                .unwrap()
+                .contains("after it was CANCELED")),
+        "{feed:?}"
     );
     assert_eq!(app.balance(user).await, 100_000);
     app.assert_books_balanced().await;
@@ -649,8 +594,7 @@ async fn an_order_settled_while_its_dispatch_was_in_flight_goes_to_review_when_a
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_provider_answer_is_bounded_and_the_refusal_still_refunds() {
     let app = TestApp::spawn().await;
-    let (fake, provider) = registered_fake(&app, "Verbose").await;
-    let service = provider_service(&app, provider, "101").await;
+    let (fake, _, service) = fake_provider_service(&app, "Verbose").await;
     let (user, key) = app.funded_customer("long@example.com", 100_000).await;
     // Longer than PostgreSQL's 8000-byte NOTIFY payload: before the fix the refusal's
     // transaction failed and the order landed in NEEDS_REVIEW, unrefunded.

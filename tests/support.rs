@@ -21,7 +21,7 @@ use booster::{
     payments::{GatewayReport, PaymentStatus},
 };
 use common::{
-    TestApp, error_code, error_field, service, service_with,
+    TestApp, assert_invalid, count_of, error_code, order_input, service, service_with,
     smtp_sink::SmtpSink,
     sockets::{self, next_json, ws_connect},
 };
@@ -31,22 +31,14 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }";
 const SET_STATUS: &str = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }";
 const OPEN: &str = "mutation($input: OpenTicketInput!) { openTicket(input: $input) { botAnswered ticket { id status topic orderIds messages { author body internal } } } }";
 const TICKET: &str =
     "query($id: ID!) { ticket(id: $id) { id status messages { author body internal } } }";
 
+/// Places an order for 100 of `service` at `link`; returns its id.
 async fn place(app: &TestApp, key: &str, service: i64, link: &str) -> String {
-    app.ok(
-        Some(key),
-        PLACE,
-        json!({ "input": { "serviceId": service.to_string(), "link": link, "quantity": 100 } }),
-    )
-    .await["placeOrder"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.place(key, order_input(service, link, 100)).await
 }
 
 async fn set_status(
@@ -87,6 +79,54 @@ async fn open_ticket(
         json!({ "input": { "subject": subject, "topic": topic, "message": message, "orderIds": orders } }),
     )
     .await
+}
+
+/// Opens a ticket that must succeed; returns its id.
+async fn open_ticket_id(
+    app: &TestApp,
+    key: &str,
+    topic: &str,
+    subject: &str,
+    message: &str,
+    orders: &[&str],
+) -> String {
+    let answer = open_ticket(app, key, topic, subject, message, orders).await;
+    opened_id(&answer)
+}
+
+/// The id of the ticket in an `openTicket` answer.
+fn opened_id(answer: &Value) -> String {
+    answer["data"]["openTicket"]["ticket"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ticket in {answer:#}"))
+        .to_string()
+}
+
+/// A staff reply (or, with `internal`, a note) on a ticket; returns the data.
+async fn admin_reply(
+    app: &TestApp,
+    admin: &str,
+    ticket: &str,
+    body: &str,
+    internal: bool,
+) -> Value {
+    app.ok(
+        Some(admin),
+        "mutation($id: ID!, $b: String!, $i: Boolean!) { adminReplyToTicket(ticketId: $id, body: $b, internal: $i) { status } }",
+        json!({ "id": ticket, "b": body, "i": internal }),
+    )
+    .await
+}
+
+/// The audited actions on subjects of `subject_type`, oldest first.
+async fn audit_actions(app: &TestApp, subject_type: &str) -> Vec<String> {
+    admin_audit_log::table
+        .filter(admin_audit_log::subject_type.eq(subject_type))
+        .order(admin_audit_log::id.asc())
+        .select(admin_audit_log::action)
+        .load(&mut *app.conn().await)
+        .await
+        .unwrap()
 }
 
 fn bot_messages(ticket: &Value) -> Vec<String> {
@@ -255,11 +295,7 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
             .contains("a refill was already requested"),
         "{bots:?}"
     );
-    let count: i64 = order_requests::table
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let count = count_of(&app, order_requests::table.count()).await;
     assert_eq!(count, 1);
 }
 
@@ -298,7 +334,7 @@ async fn customers_reach_only_their_own_orders_and_tickets() {
     let (_, owner) = app.funded_customer("owner@example.com", 100_000).await;
     let (_, stranger) = app.funded_customer("stranger@example.com", 100_000).await;
     let order = place(&app, &owner, service, "https://x.com/o/status/1").await;
-    let ticket = open_ticket(
+    let ticket_id = open_ticket_id(
         &app,
         &owner,
         "ORDER",
@@ -307,10 +343,6 @@ async fn customers_reach_only_their_own_orders_and_tickets() {
         &[&order],
     )
     .await;
-    let ticket_id = ticket["data"]["openTicket"]["ticket"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
 
     // Attaching someone else's order: NOT_FOUND, and nothing is written.
     let refused = open_ticket(
@@ -339,26 +371,16 @@ async fn customers_reach_only_their_own_orders_and_tickets() {
     assert!(bot_messages(&probing["ticket"]).is_empty());
 
     // Reading, replying to or closing someone else's ticket: NOT_FOUND.
-    let read = app
-        .gql(Some(&stranger), TICKET, json!({ "id": ticket_id }))
-        .await;
-    assert_eq!(error_code(&read), "NOT_FOUND");
-    let reply = app
-        .gql(
-            Some(&stranger),
-            "mutation($id: ID!) { replyToTicket(ticketId: $id, body: \"hi\") { botAnswered } }",
-            json!({ "id": ticket_id }),
-        )
-        .await;
-    assert_eq!(error_code(&reply), "NOT_FOUND");
-    let close = app
-        .gql(
-            Some(&stranger),
-            "mutation($id: ID!) { closeTicket(ticketId: $id) { status } }",
-            json!({ "id": ticket_id }),
-        )
-        .await;
-    assert_eq!(error_code(&close), "NOT_FOUND");
+    for operation in [
+        TICKET,
+        "mutation($id: ID!) { replyToTicket(ticketId: $id, body: \"hi\") { botAnswered } }",
+        "mutation($id: ID!) { closeTicket(ticketId: $id) { status } }",
+    ] {
+        let refused = app
+            .gql(Some(&stranger), operation, json!({ "id": ticket_id }))
+            .await;
+        assert_eq!(error_code(&refused), "NOT_FOUND", "{operation}");
+    }
     let listed = app
         .ok(
             Some(&stranger),
@@ -413,30 +435,21 @@ async fn internal_notes_never_reach_the_customer() {
         &[],
     )
     .await;
-    let ticket = opened["data"]["openTicket"]["ticket"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ticket = opened_id(&opened);
     assert_eq!(opened["data"]["openTicket"]["ticket"]["status"], "OPEN");
-    let reply = "mutation($id: ID!, $b: String!, $i: Boolean!) { adminReplyToTicket(ticketId: $id, body: $b, internal: $i) { status } }";
-    let note = app
-        .ok(
-            Some(&admin),
-            reply,
-            json!({ "id": ticket, "b": "SECRET-NOTE: provider P3 refunds slowly", "i": true }),
-        )
-        .await;
+    let note = admin_reply(
+        &app,
+        &admin,
+        &ticket,
+        "SECRET-NOTE: provider P3 refunds slowly",
+        true,
+    )
+    .await;
     assert_eq!(
         note["adminReplyToTicket"]["status"], "OPEN",
         "a note changes no status"
     );
-    let answered = app
-        .ok(
-            Some(&admin),
-            reply,
-            json!({ "id": ticket, "b": "We fixed it.", "i": false }),
-        )
-        .await;
+    let answered = admin_reply(&app, &admin, &ticket, "We fixed it.", false).await;
     assert_eq!(answered["adminReplyToTicket"]["status"], "ANSWERED");
 
     // The customer's stream: their own message, then the staff reply; never the note.
@@ -597,15 +610,9 @@ async fn the_contact_form_is_limited_per_address_and_drops_robots() {
         json!({ "name": "V", "email": "not-an-address", "subject": "s", "message": "m" }),
     )
     .await;
-    assert_eq!(
-        (error_code(&bad), error_field(&bad)),
-        ("VALIDATION".into(), "email".into())
-    );
+    assert_invalid(&bad, "email");
     let long = contact(&app, "203.0.113.9", json!({ "name": "V", "email": "v@example.com", "subject": "s", "message": "m".repeat(5001) })).await;
-    assert_eq!(
-        (error_code(&long), error_field(&long)),
-        ("VALIDATION".into(), "message".into())
-    );
+    assert_invalid(&long, "message");
 
     let listed = app
         .ok(
@@ -635,12 +642,13 @@ async fn the_contact_form_is_limited_per_address_and_drops_robots() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].0, "visitor@example.com");
     assert!(queued[0].1.contains("Yes, we do."));
-    let audited: i64 = admin_audit_log::table
-        .filter(admin_audit_log::action.eq("contact_message.answer"))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let audited = count_of(
+        &app,
+        admin_audit_log::table
+            .filter(admin_audit_log::action.eq("contact_message.answer"))
+            .count(),
+    )
+    .await;
     assert_eq!(audited, 1);
 }
 
@@ -670,10 +678,7 @@ async fn the_faq_is_kept_by_admins_searched_by_anyone_and_quoted_by_the_bot() {
             json!({ "input": { "question": " ", "answer": "x" } }),
         )
         .await;
-    assert_eq!(
-        (error_code(&empty), error_field(&empty)),
-        ("VALIDATION".into(), "question".into())
-    );
+    assert_invalid(&empty, "question");
     let forbidden = app
         .gql(
             Some(&key),
@@ -744,15 +749,8 @@ async fn the_faq_is_kept_by_admins_searched_by_anyone_and_quoted_by_the_bot() {
     assert_eq!(other["data"]["openTicket"]["botAnswered"], false);
     assert_eq!(other["data"]["openTicket"]["ticket"]["status"], "OPEN");
 
-    let audited: Vec<String> = admin_audit_log::table
-        .filter(admin_audit_log::subject_type.eq("faq_entry"))
-        .order(admin_audit_log::id.asc())
-        .select(admin_audit_log::action)
-        .load(&mut *app.conn().await)
-        .await
-        .unwrap();
     assert_eq!(
-        audited,
+        audit_actions(&app, "faq_entry").await,
         vec![
             "faq_entry.create",
             "faq_entry.create",
@@ -777,7 +775,7 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         (id, ())
     };
     let (_, key) = app.customer("triage@example.com").await;
-    let first = open_ticket(
+    let first = open_ticket_id(
         &app,
         &key,
         "PAYMENT",
@@ -786,11 +784,7 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         &[],
     )
     .await;
-    let first = first["data"]["openTicket"]["ticket"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let second = open_ticket(
+    let second = open_ticket_id(
         &app,
         &key,
         "API",
@@ -799,16 +793,7 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         &[],
     )
     .await;
-    let second = second["data"]["openTicket"]["ticket"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(
-        Some(&admin),
-        "mutation($id: ID!) { adminReplyToTicket(ticketId: $id, body: \"See /docs\") { status } }",
-        json!({ "id": second }),
-    )
-    .await;
+    admin_reply(&app, &admin, &second, "See /docs", false).await;
 
     let counts = app
         .ok(
@@ -849,8 +834,13 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         .await;
     assert_eq!(by_topic["adminTickets"]["totalCount"], 1);
 
+    const ASSIGN: &str = "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }";
     let assigned = app
-        .ok(Some(&admin), "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }", json!({ "id": first, "a": admin_id.to_string() }))
+        .ok(
+            Some(&admin),
+            ASSIGN,
+            json!({ "id": first, "a": admin_id.to_string() }),
+        )
         .await;
     assert_eq!(
         assigned["adminAssignTicket"]["assigneeId"],
@@ -858,24 +848,19 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
     );
     let (customer_id, _) = app.customer("not-staff@example.com").await;
     let refused = app
-        .gql(Some(&admin), "mutation($id: ID!, $a: ID) { adminAssignTicket(ticketId: $id, assigneeId: $a) { assigneeId } }", json!({ "id": first, "a": customer_id.to_string() }))
+        .gql(
+            Some(&admin),
+            ASSIGN,
+            json!({ "id": first, "a": customer_id.to_string() }),
+        )
         .await;
-    assert_eq!(
-        (error_code(&refused), error_field(&refused)),
-        ("VALIDATION".into(), "assigneeId".into())
-    );
-    app.ok(
-        Some(&admin),
+    assert_invalid(&refused, "assigneeId");
+    for change in [
         "mutation($id: ID!) { adminSetTicketPriority(ticketId: $id, priority: HIGH) { priority } }",
-        json!({ "id": first }),
-    )
-    .await;
-    app.ok(
-        Some(&admin),
         "mutation($id: ID!) { adminSetTicketStatus(ticketId: $id, status: CLOSED) { status } }",
-        json!({ "id": first }),
-    )
-    .await;
+    ] {
+        app.ok(Some(&admin), change, json!({ "id": first })).await;
+    }
     let mine = app
         .ok(
             Some(&key),
@@ -892,15 +877,8 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         )
         .await;
     assert_eq!(reopened["reopenTicket"]["status"], "CUSTOMER_REPLY");
-    let audited: Vec<String> = admin_audit_log::table
-        .filter(admin_audit_log::subject_type.eq("ticket"))
-        .order(admin_audit_log::id.asc())
-        .select(admin_audit_log::action)
-        .load(&mut *app.conn().await)
-        .await
-        .unwrap();
     assert_eq!(
-        audited,
+        audit_actions(&app, "ticket").await,
         vec![
             "ticket.reply",
             "ticket.assign",
@@ -915,10 +893,7 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
             json!({ "input": { "subject": "s".repeat(201), "topic": "OTHER", "message": "m" } }),
         )
         .await;
-    assert_eq!(
-        (error_code(&long), error_field(&long)),
-        ("VALIDATION".into(), "subject".into())
-    );
+    assert_invalid(&long, "subject");
 }
 
 #[tokio::test]
@@ -962,7 +937,7 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
     }
     // A staff reply: mail for `loud` only.
     for key in [&quiet_key, &loud_key] {
-        let opened = open_ticket(
+        let id = open_ticket_id(
             &app,
             key,
             "OTHER",
@@ -971,16 +946,7 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
             &[],
         )
         .await;
-        let id = opened["data"]["openTicket"]["ticket"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        app.ok(
-            Some(&admin),
-            "mutation($id: ID!) { adminReplyToTicket(ticketId: $id, body: \"Done.\") { status } }",
-            json!({ "id": id }),
-        )
-        .await;
+        admin_reply(&app, &admin, &id, "Done.", false).await;
     }
     // A deposit credited: both keep notifyDeposits, so both get mail; a repeated
     // report credits nothing and queues nothing.
@@ -1031,12 +997,13 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
     );
 
     // Admin alerts (tickets waiting for staff) reach the admin by mail too.
-    let admin_mails: i64 = mail_outbox::table
-        .filter(mail_outbox::to_address.eq("admin@example.com"))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let admin_mails = count_of(
+        &app,
+        mail_outbox::table
+            .filter(mail_outbox::to_address.eq("admin@example.com"))
+            .count(),
+    )
+    .await;
     assert_eq!(
         admin_mails, 1,
         "both TICKET_WAITING alerts in one digest (issue 21)"
@@ -1060,12 +1027,13 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
         .filter(|m| m.to == vec!["loud@example.com".to_string()])
         .count();
     assert_eq!(to_loud, 3);
-    let pending: i64 = mail_outbox::table
-        .filter(mail_outbox::status.ne(MailStatus::Sent))
-        .count()
-        .get_result(&mut *app.conn().await)
-        .await
-        .unwrap();
+    let pending = count_of(
+        &app,
+        mail_outbox::table
+            .filter(mail_outbox::status.ne(MailStatus::Sent))
+            .count(),
+    )
+    .await;
     assert_eq!(pending, 0);
 }
 
@@ -1199,7 +1167,7 @@ async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
     let (_, key) = app.funded_customer("many@example.com", 1_000_000).await;
     let order = place(&app, &key, service, "https://x.com/m/status/1").await;
     for i in 0..12 {
-        let opened = open_ticket(
+        let id = open_ticket_id(
             &app,
             &key,
             "OTHER",
@@ -1208,12 +1176,7 @@ async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
             &[&order],
         )
         .await;
-        let id = opened["data"]["openTicket"]["ticket"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        app.ok(Some(&admin), "mutation($id: ID!) { adminReplyToTicket(ticketId: $id, body: \"note\", internal: true) { id } }", json!({ "id": id }))
-            .await;
+        admin_reply(&app, &admin, &id, "note", true).await;
     }
     let mut counts = Vec::new();
     for (token, field) in [(&key, "myTickets"), (&admin, "adminTickets")] {
@@ -1223,9 +1186,9 @@ async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
             );
             // Once to warm the pool (a new connection runs its own setup statements).
             app.ok(Some(token), &query, json!({ "first": first })).await;
-            let before = app.state.query_counter.get();
-            let data = app.ok(Some(token), &query, json!({ "first": first })).await;
-            let statements = app.state.query_counter.get() - before;
+            let (statements, data) = app
+                .statements_of(app.ok(Some(token), &query, json!({ "first": first })))
+                .await;
             let edges = data[field]["edges"].as_array().unwrap();
             assert_eq!(edges.len(), first as usize);
             // The customer's message and the bot's answer about the order, plus the

@@ -227,6 +227,12 @@ fn refuse(state: &FakeState, headers: &HeaderMap, key: &str, denied: Value) -> O
     None
 }
 
+/// `refuse` with Xendit's key and its answer to a wrong one.
+fn refuse_xendit(state: &FakeState, headers: &HeaderMap) -> Option<Response> {
+    let denied = json!({ "error_code": "INVALID_API_KEY" });
+    refuse(state, headers, XENDIT_SECRET_KEY, denied)
+}
+
 async fn snap_create(
     State(state): State<Arc<FakeState>>,
     headers: HeaderMap,
@@ -314,12 +320,7 @@ async fn invoice_create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(refused) = refuse(
-        &state,
-        &headers,
-        XENDIT_SECRET_KEY,
-        json!({ "error_code": "INVALID_API_KEY" }),
-    ) {
+    if let Some(refused) = refuse_xendit(&state, &headers) {
         return refused;
     }
     let (Some(external_id), Some(amount)) = (body["external_id"].as_str(), body["amount"].as_i64())
@@ -357,12 +358,7 @@ async fn invoice_get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refuse(
-        &state,
-        &headers,
-        XENDIT_SECRET_KEY,
-        json!({ "error_code": "INVALID_API_KEY" }),
-    ) {
+    if let Some(refused) = refuse_xendit(&state, &headers) {
         return refused;
     }
     match state.invoices.lock().unwrap().get(&id) {

@@ -245,6 +245,45 @@ impl TestApp {
             .to_string()
     }
 
+    /// GETs a plain HTTP path (feeds, exports), signed in with `token` if given; returns the body.
+    pub async fn get_text(&self, path: &str, token: Option<&str>) -> String {
+        let mut request = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
+    /// The SQL statements the server ran while `request` ran, and its answer.
+    pub async fn statements_of<T>(&self, request: impl Future<Output = T>) -> (u64, T) {
+        let before = self.state.query_counter.get();
+        let answer = request.await;
+        (self.state.query_counter.get() - before, answer)
+    }
+
+    /// Places an order through GraphQL (see `order_input`); returns its id.
+    pub async fn place(&self, key: &str, input: Value) -> String {
+        self.ok(Some(key), PLACE_ORDER, input).await["placeOrder"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Places `input` through GraphQL; returns what the order charged.
+    pub async fn charge_of(&self, key: &str, input: Value) -> Value {
+        let query = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { charge } }";
+        self.ok(Some(key), query, input).await["placeOrder"]["charge"].clone()
+    }
+
+    /// Places a mass order (`service|link|quantity` lines); returns its total charge.
+    pub async fn mass_charge(&self, key: &str, text: &str) -> Value {
+        let query = "mutation($input: PlaceMassOrderInput!) { placeMassOrder(input: $input) { totalCharge } }";
+        let data = self
+            .ok(Some(key), query, json!({ "input": { "text": text } }))
+            .await;
+        data["placeMassOrder"]["totalCharge"].clone()
+    }
+
     /// A user's balance, read from the database.
     pub async fn balance(&self, user_id: i64) -> i64 {
         use diesel::prelude::*;
@@ -257,6 +296,24 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Places an order and returns only its id.
+pub const PLACE_ORDER: &str =
+    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }";
+
+/// The `placeOrder` variables: `quantity` of `service` for `link`.
+pub fn order_input(service: i64, link: &str, quantity: i64) -> Value {
+    json!({ "input": { "serviceId": service.to_string(), "link": link, "quantity": quantity } })
+}
+
+/// The number a `count()` query returns, on a fresh connection.
+pub async fn count_of<'q, Q>(app: &TestApp, query: Q) -> i64
+where
+    Q: diesel_async::methods::LoadQuery<'q, diesel_async::AsyncPgConnection, i64> + Send + 'q,
+{
+    use diesel_async::RunQueryDsl;
+    query.get_result(&mut *app.conn().await).await.unwrap()
 }
 
 /// The `extensions.code` of the first error in a GraphQL answer.
@@ -272,6 +329,15 @@ pub fn error_field(answer: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Asserts that `answer` failed with a VALIDATION error on `field`.
+#[track_caller]
+pub fn assert_invalid(answer: &Value, field: &str) {
+    assert_eq!(
+        (error_code(answer), error_field(answer)),
+        ("VALIDATION".to_string(), field.to_string())
+    );
 }
 
 /// Signs a Google-style ID token with the fixture key (or another key).
@@ -326,6 +392,40 @@ pub async fn api_v2_provider(app: &TestApp, name: &str, base_url: &str, api_key:
         .await
         .unwrap()
         .id
+}
+
+/// A fake API v2 provider, registered as `name`; returns it with its provider id.
+pub async fn registered_fake(app: &TestApp, name: &str) -> (fake_provider::FakeProvider, i64) {
+    let fake = fake_provider::FakeProvider::start().await;
+    let id = api_v2_provider(app, name, &fake.url, fake_provider::KEY).await;
+    (fake, id)
+}
+
+/// A service fulfilled by `provider_id` as its remote service `remote_id`.
+pub async fn provider_service(app: &TestApp, provider_id: i64, remote_id: &str) -> i64 {
+    service_with(
+        app,
+        booster::db::enums::Fulfillment::Provider,
+        10_000,
+        10,
+        100_000,
+        |s| {
+            s.provider_id = Some(provider_id);
+            s.provider_service_id = Some(remote_id.into());
+        },
+    )
+    .await
+}
+
+/// A registered fake provider `name` and a service of its remote service "101":
+/// (fake, provider id, service id).
+pub async fn fake_provider_service(
+    app: &TestApp,
+    name: &str,
+) -> (fake_provider::FakeProvider, i64, i64) {
+    let (fake, provider) = registered_fake(app, name).await;
+    let service = provider_service(app, provider, "101").await;
+    (fake, provider, service)
 }
 
 /// Creates a category and a service directly; returns the service id.
