@@ -42,9 +42,9 @@ async fn main() -> anyhow::Result<()> {
 fn config(url: &str, concurrency: usize) -> Config {
     let mut config = Config::local(url);
     config.database.pool_size = 40;
-    config.fulfillment.dispatch_concurrency = concurrency;
-    config.fulfillment.dispatch_batch = 200;
-    config.fulfillment.status_sync_lease = Duration::from_secs(3600);
+    config.upstream.dispatch_concurrency = concurrency;
+    config.upstream.dispatch_batch = 200;
+    config.upstream.status_sync_lease = Duration::from_secs(3600);
     config
 }
 

@@ -88,7 +88,7 @@ impl AppState {
         &self,
         provider: &crate::db::providers::ProviderRow,
     ) -> Result<Box<dyn crate::providers::ProviderClient>, crate::error::AppError> {
-        let config = &self.config.fulfillment;
+        let config = &self.config.upstream;
         let retry = crate::providers::api_v2::RetryPolicy {
             first_backoff: config.provider_retry_backoff,
             timeout: config.provider_timeout,

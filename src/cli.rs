@@ -87,7 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_environment()?;
             prepare_database(&config.database).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
-            let run_jobs = config.fulfillment.run_jobs_in_serve;
+            let run_jobs = config.upstream.run_jobs_in_serve;
             apply_process_settings(&config);
             let state = AppState::new(config)?;
             stop_on_signal(&state);

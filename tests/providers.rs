@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use booster::{
     db::{enums::OrderStatus, orders::OrderRow},
-    domain::fulfillment,
+    domain::upstream,
     jobs::{dispatch, order_requests, status_sync},
 };
 use common::{fake_provider::AddBehaviour, *};
@@ -144,7 +144,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         remains: Some(157),
         charge: None,
     };
-    fulfillment::apply_remote_status(&mut *app.conn().await, p.id, &remote)
+    upstream::apply_remote_status(&mut *app.conn().await, p.id, &remote)
         .await
         .unwrap();
     assert_eq!(app.balance(user).await, 1_000_000 - 15_000 + 1570 + 5000);
@@ -162,14 +162,13 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_dying_mid_submission_never_causes_a_second_submission() {
-    let app =
-        TestApp::spawn_with(|c| c.fulfillment.submit_stuck_after = Duration::from_secs(0)).await;
+    let app = TestApp::spawn_with(|c| c.upstream.submit_stuck_after = Duration::from_secs(0)).await;
     let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("k@example.com", 100_000).await;
 
     // 1. Killed between claim and submit: claimed, never sent.
     let lost = place(&app, &key, service, 100).await;
-    let claimed = fulfillment::claim_for_dispatch(&mut *app.conn().await, 10)
+    let claimed = upstream::claim_for_dispatch(&mut *app.conn().await, 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -493,8 +492,8 @@ async fn wait_for_status(app: &TestApp, id: &str, status: OrderStatus) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_during_dispatch_finishes_the_calls_in_flight_and_claims_nothing_more() {
     let app = TestApp::spawn_with(|c| {
-        c.fulfillment.dispatch_batch = 2;
-        c.fulfillment.dispatch_concurrency = 2;
+        c.upstream.dispatch_batch = 2;
+        c.upstream.dispatch_concurrency = 2;
     })
     .await;
     let (fake, provider) = registered_fake(&app, "Slow").await;
@@ -525,8 +524,7 @@ async fn a_stop_during_dispatch_finishes_the_calls_in_flight_and_claims_nothing_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claimed_request_is_not_claimed_again_before_its_lease_ends() {
-    let app =
-        TestApp::spawn_with(|c| c.fulfillment.status_sync_lease = Duration::from_secs(60)).await;
+    let app = TestApp::spawn_with(|c| c.upstream.status_sync_lease = Duration::from_secs(60)).await;
     let (fake, _, service) = fake_provider_service(&app, "JAP").await;
     let (_, key) = app.funded_customer("lease@example.com", 100_000).await;
     let running = place(&app, &key, service, 1000).await;
@@ -540,10 +538,10 @@ async fn a_claimed_request_is_not_claimed_again_before_its_lease_ends() {
     let lease = Duration::from_secs(60);
     // Two workers, one after the other: before the fix the second claimed the same
     // PENDING request again and both forwarded it.
-    let first = fulfillment::claim_requests(&mut *app.conn().await, 10, lease)
+    let first = upstream::claim_requests(&mut *app.conn().await, 10, lease)
         .await
         .unwrap();
-    let second = fulfillment::claim_requests(&mut *app.conn().await, 10, lease)
+    let second = upstream::claim_requests(&mut *app.conn().await, 10, lease)
         .await
         .unwrap();
     assert_eq!((first.len(), second.len()), (1, 0));

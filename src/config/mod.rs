@@ -83,15 +83,15 @@ use anyhow::{Context, anyhow};
 
 mod accounts;
 mod content;
-mod fulfillment;
 mod payments;
 mod server;
+mod upstream;
 
 pub use accounts::*;
 pub use content::*;
-pub use fulfillment::*;
 pub use payments::*;
 pub use server::*;
+pub use upstream::*;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -101,7 +101,7 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub secret_key: SecretKey,
     pub payments: PaymentsConfig,
-    pub fulfillment: FulfillmentConfig,
+    pub upstream: UpstreamConfig,
     pub catalog: CatalogConfig,
     pub content: ContentConfig,
     pub mail: MailConfig,
@@ -117,7 +117,7 @@ impl Config {
             accounts: AccountsConfig::from_environment()?,
             secret_key: SecretKey::from_environment()?,
             payments: PaymentsConfig::from_environment()?,
-            fulfillment: FulfillmentConfig::from_environment()?,
+            upstream: UpstreamConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
             content: ContentConfig::from_environment()?,
             mail: MailConfig::from_environment()?,
@@ -291,7 +291,7 @@ impl Config {
                 reconcile_after: Duration::from_secs(900),
                 reconcile_interval: Duration::ZERO,
             },
-            fulfillment: FulfillmentConfig {
+            upstream: UpstreamConfig {
                 run_jobs_in_serve: false,
                 dispatch_interval: Duration::from_millis(1000),
                 dispatch_batch: 100,

@@ -1,6 +1,6 @@
 //! Dispatch: sends PENDING orders to their providers. Orders are claimed with
 //! `SKIP LOCKED` and moved to SUBMITTING in their own committed transaction
-//! before the call; the answer decides the next state (`domain::fulfillment`):
+//! before the call; the answer decides the next state (`domain::upstream`):
 //! accepted, retried later with backoff, a fallback service, failed and refunded,
 //! or NEEDS_REVIEW when the provider may have acted on it.
 
@@ -20,14 +20,14 @@ use crate::{
     app::AppState,
     db::{orders::OrderRow, services::ServiceRow},
     domain::{
-        fulfillment::{self, RefusalOutcome},
         provider_health::CallRecord,
+        upstream::{self, RefusalOutcome},
     },
     error::{AppError, AppResult},
     providers::{self, ProviderError, RemoteOrderRequest},
 };
 
-super::job!(Dispatch, "dispatch", fulfillment.dispatch_interval);
+super::job!(Dispatch, "dispatch", upstream.dispatch_interval);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -59,12 +59,12 @@ pub async fn run(state: &AppState) -> AppResult<DispatchReport> {
 }
 
 async fn dispatch_all(state: &AppState) -> AppResult<DispatchReport> {
-    let config = &state.config.fulfillment;
+    let config = &state.config.upstream;
     let mut report = DispatchReport::default();
     {
         let mut conn = state.pool.get().await?;
         report.recovered_stuck =
-            fulfillment::recover_stuck_submissions(&mut conn, config.submit_stuck_after)
+            upstream::recover_stuck_submissions(&mut conn, config.submit_stuck_after)
                 .await?
                 .len();
     }
@@ -159,7 +159,7 @@ async fn claim_next(
     if done || state.is_stopping() || failed.load(Ordering::Relaxed) {
         return None;
     }
-    let batch = state.config.fulfillment.dispatch_batch;
+    let batch = state.config.upstream.dispatch_batch;
     match claim_round(state, batch).await {
         Ok((round, claimed)) if claimed.is_empty() => {
             drop(round);
@@ -187,7 +187,7 @@ async fn claim_next(
 async fn claim_round(state: &AppState, batch: i64) -> AppResult<(Round, Vec<OrderRow>)> {
     let claimed = {
         let mut conn = state.pool.get().await?;
-        fulfillment::claim_for_dispatch(&mut conn, batch).await?
+        upstream::claim_for_dispatch(&mut conn, batch).await?
     };
     if claimed.is_empty() {
         let round = Round {
@@ -222,7 +222,7 @@ const WRITE_GROUP: usize = 64;
 
 /// Writes acceptances in groups, whatever has arrived since the last group (at
 /// most [`WRITE_GROUP`]): one transaction of a constant number of statements per
-/// group (`fulfillment::mark_accepted_many`), and the group's call records for the
+/// group (`upstream::mark_accepted_many`), and the group's call records for the
 /// providers' health. Runs beside the calls, so they never wait for the database.
 async fn write_answers(state: &AppState, mut inbox: mpsc::Receiver<Answer>) -> AppResult<()> {
     let mut group = Vec::with_capacity(WRITE_GROUP);
@@ -240,7 +240,7 @@ async fn write_answers(state: &AppState, mut inbox: mpsc::Receiver<Answer>) -> A
         // sent twice.
         result = async {
             let mut conn = state.pool.get().await?;
-            fulfillment::mark_accepted_many(&mut conn, &accepted).await
+            upstream::mark_accepted_many(&mut conn, &accepted).await
         }
         .await
         .map(|_| ());
@@ -265,7 +265,7 @@ async fn submit(
     order: &OrderRow,
     answers: &mpsc::Sender<Answer>,
 ) -> AppResult<Outcome> {
-    let config = &state.config.fulfillment;
+    let config = &state.config.upstream;
     let (Some((provider, client)), Some(service), Some(remote_service)) = (
         order
             .provider_id
@@ -274,7 +274,7 @@ async fn submit(
         order.provider_service_id.as_deref(),
     ) else {
         let mut conn = state.pool.get().await?;
-        fulfillment::mark_unclear(
+        upstream::mark_unclear(
             &mut conn,
             order.id,
             "the order has no usable provider or provider service",
@@ -319,17 +319,17 @@ async fn submit(
                 .dispatch_retry
                 .saturating_mul(2u32.saturating_pow(exponent))
                 .min(std::time::Duration::from_secs(1800));
-            fulfillment::mark_retry(&mut conn, order.id, &error, backoff).await?;
+            upstream::mark_retry(&mut conn, order.id, &error, backoff).await?;
             Outcome::Retry
         }
         ProviderError::Refused(error) => {
-            match fulfillment::mark_refused(&mut conn, order.id, provider, &error).await? {
+            match upstream::mark_refused(&mut conn, order.id, provider, &error).await? {
                 RefusalOutcome::Fallback => Outcome::Fallback,
                 RefusalOutcome::Failed => Outcome::Failed,
             }
         }
         ProviderError::Unclear(error) => {
-            fulfillment::mark_unclear(&mut conn, order.id, &error).await?;
+            upstream::mark_unclear(&mut conn, order.id, &error).await?;
             Outcome::Unclear
         }
     })

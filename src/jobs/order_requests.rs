@@ -5,7 +5,7 @@ use super::provider_clients::{Clients, tracked};
 use crate::{
     app::AppState,
     db::enums::{OrderRequestKind, OrderRequestStatus},
-    domain::fulfillment::{self},
+    domain::upstream::{self},
     error::AppResult,
     providers::map_refill_status,
 };
@@ -13,7 +13,7 @@ use crate::{
 super::job!(
     OrderRequests,
     "order requests",
-    fulfillment.status_sync_interval
+    upstream.status_sync_interval
 );
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,10 +25,10 @@ pub struct RequestsReport {
 
 /// Forwards customers' cancel and refill requests and follows refills to their end.
 pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
-    let lease = state.config.fulfillment.status_sync_lease;
+    let lease = state.config.upstream.status_sync_lease;
     let claimed = {
         let mut conn = state.pool.get().await?;
-        fulfillment::claim_requests(&mut conn, 500, lease).await?
+        upstream::claim_requests(&mut conn, 500, lease).await?
     };
     let mut report = RequestsReport::default();
     if claimed.is_empty() {
@@ -49,14 +49,14 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
             (OrderRequestKind::Cancel, OrderRequestStatus::Pending) => {
                 let ids = std::slice::from_ref(&remote_id);
                 let outcome = tracked(state, provider, "cancel", client.cancel(ids)).await;
-                fulfillment::decide_cancel(
+                upstream::decide_cancel(
                     request.id,
                     outcome.map(|mut answers| answers.remove(&remote_id)),
                 )
             }
             (OrderRequestKind::Refill, OrderRequestStatus::Pending) => {
                 let refill = client.refill(&remote_id);
-                fulfillment::decide_refill(
+                upstream::decide_refill(
                     request.id,
                     tracked(state, provider, "refill", refill).await,
                 )
@@ -67,10 +67,7 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
                 };
                 let label = client.refill_status(refill_id);
                 let label = tracked(state, provider, "refill_status", label).await;
-                fulfillment::decide_refill_progress(
-                    request.id,
-                    label.map(|l| map_refill_status(&l)),
-                )
+                upstream::decide_refill_progress(request.id, label.map(|l| map_refill_status(&l)))
             }
             _ => None,
         };
@@ -81,7 +78,7 @@ pub async fn run(state: &AppState) -> AppResult<RequestsReport> {
             _ => report.forwarded += 1,
         }
         // Customers read these notes: what the provider said stays in the log.
-        fulfillment::update_request(&mut conn, &request, &answer).await?;
+        upstream::update_request(&mut conn, &request, &answer).await?;
     }
     Ok(report)
 }

@@ -4,11 +4,7 @@
 use super::provider_clients::{Clients, tracked};
 use crate::{app::AppState, domain::provider_health, error::AppResult};
 
-super::job!(
-    ProviderHealth,
-    "provider health",
-    fulfillment.health_interval
-);
+super::job!(ProviderHealth, "provider health", upstream.health_interval);
 
 /// Fetches every active provider's balance (also a liveness probe).
 pub async fn run(state: &AppState) -> AppResult<usize> {

@@ -1,6 +1,6 @@
 //! Status sync: asks each active, healthy provider about its open orders (leased
 //! claims, up to 100 ids per call) and applies each call's answers as one batch
-//! through `domain::fulfillment`, which records the history, publishes the events
+//! through `domain::upstream`, which records the history, publishes the events
 //! and refunds CANCELED and PARTIAL orders exactly once, set-based.
 //!
 //! Calls overlap: up to `dispatch_concurrency` are in flight all the time, and the
@@ -17,14 +17,14 @@ use crate::{
     app::AppState,
     db::{orders::OrderRow, providers::ProviderRow},
     domain::{
-        fulfillment,
         provider_health::{self, CallRecord},
+        upstream,
     },
     error::{AppError, AppResult},
     providers::{self, ProviderClient},
 };
 
-super::job!(StatusSync, "status sync", fulfillment.status_sync_interval);
+super::job!(StatusSync, "status sync", upstream.status_sync_interval);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
@@ -67,7 +67,7 @@ async fn sync_provider(
     provider: &ProviderRow,
     client: &dyn ProviderClient,
 ) -> AppResult<SyncReport> {
-    let config = &state.config.fulfillment;
+    let config = &state.config.upstream;
     let in_flight = config.dispatch_concurrency.max(1);
     // A round fills every call slot once.
     let round = (in_flight * providers::MAX_BATCH) as i64;
@@ -136,11 +136,11 @@ fn start_claim(
     let state = state.clone();
     Some(tokio::spawn(async move {
         let mut conn = state.pool.get().await?;
-        fulfillment::claim_for_sync(
+        upstream::claim_for_sync(
             &mut conn,
             provider_id,
             round,
-            state.config.fulfillment.status_sync_lease,
+            state.config.upstream.status_sync_lease,
         )
         .await
     }))
@@ -199,7 +199,7 @@ async fn sync_batch(
     let full_round = {
         let mut calls = calls.lock().unwrap_or_else(|e| e.into_inner());
         calls.push(call);
-        let in_flight = state.config.fulfillment.dispatch_concurrency.max(1);
+        let in_flight = state.config.upstream.dispatch_concurrency.max(1);
         (calls.len() >= in_flight).then(|| std::mem::take(&mut *calls))
     };
     if let Some(full_round) = full_round {
@@ -228,7 +228,7 @@ async fn sync_batch(
     }
     report.errors += errors.len();
     let mut conn = state.pool.get().await?;
-    let updated = fulfillment::apply_remote_statuses(&mut conn, &reports).await?;
+    let updated = upstream::apply_remote_statuses(&mut conn, &reports).await?;
     report.changed = updated
         .iter()
         .filter(|updated| {
@@ -240,6 +240,6 @@ async fn sync_batch(
             })
         })
         .count();
-    fulfillment::note_sync_errors(&mut conn, &errors).await?;
+    upstream::note_sync_errors(&mut conn, &errors).await?;
     Ok(report)
 }

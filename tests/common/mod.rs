@@ -15,7 +15,7 @@ use std::time::Duration;
 use booster::{
     app::AppState,
     auth,
-    config::{AuthConfig, Config, FulfillmentConfig, PaymentsConfig, Secret},
+    config::{AuthConfig, Config, PaymentsConfig, Secret, UpstreamConfig},
     db::{self, enums::Role},
     domain::accounts,
 };
@@ -49,7 +49,7 @@ pub async fn fake_google_jwks() -> String {
 
 /// The local configuration (`Config::local`) with the fake Google keys at
 /// `jwks_url`, no rate limit, both gateways configured but unreachable, and
-/// fulfillment paced for tests (short intervals, timeouts and backoff).
+/// the upstream jobs paced for tests (short intervals, timeouts and backoff).
 pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
     let mut config = Config::local(database_url);
     config.database.pool_size = 8;
@@ -62,7 +62,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         ..config.auth
     };
     config.payments = test_payments_config(UNREACHABLE_URL);
-    config.fulfillment = FulfillmentConfig {
+    config.upstream = UpstreamConfig {
         dispatch_interval: Duration::from_millis(100),
         dispatch_retry: Duration::from_secs(1),
         status_sync_interval: Duration::from_secs(1),
@@ -70,7 +70,7 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         health_interval: Duration::from_secs(60),
         provider_timeout: Duration::from_secs(2),
         provider_retry_backoff: Duration::from_millis(10),
-        ..config.fulfillment
+        ..config.upstream
     };
     config
 }

@@ -1,6 +1,6 @@
 //! Import, the writing half: services created for new provider services, priced
 //! by the markup rule, in one transaction with multi-row inserts; idempotent by a
-//! unique index. As `fulfillment::sync` does it, the decisions are a pure plan
+//! unique index. As `upstream::sync` does it, the decisions are a pure plan
 //! (`import_plan.rs`: what to create, at what price and limits, in which
 //! category, what to skip and why); [`import`] reads what the plan needs and
 //! writes it, set-based.

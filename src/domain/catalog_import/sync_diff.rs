@@ -1,6 +1,6 @@
 //! Sync, the deciding half: the imported services of a provider against its
 //! catalogue, as a list of changes (rates, limits and flags to write, services
-//! to deactivate or bring back, change-log rows). Pure, as `fulfillment::sync`'s
+//! to deactivate or bring back, change-log rows). Pure, as `upstream::sync`'s
 //! `decide` is, so every rule is tested without a database; `sync.rs` reads what
 //! the diff needs and writes it.
 

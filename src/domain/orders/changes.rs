@@ -6,7 +6,7 @@
 //! status sync and a single admin action write exactly the same things.
 //!
 //! The caller decides the changes (`settlement_change`, the status-sync rules in
-//! `domain::fulfillment`) on rows it locked in its transaction.
+//! `domain::upstream`) on rows it locked in its transaction.
 
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@
 //! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text), `settle` (exactly-once refunds), `requests` (customer
 //! cancel and refill). Reads of the tables live in `db::orders`; dispatch and
-//! status sync with providers are `domain::fulfillment`.
+//! status sync with providers are `domain::upstream`.
 
 mod changes;
 mod mass;

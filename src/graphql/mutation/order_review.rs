@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    domain::{audit::Subject, fulfillment},
+    domain::{audit::Subject, upstream},
     graphql::{
         admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, types::orders::Order,
     },
@@ -31,7 +31,7 @@ impl OrderReviewMutation {
                 &mut *conn(ctx).await?,
                 Subject::Order,
                 order_id,
-                async |conn| fulfillment::resolve_review(conn, order_id, provider_order_id).await,
+                async |conn| upstream::resolve_review(conn, order_id, provider_order_id).await,
             )
             .await?;
         Ok(Order(order))

@@ -1,6 +1,6 @@
-//! The batch paths of fulfillment: a status call's answers applied as one batch
-//! (`fulfillment::apply_remote_statuses`) and acceptances written in groups
-//! (`fulfillment::mark_accepted_many`): the same rules as one at a time, refunds
+//! The batch paths of orders at their provider (`domain::upstream`): a status call's answers applied as one batch
+//! (`upstream::apply_remote_statuses`) and acceptances written in groups
+//! (`upstream::mark_accepted_many`): the same rules as one at a time, refunds
 //! exactly once, a history row and an event per change, a repeat changes nothing,
 //! and a constant number of statements whatever the batch size.
 
@@ -23,7 +23,7 @@ use booster::{
         users::UserRow,
     },
     domain::{
-        fulfillment, orders as order_rules,
+        orders as order_rules, upstream,
         wallet::{self, Credit, LedgerRef},
     },
     error::AppError,
@@ -157,7 +157,7 @@ async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_no
     let before = counts(&app, &ids).await;
     let (alice_before, bob_before) = (app.balance(alice).await, app.balance(bob).await);
 
-    let applied = fulfillment::apply_remote_statuses(&mut *app.conn().await, &answers)
+    let applied = upstream::apply_remote_statuses(&mut *app.conn().await, &answers)
         .await
         .unwrap();
     assert_eq!(applied.len(), 8, "every open order comes back");
@@ -284,7 +284,7 @@ async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_no
     drop(conn);
 
     // The same answers again: nothing changes, nothing is refunded, nobody is told.
-    let again = fulfillment::apply_remote_statuses(&mut *app.conn().await, &answers)
+    let again = upstream::apply_remote_statuses(&mut *app.conn().await, &answers)
         .await
         .unwrap();
     let open: Vec<i64> = again.iter().map(|o| o.id).collect();
@@ -372,7 +372,7 @@ async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
     for batch in [four, hundred, hundred] {
         counts.push(
             statements(&count, async {
-                fulfillment::apply_remote_statuses(&mut conn, batch)
+                upstream::apply_remote_statuses(&mut conn, batch)
                     .await
                     .unwrap()
             })
@@ -403,7 +403,7 @@ async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
     for batch in [four, hundred] {
         counts.push(
             statements(&count, async {
-                fulfillment::mark_accepted_many(&mut conn, batch)
+                upstream::mark_accepted_many(&mut conn, batch)
                     .await
                     .unwrap()
             })

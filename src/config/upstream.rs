@@ -1,4 +1,4 @@
-//! Catalogue sync and the fulfillment jobs' pacing (dispatch, status sync, provider calls).
+//! Catalogue sync and the upstream jobs' pacing (dispatch, status sync, provider calls).
 
 use std::time::Duration;
 
@@ -39,9 +39,9 @@ fn own_product_max_discount_bps(bps: i32) -> anyhow::Result<i32> {
     Ok(bps)
 }
 
-/// The fulfillment jobs: dispatch, status sync, request forwarding, provider health.
+/// The upstream jobs: dispatch, status sync, request forwarding, provider health.
 #[derive(Clone, Debug)]
-pub struct FulfillmentConfig {
+pub struct UpstreamConfig {
     pub run_jobs_in_serve: bool,
     pub dispatch_interval: Duration,
     pub dispatch_batch: i64,
@@ -57,9 +57,9 @@ pub struct FulfillmentConfig {
     pub provider_retry_backoff: Duration,
 }
 
-impl FulfillmentConfig {
+impl UpstreamConfig {
     pub fn from_environment() -> anyhow::Result<Self> {
-        Ok(FulfillmentConfig {
+        Ok(UpstreamConfig {
             run_jobs_in_serve: parse_var("RUN_JOBS", true)?,
             dispatch_interval: Duration::from_millis(parse_var("DISPATCH_INTERVAL_MS", 1000)?),
             dispatch_batch: parse_var("DISPATCH_BATCH", 100)?,

@@ -1,4 +1,6 @@
-//! Fulfillment through providers: the order-side rules of dispatch and status sync.
+//! Orders at their upstream provider: the order-side rules of dispatch, status
+//! sync and forwarded requests. ("Fulfillment" names one thing only: how a
+//! service is filled, `enums::Fulfillment` — from a provider, from stock, or by hand.)
 //!
 //! Dispatch is crash-safe: an order is claimed (`PENDING -> SUBMITTING`) in its own
 //! committed transaction before the provider is called, and an order found in
