@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::google::GoogleVerifier,
+    auth::{google::GoogleVerifier, passwords::Passwords},
     cache::Caches,
     config::Config,
     crypto::{SecretBox, TokenSigner},
@@ -23,6 +23,8 @@ pub struct Inner {
     /// One HTTP client (connection pools, TLS sessions) for every outbound call.
     pub http: reqwest::Client,
     pub google: GoogleVerifier,
+    /// Hashes and checks passwords (argon2id), a bounded number at a time.
+    pub passwords: Passwords,
     pub secrets: SecretBox,
     /// Signs and checks the tokens of links the panel mails (newsletter).
     pub tokens: TokenSigner,
@@ -65,6 +67,7 @@ impl AppState {
             events,
             caches,
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
+            passwords: Passwords::new(&config.accounts)?,
             secrets: SecretBox::new(&config.secret_key),
             tokens: TokenSigner::new(&config.secret_key),
             config,

@@ -1,8 +1,9 @@
-//! Authentication and access: Google ID-token verification, sign-in sessions, API
-//! keys, and the [`Viewer`] every request runs as. Roles are enforced by the GraphQL
+//! Authentication and access: Google ID-token verification, password hashing
+//! (`passwords`), sign-in sessions, API keys, and the [`Viewer`] every request runs as. Roles are enforced by the GraphQL
 //! guards (`graphql::guards`) from the viewer built here.
 
 pub mod google;
+pub mod passwords;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};

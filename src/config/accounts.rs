@@ -26,6 +26,8 @@ pub struct AccountsConfig {
     pub sign_in_history: Duration,
     /// Whether a successful sign-in from an address the account never used is mailed to it.
     pub mail_new_sign_in_address: bool,
+    /// How often attempts older than `sign_in_history` are deleted (zero: never).
+    pub history_cleanup_interval: Duration,
 }
 
 impl AccountsConfig {
@@ -47,6 +49,10 @@ impl AccountsConfig {
                 parse_var::<u64>("SIGN_IN_HISTORY_DAYS", 90)? * 86_400,
             ),
             mail_new_sign_in_address: parse_var("MAIL_NEW_SIGN_IN_ADDRESS", true)?,
+            history_cleanup_interval: Duration::from_secs(parse_var(
+                "SIGN_IN_HISTORY_CLEANUP_SECONDS",
+                3600,
+            )?),
         })
     }
 
@@ -63,6 +69,7 @@ impl AccountsConfig {
             attempts_per_address_per_minute: 20,
             sign_in_history: Duration::from_secs(90 * 86_400),
             mail_new_sign_in_address: true,
+            history_cleanup_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -74,6 +74,7 @@
 //! | `SIGN_IN_MAX_DELAY_SECONDS` | `900` | the longest such wait; the owner can always sign in after it |
 //! | `SIGN_IN_ATTEMPTS_PER_IP_PER_MINUTE` | `20` | password sign-ins, sign-ups and reset requests per client IP per minute (0: unlimited) |
 //! | `SIGN_IN_HISTORY_DAYS` | `90` | how long sign-in attempts are kept |
+//! | `SIGN_IN_HISTORY_CLEANUP_SECONDS` | `3600` | how often older sign-in attempts are deleted (0 disables the job) |
 //! | `MAIL_NEW_SIGN_IN_ADDRESS` | `true` | whether a sign-in from an address the account never used is mailed to its owner |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 

@@ -52,6 +52,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
     .extension(coherence::CacheCoherence)
     .limit_recursive_depth(32)
     .limit_directives(20)
+    .data(mutation::AccountAttemptLimiter(
+        crate::rate_limit::IpRateLimiter::per_minute(
+            state.config.accounts.attempts_per_address_per_minute,
+        ),
+    ))
     .data(mutation::NewsletterSignupLimiter(
         crate::rate_limit::IpRateLimiter::per_hour(
             state.config.content.newsletter_signups_per_ip_per_hour,
@@ -81,6 +86,19 @@ pub fn request_data(state: &AppState, viewer: Viewer) -> (Viewer, Loaders) {
 /// decide whether `X-Forwarded-For` counts); `None` when unknown.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+/// The client's `User-Agent` header (bounded), for the sign-in history.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUserAgent(pub String);
+
+/// The client as a sign-in records it.
+pub fn sign_in_client(ctx: &Context<'_>) -> crate::domain::accounts::sign_in::Client {
+    let address = ctx.data_opt::<ClientAddress>().and_then(|a| a.0);
+    let agent = ctx
+        .data_opt::<ClientUserAgent>()
+        .map_or("", |a| a.0.as_str());
+    crate::domain::accounts::sign_in::Client::new(address, agent)
+}
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()

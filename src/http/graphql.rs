@@ -258,7 +258,16 @@ pub async fn execute(
     let mut request = request
         .data(viewer)
         .data(loaders)
-        .data(crate::graphql::ClientAddress(client));
+        .data(crate::graphql::ClientAddress(client))
+        .data(crate::graphql::ClientUserAgent(
+            headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .chars()
+                .take(crate::domain::accounts::sign_in::MAX_USER_AGENT_CHARS)
+                .collect(),
+        ));
     if anonymous && !state.app.config.server.graphql_anonymous_introspection {
         request = request.disable_introspection();
     }

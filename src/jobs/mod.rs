@@ -19,6 +19,7 @@ pub mod provider_health;
 pub mod reconcile_deposits;
 mod runner;
 pub mod scheduled_posts;
+pub mod sign_in_history;
 pub mod status_sync;
 
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(catalog_sync::CatalogSync),
         Box::new(mail_outbox::MailOutbox),
         Box::new(scheduled_posts::ScheduledPosts),
+        Box::new(sign_in_history::SignInHistory),
     ]
 }
 

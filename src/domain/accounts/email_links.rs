@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::passwords::{Passwords, check_strength};
 use crate::{
+    auth::passwords::{Passwords, check_strength},
     auth::{self, tokens},
     config::AccountsConfig,
     db::{
@@ -233,13 +233,14 @@ async fn issue(
     Ok(token)
 }
 
-/// Queues an account mail to the user; `slot` makes one mail per kind and slot.
-async fn queue(
+/// Queues an account mail to the user; `slot` makes one mail per kind and slot
+/// (any text: a time slot, an address).
+pub(super) async fn queue(
     conn: &mut AsyncPgConnection,
     user: &UserRow,
     rendered: mail::templates::Rendered,
     kind: &str,
-    slot: Option<i64>,
+    slot: Option<impl std::fmt::Display>,
 ) -> AppResult<()> {
     mail::enqueue(
         conn,

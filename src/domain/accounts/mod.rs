@@ -1,10 +1,9 @@
 //! Accounts: sign-in with Google (create or find the user), settings, roles and
-//! bans here; email and password accounts in `passwords` (hashing and strength),
-//! `email_links` (sign-up, verification and reset links) and `sign_in` (password
-//! sign-in, its slow-down, the sign-in history and sessions).
+//! bans here; email and password accounts in `email_links` (sign-up,
+//! verification and reset links) and `sign_in` (password sign-in, its slow-down,
+//! the sign-in history and sessions). Hashing is `auth::passwords`.
 
 pub mod email_links;
-pub mod passwords;
 pub mod sign_in;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 
-use super::passwords::{Passwords, check_strength};
 use crate::{
+    auth::passwords::{Passwords, check_strength},
     config::AccountsConfig,
     db::{
         enums::SignInMethod,
@@ -24,7 +24,7 @@ use crate::{
         users::{UserRow, UserUpdate},
     },
     error::{AppError, AppResult},
-    mail::{self, NewMail, account_templates},
+    mail::account_templates,
 };
 
 /// The longest user agent kept.
@@ -55,7 +55,7 @@ fn wrong_credentials() -> AppError {
     AppError::Unauthenticated("wrong email or password".into())
 }
 
-/// Checks an email and a password; answers the user (the caller starts the session).
+/// Checks an email and a password; answers the user (then [`start_session`]).
 pub async fn with_password(
     conn: &mut AsyncPgConnection,
     passwords: &Passwords,
@@ -135,7 +135,7 @@ pub async fn with_password(
 
 /// Records a successful sign-in, and mails the user when it came from an address
 /// their account never signed in from before (not for their very first sign-in).
-pub async fn succeeded(
+async fn succeeded(
     conn: &mut AsyncPgConnection,
     config: &AccountsConfig,
     user: &UserRow,
@@ -155,32 +155,26 @@ pub async fn succeeded(
             &client.user_agent
         };
         let rendered = account_templates::new_sign_in(user.language, address, agent, &at);
-        mail::enqueue(
-            conn,
-            NewMail {
-                to: user.email.clone(),
-                subject: rendered.subject,
-                text_body: rendered.text,
-                html_body: None,
-                kind: "new_sign_in".into(),
-                user_id: Some(user.id),
-                dedupe_key: Some(format!("new_sign_in:{}:{address}", user.id)),
-            },
-        )
-        .await?;
+        super::email_links::queue(conn, user, rendered, "new_sign_in", Some(address)).await?;
     }
     record(conn, Some(user.id), method, None, client).await
 }
 
-/// Records a refused sign-in of a known account by another method (Google).
-pub async fn refused(
+/// Ends a sign-in whose credentials were right: a suspended account is refused
+/// (and that is recorded), any other gets a session. Answers its token and expiry.
+pub async fn start_session(
     conn: &mut AsyncPgConnection,
-    user_id: i64,
+    config: &crate::config::Config,
+    user: &UserRow,
     method: SignInMethod,
-    why: &str,
     client: &Client,
-) -> AppResult<()> {
-    record(conn, Some(user_id), method, Some(why), client).await
+) -> AppResult<(String, chrono::DateTime<Utc>)> {
+    if user.is_banned() {
+        record(conn, Some(user.id), method, Some("SUSPENDED"), client).await?;
+        return Err(AppError::forbidden("this account is suspended"));
+    }
+    succeeded(conn, &config.accounts, user, method, client).await?;
+    crate::auth::create_session(conn, user.id, config.auth.session_ttl).await
 }
 
 async fn record(

@@ -4,13 +4,14 @@ use async_graphql::{Context, ID, InputObject, Object};
 
 use crate::{
     auth::{self, Credential},
-    domain::accounts::{self, SettingsUpdate},
+    db::enums::SignInMethod,
+    domain::accounts::{self, SettingsUpdate, sign_in},
     error::AppError,
     graphql::{
         conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
-        parse_id, state,
+        parse_id, sign_in_client, state,
         types::account::{ApiKey, CreatedApiKey, SignInPayload, User},
     },
 };
@@ -45,11 +46,15 @@ impl AccountMutation {
         let identity = state.google.verify(&id_token).await?;
         let mut conn = conn(ctx).await?;
         let user = accounts::sign_in_with_google(&mut conn, &identity).await?;
-        if user.is_banned() {
-            return Err(AppError::forbidden("this account is suspended").into());
-        }
-        let (token, expires_at) =
-            auth::create_session(&mut conn, user.id, state.config.auth.session_ttl).await?;
+        let client = sign_in_client(ctx);
+        let (token, expires_at) = sign_in::start_session(
+            &mut conn,
+            &state.config,
+            &user,
+            SignInMethod::Google,
+            &client,
+        )
+        .await?;
         Ok(SignInPayload {
             token,
             expires_at,

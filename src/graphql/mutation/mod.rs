@@ -9,10 +9,12 @@ mod content;
 mod notifications;
 mod order_review;
 mod orders;
+mod sign_in;
 mod support;
 mod wallet;
 
 pub use content::NewsletterSignupLimiter;
+pub use sign_in::AccountAttemptLimiter;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(
@@ -24,6 +26,7 @@ pub struct MutationRoot(
     content::ContentMutation,
     orders::OrderMutation,
     order_review::OrderReviewMutation,
+    sign_in::SignInMutation,
     notifications::NotificationMutation,
     support::SupportMutation,
     wallet::WalletMutation,

@@ -201,7 +201,9 @@ impl OrderMutation {
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> GraphqlResult<Order> {
         let user = current_user(ctx)?;
         let order = OrderInput::try_from(input)?;
-        let (app, mut conn) = (state(ctx), conn(ctx).await?);
+        let app = state(ctx);
+        crate::domain::accounts::check_may_spend(&user.user, &app.config.accounts)?;
+        let mut conn = conn(ctx).await?;
         let own_max_discount = app.config.catalog.own_product_max_discount_bps;
         Ok(Order(
             orders::place_order(&mut conn, &app.caches, &user.user, order, own_max_discount)
@@ -218,7 +220,9 @@ impl OrderMutation {
     ) -> GraphqlResult<PlaceMassOrderPayload> {
         let user = current_user(ctx)?;
         let text = input.lines(ctx)?;
-        let own_max = state(ctx).config.catalog.own_product_max_discount_bps;
+        let config = &state(ctx).config;
+        crate::domain::accounts::check_may_spend(&user.user, &config.accounts)?;
+        let own_max = config.catalog.own_product_max_discount_bps;
         let mut conn = conn(ctx).await?;
         let outcome =
             orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing, own_max)

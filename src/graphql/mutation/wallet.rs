@@ -36,6 +36,7 @@ impl WalletMutation {
         let user = current_user(ctx)?;
         let app = state(ctx);
         let config = &app.config.payments;
+        crate::domain::accounts::check_may_spend(&user.user, &app.config.accounts)?;
         deposits::validate_amount(config, amount.0)?;
         let client = payments::client(&app.http, config, gateway)?;
         match deposits::create(&app.pool, client.as_ref(), config, &user.user, amount.0).await {

@@ -1,16 +1,20 @@
-//! The caller's own account: `me` (with a fresh balance) and their API keys.
+//! The caller's own account: `me` (with a fresh balance), their API keys,
+//! sessions and sign-in history; an admin's view of a user's sign-ins.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, ID, Object};
 
 use crate::{
-    auth,
+    auth::{self, Credential},
     db::users::UserRow,
+    domain::accounts::sign_in,
     error::AppError,
     graphql::{
         conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
-        types::account::{ApiKey, User},
+        pagination::{Page, keyset_args, keyset_connection},
+        parse_id,
+        types::account::{ApiKey, Session, SignInAttempt, User},
         viewer,
     },
 };
@@ -44,5 +48,52 @@ impl AccountQuery {
             .into_iter()
             .map(ApiKey)
             .collect())
+    }
+
+    /// The caller's sessions that still work, most recently used first.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn my_sessions(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Session>> {
+        let user = current_user(ctx)?;
+        let current = match user.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey(_) => None,
+        };
+        let rows = sign_in::sessions(&mut *conn(ctx).await?, user.id()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Session {
+                current: Some(row.id) == current,
+                row,
+            })
+            .collect())
+    }
+
+    /// The caller's sign-in attempts (kept `SIGN_IN_HISTORY_DAYS`), newest first.
+    #[graphql(guard = "RoleGuard::User")]
+    async fn my_sign_ins(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GraphqlResult<Page<SignInAttempt>> {
+        let user = current_user(ctx)?;
+        let page = keyset_args(first, after.as_deref())?;
+        let rows = sign_in::history(&mut *conn(ctx).await?, user.id(), page).await?;
+        Ok(keyset_connection(rows, |r| r.id, SignInAttempt))
+    }
+
+    /// A user's sign-in attempts, newest first.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn admin_user_sign_ins(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GraphqlResult<Page<SignInAttempt>> {
+        let user_id = parse_id("userId", &user_id)?;
+        let page = keyset_args(first, after.as_deref())?;
+        let rows = sign_in::history(&mut *conn(ctx).await?, user_id, page).await?;
+        Ok(keyset_connection(rows, |r| r.id, SignInAttempt))
     }
 }

@@ -54,6 +54,17 @@ impl User {
         Rupiah(self.0.balance)
     }
 
+    /// Whether the email was proven (a verification link, a reset link, Google or
+    /// an admin); deposits and orders wait for it.
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+
+    /// Whether the account has a password (else it signs in with Google only).
+    async fn has_password(&self) -> bool {
+        self.0.password_hash.is_some()
+    }
+
     async fn banned(&self) -> bool {
         self.0.is_banned()
     }
@@ -187,4 +198,59 @@ pub struct SignInPayload {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub user: User,
+}
+
+/// One sign-in attempt: how, whether it worked, from where.
+pub struct SignInAttempt(pub crate::db::sign_ins::SignInRow);
+
+#[Object]
+impl SignInAttempt {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn method(&self) -> crate::db::enums::SignInMethod {
+        self.0.method
+    }
+    async fn succeeded(&self) -> bool {
+        self.0.succeeded
+    }
+    /// Why it failed: `WRONG_PASSWORD`, `SLOWED_DOWN`, `SUSPENDED` (null when it worked).
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    async fn ip_address(&self) -> Option<&str> {
+        self.0.ip_address.as_deref()
+    }
+    async fn user_agent(&self) -> &str {
+        &self.0.user_agent
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A sign-in session that still works.
+pub struct Session {
+    pub row: crate::db::sessions::SessionRow,
+    /// Whether the listing request itself runs in this session.
+    pub current: bool,
+}
+
+#[Object]
+impl Session {
+    async fn id(&self) -> ID {
+        self.row.id.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.row.last_used_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    async fn current(&self) -> bool {
+        self.current
+    }
 }

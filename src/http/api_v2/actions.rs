@@ -124,6 +124,7 @@ async fn add(
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
     };
+    crate::domain::accounts::check_may_spend(buyer, &app.config.accounts)?;
     let order = orders::place_order(
         conn,
         &app.caches,
