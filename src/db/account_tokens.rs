@@ -39,6 +39,16 @@ impl AccountTokenRow {
             .await
     }
 
+    /// Forgets a token (its mail was not sent: one of the same kind went out recently).
+    pub async fn delete_by_hash(
+        conn: &mut AsyncPgConnection,
+        token_hash: &[u8],
+    ) -> QueryResult<usize> {
+        diesel::delete(account_tokens::table.filter(account_tokens::token_hash.eq(token_hash)))
+            .execute(conn)
+            .await
+    }
+
     /// Uses the token with this hash and purpose, if it is unused and unexpired:
     /// one statement, so two requests with the same link cannot both use it.
     pub async fn consume(

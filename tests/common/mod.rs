@@ -61,6 +61,9 @@ pub fn test_config(database_url: &str, jwks_url: &str) -> Config {
         google_jwks_url: jwks_url.to_string(),
         ..config.auth
     };
+    // Cheap password hashes: the suite signs in often (the cost is a setting).
+    config.accounts.password_hash_memory_kib = 1024;
+    config.accounts.password_hash_iterations = 1;
     config.payments = test_payments_config(UNREACHABLE_URL);
     config.upstream = UpstreamConfig {
         dispatch_interval: Duration::from_millis(100),

@@ -120,7 +120,10 @@ async fn mail_verification(
     let rendered =
         account_templates::verify_email(user.language, &user.name, &link, ttl.as_secs() / 3600);
     let slot = Utc::now().timestamp() / 600;
-    queue(conn, user, rendered, "verify_email", Some(slot)).await
+    if !queue(conn, user, rendered, "verify_email", Some(slot)).await? {
+        AccountTokenRow::delete_by_hash(conn, &tokens::hash(&token)).await?;
+    }
+    Ok(())
 }
 
 /// Marks the link's account verified; the link then stops working.
@@ -166,7 +169,12 @@ pub async fn request_password_reset(
         let link = links.url("reset-password", &token);
         let rendered = account_templates::password_reset(user.language, &link, ttl.as_secs() / 60);
         let slot = Utc::now().timestamp() / 600;
-        queue(conn, &user, rendered, "password_reset", Some(slot)).await
+        // The mail of a link already sent in these ten minutes is not sent again;
+        // nor is a link kept that nobody receives.
+        if !queue(conn, &user, rendered, "password_reset", Some(slot)).await? {
+            AccountTokenRow::delete_by_hash(conn, &tokens::hash(&token)).await?;
+        }
+        Ok(())
     })
     .await
 }
@@ -234,15 +242,15 @@ async fn issue(
 }
 
 /// Queues an account mail to the user; `slot` makes one mail per kind and slot
-/// (any text: a time slot, an address).
+/// (any text: a time slot, an address). False when that mail was queued before.
 pub(super) async fn queue(
     conn: &mut AsyncPgConnection,
     user: &UserRow,
     rendered: mail::templates::Rendered,
     kind: &str,
     slot: Option<impl std::fmt::Display>,
-) -> AppResult<()> {
-    mail::enqueue(
+) -> AppResult<bool> {
+    let queued = mail::enqueue(
         conn,
         NewMail {
             to: user.email.clone(),
@@ -255,5 +263,5 @@ pub(super) async fn queue(
         },
     )
     .await?;
-    Ok(())
+    Ok(queued.is_some())
 }
