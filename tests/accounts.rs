@@ -466,3 +466,167 @@ async fn google_takes_over_an_address_someone_registered_without_proving_it() {
         "UNAUTHENTICATED"
     );
 }
+
+/// RFC 4648 base32 (no padding), written here so the codes below come from an
+/// implementation independent of the server's.
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u64, 0u32, Vec::new());
+    for c in text.trim_end_matches('=').bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// RFC 6238 with HMAC-SHA1, 6 digits, 30-second steps, for time step `step`.
+fn totp_code(secret: &[u8], step: u64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&step.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let number = u32::from_be_bytes(digest[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff;
+    format!("{:06}", number % 1_000_000)
+}
+
+fn current_step() -> u64 {
+    chrono::Utc::now().timestamp() as u64 / 30
+}
+
+const SIGN_IN_WITH_CODE: &str = "mutation($email: String!, $password: String!, $code: String) { signIn(email: $email, password: $password, totpCode: $code) { token } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_factor_codes_from_an_independent_implementation_each_work_once() {
+    let app = TestApp::spawn().await;
+    let email = "totp@example.com";
+    app.ok(
+        None,
+        SIGN_UP,
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
+    let session = session_of(&sign_in(&app, email, PASSWORD).await);
+    let setup = app
+        .ok(
+            Some(&session),
+            "mutation { enableTotp { secret uri } }",
+            json!({}),
+        )
+        .await;
+    let secret_text = setup["enableTotp"]["secret"].as_str().unwrap();
+    assert!(
+        setup["enableTotp"]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/booster:totp%40example.com?secret=")
+    );
+    let secret = base32_decode(secret_text);
+    let step = current_step();
+    let confirmed = app
+        .ok(
+            Some(&session),
+            "mutation($c: String!) { confirmTotp(code: $c) }",
+            json!({ "c": totp_code(&secret, step) }),
+        )
+        .await;
+    let recovery: Vec<String> = confirmed["confirmTotp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+
+    let vars = |code: Option<String>| json!({ "email": email, "password": PASSWORD, "code": code });
+    let without = app.gql(None, SIGN_IN_WITH_CODE, vars(None)).await;
+    assert_eq!(error_field(&without), "totpCode");
+    // The code confirmTotp took is not accepted again; the next step's is, once.
+    let replayed = app
+        .gql(
+            None,
+            SIGN_IN_WITH_CODE,
+            vars(Some(totp_code(&secret, step))),
+        )
+        .await;
+    assert_eq!(error_code(&replayed), "UNAUTHENTICATED");
+    let next = totp_code(&secret, step + 1);
+    let signed_in = app
+        .gql(None, SIGN_IN_WITH_CODE, vars(Some(next.clone())))
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in:#}");
+    let again = app.gql(None, SIGN_IN_WITH_CODE, vars(Some(next))).await;
+    assert_eq!(error_code(&again), "UNAUTHENTICATED");
+    // A recovery code stands in for the app once.
+    let with_recovery = app
+        .gql(None, SIGN_IN_WITH_CODE, vars(Some(recovery[0].clone())))
+        .await;
+    assert!(with_recovery["errors"].is_null(), "{with_recovery:#}");
+    let reused = app
+        .gql(None, SIGN_IN_WITH_CODE, vars(Some(recovery[0].clone())))
+        .await;
+    assert_eq!(error_code(&reused), "UNAUTHENTICATED");
+
+    let off = app
+        .ok(
+            Some(&session),
+            "mutation($c: String!) { disableTotp(code: $c) }",
+            json!({ "c": recovery[1] }),
+        )
+        .await;
+    assert_eq!(off["disableTotp"], true);
+    assert!(app.gql(None, SIGN_IN_WITH_CODE, vars(None)).await["errors"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_without_two_factor_may_only_set_it_up_when_the_panel_requires_it() {
+    let app = TestApp::spawn_with(|config| config.accounts.require_staff_totp = true).await;
+    let (admin_id, admin_key) = app
+        .user("staff@example.com", booster::db::enums::Role::Admin)
+        .await;
+    // The admin's API key keeps working (programs have no second factor)...
+    let change = "mutation($n: String!) { changePassword(newPassword: $n) { hasPassword } }";
+    app.ok(Some(&admin_key), change, json!({ "n": PASSWORD }))
+        .await;
+    let signins = "query($u: ID!) { adminUserSignIns(userId: $u) { totalCount } }";
+    let vars = json!({ "u": admin_id.to_string() });
+    app.ok(Some(&admin_key), signins, vars.clone()).await;
+    // ...but a session may only set two-factor sign-in up.
+    let session = session_of(&sign_in(&app, "staff@example.com", PASSWORD).await);
+    let refused = app.gql(Some(&session), signins, vars.clone()).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN");
+    let setup = app
+        .ok(
+            Some(&session),
+            "mutation { enableTotp { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = base32_decode(setup["enableTotp"]["secret"].as_str().unwrap());
+    let step = current_step();
+    app.ok(
+        Some(&session),
+        "mutation($c: String!) { confirmTotp(code: $c) }",
+        json!({ "c": totp_code(&secret, step) }),
+    )
+    .await;
+    app.ok(Some(&session), signins, vars).await;
+    // Minting a staff key takes a fresh code.
+    let mint = "mutation($c: String) { createApiKey(name: \"ci\", totpCode: $c) { key } }";
+    let without = app.gql(Some(&session), mint, json!({ "c": null })).await;
+    assert_eq!(error_field(&without), "totpCode");
+    let minted = app
+        .ok(
+            Some(&session),
+            mint,
+            json!({ "c": totp_code(&secret, step + 1) }),
+        )
+        .await;
+    assert!(minted["createApiKey"]["key"].is_string());
+}

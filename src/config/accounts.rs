@@ -28,6 +28,11 @@ pub struct AccountsConfig {
     pub mail_new_sign_in_address: bool,
     /// How often attempts older than `sign_in_history` are deleted (zero: never).
     pub history_cleanup_interval: Duration,
+    /// Whether staff must use two-factor sign-in: a staff session without it may
+    /// only set it up (their API keys keep working).
+    pub require_staff_totp: bool,
+    /// The issuer an authenticator app shows beside the account.
+    pub totp_issuer: String,
 }
 
 impl AccountsConfig {
@@ -53,6 +58,8 @@ impl AccountsConfig {
                 "SIGN_IN_HISTORY_CLEANUP_SECONDS",
                 3600,
             )?),
+            require_staff_totp: parse_var("REQUIRE_STAFF_TOTP", false)?,
+            totp_issuer: super::var_or("TOTP_ISSUER", "booster").replace(':', " "),
         })
     }
 
@@ -70,6 +77,8 @@ impl AccountsConfig {
             sign_in_history: Duration::from_secs(90 * 86_400),
             mail_new_sign_in_address: true,
             history_cleanup_interval: Duration::from_secs(3600),
+            require_staff_totp: false,
+            totp_issuer: "booster".into(),
         }
     }
 }

@@ -76,6 +76,8 @@
 //! | `SIGN_IN_HISTORY_DAYS` | `90` | how long sign-in attempts are kept |
 //! | `SIGN_IN_HISTORY_CLEANUP_SECONDS` | `3600` | how often older sign-in attempts are deleted (0 disables the job) |
 //! | `MAIL_NEW_SIGN_IN_ADDRESS` | `true` | whether a sign-in from an address the account never used is mailed to its owner |
+//! | `REQUIRE_STAFF_TOTP` | `false` | whether staff must use two-factor sign-in: a staff session without it may only set it up (API keys keep working) |
+//! | `TOTP_ISSUER` | `booster` | the name an authenticator app shows beside the account |
 //! | `RUST_LOG` | `info` | log filter; `LOG_FORMAT=json` switches to JSON lines |
 
 use std::{env, net::SocketAddr, str::FromStr, time::Duration};

@@ -37,6 +37,7 @@ pub mod sign_ins;
 pub mod slug_redirects;
 pub mod stock_items;
 pub mod tickets;
+pub mod totp_recovery_codes;
 pub mod users;
 
 use std::sync::{

@@ -484,6 +484,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    totp_recovery_codes (id) {
+        id -> Int8,
+        user_id -> Int8,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -507,6 +517,9 @@ diesel::table! {
         email_verified_at -> Nullable<Timestamptz>,
         failed_sign_ins -> Int4,
         sign_in_delayed_until -> Nullable<Timestamptz>,
+        totp_secret_encrypted -> Nullable<Bytea>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
     }
 }
 
@@ -559,6 +572,7 @@ diesel::joinable!(ticket_messages -> tickets (ticket_id));
 diesel::joinable!(ticket_orders -> orders (order_id));
 diesel::joinable!(ticket_orders -> tickets (ticket_id));
 diesel::joinable!(services -> providers (provider_id));
+diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(sign_ins -> users (user_id));
@@ -598,5 +612,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_messages,
     ticket_orders,
     tickets,
+    totp_recovery_codes,
     users,
 );

@@ -41,6 +41,12 @@ pub struct UserRow {
     pub failed_sign_ins: i32,
     /// No password is checked before this time (see `domain::accounts::sign_in`).
     pub sign_in_delayed_until: Option<DateTime<Utc>>,
+    /// The TOTP secret, sealed with `SecretBox`; set from `enableTotp` on.
+    pub totp_secret_encrypted: Option<Vec<u8>>,
+    /// When the secret was confirmed: from then on sign-ins ask for a code.
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    /// The last TOTP time step accepted (a code is accepted once).
+    pub totp_last_step: Option<i64>,
 }
 
 super::reads_by_id!(UserRow, users);
@@ -84,6 +90,9 @@ pub struct UserUpdate {
     pub ban_reason: Option<Option<String>>,
     pub password_hash: Option<Option<String>>,
     pub email_verified_at: Option<Option<DateTime<Utc>>>,
+    pub totp_secret_encrypted: Option<Option<Vec<u8>>>,
+    pub totp_enabled_at: Option<Option<DateTime<Utc>>>,
+    pub totp_last_step: Option<Option<i64>>,
 }
 
 impl UserRow {
@@ -163,6 +172,25 @@ impl UserRow {
         .bind::<diesel::sql_types::Double, _>(max_delay.as_secs_f64())
         .execute(conn)
         .await
+    }
+
+    /// Accepts TOTP time step `step` once: true only for the first caller with a
+    /// step later than any accepted before (a replayed code finds none).
+    pub async fn accept_totp_step(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        step: i64,
+    ) -> QueryResult<bool> {
+        let updated = diesel::update(users::table.find(id))
+            .filter(
+                users::totp_last_step
+                    .is_null()
+                    .or(users::totp_last_step.lt(step)),
+            )
+            .set(users::totp_last_step.eq(step))
+            .execute(conn)
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Forgets past failures after a successful sign-in.

@@ -5,6 +5,7 @@
 
 pub mod email_links;
 pub mod sign_in;
+pub mod two_factor;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 

@@ -160,15 +160,30 @@ async fn succeeded(
     record(conn, Some(user.id), method, None, client).await
 }
 
-/// Ends a sign-in whose credentials were right: a suspended account is refused
-/// (and that is recorded), any other gets a session. Answers its token and expiry.
+/// Ends a sign-in whose first factor was right: the second factor when the
+/// account has one (a wrong code counts as a failed sign-in), then a suspended
+/// account is refused and any other gets a session. Every outcome is recorded.
+/// Answers the session's token and expiry.
 pub async fn start_session(
     conn: &mut AsyncPgConnection,
     config: &crate::config::Config,
+    secrets: &crate::crypto::SecretBox,
     user: &UserRow,
     method: SignInMethod,
     client: &Client,
+    totp_code: Option<&str>,
 ) -> AppResult<(String, chrono::DateTime<Utc>)> {
+    if let Err(refused) = super::two_factor::check(conn, secrets, user, totp_code).await {
+        if matches!(refused, AppError::Unauthenticated(_)) {
+            let (free, max) = (
+                config.accounts.failures_before_delay,
+                config.accounts.max_sign_in_delay,
+            );
+            UserRow::count_failed_sign_in(conn, user.id, free, max).await?;
+        }
+        record(conn, Some(user.id), method, Some("SECOND_FACTOR"), client).await?;
+        return Err(refused);
+    }
     if user.is_banned() {
         record(conn, Some(user.id), method, Some("SUSPENDED"), client).await?;
         return Err(AppError::forbidden("this account is suspended"));

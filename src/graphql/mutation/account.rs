@@ -5,13 +5,13 @@ use async_graphql::{Context, ID, InputObject, Object};
 use crate::{
     auth::{self, Credential},
     db::enums::SignInMethod,
-    domain::accounts::{self, SettingsUpdate, sign_in},
+    domain::accounts::{self, SettingsUpdate},
     error::AppError,
     graphql::{
         conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
-        parse_id, sign_in_client, state,
+        parse_id, state,
         types::account::{ApiKey, CreatedApiKey, SignInPayload, User},
     },
 };
@@ -41,25 +41,17 @@ impl AccountMutation {
         &self,
         ctx: &Context<'_>,
         id_token: String,
+        #[graphql(
+            desc = "The authenticator app's code (or a recovery code) when the account has two-factor sign-in."
+        )]
+        totp_code: Option<String>,
     ) -> GraphqlResult<SignInPayload> {
         let state = state(ctx);
         let identity = state.google.verify(&id_token).await?;
         let mut conn = conn(ctx).await?;
         let user = accounts::sign_in_with_google(&mut conn, &identity).await?;
-        let client = sign_in_client(ctx);
-        let (token, expires_at) = sign_in::start_session(
-            &mut conn,
-            &state.config,
-            &user,
-            SignInMethod::Google,
-            &client,
-        )
-        .await?;
-        Ok(SignInPayload {
-            token,
-            expires_at,
-            user: User(user),
-        })
+        let code = totp_code.as_deref();
+        super::sign_in::open_session(ctx, &mut conn, user, SignInMethod::Google, code).await
     }
 
     /// Ends the current session. API keys are revoked with `revokeApiKey` instead.
@@ -85,9 +77,17 @@ impl AccountMutation {
         &self,
         ctx: &Context<'_>,
         name: String,
+        #[graphql(
+            desc = "A fresh code from the authenticator app: staff with two-factor sign-in need one to mint a key."
+        )]
+        totp_code: Option<String>,
     ) -> GraphqlResult<CreatedApiKey> {
         let user = current_user(ctx)?;
         let mut conn = conn(ctx).await?;
+        if user.is_admin() {
+            let (secrets, code) = (&state(ctx).secrets, totp_code.as_deref());
+            accounts::two_factor::check(&mut conn, secrets, &user.user, code).await?;
+        }
         let (row, key) = auth::create_api_key(&mut conn, user.id(), &name).await?;
         Ok(CreatedApiKey {
             key,

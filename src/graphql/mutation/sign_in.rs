@@ -10,7 +10,7 @@ use crate::{
     db::enums::{Language, SignInMethod},
     domain::accounts::{
         email_links::{self, Links, SignUp},
-        sign_in,
+        sign_in, two_factor,
     },
     error::AppError,
     graphql::{
@@ -18,7 +18,7 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         parse_id, sign_in_client, state,
-        types::account::{SignInPayload, User},
+        types::account::{SignInPayload, TotpSetup, User},
     },
     rate_limit::IpRateLimiter,
 };
@@ -44,11 +44,39 @@ fn links<'a>(ctx: &Context<'a>) -> Links<'a> {
     }
 }
 
+/// The caller's row as the database has it now: the credential cache's copy may
+/// predate a secret stored a moment ago.
+async fn fresh_user(ctx: &Context<'_>) -> GraphqlResult<crate::db::users::UserRow> {
+    let id = current_user(ctx)?.id();
+    let user = crate::db::users::UserRow::find(&mut *conn(ctx).await?, id).await?;
+    Ok(user.ok_or_else(AppError::unauthenticated)?)
+}
+
 /// The session the request runs in (`None` for an API key).
 fn current_session(ctx: &Context<'_>) -> GraphqlResult<Option<i64>> {
     Ok(match current_user(ctx)?.credential {
         Credential::Session(id) => Some(id),
         Credential::ApiKey(_) => None,
+    })
+}
+
+/// Ends a sign-in whose first factor was right (see `sign_in::start_session`).
+pub(super) async fn open_session(
+    ctx: &Context<'_>,
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: crate::db::users::UserRow,
+    method: SignInMethod,
+    totp_code: Option<&str>,
+) -> GraphqlResult<SignInPayload> {
+    let state = state(ctx);
+    let client = sign_in_client(ctx);
+    let (config, secrets) = (&state.config, &state.secrets);
+    let (token, expires_at) =
+        sign_in::start_session(conn, config, secrets, &user, method, &client, totp_code).await?;
+    Ok(SignInPayload {
+        token,
+        expires_at,
+        user: User(user),
     })
 }
 
@@ -90,6 +118,10 @@ impl SignInMutation {
         ctx: &Context<'_>,
         email: String,
         password: String,
+        #[graphql(
+            desc = "The authenticator app's code (or a recovery code) when the account has two-factor sign-in."
+        )]
+        totp_code: Option<String>,
     ) -> GraphqlResult<SignInPayload> {
         check_attempt_limit(ctx)?;
         let state = state(ctx);
@@ -105,14 +137,8 @@ impl SignInMutation {
             &client,
         )
         .await?;
-        let method = SignInMethod::Password;
-        let (token, expires_at) =
-            sign_in::start_session(&mut conn, &state.config, &user, method, &client).await?;
-        Ok(SignInPayload {
-            token,
-            expires_at,
-            user: User(user),
-        })
+        let code = totp_code.as_deref();
+        open_session(ctx, &mut conn, user, SignInMethod::Password, code).await
     }
 
     /// Proves the account's email with the token of the mailed link (once).
@@ -181,6 +207,40 @@ impl SignInMutation {
         )
         .await?;
         Ok(User(changed))
+    }
+
+    /// Starts setting up two-factor sign-in: answers a new secret and its
+    /// `otpauth://` URI (show it as a QR code). Nothing changes for sign-in until
+    /// `confirmTotp`.
+    #[graphql(guard = "RoleGuard::Myself")]
+    async fn enable_totp(&self, ctx: &Context<'_>) -> GraphqlResult<TotpSetup> {
+        let user = current_user(ctx)?;
+        let state = state(ctx);
+        let issuer = &state.config.accounts.totp_issuer;
+        let mut conn = conn(ctx).await?;
+        let setup = two_factor::enable(&mut conn, &state.secrets, issuer, &user.user).await?;
+        Ok(TotpSetup {
+            secret: setup.secret,
+            uri: setup.uri,
+        })
+    }
+
+    /// Switches two-factor sign-in on with a first code from the app; answers ten
+    /// one-time recovery codes, shown this once.
+    #[graphql(guard = "RoleGuard::Myself")]
+    async fn confirm_totp(&self, ctx: &Context<'_>, code: String) -> GraphqlResult<Vec<String>> {
+        let user = fresh_user(ctx).await?;
+        let mut conn = conn(ctx).await?;
+        Ok(two_factor::confirm(&mut conn, &state(ctx).secrets, &user, &code).await?)
+    }
+
+    /// Switches two-factor sign-in off, given a current code or a recovery code.
+    #[graphql(guard = "RoleGuard::Myself")]
+    async fn disable_totp(&self, ctx: &Context<'_>, code: String) -> GraphqlResult<bool> {
+        let user = fresh_user(ctx).await?;
+        let mut conn = conn(ctx).await?;
+        two_factor::disable(&mut conn, &state(ctx).secrets, &user, &code).await?;
+        Ok(true)
     }
 
     /// Ends one of the caller's sessions (see `mySessions`).

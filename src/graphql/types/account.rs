@@ -254,3 +254,13 @@ impl Session {
         self.current
     }
 }
+
+/// A new two-factor secret: enter `secret` in an authenticator app, or scan `uri`
+/// as a QR code; then `confirmTotp` with the code the app shows.
+#[derive(SimpleObject)]
+pub struct TotpSetup {
+    /// Base32, as apps take it typed in.
+    pub secret: String,
+    /// `otpauth://totp/...`
+    pub uri: String,
+}
