@@ -38,7 +38,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let base = common::serve(&state).await?;
     let mut conn = state.pool.get().await?;
     let admin =
-        booster::domain::accounts::create_user(&mut conn, "owner@bench.example", "", Role::Admin)
+        booster::domain::accounts::create_user(&mut conn, "owner@bench.example", "", Role::Owner)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (_, token) = booster::auth::create_api_key(&mut conn, admin.id, "bench")

@@ -53,7 +53,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let base = common::serve(&state).await?;
 
     let mut conn = state.pool.get().await?;
-    let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Admin)
+    let admin = accounts::create_user(&mut conn, "admin@bench.example", "", Role::Owner)
         .await
         .map_err(anyhow_err)?;
     let (_, admin_key) = auth::create_api_key(&mut conn, admin.id, "bench")

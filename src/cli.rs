@@ -134,7 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             prepare_database(&database).await?;
             let pool = db::build_pool(&database.url, 1, Default::default())?;
             let mut conn = pool.get().await?;
-            let role = if admin { Role::Admin } else { Role::Customer };
+            let role = if admin { Role::Owner } else { Role::Customer };
             let user = accounts::create_user(&mut conn, &email, &name, role)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -4,7 +4,10 @@
 //! between requests), so neither has to import the other's concern.
 
 use crate::{
-    db::{enums::Role, users::UserRow},
+    db::{
+        enums::{Permission, Role},
+        users::UserRow,
+    },
     error::{AppError, AppResult},
 };
 
@@ -20,6 +23,9 @@ pub enum Credential {
 pub struct AuthUser {
     pub user: UserRow,
     pub credential: Credential,
+    /// A STAFF user's permissions, from their staff role when the credential was
+    /// loaded (a change to the role announces every user: see `cache`).
+    pub permissions: Vec<Permission>,
 }
 
 impl AuthUser {
@@ -27,14 +33,30 @@ impl AuthUser {
         self.user.id
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.user.role == Role::Admin
+    /// An owner or a staff member: someone who works on the panel.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.user.role, Role::Owner | Role::Staff)
+    }
+
+    /// Whether this user may work in `permission`'s area: owners everywhere,
+    /// staff where their role says (ORDERS includes ORDERS_READ).
+    pub fn can(&self, permission: Permission) -> bool {
+        match self.user.role {
+            Role::Owner => true,
+            Role::Staff => {
+                self.permissions.contains(&permission)
+                    || (permission == Permission::OrdersRead
+                        && self.permissions.contains(&Permission::Orders))
+            }
+            Role::Customer => false,
+        }
     }
 
     /// Whether this user may see what `owner_id` owns (an order, a deposit):
-    /// its owner and admins may. The one rule for every transport.
-    pub fn may_see(&self, owner_id: i64) -> bool {
-        self.id() == owner_id || self.is_admin()
+    /// its owner, and staff who may read that area (`permission`). The one rule
+    /// for every transport.
+    pub fn may_see(&self, owner_id: i64, permission: Permission) -> bool {
+        self.id() == owner_id || self.can(permission)
     }
 }
 
@@ -53,15 +75,28 @@ impl Viewer {
         Ok(auth)
     }
 
-    pub fn require_admin(&self) -> AppResult<&AuthUser> {
+    /// The signed-in owner or staff member.
+    pub fn require_staff(&self) -> AppResult<&AuthUser> {
         let auth = self.require_user()?;
-        if !auth.is_admin() {
-            return Err(AppError::forbidden("admin role required"));
+        if !auth.is_staff() {
+            return Err(AppError::forbidden("staff only"));
         }
         Ok(auth)
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.require_admin().is_ok()
+    /// The signed-in user who may work in `permission`'s area.
+    pub fn require_permission(&self, permission: Permission) -> AppResult<&AuthUser> {
+        let auth = self.require_user()?;
+        if !auth.can(permission) {
+            return Err(AppError::forbidden(format!(
+                "the {permission} permission is required"
+            )));
+        }
+        Ok(auth)
+    }
+
+    /// Whether the viewer may work in `permission`'s area (anonymous: no).
+    pub fn can(&self, permission: Permission) -> bool {
+        self.require_permission(permission).is_ok()
     }
 }

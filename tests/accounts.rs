@@ -588,7 +588,7 @@ async fn two_factor_codes_from_an_independent_implementation_each_work_once() {
 async fn staff_without_two_factor_may_only_set_it_up_when_the_panel_requires_it() {
     let app = TestApp::spawn_with(|config| config.accounts.require_staff_totp = true).await;
     let (admin_id, admin_key) = app
-        .user("staff@example.com", booster::db::enums::Role::Admin)
+        .user("staff@example.com", booster::db::enums::Role::Owner)
         .await;
     // The admin's API key keeps working (programs have no second factor)...
     let change = "mutation($n: String!) { changePassword(newPassword: $n) { hasPassword } }";

@@ -133,7 +133,7 @@ async fn rejected_google_tokens_create_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn google_sign_in_links_an_account_created_by_email() {
     let app = TestApp::spawn().await;
-    let (admin_id, _) = app.user("owner@example.com", Role::Admin).await;
+    let (admin_id, _) = app.user("owner@example.com", Role::Owner).await;
     let token = google_token(
         google_claims("g-owner", "Owner@Example.com"),
         TEST_KEY,
@@ -141,7 +141,7 @@ async fn google_sign_in_links_an_account_created_by_email() {
     );
     let data = app.ok(None, SIGN_IN, json!({ "t": token })).await;
     assert_eq!(data["signInWithGoogle"]["user"]["id"], admin_id.to_string());
-    assert_eq!(data["signInWithGoogle"]["user"]["role"], "ADMIN");
+    assert_eq!(data["signInWithGoogle"]["user"]["role"], "OWNER");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -276,7 +276,7 @@ async fn guards_for_anonymous_customer_admin_and_banned() {
     let answer = app
         .gql(
             Some(&customer),
-            "mutation($id: ID!) { adminSetUserRole(userId: $id, role: ADMIN) { role } }",
+            "mutation($id: ID!) { adminSetUserRole(userId: $id, role: OWNER) { role } }",
             json!({ "id": customer_id.to_string() }),
         )
         .await;

@@ -291,8 +291,8 @@ async fn api_v2_has_a_per_user_ceiling_over_all_keys() {
 async fn ticket_alerts_are_one_digest_per_admin_and_tickets_are_limited() {
     use booster::db::{enums::Role, mail_outbox::MailRow};
     let app = TestApp::spawn().await;
-    let (first_admin, _) = app.user("admin-one@example.com", Role::Admin).await;
-    let (second_admin, _) = app.user("admin-two@example.com", Role::Admin).await;
+    let (first_admin, _) = app.user("admin-one@example.com", Role::Owner).await;
+    let (second_admin, _) = app.user("admin-two@example.com", Role::Owner).await;
     let (_, noisy) = app.customer("noisy@example.com").await;
     let open = "mutation($input: OpenTicketInput!) { openTicket(input: $input) { botAnswered } }";
     let mut limited = 0;

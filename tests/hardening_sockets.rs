@@ -41,7 +41,7 @@ async fn wait_until_live(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_demotion_while_the_listener_is_down_closes_the_admins_socket() {
     let app = TestApp::spawn().await;
-    let (admin_id, admin) = app.user("second-admin@example.com", Role::Admin).await;
+    let (admin_id, admin) = app.user("second-admin@example.com", Role::Owner).await;
     wait_until_live(&app).await;
     let mut socket = ws_connect(&app.base_url, sockets::TRANSPORT_WS, &admin).await;
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { adminOrderUpdates { orderId } }" } });
@@ -77,7 +77,7 @@ async fn a_demotion_while_the_listener_is_down_closes_the_admins_socket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn order_streams_recheck_the_credential_before_each_event() {
     let app = TestApp::spawn().await;
-    let (admin_id, admin) = app.user("watcher@example.com", Role::Admin).await;
+    let (admin_id, admin) = app.user("watcher@example.com", Role::Owner).await;
     let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
     let (_, customer) = app.funded_customer("buyer@example.com", 100_000).await;
     wait_until_live(&app).await;

@@ -893,7 +893,7 @@ async fn a_socket_loses_access_as_soon_as_its_credential_does() {
 
     // A demoted admin stops receiving every customer's events.
     let (demoted, demoted_key) = app
-        .user("second-admin@example.com", booster::db::enums::Role::Admin)
+        .user("second-admin@example.com", booster::db::enums::Role::Owner)
         .await;
     let mut socket = ws_connect(&app.base_url, "graphql-transport-ws", &demoted_key).await;
     socket

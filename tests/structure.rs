@@ -238,3 +238,91 @@ fn no_resolver_is_longer_than_30_lines() {
         long.join("\n")
     );
 }
+
+/// The `admin*` fields of the schema's root types (Query, Mutation, Subscription).
+fn admin_root_fields(sdl: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut in_root = false;
+    for line in sdl.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("type ") {
+            in_root = ["QueryRoot", "MutationRoot", "SubscriptionRoot"]
+                .iter()
+                .any(|root| rest.starts_with(root));
+        } else if trimmed == "}" {
+            in_root = false;
+        } else if in_root && trimmed.starts_with("admin") {
+            let name: String = trimmed
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            fields.push(name);
+        }
+    }
+    fields
+}
+
+fn snake_case(camel: &str) -> String {
+    let mut out = String::new();
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every `admin*` root field of the schema names the permission it needs: its
+/// resolver carries `RoleGuard::Staff(Permission::...)` (or `AnyStaff`, for what
+/// every staff member needs), and no field is guarded by a bare admin check.
+#[test]
+fn every_admin_field_names_its_permission() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sdl = std::fs::read_to_string(root.join("schema.graphql")).unwrap();
+    let fields = admin_root_fields(&sdl);
+    assert!(
+        fields.len() > 60,
+        "found only {} admin fields",
+        fields.len()
+    );
+    let mut files = Vec::new();
+    source_files(&root.join("src/graphql"), &mut files);
+    let sources: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let mut missing = Vec::new();
+    for field in &fields {
+        let declaration = format!("async fn {}(", snake_case(field));
+        let guarded = sources.iter().any(|source| {
+            let lines: Vec<&str> = source.lines().collect();
+            lines.iter().enumerate().any(|(i, line)| {
+                // The attributes and doc lines since the previous item ended.
+                line.contains(&declaration)
+                    && lines[..i]
+                        .iter()
+                        .rev()
+                        .take_while(|l| l.trim() != "}" && !l.trim_end().ends_with('{'))
+                        .any(|l| {
+                            l.contains("RoleGuard::Staff(") || l.contains("RoleGuard::AnyStaff")
+                        })
+            })
+        });
+        if !guarded {
+            missing.push(field.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "admin fields without a permission: {missing:?}"
+    );
+    for source in &sources {
+        assert!(
+            !source.contains("RoleGuard::Admin"),
+            "a bare admin guard is left"
+        );
+    }
+}

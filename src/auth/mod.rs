@@ -106,10 +106,12 @@ async fn look_up(
                     .await?,
             );
         }
+        let permissions = permissions_of(conn, &user).await?;
         Ok(CachedCredential {
             auth: AuthUser {
                 user,
                 credential: Credential::ApiKey(key.id),
+                permissions,
             },
             expires_at: None,
             last_used_at,
@@ -136,15 +138,29 @@ async fn look_up(
                 .get_result(conn)
                 .await?;
         }
+        let permissions = permissions_of(conn, &user).await?;
         Ok(CachedCredential {
             auth: AuthUser {
                 user,
                 credential: Credential::Session(session.id),
+                permissions,
             },
             expires_at: Some(session.expires_at),
             last_used_at: Some(last_used_at),
         })
     }
+}
+
+/// A staff member's permissions, from their staff role (none for anyone else).
+async fn permissions_of(
+    conn: &mut AsyncPgConnection,
+    user: &UserRow,
+) -> AppResult<Vec<crate::db::enums::Permission>> {
+    let Some(role_id) = user.staff_role_id else {
+        return Ok(Vec::new());
+    };
+    let role = crate::db::staff_roles::StaffRoleRow::find(conn, role_id).await?;
+    Ok(role.map(|r| r.permission_set()).unwrap_or_default())
 }
 
 /// `last_used_at` is refreshed at most once a minute: a write per request would

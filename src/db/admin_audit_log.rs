@@ -22,6 +22,8 @@ pub struct AuditLogRow {
     pub after: Option<serde_json::Value>,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// `OWNER`, or `STAFF:` and the staff role's name, when the entry was written.
+    pub actor_role: Option<String>,
 }
 
 #[derive(Debug, Insertable)]

@@ -59,8 +59,32 @@ macro_rules! text_enum {
 text_enum! {
     /// What a user may do.
     pub enum Role {
-        Admin = "ADMIN",
+        /// Can do everything, staff roles included.
+        Owner = "OWNER",
+        /// Can do what their staff role's permissions name.
+        Staff = "STAFF",
         Customer = "CUSTOMER",
+    }
+}
+
+text_enum! {
+    /// What a staff role may do: one admin area each. ORDERS includes ORDERS_READ.
+    pub enum Permission {
+        Catalog = "CATALOG",
+        Providers = "PROVIDERS",
+        /// Change orders (status, review); reading them is ORDERS_READ.
+        Orders = "ORDERS",
+        OrdersRead = "ORDERS_READ",
+        Refunds = "REFUNDS",
+        Balances = "BALANCES",
+        Deposits = "DEPOSITS",
+        Users = "USERS",
+        Support = "SUPPORT",
+        Content = "CONTENT",
+        Reports = "REPORTS",
+        Settings = "SETTINGS",
+        AuditLog = "AUDIT_LOG",
+        Staff = "STAFF",
     }
 }
 

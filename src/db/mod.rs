@@ -35,6 +35,7 @@ pub mod sessions;
 pub mod settings;
 pub mod sign_ins;
 pub mod slug_redirects;
+pub mod staff_roles;
 pub mod stock_items;
 pub mod tickets;
 pub mod totp_recovery_codes;

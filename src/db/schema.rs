@@ -23,6 +23,7 @@ diesel::table! {
         after -> Nullable<Jsonb>,
         reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        actor_role -> Nullable<Text>,
     }
 }
 
@@ -438,6 +439,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_roles (id) {
+        id -> Int8,
+        name -> Text,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     stock_items (id) {
         id -> Int8,
         service_id -> Int8,
@@ -520,6 +531,7 @@ diesel::table! {
         totp_secret_encrypted -> Nullable<Bytea>,
         totp_enabled_at -> Nullable<Timestamptz>,
         totp_last_step -> Nullable<Int8>,
+        staff_role_id -> Nullable<Int8>,
     }
 }
 
@@ -576,6 +588,7 @@ diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(sign_ins -> users (user_id));
+diesel::joinable!(users -> staff_roles (staff_role_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
@@ -608,6 +621,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     sign_ins,
     slug_redirects,
+    staff_roles,
     stock_items,
     ticket_messages,
     ticket_orders,

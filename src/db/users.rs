@@ -47,6 +47,8 @@ pub struct UserRow {
     pub totp_enabled_at: Option<DateTime<Utc>>,
     /// The last TOTP time step accepted (a code is accepted once).
     pub totp_last_step: Option<i64>,
+    /// A STAFF user's role (what they may do); `None` for owners and customers.
+    pub staff_role_id: Option<i64>,
 }
 
 super::reads_by_id!(UserRow, users);
@@ -93,6 +95,7 @@ pub struct UserUpdate {
     pub totp_secret_encrypted: Option<Option<Vec<u8>>>,
     pub totp_enabled_at: Option<Option<DateTime<Utc>>>,
     pub totp_last_step: Option<Option<i64>>,
+    pub staff_role_id: Option<Option<i64>>,
 }
 
 impl UserRow {
@@ -191,6 +194,20 @@ impl UserRow {
             .execute(conn)
             .await?;
         Ok(updated == 1)
+    }
+
+    /// The ids of owners who are not banned, locked until the transaction ends.
+    pub async fn active_owner_ids_for_update(
+        conn: &mut AsyncPgConnection,
+    ) -> QueryResult<Vec<i64>> {
+        users::table
+            .filter(users::role.eq(Role::Owner))
+            .filter(users::banned_at.is_null())
+            .select(users::id)
+            .order(users::id)
+            .for_update()
+            .load(conn)
+            .await
     }
 
     /// Forgets past failures after a successful sign-in.

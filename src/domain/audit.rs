@@ -91,6 +91,7 @@ pub enum Subject {
     Content,
     Announcement,
     SeoKeyword,
+    StaffRole,
 }
 
 impl Subject {
@@ -108,6 +109,7 @@ impl Subject {
             Subject::Content => "content",
             Subject::Announcement => "announcement",
             Subject::SeoKeyword => "seo_keyword",
+            Subject::StaffRole => "staff_role",
         }
     }
 
@@ -115,7 +117,12 @@ impl Subject {
     /// constants here, never input.
     fn snapshot_sql(self) -> &'static str {
         match self {
-            Subject::User => "SELECT to_jsonb(t) AS doc FROM users t WHERE id = $1",
+            // Password hashes and TOTP secrets never reach the audit log.
+            Subject::User => {
+                "SELECT to_jsonb(t) - 'password_hash' - 'totp_secret_encrypted' - 'totp_last_step' \
+                 AS doc FROM users t WHERE id = $1"
+            }
+            Subject::StaffRole => "SELECT to_jsonb(t) AS doc FROM staff_roles t WHERE id = $1",
             Subject::Service => "SELECT to_jsonb(t) AS doc FROM services t WHERE id = $1",
             Subject::Category => {
                 "SELECT to_jsonb(t) AS doc FROM service_categories t WHERE id = $1"

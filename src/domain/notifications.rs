@@ -91,7 +91,7 @@ pub async fn notify(
     if let Audience::Admins = audience {
         let preference = Preference::for_admin_alert(kind);
         let admins: Vec<UserRow> = users::table
-            .filter(users::role.eq(Role::Admin))
+            .filter(users::role.eq_any([Role::Owner, Role::Staff]))
             .filter(users::banned_at.is_null())
             .select(UserRow::as_select())
             .load(conn)

@@ -61,7 +61,9 @@ impl Extension for CoherenceExtension {
         let response = next.run(ctx, operation_name).await;
         // Every write of the operation has committed (or rolled back) by now.
         if self.mutation.load(Ordering::Relaxed)
-            && ctx.data_opt::<Viewer>().is_some_and(Viewer::is_admin)
+            && ctx
+                .data_opt::<Viewer>()
+                .is_some_and(|v| v.require_staff().is_ok())
             && let Ok(state) = ctx.data::<AppState>()
         {
             state.caches.clear();

@@ -104,7 +104,7 @@ impl SocketSession {
         if user.user.is_banned() {
             return Err(AppError::forbidden("this account is banned"));
         }
-        if self.connected_as_admin && !user.is_admin() {
+        if self.connected_as_admin && !user.is_staff() {
             return Err(AppError::forbidden(
                 "the admin role was withdrawn; connect again",
             ));

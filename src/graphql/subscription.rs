@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     db::{
         PgPool,
-        enums::Role,
+        enums::{Permission, Role},
         order_events::{EventScope, OrderEventRow},
         users::UserRow,
     },
@@ -246,27 +246,37 @@ fn ticket_stream(
     .boxed())
 }
 
-/// Whether the subscriber's credential still allows `reader`'s events.
+/// Whether the subscriber's credential still allows `reader`'s events: its own
+/// user, not banned, and for staff streams still holding the SUPPORT permission.
 async fn still_allowed(
     app: &AppState,
     session: Option<&SocketSession>,
     user_id: i64,
     reader: TicketReader,
 ) -> bool {
-    let user = match session {
-        Some(session) => match session.current_viewer(app).await {
-            Ok(viewer) => viewer.0.map(|auth| auth.user),
-            Err(_) => None,
-        },
-        None => match app.pool.get().await {
-            Ok(mut conn) => UserRow::find(&mut conn, user_id).await.ok().flatten(),
-            Err(_) => None,
-        },
+    let Some(session) = session else {
+        // Without a socket session (a transport that keeps no credential), the
+        // user row as it is now.
+        return match app.pool.get().await {
+            Ok(mut conn) => UserRow::find(&mut conn, user_id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|user| {
+                    !user.is_banned()
+                        && (reader != TicketReader::Staff
+                            || matches!(user.role, Role::Owner | Role::Staff))
+                }),
+            Err(_) => false,
+        };
     };
-    user.is_some_and(|user| {
-        user.id == user_id
-            && !user.is_banned()
-            && (reader != TicketReader::Staff || user.role == Role::Admin)
+    let Ok(viewer) = session.current_viewer(app).await else {
+        return false;
+    };
+    viewer.0.is_some_and(|auth| {
+        auth.id() == user_id
+            && !auth.user.is_banned()
+            && (reader != TicketReader::Staff || auth.can(Permission::Support))
     })
 }
 
@@ -284,7 +294,7 @@ impl SubscriptionRoot {
     }
 
     /// Changes of every ticket, internal notes included (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_ticket_updates(
         &self,
         ctx: &Context<'_>,
@@ -315,7 +325,7 @@ impl SubscriptionRoot {
     }
 
     /// Every status change of every order (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn admin_order_updates(&self, ctx: &Context<'_>) -> async_graphql::Result<EventStream> {
         Ok(event_stream(ctx, EventScope::All, TicketReader::Staff).await?)
     }

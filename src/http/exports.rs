@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::HttpState;
+use crate::db::enums::Permission;
 use crate::{
     app::AppState,
     db::{
@@ -80,8 +81,17 @@ async fn start(
         .ok_or_else(AppError::unauthenticated)?;
     let filter = parse_filter(export, params)?;
     let caller = crate::auth::authenticate(&app.caches, &app.pool, token).await?;
-    if caller.user.is_banned() || !caller.is_admin() {
-        return Err(AppError::Forbidden("exports are for admins".into()));
+    // An export is a read of its area: the same permission as the admin list.
+    let permission = match export {
+        Export::Orders => Permission::OrdersRead,
+        Export::Ledger => Permission::Balances,
+        Export::Deposits => Permission::Deposits,
+        Export::Catalog => Permission::Catalog,
+    };
+    if caller.user.is_banned() || !caller.can(permission) {
+        return Err(AppError::Forbidden(format!(
+            "this export needs the {permission} permission"
+        )));
     }
     let mut conn = app.pool.get().await?;
     let last = exports::last_id(&mut conn, export).await?;

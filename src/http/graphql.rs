@@ -378,7 +378,7 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
                 .map_err(|e| async_graphql::Error::from(GraphqlError::from(e)))?;
             let session = SocketSession {
                 token,
-                connected_as_admin: viewer.is_admin(),
+                connected_as_admin: viewer.require_staff().is_ok(),
                 user_id: viewer.0.as_ref().map(|user| user.id()),
                 revoked,
                 rate_limiter: state.rate_limiter.clone(),

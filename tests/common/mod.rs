@@ -169,7 +169,7 @@ impl TestApp {
     }
 
     pub async fn admin(&self) -> String {
-        self.user("admin@example.com", Role::Admin).await.1
+        self.user("admin@example.com", Role::Owner).await.1
     }
 
     pub async fn customer(&self, email: &str) -> (i64, String) {

@@ -5,6 +5,7 @@
 
 pub mod email_links;
 pub mod sign_in;
+pub mod staff_roles;
 pub mod two_factor;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -210,26 +211,66 @@ pub async fn update_settings(
     .await
 }
 
+/// Makes a user an OWNER, a STAFF member with `staff_role_id`, or a CUSTOMER.
+/// Only an owner grants or takes away OWNER; nobody demotes themselves; the last
+/// owner stays one. The database announces the change
+/// (`notify_credentials_changed`): cached credentials and open WebSockets follow
+/// at once.
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
     actor_id: i64,
     user_id: i64,
     role: Role,
+    staff_role_id: Option<i64>,
 ) -> AppResult<UserRow> {
-    if actor_id == user_id && role != Role::Admin {
+    if actor_id == user_id {
         return Err(AppError::validation(
             "role",
-            "admins cannot demote themselves",
+            "nobody changes their own role",
         ));
     }
+    match (role, staff_role_id) {
+        (Role::Staff, None) => {
+            return Err(AppError::validation(
+                "staffRoleId",
+                "a staff member needs a staff role",
+            ));
+        }
+        (Role::Owner | Role::Customer, Some(_)) => {
+            return Err(AppError::validation(
+                "staffRoleId",
+                "only staff have a staff role",
+            ));
+        }
+        _ => {}
+    }
     conn.transaction(async |conn| {
-        let role = UserUpdate {
+        // Owners are counted one change at a time (the lock), so two demotions
+        // cannot both pass the last-owner check.
+        let owners = UserRow::active_owner_ids_for_update(conn).await?;
+        let actor_is_owner = owners.contains(&actor_id);
+        let target = UserRow::find_for_update(conn, user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if (role == Role::Owner || target.role == Role::Owner) && !actor_is_owner {
+            return Err(AppError::forbidden(
+                "only an owner grants or takes away OWNER",
+            ));
+        }
+        if target.role == Role::Owner && role != Role::Owner && owners == [user_id] {
+            return Err(AppError::conflict("the last owner stays an owner"));
+        }
+        if let Some(id) = staff_role_id {
+            crate::db::staff_roles::StaffRoleRow::find(conn, id)
+                .await?
+                .ok_or_else(|| AppError::validation("staffRoleId", "no such staff role"))?;
+        }
+        let change = UserUpdate {
             role: Some(role),
+            staff_role_id: Some(staff_role_id),
             ..Default::default()
         };
-        // The database announces the change (`notify_credentials_changed`): a
-        // demoted admin's cached credential and open WebSockets lose the role at once.
-        updated(UserRow::update(conn, user_id, &role).await?)
+        updated(UserRow::update(conn, user_id, &change).await?)
     })
     .await
 }
@@ -292,6 +333,17 @@ pub async fn set_banned(
         ..Default::default()
     };
     conn.transaction(async |conn| {
+        // Only an owner bans or unbans an owner, and never the last one.
+        let owners = UserRow::active_owner_ids_for_update(conn).await?;
+        let target = UserRow::find_for_update(conn, user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if target.role == Role::Owner && !owners.contains(&actor_id) {
+            return Err(AppError::forbidden("only an owner bans or unbans an owner"));
+        }
+        if banned && owners == [user_id] {
+            return Err(AppError::conflict("the last owner cannot be banned"));
+        }
         let user = updated(UserRow::update(conn, user_id, &ban).await?)?;
         if banned {
             // A ban ends every session; API keys stay but are refused while banned.

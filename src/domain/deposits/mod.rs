@@ -21,7 +21,8 @@ pub async fn find_visible(
     deposit_id: i64,
 ) -> AppResult<Option<crate::db::deposits::DepositRow>> {
     let found = crate::db::deposits::DepositRow::find(conn, deposit_id).await?;
-    Ok(found.filter(|deposit| viewer.may_see(deposit.user_id)))
+    Ok(found
+        .filter(|deposit| viewer.may_see(deposit.user_id, crate::db::enums::Permission::Deposits)))
 }
 pub use reconcile::{claim_for_reconcile, expire};
 pub use report::{Transition, apply_report, transition};

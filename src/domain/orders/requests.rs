@@ -140,7 +140,7 @@ pub async fn find_visible(
 ) -> AppResult<OrderRow> {
     OrderRow::find(conn, order_id)
         .await?
-        .filter(|order| viewer.may_see(order.user_id))
+        .filter(|order| viewer.may_see(order.user_id, crate::db::enums::Permission::OrdersRead))
         .ok_or(AppError::NotFound("order"))
 }
 

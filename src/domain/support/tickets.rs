@@ -368,7 +368,7 @@ pub async fn staff_update(
 ) -> AppResult<TicketRow> {
     if let Some(Some(assignee)) = update.assignee_id {
         let admin = UserRow::find(conn, assignee).await?;
-        if !admin.is_some_and(|a| a.role == Role::Admin && !a.is_banned()) {
+        if !admin.is_some_and(|a| matches!(a.role, Role::Owner | Role::Staff) && !a.is_banned()) {
             return Err(AppError::validation(
                 "assigneeId",
                 "the assignee must be an admin",

@@ -84,7 +84,7 @@ impl AccountMutation {
     ) -> GraphqlResult<CreatedApiKey> {
         let user = current_user(ctx)?;
         let mut conn = conn(ctx).await?;
-        if user.is_admin() {
+        if user.is_staff() {
             let (secrets, code) = (&state(ctx).secrets, totp_code.as_deref());
             accounts::two_factor::check(&mut conn, secrets, &user.user, code).await?;
         }

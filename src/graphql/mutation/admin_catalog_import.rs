@@ -132,7 +132,7 @@ fn sync_summary(provider_id: i64, report: &SyncReport) -> Summary {
 impl AdminCatalogImportMutation {
     /// Imports services from a provider's catalogue, priced at the provider's rate x
     /// exchange rate x (1 + markup), rounded up. Services already imported are skipped.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_import_provider_services(
         &self,
         ctx: &Context<'_>,
@@ -163,7 +163,7 @@ impl AdminCatalogImportMutation {
     /// Syncs a provider's catalogue now, as the scheduled job does: rates, limits and
     /// flags follow the provider, prices follow the rate and markup, services the
     /// provider dropped are deactivated. CONFLICT while another sync of it runs.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_sync_provider_catalog(
         &self,
         ctx: &Context<'_>,
@@ -193,7 +193,7 @@ impl AdminCatalogImportMutation {
     /// found by name or created). All or nothing: any bad line keeps the file from
     /// applying, and every bad line is reported with its column. `dryRun` (the
     /// default) checks everything and writes nothing.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_import_catalog_csv(
         &self,
         ctx: &Context<'_>,

@@ -1,12 +1,17 @@
-//! Admin writes to user accounts: role, discount, ban and unban, each audited.
+//! Admin writes to user accounts (role, discount, ban and unban) and to staff
+//! roles, each audited.
 
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::enums::Role,
+    db::enums::{Permission, Role},
     domain::{accounts, audit::Subject},
     graphql::{
-        admin_write, conn, error::GraphqlResult, guards::RoleGuard, parse_id, types::account::User,
+        admin_write, conn,
+        error::GraphqlResult,
+        guards::RoleGuard,
+        parse_id, parse_opt_id,
+        types::account::{StaffRole, User},
     },
 };
 
@@ -15,22 +20,49 @@ pub struct AdminUserMutation;
 
 #[Object]
 impl AdminUserMutation {
-    /// Makes a user an admin or a customer (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    /// Creates a staff role, or (with `id`) renames one and replaces its
+    /// permissions; its members' access changes at once.
+    #[graphql(guard = "RoleGuard::Staff(Permission::Staff)")]
+    async fn admin_save_staff_role(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        name: String,
+        permissions: Vec<Permission>,
+    ) -> GraphqlResult<StaffRole> {
+        let id = parse_opt_id("id", id.as_ref())?;
+        let row = admin_write(ctx, "staff_role.save")?
+            .create(&mut *conn(ctx).await?, Subject::StaffRole, async |conn| {
+                accounts::staff_roles::save(conn, id, &name, &permissions).await
+            })
+            .await?;
+        Ok(StaffRole(row))
+    }
+
+    /// Makes a user an OWNER, a STAFF member with a staff role, or a CUSTOMER.
+    /// Only an owner grants or takes away OWNER; the last owner stays one.
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Staff)")]
     async fn admin_set_user_role(
         &self,
         ctx: &Context<'_>,
         user_id: ID,
         role: Role,
+        #[graphql(
+            desc = "The staff role (see adminStaffRoles); required for STAFF, absent otherwise."
+        )]
+        staff_role_id: Option<ID>,
     ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
+        let staff_role_id = parse_opt_id("staffRoleId", staff_role_id.as_ref())?;
         let write = admin_write(ctx, "user.set_role")?;
         let row = write
             .change(
                 &mut *conn(ctx).await?,
                 Subject::User,
                 user_id,
-                async |conn| accounts::set_role(conn, write.admin_id, user_id, role).await,
+                async |conn| {
+                    accounts::set_role(conn, write.admin_id, user_id, role, staff_role_id).await
+                },
             )
             .await?;
         Ok(User(row))
@@ -39,7 +71,7 @@ impl AdminUserMutation {
     /// Gives a reseller a discount on every list price, in basis points (1000 =
     /// 10.00%), in GraphQL and API v2 alike; a price never goes below the provider's
     /// cost (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_set_user_discount(
         &self,
         ctx: &Context<'_>,
@@ -59,7 +91,7 @@ impl AdminUserMutation {
     }
 
     /// Suspends a user: every request they make is refused until unbanned.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_ban_user(
         &self,
         ctx: &Context<'_>,
@@ -82,7 +114,7 @@ impl AdminUserMutation {
     }
 
     /// Lifts a ban (admins); the user can sign in and order again.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.unban")?;

@@ -47,7 +47,7 @@ impl BackOfficeMutation {
     /// Gives money back for an order by hand, in full or in part: once per order,
     /// never more than the charge less what was refunded. A later settlement
     /// (cancel, partial) refunds only what is owed beyond it.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Refunds)")]
     async fn admin_refund_order(
         &self,
         ctx: &Context<'_>,
@@ -74,7 +74,7 @@ impl BackOfficeMutation {
 
     /// Resolves a flagged deposit: CREDIT puts its amount on the balance (once),
     /// REJECT clears the flag without moving money.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn admin_resolve_deposit(
         &self,
         ctx: &Context<'_>,
@@ -98,7 +98,7 @@ impl BackOfficeMutation {
     }
 
     /// Sets an admin's private note on a user (empty clears it); the user never sees it.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_set_user_note(
         &self,
         ctx: &Context<'_>,

@@ -22,7 +22,7 @@ impl NotificationMutation {
     ) -> GraphqlResult<i32> {
         let user = current_user(ctx)?;
         let ids = parse_ids("ids", &ids)?;
-        let audience = if admin_feed && user.is_admin() {
+        let audience = if admin_feed && user.is_staff() {
             Audience::Admins
         } else {
             Audience::User(user.id())

@@ -17,7 +17,7 @@ impl OrderReviewMutation {
     /// Settles an order in NEEDS_REVIEW after checking the provider: give the
     /// provider's order id if it has the order (it is synced from then on), or leave
     /// it out to send the order again.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Orders)")]
     async fn admin_resolve_order_review(
         &self,
         ctx: &Context<'_>,

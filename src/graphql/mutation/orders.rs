@@ -264,7 +264,7 @@ impl OrderMutation {
     }
 
     /// Sets an order's status by hand (admins), for MANUAL services or to correct a provider order. CANCELED, FAILED and PARTIAL refund through the same exactly-once path as the system.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Orders)")]
     async fn admin_update_order_status(
         &self,
         ctx: &Context<'_>,
@@ -297,7 +297,7 @@ impl OrderMutation {
     }
 
     /// Adds stock to an own product, one item per line.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_upload_stock(
         &self,
         ctx: &Context<'_>,
@@ -324,7 +324,7 @@ impl OrderMutation {
     }
 
     /// Removes unsold items; returns how many were removed.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_remove_stock(
         &self,
         ctx: &Context<'_>,

@@ -138,7 +138,7 @@ impl SupportMutation {
 
     /// A staff reply (the customer is notified), or with `internal` a note only
     /// staff ever see.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_reply_to_ticket(
         &self,
         ctx: &Context<'_>,
@@ -160,7 +160,7 @@ impl SupportMutation {
     }
 
     /// Assigns a ticket to an admin, or unassigns it with no `assigneeId`.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_assign_ticket(
         &self,
         ctx: &Context<'_>,
@@ -175,7 +175,7 @@ impl SupportMutation {
         staff_update(ctx, ticket_id, update, "ticket.assign").await
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_set_ticket_status(
         &self,
         ctx: &Context<'_>,
@@ -189,7 +189,7 @@ impl SupportMutation {
         staff_update(ctx, ticket_id, update, "ticket.status").await
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_set_ticket_priority(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +204,7 @@ impl SupportMutation {
     }
 
     /// A new FAQ entry, last in order (unpublished unless `published`).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_create_faq_entry(
         &self,
         ctx: &Context<'_>,
@@ -216,7 +216,7 @@ impl SupportMutation {
     }
 
     /// Changes the fields given.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_update_faq_entry(
         &self,
         ctx: &Context<'_>,
@@ -237,7 +237,7 @@ impl SupportMutation {
     }
 
     /// Publishes or withdraws an entry.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_publish_faq_entry(
         &self,
         ctx: &Context<'_>,
@@ -262,7 +262,7 @@ impl SupportMutation {
     }
 
     /// Puts the entries named first, in that order; the others follow.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_reorder_faq_entries(
         &self,
         ctx: &Context<'_>,
@@ -310,7 +310,7 @@ impl SupportMutation {
     }
 
     /// Answers a contact message by mail, once.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_answer_contact_message(
         &self,
         ctx: &Context<'_>,

@@ -57,7 +57,7 @@ impl WalletMutation {
 
     /// Credits (positive) or debits (negative) a user's balance by hand, with a
     /// required reason; recorded as an ADJUSTMENT made by the calling admin.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)")]
     async fn admin_adjust_balance(
         &self,
         ctx: &Context<'_>,

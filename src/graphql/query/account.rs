@@ -14,7 +14,7 @@ use crate::{
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection},
         parse_id,
-        types::account::{ApiKey, Session, SignInAttempt, User},
+        types::account::{ApiKey, Session, SignInAttempt, StaffRole, User},
         viewer,
     },
 };
@@ -82,8 +82,15 @@ impl AccountQuery {
         Ok(keyset_connection(rows, |r| r.id, SignInAttempt))
     }
 
+    /// The staff roles and their permissions.
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Staff)")]
+    async fn admin_staff_roles(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<StaffRole>> {
+        let roles = crate::domain::accounts::staff_roles::list(&mut *conn(ctx).await?).await?;
+        Ok(roles.into_iter().map(StaffRole).collect())
+    }
+
     /// A user's sign-in attempts, newest first.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_user_sign_ins(
         &self,
         ctx: &Context<'_>,

@@ -34,7 +34,7 @@ pub struct PricingSettings {
 #[Object]
 impl AdminQuery {
     /// Every provider with its health, balance and settings (admins); API keys are shown masked.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_providers(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Provider>> {
         let mut conn = conn(ctx).await?;
         Ok(catalog::list_providers(&mut conn)
@@ -45,7 +45,7 @@ impl AdminQuery {
     }
 
     /// One provider (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_provider(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Provider>> {
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
@@ -53,7 +53,7 @@ impl AdminQuery {
     }
 
     /// The panel-wide pricing settings (admins): the default markup applied when neither the service nor its provider sets one.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_pricing(&self, ctx: &Context<'_>) -> GraphqlResult<PricingSettings> {
         let mut conn = conn(ctx).await?;
         Ok(PricingSettings {
@@ -63,7 +63,7 @@ impl AdminQuery {
 
     /// Users, newest first.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_users(
@@ -87,7 +87,7 @@ impl AdminQuery {
     }
 
     /// One user by id (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_user(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<User>> {
         let id = parse_id("id", &id)?;
         Ok(lookup(ctx, UserId(id), "user").await?.map(User))

@@ -24,7 +24,7 @@ impl AdminCatalogImportQuery {
     /// Asks the provider for its catalogue and compares it with the services imported
     /// from it: what is new, what changed (old and new rate and price), what is gone.
     /// Writes nothing.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_preview_provider_catalog(
         &self,
         ctx: &Context<'_>,
@@ -44,7 +44,7 @@ impl AdminCatalogImportQuery {
 
     /// What the catalogue sync and imports saw change at a provider, newest first.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_catalog_changes(

@@ -31,7 +31,7 @@ impl BackOfficeQuery {
     /// What admins did, newest first. `action` is exact (`service.update`) or a
     /// prefix ending in a dot (`order.`); `from` inclusive, `to` exclusive.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::AuditLog)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -69,7 +69,7 @@ impl BackOfficeQuery {
     /// `timezone`): orders and their status, revenue, provider cost, gross profit
     /// and margin, deposits by gateway, new users and active buyers, and what needs
     /// attention now. Four SQL aggregates.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Reports)")]
     async fn admin_dashboard(
         &self,
         ctx: &Context<'_>,
@@ -86,7 +86,7 @@ impl BackOfficeQuery {
     /// Revenue, provider cost and profit from `from` to `to` (whole local days in
     /// `timezone`): per DAY, WEEK or MONTH (every bucket, oldest first), or the
     /// `top` services, categories, providers or users by revenue. One SQL aggregate.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Reports)")]
     async fn admin_report(
         &self,
         ctx: &Context<'_>,

@@ -36,7 +36,7 @@ async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> GraphqlR
             None => prefetch(ctx, rows.iter().map(|s| CategoryId(s.category_id))).await?,
         }
     }
-    if node.field("provider").exists() && viewer(ctx).is_admin() {
+    if node.field("provider").exists() && viewer(ctx).can(crate::db::enums::Permission::Catalog) {
         prefetch(
             ctx,
             rows.iter().filter_map(|s| s.provider_id.map(ProviderId)),
@@ -54,7 +54,8 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         #[graphql(default = false)] include_inactive: bool,
     ) -> GraphqlResult<Vec<ServiceCategory>> {
-        let include_inactive = include_inactive && viewer(ctx).is_admin();
+        let include_inactive =
+            include_inactive && viewer(ctx).can(crate::db::enums::Permission::Catalog);
         let mut conn = conn(ctx).await?;
         Ok(catalog::list_categories(&mut conn, include_inactive)
             .await?
@@ -82,7 +83,8 @@ impl CatalogQuery {
             category_id: parse_opt_id("categoryId", category_id.as_ref())?,
             platform,
             search,
-            include_inactive: include_inactive && viewer(ctx).is_admin(),
+            include_inactive: include_inactive
+                && viewer(ctx).can(crate::db::enums::Permission::Catalog),
         };
         let app = state(ctx);
         let found = catalog::listing::services_page(&app.caches, &app.pool, &filter, page).await?;
@@ -97,7 +99,7 @@ impl CatalogQuery {
         // times costs one batched query, not one query per alias.
         let found = lookup(ctx, ServiceId(id), "service").await?;
         Ok(found
-            .filter(|s| s.active || viewer(ctx).is_admin())
+            .filter(|s| s.active || viewer(ctx).can(crate::db::enums::Permission::Catalog))
             .map(Service))
     }
 }

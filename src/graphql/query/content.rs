@@ -82,7 +82,7 @@ impl ContentQuery {
         slug: &str,
     ) -> GraphqlResult<Option<ContentItem>> {
         let slug = slug_argument(slug)?;
-        let admin = viewer(ctx).is_admin();
+        let admin = viewer(ctx).can(crate::db::enums::Permission::Content);
         Ok(
             pages_posts::by_slug(&mut *conn(ctx).await?, kind, slug, admin)
                 .await?
@@ -153,7 +153,7 @@ impl ContentQuery {
         slug: String,
     ) -> GraphqlResult<Option<SlugRedirect>> {
         let slug = slug_argument(&slug)?;
-        let admin = viewer(ctx).is_admin();
+        let admin = viewer(ctx).can(crate::db::enums::Permission::Content);
         let found =
             redirects::visible_redirect(&mut *conn(ctx).await?, subject_type, slug, admin).await?;
         Ok(found.map(|redirect| SlugRedirect {
@@ -227,7 +227,7 @@ impl ContentQuery {
 
     /// Every page or post of any status, newest first (admins).
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_content(
@@ -253,7 +253,7 @@ impl ContentQuery {
     }
 
     /// One page or post by id, any status (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_content_item(
         &self,
         ctx: &Context<'_>,
@@ -267,7 +267,7 @@ impl ContentQuery {
 
     /// Every announcement, newest first (admins).
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_announcements(
@@ -288,7 +288,7 @@ impl ContentQuery {
 
     /// The SEO health check (admins): every target keyword with what is wrong
     /// with it: no public page targets it, or its page has no meta description.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_seo_keywords(
         &self,
         ctx: &Context<'_>,
@@ -307,7 +307,7 @@ impl ContentQuery {
 
     /// Newsletter addresses, newest first (admins).
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_newsletter_subscribers(
@@ -324,7 +324,7 @@ impl ContentQuery {
 
     /// The confirmed newsletter addresses as CSV (`email,confirmed_at`), for a
     /// mailing tool (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_newsletter_export(&self, ctx: &Context<'_>) -> GraphqlResult<String> {
         let admin = current_user(ctx)?.id();
         Ok(newsletter::export_csv_audited(&mut *conn(ctx).await?, admin).await?)

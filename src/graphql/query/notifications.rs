@@ -29,7 +29,7 @@ impl NotificationQuery {
     }
 
     /// The admins' feed: provider health, low balances, orders needing review.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::AnyStaff")]
     async fn admin_notifications(
         &self,
         ctx: &Context<'_>,

@@ -89,7 +89,7 @@ impl OrderQuery {
         // exactly like a missing one (ids are not probeable).
         lookup(ctx, OrderId(id), "order")
             .await?
-            .filter(|order| user.may_see(order.user_id))
+            .filter(|order| user.may_see(order.user_id, crate::db::enums::Permission::OrdersRead))
             .map(Order)
             .ok_or_else(|| AppError::NotFound("order").into())
     }
@@ -114,7 +114,7 @@ impl OrderQuery {
 
     /// All orders, newest first (admins).
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -164,7 +164,7 @@ pub struct StockQuery;
 #[Object]
 impl StockQuery {
     /// Stock of an own product (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_stock(
         &self,
         ctx: &Context<'_>,

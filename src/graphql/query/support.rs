@@ -63,7 +63,7 @@ impl SupportQuery {
     }
 
     /// Any ticket, internal notes included (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_ticket(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Ticket> {
         let id = parse_id("id", &id)?;
         let row = TicketRow::find(&mut *conn(ctx).await?, id)
@@ -76,7 +76,7 @@ impl SupportQuery {
     /// waiting first) unless `unansweredFirst` is false (then newest first).
     /// `search` matches the subject and every message, internal notes included.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -107,7 +107,7 @@ impl SupportQuery {
     }
 
     /// How many tickets are in each status (admins' badge).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_ticket_counts(&self, ctx: &Context<'_>) -> GraphqlResult<TicketCounts> {
         let counts = TicketRow::counts_by_status(&mut *conn(ctx).await?).await?;
         Ok(TicketCounts::from_counts(&counts))
@@ -133,7 +133,7 @@ impl SupportQuery {
     }
 
     /// Every FAQ entry, unpublished ones included, in display order (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn admin_faq_entries(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<FaqEntry>> {
         let rows = FaqRow::list(&mut *conn(ctx).await?, false, None, None).await?;
         Ok(rows.into_iter().map(FaqEntry).collect())
@@ -141,7 +141,7 @@ impl SupportQuery {
 
     /// Contact form messages, newest first (admins).
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_contact_messages(

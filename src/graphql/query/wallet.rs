@@ -117,7 +117,7 @@ impl WalletQuery {
 
     /// All deposits, newest first.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -143,7 +143,7 @@ impl WalletQuery {
 
     /// A user's ledger, newest first.
     #[graphql(
-        guard = "RoleGuard::Admin",
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)",
         complexity = "list_complexity(first, child_complexity)"
     )]
     async fn admin_user_ledger(

@@ -65,6 +65,11 @@ impl User {
         self.0.password_hash.is_some()
     }
 
+    /// A STAFF member's staff role (see `adminStaffRoles`).
+    async fn staff_role_id(&self) -> Option<ID> {
+        self.0.staff_role_id.map(ID::from)
+    }
+
     async fn banned(&self) -> bool {
         self.0.is_banned()
     }
@@ -86,7 +91,7 @@ impl User {
     }
 
     /// Whether the account signs in with Google (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn google_linked(&self) -> bool {
         self.0.google_subject.is_some()
     }
@@ -96,37 +101,37 @@ impl User {
     }
 
     /// An admin's private note on the user (admins only; never shown to the user).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn admin_note(&self) -> &str {
         &self.0.admin_note
     }
 
     /// Credited deposits, all time (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn lifetime_deposits(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
         Ok(Rupiah(self.stats(ctx).await?.lifetime_deposits))
     }
 
     /// Order charges less refunds, all time (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn spend(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
         Ok(Rupiah(self.stats(ctx).await?.spend))
     }
 
     /// Orders placed, all time (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn order_count(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
         Ok(self.stats(ctx).await?.order_count)
     }
 
     /// The last time one of their API keys or sessions was used (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn last_seen_at(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DateTime<Utc>>> {
         Ok(self.stats(ctx).await?.last_seen_at)
     }
 
     /// Their API keys: prefix, last use, revoked or not; never the key (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
     async fn api_keys(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ApiKey>> {
         Ok(load(ctx, ApiKeysOf(self.0.id), "api keys")
             .await?
@@ -263,4 +268,23 @@ pub struct TotpSetup {
     pub secret: String,
     /// `otpauth://totp/...`
     pub uri: String,
+}
+
+/// A named set of permissions an owner gives staff members.
+pub struct StaffRole(pub crate::db::staff_roles::StaffRoleRow);
+
+#[Object]
+impl StaffRole {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn permissions(&self) -> Vec<crate::db::enums::Permission> {
+        self.0.permission_set()
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
 }

@@ -74,6 +74,10 @@ impl AuditLogEntry {
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    /// The actor's role when they did it: `OWNER`, or `STAFF:` and the staff role's name.
+    async fn actor_role(&self) -> Option<&str> {
+        self.0.actor_role.as_deref()
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

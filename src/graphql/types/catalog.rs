@@ -196,13 +196,13 @@ impl Service {
     }
 
     /// How orders are fulfilled (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn fulfillment(&self) -> Fulfillment {
         self.0.fulfillment
     }
 
     /// The upstream provider of an imported service (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn provider(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Provider>> {
         match self.0.provider_id {
             Some(id) => load(ctx, ProviderId(id), "provider")
@@ -213,25 +213,25 @@ impl Service {
     }
 
     /// The provider's id for this service (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn provider_service_id(&self) -> Option<&str> {
         self.0.provider_service_id.as_deref()
     }
 
     /// The provider's price per 1000 in its own currency (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn provider_rate(&self) -> Option<Decimal> {
         self.0.provider_rate.clone().map(Decimal)
     }
 
     /// This service's own markup, overriding the provider's and the default (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn markup_basis_points(&self) -> Option<i32> {
         self.0.markup_bps
     }
 
     /// Where orders go when this service's provider refuses them (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn fallback_service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
         match self.0.fallback_service_id {
             Some(id) => Ok(Some(Service(load(ctx, ServiceId(id), "service").await?))),
@@ -239,12 +239,12 @@ impl Service {
         }
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn sort_order(&self) -> i32 {
         self.0.sort_order
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }

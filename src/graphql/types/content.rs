@@ -143,7 +143,7 @@ impl ContentItem {
     }
 
     /// The Markdown source (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn body_markdown(&self) -> &str {
         &self.0.body_markdown
     }
@@ -215,7 +215,7 @@ impl ContentItem {
     /// The same item in other languages (visitors: the published ones).
     async fn translations(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ContentItem>> {
         let mut conn = conn(ctx).await?;
-        let admin = viewer(ctx).is_admin();
+        let admin = viewer(ctx).can(crate::db::enums::Permission::Content);
         Ok(
             content::pages_posts::translations(&mut conn, &self.0, admin)
                 .await?

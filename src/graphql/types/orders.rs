@@ -118,7 +118,7 @@ impl Order {
         let viewer = viewer(ctx);
         let allowed = viewer
             .require_user()
-            .is_ok_and(|u| u.may_see(self.0.user_id));
+            .is_ok_and(|u| u.may_see(self.0.user_id, crate::db::enums::Permission::OrdersRead));
         if !allowed {
             return Err(crate::error::AppError::forbidden(
                 "only the buyer can read delivered items",
@@ -130,37 +130,37 @@ impl Order {
     }
 
     /// The customer (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         load(ctx, UserId(self.0.user_id), "user").await.map(User)
     }
 
     /// The last error a provider reported for this order (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn last_error(&self) -> Option<&str> {
         self.0.last_error.as_deref()
     }
 
     /// The provider's service id the order is sent to (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn provider_service_id(&self) -> Option<&str> {
         self.0.provider_service_id.as_deref()
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn submit_attempts(&self) -> i32 {
         self.0.submit_attempts
     }
 
     /// The provider's order id (admins only).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn provider_order_id(&self) -> Option<&str> {
         self.0.provider_order_id.as_deref()
     }
 
     /// What the provider charges for the whole order, in rupiah, as recorded when
     /// it accepted it (admins only; null until then, and for own products).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
     async fn provider_cost(&self) -> Option<Rupiah> {
         self.0.provider_cost.map(Rupiah)
     }

@@ -96,12 +96,12 @@ impl Ticket {
         Ok(rows.into_iter().map(TicketMessage).collect())
     }
     /// The customer who opened it (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn user_id(&self) -> ID {
         self.row.user_id.into()
     }
     /// The admin it is assigned to (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Support)")]
     async fn assignee_id(&self) -> Option<ID> {
         self.row.assignee_id.map(Into::into)
     }

@@ -75,30 +75,30 @@ impl Deposit {
         self.0.updated_at
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
     }
 
     /// Whether an admin must look at it (amount mismatch, reversal after payment).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn flagged(&self) -> bool {
         self.0.flagged
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn flag_reason(&self) -> Option<&str> {
         self.0.flag_reason.as_deref()
     }
 
     /// How an admin resolved the flag: CREDITED or REJECTED (null while unresolved).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn resolution(&self) -> Option<&str> {
         self.0.resolution.as_deref()
     }
 
     /// The admin who resolved the flag.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn resolved_by(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match self.0.resolved_by {
             Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
@@ -106,30 +106,30 @@ impl Deposit {
         }
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn resolution_note(&self) -> Option<&str> {
         self.0.resolution_note.as_deref()
     }
 
     /// The gateway's own id (Midtrans transaction id, Xendit invoice id).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn gateway_reference(&self) -> Option<&str> {
         self.0.gateway_ref.as_deref()
     }
 
     /// The last status the gateway reported, verbatim.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn gateway_status(&self) -> Option<&str> {
         self.0.gateway_status.as_deref()
     }
 
     /// Every distinct report the gateway made, oldest first.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Deposits)")]
     async fn events(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<DepositEvent>> {
         Ok(load(ctx, DepositEventsOf(self.0.id), "deposit events")
             .await?
@@ -212,13 +212,13 @@ impl LedgerEntry {
         }
     }
 
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)")]
     async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
         Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
     }
 
     /// The admin who made an adjustment.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)")]
     async fn actor(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match self.0.actor_id {
             Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),

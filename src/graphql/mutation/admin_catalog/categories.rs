@@ -61,7 +61,7 @@ impl From<UpdateCategoryInput> for CategoryInput {
 #[Object]
 impl CategoryMutation {
     /// Creates a service category (admins). Its name is unique; new categories go last in the display order.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_create_category(
         &self,
         ctx: &Context<'_>,
@@ -76,7 +76,7 @@ impl CategoryMutation {
     }
 
     /// Renames, describes, (de)activates or moves a category (admins). Deactivating hides its services from the catalogue.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_update_category(
         &self,
         ctx: &Context<'_>,
@@ -96,7 +96,7 @@ impl CategoryMutation {
     }
 
     /// Sets the display order of all categories: `ids` lists every category once.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_reorder_categories(
         &self,
         ctx: &Context<'_>,

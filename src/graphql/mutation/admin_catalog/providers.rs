@@ -98,7 +98,7 @@ pub struct SetDefaultMarkupPayload {
 #[Object]
 impl ProviderMutation {
     /// Connects an upstream provider (admins). The API key is encrypted at rest and never returned; `exchangeRate` converts its prices to rupiah.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_create_provider(
         &self,
         ctx: &Context<'_>,
@@ -114,7 +114,7 @@ impl ProviderMutation {
     }
 
     /// Changing the exchange rate or markup reprices the provider's services at once.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_update_provider(
         &self,
         ctx: &Context<'_>,
@@ -136,7 +136,7 @@ impl ProviderMutation {
 
     /// Sets the panel-wide markup (basis points, 1000 = 10%) and reprices the imported
     /// services it applies to.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Providers)")]
     async fn admin_set_default_markup(
         &self,
         ctx: &Context<'_>,

@@ -175,7 +175,7 @@ impl TryFrom<UpdateServiceInput> for ServiceUpdate {
 #[Object]
 impl ServiceMutation {
     /// Creates a service (admins): imported from a provider (priced by the markup rule from the provider's rate) or an own STOCK or MANUAL product with a fixed price.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_create_service(
         &self,
         ctx: &Context<'_>,
@@ -191,7 +191,7 @@ impl ServiceMutation {
     }
 
     /// Changes a service (admins): name, description, limits, flags, markup or price, fallback service; a price change applies to new orders only.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_update_service(
         &self,
         ctx: &Context<'_>,
@@ -210,7 +210,7 @@ impl ServiceMutation {
 
     /// Deactivates (hides from customers, refuses new orders) or reactivates a service.
     /// Services are never deleted: orders keep pointing at them.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_set_service_active(
         &self,
         ctx: &Context<'_>,
@@ -236,7 +236,7 @@ impl ServiceMutation {
     }
 
     /// Sets the order of the services in a category: `ids` lists each of them once.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_reorder_services(
         &self,
         ctx: &Context<'_>,

@@ -39,7 +39,7 @@ impl From<CreateAnnouncementInput> for AnnouncementInput {
 #[Object]
 impl AnnouncementMutation {
     /// Posts an announcement to signed-in users (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_create_announcement(
         &self,
         ctx: &Context<'_>,
@@ -57,7 +57,7 @@ impl AnnouncementMutation {
     }
 
     /// Deletes an announcement (admins); returns its id.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_delete_announcement(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "announcement.delete")?

@@ -39,7 +39,7 @@ impl AddSeoKeywordInput {
 #[Object]
 impl KeywordMutation {
     /// Adds a target keyword (admins), optionally assigned to what should rank for it.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_add_seo_keyword(
         &self,
         ctx: &Context<'_>,
@@ -55,7 +55,7 @@ impl KeywordMutation {
     }
 
     /// Removes a target keyword (admins); returns its id.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_remove_seo_keyword(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "seo_keyword.delete")?

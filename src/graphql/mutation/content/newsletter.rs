@@ -68,7 +68,7 @@ impl NewsletterMutation {
     /// Queues a newsletter issue (Markdown) for every confirmed address, each
     /// mail with its one-click unsubscribe link (admins). Returns how many mails
     /// were queued.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_send_newsletter(
         &self,
         ctx: &Context<'_>,

@@ -100,7 +100,7 @@ impl From<UpdateContentInput> for ContentUpdate {
 impl PagePostMutation {
     /// Creates a draft page or post (admins). The Markdown body is rendered to
     /// sanitized HTML; the slug is made from the title unless given.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_create_content(
         &self,
         ctx: &Context<'_>,
@@ -117,7 +117,7 @@ impl PagePostMutation {
     }
 
     /// Edits a page or post (admins). A changed slug leaves the old one redirecting.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_update_content(
         &self,
         ctx: &Context<'_>,
@@ -136,7 +136,7 @@ impl PagePostMutation {
 
     /// Publishes a page or post now, or schedules it for `at` (admins); a
     /// scheduled item goes public at its time.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_publish_content(
         &self,
         ctx: &Context<'_>,
@@ -154,7 +154,7 @@ impl PagePostMutation {
     }
 
     /// Back to DRAFT, hidden from visitors (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_unpublish_content(
         &self,
         ctx: &Context<'_>,
@@ -170,7 +170,7 @@ impl PagePostMutation {
     }
 
     /// Deletes a page or post with its SEO fields and redirects (admins); returns its id.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_delete_content(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<ID> {
         let id = parse_id("id", &id)?;
         let row = admin_write(ctx, "content.delete")?

@@ -21,7 +21,7 @@ pub struct SeoMutation;
 impl SeoMutation {
     /// Changes the slug of a category or service (admins); the old one keeps
     /// answering through `slugRedirect`. Returns the new slug.
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn admin_set_slug(
         &self,
         ctx: &Context<'_>,
@@ -39,7 +39,7 @@ impl SeoMutation {
     }
 
     /// Replaces the SEO fields of a page, post, category or service (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Content)")]
     async fn admin_set_seo(
         &self,
         ctx: &Context<'_>,

@@ -15,7 +15,7 @@ pub struct SiteMutation;
 #[Object]
 impl SiteMutation {
     /// Replaces the site settings (admins).
-    #[graphql(guard = "RoleGuard::Admin")]
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Settings)")]
     async fn admin_update_site_settings(
         &self,
         ctx: &Context<'_>,

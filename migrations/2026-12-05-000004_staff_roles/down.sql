@@ -1,0 +1,11 @@
+DROP TRIGGER staff_roles_changed ON staff_roles;
+DROP FUNCTION notify_staff_roles_changed();
+DROP TRIGGER admin_audit_log_actor_role ON admin_audit_log;
+DROP FUNCTION fill_audit_actor_role();
+ALTER TABLE admin_audit_log DROP COLUMN actor_role;
+ALTER TABLE users DROP CONSTRAINT users_staff_role_check;
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+UPDATE users SET role = 'ADMIN' WHERE role IN ('OWNER', 'STAFF');
+ALTER TABLE users DROP COLUMN staff_role_id;
+ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('ADMIN', 'CUSTOMER'));
+DROP TABLE staff_roles;
