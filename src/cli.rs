@@ -52,7 +52,7 @@ pub enum UserCommand {
         email: String,
         #[arg(long, default_value = "")]
         name: String,
-        /// Make the user an admin.
+        /// Make the user an owner (the panel's first admin: every permission).
         #[arg(long)]
         admin: bool,
     },
