@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use common::sockets::{self, Socket, ws_connect};
+use common::sockets::{self, Socket, wait_until_live, ws_connect};
 
 async fn close_code(socket: &mut Socket) -> Option<u16> {
     loop {
@@ -26,16 +26,6 @@ async fn close_code(socket: &mut Socket) -> Option<u16> {
             Some(Ok(_)) => continue,
         }
     }
-}
-
-async fn wait_until_live(app: &TestApp) {
-    for _ in 0..250 {
-        if app.state.caches.is_live() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the LISTEN connection did not come up");
 }
 
 #[tokio::test(flavor = "multi_thread")]

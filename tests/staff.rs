@@ -10,7 +10,7 @@ use std::time::Duration;
 use booster::db::enums::Role;
 use common::{
     TestApp, error_code,
-    sockets::{self, next_json, ws_connect},
+    sockets::{self, next_json, wait_until_live, ws_connect},
 };
 use futures_util::SinkExt;
 use serde_json::{Value, json};
@@ -44,16 +44,6 @@ async fn staff(app: &TestApp, owner: &str, email: &str, name: &str) -> (i64, Str
         .await;
     assert_eq!(set["adminSetUserRole"]["role"], "STAFF");
     (id, key)
-}
-
-async fn wait_until_live(app: &TestApp) {
-    for _ in 0..250 {
-        if app.state.caches.is_live() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the LISTEN connection did not come up");
 }
 
 /// Runs a query over the socket and answers its `next` payload.

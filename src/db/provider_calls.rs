@@ -3,8 +3,43 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::provider_calls;
+
+/// One call as recorded.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = provider_calls)]
+pub struct NewProviderCall<'a> {
+    pub provider_id: i64,
+    pub action: &'a str,
+    pub ok: bool,
+    pub latency_ms: i32,
+    pub error: Option<&'a str>,
+}
+
+/// Records many calls in one statement.
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    calls: &[NewProviderCall<'_>],
+) -> QueryResult<usize> {
+    diesel::insert_into(provider_calls::table)
+        .values(calls)
+        .execute(conn)
+        .await
+}
+
+/// Drops calls older than `before`.
+pub async fn delete_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(provider_calls::table.filter(provider_calls::created_at.lt(before)))
+        .execute(conn)
+        .await
+}
 
 /// A provider's calls in the last hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]

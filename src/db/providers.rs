@@ -40,6 +40,79 @@ pub struct ProviderRow {
 super::reads_by_id!(ProviderRow, providers);
 
 impl ProviderRow {
+    /// After a batch of calls that ended in a success: the failures since it (the
+    /// new streak), the pause they earn (if any), the latency, and the last error
+    /// kept when the batch brought none.
+    pub async fn record_success(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        failures_since: i32,
+        unhealthy_until: Option<DateTime<Utc>>,
+        latency_ms: i32,
+        last_error: Option<&str>,
+    ) -> QueryResult<usize> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+        diesel::sql_query(
+            "UPDATE providers SET consecutive_failures = $2, unhealthy_until = $3, \
+             last_success_at = now(), last_latency_ms = $4, \
+             last_error = COALESCE($5, last_error) WHERE id = $1",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Integer, _>(failures_since)
+        .bind::<Nullable<Timestamptz>, _>(unhealthy_until)
+        .bind::<Integer, _>(latency_ms)
+        .bind::<Nullable<Text>, _>(last_error)
+        .execute(conn)
+        .await
+    }
+
+    /// Adds `failures` to the streak (one UPDATE, so concurrent batches add up);
+    /// answers the streak now.
+    pub async fn add_failures(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        failures: i32,
+        last_error: Option<&str>,
+        latency_ms: i32,
+    ) -> QueryResult<i32> {
+        diesel::update(providers::table.find(id))
+            .set((
+                providers::consecutive_failures.eq(providers::consecutive_failures + failures),
+                providers::last_error.eq(last_error),
+                providers::last_latency_ms.eq(latency_ms),
+            ))
+            .returning(providers::consecutive_failures)
+            .get_result(conn)
+            .await
+    }
+
+    /// Pauses the provider until `until`.
+    pub async fn pause_until(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        until: DateTime<Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(providers::table.find(id))
+            .set(providers::unhealthy_until.eq(until))
+            .execute(conn)
+            .await
+    }
+
+    /// Records a balance just fetched from the provider.
+    pub async fn record_balance(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        balance: &BigDecimal,
+    ) -> QueryResult<usize> {
+        diesel::update(providers::table.find(id))
+            .set((
+                providers::balance.eq(balance),
+                providers::balance_checked_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await
+    }
+
     /// Active providers still inside an unhealthy period at `now`.
     pub async fn count_unhealthy(
         conn: &mut AsyncPgConnection,

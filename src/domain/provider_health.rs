@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use bigdecimal::BigDecimal;
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use crate::{
     db::{
+        provider_calls::{self, NewProviderCall},
         providers::ProviderRow,
-        schema::{provider_calls, providers},
     },
     domain::notifications::{self, About, Audience},
     error::AppResult,
@@ -74,20 +73,15 @@ pub async fn record_calls(conn: &mut AsyncPgConnection, calls: &[CallRecord]) ->
     }
     let rows: Vec<_> = calls
         .iter()
-        .map(|call| {
-            (
-                provider_calls::provider_id.eq(call.provider_id),
-                provider_calls::action.eq(call.action),
-                provider_calls::ok.eq(call.error.is_none()),
-                provider_calls::latency_ms.eq(latency_ms(call)),
-                provider_calls::error.eq(call.error.as_deref()),
-            )
+        .map(|call| NewProviderCall {
+            provider_id: call.provider_id,
+            action: call.action,
+            ok: call.error.is_none(),
+            latency_ms: latency_ms(call),
+            error: call.error.as_deref(),
         })
         .collect();
-    diesel::insert_into(provider_calls::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
+    provider_calls::insert_many(conn, &rows).await?;
     let mut provider_ids: Vec<i64> = calls.iter().map(|c| c.provider_id).collect();
     provider_ids.sort_unstable();
     provider_ids.dedup();
@@ -103,40 +97,30 @@ pub async fn record_calls(conn: &mut AsyncPgConnection, calls: &[CallRecord]) ->
         let last_error = calls.iter().rev().find_map(|c| c.error.as_deref());
         let until = Utc::now() + chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
         let (before, failures): (i32, i32) = if succeeded {
-            use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
-            diesel::sql_query(
-                "UPDATE providers SET consecutive_failures = $2, unhealthy_until = $3, \
-                 last_success_at = now(), last_latency_ms = $4, \
-                 last_error = COALESCE($5, last_error) WHERE id = $1",
+            let pause = (since_success >= FAILURES_BEFORE_UNHEALTHY).then_some(until);
+            let latency = latency_ms(last);
+            ProviderRow::record_success(
+                conn,
+                provider_id,
+                since_success,
+                pause,
+                latency,
+                last_error,
             )
-            .bind::<BigInt, _>(provider_id)
-            .bind::<Integer, _>(since_success)
-            .bind::<Nullable<Timestamptz>, _>(
-                (since_success >= FAILURES_BEFORE_UNHEALTHY).then_some(until),
-            )
-            .bind::<Integer, _>(latency_ms(last))
-            .bind::<Nullable<Text>, _>(last_error)
-            .execute(conn)
             .await?;
-            let failures = since_success;
-            (0, failures)
+            (0, since_success)
         } else {
-            let failures: i32 = diesel::update(providers::table.find(provider_id))
-                .set((
-                    providers::consecutive_failures
-                        .eq(providers::consecutive_failures + since_success),
-                    providers::last_error.eq(last_error),
-                    providers::last_latency_ms.eq(latency_ms(last)),
-                ))
-                .returning(providers::consecutive_failures)
-                .get_result(conn)
-                .await?;
+            let failures = ProviderRow::add_failures(
+                conn,
+                provider_id,
+                since_success,
+                last_error,
+                latency_ms(last),
+            )
+            .await?;
             if failures >= FAILURES_BEFORE_UNHEALTHY {
                 // Reaching the threshold pauses; failing on past it extends the pause.
-                diesel::update(providers::table.find(provider_id))
-                    .set(providers::unhealthy_until.eq(until))
-                    .execute(conn)
-                    .await?;
+                ProviderRow::pause_until(conn, provider_id, until).await?;
             }
             (failures - since_success, failures)
         };
@@ -174,13 +158,7 @@ pub async fn record_balance(
     provider: &ProviderRow,
     balance: &BigDecimal,
 ) -> AppResult<()> {
-    diesel::update(providers::table.find(provider.id))
-        .set((
-            providers::balance.eq(balance),
-            providers::balance_checked_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
+    ProviderRow::record_balance(conn, provider.id, balance).await?;
     if let Some(threshold) = &provider.low_balance_threshold {
         let was_above = provider
             .balance
@@ -210,9 +188,5 @@ pub async fn record_balance(
 /// Drops call records older than a day.
 pub async fn prune_calls(conn: &mut AsyncPgConnection) -> AppResult<usize> {
     let before = Utc::now() - chrono::Duration::days(1);
-    Ok(
-        diesel::delete(provider_calls::table.filter(provider_calls::created_at.lt(before)))
-            .execute(conn)
-            .await?,
-    )
+    Ok(provider_calls::delete_before(conn, before).await?)
 }

@@ -52,3 +52,15 @@ pub async fn next_json(
         }
     }
 }
+
+/// Waits until the server's LISTEN connection is up (caches fill and socket
+/// re-checks happen from then on); panics after 5 s.
+pub async fn wait_until_live(app: &super::TestApp) {
+    for _ in 0..250 {
+        if app.state.caches.is_live() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the LISTEN connection did not come up");
+}
