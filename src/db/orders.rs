@@ -137,6 +137,36 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// Sets when dispatch may send the order next (`None`: at once) and, when
+    /// given, why the last try failed; answers the row as it now is.
+    pub async fn reschedule(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        next_attempt_at: Option<DateTime<Utc>>,
+        last_error: Option<&str>,
+    ) -> QueryResult<OrderRow> {
+        let query = diesel::update(orders::table.find(id));
+        match last_error {
+            Some(error) => {
+                query
+                    .set((
+                        orders::next_attempt_at.eq(next_attempt_at),
+                        orders::last_error.eq(error),
+                    ))
+                    .returning(OrderRow::as_returning())
+                    .get_result(conn)
+                    .await
+            }
+            None => {
+                query
+                    .set(orders::next_attempt_at.eq(next_attempt_at))
+                    .returning(OrderRow::as_returning())
+                    .get_result(conn)
+                    .await
+            }
+        }
+    }
+
     /// Claims up to `limit` PENDING orders that are due, of active providers
     /// outside an unhealthy period, oldest first, and marks them SUBMITTING
     /// (one more attempt). Rows another worker holds are skipped; run it in a

@@ -177,11 +177,7 @@ pub async fn mark_retry(
             return Ok(order);
         }
         let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-        let order: OrderRow = diesel::update(orders::table.find(order.id))
-            .set((orders::next_attempt_at.eq(at), orders::last_error.eq(error)))
-            .returning(OrderRow::as_returning())
-            .get_result(conn)
-            .await?;
+        let order = OrderRow::reschedule(conn, order.id, Some(at), Some(error)).await?;
         Ok(record_status(
             conn,
             &order,

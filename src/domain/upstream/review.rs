@@ -132,11 +132,7 @@ pub async fn resolve_review(
                 .0)
             }
             None => {
-                let order: OrderRow = diesel::update(orders::table.find(order.id))
-                    .set(orders::next_attempt_at.eq(None::<chrono::DateTime<Utc>>))
-                    .returning(OrderRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let order = OrderRow::reschedule(conn, order.id, None, None).await?;
                 Ok(record_status(
                     conn,
                     &order,
