@@ -34,6 +34,10 @@
 //! | `GATEWAY_TIMEOUT_SECONDS` | `15` | timeout of one call to a payment gateway |
 //! | `RECONCILE_AFTER_SECONDS` | `900` | a deposit pending this long is polled at its gateway (a webhook may have been lost) |
 //! | `RECONCILE_INTERVAL_SECONDS` | `60` | how often the reconciliation job runs in `booster serve` (0 disables it) |
+//! | `MANUAL_DEPOSIT_CREDIT_UNIQUE_CODE` | `true` | manual transfers: credit the unique code (1 to 999 rupiah) added to the amount, or keep it |
+//! | `MOOTA_WEBHOOK_SECRET` | unset | the secret token of the Moota webhook; pushes to `/webhooks/bank-mutations/moota` are refused while unset |
+//! | `UNMATCHED_MUTATION_ALERT_MINUTES` | `60` | a bank mutation waiting for an admin longer than this is a problem on `/readyz` |
+//! | `DEPOSIT_PROOF_MAX_BYTES` | `2097152` | largest proof-of-transfer image (PNG, JPEG or WebP) |
 //! | `RUN_JOBS` | `true` | whether `booster serve` also runs the background jobs (`booster worker` always does) |
 //! | `DISPATCH_INTERVAL_MS` | `1000` | how often pending orders are sent to providers |
 //! | `DISPATCH_BATCH` | `100` | orders claimed per dispatch round |
@@ -293,6 +297,10 @@ impl Config {
                 gateway_timeout: Duration::from_secs(15),
                 reconcile_after: Duration::from_secs(900),
                 reconcile_interval: Duration::ZERO,
+                credit_unique_code: true,
+                moota_secret: None,
+                unmatched_mutation_alert_after: Duration::from_secs(60 * 60),
+                proof_max_bytes: 2 * 1024 * 1024,
             },
             upstream: UpstreamConfig {
                 run_jobs_in_serve: false,

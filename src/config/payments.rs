@@ -1,4 +1,5 @@
-//! Payment gateway settings (Midtrans, Xendit) and deposit bounds.
+//! Payment settings: the gateways (Midtrans, Xendit), deposit bounds, manual
+//! transfers and the bank-mutation service (Moota).
 
 use std::{env, time::Duration};
 
@@ -25,6 +26,14 @@ pub struct PaymentsConfig {
     pub reconcile_after: Duration,
     /// Zero: `booster serve` does not run the reconciliation job.
     pub reconcile_interval: Duration,
+    /// Manual transfers: the unique code is credited too (true) or kept by the panel.
+    pub credit_unique_code: bool,
+    /// The secret Moota signs its mutation pushes with; pushes are refused while unset.
+    pub moota_secret: Option<Secret>,
+    /// A bank mutation waiting for an admin longer than this is a problem on `/readyz`.
+    pub unmatched_mutation_alert_after: Duration,
+    /// Largest proof-of-transfer image, bytes.
+    pub proof_max_bytes: usize,
 }
 
 impl PaymentsConfig {
@@ -47,6 +56,12 @@ impl PaymentsConfig {
             gateway_timeout: Duration::from_secs(parse_var("GATEWAY_TIMEOUT_SECONDS", 15)?),
             reconcile_after: Duration::from_secs(parse_var("RECONCILE_AFTER_SECONDS", 900)?),
             reconcile_interval: Duration::from_secs(parse_var("RECONCILE_INTERVAL_SECONDS", 60)?),
+            credit_unique_code: parse_var("MANUAL_DEPOSIT_CREDIT_UNIQUE_CODE", true)?,
+            moota_secret: Secret::from_var("MOOTA_WEBHOOK_SECRET"),
+            unmatched_mutation_alert_after: Duration::from_secs(
+                parse_var::<u64>("UNMATCHED_MUTATION_ALERT_MINUTES", 60)? * 60,
+            ),
+            proof_max_bytes: parse_var("DEPOSIT_PROOF_MAX_BYTES", 2 * 1024 * 1024)?,
         };
         if config.deposit_min <= 0 || config.deposit_max < config.deposit_min {
             return Err(anyhow!(

@@ -39,6 +39,21 @@ pub struct DepositRow {
     pub resolved_by: Option<i64>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution_note: Option<String>,
+    /// The method a deposit was made with (always set for MANUAL ones).
+    pub method_id: Option<i64>,
+    /// What the customer pays: the amount asked for plus `unique_code`. For a
+    /// gateway deposit the same as `amount`.
+    pub payable_amount: i64,
+    /// Rupiah added so that no two open deposits of a method share a payable amount.
+    pub unique_code: i32,
+    /// The dynamic QRIS for exactly `payable_amount` (QRIS_STATIC methods).
+    pub qris_payload: Option<String>,
+    /// The customer's note for the admin checking a transfer.
+    pub customer_note: Option<String>,
+    /// The voucher entered at creation; its bonus is paid with the credit.
+    pub voucher_id: Option<i64>,
+    /// What the BONUS ledger entry paid on top of `amount` (0 until credited).
+    pub bonus_amount: i64,
 }
 
 super::reads_by_id!(DepositRow, deposits);
@@ -91,6 +106,85 @@ impl DepositRow {
             .first(conn)
             .await
             .optional()
+    }
+
+    /// The payable amounts in `low..=high` taken by open MANUAL deposits of a
+    /// method: the unique codes that are not free.
+    pub async fn open_payables_between(
+        conn: &mut AsyncPgConnection,
+        method_id: i64,
+        low: i64,
+        high: i64,
+    ) -> QueryResult<Vec<i64>> {
+        deposits::table
+            .filter(deposits::method_id.eq(method_id))
+            .filter(deposits::gateway.eq(PaymentGateway::Manual))
+            .filter(deposits::status.eq(DepositStatus::Pending))
+            .filter(deposits::payable_amount.between(low, high))
+            .select(deposits::payable_amount)
+            .load(conn)
+            .await
+    }
+
+    /// Expires a method's open MANUAL deposits whose time is up, so their
+    /// payable amounts are free again; the number expired.
+    pub async fn expire_overdue_manual(
+        conn: &mut AsyncPgConnection,
+        method_id: i64,
+        now: DateTime<Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            deposits::table
+                .filter(deposits::method_id.eq(method_id))
+                .filter(deposits::gateway.eq(PaymentGateway::Manual))
+                .filter(deposits::status.eq(DepositStatus::Pending))
+                .filter(deposits::flagged.eq(false))
+                .filter(deposits::expires_at.le(now)),
+        )
+        .set((
+            deposits::status.eq(DepositStatus::Expired),
+            deposits::failure_reason.eq("not paid in time"),
+            deposits::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+    }
+
+    /// MANUAL deposits of `method_ids` whose payable amount is `amount`, locked:
+    /// the open ones (PENDING, not expired at `at`) and the most recent expired
+    /// ones, so a late transfer can be told from an unknown one.
+    pub async fn manual_candidates(
+        conn: &mut AsyncPgConnection,
+        method_ids: &[i64],
+        amount: i64,
+    ) -> QueryResult<Vec<DepositRow>> {
+        deposits::table
+            .filter(deposits::method_id.eq_any(method_ids))
+            .filter(deposits::gateway.eq(PaymentGateway::Manual))
+            .filter(deposits::payable_amount.eq(amount))
+            .filter(deposits::status.eq_any([DepositStatus::Pending, DepositStatus::Expired]))
+            .order(deposits::id.desc())
+            .limit(20)
+            .select(DepositRow::as_select())
+            .for_update()
+            .load(conn)
+            .await
+    }
+
+    /// Whether the user has a paid deposit other than `except`.
+    pub async fn has_paid_before(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+        except: i64,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            deposits::table
+                .filter(deposits::user_id.eq(user_id))
+                .filter(deposits::status.eq(DepositStatus::Paid))
+                .filter(deposits::id.ne(except)),
+        ))
+        .get_result(conn)
+        .await
     }
 
     /// Claims up to `limit` deposits for reconciliation until `lease_until`:
@@ -150,6 +244,12 @@ pub struct NewDeposit<'a> {
     pub status: DepositStatus,
     pub merchant_ref: &'a str,
     pub expires_at: DateTime<Utc>,
+    pub method_id: Option<i64>,
+    pub payable_amount: i64,
+    pub unique_code: i32,
+    pub qris_payload: Option<&'a str>,
+    pub customer_note: Option<&'a str>,
+    pub voucher_id: Option<i64>,
 }
 
 /// A partial update; `None` leaves a column alone.
@@ -166,6 +266,8 @@ pub struct DepositChangeset {
     pub flag_reason: Option<String>,
     pub gateway_status: Option<String>,
     pub failure_reason: Option<String>,
+    pub customer_note: Option<String>,
+    pub bonus_amount: Option<i64>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -238,6 +340,7 @@ impl NewDepositEvent<'_> {
 #[derive(Debug, Default, Clone)]
 pub struct DepositFilter {
     pub user_id: Option<i64>,
+    pub method_id: Option<i64>,
     pub status: Option<DepositStatus>,
     pub gateway: Option<PaymentGateway>,
     pub flagged: Option<bool>,
@@ -257,6 +360,9 @@ impl DepositRow {
             }
             if let Some(status) = filter.status {
                 q = q.filter(deposits::status.eq(status));
+            }
+            if let Some(method_id) = filter.method_id {
+                q = q.filter(deposits::method_id.eq(method_id));
             }
             if let Some(gateway) = filter.gateway {
                 q = q.filter(deposits::gateway.eq(gateway));

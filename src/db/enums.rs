@@ -191,6 +191,9 @@ text_enum! {
         Adjustment = "ADJUSTMENT",
         /// Money back for an order, given by an admin (at most once per order).
         ManualRefund = "MANUAL_REFUND",
+        /// A deposit bonus (a bonus rule, a voucher): not money received, so
+        /// reports count it apart (at most once per deposit).
+        Bonus = "BONUS",
     }
 }
 
@@ -251,6 +254,81 @@ text_enum! {
         Midtrans = "MIDTRANS",
         /// Xendit invoices.
         Xendit = "XENDIT",
+        /// No gateway: a transfer to the owner's bank account, e-wallet or static
+        /// QRIS, recognised by its unique amount (the deposit's method says which).
+        Manual = "MANUAL",
+    }
+}
+
+text_enum! {
+    /// How a deposit method is paid.
+    pub enum DepositMethodKind {
+        /// A transfer to the owner's bank account (BCA, BNI, BRI, Mandiri...).
+        BankTransfer = "BANK_TRANSFER",
+        /// A transfer to the owner's e-wallet (DANA, OVO, GoPay, ShopeePay...).
+        Ewallet = "EWALLET",
+        /// A scan of the owner's static QRIS, turned into a QR for the exact amount.
+        QrisStatic = "QRIS_STATIC",
+        /// Midtrans Snap.
+        Midtrans = "MIDTRANS",
+        /// Xendit invoices.
+        Xendit = "XENDIT",
+    }
+}
+
+impl DepositMethodKind {
+    /// The gateway a deposit of this method goes through (`Manual`: none).
+    pub fn gateway(self) -> PaymentGateway {
+        match self {
+            Self::Midtrans => PaymentGateway::Midtrans,
+            Self::Xendit => PaymentGateway::Xendit,
+            Self::BankTransfer | Self::Ewallet | Self::QrisStatic => PaymentGateway::Manual,
+        }
+    }
+}
+
+text_enum! {
+    /// What a voucher adds to a deposit.
+    pub enum VoucherKind {
+        /// A fixed number of rupiah.
+        Fixed = "FIXED",
+        /// Basis points of the credited amount, up to the voucher's cap.
+        Percent = "PERCENT",
+    }
+}
+
+text_enum! {
+    /// Where a bank mutation came from.
+    pub enum BankMutationSource {
+        /// Pushed by Moota's webhook.
+        Moota = "MOOTA",
+        /// Read from an internet-banking statement an admin uploaded.
+        Statement = "STATEMENT",
+    }
+}
+
+text_enum! {
+    /// What became of a credit mutation of the owner's account.
+    pub enum BankMutationStatus {
+        /// Matched one open deposit by account and exact amount: credited.
+        Matched = "MATCHED",
+        /// Attached to a deposit by an admin: credited.
+        Attached = "ATTACHED",
+        /// No open deposit has this amount.
+        Unmatched = "UNMATCHED",
+        /// Several open deposits could be this payment.
+        Ambiguous = "AMBIGUOUS",
+        /// Only a deposit that already expired has this amount.
+        ExpiredMatch = "EXPIRED_MATCH",
+        /// An admin decided it is not a deposit.
+        Dismissed = "DISMISSED",
+    }
+}
+
+impl BankMutationStatus {
+    /// Waiting for an admin.
+    pub fn needs_review(self) -> bool {
+        matches!(self, Self::Unmatched | Self::Ambiguous | Self::ExpiredMatch)
     }
 }
 

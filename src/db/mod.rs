@@ -5,10 +5,12 @@ pub mod account_tokens;
 pub mod admin_audit_log;
 pub mod announcements;
 pub mod api_keys;
+pub mod bank_mutations;
 pub mod catalog_changes;
 pub mod categories;
 pub mod contact_messages;
 pub mod content_items;
+pub mod deposit_methods;
 pub mod deposits;
 pub mod enums;
 pub mod exports;
@@ -40,6 +42,7 @@ pub mod stock_items;
 pub mod tickets;
 pub mod totp_recovery_codes;
 pub mod users;
+pub mod vouchers;
 
 use std::sync::{
     Arc,

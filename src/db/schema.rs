@@ -70,6 +70,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    bank_mutations (id) {
+        id -> Int8,
+        source -> Text,
+        external_id -> Text,
+        bank -> Text,
+        account_number -> Text,
+        amount -> Int8,
+        description -> Text,
+        occurred_at -> Timestamptz,
+        status -> Text,
+        deposit_id -> Nullable<Int8>,
+        resolved_by -> Nullable<Int8>,
+        resolution_note -> Nullable<Text>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     catalog_changes (id) {
         id -> Int8,
         provider_id -> Int8,
@@ -122,6 +142,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    deposit_bonus_rules (id) {
+        id -> Int8,
+        method_id -> Nullable<Int8>,
+        bonus_bps -> Int4,
+        min_amount -> Int8,
+        first_deposit_only -> Bool,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_events (id) {
         id -> Int8,
         deposit_id -> Int8,
@@ -130,6 +163,36 @@ diesel::table! {
         outcome -> Text,
         fingerprint -> Text,
         payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deposit_methods (id) {
+        id -> Int8,
+        kind -> Text,
+        name -> Text,
+        bank_code -> Text,
+        account_holder -> Text,
+        account_number -> Text,
+        qris_payload -> Nullable<Text>,
+        instructions_id -> Text,
+        instructions_en -> Text,
+        min_amount -> Int8,
+        max_amount -> Int8,
+        credit_rate_bps -> Int4,
+        active -> Bool,
+        sort_order -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deposit_proofs (deposit_id) {
+        deposit_id -> Int8,
+        content_type -> Text,
+        bytes -> Bytea,
         created_at -> Timestamptz,
     }
 }
@@ -158,6 +221,36 @@ diesel::table! {
         resolved_by -> Nullable<Int8>,
         resolved_at -> Nullable<Timestamptz>,
         resolution_note -> Nullable<Text>,
+        method_id -> Nullable<Int8>,
+        payable_amount -> Int8,
+        unique_code -> Int4,
+        qris_payload -> Nullable<Text>,
+        customer_note -> Nullable<Text>,
+        voucher_id -> Nullable<Int8>,
+        bonus_amount -> Int8,
+    }
+}
+
+diesel::table! {
+    faq_entries (id) {
+        id -> Int8,
+        question -> Text,
+        answer -> Text,
+        category -> Text,
+        language -> Text,
+        published -> Bool,
+        sort_order -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_success_at -> Nullable<Timestamptz>,
+        last_failure_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -206,6 +299,32 @@ diesel::table! {
         rejected_count -> Int4,
         total_charge -> Int8,
         all_or_nothing -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    newsletter_subscribers (id) {
+        id -> Int8,
+        email -> Text,
+        status -> Text,
+        user_id -> Nullable<Int8>,
+        confirmed_at -> Nullable<Timestamptz>,
+        unsubscribed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        kind -> Text,
+        message -> Text,
+        order_id -> Nullable<Int8>,
+        provider_id -> Nullable<Int8>,
+        read_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
     }
 }
@@ -266,32 +385,6 @@ diesel::table! {
         provider_rate -> Nullable<Numeric>,
         provider_exchange_rate -> Nullable<Numeric>,
         provider_cost -> Nullable<Int8>,
-    }
-}
-
-diesel::table! {
-    newsletter_subscribers (id) {
-        id -> Int8,
-        email -> Text,
-        status -> Text,
-        user_id -> Nullable<Int8>,
-        confirmed_at -> Nullable<Timestamptz>,
-        unsubscribed_at -> Nullable<Timestamptz>,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    notifications (id) {
-        id -> Int8,
-        user_id -> Nullable<Int8>,
-        kind -> Text,
-        message -> Text,
-        order_id -> Nullable<Int8>,
-        provider_id -> Nullable<Int8>,
-        read_at -> Nullable<Timestamptz>,
-        created_at -> Timestamptz,
     }
 }
 
@@ -405,6 +498,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        user_id -> Int8,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sign_ins (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -423,18 +528,6 @@ diesel::table! {
         old_slug -> Text,
         subject_id -> Int8,
         created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    sessions (id) {
-        id -> Int8,
-        user_id -> Int8,
-        token_hash -> Bytea,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
-        last_used_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -536,24 +629,29 @@ diesel::table! {
 }
 
 diesel::table! {
-    faq_entries (id) {
-        id -> Int8,
-        question -> Text,
-        answer -> Text,
-        category -> Text,
-        language -> Text,
-        published -> Bool,
-        sort_order -> Int4,
+    voucher_redemptions (voucher_id, user_id) {
+        voucher_id -> Int8,
+        user_id -> Int8,
+        deposit_id -> Int8,
+        bonus -> Int8,
         created_at -> Timestamptz,
-        updated_at -> Timestamptz,
     }
 }
 
 diesel::table! {
-    job_runs (name) {
-        name -> Text,
-        last_success_at -> Nullable<Timestamptz>,
-        last_failure_at -> Nullable<Timestamptz>,
+    vouchers (id) {
+        id -> Int8,
+        code -> Text,
+        kind -> Text,
+        value -> Int8,
+        max_bonus -> Nullable<Int8>,
+        min_deposit -> Int8,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        max_uses -> Nullable<Int4>,
+        uses -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
 }
@@ -564,11 +662,17 @@ diesel::joinable!(announcement_reads -> announcements (announcement_id));
 diesel::joinable!(announcement_reads -> users (user_id));
 diesel::joinable!(announcements -> users (author_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(bank_mutations -> deposits (deposit_id));
+diesel::joinable!(bank_mutations -> users (resolved_by));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
 diesel::joinable!(content_items -> users (author_id));
+diesel::joinable!(deposit_bonus_rules -> deposit_methods (method_id));
 diesel::joinable!(deposit_events -> deposits (deposit_id));
+diesel::joinable!(deposit_proofs -> deposits (deposit_id));
+diesel::joinable!(deposits -> deposit_methods (method_id));
 diesel::joinable!(deposits -> users (user_id));
+diesel::joinable!(deposits -> vouchers (voucher_id));
 diesel::joinable!(ledger_entries -> deposits (deposit_id));
 diesel::joinable!(ledger_entries -> users (user_id));
 diesel::joinable!(mail_outbox -> users (user_id));
@@ -576,19 +680,22 @@ diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(newsletter_subscribers -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_requests -> orders (order_id));
-diesel::joinable!(provider_calls -> providers (provider_id));
 diesel::joinable!(orders -> services (service_id));
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(provider_calls -> providers (provider_id));
+diesel::joinable!(services -> providers (provider_id));
+diesel::joinable!(services -> service_categories (category_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(sign_ins -> users (user_id));
 diesel::joinable!(stock_items -> services (service_id));
 diesel::joinable!(ticket_messages -> tickets (ticket_id));
 diesel::joinable!(ticket_orders -> orders (order_id));
 diesel::joinable!(ticket_orders -> tickets (ticket_id));
-diesel::joinable!(services -> providers (provider_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
-diesel::joinable!(services -> service_categories (category_id));
-diesel::joinable!(sessions -> users (user_id));
-diesel::joinable!(sign_ins -> users (user_id));
 diesel::joinable!(users -> staff_roles (staff_role_id));
+diesel::joinable!(voucher_redemptions -> deposits (deposit_id));
+diesel::joinable!(voucher_redemptions -> users (user_id));
+diesel::joinable!(voucher_redemptions -> vouchers (voucher_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
@@ -597,10 +704,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     announcements,
     api_keys,
     app_settings,
+    bank_mutations,
     catalog_changes,
     contact_messages,
     content_items,
+    deposit_bonus_rules,
     deposit_events,
+    deposit_methods,
+    deposit_proofs,
     deposits,
     faq_entries,
     job_runs,
@@ -628,4 +739,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     totp_recovery_codes,
     users,
+    voucher_redemptions,
+    vouchers,
 );

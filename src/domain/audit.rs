@@ -92,6 +92,10 @@ pub enum Subject {
     Announcement,
     SeoKeyword,
     StaffRole,
+    DepositMethod,
+    BonusRule,
+    Voucher,
+    BankMutation,
 }
 
 impl Subject {
@@ -110,6 +114,10 @@ impl Subject {
             Subject::Announcement => "announcement",
             Subject::SeoKeyword => "seo_keyword",
             Subject::StaffRole => "staff_role",
+            Subject::DepositMethod => "deposit_method",
+            Subject::BonusRule => "bonus_rule",
+            Subject::Voucher => "voucher",
+            Subject::BankMutation => "bank_mutation",
         }
     }
 
@@ -147,6 +155,17 @@ impl Subject {
                 "SELECT to_jsonb(t) - 'body_html' AS doc FROM announcements t WHERE id = $1"
             }
             Subject::SeoKeyword => "SELECT to_jsonb(t) AS doc FROM seo_keywords t WHERE id = $1",
+            Subject::DepositMethod => {
+                "SELECT to_jsonb(t) AS doc FROM deposit_methods t WHERE id = $1"
+            }
+            Subject::BonusRule => {
+                "SELECT to_jsonb(t) AS doc FROM deposit_bonus_rules t WHERE id = $1"
+            }
+            Subject::Voucher => "SELECT to_jsonb(t) AS doc FROM vouchers t WHERE id = $1",
+            // The raw push stays out of the log: it is kept on the row.
+            Subject::BankMutation => {
+                "SELECT to_jsonb(t) - 'payload' AS doc FROM bank_mutations t WHERE id = $1"
+            }
         }
     }
 }

@@ -235,6 +235,31 @@ pub async fn deposit_credited(
     .await
 }
 
+/// An admin rejected a deposit (a transfer that did not arrive, a proof that
+/// does not match); `reason` is the admin's.
+pub async fn deposit_rejected(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    deposit_id: i64,
+    reason: &str,
+) -> AppResult<()> {
+    let message = format!("Deposit {deposit_id} was rejected: {reason}");
+    notify_user(
+        conn,
+        user_id,
+        UserEvent {
+            kind: "DEPOSIT_REJECTED",
+            message: &message,
+            about: About::default(),
+            preference: Preference::Deposits,
+            mail_kind: "deposit_rejected",
+            dedupe_key: format!("deposit_rejected:{deposit_id}"),
+        },
+        |lang, user| templates::deposit_rejected(lang, &user.name, deposit_id, reason),
+    )
+    .await
+}
+
 /// An order reached a final status (COMPLETED, PARTIAL, CANCELED, FAILED); `order`
 /// is the row as it now stands (its `refunded` included).
 pub async fn order_ended(conn: &mut AsyncPgConnection, order: &OrderRow) -> AppResult<()> {

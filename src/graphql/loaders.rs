@@ -9,6 +9,7 @@ use crate::db::{
     PgPool, PooledConn,
     api_keys::ApiKeyRow,
     categories::CategoryRow,
+    deposit_methods::DepositMethodRow,
     deposits::{DepositEventRow, DepositRow},
     order_events::OrderEventRow,
     order_requests::OrderRequestRow,
@@ -94,6 +95,7 @@ macro_rules! children_loader {
 
 id_loader!(CategoryId, CategoryRow);
 id_loader!(DepositId, DepositRow);
+id_loader!(DepositMethodId, DepositMethodRow);
 id_loader!(OrderId, OrderRow);
 id_loader!(ProviderId, ProviderRow);
 id_loader!(ServiceId, ServiceRow);

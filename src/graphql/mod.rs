@@ -218,6 +218,34 @@ pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> GraphqlResult<Vec<i6
     ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
+/// The bytes of an uploaded file, at most `max_bytes` (a larger file is refused,
+/// never cut short). VALIDATION on `file`.
+pub fn read_upload(
+    ctx: &Context<'_>,
+    file: &async_graphql::Upload,
+    max_bytes: usize,
+) -> GraphqlResult<Vec<u8>> {
+    use std::io::Read;
+    let upload = file
+        .value(ctx)
+        .map_err(|_| AppError::validation("file", "the upload is missing"))?;
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file that is too large from one that fits.
+    upload
+        .into_read()
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| AppError::validation("file", "the upload could not be read"))?;
+    if bytes.len() > max_bytes {
+        return Err(AppError::validation(
+            "file",
+            format!("the file is larger than {max_bytes} bytes"),
+        )
+        .into());
+    }
+    Ok(bytes)
+}
+
 /// Parses an `ID` argument naming a row.
 pub fn parse_id(field: &str, id: &async_graphql::ID) -> GraphqlResult<i64> {
     id.parse::<i64>()

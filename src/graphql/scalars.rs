@@ -7,7 +7,7 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 use bigdecimal::BigDecimal;
 
 /// An amount of Indonesian rupiah, whole units, 64-bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rupiah(pub i64);
 
 #[Scalar(name = "Rupiah")]

@@ -3,6 +3,7 @@
 //! crawlers read (`seo.rs`) and the newsletter's links (`newsletter.rs`).
 
 mod api_v2;
+mod bank_mutations;
 mod exports;
 mod graphql;
 mod health;
@@ -87,6 +88,10 @@ pub fn router(app: AppState) -> Router {
         .route("/graphql", get(graphql::playground).post(graphql::execute))
         .route("/webhooks/midtrans", post(webhooks::midtrans))
         .route("/webhooks/xendit", post(webhooks::xendit))
+        .route(
+            "/webhooks/bank-mutations/{provider}",
+            post(bank_mutations::receive),
+        )
         .route("/api/v2", get(api_v2::handle).post(api_v2::handle))
         .route("/newsletter/confirm", get(newsletter::confirm))
         .route(
@@ -102,6 +107,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/readyz", get(health::readyz))
         .route("/admin/exports/{name}", get(exports::export))
+        .route("/deposits/{id}/proof", get(bank_mutations::deposit_proof))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::sitemap))
         .route("/sitemaps/{file}", get(seo::sitemap_file))

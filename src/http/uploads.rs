@@ -15,7 +15,12 @@ use axum::body::Bytes;
 
 /// Root fields that take an `Upload` argument: the only ones a multipart request
 /// may select.
-pub const UPLOAD_FIELDS: &[&str] = &["placeMassOrder", "__typename"];
+pub const UPLOAD_FIELDS: &[&str] = &[
+    "placeMassOrder",
+    "adminImportBankStatement",
+    "attachDepositProof",
+    "__typename",
+];
 
 /// The limits `async_graphql::http::receive_body` applies too.
 #[derive(Clone, Copy, Debug)]

@@ -109,6 +109,32 @@ pub fn deposit_credited(
     }
 }
 
+/// An admin rejected a deposit, and why.
+pub fn deposit_rejected(lang: Language, name: &str, deposit_id: i64, reason: &str) -> Rendered {
+    let (subject, body) = match lang {
+        Language::Id => (
+            format!("Deposit #{deposit_id} ditolak"),
+            format!(
+                "Deposit #{deposit_id} ditolak oleh admin.\nAlasan: {reason}\nBalas tiket bantuan jika Anda sudah membayar."
+            ),
+        ),
+        Language::En => (
+            format!("Deposit #{deposit_id} was rejected"),
+            format!(
+                "Deposit #{deposit_id} was rejected by an admin.\nReason: {reason}\nOpen a support ticket if you did pay."
+            ),
+        ),
+    };
+    Rendered {
+        subject,
+        text: format!(
+            "{}\n\n{body}\n\n{}\n",
+            greeting(lang, name),
+            signature(lang)
+        ),
+    }
+}
+
 /// An order reached a final status; `refunded` is what went back to the balance.
 pub fn order_ended(
     lang: Language,

@@ -4,6 +4,9 @@
 //! only ever put in an `Authorization` header: never in a message or a log line.
 
 pub mod midtrans;
+pub mod mutations;
+pub mod qris;
+pub mod statements;
 pub mod xendit;
 
 use std::time::Duration;
@@ -159,6 +162,7 @@ pub fn is_configured(config: &PaymentsConfig, gateway: PaymentGateway) -> bool {
     match gateway {
         PaymentGateway::Midtrans => config.midtrans_server_key.is_some(),
         PaymentGateway::Xendit => config.xendit_secret_key.is_some(),
+        PaymentGateway::Manual => false,
     }
 }
 
@@ -176,6 +180,12 @@ pub fn client(
         )
     };
     Ok(match gateway {
+        PaymentGateway::Manual => {
+            return Err(AppError::validation(
+                "gateway",
+                "MANUAL is not a gateway: choose a transfer or QRIS method with methodId",
+            ));
+        }
         PaymentGateway::Midtrans => Box::new(midtrans::Midtrans::new(
             http.clone(),
             config.midtrans_snap_url.clone(),

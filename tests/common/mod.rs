@@ -5,6 +5,7 @@
 
 pub mod fake_gateways;
 pub mod fake_medanpedia;
+pub mod fake_moota;
 pub mod fake_provider;
 pub mod smtp_sink;
 pub mod sockets;
@@ -246,6 +247,39 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// A GraphQL multipart request (the upload spec) with one file bound to the
+    /// variable `$file`; returns the whole JSON answer.
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        mut variables: Value,
+        file: (&str, &str, Vec<u8>),
+    ) -> Value {
+        let (name, mime, bytes) = file;
+        variables["file"] = Value::Null;
+        let operations = json!({ "query": query, "variables": variables });
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(name.to_string())
+                    .mime_str(mime)
+                    .unwrap(),
+            );
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.base_url))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
     }
 
     /// GETs a plain HTTP path (feeds, exports), signed in with `token` if given; returns the body.

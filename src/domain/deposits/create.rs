@@ -20,6 +20,14 @@ use crate::{
     payments::{self, CreatedPayment, Gateway, GatewayError, PaymentRequest},
 };
 
+/// What a gateway deposit may carry besides its amount: the method the customer
+/// chose (a gateway method) and a voucher checked at creation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatewayExtras {
+    pub method_id: Option<i64>,
+    pub voucher_id: Option<i64>,
+}
+
 /// Creates a deposit and its payment page at `gateway`.
 ///
 /// The pending row is inserted and committed *before* the gateway is called, and
@@ -36,13 +44,22 @@ pub async fn create(
     config: &PaymentsConfig,
     user: &UserRow,
     amount: i64,
+    extras: GatewayExtras,
 ) -> AppResult<DepositRow> {
     validate_amount(config, amount)?;
     let expires_at = Utc::now()
         + chrono::Duration::from_std(config.deposit_expiry).map_err(AppError::internal)?;
     let deposit = {
         let mut conn = pool.get().await?;
-        insert_pending(&mut conn, gateway.kind(), user.id, amount, expires_at).await?
+        insert_pending(
+            &mut conn,
+            gateway.kind(),
+            user.id,
+            amount,
+            expires_at,
+            extras,
+        )
+        .await?
     };
     let request = payment_request(&deposit, user, config, expires_at);
     let result = gateway.create_payment(&request).await;
@@ -66,6 +83,7 @@ async fn insert_pending(
     user_id: i64,
     amount: i64,
     expires_at: DateTime<Utc>,
+    extras: GatewayExtras,
 ) -> AppResult<DepositRow> {
     let id: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "nextval('deposits_id_seq')",
@@ -82,6 +100,12 @@ async fn insert_pending(
         status: DepositStatus::Pending,
         merchant_ref: &merchant_ref,
         expires_at,
+        method_id: extras.method_id,
+        payable_amount: amount,
+        unique_code: 0,
+        qris_payload: None,
+        customer_note: None,
+        voucher_id: extras.voucher_id,
     };
     Ok(DepositRow::insert(conn, &deposit).await?)
 }

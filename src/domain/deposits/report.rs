@@ -6,15 +6,14 @@
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::Outcome;
+use super::{
+    Outcome,
+    credit::{CreditedBy, credit},
+};
 use crate::{
     db::{
         deposits::{DepositChangeset, DepositRow, NewDepositEvent},
-        enums::{DepositEventSource, DepositStatus, LedgerKind},
-    },
-    domain::{
-        notifications,
-        wallet::{self, LedgerRef},
+        enums::{DepositEventSource, DepositStatus},
     },
     error::{AppError, AppResult},
     payments::{GatewayReport, PaymentStatus},
@@ -187,28 +186,13 @@ pub async fn apply_report(
     .await
 }
 
-/// Credits a paid deposit's amount with its ledger row, and tells the customer.
+/// Credits a paid deposit (and its bonus), and tells the customer.
 async fn credit_deposit(conn: &mut AsyncPgConnection, deposit: &DepositRow) -> AppResult<()> {
-    let entry = wallet::credit(
-        conn,
-        deposit.user_id,
-        deposit.amount,
-        LedgerKind::Deposit,
-        &LedgerRef {
-            deposit_id: Some(deposit.id),
-            note: format!("deposit {} via {}", deposit.merchant_ref, deposit.gateway),
-            ..Default::default()
-        },
-    )
-    .await?;
-    notifications::deposit_credited(
-        conn,
-        deposit.user_id,
-        deposit.id,
-        deposit.amount,
-        entry.balance_after,
-    )
-    .await
+    let by = CreditedBy {
+        actor_id: None,
+        note: format!("deposit {} via {}", deposit.merchant_ref, deposit.gateway),
+    };
+    credit(conn, deposit, by).await.map(drop)
 }
 
 #[cfg(test)]
@@ -218,33 +202,8 @@ mod tests {
     use super::*;
     use crate::db::enums::PaymentGateway;
 
-    /// A 50,000 rupiah Midtrans deposit at `status`, last seen `pending`.
     fn deposit(status: DepositStatus) -> DepositRow {
-        let now = Utc::now();
-        DepositRow {
-            id: 5,
-            user_id: 1,
-            amount: 50_000,
-            gateway: PaymentGateway::Midtrans,
-            status,
-            merchant_ref: "DEP-5-0000beef".into(),
-            gateway_ref: None,
-            payment_url: Some("https://pay.example/5".into()),
-            snap_token: None,
-            expires_at: now,
-            paid_at: None,
-            flagged: false,
-            flag_reason: None,
-            gateway_status: Some("pending".into()),
-            failure_reason: None,
-            next_check_at: None,
-            created_at: now,
-            updated_at: now,
-            resolution: None,
-            resolved_by: None,
-            resolved_at: None,
-            resolution_note: None,
-        }
+        super::super::test_deposit(status)
     }
 
     fn report(status: PaymentStatus, raw_status: &str, amount: Option<i64>) -> GatewayReport {

@@ -1,19 +1,18 @@
-//! An admin's decision on a flagged deposit: credit it (once, through the
-//! wallet) or reject it. The flag clears, its reason stays as history, and the
-//! decision is recorded on the row.
+//! An admin's decision on a deposit that waits for one: a flagged deposit, or a
+//! manual transfer not matched automatically. Credit it (once, through
+//! [`super::credit`]) or reject it; the flag clears, its reason stays as
+//! history, the decision is recorded on the row and the customer is told.
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
+use super::credit::{CreditedBy, credit};
 use crate::{
     db::{
         deposits::{DepositResolved, DepositRow},
-        enums::{DepositStatus, LedgerKind},
+        enums::{DepositStatus, PaymentGateway},
     },
-    domain::{
-        text::check_reason,
-        wallet::{self, LedgerRef},
-    },
+    domain::{notifications, text::check_reason},
     error::{AppError, AppResult},
 };
 
@@ -44,7 +43,7 @@ pub async fn resolve_flagged(
         let deposit = DepositRow::find_for_update(conn, deposit_id)
             .await?
             .ok_or(AppError::NotFound("deposit"))?;
-        if !deposit.flagged || deposit.resolution.is_some() {
+        if !awaits_decision(&deposit) {
             return Err(AppError::conflict(
                 "this deposit is not waiting for a decision",
             ));
@@ -64,9 +63,27 @@ pub async fn resolve_flagged(
             resolution_note: reason,
             updated_at: now,
         };
-        Ok(DepositRow::resolve(conn, deposit.id, &record).await?)
+        let resolved = DepositRow::resolve(conn, deposit.id, &record).await?;
+        if resolution == DepositResolution::Reject && deposit.status != DepositStatus::Paid {
+            notifications::deposit_rejected(conn, deposit.user_id, deposit.id, reason).await?;
+        }
+        Ok(resolved)
     })
     .await
+}
+
+/// A flagged deposit nobody resolved yet, or a manual transfer still open or
+/// expired (a late transfer an admin confirms by hand). Pure.
+pub fn awaits_decision(deposit: &DepositRow) -> bool {
+    if deposit.resolution.is_some() {
+        return false;
+    }
+    deposit.flagged
+        || (deposit.gateway == PaymentGateway::Manual
+            && matches!(
+                deposit.status,
+                DepositStatus::Pending | DepositStatus::Expired
+            ))
 }
 
 /// A resolved deposit's status, payment time and `resolution` label.
@@ -103,31 +120,22 @@ fn resolved_state(
     }
 }
 
-/// Credits the deposit's amount on an admin's word; a deposit credited before
-/// (the ledger's unique index) can only be rejected.
+/// Credits the deposit (and its bonus) on an admin's word; a deposit credited
+/// before (the ledger's unique index) can only be rejected.
 async fn credit_by_admin(
     conn: &mut AsyncPgConnection,
     deposit: &DepositRow,
     admin_id: i64,
     reason: &str,
 ) -> AppResult<()> {
-    wallet::credit(
-        conn,
-        deposit.user_id,
-        deposit.amount,
-        LedgerKind::Deposit,
-        &LedgerRef {
-            deposit_id: Some(deposit.id),
-            actor_id: Some(admin_id),
-            note: format!(
-                "deposit {} credited by an admin: {reason}",
-                deposit.merchant_ref
-            ),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| match e {
+    let by = CreditedBy {
+        actor_id: Some(admin_id),
+        note: format!(
+            "deposit {} credited by an admin: {reason}",
+            deposit.merchant_ref
+        ),
+    };
+    credit(conn, deposit, by).await.map_err(|e| match e {
         AppError::Conflict(_) => {
             AppError::conflict("this deposit was credited already; it can only be rejected")
         }
@@ -139,33 +147,14 @@ async fn credit_by_admin(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::enums::PaymentGateway;
 
     fn deposit(status: DepositStatus, paid_at: Option<DateTime<Utc>>) -> DepositRow {
-        let now = Utc::now();
         DepositRow {
-            id: 5,
-            user_id: 1,
-            amount: 50_000,
             gateway: PaymentGateway::Xendit,
-            status,
-            merchant_ref: "DEP-5-0000beef".into(),
-            gateway_ref: None,
-            payment_url: None,
-            snap_token: None,
-            expires_at: now,
             paid_at,
             flagged: true,
             flag_reason: Some("amount mismatch".into()),
-            gateway_status: None,
-            failure_reason: None,
-            next_check_at: None,
-            created_at: now,
-            updated_at: now,
-            resolution: None,
-            resolved_by: None,
-            resolved_at: None,
-            resolution_note: None,
+            ..super::super::test_deposit(status)
         }
     }
 

@@ -6,6 +6,7 @@ mod admin_catalog_import;
 mod admin_users;
 mod back_office;
 mod content;
+mod money_in;
 mod notifications;
 mod order_review;
 mod orders;
@@ -30,4 +31,5 @@ pub struct MutationRoot(
     notifications::NotificationMutation,
     support::SupportMutation,
     wallet::WalletMutation,
+    money_in::MoneyInMutation,
 );

@@ -1,6 +1,7 @@
-//! Wallet mutations: a customer's deposit, an admin's balance adjustment.
+//! Wallet mutations: a customer's deposit (by method or gateway), an admin's
+//! balance adjustment.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, ID, Object};
 
 use crate::{
     db::enums::PaymentGateway,
@@ -10,7 +11,7 @@ use crate::{
         admin_write, conn, current_user,
         error::{GraphqlError, GraphqlResult},
         guards::RoleGuard,
-        parse_id,
+        parse_id, parse_opt_id,
         scalars::Rupiah,
         state,
         types::wallet::{AdjustBalanceInput, Deposit, LedgerEntry},
@@ -23,25 +24,38 @@ pub struct WalletMutation;
 
 #[Object]
 impl WalletMutation {
-    /// Starts a deposit: returns it PENDING with the gateway's payment page. When the
-    /// gateway cannot be reached the error is GATEWAY_UNAVAILABLE with
-    /// `extensions.gateway` and `extensions.alternatives` (other configured gateways).
+    /// Starts a deposit with a method (`methodId`, see `depositMethods`) or a
+    /// gateway. A transfer or QRIS method answers what to pay: `payableAmount`
+    /// (the amount plus a unique code) and, for QRIS, `qrisPayload`; a gateway
+    /// answers its payment page. When a gateway cannot be reached the error is
+    /// GATEWAY_UNAVAILABLE with `extensions.gateway` and `extensions.alternatives`.
     #[graphql(guard = "RoleGuard::User")]
     async fn create_deposit(
         &self,
         ctx: &Context<'_>,
         amount: Rupiah,
-        gateway: PaymentGateway,
+        gateway: Option<PaymentGateway>,
+        method_id: Option<ID>,
+        #[graphql(desc = "A voucher code; its bonus is paid when the deposit is credited.")]
+        voucher_code: Option<String>,
+        #[graphql(desc = "For the admin checking a transfer (at most 500 characters).")]
+        note: Option<String>,
     ) -> GraphqlResult<Deposit> {
         let user = current_user(ctx)?;
         let app = state(ctx);
-        let config = &app.config.payments;
         crate::domain::accounts::check_may_spend(&user.user, &app.config.accounts)?;
-        deposits::validate_amount(config, amount.0)?;
-        let client = payments::client(&app.http, config, gateway)?;
-        match deposits::create(&app.pool, client.as_ref(), config, &user.user, amount.0).await {
+        let request = deposits::DepositRequest {
+            amount: amount.0,
+            gateway,
+            method_id: parse_opt_id("methodId", method_id.as_ref())?,
+            voucher_code: voucher_code.as_deref(),
+            note: note.as_deref(),
+        };
+        let config = &app.config.payments;
+        match deposits::start(&app.pool, &app.http, config, &user.user, request).await {
             Ok(deposit) => Ok(Deposit(deposit)),
-            Err(error @ AppError::GatewayUnavailable(_)) => {
+            Err(error @ AppError::GatewayUnavailable(_)) if gateway.is_some() => {
+                let gateway = gateway.unwrap_or(PaymentGateway::Manual);
                 let alternatives: Vec<async_graphql::Value> = payments::configured(config)
                     .into_iter()
                     .filter(|g| *g != gateway)

@@ -6,6 +6,7 @@ mod admin_catalog_import;
 mod back_office;
 mod catalog;
 mod content;
+mod money_in;
 mod notifications;
 mod orders;
 mod support;
@@ -24,4 +25,5 @@ pub struct QueryRoot(
     orders::StockQuery,
     support::SupportQuery,
     wallet::WalletQuery,
+    money_in::MoneyInQuery,
 );

@@ -130,10 +130,12 @@ impl WalletQuery {
         gateway: Option<PaymentGateway>,
         user_id: Option<ID>,
         flagged: Option<bool>,
+        #[graphql(desc = "Only deposits made with this method (e.g. one bank account).")]
+        method_id: Option<ID>,
     ) -> GraphqlResult<Page<Deposit>> {
-        let user_id = parse_opt_id("userId", user_id.as_ref())?;
         let filter = DepositFilter {
-            user_id,
+            user_id: parse_opt_id("userId", user_id.as_ref())?,
+            method_id: parse_opt_id("methodId", method_id.as_ref())?,
             status,
             gateway,
             flagged,

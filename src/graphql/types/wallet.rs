@@ -13,9 +13,9 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         load,
-        loaders::{DepositEventsOf, DepositId, UserId},
+        loaders::{DepositEventsOf, DepositId, DepositMethodId, UserId},
         scalars::Rupiah,
-        types::account::User,
+        types::{account::User, money_in::DepositMethod},
     },
 };
 
@@ -56,6 +56,48 @@ impl Deposit {
 
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
+    }
+
+    /// What to transfer: the amount plus `uniqueCode` (transfer and QRIS
+    /// methods); the amount itself for a gateway.
+    async fn payable_amount(&self) -> Rupiah {
+        Rupiah(self.0.payable_amount)
+    }
+
+    /// Rupiah added so this transfer can be recognised (0 for a gateway).
+    async fn unique_code(&self) -> i32 {
+        self.0.unique_code
+    }
+
+    /// QRIS methods: the QR payload for exactly `payableAmount`, to render as a QR code.
+    async fn qris_payload(&self) -> Option<&str> {
+        self.0.qris_payload.as_deref()
+    }
+
+    /// The method the deposit was made with.
+    async fn method(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DepositMethod>> {
+        match self.0.method_id {
+            Some(id) => Ok(Some(DepositMethod(
+                load(ctx, DepositMethodId(id), "deposit method").await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The customer's note for the admin checking the transfer.
+    async fn note(&self) -> Option<&str> {
+        self.0.customer_note.as_deref()
+    }
+
+    /// The bonus paid with the credit (bonus rule and voucher), as its own BONUS entry.
+    async fn bonus_amount(&self) -> Rupiah {
+        Rupiah(self.0.bonus_amount)
+    }
+
+    /// Where its owner and staff fetch the proof of transfer, with their bearer
+    /// token: `GET /deposits/{id}/proof` (404 while there is none).
+    async fn proof_url(&self) -> Option<String> {
+        (self.0.gateway == PaymentGateway::Manual).then(|| format!("/deposits/{}/proof", self.0.id))
     }
 
     async fn paid_at(&self) -> Option<DateTime<Utc>> {
