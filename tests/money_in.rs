@@ -536,6 +536,21 @@ async fn bonuses_are_their_own_entries_and_a_voucher_limit_holds_under_concurren
     let credited = int(&big["amount"]);
     assert_eq!(app.balance(rich).await, credited + credited * 500 / 10_000);
     assert_eq!(ledger_count(&app, "BONUS").await, 1);
+    // The dashboard counts money received and bonuses apart.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let dashboard = app
+        .ok(
+            Some(&admin),
+            "query($d: NaiveDate!) { adminDashboard(from: $d, to: $d, timezone: \"Asia/Jakarta\") { deposits { amount bonus byGateway { gateway amount bonus } } } }",
+            json!({ "d": today.to_string() }),
+        )
+        .await;
+    let figures = &dashboard["adminDashboard"]["deposits"];
+    assert_eq!(int(&figures["amount"]), credited, "{figures}");
+    assert_eq!(int(&figures["bonus"]), credited * 500 / 10_000);
+    assert_eq!(figures["byGateway"][0]["gateway"], "MANUAL");
 
     // Thirty customers with the ten-use voucher, credited at once: ten bonuses.
     let mut opened = Vec::new();
@@ -584,4 +599,20 @@ async fn bonuses_are_their_own_entries_and_a_voucher_limit_holds_under_concurren
         .await;
     assert_invalid(&refused, "voucherCode");
     app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_reports_a_mutation_nobody_matched_past_its_setting() {
+    let app = TestApp::spawn_with(|config| {
+        config.payments.moota_secret = Some(booster::config::Secret(fake_moota::SECRET.into()));
+        config.payments.unmatched_mutation_alert_after = std::time::Duration::ZERO;
+    })
+    .await;
+    let before = app.get_text("/readyz", None).await;
+    assert!(!before.contains("bank mutation"), "{before}");
+    let (_, answer) = fake_moota::push(&app, &[fake_moota::credit("stray", ACCOUNT, 12_345)]).await;
+    assert_eq!(answer["review"], 1, "{answer}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = app.get_text("/readyz", None).await;
+    assert!(after.contains("a bank mutation has waited"), "{after}");
 }

@@ -58,7 +58,8 @@ pub async fn orders_by_status(
 }
 
 /// Deposits credited in the period, per gateway (manual credits of flagged
-/// deposits included: they are DEPOSIT entries in the ledger too).
+/// deposits included: they are DEPOSIT entries in the ledger too). Bonuses are
+/// BONUS entries, counted apart: they are not money received.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct GatewayFigures {
     #[diesel(sql_type = Text)]
@@ -67,6 +68,8 @@ pub struct GatewayFigures {
     pub count: i64,
     #[diesel(sql_type = BigInt)]
     pub amount: i64,
+    #[diesel(sql_type = BigInt)]
+    pub bonus: i64,
 }
 
 pub async fn deposits_by_gateway(
@@ -74,9 +77,11 @@ pub async fn deposits_by_gateway(
     period: Period,
 ) -> QueryResult<Vec<GatewayFigures>> {
     diesel::sql_query(
-        "SELECT d.gateway, count(*) AS count, COALESCE(sum(l.amount), 0)::bigint AS amount \
+        "SELECT d.gateway, count(*) FILTER (WHERE l.kind = 'DEPOSIT') AS count, \
+           COALESCE(sum(l.amount) FILTER (WHERE l.kind = 'DEPOSIT'), 0)::bigint AS amount, \
+           COALESCE(sum(l.amount) FILTER (WHERE l.kind = 'BONUS'), 0)::bigint AS bonus \
          FROM ledger_entries l JOIN deposits d ON d.id = l.deposit_id \
-         WHERE l.kind = 'DEPOSIT' AND l.created_at >= $1 AND l.created_at < $2 \
+         WHERE l.kind IN ('DEPOSIT', 'BONUS') AND l.created_at >= $1 AND l.created_at < $2 \
          GROUP BY d.gateway ORDER BY d.gateway",
     )
     .bind::<Timestamptz, _>(period.start)

@@ -1,6 +1,7 @@
 //! Whether the panel is doing its work, for an uptime checker (`GET /readyz`): each
 //! job's last success (from `job_runs`, whichever process ran it), the oldest order
-//! still waiting to be sent, orders waiting for an admin, unhealthy providers. Any
+//! still waiting to be sent, orders waiting for an admin, bank mutations no
+//! deposit took, unhealthy providers. Any
 //! figure past its threshold makes the panel not ready, so a plain uptime check can
 //! page the owner. Counts only: no provider names, no user data.
 
@@ -12,7 +13,10 @@ use serde::Serialize;
 
 use crate::{
     config::ServerConfig,
-    db::{enums::OrderStatus, job_runs, orders::OrderRow, providers::ProviderRow},
+    db::{
+        bank_mutations::BankMutationRow, enums::OrderStatus, job_runs, orders::OrderRow,
+        providers::ProviderRow,
+    },
     error::AppResult,
 };
 
@@ -39,6 +43,8 @@ pub struct Readiness {
     pub problems: Vec<String>,
     pub jobs: Vec<JobState>,
     pub oldest_pending_seconds: Option<i64>,
+    /// The oldest bank mutation no deposit took (unmatched, ambiguous, expired match).
+    pub oldest_unmatched_mutation_seconds: Option<i64>,
     pub needs_review: i64,
     pub unhealthy_providers: i64,
 }
@@ -46,6 +52,7 @@ pub struct Readiness {
 pub async fn check(
     conn: &mut AsyncPgConnection,
     thresholds: &ServerConfig,
+    mutation_alert_after: Duration,
     schedule: &JobSchedule,
 ) -> AppResult<Readiness> {
     let now = Utc::now();
@@ -89,6 +96,16 @@ pub async fn check(
     if needs_review > thresholds.ready_max_needs_review {
         problems.push(format!("{needs_review} orders need review"));
     }
+    let oldest_mutation = BankMutationRow::oldest_waiting(conn).await?;
+    let oldest_unmatched_mutation_seconds =
+        oldest_mutation.map(|at| (now - at).num_seconds().max(0));
+    if let Some(age) = oldest_unmatched_mutation_seconds
+        && age > mutation_alert_after.as_secs() as i64
+    {
+        problems.push(format!(
+            "a bank mutation has waited {age} s for an admin to match it"
+        ));
+    }
     let unhealthy_providers = ProviderRow::count_unhealthy(conn, now).await?;
     if unhealthy_providers > thresholds.ready_max_unhealthy_providers {
         problems.push(format!("{unhealthy_providers} providers are unhealthy"));
@@ -98,6 +115,7 @@ pub async fn check(
         problems,
         jobs,
         oldest_pending_seconds,
+        oldest_unmatched_mutation_seconds,
         needs_review,
         unhealthy_providers,
     })

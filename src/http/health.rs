@@ -92,6 +92,7 @@ pub async fn readyz(
         crate::domain::readiness::check(
             &mut conn,
             &state.app.config.server,
+            state.app.config.payments.unmatched_mutation_alert_after,
             &crate::jobs::schedule(&state.app.config),
         )
         .await

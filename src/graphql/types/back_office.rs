@@ -127,14 +127,20 @@ pub struct StatusCount {
 pub struct GatewayDeposits {
     pub gateway: String,
     pub count: i64,
+    /// Money received.
     pub amount: Rupiah,
+    /// Bonuses paid on these deposits (bonus rules, vouchers): not money received.
+    pub bonus: Rupiah,
 }
 
 /// Deposits credited in the period.
 #[derive(SimpleObject)]
 pub struct DepositFigures {
     pub count: i64,
+    /// Money received.
     pub amount: Rupiah,
+    /// Bonuses paid on top, apart from money received.
+    pub bonus: Rupiah,
     pub by_gateway: Vec<GatewayDeposits>,
 }
 
@@ -193,12 +199,14 @@ impl Dashboard {
         DepositFigures {
             count: rows.iter().map(|g| g.count).sum(),
             amount: Rupiah(rows.iter().map(|g| g.amount).sum()),
+            bonus: Rupiah(rows.iter().map(|g| g.bonus).sum()),
             by_gateway: rows
                 .iter()
                 .map(|g| GatewayDeposits {
                     gateway: g.gateway.clone(),
                     count: g.count,
                     amount: Rupiah(g.amount),
+                    bonus: Rupiah(g.bonus),
                 })
                 .collect(),
         }
