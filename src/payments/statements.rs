@@ -123,15 +123,21 @@ pub fn parse_statement(
     let (mut debits, mut ignored) = (0, 0);
     let mut credits: Vec<(u64, DateParts, String, i64)> = Vec::new();
     let mut last_month = None;
+    // csv's own line numbers miss blank lines: count them from byte offsets instead.
+    let mut line_counter = LineCounter::default();
     for (index, record) in reader.byte_records().enumerate() {
         let record = record.map_err(|e| StatementError::Csv {
-            row: e.position().map_or(index as u64 + 1, |p| p.line()),
+            row: e
+                .position()
+                .map_or(0, |p| line_counter.line_at(bytes, p.byte())),
             message: e.to_string(),
         })?;
         if index >= MAX_ROWS {
             return Err(StatementError::TooManyRows { max: MAX_ROWS });
         }
-        let row = record.position().map_or(index as u64 + 1, |p| p.line());
+        let row = record
+            .position()
+            .map_or(0, |p| line_counter.line_at(bytes, p.byte()));
         if index < mapping.skip_rows {
             continue;
         }
@@ -203,7 +209,7 @@ pub fn parse_statement(
     }
 
     let mut seen: HashMap<(NaiveDate, String, i64), u32> = HashMap::new();
-    let mut lines = Vec::with_capacity(credits.len());
+    let mut out = Vec::with_capacity(credits.len());
     for (row, parts, description, amount) in credits {
         let year = parts.year.unwrap_or(match last_month {
             Some(last) if parts.month > last => year_hint - 1,
@@ -220,7 +226,7 @@ pub fn parse_statement(
         let occurrence = seen.entry((date, description.clone(), amount)).or_default();
         let external_id = line_id(account, date, &description, amount, *occurrence);
         *occurrence += 1;
-        lines.push(StatementLine {
+        out.push(StatementLine {
             external_id,
             date,
             description,
@@ -229,7 +235,7 @@ pub fn parse_statement(
         });
     }
     Ok(ParsedStatement {
-        credits: lines,
+        credits: out,
         debits,
         ignored,
     })
@@ -261,6 +267,32 @@ pub fn line_id(
         hasher.update(part.as_bytes());
     }
     hex::encode(hasher.finalize())
+}
+
+/// Line numbers of increasing byte offsets, counted once.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+        // csv places a record's start before the line ends that precede it.
+        while bytes
+            .get(offset)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            offset += 1;
+        }
+        if offset > self.offset {
+            let seen = bytes[self.offset..offset].iter().filter(|&&b| b == b'\n');
+            self.newlines += seen.count() as u64;
+            self.offset = offset;
+        }
+        self.newlines + 1
+    }
 }
 
 /// A date as the file wrote it; `year` is `None` for formats without one.

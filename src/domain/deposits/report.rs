@@ -200,7 +200,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::db::enums::PaymentGateway;
 
     fn deposit(status: DepositStatus) -> DepositRow {
         super::super::test_deposit(status)
