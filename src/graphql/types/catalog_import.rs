@@ -15,8 +15,6 @@ use crate::{
     },
     graphql::{
         error::GraphqlResult,
-        load,
-        loaders::ServiceId,
         scalars::{Decimal, Rupiah},
         types::catalog::{Service, ServiceCategory},
     },
@@ -150,9 +148,7 @@ pub struct CatalogChangedEntry<'a>(&'a ChangedEntry);
 #[Object]
 impl CatalogChangedEntry<'_> {
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        load(ctx, ServiceId(self.0.service_id), "service")
-            .await
-            .map(Service)
+        Service::load(ctx, self.0.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
@@ -180,9 +176,7 @@ pub struct CatalogRemovedEntry<'a>(&'a RemovedEntry);
 #[Object]
 impl CatalogRemovedEntry<'_> {
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        load(ctx, ServiceId(self.0.service_id), "service")
-            .await
-            .map(Service)
+        Service::load(ctx, self.0.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
@@ -295,12 +289,7 @@ impl CatalogChange {
 
     /// The local service; null for a service the provider offers that is not imported.
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
-        match self.0.service_id {
-            Some(id) => load(ctx, ServiceId(id), "service")
-                .await
-                .map(|s| Some(Service(s))),
-            None => Ok(None),
-        }
+        Service::load_opt(ctx, self.0.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
