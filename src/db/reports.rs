@@ -36,17 +36,25 @@ fn in_period(sql: impl Into<String>, period: Period) -> BoxedSqlQuery<'static, P
         .bind::<Timestamptz, _>(period.end)
 }
 
-/// Orders of one status placed in the period, with their money.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct StatusFigures {
-    #[diesel(sql_type = Text)]
-    pub status: String,
+/// The money of a set of orders: how many, their revenue (charges less refunds)
+/// and their delivered provider cost.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct OrderFigures {
     #[diesel(sql_type = BigInt)]
     pub orders: i64,
     #[diesel(sql_type = BigInt)]
     pub revenue: i64,
     #[diesel(sql_type = BigInt)]
     pub provider_cost: i64,
+}
+
+/// Orders of one status placed in the period, with their money.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StatusFigures {
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(embed)]
+    pub money: OrderFigures,
 }
 
 /// Orders by status (one statement).
@@ -170,12 +178,8 @@ pub struct ReportRow {
     pub key: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub label: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    pub orders: i64,
-    #[diesel(sql_type = BigInt)]
-    pub revenue: i64,
-    #[diesel(sql_type = BigInt)]
-    pub provider_cost: i64,
+    #[diesel(embed)]
+    pub money: OrderFigures,
 }
 
 /// A time bucket: PostgreSQL's `date_trunc` unit (weeks start on Monday).
