@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use booster::{app::AppState, config::Config};
+use booster::app::AppState;
 use serde_json::Value;
 
 const CLIENTS: usize = 16;
@@ -30,12 +30,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(url: &str) -> anyhow::Result<()> {
-    let mut config = Config::local(url);
-    config.database.pool_size = 32;
-    // The benchmark measures throughput, not the limiters.
-    config.server.rate_limit_per_minute = 0;
-    config.server.api_v2_rate_limit_per_minute = 0;
-    let state = AppState::new(config)?;
+    let state = AppState::new(common::throughput_config(url, 32))?;
     let base = format!("{}/api/v2", common::serve(&state).await?);
 
     let mut conn = state.pool.get().await?;

@@ -27,16 +27,6 @@ use std::{
 
 use booster::{app::AppState, config::Config};
 
-fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
 }
@@ -109,7 +99,7 @@ where
 {
     let stop = Arc::new(AtomicBool::new(false));
     let observer = tokio::spawn(observe(base.to_string(), key.to_string(), stop.clone()));
-    let (rss_before, fds_before) = (resident_mib(), open_descriptors());
+    let (rss_before, fds_before) = (common::resident_mib("self"), open_descriptors());
     let started = Instant::now();
     let answers = run().await;
     let took = started.elapsed();
@@ -124,8 +114,8 @@ where
     }
     println!(
         "   RSS {rss_before:.0} MiB -> {:.0} MiB (+{:.0} MiB)",
-        resident_mib(),
-        resident_mib() - rss_before
+        common::resident_mib("self"),
+        common::resident_mib("self") - rss_before
     );
     println!("   descriptors {fds_before} before, peak {peak_fds}");
     println!(

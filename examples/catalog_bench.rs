@@ -33,7 +33,7 @@ use booster::{
     config::Config,
     db::{
         categories::NewCategory,
-        enums::{Fulfillment, Platform, ServiceType},
+        enums::{Fulfillment, ServiceType},
         schema::{service_categories, services},
         services::NewService,
     },
@@ -170,26 +170,6 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-const PLATFORMS: [(Platform, &str); 7] = [
-    (Platform::Twitter, "Twitter"),
-    (Platform::Instagram, "Instagram"),
-    (Platform::Tiktok, "TikTok"),
-    (Platform::Youtube, "YouTube"),
-    (Platform::Facebook, "Facebook"),
-    (Platform::Telegram, "Telegram"),
-    (Platform::Spotify, "Spotify"),
-];
-const KINDS: [&str; 8] = [
-    "Followers",
-    "Likes",
-    "Views",
-    "Comments",
-    "Retweets",
-    "Members",
-    "Plays",
-    "Shares",
-];
-
 /// 25 categories in a shuffled display order, and 5,000 active services spread
 /// over them with varied sort orders, inserted 1,000 rows a statement; then the
 /// index PostGraphile's order needs.
@@ -197,8 +177,15 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
     let mut conn = state.pool.get().await?;
     let categories: Vec<NewCategory> = (0..CATEGORIES)
         .map(|i| NewCategory {
-            name: format!("{} {} {i}", PLATFORMS[i % 7].1, KINDS[i % 8]),
-            description: format!("Everything for {} in one place.", PLATFORMS[i % 7].1),
+            name: format!(
+                "{} {} {i}",
+                common::PLATFORMS[i % 7].1,
+                common::KINDS[i % 8]
+            ),
+            description: format!(
+                "Everything for {} in one place.",
+                common::PLATFORMS[i % 7].1
+            ),
             sort_order: ((i * 7) % CATEGORIES) as i32,
             active: true,
         })
@@ -210,8 +197,8 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
         .await?;
     let services: Vec<NewService> = (0..SERVICES)
         .map(|i| {
-            let (platform, platform_name) = PLATFORMS[i % 7];
-            let kind = KINDS[(i / 7) % 8];
+            let (platform, platform_name) = common::PLATFORMS[i % 7];
+            let kind = common::KINDS[(i / 7) % 8];
             NewService {
                 category_id: category_ids[(i * 13) % CATEGORIES],
                 name: format!("{platform_name} {kind} | real, fast start #{i}"),

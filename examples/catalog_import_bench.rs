@@ -43,32 +43,12 @@ fn anyhow_err(e: booster::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{e:?}")
 }
 
-const PLATFORMS: [&str; 7] = [
-    "Twitter",
-    "Instagram",
-    "TikTok",
-    "YouTube",
-    "Facebook",
-    "Telegram",
-    "Spotify",
-];
-const KINDS: [&str; 8] = [
-    "Followers",
-    "Likes",
-    "Views",
-    "Comments",
-    "Retweets",
-    "Members",
-    "Plays",
-    "Shares",
-];
-
 fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> Vec<Value> {
     (1..=SERVICES)
         .filter(|id| !dropped(*id))
         .map(|id| {
-            let platform = PLATFORMS[(id % 7) as usize];
-            let kind = KINDS[(id % 8) as usize];
+            let (_, platform) = common::PLATFORMS[(id % 7) as usize];
+            let kind = common::KINDS[(id % 8) as usize];
             let cents = 10 + id % 500 + if rate_bump(id) { 7 } else { 0 };
             let rate = format!("{}.{:02}", cents / 100, cents % 100);
             let type_label = if id % 8 == 3 {

@@ -11,22 +11,14 @@
 //! Arguments: base URL, the server's process id (for its memory), connections
 //! (default 18,000; this process raises its own descriptor limit as far as it may).
 
+mod common;
+
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     time::{Duration, Instant},
 };
 
 use tokio::{io::AsyncReadExt, net::TcpSocket, net::TcpStream};
-
-fn resident_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 async fn connect(address: SocketAddr, source: Ipv4Addr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
@@ -79,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "server resident memory before: {:.1} MiB",
-        resident_mib(pid)
+        common::resident_mib(&pid.to_string())
     );
     println!(
         "healthz before the flood: {:?}",
@@ -118,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "server resident memory during: {:.1} MiB",
-        resident_mib(pid)
+        common::resident_mib(&pid.to_string())
     );
     println!(
         "idle connections the server holds: {}",
@@ -128,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "after 12 s more: held {}, resident memory {:.1} MiB",
         still_open(&mut flood).await,
-        resident_mib(pid)
+        common::resident_mib(&pid.to_string())
     );
     Ok(())
 }

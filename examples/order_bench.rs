@@ -14,7 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use booster::{app::AppState, auth, config::Config, db::enums::Role, domain::accounts};
+use booster::{app::AppState, auth, db::enums::Role, domain::accounts};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -44,11 +44,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(url: &str) -> anyhow::Result<()> {
     // No gateway keys: deposits are not part of this benchmark.
-    let mut config = Config::local(url);
-    config.database.pool_size = 32;
+    let mut config = common::throughput_config(url, 32);
     config.server.max_body_bytes = 8 * 1024 * 1024;
-    // The benchmark measures throughput, not the limiter.
-    config.server.rate_limit_per_minute = 0;
     let state = AppState::new(config)?;
     let base = common::serve(&state).await?;
 

@@ -26,6 +26,11 @@ async fn ok(app: &TestApp, form: &[(&str, &str)]) -> Value {
     answer
 }
 
+/// `ok` for an action that takes one argument besides the key.
+async fn ok_one(app: &TestApp, key: &str, action: &str, argument: (&str, &str)) -> Value {
+    ok(app, &[("key", key), ("action", action), argument]).await
+}
+
 async fn error(app: &TestApp, form: &[(&str, &str)]) -> String {
     let (status, answer) = call(app, form).await;
     assert_eq!(status, 200, "logical errors are HTTP 200: {answer}");
@@ -69,11 +74,7 @@ async fn every_action_answers_in_the_api_v2_shapes() {
     let order = placed["order"].as_i64().expect("order id as an integer");
     assert_eq!(app.balance(user).await, 85_000, "charged like GraphQL");
     let order_text = order.to_string();
-    let one = ok(
-        &app,
-        &[("key", key), ("action", "status"), ("order", &order_text)],
-    )
-    .await;
+    let one = ok_one(&app, key, "status", ("order", &order_text)).await;
     assert_eq!(
         one,
         json!({ "charge": "15000.00", "start_count": "0", "status": "Pending", "remains": "1000", "currency": "IDR" })
@@ -93,11 +94,7 @@ async fn every_action_answers_in_the_api_v2_shapes() {
     .await["order"]
         .to_string();
     let orders = format!("{stranger_order},abc,{order},999999");
-    let many = ok(
-        &app,
-        &[("key", key), ("action", "status"), ("orders", &orders)],
-    )
-    .await;
+    let many = ok_one(&app, key, "status", ("orders", &orders)).await;
     let keys: Vec<&String> = many.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
@@ -114,11 +111,7 @@ async fn every_action_answers_in_the_api_v2_shapes() {
 
     // Someone else's order cannot be cancelled either; mine (not yet sent) can.
     let cancel = format!("{stranger_order},{order}");
-    let canceled = ok(
-        &app,
-        &[("key", key), ("action", "cancel"), ("orders", &cancel)],
-    )
-    .await;
+    let canceled = ok_one(&app, key, "cancel", ("orders", &cancel)).await;
     assert_eq!(
         canceled,
         json!([
@@ -127,20 +120,12 @@ async fn every_action_answers_in_the_api_v2_shapes() {
         ])
     );
     assert_eq!(app.balance(user).await, 100_000, "refunded in full");
-    let after = ok(
-        &app,
-        &[("key", key), ("action", "status"), ("order", &order_text)],
-    )
-    .await;
+    let after = ok_one(&app, key, "status", ("order", &order_text)).await;
     assert_eq!(after["status"], "Canceled");
     assert_eq!(after["charge"], "0.00", "net of the refund");
 
     // refill of an order that cannot be refilled, refill_status of unknown refills.
-    let refill = ok(
-        &app,
-        &[("key", key), ("action", "refill"), ("orders", &order_text)],
-    )
-    .await;
+    let refill = ok_one(&app, key, "refill", ("orders", &order_text)).await;
     assert!(refill[0]["refill"]["error"].is_string(), "{refill}");
     assert_eq!(
         error(
@@ -150,15 +135,7 @@ async fn every_action_answers_in_the_api_v2_shapes() {
         .await,
         "Refill not found"
     );
-    let refills = ok(
-        &app,
-        &[
-            ("key", key),
-            ("action", "refill_status"),
-            ("refills", "77,x"),
-        ],
-    )
-    .await;
+    let refills = ok_one(&app, key, "refill_status", ("refills", "77,x")).await;
     assert_eq!(
         refills,
         json!([
@@ -251,30 +228,22 @@ async fn every_action_answers_in_the_api_v2_shapes() {
 async fn query_strings_and_json_bodies_work_too() {
     let app = TestApp::spawn().await;
     let (_, key) = app.funded_customer("script@example.com", 5_000).await;
-    let by_query = app
-        .http
-        .get(format!("{}/api/v2?action=balance&key={key}", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let by_query = json_answer(
+        app.http
+            .get(format!("{}/api/v2?action=balance&key={key}", app.base_url)),
+    )
+    .await;
     assert_eq!(by_query["balance"], "5000.00");
     // JSON body, merged with the query (the body wins), unknown fields ignored.
-    let by_json = app
-        .http
-        .post(format!(
-            "{}/api/v2?action=services&key=bstk_wrong",
-            app.base_url
-        ))
-        .json(&json!({ "key": key, "action": "balance", "unknown": [1, 2] }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let by_json = json_answer(
+        app.http
+            .post(format!(
+                "{}/api/v2?action=services&key=bstk_wrong",
+                app.base_url
+            ))
+            .json(&json!({ "key": key, "action": "balance", "unknown": [1, 2] })),
+    )
+    .await;
     assert_eq!(by_json["balance"], "5000.00");
 }
 
@@ -544,33 +513,25 @@ async fn booster_resells_booster_through_its_own_api_v2_client() {
     assert_eq!(upstream_order["quantity"], 1000);
     assert_eq!(upstream_order["link"], "https://x.com/client/status/42");
 
-    // The upstream's admin delivers 750 of 1000; status sync brings it down.
-    let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }";
-    upstream
-        .ok(
-            Some(&upstream_admin),
-            set,
-            json!({ "input": { "orderId": upstream_order["id"], "status": "IN_PROGRESS", "startCount": 1200 } }),
-        )
-        .await;
-    status_sync::run(&downstream.state).await.unwrap();
-    let status = "query($id: ID!) { order(id: $id) { status startCount remains refunded } }";
-    let seen = downstream
-        .ok(Some(&customer_key), status, json!({ "id": order_id }))
-        .await;
+    // The upstream's admin sets the order's status; status sync brings it down to
+    // what the customer sees.
+    let set_upstream_and_sync = async |mut input: Value| {
+        let set = "mutation($input: AdminUpdateOrderStatusInput!) { adminUpdateOrderStatus(input: $input) { status } }";
+        input["orderId"] = upstream_order["id"].clone();
+        upstream
+            .ok(Some(&upstream_admin), set, json!({ "input": input }))
+            .await;
+        status_sync::run(&downstream.state).await.unwrap();
+        let status = "query($id: ID!) { order(id: $id) { status startCount remains refunded } }";
+        downstream
+            .ok(Some(&customer_key), status, json!({ "id": order_id }))
+            .await
+    };
+    // The upstream's admin delivers 750 of 1000.
+    let seen = set_upstream_and_sync(json!({ "status": "IN_PROGRESS", "startCount": 1200 })).await;
     assert_eq!(seen["order"]["status"], "IN_PROGRESS");
     assert_eq!(seen["order"]["startCount"], 1200);
-    upstream
-        .ok(
-            Some(&upstream_admin),
-            set,
-            json!({ "input": { "orderId": upstream_order["id"], "status": "PARTIAL", "remains": 250 } }),
-        )
-        .await;
-    status_sync::run(&downstream.state).await.unwrap();
-    let seen = downstream
-        .ok(Some(&customer_key), status, json!({ "id": order_id }))
-        .await;
+    let seen = set_upstream_and_sync(json!({ "status": "PARTIAL", "remains": 250 })).await;
     assert_eq!(seen["order"]["status"], "PARTIAL");
     assert_eq!(seen["order"]["remains"], 250);
     // A quarter back on both sides, each at its own price.

@@ -67,14 +67,14 @@ async fn introspection_is_once_per_document_signed_in_and_bounded() {
     let answer = app
         .gql(Some(&key), &format!("{{ {SCHEMA_SELECTION} }}"), json!({}))
         .await;
-    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
-    assert!(
-        answer["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("values"),
-        "{answer}"
-    );
+    assert_too_complex(&answer, "values");
+}
+
+/// QUERY_TOO_COMPLEX, with `why` in the message.
+fn assert_too_complex(answer: &Value, why: &str) {
+    assert_eq!(error_code(answer), "QUERY_TOO_COMPLEX", "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains(why), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,14 +88,7 @@ async fn the_query_timeout_stops_introspection() {
     let deep = format!("{{ {SCHEMA_SELECTION} }}");
     let started = Instant::now();
     let answer = app.gql(Some(&key), &deep, json!({})).await;
-    assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
-    assert!(
-        answer["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("ran longer"),
-        "{answer}"
-    );
+    assert_too_complex(&answer, "ran longer");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -177,15 +170,13 @@ async fn uploads_are_limited_signed_in_and_only_for_upload_operations() {
 }
 
 async fn anonymous_from(app: &TestApp, forwarded: &str) -> u16 {
-    app.http
-        .post(format!("{}/graphql", app.base_url))
-        .header("x-forwarded-for", forwarded)
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status_of(
+        app.http
+            .post(format!("{}/graphql", app.base_url))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -210,7 +201,7 @@ async fn address_limits_key_ipv6_on_the_64_and_cover_readyz() {
             .http
             .get(format!("{}/readyz", app.base_url))
             .header("x-forwarded-for", ip);
-        async move { request.send().await.unwrap().status().as_u16() }
+        status_of(request)
     };
     assert_ne!(readyz("192.0.2.9").await, 429);
     assert_ne!(readyz("192.0.2.9").await, 429);
@@ -222,15 +213,13 @@ async fn a_refused_token_from_a_limited_address_costs_no_lookup() {
     let app = TestApp::spawn_with(|c| c.server.anonymous_rate_limit_per_minute = 2).await;
     // The HTTP status of a request signed with the `i`th guessed token.
     let guess = async |i: usize| {
-        app.http
-            .post(format!("{}/graphql", app.base_url))
-            .bearer_auth(format!("bstk_{i:043}"))
-            .json(&json!({ "query": "{ __typename }" }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        status_of(
+            app.http
+                .post(format!("{}/graphql", app.base_url))
+                .bearer_auth(format!("bstk_{i:043}"))
+                .json(&json!({ "query": "{ __typename }" })),
+        )
+        .await
     };
     let mut statuses = Vec::new();
     for i in 0..3 {
@@ -337,6 +326,23 @@ fn unfolded_header(data: &str, name: &str) -> Option<String> {
         .map(|line| line[prefix.len()..].trim().to_string())
 }
 
+/// Subscribes `email` to the newsletter and confirms it with its signed token.
+async fn confirmed_subscriber(app: &TestApp, email: &str) {
+    app.ok(
+        None,
+        "mutation($e: String!) { subscribeNewsletter(email: $e) }",
+        json!({ "e": email }),
+    )
+    .await;
+    let token = booster::domain::content::newsletter::confirm_token(&app.state.tokens, email);
+    app.ok(
+        None,
+        "mutation($e: String!, $t: String!) { confirmNewsletter(email: $e, token: $t) }",
+        json!({ "e": email, "t": token }),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
     use booster::domain::content::newsletter;
@@ -351,20 +357,8 @@ async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
     })
     .await;
     let admin = app.admin().await;
-    app.ok(
-        None,
-        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
-        json!({}),
-    )
-    .await;
+    confirmed_subscriber(&app, "reader@example.com").await;
     let base_url = app.state.config.content.public_base_url.clone();
-    let token = newsletter::confirm_token(&app.state.tokens, "reader@example.com");
-    app.ok(
-        None,
-        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
-        json!({ "t": token }),
-    )
-    .await;
     let sent = app
         .ok(
             Some(&admin),
@@ -425,16 +419,12 @@ async fn a_full_discount_never_makes_own_products_free() {
     assert_eq!(app.charge_of(&key, placed).await, 10_000);
     let mass = format!("{own}|https://x.com/c|500\n");
     assert_eq!(app.mass_charge(&key, &mass).await, 5_000);
-    let listed: Value = app
-        .http
-        .post(format!("{}/api/v2", app.base_url))
-        .form(&[("key", key.as_str()), ("action", "services")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = json_answer(
+        app.http
+            .post(format!("{}/api/v2", app.base_url))
+            .form(&[("key", key.as_str()), ("action", "services")]),
+    )
+    .await;
     let rate = listed
         .as_array()
         .unwrap()
@@ -477,7 +467,6 @@ fn assert_no_formula(text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
     use booster::db::{enums::Fulfillment, schema::admin_audit_log as log};
-    use booster::domain::content::newsletter;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
 
@@ -514,19 +503,7 @@ async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
     );
 
     // An address a spreadsheet would run, confirmed, then exported.
-    app.ok(
-        None,
-        "mutation { subscribeNewsletter(email: \"=1+2@example.com\") }",
-        json!({}),
-    )
-    .await;
-    let token = newsletter::confirm_token(&app.state.tokens, "=1+2@example.com");
-    app.ok(
-        None,
-        "mutation($t: String!) { confirmNewsletter(email: \"=1+2@example.com\", token: $t) }",
-        json!({ "t": token }),
-    )
-    .await;
+    confirmed_subscriber(&app, "=1+2@example.com").await;
     let export = app
         .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
         .await;
@@ -700,22 +677,7 @@ async fn plain_text_comes_from_the_sanitized_document() {
     assert!(!summary.contains("steal"), "{summary}");
 
     // The newsletter's plain-text part: no script text, no javascript: target.
-    app.ok(
-        None,
-        "mutation { subscribeNewsletter(email: \"reader@example.com\") }",
-        json!({}),
-    )
-    .await;
-    let token = booster::domain::content::newsletter::confirm_token(
-        &app.state.tokens,
-        "reader@example.com",
-    );
-    app.ok(
-        None,
-        "mutation($t: String!) { confirmNewsletter(email: \"reader@example.com\", token: $t) }",
-        json!({ "t": token }),
-    )
-    .await;
+    confirmed_subscriber(&app, "reader@example.com").await;
     app.ok(
         Some(&admin),
         "mutation($b: String!) { adminSendNewsletter(subject: \"News\", body: $b) }",

@@ -696,17 +696,13 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
             .mime_str("text/plain")
             .unwrap(),
         );
-    let answer: Value = app
-        .http
-        .post(format!("{}/graphql", app.base_url))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = json_answer(
+        app.http
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(&key)
+            .multipart(form),
+    )
+    .await;
     assert_eq!(
         answer["data"]["placeMassOrder"]["placedCount"], 2,
         "{answer}"

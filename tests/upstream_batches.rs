@@ -31,7 +31,7 @@ use booster::{
 };
 use common::*;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// `count` orders of `quantity` by `user_id` for `service`, moved straight to
 /// `status` with provider ids (as if dispatched).
@@ -119,8 +119,8 @@ async fn counts(app: &TestApp, ids: &[i64]) -> (i64, i64, i64, i64) {
     (history.await, ledger.await, notices.await, mails.await)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_nothing() {
+/// An app with one provider service: 1000 units for 10,000 rupiah.
+async fn app_with_service() -> (TestApp, i64) {
     let app = TestApp::spawn().await;
     let service = service(
         &app,
@@ -130,6 +130,12 @@ async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_no
         100_000,
     )
     .await;
+    (app, service)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_nothing() {
+    let (app, service) = app_with_service().await;
     let (alice, _) = app.funded_customer("alice@example.com", 1_000_000).await;
     let (bob, _) = app.funded_customer("bob@example.com", 1_000_000).await;
     // Each order: 1000 units for 10,000 rupiah.
@@ -315,14 +321,17 @@ async fn a_batch_of_mixed_answers_applies_each_rule_once_and_a_repeat_changes_no
     app.assert_books_balanced().await;
 }
 
-/// A connection of its own that counts its statements: the pool's counter also
-/// counts what the event listener loads meanwhile.
-async fn counting(app: &TestApp) -> (diesel_async::AsyncPgConnection, Arc<AtomicU64>) {
+/// The statements each batch takes, `apply` running them one after another on a
+/// connection of its own that counts its statements (the pool's counter also
+/// counts what the event listener loads meanwhile).
+async fn statements_per_batch<T: ?Sized>(
+    app: &TestApp,
+    batches: &[&T],
+    mut apply: impl AsyncFnMut(&mut AsyncPgConnection, &T),
+) -> Vec<u64> {
     use diesel::connection::InstrumentationEvent;
     use diesel_async::AsyncConnection;
-    let mut conn = diesel_async::AsyncPgConnection::establish(&app.db.url)
-        .await
-        .unwrap();
+    let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
     let count = Arc::new(AtomicU64::new(0));
     let counted = count.clone();
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -330,27 +339,19 @@ async fn counting(app: &TestApp) -> (diesel_async::AsyncPgConnection, Arc<Atomic
             counted.fetch_add(1, Ordering::Relaxed);
         }
     });
-    (conn, count)
-}
-
-/// Statements `count` saw while `f` ran.
-async fn statements<F: std::future::Future>(count: &AtomicU64, f: F) -> u64 {
-    let before = count.load(Ordering::Relaxed);
-    f.await;
-    count.load(Ordering::Relaxed) - before
+    let count: &AtomicU64 = &count;
+    let mut counts = Vec::new();
+    for batch in batches {
+        let before = count.load(Ordering::Relaxed);
+        apply(&mut conn, batch).await;
+        counts.push(count.load(Ordering::Relaxed) - before);
+    }
+    counts
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
-    let app = TestApp::spawn().await;
-    let service = service(
-        &app,
-        booster::db::enums::Fulfillment::Provider,
-        10_000,
-        10,
-        100_000,
-    )
-    .await;
+    let (app, service) = app_with_service().await;
     let (user, _) = app.funded_customer("many@example.com", 10_000_000).await;
     let open = open_orders(&app, user, service, 104, 1000, OrderStatus::Processing).await;
     let kinds = [
@@ -366,25 +367,16 @@ async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
         .map(|(i, o)| (o.id, &kinds[i % 4]))
         .collect();
     let (four, hundred) = answers.split_at(4);
-    let (mut conn, count) = counting(&app).await;
-    let mut counts = Vec::new();
     // Four, a hundred, then the same hundred again.
-    for batch in [four, hundred, hundred] {
-        counts.push(
-            statements(&count, async {
-                upstream::apply_remote_statuses(&mut conn, batch)
-                    .await
-                    .unwrap()
-            })
-            .await,
-        );
-    }
+    let counts = statements_per_batch(&app, &[four, hundred, hundred], async |conn, batch| {
+        upstream::apply_remote_statuses(conn, batch).await.unwrap();
+    })
+    .await;
     let [small, large, repeat] = counts[..] else {
         unreachable!()
     };
     assert_eq!(small, large, "statements do not grow with the batch");
     assert!(large <= 20, "{large} statements for 100 answers");
-    drop(conn);
     assert!(repeat <= large, "a repeat costs no more: {repeat}");
     app.assert_books_balanced().await;
 
@@ -398,18 +390,10 @@ async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
         .map(|o| (o.id, format!("up-{}", o.id)))
         .collect();
     let (four, hundred) = accepted.split_at(4);
-    let (mut conn, count) = counting(&app).await;
-    let mut counts = Vec::new();
-    for batch in [four, hundred] {
-        counts.push(
-            statements(&count, async {
-                upstream::mark_accepted_many(&mut conn, batch)
-                    .await
-                    .unwrap()
-            })
-            .await,
-        );
-    }
+    let counts = statements_per_batch(&app, &[four, hundred], async |conn, batch| {
+        upstream::mark_accepted_many(conn, batch).await.unwrap();
+    })
+    .await;
     let [small, large] = counts[..] else {
         unreachable!()
     };
@@ -419,7 +403,7 @@ async fn a_batch_of_a_hundred_answers_costs_what_a_batch_of_four_does() {
         .filter(orders::user_id.eq(other))
         .filter(orders::status.eq(OrderStatus::Processing))
         .select((orders::provider_order_id, orders::provider_cost))
-        .load(&mut conn)
+        .load(&mut *app.conn().await)
         .await
         .unwrap();
     assert_eq!(processing.len(), 104);

@@ -409,16 +409,8 @@ async fn concurrent_debits_never_go_below_zero() {
         let admin = admin.clone();
         let body = json!({ "query": ADJUST, "variables": { "u": user_id.to_string(), "a": -X, "r": format!("debit {i}") } });
         tasks.push(tokio::spawn(async move {
-            let answer: serde_json::Value = http
-                .post(url)
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let answer: serde_json::Value =
+                json_answer(http.post(url).bearer_auth(admin).json(&body)).await;
             answer["errors"][0]["extensions"]["code"]
                 .as_str()
                 .map(str::to_string)

@@ -11,6 +11,18 @@ use booster::db::{
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+/// The configuration of a throughput benchmark: `Config::local` with a pool of
+/// `pool_size` connections and no rate limits (it measures throughput, not the
+/// limiters).
+pub fn throughput_config(url: &str, pool_size: usize) -> booster::config::Config {
+    let mut config = booster::config::Config::local(url);
+    config.database.pool_size = pool_size;
+    config.server.rate_limit_per_minute = 0;
+    config.server.anonymous_rate_limit_per_minute = 0;
+    config.server.api_v2_rate_limit_per_minute = 0;
+    config
+}
+
 /// Runs `bench` against a fresh, migrated database on the local PostgreSQL, then
 /// drops the database whatever `bench` returned.
 pub async fn with_bench_database<F, Fut>(bench: F) -> anyhow::Result<()>
@@ -247,4 +259,39 @@ pub async fn funded_users(
         users.push(funded_user(conn, &format!("{prefix}{i}@bench.example")).await?);
     }
     Ok(users)
+}
+
+/// The platforms the seeded catalogues spread over, with their display names.
+pub const PLATFORMS: [(Platform, &str); 7] = [
+    (Platform::Twitter, "Twitter"),
+    (Platform::Instagram, "Instagram"),
+    (Platform::Tiktok, "TikTok"),
+    (Platform::Youtube, "YouTube"),
+    (Platform::Facebook, "Facebook"),
+    (Platform::Telegram, "Telegram"),
+    (Platform::Spotify, "Spotify"),
+];
+
+/// The kinds of service the seeded catalogues name.
+pub const KINDS: [&str; 8] = [
+    "Followers",
+    "Likes",
+    "Views",
+    "Comments",
+    "Retweets",
+    "Members",
+    "Plays",
+    "Shares",
+];
+
+/// The resident memory of a process (`"self"` or a process id), in MiB; NaN when
+/// `/proc` does not tell.
+pub fn resident_mib(process: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }

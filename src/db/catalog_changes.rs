@@ -12,21 +12,18 @@ use super::{
     schema::catalog_changes,
 };
 
+/// A change as stored: what was written, with its id and time.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = catalog_changes, check_for_backend(diesel::pg::Pg))]
 pub struct CatalogChangeRow {
     pub id: i64,
-    pub provider_id: i64,
-    pub service_id: Option<i64>,
-    pub provider_service_id: String,
-    pub kind: CatalogChangeKind,
-    pub old_values: Option<serde_json::Value>,
-    pub new_values: Option<serde_json::Value>,
+    #[diesel(embed)]
+    pub change: NewCatalogChange,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = catalog_changes)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = catalog_changes, check_for_backend(diesel::pg::Pg))]
 pub struct NewCatalogChange {
     pub provider_id: i64,
     pub service_id: Option<i64>,

@@ -401,6 +401,16 @@ text_enum! {
     }
 }
 
+impl Language {
+    /// This language's text of the two.
+    pub fn pick<'a>(self, id: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Language::Id => id,
+            Language::En => en,
+        }
+    }
+}
+
 text_enum! {
     /// What carries a slug and SEO meta: pages, posts, categories and services.
     pub enum SeoSubject {

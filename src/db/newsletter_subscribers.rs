@@ -25,6 +25,22 @@ pub struct SubscriberRow {
 }
 
 impl SubscriberRow {
+    /// Adds the address as PENDING unless it is there already (in any status).
+    pub async fn insert_pending_if_absent(
+        conn: &mut AsyncPgConnection,
+        email: &str,
+    ) -> QueryResult<()> {
+        diesel::insert_into(newsletter_subscribers::table)
+            .values((
+                newsletter_subscribers::email.eq(email),
+                newsletter_subscribers::status.eq(NewsletterStatus::Pending),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     pub async fn find_by_email_for_update(
         conn: &mut AsyncPgConnection,
         email: &str,

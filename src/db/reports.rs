@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::{
+    pg::Pg,
     prelude::*,
+    query_builder::{BoxedSqlQuery, SqlQuery},
     sql_types::{BigInt, Nullable, Text, Timestamp, Timestamptz},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -26,11 +28,18 @@ pub struct Period {
     pub end: DateTime<Utc>,
 }
 
-/// Orders of one status placed in the period, with their money.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct StatusFigures {
-    #[diesel(sql_type = Text)]
-    pub status: String,
+/// `sql` with the period bound: `$1` its start, `$2` its end.
+fn in_period(sql: impl Into<String>, period: Period) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Timestamptz, _>(period.start)
+        .bind::<Timestamptz, _>(period.end)
+}
+
+/// The money of a set of orders: how many, their revenue (charges less refunds)
+/// and their delivered provider cost.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct OrderFigures {
     #[diesel(sql_type = BigInt)]
     pub orders: i64,
     #[diesel(sql_type = BigInt)]
@@ -39,20 +48,30 @@ pub struct StatusFigures {
     pub provider_cost: i64,
 }
 
+/// Orders of one status placed in the period, with their money.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StatusFigures {
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(embed)]
+    pub money: OrderFigures,
+}
+
 /// Orders by status (one statement).
 pub async fn orders_by_status(
     conn: &mut AsyncPgConnection,
     period: Period,
 ) -> QueryResult<Vec<StatusFigures>> {
-    diesel::sql_query(format!(
-        "SELECT o.status, count(*) AS orders, \
+    in_period(
+        format!(
+            "SELECT o.status, count(*) AS orders, \
            COALESCE(sum(o.charge - o.refunded), 0)::bigint AS revenue, \
            COALESCE(sum({DELIVERED_COST}), 0)::bigint AS provider_cost \
          FROM orders o WHERE o.created_at >= $1 AND o.created_at < $2 \
          GROUP BY o.status ORDER BY o.status"
-    ))
-    .bind::<Timestamptz, _>(period.start)
-    .bind::<Timestamptz, _>(period.end)
+        ),
+        period,
+    )
     .load(conn)
     .await
 }
@@ -76,16 +95,15 @@ pub async fn deposits_by_gateway(
     conn: &mut AsyncPgConnection,
     period: Period,
 ) -> QueryResult<Vec<GatewayFigures>> {
-    diesel::sql_query(
+    in_period(
         "SELECT d.gateway, count(*) FILTER (WHERE l.kind = 'DEPOSIT') AS count, \
            COALESCE(sum(l.amount) FILTER (WHERE l.kind = 'DEPOSIT'), 0)::bigint AS amount, \
            COALESCE(sum(l.amount) FILTER (WHERE l.kind = 'BONUS'), 0)::bigint AS bonus \
          FROM ledger_entries l JOIN deposits d ON d.id = l.deposit_id \
          WHERE l.kind IN ('DEPOSIT', 'BONUS') AND l.created_at >= $1 AND l.created_at < $2 \
          GROUP BY d.gateway ORDER BY d.gateway",
+        period,
     )
-    .bind::<Timestamptz, _>(period.start)
-    .bind::<Timestamptz, _>(period.end)
     .load(conn)
     .await
 }
@@ -100,12 +118,11 @@ pub struct PeopleFigures {
 }
 
 pub async fn people(conn: &mut AsyncPgConnection, period: Period) -> QueryResult<PeopleFigures> {
-    diesel::sql_query(
+    in_period(
         "SELECT (SELECT count(*) FROM users WHERE created_at >= $1 AND created_at < $2) AS new_users, \
            (SELECT count(DISTINCT user_id) FROM orders WHERE created_at >= $1 AND created_at < $2) AS active_buyers",
+        period,
     )
-    .bind::<Timestamptz, _>(period.start)
-    .bind::<Timestamptz, _>(period.end)
     .get_result(conn)
     .await
 }
@@ -166,12 +183,8 @@ pub struct ReportRow {
     pub key: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub label: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    pub orders: i64,
-    #[diesel(sql_type = BigInt)]
-    pub revenue: i64,
-    #[diesel(sql_type = BigInt)]
-    pub provider_cost: i64,
+    #[diesel(embed)]
+    pub money: OrderFigures,
 }
 
 /// A time bucket: PostgreSQL's `date_trunc` unit (weeks start on Monday).
@@ -204,7 +217,7 @@ pub async fn time_series(
     bucket: Bucket,
 ) -> QueryResult<Vec<ReportRow>> {
     let unit = bucket.unit();
-    diesel::sql_query(format!(
+    in_period(format!(
         "WITH buckets AS ( \
            SELECT generate_series(date_trunc('{unit}', $4), date_trunc('{unit}', $5), interval '1 {unit}') AS bucket \
          ), figures AS ( \
@@ -216,9 +229,7 @@ pub async fn time_series(
            COALESCE(f.orders, 0)::bigint AS orders, COALESCE(f.revenue, 0)::bigint AS revenue, \
            COALESCE(f.provider_cost, 0)::bigint AS provider_cost \
          FROM buckets b LEFT JOIN figures f ON f.bucket = b.bucket ORDER BY b.bucket"
-    ))
-    .bind::<Timestamptz, _>(period.start)
-    .bind::<Timestamptz, _>(period.end)
+    ), period)
     .bind::<Text, _>(timezone)
     .bind::<Timestamp, _>(first_day)
     .bind::<Timestamp, _>(last_day)
@@ -272,16 +283,17 @@ pub async fn breakdown(
     limit: i64,
 ) -> QueryResult<Vec<ReportRow>> {
     let (key, label, joins) = dimension.sql();
-    diesel::sql_query(format!(
-        "SELECT {key} AS key, {label} AS label, count(*) AS orders, \
+    in_period(
+        format!(
+            "SELECT {key} AS key, {label} AS label, count(*) AS orders, \
            COALESCE(sum(o.charge - o.refunded), 0)::bigint AS revenue, \
            COALESCE(sum({DELIVERED_COST}), 0)::bigint AS provider_cost \
          FROM orders o {joins} \
          WHERE o.created_at >= $1 AND o.created_at < $2 \
          GROUP BY 1, 2 ORDER BY revenue DESC, key LIMIT $3"
-    ))
-    .bind::<Timestamptz, _>(period.start)
-    .bind::<Timestamptz, _>(period.end)
+        ),
+        period,
+    )
     .bind::<BigInt, _>(limit)
     .load(conn)
     .await

@@ -12,8 +12,8 @@ use crate::{
     db::{
         PgPool,
         reports::{
-            self, AttentionFigures, Bucket, Dimension, GatewayFigures, PeopleFigures, Period,
-            ReportRow, StatusFigures,
+            self, AttentionFigures, Bucket, Dimension, GatewayFigures, OrderFigures, PeopleFigures,
+            Period, ReportRow, StatusFigures,
         },
     },
     error::{AppError, AppResult},
@@ -107,12 +107,12 @@ impl Money {
     }
 }
 
-impl From<&ReportRow> for Money {
-    fn from(row: &ReportRow) -> Money {
+impl From<OrderFigures> for Money {
+    fn from(figures: OrderFigures) -> Money {
         Money {
-            orders: row.orders,
-            revenue: row.revenue,
-            provider_cost: row.provider_cost,
+            orders: figures.orders,
+            revenue: figures.revenue,
+            provider_cost: figures.provider_cost,
         }
     }
 }
@@ -147,9 +147,9 @@ pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboar
         },
     )?;
     let money = by_status.iter().fold(Money::default(), |sum, s| Money {
-        orders: sum.orders + s.orders,
-        revenue: sum.revenue + s.revenue,
-        provider_cost: sum.provider_cost + s.provider_cost,
+        orders: sum.orders + s.money.orders,
+        revenue: sum.revenue + s.money.revenue,
+        provider_cost: sum.provider_cost + s.money.provider_cost,
     });
     Ok(Dashboard {
         period,

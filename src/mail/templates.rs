@@ -4,16 +4,6 @@
 
 use crate::db::enums::{Language, OrderStatus};
 
-impl Language {
-    /// This language's text of the two.
-    fn pick<'a>(self, id: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Language::Id => id,
-            Language::En => en,
-        }
-    }
-}
-
 /// A subject and a text body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -68,6 +58,18 @@ fn greeting(lang: Language, name: &str) -> String {
     }
 }
 
+/// A customer's mail: the greeting, `body` and the signature.
+fn letter(lang: Language, name: &str, subject: String, body: &str) -> Rendered {
+    Rendered {
+        subject,
+        text: format!(
+            "{}\n\n{body}\n\n{}\n",
+            greeting(lang, name),
+            signature(lang)
+        ),
+    }
+}
+
 fn signature(lang: Language) -> &'static str {
     lang.pick(
         "Email ini dikirim otomatis. Atur notifikasi email di pengaturan akun Anda.",
@@ -99,14 +101,7 @@ pub fn deposit_credited(
             rupiah(balance)
         ),
     };
-    Rendered {
-        subject,
-        text: format!(
-            "{}\n\n{body}\n\n{}\n",
-            greeting(lang, name),
-            signature(lang)
-        ),
-    }
+    letter(lang, name, subject, &body)
 }
 
 /// An admin rejected a deposit, and why.
@@ -160,14 +155,7 @@ pub fn order_ended(
             Language::En => format!("{} was returned to your balance.", rupiah(refunded)),
         });
     }
-    Rendered {
-        subject,
-        text: format!(
-            "{}\n\n{body}\n\n{}\n",
-            greeting(lang, name),
-            signature(lang)
-        ),
-    }
+    letter(lang, name, subject, &body)
 }
 
 /// Staff or the bot answered a ticket.
@@ -193,14 +181,8 @@ pub fn ticket_reply(
         "Balas lewat halaman tiket di panel jika masih ada pertanyaan.",
         "Reply on the ticket's page in the panel if you have more questions.",
     );
-    Rendered {
-        subject: one_line(&subject),
-        text: format!(
-            "{}\n\n{who}\n\n{reply}\n\n{reply_hint}\n\n{}\n",
-            greeting(lang, name),
-            signature(lang)
-        ),
-    }
+    let body = format!("{who}\n\n{reply}\n\n{reply_hint}");
+    letter(lang, name, one_line(&subject), &body)
 }
 
 /// A notice for an admin (a provider's balance is low, an order needs review, a

@@ -354,6 +354,16 @@ where
 }
 
 /// The `extensions.code` of the first error in a GraphQL answer.
+/// Sends `request` and reads its answer as JSON.
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Sends `request` and returns its HTTP status.
+pub async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
+
 pub fn error_code(answer: &Value) -> String {
     answer["errors"][0]["extensions"]["code"]
         .as_str()

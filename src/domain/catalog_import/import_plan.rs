@@ -182,19 +182,12 @@ mod tests {
     use super::*;
 
     fn remote(id: &str, category: &str, rate: &str) -> RemoteService {
-        RemoteService {
-            id: id.into(),
-            name: format!("Twitter Followers {id}"),
-            category: category.into(),
-            type_label: "Default".into(),
-            rate: BigDecimal::from_str(rate).unwrap(),
-            min: 10,
-            max: 5000,
-            refill: false,
-            cancel: false,
-            dripfeed: false,
-            description: String::new(),
-        }
+        super::super::listed_service(
+            id.into(),
+            format!("Twitter Followers {id}"),
+            category,
+            BigDecimal::from_str(rate).unwrap(),
+        )
     }
 
     /// 10% by default, an exchange rate of 16,000 rupiah to the provider's unit.

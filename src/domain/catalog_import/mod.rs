@@ -253,6 +253,25 @@ impl Markups {
     }
 }
 
+/// For the tests: a "Default" service of a provider's catalogue, 10 to 5,000,
+/// without refill, cancel or drip-feed.
+#[cfg(test)]
+fn listed_service(id: String, name: String, category: &str, rate: BigDecimal) -> RemoteService {
+    RemoteService {
+        id,
+        name,
+        category: category.into(),
+        type_label: "Default".into(),
+        rate,
+        min: 10,
+        max: 5000,
+        refill: false,
+        cancel: false,
+        dripfeed: false,
+        description: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,19 +311,12 @@ mod tests {
 
     /// The provider's entry for `local(id)`, unchanged.
     fn listed(id: i64) -> RemoteService {
-        RemoteService {
-            id: format!("p{id}"),
-            name: format!("Service {id}"),
-            category: "Twitter".into(),
-            type_label: "Default".into(),
-            rate: decimal("1"),
-            min: 10,
-            max: 5000,
-            refill: false,
-            cancel: false,
-            dripfeed: false,
-            description: String::new(),
-        }
+        super::super::listed_service(
+            format!("p{id}"),
+            format!("Service {id}"),
+            "Twitter",
+            decimal("1"),
+        )
     }
 
     fn markups() -> Markups {

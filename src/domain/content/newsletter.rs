@@ -122,14 +122,7 @@ pub async fn sign_up(
     let email = normalize_email(email)?;
     let own = signed_in.filter(|(_, own)| own.eq_ignore_ascii_case(&email));
     // Insert-if-absent first, so two signups racing for one address meet on the row lock.
-    diesel::insert_into(newsletter_subscribers::table)
-        .values((
-            newsletter_subscribers::email.eq(&email),
-            newsletter_subscribers::status.eq(NewsletterStatus::Pending),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    SubscriberRow::insert_pending_if_absent(conn, &email).await?;
     let row = SubscriberRow::find_by_email_for_update(conn, &email)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("subscriber row vanished")))?;
@@ -400,14 +393,7 @@ pub async fn follow_setting(
         return Ok(());
     };
     if on {
-        diesel::insert_into(newsletter_subscribers::table)
-            .values((
-                newsletter_subscribers::email.eq(&email),
-                newsletter_subscribers::status.eq(NewsletterStatus::Pending),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        SubscriberRow::insert_pending_if_absent(conn, &email).await?;
     }
     if let Some(row) = SubscriberRow::find_by_email_for_update(conn, &email).await? {
         let status = if on {

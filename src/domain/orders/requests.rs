@@ -47,15 +47,6 @@ pub async fn request_cancel(
             }
             OrderStatus::Processing | OrderStatus::InProgress | OrderStatus::Submitting => {
                 let request = open_request(conn, &order, OrderRequestKind::Cancel).await?;
-                record_status(
-                    conn,
-                    &order,
-                    order.status,
-                    None,
-                    None,
-                    "cancel requested by the customer",
-                )
-                .await?;
                 Ok((order, Some(request)))
             }
             other => Err(AppError::conflict(format!(
@@ -84,38 +75,31 @@ pub async fn request_refill(
     }
     conn.transaction(async |conn| {
         let order = lock_order(conn, order.id).await?;
-        let request = open_request(conn, &order, OrderRequestKind::Refill).await?;
-        record_status(
-            conn,
-            &order,
-            order.status,
-            None,
-            None,
-            "refill requested by the customer",
-        )
-        .await?;
-        Ok(request)
+        open_request(conn, &order, OrderRequestKind::Refill).await
     })
     .await
 }
 
+/// Opens the customer's request of `kind` and notes it in the order's history (the
+/// status stays).
 async fn open_request(
     conn: &mut AsyncPgConnection,
     order: &OrderRow,
     kind: OrderRequestKind,
 ) -> AppResult<OrderRequestRow> {
-    OrderRequestRow::open(conn, order.id, kind)
+    let what = kind.as_str().to_lowercase();
+    let request = OrderRequestRow::open(conn, order.id, kind)
         .await
         .map_err(|e| {
             if is_unique_violation(&e, OPEN_REQUEST_INDEX) {
-                AppError::conflict(format!(
-                    "a {} request for this order is already open",
-                    kind.as_str().to_lowercase()
-                ))
+                AppError::conflict(format!("a {what} request for this order is already open"))
             } else {
                 e.into()
             }
-        })
+        })?;
+    let note = format!("{what} requested by the customer");
+    record_status(conn, order, order.status, None, None, &note).await?;
+    Ok(request)
 }
 
 /// The caller's order and its service, which says whether a request is allowed.

@@ -216,49 +216,36 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Langua
         });
     }
     let refillable = service.is_some_and(|s| s.refill);
-    let next = match (order.status, lang) {
-        (OrderStatus::Pending | OrderStatus::Submitting, Language::Id) => {
-            "Pesanan akan segera dikirim untuk diproses."
-        }
-        (OrderStatus::Pending | OrderStatus::Submitting, Language::En) => {
-            "It will be sent for processing shortly."
-        }
-        (OrderStatus::Processing, Language::Id) => {
-            "Pesanan sudah diterima dan akan mulai berjalan."
-        }
-        (OrderStatus::Processing, Language::En) => "It has been accepted and will start soon.",
-        (OrderStatus::InProgress, Language::Id) => {
-            "Pesanan sedang berjalan; status diperbarui otomatis."
-        }
-        (OrderStatus::InProgress, Language::En) => {
-            "It is running; its status updates automatically."
-        }
-        (OrderStatus::Completed, Language::Id) if refillable => {
-            "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini."
-        }
-        (OrderStatus::Completed, Language::En) if refillable => {
-            "It is done. If the count drops, open a REFILL ticket for this order."
-        }
-        (OrderStatus::Completed, Language::Id) => "Pesanan selesai.",
-        (OrderStatus::Completed, Language::En) => "It is done.",
-        (OrderStatus::Partial, Language::Id) => {
-            "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda."
-        }
-        (OrderStatus::Partial, Language::En) => {
-            "Part of it could not be delivered; that part was returned to your balance."
-        }
-        (OrderStatus::Canceled | OrderStatus::Failed, Language::Id) => {
-            "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi."
-        }
-        (OrderStatus::Canceled | OrderStatus::Failed, Language::En) => {
-            "Its charge was returned to your balance; you may order again."
-        }
-        (OrderStatus::NeedsReview, Language::Id) => {
-            "Tim kami sedang memeriksanya dan akan membalas tiket ini."
-        }
-        (OrderStatus::NeedsReview, Language::En) => {
-            "Our team is checking it and will reply on this ticket."
-        }
+    let next = match order.status {
+        OrderStatus::Pending | OrderStatus::Submitting => lang.pick(
+            "Pesanan akan segera dikirim untuk diproses.",
+            "It will be sent for processing shortly.",
+        ),
+        OrderStatus::Processing => lang.pick(
+            "Pesanan sudah diterima dan akan mulai berjalan.",
+            "It has been accepted and will start soon.",
+        ),
+        OrderStatus::InProgress => lang.pick(
+            "Pesanan sedang berjalan; status diperbarui otomatis.",
+            "It is running; its status updates automatically.",
+        ),
+        OrderStatus::Completed if refillable => lang.pick(
+            "Pesanan selesai. Jika jumlahnya turun, buka tiket REFILL untuk pesanan ini.",
+            "It is done. If the count drops, open a REFILL ticket for this order.",
+        ),
+        OrderStatus::Completed => lang.pick("Pesanan selesai.", "It is done."),
+        OrderStatus::Partial => lang.pick(
+            "Sebagian tidak dapat dikirim; bagian itu sudah dikembalikan ke saldo Anda.",
+            "Part of it could not be delivered; that part was returned to your balance.",
+        ),
+        OrderStatus::Canceled | OrderStatus::Failed => lang.pick(
+            "Biaya pesanan sudah dikembalikan ke saldo Anda; Anda bisa memesan lagi.",
+            "Its charge was returned to your balance; you may order again.",
+        ),
+        OrderStatus::NeedsReview => lang.pick(
+            "Tim kami sedang memeriksanya dan akan membalas tiket ini.",
+            "Our team is checking it and will reply on this ticket.",
+        ),
     };
     format!("{text} {next}")
 }

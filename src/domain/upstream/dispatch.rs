@@ -177,19 +177,30 @@ pub async fn mark_retry(
             return Ok(order);
         }
         let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-        let order = OrderRow::reschedule(conn, order.id, Some(at), Some(error)).await?;
-        Ok(record_status(
+        send_again(
             conn,
-            &order,
-            OrderStatus::Pending,
-            None,
-            None,
+            order.id,
+            Some(at),
+            Some(error),
             "provider unreachable; will retry",
         )
-        .await?
-        .0)
+        .await
     })
     .await
+}
+
+/// Back to PENDING for dispatch to send again, at `at` (or at once), with `error`
+/// as the last one seen and `note` in the history.
+pub(super) async fn send_again(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    at: Option<chrono::DateTime<Utc>>,
+    error: Option<&str>,
+    note: &str,
+) -> AppResult<OrderRow> {
+    let order = OrderRow::reschedule(conn, order_id, at, error).await?;
+    let (order, _) = record_status(conn, &order, OrderStatus::Pending, None, None, note).await?;
+    Ok(order)
 }
 
 /// What became of a refused order.

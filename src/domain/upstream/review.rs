@@ -132,17 +132,8 @@ pub async fn resolve_review(
                 .0)
             }
             None => {
-                let order = OrderRow::reschedule(conn, order.id, None, None).await?;
-                Ok(record_status(
-                    conn,
-                    &order,
-                    OrderStatus::Pending,
-                    None,
-                    None,
-                    "admin confirmed the provider does not have it; sending again",
-                )
-                .await?
-                .0)
+                let note = "admin confirmed the provider does not have it; sending again";
+                super::dispatch::send_again(conn, order.id, None, None, note).await
             }
         }
     })

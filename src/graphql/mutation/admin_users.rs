@@ -4,8 +4,14 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::enums::{Permission, Role},
-    domain::{accounts, audit::Subject},
+    db::{
+        enums::{Permission, Role},
+        users::UserRow,
+    },
+    domain::{
+        accounts,
+        audit::{AdminWrite, Subject, Work},
+    },
     graphql::{
         admin_write, conn,
         error::GraphqlResult,
@@ -55,17 +61,10 @@ impl AdminUserMutation {
         let user_id = parse_id("userId", &user_id)?;
         let staff_role_id = parse_opt_id("staffRoleId", staff_role_id.as_ref())?;
         let write = admin_write(ctx, "user.set_role")?;
-        let row = write
-            .change(
-                &mut *conn(ctx).await?,
-                Subject::User,
-                user_id,
-                async |conn| {
-                    accounts::set_role(conn, write.admin_id, user_id, role, staff_role_id).await
-                },
-            )
-            .await?;
-        Ok(User(row))
+        change_user(ctx, write, user_id, async |conn| {
+            accounts::set_role(conn, write.admin_id, user_id, role, staff_role_id).await
+        })
+        .await
     }
 
     /// Gives a reseller a discount on every list price, in basis points (1000 =
@@ -79,15 +78,11 @@ impl AdminUserMutation {
         discount_bps: i32,
     ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
-        let row = admin_write(ctx, "user.set_discount")?
-            .change(
-                &mut *conn(ctx).await?,
-                Subject::User,
-                user_id,
-                async |conn| accounts::set_discount(conn, user_id, discount_bps).await,
-            )
-            .await?;
-        Ok(User(row))
+        let write = admin_write(ctx, "user.set_discount")?;
+        change_user(ctx, write, user_id, async |conn| {
+            accounts::set_discount(conn, user_id, discount_bps).await
+        })
+        .await
     }
 
     /// Suspends a user: every request they make is refused until unbanned.
@@ -100,17 +95,10 @@ impl AdminUserMutation {
     ) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.ban")?.because(&reason);
-        let row = write
-            .change(
-                &mut *conn(ctx).await?,
-                Subject::User,
-                user_id,
-                async |conn| {
-                    accounts::set_banned(conn, write.admin_id, user_id, Some(&reason)).await
-                },
-            )
-            .await?;
-        Ok(User(row))
+        change_user(ctx, write, user_id, async |conn| {
+            accounts::set_banned(conn, write.admin_id, user_id, Some(&reason)).await
+        })
+        .await
     }
 
     /// Lifts a ban (admins); the user can sign in and order again.
@@ -118,14 +106,23 @@ impl AdminUserMutation {
     async fn admin_unban_user(&self, ctx: &Context<'_>, user_id: ID) -> GraphqlResult<User> {
         let user_id = parse_id("userId", &user_id)?;
         let write = admin_write(ctx, "user.unban")?;
-        let row = write
-            .change(
-                &mut *conn(ctx).await?,
-                Subject::User,
-                user_id,
-                async |conn| accounts::set_banned(conn, write.admin_id, user_id, None).await,
-            )
-            .await?;
-        Ok(User(row))
+        change_user(ctx, write, user_id, async |conn| {
+            accounts::set_banned(conn, write.admin_id, user_id, None).await
+        })
+        .await
     }
+}
+
+/// Runs `work` on the user `user_id` as the audited admin write `write` and answers
+/// the user as it is now.
+async fn change_user(
+    ctx: &Context<'_>,
+    write: AdminWrite<'_>,
+    user_id: i64,
+    work: impl for<'c> Work<'c, UserRow, Fut: Send> + Send,
+) -> GraphqlResult<User> {
+    let row = write
+        .change(&mut *conn(ctx).await?, Subject::User, user_id, work)
+        .await?;
+    Ok(User(row))
 }

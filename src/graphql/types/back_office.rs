@@ -188,8 +188,8 @@ impl Dashboard {
             .filter_map(|s| {
                 Some(StatusCount {
                     status: s.status.parse().ok()?,
-                    orders: s.orders,
-                    revenue: Rupiah(s.revenue),
+                    orders: s.money.orders,
+                    revenue: Rupiah(s.money.revenue),
                 })
             })
             .collect()
@@ -248,6 +248,6 @@ impl ReportLine {
         self.0.label.as_deref()
     }
     async fn money(&self) -> MoneyFigures {
-        MoneyFigures(Money::from(&self.0))
+        MoneyFigures(Money::from(self.0.money))
     }
 }

@@ -75,6 +75,21 @@ impl ServiceCategory {
 
 pub struct Service(pub ServiceRow);
 
+impl Service {
+    /// The service `id`, through the request's DataLoader.
+    pub async fn load(ctx: &Context<'_>, id: i64) -> GraphqlResult<Service> {
+        load(ctx, ServiceId(id), "service").await.map(Service)
+    }
+
+    /// [`Service::load`] for an optional reference.
+    pub async fn load_opt(ctx: &Context<'_>, id: Option<i64>) -> GraphqlResult<Option<Service>> {
+        match id {
+            Some(id) => Service::load(ctx, id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 #[Object]
 impl Service {
     async fn id(&self) -> ID {
@@ -233,10 +248,7 @@ impl Service {
     /// Where orders go when this service's provider refuses them (admins only).
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
     async fn fallback_service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
-        match self.0.fallback_service_id {
-            Some(id) => Ok(Some(Service(load(ctx, ServiceId(id), "service").await?))),
-            None => Ok(None),
-        }
+        Service::load_opt(ctx, self.0.fallback_service_id).await
     }
 
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]

@@ -15,8 +15,6 @@ use crate::{
     },
     graphql::{
         error::GraphqlResult,
-        load,
-        loaders::ServiceId,
         scalars::{Decimal, Rupiah},
         types::catalog::{Service, ServiceCategory},
     },
@@ -150,9 +148,7 @@ pub struct CatalogChangedEntry<'a>(&'a ChangedEntry);
 #[Object]
 impl CatalogChangedEntry<'_> {
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        load(ctx, ServiceId(self.0.service_id), "service")
-            .await
-            .map(Service)
+        Service::load(ctx, self.0.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
@@ -180,9 +176,7 @@ pub struct CatalogRemovedEntry<'a>(&'a RemovedEntry);
 #[Object]
 impl CatalogRemovedEntry<'_> {
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        load(ctx, ServiceId(self.0.service_id), "service")
-            .await
-            .map(Service)
+        Service::load(ctx, self.0.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
@@ -290,31 +284,26 @@ impl CatalogChange {
     }
 
     async fn kind(&self) -> CatalogChangeKind {
-        self.0.kind
+        self.0.change.kind
     }
 
     /// The local service; null for a service the provider offers that is not imported.
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Service>> {
-        match self.0.service_id {
-            Some(id) => load(ctx, ServiceId(id), "service")
-                .await
-                .map(|s| Some(Service(s))),
-            None => Ok(None),
-        }
+        Service::load_opt(ctx, self.0.change.service_id).await
     }
 
     async fn provider_service_id(&self) -> &str {
-        &self.0.provider_service_id
+        &self.0.change.provider_service_id
     }
 
     /// The changed fields before (`providerRate`, `pricePer1000`, `minQuantity`, ...).
     async fn old_values(&self) -> Option<Json<serde_json::Value>> {
-        self.0.old_values.clone().map(Json)
+        self.0.change.old_values.clone().map(Json)
     }
 
     /// The changed fields after.
     async fn new_values(&self) -> Option<Json<serde_json::Value>> {
-        self.0.new_values.clone().map(Json)
+        self.0.change.new_values.clone().map(Json)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

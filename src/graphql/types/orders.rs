@@ -17,7 +17,7 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         load,
-        loaders::{HistoryOf, RequestsOf, ServiceId, UserId},
+        loaders::{HistoryOf, RequestsOf, UserId},
         scalars::Rupiah,
         state,
         types::{account::User, catalog::Service},
@@ -34,9 +34,7 @@ impl Order {
     }
 
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        load(ctx, ServiceId(self.0.service_id), "service")
-            .await
-            .map(Service)
+        Service::load(ctx, self.0.service_id).await
     }
 
     async fn link(&self) -> &str {

@@ -199,13 +199,7 @@ impl ServiceMutation {
         input: UpdateServiceInput,
     ) -> GraphqlResult<Service> {
         let id = parse_id("id", &id)?;
-        let update = ServiceUpdate::try_from(input)?;
-        let row = admin_write(ctx, "service.update")?
-            .change(&mut *conn(ctx).await?, Subject::Service, id, async |conn| {
-                catalog::update_service(conn, id, update).await
-            })
-            .await?;
-        Ok(Service(row))
+        update_service(ctx, "service.update", id, ServiceUpdate::try_from(input)?).await
     }
 
     /// Deactivates (hides from customers, refuses new orders) or reactivates a service.
@@ -227,12 +221,7 @@ impl ServiceMutation {
             active: Some(active),
             ..Default::default()
         };
-        let row = admin_write(ctx, action)?
-            .change(&mut *conn(ctx).await?, Subject::Service, id, async |conn| {
-                catalog::update_service(conn, id, update).await
-            })
-            .await?;
-        Ok(Service(row))
+        update_service(ctx, action, id, update).await
     }
 
     /// Sets the order of the services in a category: `ids` lists each of them once.
@@ -261,4 +250,19 @@ impl ServiceMutation {
             .await?;
         Ok(rows.into_iter().map(Service).collect())
     }
+}
+
+/// Applies `update` to the service `id` as the audited admin write `action`.
+async fn update_service(
+    ctx: &Context<'_>,
+    action: &str,
+    id: i64,
+    update: ServiceUpdate,
+) -> GraphqlResult<Service> {
+    let row = admin_write(ctx, action)?
+        .change(&mut *conn(ctx).await?, Subject::Service, id, async |conn| {
+            catalog::update_service(conn, id, update).await
+        })
+        .await?;
+    Ok(Service(row))
 }
