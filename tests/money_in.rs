@@ -616,3 +616,102 @@ async fn readyz_reports_a_mutation_nobody_matched_past_its_setting() {
     let after = app.get_text("/readyz", None).await;
     assert!(after.contains("a bank mutation has waited"), "{after}");
 }
+
+/// The caller's level name as the credential cache now sees them (the cache is
+/// emptied by the database's notice, a moment after the write).
+async fn level_of(app: &TestApp, key: &str, expected: &str) -> Value {
+    let query = "{ me { level { name } levelProgress { effectiveDiscountBps totalDeposits totalSpent nextLevel { name } nextLevelRemaining setByAdmin } } }";
+    for _ in 0..50 {
+        let me = app.ok(Some(key), query, json!({})).await["me"].clone();
+        if me["level"]["name"] == expected {
+            return me;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the level never became {expected}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn levels_are_earned_by_money_priced_through_the_best_discount_and_never_lowered_by_hand() {
+    use booster::db::enums::Fulfillment;
+    let app = TestApp::spawn_with(|config| {
+        config.payments.levels_interval = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let admin = app.admin().await;
+    const LEVEL: &str =
+        "mutation($i: CustomerLevelInput!) { adminCreateCustomerLevel(input: $i) { id name } }";
+    let mut ids = Vec::new();
+    for (name, bps, basis, threshold) in [
+        ("Reseller", 500, "TOTAL_DEPOSITS", 100_000),
+        ("Agen", 1_000, "TOTAL_DEPOSITS", 1_000_000),
+        ("Juragan", 1_200, "TOTAL_SPENT", 15_000),
+    ] {
+        let input =
+            json!({ "name": name, "discountBps": bps, "basis": basis, "threshold": threshold });
+        let made = app.ok(Some(&admin), LEVEL, json!({ "i": input })).await;
+        ids.push(made["adminCreateCustomerLevel"]["id"].clone());
+    }
+    let method = create_method(&app, &admin, bank_method("BCA", ACCOUNT)).await;
+    // An own service (cost unknown): discounts stop at OWN_PRODUCT_MAX_DISCOUNT_BPS (50%).
+    let own = service(&app, Fulfillment::Manual, 20_000, 10, 100_000).await;
+    let (_, key) = app.customer("lina@example.com").await;
+    let first = deposit(&app, &key, &method, 150_000).await;
+    app.ok(
+        Some(&admin),
+        RESOLVE,
+        json!({ "d": first["id"], "r": "CREDIT" }),
+    )
+    .await;
+
+    let me = level_of(&app, &key, "Reseller").await;
+    let progress = &me["levelProgress"];
+    assert_eq!(progress["effectiveDiscountBps"], 500, "{me}");
+    assert_eq!(progress["nextLevel"]["name"], "Juragan");
+    assert_eq!(int(&progress["nextLevelRemaining"]), 15_000);
+    assert_eq!(
+        app.charge_of(&key, order_input(own, "https://x.com/a", 1_000))
+            .await,
+        19_000
+    );
+
+    // What orders spent raises the level in the job's next run.
+    booster::jobs::customer_levels::run(&app.state)
+        .await
+        .unwrap();
+    let me = level_of(&app, &key, "Juragan").await;
+    assert_eq!(me["levelProgress"]["effectiveDiscountBps"], 1_200);
+    assert_eq!(
+        app.charge_of(&key, order_input(own, "https://x.com/b", 1_000))
+            .await,
+        17_600
+    );
+
+    // A level set by hand is never lowered by money; null gives back the earned one.
+    let user_id = app.ok(Some(&key), "{ me { id } }", json!({})).await["me"]["id"].clone();
+    const SET: &str =
+        "mutation($u: ID!, $l: ID) { adminSetUserLevel(userId: $u, levelId: $l) { id } }";
+    app.ok(Some(&admin), SET, json!({ "u": user_id, "l": ids[0] }))
+        .await;
+    level_of(&app, &key, "Reseller").await;
+    let second = deposit(&app, &key, &method, 10_000).await;
+    app.ok(
+        Some(&admin),
+        RESOLVE,
+        json!({ "d": second["id"], "r": "CREDIT" }),
+    )
+    .await;
+    booster::jobs::customer_levels::run(&app.state)
+        .await
+        .unwrap();
+    let me = level_of(&app, &key, "Juragan").await;
+    assert_eq!(
+        me["levelProgress"]["setByAdmin"], false,
+        "money raised it, so it is earned again"
+    );
+    app.ok(Some(&admin), SET, json!({ "u": user_id, "l": ids[1] }))
+        .await;
+    let me = level_of(&app, &key, "Agen").await;
+    assert_eq!(me["levelProgress"]["setByAdmin"], true);
+    app.assert_books_balanced().await;
+}

@@ -37,6 +37,7 @@
 //! | `MANUAL_DEPOSIT_CREDIT_UNIQUE_CODE` | `true` | manual transfers: credit the unique code (1 to 999 rupiah) added to the amount, or keep it |
 //! | `MOOTA_WEBHOOK_SECRET` | unset | the secret token of the Moota webhook; pushes to `/webhooks/bank-mutations/moota` are refused while unset |
 //! | `UNMATCHED_MUTATION_ALERT_MINUTES` | `60` | a bank mutation waiting for an admin longer than this is a problem on `/readyz` |
+//! | `LEVELS_RECOMPUTE_SECONDS` | `300` | how often customer levels catch up with what orders spent (deposits raise a level at once; 0 disables the job) |
 //! | `DEPOSIT_PROOF_MAX_BYTES` | `2097152` | largest proof-of-transfer image (PNG, JPEG or WebP) |
 //! | `RUN_JOBS` | `true` | whether `booster serve` also runs the background jobs (`booster worker` always does) |
 //! | `DISPATCH_INTERVAL_MS` | `1000` | how often pending orders are sent to providers |
@@ -301,6 +302,7 @@ impl Config {
                 moota_secret: None,
                 unmatched_mutation_alert_after: Duration::from_secs(60 * 60),
                 proof_max_bytes: 2 * 1024 * 1024,
+                levels_interval: Duration::ZERO,
             },
             upstream: UpstreamConfig {
                 run_jobs_in_serve: false,

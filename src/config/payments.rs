@@ -34,6 +34,8 @@ pub struct PaymentsConfig {
     pub unmatched_mutation_alert_after: Duration,
     /// Largest proof-of-transfer image, bytes.
     pub proof_max_bytes: usize,
+    /// How often customer levels catch up with what orders spent (zero: never).
+    pub levels_interval: Duration,
 }
 
 impl PaymentsConfig {
@@ -62,6 +64,7 @@ impl PaymentsConfig {
                 parse_var::<u64>("UNMATCHED_MUTATION_ALERT_MINUTES", 60)? * 60,
             ),
             proof_max_bytes: parse_var("DEPOSIT_PROOF_MAX_BYTES", 2 * 1024 * 1024)?,
+            levels_interval: Duration::from_secs(parse_var("LEVELS_RECOMPUTE_SECONDS", 300)?),
         };
         if config.deposit_min <= 0 || config.deposit_max < config.deposit_min {
             return Err(anyhow!(

@@ -288,6 +288,16 @@ impl DepositMethodKind {
 }
 
 text_enum! {
+    /// What a customer level is earned by.
+    pub enum LevelBasis {
+        /// Everything deposited (DEPOSIT entries; bonuses do not count).
+        TotalDeposits = "TOTAL_DEPOSITS",
+        /// Everything spent on orders, less refunds.
+        TotalSpent = "TOTAL_SPENT",
+    }
+}
+
+text_enum! {
     /// What a voucher adds to a deposit.
     pub enum VoucherKind {
         /// A fixed number of rupiah.

@@ -10,6 +10,7 @@ pub mod catalog_changes;
 pub mod categories;
 pub mod contact_messages;
 pub mod content_items;
+pub mod customer_levels;
 pub mod deposit_methods;
 pub mod deposits;
 pub mod enums;

@@ -142,6 +142,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_levels (id) {
+        id -> Int8,
+        name -> Text,
+        discount_bps -> Int4,
+        basis -> Text,
+        threshold -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deposit_bonus_rules (id) {
         id -> Int8,
         method_id -> Nullable<Int8>,
@@ -625,6 +637,9 @@ diesel::table! {
         totp_enabled_at -> Nullable<Timestamptz>,
         totp_last_step -> Nullable<Int8>,
         staff_role_id -> Nullable<Int8>,
+        level_id -> Nullable<Int8>,
+        level_discount_bps -> Int4,
+        level_set_by_admin -> Bool,
     }
 }
 
@@ -667,6 +682,7 @@ diesel::joinable!(bank_mutations -> users (resolved_by));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
 diesel::joinable!(content_items -> users (author_id));
+diesel::joinable!(users -> customer_levels (level_id));
 diesel::joinable!(deposit_bonus_rules -> deposit_methods (method_id));
 diesel::joinable!(deposit_events -> deposits (deposit_id));
 diesel::joinable!(deposit_proofs -> deposits (deposit_id));
@@ -708,6 +724,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_changes,
     contact_messages,
     content_items,
+    customer_levels,
     deposit_bonus_rules,
     deposit_events,
     deposit_methods,

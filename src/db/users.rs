@@ -49,6 +49,12 @@ pub struct UserRow {
     pub totp_last_step: Option<i64>,
     /// A STAFF user's role (what they may do); `None` for owners and customers.
     pub staff_role_id: Option<i64>,
+    /// The customer level (see `domain::levels`).
+    pub level_id: Option<i64>,
+    /// The level's discount, kept here so prices come from the row at hand.
+    pub level_discount_bps: i32,
+    /// An admin chose the level: money moving may raise it, never lower it.
+    pub level_set_by_admin: bool,
 }
 
 super::reads_by_id!(UserRow, users);
@@ -56,6 +62,11 @@ super::reads_by_id!(UserRow, users);
 impl UserRow {
     pub fn is_banned(&self) -> bool {
         self.banned_at.is_some()
+    }
+
+    /// The discount this buyer gets: the better of their own and their level's.
+    pub fn effective_discount_bps(&self) -> i32 {
+        self.discount_bps.max(self.level_discount_bps)
     }
 }
 

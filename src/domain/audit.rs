@@ -96,6 +96,7 @@ pub enum Subject {
     BonusRule,
     Voucher,
     BankMutation,
+    CustomerLevel,
 }
 
 impl Subject {
@@ -118,6 +119,7 @@ impl Subject {
             Subject::BonusRule => "bonus_rule",
             Subject::Voucher => "voucher",
             Subject::BankMutation => "bank_mutation",
+            Subject::CustomerLevel => "customer_level",
         }
     }
 
@@ -162,6 +164,9 @@ impl Subject {
                 "SELECT to_jsonb(t) AS doc FROM deposit_bonus_rules t WHERE id = $1"
             }
             Subject::Voucher => "SELECT to_jsonb(t) AS doc FROM vouchers t WHERE id = $1",
+            Subject::CustomerLevel => {
+                "SELECT to_jsonb(t) AS doc FROM customer_levels t WHERE id = $1"
+            }
             // The raw push stays out of the log: it is kept on the row.
             Subject::BankMutation => {
                 "SELECT to_jsonb(t) - 'payload' AS doc FROM bank_mutations t WHERE id = $1"

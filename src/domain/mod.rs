@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod catalog_import;
 pub mod content;
 pub mod deposits;
+pub mod levels;
 pub mod notifications;
 pub mod orders;
 pub mod pricing;

@@ -9,6 +9,7 @@ use crate::db::{
     PgPool, PooledConn,
     api_keys::ApiKeyRow,
     categories::CategoryRow,
+    customer_levels::LevelRow,
     deposit_methods::DepositMethodRow,
     deposits::{DepositEventRow, DepositRow},
     order_events::OrderEventRow,
@@ -96,6 +97,7 @@ macro_rules! children_loader {
 id_loader!(CategoryId, CategoryRow);
 id_loader!(DepositId, DepositRow);
 id_loader!(DepositMethodId, DepositMethodRow);
+id_loader!(LevelId, LevelRow);
 id_loader!(OrderId, OrderRow);
 id_loader!(ProviderId, ProviderRow);
 id_loader!(ServiceId, ServiceRow);

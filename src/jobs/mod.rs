@@ -11,6 +11,7 @@
 //! claims so that a stop never strands claimed work.
 
 pub mod catalog_sync;
+pub mod customer_levels;
 pub mod dispatch;
 pub mod mail_outbox;
 pub mod order_requests;
@@ -55,6 +56,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(mail_outbox::MailOutbox),
         Box::new(scheduled_posts::ScheduledPosts),
         Box::new(sign_in_history::SignInHistory),
+        Box::new(customer_levels::CustomerLevels),
     ]
 }
 

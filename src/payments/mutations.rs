@@ -20,15 +20,14 @@
 //!   The older v1 push had `bank_type` at the top level; it is read as a fallback.
 //! * The signature is the `Signature` header: lowercase hex HMAC-SHA256 of the raw
 //!   body keyed with the webhook's secret. The docs page does not spell this out;
-//!   Moota's own WordPress plugin does (`hash_hmac('sha256', $body, $secret)` compared
-//!   with `hash_equals` to the `Signature` header, in
-//!   <https://github.com/moota-co/moota-wordpress/blob/master/src/Contracts/MootaWebhook.php>),
-//!   as does the community Laravel package atfromhome/laravel-moota, whose sample
-//!   push also carries `User-Agent: MootaBot/1.5`, `X-MOOTA-USER` and
-//!   `X-MOOTA-WEBHOOK` headers. That plugin also only trusts pushes from
-//!   103.236.201.178 and 103.28.52.182, and treats a single Rp 10,000 mutation as
-//!   the dashboard's "test webhook": both are for the HTTP layer to decide, not this
-//!   module.
+//!   Moota's own WordPress plugin does (github.com/moota-co/moota-wordpress,
+//!   `src/Contracts/MootaWebhook.php`: `hash_hmac('sha256', $body, $secret)` compared
+//!   with `hash_equals` to the `Signature` header), as does the community Laravel
+//!   package atfromhome/laravel-moota, whose sample push also carries
+//!   `User-Agent: MootaBot/1.5`, `X-MOOTA-USER` and `X-MOOTA-WEBHOOK` headers.
+//!   Moota's plugin also only trusts pushes from 103.236.201.178 and 103.28.52.182,
+//!   and treats a single Rp 10,000 mutation as the dashboard's "test webhook": both
+//!   are for the HTTP layer to decide, not this module.
 //! * Times: the docs give no zone. Moota is an Indonesian service reading Indonesian
 //!   banks, and its dates are bank-local, so they are read as Asia/Jakarta (UTC+7,
 //!   no daylight saving). Some banks give only a day (`00:00:00`).

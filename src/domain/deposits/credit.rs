@@ -15,7 +15,7 @@ use crate::{
         enums::LedgerKind,
     },
     domain::{
-        notifications,
+        levels, notifications,
         wallet::{self, LedgerRef},
     },
     error::AppResult,
@@ -58,6 +58,8 @@ pub async fn credit(
         balance,
     )
     .await?;
+    // Money moved: the customer may have reached a level.
+    levels::recompute(conn, &[deposit.user_id]).await?;
     Ok(paid_bonus)
 }
 

@@ -169,7 +169,7 @@ pub async fn place_mass_order(
         .filter_map(|l| l.service.parse().ok())
         .collect();
     let mut services = ServiceRow::load_many(conn, &ids).await?;
-    let discount = buyer.discount_bps;
+    let discount = buyer.effective_discount_bps();
     pricing::buyer_prices(conn, &mut services, discount, own_max_discount_bps).await?;
     let services: HashMap<i64, ServiceRow> = services.into_iter().map(|s| (s.id, s)).collect();
     let batch = prepare_lines(&lines, &services, errors)?;

@@ -86,7 +86,7 @@ pub async fn place_order(
     pricing::buyer_prices(
         conn,
         std::slice::from_mut(&mut service),
-        buyer.discount_bps,
+        buyer.effective_discount_bps(),
         own_max_discount_bps,
     )
     .await?;

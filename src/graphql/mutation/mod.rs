@@ -6,6 +6,7 @@ mod admin_catalog_import;
 mod admin_users;
 mod back_office;
 mod content;
+mod levels;
 mod money_in;
 mod notifications;
 mod order_review;
@@ -32,4 +33,5 @@ pub struct MutationRoot(
     support::SupportMutation,
     wallet::WalletMutation,
     money_in::MoneyInMutation,
+    levels::LevelMutation,
 );

@@ -1,11 +1,13 @@
-//! Money-in queries: the deposit methods customers may use, and the staff's
-//! views of methods, bonus rules, vouchers and bank mutations.
+//! Money-in queries: the deposit methods customers may use, the customer
+//! levels, and the staff's views of methods, bonus rules, vouchers and bank
+//! mutations.
 
 use async_graphql::{Context, Object};
 
 use crate::{
     db::{
         bank_mutations::{BankMutationRow, MutationFilter},
+        customer_levels::LevelRow,
         deposit_methods::{BonusRuleRow, DepositMethodRow},
         enums::BankMutationStatus,
         vouchers::VoucherRow,
@@ -15,7 +17,10 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
-        types::money_in::{BankMutation, BonusRule, DepositMethod, Voucher},
+        types::{
+            levels::CustomerLevel,
+            money_in::{BankMutation, BonusRule, DepositMethod, Voucher},
+        },
     },
 };
 
@@ -29,6 +34,13 @@ impl MoneyInQuery {
     async fn deposit_methods(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<DepositMethod>> {
         let rows = DepositMethodRow::list(&mut *conn(ctx).await?, false).await?;
         Ok(rows.into_iter().map(DepositMethod).collect())
+    }
+
+    /// The customer levels and what reaches each (see `me { level levelProgress }`).
+    #[graphql(guard = "RoleGuard::User")]
+    async fn customer_levels(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<CustomerLevel>> {
+        let rows = LevelRow::list(&mut *conn(ctx).await?).await?;
+        Ok(rows.into_iter().map(CustomerLevel).collect())
     }
 
     /// Every deposit method, inactive ones too.

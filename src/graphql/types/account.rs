@@ -4,17 +4,22 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    db::customer_levels::LevelRow,
     db::{
         api_keys::ApiKeyRow,
         enums::Role,
         users::{UserRow, UserStats},
     },
+    domain::levels,
     graphql::{
+        conn,
         error::GraphqlResult,
         guards::RoleGuard,
         load,
-        loaders::{ApiKeysOf, StatsOfUser},
+        loaders::{ApiKeysOf, LevelId, StatsOfUser},
         scalars::Rupiah,
+        types::levels::{CustomerLevel, LevelProgress},
+        viewer,
     },
 };
 
@@ -47,6 +52,39 @@ impl User {
     /// The reseller discount on list prices, basis points (1000 = 10.00%).
     async fn discount_bps(&self) -> i32 {
         self.0.discount_bps
+    }
+
+    /// The customer level (see `customerLevels`).
+    async fn level(&self, ctx: &Context<'_>) -> GraphqlResult<Option<CustomerLevel>> {
+        match self.0.level_id {
+            Some(id) => Ok(Some(CustomerLevel(
+                load(ctx, LevelId(id), "customer level").await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The user's own way to the next level; null when asked about someone else.
+    async fn level_progress(&self, ctx: &Context<'_>) -> GraphqlResult<Option<LevelProgress>> {
+        let own = viewer(ctx)
+            .0
+            .as_ref()
+            .is_some_and(|me| me.id() == self.0.id);
+        if !own {
+            return Ok(None);
+        }
+        let mut conn = conn(ctx).await?;
+        let totals = LevelRow::totals_of(&mut conn, self.0.id).await?;
+        let all = LevelRow::list(&mut conn).await?;
+        let next = levels::next_level(&all, totals, self.0.effective_discount_bps());
+        Ok(Some(LevelProgress {
+            effective_discount_bps: self.0.effective_discount_bps(),
+            total_deposits: Rupiah(totals.deposits),
+            total_spent: Rupiah(totals.spent),
+            next_level_remaining: next.as_ref().map(|n| Rupiah(n.remaining)),
+            next_level: next.map(|n| CustomerLevel(n.level)),
+            set_by_admin: self.0.level_set_by_admin,
+        }))
     }
 
     /// Current balance in rupiah.

@@ -148,7 +148,10 @@ impl Service {
     /// Price of 1000 units in rupiah for the caller (after their reseller discount,
     /// if any). An order costs this x quantity / 1000, rounded up.
     async fn price_per_1000(&self, ctx: &Context<'_>) -> GraphqlResult<Rupiah> {
-        let discount = viewer(ctx).0.as_ref().map_or(0, |u| u.user.discount_bps);
+        let discount = viewer(ctx)
+            .0
+            .as_ref()
+            .map_or(0, |u| u.user.effective_discount_bps());
         let list = self.0.price_per_1000;
         if discount == 0 {
             return Ok(Rupiah(list));

@@ -58,7 +58,7 @@ async fn services(
             .unzip();
     // The caller's own prices, after their reseller discount.
     let own_max = app.config.catalog.own_product_max_discount_bps;
-    pricing::buyer_prices(conn, &mut rows, buyer.discount_bps, own_max).await?;
+    pricing::buyer_prices(conn, &mut rows, buyer.effective_discount_bps(), own_max).await?;
     Ok(Value::Array(
         rows.into_iter()
             .zip(categories)
