@@ -12,43 +12,50 @@ use super::{
     schema::{bank_mutations, deposit_proofs},
 };
 
+/// A mutation as stored: what came in, with what became of it. It reads as what
+/// came in (`Deref`).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = bank_mutations, check_for_backend(diesel::pg::Pg))]
 pub struct BankMutationRow {
     pub id: i64,
+    #[diesel(embed)]
+    pub mutation: NewBankMutation,
+    pub deposit_id: Option<i64>,
+    pub resolved_by: Option<i64>,
+    pub resolution_note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for BankMutationRow {
+    type Target = NewBankMutation;
+
+    fn deref(&self) -> &NewBankMutation {
+        &self.mutation
+    }
+}
+
+super::reads_by_id!(BankMutationRow, bank_mutations);
+
+/// A credit mutation as it came in (texts bounded by the source's reader).
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = bank_mutations, check_for_backend(diesel::pg::Pg))]
+pub struct NewBankMutation {
     pub source: BankMutationSource,
+    /// The service's own id (a statement line's fingerprint): stored once.
     pub external_id: String,
     pub bank: String,
+    /// Digits only.
     pub account_number: String,
     pub amount: i64,
     pub description: String,
     pub occurred_at: DateTime<Utc>,
     pub status: BankMutationStatus,
-    pub deposit_id: Option<i64>,
-    pub resolved_by: Option<i64>,
-    pub resolution_note: Option<String>,
+    /// The service's own words, as received.
     pub payload: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
-super::reads_by_id!(BankMutationRow, bank_mutations);
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = bank_mutations)]
-pub struct NewBankMutation<'a> {
-    pub source: BankMutationSource,
-    pub external_id: &'a str,
-    pub bank: &'a str,
-    pub account_number: &'a str,
-    pub amount: i64,
-    pub description: &'a str,
-    pub occurred_at: DateTime<Utc>,
-    pub status: BankMutationStatus,
-    pub payload: &'a serde_json::Value,
-}
-
-impl NewBankMutation<'_> {
+impl NewBankMutation {
     /// Stores the mutation unless its source sent it before; `None`: a repeat.
     pub async fn insert_once(
         &self,

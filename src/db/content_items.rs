@@ -11,33 +11,30 @@ use super::{
     schema::content_items,
 };
 
+/// An entry as stored: what was written, with its id and times. It reads as
+/// what was written (`Deref`).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = content_items, check_for_backend(diesel::pg::Pg))]
 pub struct ContentItemRow {
     pub id: i64,
-    pub kind: ContentKind,
-    pub title: String,
-    pub slug: String,
-    pub body_markdown: String,
-    pub body_html: String,
-    pub excerpt: String,
-    pub cover_image_url: Option<String>,
-    pub tags: Vec<String>,
-    pub language: Language,
-    pub translation_of: Option<i64>,
-    pub status: ContentStatus,
-    pub publish_at: Option<DateTime<Utc>>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub author_id: Option<i64>,
-    pub reading_minutes: i32,
+    #[diesel(embed)]
+    pub item: NewContentItem,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+impl std::ops::Deref for ContentItemRow {
+    type Target = NewContentItem;
+
+    fn deref(&self) -> &NewContentItem {
+        &self.item
+    }
+}
+
 super::reads_by_id!(ContentItemRow, content_items);
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = content_items)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = content_items, check_for_backend(diesel::pg::Pg))]
 pub struct NewContentItem {
     pub kind: ContentKind,
     pub title: String,

@@ -11,38 +11,37 @@ use super::{
     schema::{deposit_bonus_rules, deposit_methods},
 };
 
+/// A method as stored: what an admin wrote, with its id and times. It reads as
+/// its form (`Deref`), so `method.kind` is the form's.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = deposit_methods, check_for_backend(diesel::pg::Pg))]
 pub struct DepositMethodRow {
     pub id: i64,
-    pub kind: DepositMethodKind,
-    pub name: String,
-    pub bank_code: String,
-    pub account_holder: String,
-    /// Digits only.
-    pub account_number: String,
-    pub qris_payload: Option<String>,
-    pub instructions_id: String,
-    pub instructions_en: String,
-    pub min_amount: i64,
-    pub max_amount: i64,
-    pub credit_rate_bps: i32,
-    pub active: bool,
-    pub sort_order: i32,
+    #[diesel(embed)]
+    pub details: DepositMethodForm,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for DepositMethodRow {
+    type Target = DepositMethodForm;
+
+    fn deref(&self) -> &DepositMethodForm {
+        &self.details
+    }
 }
 
 super::reads_by_id!(DepositMethodRow, deposit_methods);
 
 /// A method as written: every column an admin sets.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = deposit_methods, treat_none_as_null = true)]
+#[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
+#[diesel(table_name = deposit_methods, treat_none_as_null = true, check_for_backend(diesel::pg::Pg))]
 pub struct DepositMethodForm {
     pub kind: DepositMethodKind,
     pub name: String,
     pub bank_code: String,
     pub account_holder: String,
+    /// Digits only.
     pub account_number: String,
     pub qris_payload: Option<String>,
     pub instructions_id: String,
@@ -112,25 +111,31 @@ impl DepositMethodRow {
     }
 }
 
+/// A bonus rule as stored; it reads as its terms (`Deref`).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = deposit_bonus_rules, check_for_backend(diesel::pg::Pg))]
 pub struct BonusRuleRow {
     pub id: i64,
-    /// `None`: every method.
-    pub method_id: Option<i64>,
-    pub bonus_bps: i32,
-    pub min_amount: i64,
-    pub first_deposit_only: bool,
-    pub active: bool,
+    #[diesel(embed)]
+    pub terms: BonusRuleForm,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+impl std::ops::Deref for BonusRuleRow {
+    type Target = BonusRuleForm;
+
+    fn deref(&self) -> &BonusRuleForm {
+        &self.terms
+    }
+}
+
 super::reads_by_id!(BonusRuleRow, deposit_bonus_rules);
 
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = deposit_bonus_rules, treat_none_as_null = true)]
+#[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
+#[diesel(table_name = deposit_bonus_rules, treat_none_as_null = true, check_for_backend(diesel::pg::Pg))]
 pub struct BonusRuleForm {
+    /// `None`: every method.
     pub method_id: Option<i64>,
     pub bonus_bps: i32,
     pub min_amount: i64,

@@ -11,11 +11,30 @@ use super::{
     schema::ledger_entries,
 };
 
+/// An entry as stored: what was written, with its id and time. It reads as
+/// what was written (`Deref`).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = ledger_entries, check_for_backend(diesel::pg::Pg))]
 pub struct LedgerEntryRow {
     pub id: i64,
+    #[diesel(embed)]
+    pub entry: NewLedgerEntry,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for LedgerEntryRow {
+    type Target = NewLedgerEntry;
+
+    fn deref(&self) -> &NewLedgerEntry {
+        &self.entry
+    }
+}
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = ledger_entries, check_for_backend(diesel::pg::Pg))]
+pub struct NewLedgerEntry {
     pub user_id: i64,
+    /// Signed: a credit is positive, a debit negative.
     pub amount: i64,
     pub balance_after: i64,
     pub kind: LedgerKind,
@@ -24,21 +43,6 @@ pub struct LedgerEntryRow {
     pub deposit_id: Option<i64>,
     pub actor_id: Option<i64>,
     pub note: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = ledger_entries)]
-pub struct NewLedgerEntry<'a> {
-    pub user_id: i64,
-    pub amount: i64,
-    pub balance_after: i64,
-    pub kind: LedgerKind,
-    pub order_id: Option<i64>,
-    pub mass_order_id: Option<i64>,
-    pub deposit_id: Option<i64>,
-    pub actor_id: Option<i64>,
-    pub note: &'a str,
 }
 
 /// Which ledger entries a list shows; `from` inclusive, `to` exclusive.

@@ -14,16 +14,9 @@ use super::{
 #[diesel(table_name = providers, check_for_backend(diesel::pg::Pg))]
 pub struct ProviderRow {
     pub id: i64,
-    pub name: String,
-    pub kind: ProviderKind,
-    pub base_url: String,
-    pub api_key_encrypted: Vec<u8>,
-    pub api_key_hint: String,
-    pub api_id: Option<String>,
-    pub currency: Currency,
-    pub exchange_rate: BigDecimal,
-    pub markup_bps: Option<i32>,
-    pub active: bool,
+    /// What an admin set up; the row reads as it (`Deref`).
+    #[diesel(embed)]
+    pub setup: NewProvider,
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -38,6 +31,14 @@ pub struct ProviderRow {
 }
 
 super::reads_by_id!(ProviderRow, providers);
+
+impl std::ops::Deref for ProviderRow {
+    type Target = NewProvider;
+
+    fn deref(&self) -> &NewProvider {
+        &self.setup
+    }
+}
 
 impl ProviderRow {
     /// After a batch of calls that ended in a success: the failures since it (the
@@ -137,8 +138,8 @@ impl ProviderRow {
     }
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = providers)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = providers, check_for_backend(diesel::pg::Pg))]
 pub struct NewProvider {
     pub name: String,
     pub kind: ProviderKind,

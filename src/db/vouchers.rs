@@ -11,33 +11,36 @@ use super::{
     schema::{voucher_redemptions, vouchers},
 };
 
+/// A voucher as stored: its terms, how often it was used, its id and times. It
+/// reads as its terms (`Deref`).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = vouchers, check_for_backend(diesel::pg::Pg))]
 pub struct VoucherRow {
     pub id: i64,
-    pub code: String,
-    pub kind: VoucherKind,
-    /// FIXED: rupiah; PERCENT: basis points of the credited amount.
-    pub value: i64,
-    pub max_bonus: Option<i64>,
-    pub min_deposit: i64,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub max_uses: Option<i32>,
+    #[diesel(embed)]
+    pub terms: VoucherForm,
     pub uses: i32,
-    pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+impl std::ops::Deref for VoucherRow {
+    type Target = VoucherForm;
+
+    fn deref(&self) -> &VoucherForm {
+        &self.terms
+    }
+}
+
 super::reads_by_id!(VoucherRow, vouchers);
 
-/// A voucher as written: every column an admin sets.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = vouchers, treat_none_as_null = true)]
+/// A voucher's terms: every column an admin sets.
+#[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
+#[diesel(table_name = vouchers, treat_none_as_null = true, check_for_backend(diesel::pg::Pg))]
 pub struct VoucherForm {
     pub code: String,
     pub kind: VoucherKind,
+    /// FIXED: rupiah; PERCENT: basis points of the credited amount.
     pub value: i64,
     pub max_bonus: Option<i64>,
     pub min_deposit: i64,

@@ -109,7 +109,7 @@ async fn record(
             mass_order_id: reference.mass_order_id,
             deposit_id: reference.deposit_id,
             actor_id: reference.actor_id,
-            note: &reference.note,
+            note: reference.note.clone(),
         })
         .returning(LedgerEntryRow::as_returning())
         .get_result(conn)

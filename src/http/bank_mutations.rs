@@ -20,9 +20,12 @@ use serde_json::json;
 use super::HttpState;
 use crate::{
     app::AppState,
-    db::enums::BankMutationSource,
+    db::{
+        bank_mutations::NewBankMutation,
+        enums::{BankMutationSource, BankMutationStatus},
+    },
     domain::deposits::{
-        matching::{self, IncomingMutation, Recorded},
+        matching::{self, Recorded},
         proof,
     },
     error::{AppError, AppResult},
@@ -120,8 +123,8 @@ fn incoming(
     source: BankMutationSource,
     mutation: &BankMutation,
     payload: serde_json::Value,
-) -> IncomingMutation {
-    IncomingMutation {
+) -> NewBankMutation {
+    NewBankMutation {
         source,
         external_id: mutation.external_id.clone(),
         bank: mutation.bank.chars().take(40).collect(),
@@ -134,6 +137,7 @@ fn incoming(
         amount: mutation.amount,
         description: mutation.description.clone(),
         occurred_at: mutation.occurred_at,
+        status: BankMutationStatus::Unmatched,
         payload,
     }
 }

@@ -120,14 +120,7 @@ pub fn deposit_rejected(lang: Language, name: &str, deposit_id: i64, reason: &st
             ),
         ),
     };
-    Rendered {
-        subject,
-        text: format!(
-            "{}\n\n{body}\n\n{}\n",
-            greeting(lang, name),
-            signature(lang)
-        ),
-    }
+    letter(lang, name, subject, &body)
 }
 
 /// An order reached a final status; `refunded` is what went back to the balance.

@@ -150,15 +150,18 @@ impl From<diesel::result::Error> for NotTaken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{deposit_methods::BonusRuleForm, vouchers::VoucherForm};
 
     fn rule(bps: i32, min_amount: i64, first_deposit_only: bool) -> BonusRuleRow {
         BonusRuleRow {
             id: 1,
-            method_id: None,
-            bonus_bps: bps,
-            min_amount,
-            first_deposit_only,
-            active: true,
+            terms: BonusRuleForm {
+                method_id: None,
+                bonus_bps: bps,
+                min_amount,
+                first_deposit_only,
+                active: true,
+            },
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -167,16 +170,18 @@ mod tests {
     fn voucher(kind: VoucherKind, value: i64, max_bonus: Option<i64>) -> VoucherRow {
         VoucherRow {
             id: 1,
-            code: "HEMAT10".into(),
-            kind,
-            value,
-            max_bonus,
-            min_deposit: 50_000,
-            starts_at: None,
-            ends_at: None,
-            max_uses: Some(10),
+            terms: VoucherForm {
+                code: "HEMAT10".into(),
+                kind,
+                value,
+                max_bonus,
+                min_deposit: 50_000,
+                starts_at: None,
+                ends_at: None,
+                max_uses: Some(10),
+                active: true,
+            },
             uses: 0,
-            active: true,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -216,13 +221,13 @@ mod tests {
         v.uses = 10;
         assert!(voucher_refusal(&v, now).unwrap().contains("used up"));
         v.uses = 0;
-        v.ends_at = Some(now);
+        v.terms.ends_at = Some(now);
         assert!(voucher_refusal(&v, now).unwrap().contains("expired"));
-        v.ends_at = None;
-        v.starts_at = Some(now + chrono::Duration::hours(1));
+        v.terms.ends_at = None;
+        v.terms.starts_at = Some(now + chrono::Duration::hours(1));
         assert!(voucher_refusal(&v, now).unwrap().contains("not valid yet"));
-        v.starts_at = None;
-        v.active = false;
+        v.terms.starts_at = None;
+        v.terms.active = false;
         assert!(voucher_refusal(&v, now).unwrap().contains("not active"));
     }
 }

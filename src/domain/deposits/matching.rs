@@ -15,7 +15,7 @@ use crate::{
         bank_mutations::{BankMutationRow, MutationOutcome, NewBankMutation},
         deposit_methods::DepositMethodRow,
         deposits::{DepositChangeset, DepositResolved, DepositRow},
-        enums::{BankMutationSource, BankMutationStatus, DepositStatus, PaymentGateway},
+        enums::{BankMutationStatus, DepositStatus, PaymentGateway},
     },
     domain::{
         notifications::{self, About, Audience},
@@ -27,20 +27,6 @@ use crate::{
 /// A statement may only say the day: a mutation dated up to this long before a
 /// deposit was opened still counts as inside its window.
 const DATE_SLACK_HOURS: i64 = 24;
-
-/// A credit mutation as it came in.
-#[derive(Debug, Clone)]
-pub struct IncomingMutation {
-    pub source: BankMutationSource,
-    pub external_id: String,
-    pub bank: String,
-    /// Digits only.
-    pub account_number: String,
-    pub amount: i64,
-    pub description: String,
-    pub occurred_at: DateTime<Utc>,
-    pub payload: serde_json::Value,
-}
 
 /// What recording a mutation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,24 +69,14 @@ pub fn decide(
     }
 }
 
-/// Stores a credit mutation once and pays its deposit, in one transaction.
+/// Stores a credit mutation once (as UNMATCHED until it pays a deposit) and
+/// pays its deposit, in one transaction.
 pub async fn record(
     conn: &mut AsyncPgConnection,
-    mutation: &IncomingMutation,
+    mutation: &NewBankMutation,
 ) -> AppResult<Recorded> {
     conn.transaction(async |conn| {
-        let new = NewBankMutation {
-            source: mutation.source,
-            external_id: &mutation.external_id,
-            bank: &mutation.bank,
-            account_number: &mutation.account_number,
-            amount: mutation.amount,
-            description: &mutation.description,
-            occurred_at: mutation.occurred_at,
-            status: BankMutationStatus::Unmatched,
-            payload: &mutation.payload,
-        };
-        let Some(row) = new.insert_once(conn).await? else {
+        let Some(row) = mutation.insert_once(conn).await? else {
             return Ok(Recorded::Repeat);
         };
         let methods = DepositMethodRow::ids_for_account(conn, &mutation.account_number).await?;

@@ -3,7 +3,6 @@
 //! form is checked and normalised here (a malformed static QRIS is refused when
 //! saved, never when a customer pays); the resolvers audit the write.
 
-use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::{
@@ -20,28 +19,10 @@ use crate::{
 /// Longest instructions per language.
 pub const MAX_INSTRUCTIONS_CHARS: usize = 4000;
 
-/// A method as an admin writes it.
-#[derive(Debug, Clone)]
-pub struct MethodInput {
-    pub kind: DepositMethodKind,
-    pub name: String,
-    pub bank_code: String,
-    pub account_holder: String,
-    pub account_number: String,
-    pub qris_payload: Option<String>,
-    pub instructions_id: String,
-    pub instructions_en: String,
-    pub min_amount: i64,
-    pub max_amount: i64,
-    pub credit_rate_bps: i32,
-    pub active: bool,
-    pub sort_order: i32,
-}
-
 /// Checks and normalises a method: names bounded, the account number reduced to
 /// its digits (spaces and dashes as printed on cards are dropped), the static QRIS
 /// validated, amounts and rate in range.
-pub fn check_method(input: MethodInput) -> AppResult<DepositMethodForm> {
+pub fn check_method(input: DepositMethodForm) -> AppResult<DepositMethodForm> {
     let name = check_line("name", &input.name, 100, true)?;
     let bank_code = check_line("bankCode", &input.bank_code, 20, false)?.to_uppercase();
     let account_holder = check_line("accountHolder", &input.account_holder, 100, false)?;
@@ -84,7 +65,6 @@ pub fn check_method(input: MethodInput) -> AppResult<DepositMethodForm> {
         ));
     }
     Ok(DepositMethodForm {
-        kind: input.kind,
         name,
         bank_code,
         account_holder,
@@ -102,11 +82,7 @@ pub fn check_method(input: MethodInput) -> AppResult<DepositMethodForm> {
             MAX_INSTRUCTIONS_CHARS,
             false,
         )?,
-        min_amount: input.min_amount,
-        max_amount: input.max_amount,
-        credit_rate_bps: input.credit_rate_bps,
-        active: input.active,
-        sort_order: input.sort_order,
+        ..input
     })
 }
 
@@ -128,7 +104,7 @@ pub fn account_digits(text: &str) -> AppResult<String> {
 
 pub async fn create_method(
     conn: &mut AsyncPgConnection,
-    input: MethodInput,
+    input: DepositMethodForm,
 ) -> AppResult<DepositMethodRow> {
     let form = check_method(input)?;
     Ok(DepositMethodRow::insert(conn, &form).await?)
@@ -137,7 +113,7 @@ pub async fn create_method(
 pub async fn update_method(
     conn: &mut AsyncPgConnection,
     id: i64,
-    input: MethodInput,
+    input: DepositMethodForm,
 ) -> AppResult<DepositMethodRow> {
     let form = check_method(input)?;
     DepositMethodRow::find(conn, id)
@@ -178,23 +154,9 @@ pub async fn save_bonus_rule(
     })
 }
 
-/// A voucher as an admin writes it.
-#[derive(Debug, Clone)]
-pub struct VoucherInput {
-    pub code: String,
-    pub kind: VoucherKind,
-    pub value: i64,
-    pub max_bonus: Option<i64>,
-    pub min_deposit: i64,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub max_uses: Option<i32>,
-    pub active: bool,
-}
-
 /// Checks a voucher: the code upper-cased (3 to 32 of `A-Z 0-9 _ -`), a
 /// percentage at most 10000 basis points, a window that ends after it starts.
-pub fn check_voucher_form(input: VoucherInput) -> AppResult<VoucherForm> {
+pub fn check_voucher_form(input: VoucherForm) -> AppResult<VoucherForm> {
     let code = input.code.trim().to_uppercase();
     let code_ok = (3..=32).contains(&code.len())
         && code
@@ -226,23 +188,13 @@ pub fn check_voucher_form(input: VoucherInput) -> AppResult<VoucherForm> {
     {
         return Err(AppError::validation("endsAt", "must be after startsAt"));
     }
-    Ok(VoucherForm {
-        code,
-        kind: input.kind,
-        value: input.value,
-        max_bonus: input.max_bonus,
-        min_deposit: input.min_deposit,
-        starts_at: input.starts_at,
-        ends_at: input.ends_at,
-        max_uses: input.max_uses,
-        active: input.active,
-    })
+    Ok(VoucherForm { code, ..input })
 }
 
 pub async fn save_voucher(
     conn: &mut AsyncPgConnection,
     id: Option<i64>,
-    input: VoucherInput,
+    input: VoucherForm,
 ) -> AppResult<VoucherRow> {
     let form = check_voucher_form(input)?;
     let saved = match id {
@@ -267,8 +219,8 @@ pub async fn save_voucher(
 mod tests {
     use super::*;
 
-    fn bank() -> MethodInput {
-        MethodInput {
+    fn bank() -> DepositMethodForm {
+        DepositMethodForm {
             kind: DepositMethodKind::BankTransfer,
             name: "BCA".into(),
             bank_code: "bca".into(),
@@ -294,40 +246,40 @@ mod tests {
 
     #[test]
     fn bad_methods_name_their_field() {
-        let field = |input: MethodInput| match check_method(input) {
+        let field = |input: DepositMethodForm| match check_method(input) {
             Err(AppError::Validation { field, .. }) => field,
             other => panic!("expected VALIDATION, got {other:?}"),
         };
         assert_eq!(
-            field(MethodInput {
+            field(DepositMethodForm {
                 account_number: "".into(),
                 ..bank()
             }),
             "accountNumber"
         );
         assert_eq!(
-            field(MethodInput {
+            field(DepositMethodForm {
                 account_number: "12a4".into(),
                 ..bank()
             }),
             "accountNumber"
         );
         assert_eq!(
-            field(MethodInput {
+            field(DepositMethodForm {
                 credit_rate_bps: 0,
                 ..bank()
             }),
             "creditRateBps"
         );
         assert_eq!(
-            field(MethodInput {
+            field(DepositMethodForm {
                 min_amount: 5,
                 max_amount: 4,
                 ..bank()
             }),
             "minAmount"
         );
-        let qris = |payload: Option<&str>| MethodInput {
+        let qris = |payload: Option<&str>| DepositMethodForm {
             kind: DepositMethodKind::QrisStatic,
             account_number: "".into(),
             qris_payload: payload.map(str::to_string),
@@ -339,7 +291,7 @@ mod tests {
 
     #[test]
     fn voucher_codes_and_values_are_checked() {
-        let input = VoucherInput {
+        let input = VoucherForm {
             code: " hemat-10 ".into(),
             kind: VoucherKind::Percent,
             value: 1_000,
@@ -352,21 +304,21 @@ mod tests {
         };
         assert_eq!(check_voucher_form(input.clone()).unwrap().code, "HEMAT-10");
         assert!(
-            check_voucher_form(VoucherInput {
+            check_voucher_form(VoucherForm {
                 code: "a b".into(),
                 ..input.clone()
             })
             .is_err()
         );
         assert!(
-            check_voucher_form(VoucherInput {
+            check_voucher_form(VoucherForm {
                 value: 10_001,
                 ..input.clone()
             })
             .is_err()
         );
         assert!(
-            check_voucher_form(VoucherInput {
+            check_voucher_form(VoucherForm {
                 max_uses: Some(0),
                 ..input
             })

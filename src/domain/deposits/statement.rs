@@ -9,9 +9,13 @@ use chrono::{NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Jakarta;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::matching::{IncomingMutation, Recorded, record};
+use super::matching::{Recorded, record};
 use crate::{
-    db::{deposit_methods::DepositMethodRow, enums::BankMutationSource},
+    db::{
+        bank_mutations::NewBankMutation,
+        deposit_methods::DepositMethodRow,
+        enums::{BankMutationSource, BankMutationStatus},
+    },
     error::{AppError, AppResult},
     payments::statements::{ColumnMapping, StatementLine, parse_statement},
 };
@@ -78,7 +82,7 @@ pub async fn import(
     let year_hint: i32 = year.parse().map_err(AppError::internal)?;
     let parsed = parse_statement(bytes, &mapping, &method.account_number, year_hint)
         .map_err(|e| AppError::validation("file", e.to_string()))?;
-    let mutations: Vec<IncomingMutation> = parsed
+    let mutations: Vec<NewBankMutation> = parsed
         .credits
         .iter()
         .map(|line| incoming(&method, line))
@@ -114,14 +118,14 @@ pub async fn import(
 
 /// A statement line as a mutation of the method's account, dated at the start of
 /// its day in Jakarta (statements carry no time).
-fn incoming(method: &DepositMethodRow, line: &StatementLine) -> IncomingMutation {
+fn incoming(method: &DepositMethodRow, line: &StatementLine) -> NewBankMutation {
     let start_of_day = line.date.and_time(NaiveTime::MIN);
     let occurred_at = Jakarta
         .from_local_datetime(&start_of_day)
         .earliest()
         .map(|at| at.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&start_of_day));
-    IncomingMutation {
+    NewBankMutation {
         source: BankMutationSource::Statement,
         external_id: line.external_id.clone(),
         bank: method.bank_code.clone(),
@@ -129,6 +133,7 @@ fn incoming(method: &DepositMethodRow, line: &StatementLine) -> IncomingMutation
         amount: line.amount,
         description: line.description.clone(),
         occurred_at,
+        status: BankMutationStatus::Unmatched,
         payload: serde_json::json!({ "row": line.row, "date": line.date.to_string() }),
     }
 }

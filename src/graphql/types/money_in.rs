@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         bank_mutations::BankMutationRow,
-        deposit_methods::{BonusRuleRow, DepositMethodRow},
+        deposit_methods::{BonusRuleRow, DepositMethodForm, DepositMethodRow},
         enums::{BankMutationSource, BankMutationStatus, DepositMethodKind, Language, VoucherKind},
-        vouchers::VoucherRow,
+        vouchers::{VoucherForm, VoucherRow},
     },
     graphql::{
         error::GraphqlResult,
@@ -265,7 +265,7 @@ pub struct DepositMethodInput {
     pub sort_order: i32,
 }
 
-impl From<DepositMethodInput> for crate::domain::deposits::methods::MethodInput {
+impl From<DepositMethodInput> for DepositMethodForm {
     fn from(input: DepositMethodInput) -> Self {
         Self {
             kind: input.kind,
@@ -302,7 +302,7 @@ pub struct VoucherInput {
     pub active: bool,
 }
 
-impl From<VoucherInput> for crate::domain::deposits::methods::VoucherInput {
+impl From<VoucherInput> for VoucherForm {
     fn from(input: VoucherInput) -> Self {
         Self {
             code: input.code,
