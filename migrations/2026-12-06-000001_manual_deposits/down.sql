@@ -8,6 +8,8 @@ ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check
     CHECK (kind IN ('DEPOSIT', 'ORDER_CHARGE', 'REFUND', 'ADJUSTMENT', 'MANUAL_REFUND'));
 DROP TABLE deposit_proofs;
 DROP INDEX deposits_open_payable_once;
+DROP TRIGGER deposits_default_payable ON deposits;
+DROP FUNCTION deposits_default_payable();
 ALTER TABLE deposits DROP CONSTRAINT deposits_manual_has_method;
 ALTER TABLE deposits
     DROP COLUMN method_id, DROP COLUMN payable_amount, DROP COLUMN unique_code,

@@ -86,6 +86,17 @@ ALTER TABLE deposits
     ADD COLUMN bonus_amount BIGINT NOT NULL DEFAULT 0 CHECK (bonus_amount >= 0);
 UPDATE deposits SET payable_amount = amount;
 ALTER TABLE deposits ALTER COLUMN payable_amount SET NOT NULL;
+-- A writer that predates manual deposits (an older process during a rolling
+-- deploy, a script) inserts without it: a gateway deposit's payable amount is
+-- its amount.
+CREATE FUNCTION deposits_default_payable() RETURNS trigger AS $$
+BEGIN
+    NEW.payable_amount := COALESCE(NEW.payable_amount, NEW.amount);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER deposits_default_payable
+    BEFORE INSERT ON deposits FOR EACH ROW EXECUTE FUNCTION deposits_default_payable();
 ALTER TABLE deposits ADD CONSTRAINT deposits_payable_positive CHECK (payable_amount > 0);
 ALTER TABLE deposits ADD CONSTRAINT deposits_manual_has_method
     CHECK (gateway <> 'MANUAL' OR method_id IS NOT NULL);

@@ -13,29 +13,14 @@ use super::{
     schema::{service_categories, services},
 };
 
+/// A service as stored: what was written (`spec`, which the row reads as
+/// through `Deref`), with what the panel keeps about it.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
 pub struct ServiceRow {
     pub id: i64,
-    pub category_id: i64,
-    pub name: String,
-    pub description: String,
-    pub platform: Platform,
-    pub service_type: ServiceType,
-    pub provider_id: Option<i64>,
-    pub provider_service_id: Option<String>,
-    pub provider_rate: Option<BigDecimal>,
-    pub markup_bps: Option<i32>,
-    pub fulfillment: Fulfillment,
-    pub price_per_1000: i64,
-    pub min_quantity: i64,
-    pub max_quantity: i64,
-    pub quantity_step: i64,
-    pub refill: bool,
-    pub cancel: bool,
-    pub dripfeed: bool,
-    pub active: bool,
-    pub sort_order: i32,
+    #[diesel(embed)]
+    pub spec: NewService,
     pub average_completion_seconds: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,8 +31,22 @@ pub struct ServiceRow {
 
 super::reads_by_id!(ServiceRow, services);
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = services)]
+impl std::ops::Deref for ServiceRow {
+    type Target = NewService;
+
+    fn deref(&self) -> &NewService {
+        &self.spec
+    }
+}
+
+impl std::ops::DerefMut for ServiceRow {
+    fn deref_mut(&mut self) -> &mut NewService {
+        &mut self.spec
+    }
+}
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
 pub struct NewService {
     pub category_id: i64,
     pub name: String,

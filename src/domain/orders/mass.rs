@@ -450,10 +450,13 @@ mod tests {
     /// Service 1: Twitter, DEFAULT, 15,840 per 1000, 10 to 10,000 in tens;
     /// 2: comments; 3: stock; 4: a package.
     fn catalogue() -> HashMap<i64, ServiceRow> {
-        let with = |id, service_type, fulfillment| ServiceRow {
-            id,
-            fulfillment,
-            ..service(service_type)
+        let with = |id, service_type, fulfillment| {
+            let mut row = ServiceRow {
+                id,
+                ..service(service_type)
+            };
+            row.spec.fulfillment = fulfillment;
+            row
         };
         [
             with(1, ServiceType::Default, Fulfillment::Provider),

@@ -244,7 +244,7 @@ pub(super) fn check_idempotency_key(key: &Option<String>) -> AppResult<Option<St
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::db::enums::ServiceType;
+    use crate::db::{enums::ServiceType, services::NewService};
     use bigdecimal::BigDecimal;
     use chrono::Utc;
 
@@ -253,25 +253,27 @@ pub(super) mod tests {
     pub(crate) fn service(service_type: ServiceType) -> ServiceRow {
         ServiceRow {
             id: 7,
-            category_id: 1,
-            name: "Followers".into(),
-            description: String::new(),
-            platform: Platform::Twitter,
-            service_type,
-            provider_id: Some(3),
-            provider_service_id: Some("101".into()),
-            provider_rate: Some(BigDecimal::from(1)),
-            markup_bps: None,
-            fulfillment: Fulfillment::Provider,
-            price_per_1000: 15_840,
-            min_quantity: 10,
-            max_quantity: 10_000,
-            quantity_step: 10,
-            refill: false,
-            cancel: false,
-            dripfeed: true,
-            active: true,
-            sort_order: 0,
+            spec: NewService {
+                category_id: 1,
+                name: "Followers".into(),
+                description: String::new(),
+                platform: Platform::Twitter,
+                service_type,
+                provider_id: Some(3),
+                provider_service_id: Some("101".into()),
+                provider_rate: Some(BigDecimal::from(1)),
+                markup_bps: None,
+                fulfillment: Fulfillment::Provider,
+                price_per_1000: 15_840,
+                min_quantity: 10,
+                max_quantity: 10_000,
+                quantity_step: 10,
+                refill: false,
+                cancel: false,
+                dripfeed: true,
+                active: true,
+                sort_order: 0,
+            },
             average_completion_seconds: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

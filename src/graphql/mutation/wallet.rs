@@ -54,18 +54,7 @@ impl WalletMutation {
         let config = &app.config.payments;
         match deposits::start(&app.pool, &app.http, config, &user.user, request).await {
             Ok(deposit) => Ok(Deposit(deposit)),
-            Err(error @ AppError::GatewayUnavailable(_)) if gateway.is_some() => {
-                let gateway = gateway.unwrap_or(PaymentGateway::Manual);
-                let alternatives: Vec<async_graphql::Value> = payments::configured(config)
-                    .into_iter()
-                    .filter(|g| *g != gateway)
-                    .map(|g| async_graphql::Value::Enum(async_graphql::Name::new(g.as_str())))
-                    .collect();
-                Err(GraphqlError::from(error)
-                    .with_extension("gateway", gateway.as_str())
-                    .with_extension("alternatives", alternatives))
-            }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(with_alternatives(error, gateway, config)),
         }
     }
 
@@ -90,4 +79,24 @@ impl WalletMutation {
             .await?;
         Ok(LedgerEntry(entry))
     }
+}
+
+/// A gateway that could not be reached names itself and the other configured
+/// gateways (`extensions.gateway`, `extensions.alternatives`).
+fn with_alternatives(
+    error: AppError,
+    gateway: Option<PaymentGateway>,
+    config: &crate::config::PaymentsConfig,
+) -> GraphqlError {
+    let (AppError::GatewayUnavailable(_), Some(gateway)) = (&error, gateway) else {
+        return error.into();
+    };
+    let alternatives: Vec<async_graphql::Value> = payments::configured(config)
+        .into_iter()
+        .filter(|g| *g != gateway)
+        .map(|g| async_graphql::Value::Enum(async_graphql::Name::new(g.as_str())))
+        .collect();
+    GraphqlError::from(error)
+        .with_extension("gateway", gateway.as_str())
+        .with_extension("alternatives", alternatives)
 }
