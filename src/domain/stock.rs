@@ -116,7 +116,7 @@ pub async fn take(
     if (taken.len() as i64) < quantity {
         let name = ServiceRow::find(conn, service_id)
             .await?
-            .map(|service| service.name)
+            .map(|service| service.spec.name)
             .unwrap_or_default();
         return Err(AppError::OutOfStock(format!(
             "only {} of {quantity} items of \"{name}\" are in stock",

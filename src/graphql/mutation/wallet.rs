@@ -52,10 +52,11 @@ impl WalletMutation {
             note: note.as_deref(),
         };
         let config = &app.config.payments;
-        match deposits::start(&app.pool, &app.http, config, &user.user, request).await {
-            Ok(deposit) => Ok(Deposit(deposit)),
-            Err(error) => Err(with_alternatives(error, gateway, config)),
-        }
+        let opened = deposits::start(&app.pool, &app.http, config, &user.user, request).await;
+        let alternatives = payments::configured(config);
+        opened
+            .map(Deposit)
+            .map_err(|error| with_alternatives(error, gateway, &alternatives))
     }
 
     /// Credits (positive) or debits (negative) a user's balance by hand, with a
@@ -81,19 +82,19 @@ impl WalletMutation {
     }
 }
 
-/// A gateway that could not be reached names itself and the other configured
+/// A gateway that could not be reached names itself and the other `configured`
 /// gateways (`extensions.gateway`, `extensions.alternatives`).
 fn with_alternatives(
     error: AppError,
     gateway: Option<PaymentGateway>,
-    config: &crate::config::PaymentsConfig,
+    configured: &[PaymentGateway],
 ) -> GraphqlError {
     let (AppError::GatewayUnavailable(_), Some(gateway)) = (&error, gateway) else {
         return error.into();
     };
-    let alternatives: Vec<async_graphql::Value> = payments::configured(config)
-        .into_iter()
-        .filter(|g| *g != gateway)
+    let alternatives: Vec<async_graphql::Value> = configured
+        .iter()
+        .filter(|g| **g != gateway)
         .map(|g| async_graphql::Value::Enum(async_graphql::Name::new(g.as_str())))
         .collect();
     GraphqlError::from(error)
