@@ -346,10 +346,9 @@ async fn fifty_wrong_passwords_slow_the_account_down_and_its_owner_still_gets_in
     // The history has every attempt; an admin sees it too.
     let session = session_of(&owner);
     let history = app
-        .ok(
-            Some(&session),
+        .read(
+            &session,
             "{ mySignIns(first: 100) { totalCount edges { node { succeeded failure method } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(history["mySignIns"]["totalCount"], 52);
@@ -401,16 +400,12 @@ async fn sessions_are_listed_and_ended_and_a_password_change_ends_the_others() {
     let first = session_of(&sign_in(&app, email, PASSWORD).await);
     let second = session_of(&sign_in(&app, email, PASSWORD).await);
     let third = session_of(&sign_in(&app, email, PASSWORD).await);
-    let listed = app
-        .ok(Some(&first), "{ mySessions { id current } }", json!({}))
-        .await;
+    let listed = app.read(&first, "{ mySessions { id current } }").await;
     let sessions = listed["mySessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
 
-    let ended = app
-        .ok(Some(&first), "mutation { revokeOtherSessions }", json!({}))
-        .await;
+    let ended = app.read(&first, "mutation { revokeOtherSessions }").await;
     assert_eq!(ended["revokeOtherSessions"], 2);
     for gone in [&second, &third] {
         let me = app.gql(Some(gone), "{ me { id } }", json!({})).await;
@@ -514,11 +509,7 @@ async fn two_factor_codes_from_an_independent_implementation_each_work_once() {
     .await;
     let session = session_of(&sign_in(&app, email, PASSWORD).await);
     let setup = app
-        .ok(
-            Some(&session),
-            "mutation { enableTotp { secret uri } }",
-            json!({}),
-        )
+        .read(&session, "mutation { enableTotp { secret uri } }")
         .await;
     let secret_text = setup["enableTotp"]["secret"].as_str().unwrap();
     assert!(
@@ -602,11 +593,7 @@ async fn staff_without_two_factor_may_only_set_it_up_when_the_panel_requires_it(
     let refused = app.gql(Some(&session), signins, vars.clone()).await;
     assert_eq!(error_code(&refused), "FORBIDDEN");
     let setup = app
-        .ok(
-            Some(&session),
-            "mutation { enableTotp { secret } }",
-            json!({}),
-        )
+        .read(&session, "mutation { enableTotp { secret } }")
         .await;
     let secret = base32_decode(setup["enableTotp"]["secret"].as_str().unwrap());
     let step = current_step();

@@ -294,10 +294,9 @@ async fn revoked_keys_banned_users_and_session_tokens_are_refused() {
     );
     // Revoked: refused at once.
     let second = app
-        .ok(
-            Some(&key),
+        .read(
+            &key,
             "mutation { createApiKey(name: \"panel\") { key apiKey { id } } }",
-            json!({}),
         )
         .await;
     let second_key = second["createApiKey"]["key"].as_str().unwrap().to_string();
@@ -340,11 +339,7 @@ async fn status_of_a_hundred_orders_is_one_statement_and_one_rate_limit_token() 
     )
     .await;
     let ids: Vec<String> = app
-        .ok(
-            Some(&key),
-            "{ myOrders(first: 100) { edges { node { id } } } }",
-            json!({}),
-        )
+        .read(&key, "{ myOrders(first: 100) { edges { node { id } } } }")
         .await["myOrders"]["edges"]
         .as_array()
         .unwrap()

@@ -34,9 +34,7 @@ async fn google_sign_in_creates_user_and_session_then_signs_out() {
         data["signInWithGoogle"]["user"]["id"]
     );
 
-    let me = app
-        .ok(Some(&session), "{ me { email name } }", json!({}))
-        .await;
+    let me = app.read(&session, "{ me { email name } }").await;
     assert_eq!(me["me"]["email"], "budi@example.com");
     assert_eq!(me["me"]["name"], "Test User");
 
@@ -56,8 +54,7 @@ async fn google_sign_in_creates_user_and_session_then_signs_out() {
             .all(|h| h.len() == 32 && h.as_slice() != session.as_bytes())
     );
 
-    app.ok(Some(&session), "mutation { signOut }", json!({}))
-        .await;
+    app.read(&session, "mutation { signOut }").await;
     let after = app.gql(Some(&session), "{ me { email } }", json!({})).await;
     assert_eq!(error_code(&after), "UNAUTHENTICATED");
 }
@@ -166,11 +163,7 @@ async fn api_key_lifecycle() {
 
     // The new key works, and listing shows prefixes only.
     let listed = app
-        .ok(
-            Some(&new_key),
-            "{ myApiKeys { id name prefix active } }",
-            json!({}),
-        )
+        .read(&new_key, "{ myApiKeys { id name prefix active } }")
         .await;
     let text = listed.to_string();
     assert_eq!(listed["myApiKeys"].as_array().unwrap().len(), 2);
@@ -210,7 +203,7 @@ async fn api_key_lifecycle() {
         )
         .await;
     assert_invalid(&answer, "name");
-    let listed = app.ok(Some(&key), "{ myApiKeys { id } }", json!({})).await;
+    let listed = app.read(&key, "{ myApiKeys { id } }").await;
     assert_eq!(listed["myApiKeys"].as_array().unwrap().len(), 2);
 }
 
@@ -264,7 +257,7 @@ async fn guards_for_anonymous_customer_admin_and_banned() {
         json!({ "id": customer_id.to_string() }),
     )
     .await;
-    app.ok(Some(&customer), "{ me { id } }", json!({})).await;
+    app.read(&customer, "{ me { id } }").await;
 
     // Admin-only fields on shared types are guarded too.
     let answer = app
@@ -306,11 +299,7 @@ async fn update_settings_validates_every_field() {
         assert_invalid(&answer, field);
     }
     let me = app
-        .ok(
-            Some(&key),
-            "{ me { name settings { language timezone } } }",
-            json!({}),
-        )
+        .read(&key, "{ me { name settings { language timezone } } }")
         .await;
     assert_eq!(
         me["me"],
@@ -374,10 +363,9 @@ async fn a_query_past_its_time_budget_is_stopped_but_mutations_run_to_their_end(
         .await;
     assert_eq!(error_code(&answer), "QUERY_TOO_COMPLEX", "{answer}");
     let created = app
-        .ok(
-            Some(&key),
+        .read(
+            &key,
             "mutation { createApiKey(name: \"after budget\") { key } }",
-            json!({}),
         )
         .await;
     assert!(created["createApiKey"]["key"].as_str().is_some());

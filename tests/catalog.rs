@@ -110,7 +110,7 @@ async fn imported_and_own_services_are_priced_by_the_markup_rule() {
         json!({ "id": jap, "input": { "markupBasisPoints": null } }),
     )
     .await;
-    let data = app.ok(Some(&admin), "mutation { adminSetDefaultMarkup(basisPoints: 2000) { defaultMarkupBasisPoints repricedServices } }", json!({})).await;
+    let data = app.read(&admin, "mutation { adminSetDefaultMarkup(basisPoints: 2000) { defaultMarkupBasisPoints repricedServices } }").await;
     assert_eq!(data["adminSetDefaultMarkup"]["repricedServices"], 1);
     // 0.90 x 16,250.5 x 1.20 = 17,550.54 -> 17,551; the own product is untouched.
     assert_eq!(
@@ -141,11 +141,7 @@ async fn imported_and_own_services_are_priced_by_the_markup_rule() {
 
     // Secrets never come back: the provider key appears nowhere in any answer.
     let all = app
-        .ok(
-            Some(&admin),
-            "{ adminProviders { name apiKeyMasked baseUrl } }",
-            json!({}),
-        )
+        .read(&admin, "{ adminProviders { name apiKeyMasked baseUrl } }")
         .await;
     assert!(!all.to_string().contains("jap-secret-key-9876"));
 }
@@ -241,19 +237,14 @@ async fn customers_list_filter_and_page_active_services() {
         Value::Null
     );
     let all = app
-        .ok(
-            Some(&admin),
-            "{ services(includeInactive: true) { totalCount } }",
-            json!({}),
-        )
+        .read(&admin, "{ services(includeInactive: true) { totalCount } }")
         .await;
     assert_eq!(all["services"]["totalCount"], 6);
     let (_, customer) = app.customer("c@example.com").await;
     let theirs = app
-        .ok(
-            Some(&customer),
+        .read(
+            &customer,
             "{ services(includeInactive: true) { totalCount } }",
-            json!({}),
         )
         .await;
     assert_eq!(
@@ -490,7 +481,7 @@ async fn listing_services_with_relations_is_a_constant_number_of_queries() {
     while !app.state.caches.is_live() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    app.ok(Some(&admin), "{ me { id } }", json!({})).await;
+    app.read(&admin, "{ me { id } }").await;
     let mut counts = Vec::new();
     for first in [1, 10, 100] {
         let (statements, data) = app

@@ -376,11 +376,7 @@ async fn preview_import_and_sync_follow_the_provider() {
     assert!(!rows["4"].active, "dropped upstream: deactivated");
     assert_eq!(count_services(&app).await, 3, "never deleted");
     let notes = app
-        .ok(
-            Some(&admin),
-            "{ adminNotifications { kind providerId } }",
-            json!({}),
-        )
+        .read(&admin, "{ adminNotifications { kind providerId } }")
         .await;
     assert_eq!(
         notes["adminNotifications"][0]["kind"], "PROVIDER_SERVICES_REMOVED",
@@ -505,10 +501,9 @@ async fn markups_per_provider_and_rupiah_providers() {
     )
     .await;
     let category: String = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "mutation { adminCreateCategory(input: { name: \"Imported\" }) { id } }",
-            json!({}),
         )
         .await["adminCreateCategory"]["id"]
         .as_str()

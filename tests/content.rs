@@ -125,9 +125,7 @@ async fn markdown_comes_out_without_scripts_handlers_or_javascript_links() {
             .await;
         assert_eq!(error_field(&bad), field);
     }
-    let listed = app
-        .ok(Some(&admin), "{ adminContent { totalCount } }", json!({}))
-        .await;
+    let listed = app.read(&admin, "{ adminContent { totalCount } }").await;
     assert_eq!(listed["adminContent"]["totalCount"], 1);
 }
 
@@ -204,13 +202,7 @@ async fn customers_and_visitors_cannot_create_edit_or_see_drafts() {
     );
 
     // Every admin change is in the audit log, with the subject before and after.
-    let log = app
-        .ok(
-            Some(&admin),
-            "{ adminAuditLog(subjectType: \"content\") { edges { node { action subjectId before after } } } }",
-            json!({}),
-        )
-        .await;
+    let log = app.read(&admin, "{ adminAuditLog(subjectType: \"content\") { edges { node { action subjectId before after } } } }").await;
     let entries = log["adminAuditLog"]["edges"].as_array().unwrap();
     let actions: Vec<&str> = entries
         .iter()
@@ -742,7 +734,7 @@ async fn the_keyword_health_check_finds_keywords_without_a_page_or_description()
 
     const HEALTH: &str =
         "{ adminSeoKeywords(onlyProblems: true) { keyword { keyword } problems } }";
-    let health = app.ok(Some(&admin), HEALTH, json!({})).await["adminSeoKeywords"].clone();
+    let health = app.read(&admin, HEALTH).await["adminSeoKeywords"].clone();
     assert_eq!(
         health,
         json!([
@@ -753,7 +745,7 @@ async fn the_keyword_health_check_finds_keywords_without_a_page_or_description()
     let seo = json!({ "seo": { "metaDescription": "Aged Twitter accounts." } });
     let edited = update(&app, &admin, &page_id, seo).await;
     assert!(edited.get("errors").is_none(), "{edited:#}");
-    let health = app.ok(Some(&admin), HEALTH, json!({})).await["adminSeoKeywords"].clone();
+    let health = app.read(&admin, HEALTH).await["adminSeoKeywords"].clone();
     assert_eq!(health.as_array().unwrap().len(), 1);
     // Unpublished, the page no longer ranks for anything.
     app.ok(
@@ -762,7 +754,7 @@ async fn the_keyword_health_check_finds_keywords_without_a_page_or_description()
         json!({ "id": page_id }),
     )
     .await;
-    let health = app.ok(Some(&admin), HEALTH, json!({})).await["adminSeoKeywords"].clone();
+    let health = app.read(&admin, HEALTH).await["adminSeoKeywords"].clone();
     assert_eq!(health[0]["problems"], json!(["NO_PAGE"]));
 }
 
@@ -832,11 +824,7 @@ async fn announcements_reach_their_audience_with_a_read_state() {
     assert!(every["myAnnouncements"]["edges"][0]["node"]["readAt"].is_string());
     // The admin (who has ordered nothing) sees the general one, unread.
     let admins = app
-        .ok(
-            Some(&admin),
-            "mutation { markAllAnnouncementsRead }",
-            json!({}),
-        )
+        .read(&admin, "mutation { markAllAnnouncementsRead }")
         .await;
     assert_eq!(admins["markAllAnnouncementsRead"], 1);
 }
@@ -874,10 +862,9 @@ fn link_in(text: &str, prefix: &str) -> (String, String) {
 
 async fn subscriber_status(app: &TestApp, admin: &str) -> Vec<(String, String)> {
     let data = app
-        .ok(
-            Some(admin),
+        .read(
+            admin,
             "{ adminNewsletterSubscribers { edges { node { email status } } } }",
-            json!({}),
         )
         .await;
     data["adminNewsletterSubscribers"]["edges"]
@@ -986,9 +973,7 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
         subscriber_status(&app, &admin).await[1],
         ("reader@example.com".to_string(), "CONFIRMED".to_string())
     );
-    let export = app
-        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
-        .await;
+    let export = app.read(&admin, "{ adminNewsletterExport }").await;
     let export = export["adminNewsletterExport"].as_str().unwrap();
     assert!(
         export.starts_with("email,confirmed_at\n") && export.contains("\"reader@example.com\",")
@@ -1007,13 +992,7 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     );
 
     // Every newsletter mail carries its own one-click unsubscribe link.
-    let sent = app
-        .ok(
-            Some(&admin),
-            "mutation { adminSendNewsletter(subject: \"News\", body: \"# Hello\\n\\nNew services <script>x</script>\") }",
-            json!({}),
-        )
-        .await;
+    let sent = app.read(&admin, "mutation { adminSendNewsletter(subject: \"News\", body: \"# Hello\\n\\nNew services <script>x</script>\") }").await;
     assert_eq!(sent["adminSendNewsletter"], 1);
     let issue = mails_to(&app, "reader@example.com").await.pop().unwrap();
     assert_eq!(issue.kind, "newsletter");
@@ -1073,9 +1052,7 @@ async fn newsletter_double_opt_in_and_unsubscribe_with_unforgeable_tokens() {
     )
     .await;
     assert_eq!(forged.status(), 400);
-    let export = app
-        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
-        .await;
+    let export = app.read(&admin, "{ adminNewsletterExport }").await;
     assert_eq!(export["adminNewsletterExport"], "email,confirmed_at\n");
 }
 
@@ -1084,10 +1061,9 @@ async fn signed_in_users_follow_their_newsletter_setting() {
     let app = spawn().await;
     let admin = app.admin().await;
     let (_, customer) = app.customer("member@example.com").await;
-    app.ok(
-        Some(&customer),
+    app.read(
+        &customer,
         "mutation { subscribeNewsletter(email: \"Member@example.com\") }",
-        json!({}),
     )
     .await;
     assert!(
@@ -1095,11 +1071,7 @@ async fn signed_in_users_follow_their_newsletter_setting() {
         "their address is verified"
     );
     let me = app
-        .ok(
-            Some(&customer),
-            "{ me { settings { notifyNewsletter } } }",
-            json!({}),
-        )
+        .read(&customer, "{ me { settings { notifyNewsletter } } }")
         .await;
     assert_eq!(me["me"]["settings"]["notifyNewsletter"], true);
     assert_eq!(subscriber_status(&app, &admin).await[0].1, "CONFIRMED");

@@ -39,9 +39,7 @@ async fn introspection_is_once_per_document_signed_in_and_bounded() {
     assert_eq!(typename["__typename"], "QueryRoot");
 
     // Signed in: one introspection works...
-    let once = app
-        .ok(Some(&key), "{ __schema { queryType { name } } }", json!({}))
-        .await;
+    let once = app.read(&key, "{ __schema { queryType { name } } }").await;
     assert_eq!(once["__schema"]["queryType"]["name"], "QueryRoot");
 
     // ...but under 950 aliases it is refused before anything runs.
@@ -360,10 +358,9 @@ async fn newsletter_mails_carry_one_click_list_unsubscribe_headers() {
     confirmed_subscriber(&app, "reader@example.com").await;
     let base_url = app.state.config.content.public_base_url.clone();
     let sent = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "mutation { adminSendNewsletter(subject: \"News\", body: \"Hello\") }",
-            json!({}),
         )
         .await;
     assert_eq!(sent["adminSendNewsletter"], 1);
@@ -504,9 +501,7 @@ async fn csv_exports_neutralise_formulas_in_every_locale_and_are_audited() {
 
     // An address a spreadsheet would run, confirmed, then exported.
     confirmed_subscriber(&app, "=1+2@example.com").await;
-    let export = app
-        .ok(Some(&admin), "{ adminNewsletterExport }", json!({}))
-        .await;
+    let export = app.read(&admin, "{ adminNewsletterExport }").await;
     let export = export["adminNewsletterExport"].as_str().unwrap();
     assert!(export.contains("1+2@example.com"), "{export}");
     assert_no_formula(export);

@@ -119,7 +119,7 @@ async fn truncating_sessions_forgets_cached_sessions() {
             .await
             .unwrap();
     wait_until_live(&app).await;
-    app.ok(Some(&token), "{ me { id } }", json!({})).await;
+    app.read(&token, "{ me { id } }").await;
     diesel::sql_query("TRUNCATE sessions")
         .execute(&mut app.conn().await)
         .await

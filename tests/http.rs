@@ -299,9 +299,7 @@ async fn caller_mistakes_are_validation_errors_naming_the_field() {
         );
     }
     assert_eq!(app.balance(user).await, 100_000, "nothing was written");
-    let orders = app
-        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
-        .await;
+    let orders = app.read(&key, "{ myOrders { totalCount } }").await;
     assert_eq!(orders["myOrders"]["totalCount"], 0);
     app.assert_books_balanced().await;
 }

@@ -83,10 +83,9 @@ async fn a_transfer_is_credited_once_from_a_signed_push_and_forgeries_change_not
     let method = create_method(&app, &admin, bank_method("BCA", "123-456 7890")).await;
     let (alice, key) = app.customer("alice@example.com").await;
     let listed = app
-        .ok(
-            Some(&key),
+        .read(
+            &key,
             "{ depositMethods { id name accountNumber instructions(language: EN) minAmount } }",
-            json!({}),
         )
         .await;
     assert_eq!(listed["depositMethods"][0]["accountNumber"], ACCOUNT);
@@ -210,9 +209,7 @@ async fn two_hundred_open_deposits_get_distinct_amounts_and_concurrent_pushes_pa
     statuses.sort();
     statuses.dedup();
     assert_eq!(statuses, ["AMBIGUOUS", "MATCHED", "UNMATCHED"]);
-    let review = app
-        .ok(Some(&admin), "{ adminBankMutations(needsReview: true) { totalCount nodes { status amount } } adminNotifications(first: 10) { kind } }", json!({}))
-        .await;
+    let review = app.read(&admin, "{ adminBankMutations(needsReview: true) { totalCount nodes { status amount } } adminNotifications(first: 10) { kind } }").await;
     assert_eq!(review["adminBankMutations"]["totalCount"], 2, "{review}");
     let kinds: Vec<&str> = review["adminNotifications"]
         .as_array()
@@ -265,11 +262,7 @@ async fn an_admin_confirms_rejects_and_attaches_once_and_the_customer_hears_of_i
     assert_eq!(rejected["adminResolveDeposit"]["status"], "FAILED");
     assert_eq!(app.balance(bob).await, int(&first["amount"]));
     let told = app
-        .ok(
-            Some(&key),
-            "{ myNotifications(first: 10) { kind } }",
-            json!({}),
-        )
+        .read(&key, "{ myNotifications(first: 10) { kind } }")
         .await;
     let kinds = told["myNotifications"].to_string();
     assert!(
@@ -282,10 +275,9 @@ async fn an_admin_confirms_rejects_and_attaches_once_and_the_customer_hears_of_i
     let (_, answer) = fake_moota::push(&app, &[fake_moota::credit("odd", ACCOUNT, 40_000)]).await;
     assert_eq!(answer["review"], 1, "{answer}");
     let waiting = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "{ adminBankMutations(needsReview: true) { nodes { id status } } }",
-            json!({}),
         )
         .await;
     let mutation = waiting["adminBankMutations"]["nodes"][0]["id"].clone();
@@ -315,11 +307,7 @@ async fn an_admin_confirms_rejects_and_attaches_once_and_the_customer_hears_of_i
         int(&first["amount"]) + int(&third["amount"])
     );
     let audit = app
-        .ok(
-            Some(&admin),
-            "{ adminAuditLog(first: 20) { nodes { action } } }",
-            json!({}),
-        )
+        .read(&admin, "{ adminAuditLog(first: 20) { nodes { action } } }")
         .await;
     let actions = audit["adminAuditLog"]["nodes"].to_string();
     for action in [
@@ -522,7 +510,7 @@ async fn bonuses_are_their_own_entries_and_a_voucher_limit_holds_under_concurren
     let admin = app.admin().await;
     let method = create_method(&app, &admin, bank_method("Mandiri", ACCOUNT)).await;
     app.ok(Some(&admin), "mutation($m: ID!) { adminCreateBonusRule(input: { methodId: $m, bonusBps: 500, minAmount: 500000 }) { id } }", json!({ "m": method })).await;
-    app.ok(Some(&admin), "mutation { adminCreateVoucher(input: { code: \"hemat5k\", kind: FIXED, value: 5000, maxUses: 10 }) { id code } }", json!({})).await;
+    app.read(&admin, "mutation { adminCreateVoucher(input: { code: \"hemat5k\", kind: FIXED, value: 5000, maxUses: 10 }) { id code } }").await;
 
     // The bonus rule: 5% from 500,000 on, as a BONUS entry beside the DEPOSIT.
     let (rich, rich_key) = app.customer("rich@example.com").await;
@@ -581,9 +569,7 @@ async fn bonuses_are_their_own_entries_and_a_voucher_limit_holds_under_concurren
         with_bonus += i32::from(extra == 5_000);
     }
     assert_eq!(with_bonus, 10);
-    let vouchers = app
-        .ok(Some(&admin), "{ adminVouchers { code uses } }", json!({}))
-        .await;
+    let vouchers = app.read(&admin, "{ adminVouchers { code uses } }").await;
     assert_eq!(
         vouchers["adminVouchers"][0],
         json!({ "code": "HEMAT5K", "uses": 10 })
@@ -688,7 +674,7 @@ async fn levels_are_earned_by_money_priced_through_the_best_discount_and_never_l
     );
 
     // A level set by hand is never lowered by money; null gives back the earned one.
-    let user_id = app.ok(Some(&key), "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let user_id = app.read(&key, "{ me { id } }").await["me"]["id"].clone();
     const SET: &str =
         "mutation($u: ID!, $l: ID) { adminSetUserLevel(userId: $u, levelId: $l) { id } }";
     app.ok(Some(&admin), SET, json!({ "u": user_id, "l": ids[0] }))

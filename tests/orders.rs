@@ -47,10 +47,9 @@ async fn hundred_concurrent_orders_against_a_balance_for_37() {
     );
     assert_eq!(app.balance(user).await, 0);
     let data = app
-        .ok(
-            Some(&key),
+        .read(
+            &key,
             "{ myOrders(first: 100) { totalCount edges { node { status charge } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(data["myOrders"]["totalCount"], 37);
@@ -220,7 +219,7 @@ async fn mass_orders_in_both_modes_charge_only_valid_lines() {
     assert_eq!(data["placeMassOrder"]["placedCount"], 2);
     assert_eq!(app.balance(user).await, 967_000);
 
-    let listed = app.ok(Some(&key), "{ myMassOrders { totalCount edges { node { orderCount totalCharge } } } myOrders { totalCount } }", json!({})).await;
+    let listed = app.read(&key, "{ myMassOrders { totalCount edges { node { orderCount totalCharge } } } myOrders { totalCount } }").await;
     assert_eq!(listed["myMassOrders"]["totalCount"], 2);
     assert_eq!(listed["myOrders"]["totalCount"], 4);
 
@@ -405,9 +404,7 @@ async fn place_order_validates_every_field_before_writing() {
         assert_eq!(error_code(&answer), code, "{input}: {answer}");
         assert_eq!(error_field(&answer), field, "{input}: {answer}");
     }
-    let data = app
-        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
-        .await;
+    let data = app.read(&key, "{ myOrders { totalCount } }").await;
     assert_eq!(data["myOrders"]["totalCount"], 0);
     assert_eq!(app.balance(user).await, 5_000);
 
@@ -712,11 +709,7 @@ async fn mass_order_from_an_uploaded_file_and_completion_times() {
 
     // Completing orders feeds the service's average completion time in the catalogue.
     let ids = app
-        .ok(
-            Some(&key),
-            "{ myOrders { edges { node { id } } } }",
-            json!({}),
-        )
+        .read(&key, "{ myOrders { edges { node { id } } } }")
         .await;
     for edge in ids["myOrders"]["edges"].as_array().unwrap() {
         app.ok(
@@ -787,9 +780,7 @@ async fn mutations_over_the_websocket_are_refused_and_write_nothing() {
         "{answer}"
     );
     assert_eq!(app.balance(user).await, 100_000, "nothing was charged");
-    let orders = app
-        .ok(Some(&key), "{ myOrders { totalCount } }", json!({}))
-        .await;
+    let orders = app.read(&key, "{ myOrders { totalCount } }").await;
     assert_eq!(orders["myOrders"]["totalCount"], 0);
 }
 
@@ -833,15 +824,12 @@ async fn a_socket_loses_access_as_soon_as_its_credential_does() {
         .await
         .unwrap();
     let other_key = app
-        .ok(
-            Some(&key),
+        .read(
+            &key,
             "mutation { createApiKey(name: \"second\") { key apiKey { id } } }",
-            json!({}),
         )
         .await;
-    let keys = app
-        .ok(Some(&key), "{ myApiKeys { id name } }", json!({}))
-        .await;
+    let keys = app.read(&key, "{ myApiKeys { id name } }").await;
     let first = keys["myApiKeys"]
         .as_array()
         .unwrap()

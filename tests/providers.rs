@@ -265,11 +265,7 @@ async fn a_refused_order_uses_the_fallback_provider_or_fails_with_a_refund() {
     );
     assert_eq!(app.balance(user).await, 100_000 - 10_000);
     let notes = app
-        .ok(
-            Some(&key),
-            "{ myNotifications { kind message orderId } }",
-            json!({}),
-        )
+        .read(&key, "{ myNotifications { kind message orderId } }")
         .await;
     let note = &notes["myNotifications"][0];
     assert_eq!(note["kind"], "ORDER_FAILED");
@@ -407,11 +403,7 @@ async fn cancel_and_refill_requests_are_forwarded_and_followed() {
         (OrderStatus::Canceled, 10_000)
     );
     let answer: Value = app
-        .ok(
-            Some(&key),
-            "{ myOrders { edges { node { status } } } }",
-            json!({}),
-        )
+        .read(&key, "{ myOrders { edges { node { status } } } }")
         .await;
     assert_eq!(
         answer["myOrders"]["edges"][0]["node"]["status"],

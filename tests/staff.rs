@@ -21,7 +21,7 @@ const SET_ROLE: &str = "mutation($u: ID!, $r: Role!, $s: ID) { adminSetUserRole(
 
 /// The id of the built-in staff role `name`.
 async fn role_id(app: &TestApp, owner: &str, name: &str) -> Value {
-    let roles = app.ok(Some(owner), ROLES, json!({})).await;
+    let roles = app.read(owner, ROLES).await;
     roles["adminStaffRoles"]
         .as_array()
         .unwrap()
@@ -71,9 +71,7 @@ async fn a_support_agent_answers_tickets_but_cannot_move_money() {
     let (_, agent) = staff(&app, &owner, "agent@example.com", "SUPPORT").await;
     let (customer_id, customer) = app.funded_customer("budi@example.com", 50_000).await;
 
-    let opened = app
-        .ok(Some(&customer), "mutation { openTicket(input: { subject: \"Help\", topic: OTHER, message: \"Where is my order?\" }) { ticket { id } } }", json!({}))
-        .await;
+    let opened = app.read(&customer, "mutation { openTicket(input: { subject: \"Help\", topic: OTHER, message: \"Where is my order?\" }) { ticket { id } } }").await;
     let ticket = opened["openTicket"]["ticket"]["id"].clone();
     let reply = app
         .ok(Some(&agent), "mutation($id: ID!) { adminReplyToTicket(ticketId: $id, body: \"On its way\", internal: false) { status } }", json!({ "id": ticket }))
@@ -116,9 +114,7 @@ async fn a_support_agent_answers_tickets_but_cannot_move_money() {
         assert_eq!(response.status(), 403, "{export}");
     }
     // Orders are readable (ORDERS_READ): the agent sees what the customer asks about.
-    let orders = app
-        .ok(Some(&agent), "{ adminOrders { totalCount } }", json!({}))
-        .await;
+    let orders = app.read(&agent, "{ adminOrders { totalCount } }").await;
     assert_eq!(orders["adminOrders"]["totalCount"], 0);
 
     // The same over a WebSocket.
@@ -137,10 +133,9 @@ async fn a_support_agent_answers_tickets_but_cannot_move_money() {
 
     // The audit log names the agent's role at the time.
     let log = app
-        .ok(
-            Some(&owner),
+        .read(
+            &owner,
             "{ adminAuditLog(action: \"ticket.reply\") { edges { node { actorRole } } } }",
-            json!({}),
         )
         .await;
     let roles: Vec<&Value> = log["adminAuditLog"]["edges"]
@@ -200,9 +195,7 @@ async fn owners_are_kept_and_granted_only_by_owners() {
     let (owner_id, owner) = app.user("owner@example.com", Role::Owner).await;
     let (second_id, second) = app.user("second@example.com", Role::Owner).await;
     // A staff member who may manage staff still cannot make anyone an owner.
-    let custom = app
-        .ok(Some(&owner), "mutation { adminSaveStaffRole(name: \"HR\", permissions: [STAFF, USERS]) { id permissions } }", json!({}))
-        .await;
+    let custom = app.read(&owner, "mutation { adminSaveStaffRole(name: \"HR\", permissions: [STAFF, USERS]) { id permissions } }").await;
     assert_eq!(
         custom["adminSaveStaffRole"]["permissions"],
         json!(["STAFF", "USERS"])

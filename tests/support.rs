@@ -207,9 +207,7 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
         "{}",
         ticket_mail.subject
     );
-    let notes = app
-        .ok(Some(&other_key), "{ myNotifications { kind } }", json!({}))
-        .await;
+    let notes = app.read(&other_key, "{ myNotifications { kind } }").await;
     assert!(
         notes["myNotifications"]
             .as_array()
@@ -382,10 +380,9 @@ async fn customers_reach_only_their_own_orders_and_tickets() {
         assert_eq!(error_code(&refused), "NOT_FOUND", "{operation}");
     }
     let listed = app
-        .ok(
-            Some(&stranger),
+        .read(
+            &stranger,
             "{ myTickets { totalCount edges { node { subject } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(listed["myTickets"]["totalCount"], 1);
@@ -489,10 +486,9 @@ async fn internal_notes_never_reach_the_customer() {
     assert!(!read.to_string().contains("SECRET"));
     assert_eq!(read["ticket"]["messages"].as_array().unwrap().len(), 2);
     let listed = app
-        .ok(
-            Some(&customer),
+        .read(
+            &customer,
             "{ myTickets { edges { node { messages { body internal } } } } }",
-            json!({}),
         )
         .await;
     assert!(!listed.to_string().contains("SECRET"));
@@ -511,13 +507,7 @@ async fn internal_notes_never_reach_the_customer() {
             .iter()
             .all(|m| !m.text_body.contains("SECRET"))
     );
-    let notes = app
-        .ok(
-            Some(&customer),
-            "{ myNotifications { message } }",
-            json!({}),
-        )
-        .await;
+    let notes = app.read(&customer, "{ myNotifications { message } }").await;
     assert!(!notes.to_string().contains("SECRET"));
 
     // Withdrawing the admin role, even from outside the API, ends the staff
@@ -615,10 +605,9 @@ async fn the_contact_form_is_limited_per_address_and_drops_robots() {
     assert_invalid(&long, "message");
 
     let listed = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "{ adminContactMessages { totalCount edges { node { id subject ipAddress } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(listed["adminContactMessages"]["totalCount"], 4);
@@ -796,10 +785,9 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
     admin_reply(&app, &admin, &second, "See /docs", false).await;
 
     let counts = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "{ adminTicketCounts { open answered waitingForStaff } }",
-            json!({}),
         )
         .await;
     assert_eq!(
@@ -807,10 +795,9 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         json!({ "open": 1, "answered": 1, "waitingForStaff": 1 })
     );
     let listed = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "{ adminTickets { totalCount edges { node { id status } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(
@@ -818,19 +805,14 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         "waiting tickets first"
     );
     let searched = app
-        .ok(
-            Some(&admin),
+        .read(
+            &admin,
             "{ adminTickets(search: \"paid TWICE\") { totalCount } }",
-            json!({}),
         )
         .await;
     assert_eq!(searched["adminTickets"]["totalCount"], 1);
     let by_topic = app
-        .ok(
-            Some(&admin),
-            "{ adminTickets(topic: API) { totalCount } }",
-            json!({}),
-        )
+        .read(&admin, "{ adminTickets(topic: API) { totalCount } }")
         .await;
     assert_eq!(by_topic["adminTickets"]["totalCount"], 1);
 
@@ -862,11 +844,7 @@ async fn staff_triage_tickets_with_filters_counts_and_assignment() {
         app.ok(Some(&admin), change, json!({ "id": first })).await;
     }
     let mine = app
-        .ok(
-            Some(&key),
-            "{ myTickets(status: CLOSED) { totalCount } }",
-            json!({}),
-        )
+        .read(&key, "{ myTickets(status: CLOSED) { totalCount } }")
         .await;
     assert_eq!(mine["myTickets"]["totalCount"], 1);
     let reopened = app
@@ -914,12 +892,7 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
     let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
     let (quiet, quiet_key) = app.funded_customer("quiet@example.com", 100_000).await;
     let (loud, loud_key) = app.funded_customer("loud@example.com", 100_000).await;
-    app.ok(
-        Some(&quiet_key),
-        "mutation { updateSettings(input: { notifyOrderUpdates: false, notifyTickets: false }) { id } }",
-        json!({}),
-    )
-    .await;
+    app.read(&quiet_key, "mutation { updateSettings(input: { notifyOrderUpdates: false, notifyTickets: false }) { id } }").await;
 
     // An order ends for each: both see it in the app, only `loud` gets mail.
     for key in [&quiet_key, &loud_key] {
@@ -927,9 +900,7 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
         set_status(&app, &admin, &order, "CANCELED", None, None).await;
     }
     for key in [&quiet_key, &loud_key] {
-        let notes = app
-            .ok(Some(key), "{ myNotifications { kind message } }", json!({}))
-            .await;
+        let notes = app.read(key, "{ myNotifications { kind message } }").await;
         assert_eq!(
             notes["myNotifications"][0]["kind"], "ORDER_CANCELED",
             "{notes}"
@@ -1051,12 +1022,7 @@ async fn the_bot_answers_most_common_ticket_shapes_alone() {
     let (user, key) = app.funded_customer("shapes@example.com", 1_000_000).await;
     set_language(&app, user, "en").await;
     let (_, other) = app.funded_customer("other@example.com", 100_000).await;
-    app.ok(
-        Some(&admin),
-        "mutation { adminCreateFaqEntry(input: { question: \"How do I top up my balance?\", answer: \"Use Deposit: QRIS or virtual account.\", language: \"en\", published: true }) { id } }",
-        json!({}),
-    )
-    .await;
+    app.read(&admin, "mutation { adminCreateFaqEntry(input: { question: \"How do I top up my balance?\", answer: \"Use Deposit: QRIS or virtual account.\", language: \"en\", published: true }) { id } }").await;
     let running = place(&app, &key, refillable, "https://x.com/s/status/1").await;
     set_status(&app, &admin, &running, "IN_PROGRESS", Some(10), Some(60)).await;
     let completed = place(&app, &key, refillable, "https://x.com/s/status/2").await;

@@ -140,10 +140,9 @@ async fn unreachable_gateway_and_only_one_configured() {
     assert_eq!(deposit_statuses(&app).await, vec![DepositStatus::Failed]);
     // The failed deposit is visible to its owner, with the reason.
     let data = app
-        .ok(
-            Some(&token),
+        .read(
+            &token,
             "{ myDeposits(status: FAILED) { totalCount edges { node { status failureReason } } } }",
-            json!({}),
         )
         .await;
     assert_eq!(data["myDeposits"]["totalCount"], 1);

@@ -114,13 +114,7 @@ async fn midtrans_settlement_credits_once_and_later_reports_change_nothing() {
     assert!(!row.flagged);
 
     // The customer sees it paid, and the ledger entry.
-    let data = app
-        .ok(
-            Some(&token),
-            "{ me { balance } myDeposits { totalCount edges { node { status paidAt amount } } } myTransactions { edges { node { kind amount balanceAfter deposit { merchantReference } } } } }",
-            json!({}),
-        )
-        .await;
+    let data = app.read(&token, "{ me { balance } myDeposits { totalCount edges { node { status paidAt amount } } } myTransactions { edges { node { kind amount balanceAfter deposit { merchantReference } } } } }").await;
     assert_eq!(data["me"]["balance"], 50_000);
     assert_eq!(data["myDeposits"]["edges"][0]["node"]["status"], "PAID");
     let entry = &data["myTransactions"]["edges"][0]["node"];
@@ -324,13 +318,7 @@ async fn wrong_amounts_are_flagged_not_credited() {
     }
     // Admins find them, with the notification history.
     let admin = app.admin().await;
-    let data = app
-        .ok(
-            Some(&admin),
-            "{ adminDeposits(flagged: true) { totalCount edges { node { flagged flagReason user { email } events { source outcome gatewayStatus payload } } } } }",
-            json!({}),
-        )
-        .await;
+    let data = app.read(&admin, "{ adminDeposits(flagged: true) { totalCount edges { node { flagged flagReason user { email } events { source outcome gatewayStatus payload } } } } }").await;
     assert_eq!(data["adminDeposits"]["totalCount"], 2);
     let node = &data["adminDeposits"]["edges"][0]["node"];
     assert_eq!(node["user"]["email"], "fajar@example.com");

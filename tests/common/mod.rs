@@ -147,6 +147,11 @@ impl TestApp {
         response.json().await.expect("JSON answer")
     }
 
+    /// A query without variables, signed in with `token`: its `data` (panics on errors).
+    pub async fn read(&self, token: &str, query: &str) -> Value {
+        self.ok(Some(token), query, json!({})).await
+    }
+
     /// Like `gql`, but panics on GraphQL errors and returns `data`.
     pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let answer = self.gql(token, query, variables).await;
