@@ -11,71 +11,60 @@ use serde_json::Value;
 pub use super::wire::RetryPolicy;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
-    wire::{decimal, integer, post_form, remote_service, remote_status, statuses_by_id, text},
+    wire::{FormEndpoint, decimal, integer, remote_service, remote_status, statuses_by_id, text},
 };
 
 pub struct ApiV2Client {
-    http: reqwest::Client,
+    endpoint: FormEndpoint,
     url: String,
     key: String,
-    retry: RetryPolicy,
 }
 
 impl ApiV2Client {
     pub fn new(http: reqwest::Client, url: String, key: String) -> Self {
         ApiV2Client {
-            http,
+            endpoint: FormEndpoint::new(http),
             url,
             key,
-            retry: RetryPolicy::default(),
         }
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
+    pub fn with_retry(self, retry: RetryPolicy) -> Self {
+        ApiV2Client {
+            endpoint: self.endpoint.with_retry(retry),
+            ..self
+        }
     }
 
-    /// One action. `safe_to_repeat` tells whether a call whose fate is unknown
-    /// (timeout, 5xx) may be retried and reported as transient: true for reads,
-    /// false for `add`, which must never be sent twice.
+    /// One action (see [`FormEndpoint::call`] for `safe_to_repeat`).
     async fn call(
         &self,
         action: &str,
         fields: &[(&str, String)],
         safe_to_repeat: bool,
     ) -> Result<Value, ProviderError> {
-        self.retry
-            .run(action, || self.call_once(action, fields, safe_to_repeat))
+        let credentials = [("key", self.key.as_str()), ("action", action)];
+        self.endpoint
+            .call(
+                action,
+                &self.url,
+                &credentials,
+                fields,
+                safe_to_repeat,
+                refusal,
+            )
             .await
     }
+}
 
-    async fn call_once(
-        &self,
-        action: &str,
-        fields: &[(&str, String)],
-        safe_to_repeat: bool,
-    ) -> Result<Value, ProviderError> {
-        let mut form: Vec<(&str, &str)> = vec![("key", self.key.as_str()), ("action", action)];
-        form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-        let value = post_form(
-            &self.http,
-            &self.url,
-            &form,
-            self.retry.timeout,
-            safe_to_repeat,
-        )
-        .await?;
-        if let Some(error) = value.get("error") {
-            return Err(ProviderError::Refused(
-                error
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| error.to_string()),
-            ));
-        }
-        Ok(value)
-    }
+/// A logical error: `{"error": "..."}`, usually with HTTP 200.
+fn refusal(value: &Value) -> Option<String> {
+    value.get("error").map(|error| {
+        error
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| error.to_string())
+    })
 }
 
 fn parse_status(value: &Value) -> Result<RemoteStatus, String> {

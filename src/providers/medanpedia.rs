@@ -13,16 +13,16 @@ use serde_json::Value;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
     wire::{
-        RetryPolicy, decimal, flag, post_form, remote_service, remote_status, statuses_by_id, text,
+        FormEndpoint, RetryPolicy, decimal, flag, remote_service, remote_status, statuses_by_id,
+        text,
     },
 };
 
 pub struct MedanPediaClient {
-    http: reqwest::Client,
+    endpoint: FormEndpoint,
     base_url: String,
     api_id: String,
     api_key: String,
-    retry: RetryPolicy,
 }
 
 /// Why a cancel is refused for every order: MedanPedia has no cancel endpoint.
@@ -33,50 +33,48 @@ impl MedanPediaClient {
     /// appended to it.
     pub fn new(http: reqwest::Client, base_url: String, api_id: String, api_key: String) -> Self {
         MedanPediaClient {
-            http,
+            endpoint: FormEndpoint::new(http),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_id,
             api_key,
-            retry: RetryPolicy::default(),
         }
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
+    pub fn with_retry(self, retry: RetryPolicy) -> Self {
+        MedanPediaClient {
+            endpoint: self.endpoint.with_retry(retry),
+            ..self
+        }
     }
 
+    /// One endpoint (see [`FormEndpoint::call`] for `safe_to_repeat`).
     async fn call(
         &self,
         endpoint: &str,
         fields: &[(&str, String)],
         safe_to_repeat: bool,
     ) -> Result<Value, ProviderError> {
-        self.retry
-            .run(endpoint, || {
-                self.call_once(endpoint, fields, safe_to_repeat)
-            })
-            .await
-    }
-
-    async fn call_once(
-        &self,
-        endpoint: &str,
-        fields: &[(&str, String)],
-        safe_to_repeat: bool,
-    ) -> Result<Value, ProviderError> {
         let url = format!("{}/{endpoint}", self.base_url);
-        let mut form: Vec<(&str, &str)> = vec![
+        let credentials = [
             ("api_id", self.api_id.as_str()),
             ("api_key", self.api_key.as_str()),
         ];
-        form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-        let value = post_form(&self.http, &url, &form, self.retry.timeout, safe_to_repeat).await?;
-        if !flag(value.get("status")) {
-            return Err(ProviderError::Refused(failure_message(&value)));
-        }
-        Ok(value)
+        self.endpoint
+            .call(
+                endpoint,
+                &url,
+                &credentials,
+                fields,
+                safe_to_repeat,
+                refusal,
+            )
+            .await
     }
+}
+
+/// A refusal: `{"status": false, "msg": ...}`.
+fn refusal(value: &Value) -> Option<String> {
+    (!flag(value.get("status"))).then(|| failure_message(value))
 }
 
 /// The message of a `{"status": false}` answer: in `msg`, or in `data` (older API).

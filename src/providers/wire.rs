@@ -53,6 +53,55 @@ impl RetryPolicy {
     }
 }
 
+/// A provider's form-POST API with its retry policy: how both wire protocols
+/// call out. Each protocol adds its credentials and reads its own refusals.
+#[derive(Clone)]
+pub struct FormEndpoint {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl FormEndpoint {
+    pub fn new(http: reqwest::Client) -> Self {
+        FormEndpoint {
+            http,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry(self, retry: RetryPolicy) -> Self {
+        FormEndpoint { retry, ..self }
+    }
+
+    /// Posts `credentials` and `fields` to `url` as one action (`what`, for the
+    /// logs). `safe_to_repeat` tells whether a call whose fate is unknown
+    /// (timeout, 5xx) may be retried and reported as transient: true for reads,
+    /// false for `add`, which must never be sent twice. `refusal` reads the
+    /// provider's "no" out of an answer.
+    pub async fn call(
+        &self,
+        what: &str,
+        url: &str,
+        credentials: &[(&str, &str)],
+        fields: &[(&str, String)],
+        safe_to_repeat: bool,
+        refusal: fn(&Value) -> Option<String>,
+    ) -> Result<Value, ProviderError> {
+        self.retry
+            .run(what, || async {
+                let mut form = credentials.to_vec();
+                form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                let value =
+                    post_form(&self.http, url, &form, self.retry.timeout, safe_to_repeat).await?;
+                match refusal(&value) {
+                    Some(why) => Err(ProviderError::Refused(why)),
+                    None => Ok(value),
+                }
+            })
+            .await
+    }
+}
+
 /// One form-encoded POST, answered with JSON. `safe_to_repeat` tells whether a call
 /// whose fate is unknown (timeout, 5xx) may be reported as transient (reads) or must
 /// be reported as unclear (orders, refills: never sent twice blindly). The logical
