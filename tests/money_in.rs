@@ -701,3 +701,37 @@ async fn levels_are_earned_by_money_priced_through_the_best_discount_and_never_l
     assert_eq!(me["levelProgress"]["setByAdmin"], true);
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconciliation_expires_an_unpaid_transfer_and_a_late_payment_waits_for_an_admin() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let method = create_method(&app, &admin, bank_method("BCA", ACCOUNT)).await;
+    let (carol, key) = app.customer("late@example.com").await;
+    let opened = deposit(&app, &key, &method, 45_000).await;
+    let id: i64 = opened["id"].as_str().unwrap().parse().unwrap();
+    diesel::update(schema::deposits::table.find(id))
+        .set(schema::deposits::expires_at.eq(chrono::Utc::now() - chrono::Duration::minutes(5)))
+        .execute(&mut app.conn().await)
+        .await
+        .unwrap();
+    // No gateway to ask: the job only lets the time run out.
+    let report = booster::jobs::reconcile_deposits::run(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(report.expired, 1, "{report:?}");
+    // The transfer arrives after the window: nothing is credited, an admin decides.
+    let push = [fake_moota::credit(
+        "late-1",
+        ACCOUNT,
+        int(&opened["payableAmount"]),
+    )];
+    let (_, answer) = fake_moota::push(&app, &push).await;
+    assert_eq!(answer["review"], 1, "{answer}");
+    assert_eq!(mutation_statuses(&app).await, ["EXPIRED_MATCH"]);
+    assert_eq!(app.balance(carol).await, 0);
+    // The same amount may be opened again once the old deposit expired.
+    let again = deposit(&app, &key, &method, 45_000).await;
+    assert_eq!(again["status"], "PENDING");
+    app.assert_books_balanced().await;
+}
