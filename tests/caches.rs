@@ -148,6 +148,17 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
         .ok(Some(&key), PLACE, order_input(service, LINK, 1000))
         .await;
     assert_eq!(order["placeOrder"]["charge"], 12_000);
+    // The notice of the admin's own change may arrive only now and empty the
+    // caches: wait until the page is cached again, so that the new page below can
+    // only come from the outside change's notice (which empties the services
+    // cache first).
+    let cached = app.ok(None, PAGE, json!({})).await;
+    eventually("the renamed page served without a statement", async || {
+        let (statements, again) = app.statements_of(app.ok(None, PAGE, json!({}))).await;
+        assert_eq!(again, cached);
+        statements == 0
+    })
+    .await;
 
     // A change from elsewhere (another process, psql) shows once its notice
     // arrives, on the page and in what an order is charged.
