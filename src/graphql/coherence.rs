@@ -14,7 +14,7 @@ use std::sync::{
 use async_graphql::{
     Response, ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    parser::types::{ExecutableDocument, OperationType},
+    parser::types::ExecutableDocument,
 };
 
 use crate::{app::AppState, auth::Viewer};
@@ -44,11 +44,8 @@ impl Extension for CoherenceExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let mutation = document
-            .operations
-            .iter()
-            .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
-        self.mutation.store(mutation, Ordering::Relaxed);
+        self.mutation
+            .store(super::has_mutation(&document), Ordering::Relaxed);
         Ok(document)
     }
 

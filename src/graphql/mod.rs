@@ -218,6 +218,14 @@ pub fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> GraphqlResult<Vec<i6
     ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
+/// Whether a parsed document holds a mutation (the caches' coherence and the
+/// WebSocket's refusal of writes both ask).
+pub fn has_mutation(document: &async_graphql::parser::types::ExecutableDocument) -> bool {
+    document.operations.iter().any(|(_, operation)| {
+        operation.node.ty == async_graphql::parser::types::OperationType::Mutation
+    })
+}
+
 /// The bytes of an uploaded file, at most `max_bytes` (a larger file is refused,
 /// never cut short). VALIDATION on `file`.
 pub fn read_upload(

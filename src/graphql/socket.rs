@@ -31,7 +31,7 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
         NextSubscribe,
     },
-    parser::types::{ExecutableDocument, OperationType},
+    parser::types::ExecutableDocument,
 };
 use futures_util::{StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
@@ -278,11 +278,7 @@ impl Extension for SocketPolicy {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let mutates = document
-            .operations
-            .iter()
-            .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
-        if mutates && ctx.data_opt::<SocketSession>().is_some() {
+        if super::has_mutation(&document) && ctx.data_opt::<SocketSession>().is_some() {
             return Err(GraphqlError::from(AppError::BadRequest(
                 "mutations are not accepted over the WebSocket; send them with POST /graphql"
                     .into(),

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub mod mapping;
 
-pub use mapping::{AmountColumns, ColumnMapping};
+pub use mapping::{AmountColumns, ColumnMapping, MarkedAmount};
 
 /// Largest file read, in bytes.
 pub const MAX_FILE_BYTES: usize = 5 * 1024 * 1024;
@@ -349,12 +349,13 @@ fn read_amount<'c>(
                 ),
             }
         }
-        AmountColumns::Marked {
-            column,
-            marker_column,
-            credit_marker,
-            debit_marker,
-        } => {
+        AmountColumns::Marked(marked) => {
+            let MarkedAmount {
+                column,
+                marker_column,
+                credit_marker,
+                debit_marker,
+            } = marked;
             let text = cell(*column)?;
             let is_marker = |m: &str| {
                 m.eq_ignore_ascii_case(credit_marker.trim())

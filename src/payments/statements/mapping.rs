@@ -60,6 +60,17 @@ pub struct ColumnMapping {
     pub delimiter: char,
 }
 
+/// Positive amounts in `column`, with a credit/debit marker in `marker_column`
+/// or, without one, as the last word of the amount cell.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MarkedAmount {
+    pub column: usize,
+    #[serde(default)]
+    pub marker_column: Option<usize>,
+    pub credit_marker: String,
+    pub debit_marker: String,
+}
+
 /// Where the amount and its direction are.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -68,13 +79,7 @@ pub enum AmountColumns {
     Signed { column: usize },
     /// One column of positive amounts with a credit/debit marker: in `marker_column`,
     /// or, without one, as the last word of the amount cell (`150,123.00 CR`).
-    Marked {
-        column: usize,
-        #[serde(default)]
-        marker_column: Option<usize>,
-        credit_marker: String,
-        debit_marker: String,
-    },
+    Marked(MarkedAmount),
     /// Separate money-in and money-out columns; the unused one is empty, `-` or zero.
     Split {
         credit_column: usize,
@@ -105,12 +110,12 @@ impl ColumnMapping {
         ColumnMapping {
             date_column: 1,
             description_column: 2,
-            amount: AmountColumns::Marked {
+            amount: AmountColumns::Marked(MarkedAmount {
                 column: 4,
                 marker_column,
                 credit_marker: "CR".into(),
                 debit_marker: "DB".into(),
-            },
+            }),
             date_format: date_format.into(),
             decimal_separator: '.',
             thousands_separator: Some(','),
@@ -134,13 +139,8 @@ impl ColumnMapping {
         let bad = |why: &str| Err(StatementError::BadMapping(why.to_string()));
         let amount_columns = match &self.amount {
             AmountColumns::Signed { column } => vec![*column],
-            AmountColumns::Marked {
-                column,
-                marker_column,
-                credit_marker,
-                debit_marker,
-            } => {
-                let (c, d) = (credit_marker.trim(), debit_marker.trim());
+            AmountColumns::Marked(marked) => {
+                let (c, d) = (marked.credit_marker.trim(), marked.debit_marker.trim());
                 if c.is_empty()
                     || d.is_empty()
                     || c.eq_ignore_ascii_case(d)
@@ -148,7 +148,10 @@ impl ColumnMapping {
                 {
                     return bad("credit and debit markers must be different single words");
                 }
-                [*column].into_iter().chain(*marker_column).collect()
+                [marked.column]
+                    .into_iter()
+                    .chain(marked.marker_column)
+                    .collect()
             }
             AmountColumns::Split {
                 credit_column,

@@ -313,12 +313,12 @@ fn unusable_mappings_are_refused() {
         |m: &mut ColumnMapping| m.date_format = "%Q".into(),
         |m: &mut ColumnMapping| m.date_format = String::new(),
         |m: &mut ColumnMapping| {
-            m.amount = AmountColumns::Marked {
+            m.amount = AmountColumns::Marked(MarkedAmount {
                 column: 4,
                 marker_column: None,
                 credit_marker: "CR".into(),
                 debit_marker: "cr".into(),
-            }
+            })
         },
     ];
     for change in changes {
