@@ -48,7 +48,7 @@ async fn open_orders(
     let text: String = (0..count)
         .map(|i| format!("{service}|https://x.com/batch/status/{i}|{quantity}\n"))
         .collect();
-    let placed = order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000)
+    let placed = order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000, &Default::default())
         .await
         .unwrap();
     assert_eq!(placed.placed, count);

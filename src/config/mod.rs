@@ -51,6 +51,10 @@
 //! | `PROVIDER_TIMEOUT_SECONDS` | `20` | timeout of one provider call |
 //! | `PROVIDER_RETRY_BACKOFF_MS` | `200` | first pause before retrying a call that never reached the provider |
 //! | `CATALOG_SYNC_INTERVAL_SECONDS` | `3600` | how often `booster serve` syncs every active provider's catalogue (0 disables it) |
+//! | `REFILL_PERIOD_DAYS` | `30` | days after completion a refill may be asked for, on refillable services that set no period of their own |
+//! | `REFILL_COOLDOWN_HOURS` | `24` | hours between two refills of one order, on services that set none |
+//! | `SAME_LINK_SCOPE` | `service` | the same-link guard refuses an order while the caller has another active order on the link of the same service (`service`) or of any service of the same platform and order type (`platform`) |
+//! | `ORDER_SCHEDULE_MAX_DAYS` | `30` | how far ahead `placeOrder(startAt)` may schedule an order (0: scheduling off) |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
@@ -91,12 +95,14 @@ use anyhow::{Context, anyhow};
 
 mod accounts;
 mod content;
+mod orders;
 mod payments;
 mod server;
 mod upstream;
 
 pub use accounts::*;
 pub use content::*;
+pub use orders::*;
 pub use payments::*;
 pub use server::*;
 pub use upstream::*;
@@ -111,6 +117,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub upstream: UpstreamConfig,
     pub catalog: CatalogConfig,
+    pub orders: OrdersConfig,
     pub content: ContentConfig,
     pub mail: MailConfig,
     pub support: SupportConfig,
@@ -127,6 +134,7 @@ impl Config {
             payments: PaymentsConfig::from_environment()?,
             upstream: UpstreamConfig::from_environment()?,
             catalog: CatalogConfig::from_environment()?,
+            orders: OrdersConfig::from_environment()?,
             content: ContentConfig::from_environment()?,
             mail: MailConfig::from_environment()?,
             support: SupportConfig::from_environment()?,
@@ -321,6 +329,7 @@ impl Config {
                 sync_interval: Duration::ZERO,
                 own_product_max_discount_bps: DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
             },
+            orders: OrdersConfig::default(),
             content: ContentConfig {
                 public_base_url: "http://localhost:3000".into(),
                 scheduled_posts_interval: Duration::ZERO,

@@ -220,6 +220,16 @@ text_enum! {
 }
 
 impl OrderStatus {
+    /// The statuses of an order that has not ended (`!is_final`): the same-link
+    /// guard's index (`orders_active_link_once`) lists the same ones.
+    pub const ACTIVE: [OrderStatus; 5] = [
+        Self::Pending,
+        Self::Submitting,
+        Self::Processing,
+        Self::InProgress,
+        Self::NeedsReview,
+    ];
+
     /// No further status change is expected.
     pub fn is_final(self) -> bool {
         matches!(
@@ -244,6 +254,14 @@ text_enum! {
         Accepted = "ACCEPTED",
         Rejected = "REJECTED",
         Completed = "COMPLETED",
+    }
+}
+
+impl OrderRequestStatus {
+    /// Still being worked on: the unique index `order_requests_open_idx` allows one
+    /// such request of each kind per order.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Submitted | Self::Accepted)
     }
 }
 

@@ -43,6 +43,12 @@ pub struct OrderRow {
     pub fallback_used: bool,
     /// What the provider charges for it, in rupiah, recorded when it accepted it.
     pub provider_cost: Option<i64>,
+    /// When it reached COMPLETED or PARTIAL: the refill warranty counts from here.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When a scheduled order is dispatched; it waits PENDING until then.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// The same-link guard's key (`domain::orders::link_guard`), when it applied.
+    pub link_guard: Option<String>,
 }
 
 super::reads_by_id!(OrderRow, orders);
@@ -62,8 +68,9 @@ WITH debit AS ( \
     RETURNING balance \
 ), placed AS ( \
     INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, \
-                        extra, remains, provider_id, provider_service_id, idempotency_key) \
-    SELECT $1, $2, $3, $4, $5, $7, 'PENDING', $6, $4, $8, $9, $10 FROM debit \
+                        extra, remains, provider_id, provider_service_id, idempotency_key, \
+                        link_guard, scheduled_at, next_attempt_at) \
+    SELECT $1, $2, $3, $4, $5, $7, 'PENDING', $6, $4, $8, $9, $10, $12, $13, $13 FROM debit \
     RETURNING * \
 ), charged AS ( \
     INSERT INTO ledger_entries (user_id, amount, balance_after, kind, order_id, note) \
@@ -85,8 +92,9 @@ impl NewOrder {
         conn: &mut AsyncPgConnection,
         channel: &str,
     ) -> QueryResult<Option<OrderRow>> {
-        use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+        use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
         debug_assert!(self.charge > 0 && self.status == OrderStatus::Pending);
+        debug_assert!(self.next_attempt_at == self.scheduled_at);
         diesel::sql_query(PLACE_PAID_ORDER)
             .bind::<BigInt, _>(self.user_id)
             .bind::<BigInt, _>(self.service_id)
@@ -99,6 +107,8 @@ impl NewOrder {
             .bind::<Nullable<Text>, _>(&self.provider_service_id)
             .bind::<Nullable<Text>, _>(&self.idempotency_key)
             .bind::<Text, _>(channel)
+            .bind::<Nullable<Text>, _>(&self.link_guard)
+            .bind::<Nullable<Timestamptz>, _>(self.scheduled_at)
             .get_result(conn)
             .await
             .optional()
@@ -121,6 +131,10 @@ pub struct NewOrder {
     pub provider_id: Option<i64>,
     pub provider_service_id: Option<String>,
     pub idempotency_key: Option<String>,
+    pub link_guard: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Dispatch waits until then: the schedule's time, or none.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Which orders a list shows; `from` inclusive, `to` exclusive.
@@ -241,6 +255,41 @@ impl OrderRow {
             .set(orders::last_synced_at.eq(diesel::dsl::now))
             .returning(OrderRow::as_returning())
             .get_results(conn)
+            .await
+    }
+
+    /// The same-link guard's keys held by `user_id`'s active orders.
+    pub async fn active_link_guards(
+        conn: &mut AsyncPgConnection,
+        user_id: i64,
+    ) -> QueryResult<std::collections::HashSet<String>> {
+        let keys: Vec<Option<String>> = orders::table
+            .filter(orders::user_id.eq(user_id))
+            .filter(orders::link_guard.is_not_null())
+            .filter(orders::status.eq_any(OrderStatus::ACTIVE))
+            .select(orders::link_guard)
+            .load(conn)
+            .await?;
+        Ok(keys.into_iter().flatten().collect())
+    }
+
+    /// Those of `order_ids` with a newer order on the same link that has not
+    /// ended (anyone's: its start count covers the link), in one statement.
+    pub async fn with_newer_active_on_link(
+        conn: &mut AsyncPgConnection,
+        order_ids: &[i64],
+    ) -> QueryResult<Vec<i64>> {
+        let newer = diesel::alias!(orders as newer);
+        orders::table
+            .filter(orders::id.eq_any(order_ids))
+            .filter(diesel::dsl::exists(
+                newer
+                    .filter(newer.field(orders::link).eq(orders::link))
+                    .filter(newer.field(orders::id).gt(orders::id))
+                    .filter(newer.field(orders::status).eq_any(OrderStatus::ACTIVE)),
+            ))
+            .select(orders::id)
+            .load(conn)
             .await
     }
 

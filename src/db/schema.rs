@@ -397,6 +397,9 @@ diesel::table! {
         provider_rate -> Nullable<Numeric>,
         provider_exchange_rate -> Nullable<Numeric>,
         provider_cost -> Nullable<Int8>,
+        completed_at -> Nullable<Timestamptz>,
+        scheduled_at -> Nullable<Timestamptz>,
+        link_guard -> Nullable<Text>,
     }
 }
 
@@ -506,6 +509,9 @@ diesel::table! {
         upstream_missing_since -> Nullable<Timestamptz>,
         sync_deactivated -> Bool,
         slug -> Text,
+        refill_period_days -> Nullable<Int4>,
+        refill_cooldown_hours -> Nullable<Int4>,
+        same_link_guard -> Bool,
     }
 }
 

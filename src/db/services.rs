@@ -27,6 +27,14 @@ pub struct ServiceRow {
     pub fallback_service_id: Option<i64>,
     /// The URL name (`/services/<slug>`); see `domain::content::slugs`.
     pub slug: String,
+    /// Days after completion a refill may be asked for (0: none; `None`: the
+    /// panel's `REFILL_PERIOD_DAYS`). Only with `refill`.
+    pub refill_period_days: Option<i32>,
+    /// Hours between two refills of one order (`None`: `REFILL_COOLDOWN_HOURS`).
+    pub refill_cooldown_hours: Option<i32>,
+    /// Whether an order is refused while another active order of the caller
+    /// runs on the same link.
+    pub same_link_guard: bool,
 }
 
 super::reads_by_id!(ServiceRow, services);
@@ -92,6 +100,9 @@ pub struct ServiceChangeset {
     /// Cleared when an admin sets `active`: the catalogue sync then no longer
     /// reactivates the service on its own (see `domain::catalog_import`).
     pub sync_deactivated: Option<bool>,
+    pub refill_period_days: Option<Option<i32>>,
+    pub refill_cooldown_hours: Option<Option<i32>>,
+    pub same_link_guard: Option<bool>,
 }
 
 /// Which services a catalogue list shows.

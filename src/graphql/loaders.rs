@@ -172,6 +172,26 @@ children_loader!(
     RequestsOf, OrderRequestRow, OrderRequestRow::for_orders, order_id
 );
 
+/// Whether a newer order on the same link has not ended (the refill rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NewerActiveOnLink(pub i64);
+
+impl Loader<NewerActiveOnLink> for DbLoader {
+    type Value = bool;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[NewerActiveOnLink],
+    ) -> Result<HashMap<NewerActiveOnLink, bool>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let newer = OrderRow::with_newer_active_on_link(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(keys.iter().map(|k| (*k, newer.contains(&k.0))).collect())
+    }
+}
+
 /// A provider's calls in the last hour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProviderStatsOf(pub i64);

@@ -216,6 +216,11 @@ pub struct ServiceUpdate {
     /// The imported service to send orders to when this one's provider refuses them;
     /// `Some(None)` removes it.
     pub fallback_service_id: Option<Option<i64>>,
+    /// The refill warranty in days (0: none); `Some(None)` goes back to the panel's default.
+    pub refill_period_days: Option<Option<i32>>,
+    /// Hours between two refills of an order; `Some(None)` goes back to the default.
+    pub refill_cooldown_hours: Option<Option<i32>>,
+    pub same_link_guard: Option<bool>,
 }
 
 pub async fn update_service(
@@ -288,6 +293,9 @@ pub async fn update_service(
             fallback_service_id: update.fallback_service_id,
             // An admin's choice of `active` wins over the catalogue sync's.
             sync_deactivated: update.active.map(|_| false),
+            refill_period_days: checked_bound("refillPeriodDays", update.refill_period_days, 3650)?,
+            refill_cooldown_hours: checked_bound("refillCooldownHours", update.refill_cooldown_hours, 720)?,
+            same_link_guard: update.same_link_guard,
         };
         allow_empty_changeset(diesel::update(services::table.find(id)).set(&changes).execute(conn).await)?;
         if reprice {
@@ -296,6 +304,21 @@ pub async fn update_service(
         ServiceRow::find(conn, id).await?.ok_or(AppError::NotFound("service"))
     })
     .await
+}
+
+/// A bounded whole number an admin may set or clear: VALIDATION naming `field`
+/// outside 0 to `max`.
+fn checked_bound(
+    field: &str,
+    value: Option<Option<i32>>,
+    max: i32,
+) -> AppResult<Option<Option<i32>>> {
+    if let Some(Some(v)) = value
+        && !(0..=max).contains(&v)
+    {
+        return Err(AppError::validation(field, format!("must be 0 to {max}")));
+    }
+    Ok(value)
 }
 
 /// A fallback must be another imported service, from a different provider, with an

@@ -184,7 +184,9 @@ async fn update_orders(
         "UPDATE orders o SET status = c.status, \
            start_count = COALESCE(c.start_count, o.start_count), \
            remains = COALESCE(c.remains, o.remains), \
-           refunded = o.refunded + c.refund \
+           refunded = o.refunded + c.refund, \
+           completed_at = CASE WHEN c.status IN ('COMPLETED', 'PARTIAL') \
+             THEN COALESCE(o.completed_at, now()) ELSE o.completed_at END \
          FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
            AS c(id, status, start_count, remains, refund) \
          WHERE o.id = c.id RETURNING o.*",

@@ -6,8 +6,9 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::*;
+use super::{guard, *};
 use crate::{
+    config::{OrdersConfig, SameLinkScope},
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus, ServiceType},
@@ -22,7 +23,7 @@ use crate::{
     error::{AppError, AppResult},
     events,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The most lines one mass order may hold; a longer text is refused whole.
 pub const MAX_MASS_ORDER_LINES: usize = 20_000;
@@ -162,6 +163,7 @@ pub async fn place_mass_order(
     text: &str,
     all_or_nothing: bool,
     own_max_discount_bps: i32,
+    rules: &OrdersConfig,
 ) -> AppResult<MassOrderOutcome> {
     let (lines, errors) = read_lines(text)?;
     let ids: Vec<i64> = lines
@@ -172,7 +174,11 @@ pub async fn place_mass_order(
     let discount = buyer.effective_discount_bps();
     pricing::buyer_prices(conn, &mut services, discount, own_max_discount_bps).await?;
     let services: HashMap<i64, ServiceRow> = services.into_iter().map(|s| (s.id, s)).collect();
-    let batch = prepare_lines(&lines, &services, errors)?;
+    let guard = LinkGuard {
+        scope: rules.same_link_scope,
+        active: OrderRow::active_link_guards(conn, buyer.id).await?,
+    };
+    let batch = prepare_lines(&lines, &services, errors, &guard)?;
     if batch.orders.is_empty() || (all_or_nothing && !batch.errors.is_empty()) {
         return Ok(MassOrderOutcome {
             mass_order: None,
@@ -230,10 +236,17 @@ fn prepare_lines(
     lines: &[RawLine],
     services: &HashMap<i64, ServiceRow>,
     mut errors: Vec<LineError>,
+    guard: &LinkGuard,
 ) -> AppResult<PreparedBatch> {
     let mut orders = Vec::with_capacity(lines.len());
+    let mut guarded = HashSet::new();
     for raw in lines {
-        match prepare_line(raw, services) {
+        match prepare_line(raw, services, guard) {
+            // A second line on a link the batch already orders is refused like
+            // an order on a link with an active order.
+            Ok(order) if order.link_guard.as_ref().is_some_and(|k| !guarded.insert(k.clone())) => {
+                errors.push(active_link_line(raw.line));
+            }
             Ok(order) => orders.push(order),
             Err(LineFault::Line(error)) => errors.push(error),
             Err(LineFault::Batch(error)) => return Err(error),
@@ -262,6 +275,7 @@ enum LineFault {
 fn prepare_line(
     raw: &RawLine,
     services: &HashMap<i64, ServiceRow>,
+    guard: &LinkGuard,
 ) -> Result<PreparedOrder, LineFault> {
     let fail = |field: &str, message: String| {
         LineFault::Line(LineError {
@@ -306,11 +320,32 @@ fn prepare_line(
         quantity: Some(quantity),
         extras: OrderExtras::default(),
         idempotency_key: None,
+        start_at: None,
     };
-    prepare(service, &input).map_err(|error| match error {
+    let mut order = prepare(service, &input).map_err(|error| match error {
         AppError::Validation { field, message } => fail(&field, message),
         other => LineFault::Batch(other),
-    })
+    })?;
+    order.link_guard = guard::link_guard(service, &order.link, guard.scope);
+    if order.link_guard.as_ref().is_some_and(|k| guard.active.contains(k)) {
+        return Err(LineFault::Line(active_link_line(raw.line)));
+    }
+    Ok(order)
+}
+
+/// The same-link guard as a batch sees it: the scope, and the caller's keys
+/// already held by active orders (read once before the lines are prepared).
+struct LinkGuard {
+    scope: SameLinkScope,
+    active: HashSet<String>,
+}
+
+fn active_link_line(line: usize) -> LineError {
+    LineError {
+        line,
+        field: "link".into(),
+        message: guard::ACTIVE_LINK_MESSAGE.into(),
+    }
 }
 
 /// Writes a prepared batch in one transaction: the MassOrder row, the one debit
@@ -380,6 +415,9 @@ async fn insert_orders(
             provider_id: p.provider_id,
             provider_service_id: p.provider_service_id.clone(),
             idempotency_key: None,
+            link_guard: p.link_guard.clone(),
+            scheduled_at: None,
+            next_attempt_at: None,
         })
         .collect();
     let mut placed: Vec<OrderRow> = Vec::with_capacity(rows.len());
@@ -390,7 +428,15 @@ async fn insert_orders(
                 .values(chunk)
                 .returning(OrderRow::as_returning())
                 .get_results::<OrderRow>(conn)
-                .await?,
+                .await
+                .map_err(|error| {
+                    // Another request took a link between the read and this write.
+                    if crate::error::is_unique_violation(&error, guard::ACTIVE_LINK_INDEX) {
+                        guard::active_link_error()
+                    } else {
+                        error.into()
+                    }
+                })?,
         );
     }
     Ok(placed)
@@ -469,9 +515,17 @@ mod tests {
         .collect()
     }
 
+    /// The guard as a buyer with no active order sees it.
+    fn no_guard() -> LinkGuard {
+        LinkGuard {
+            scope: SameLinkScope::Service,
+            active: HashSet::new(),
+        }
+    }
+
     fn prepared(text: &str) -> AppResult<PreparedBatch> {
         let (lines, errors) = read_lines(text)?;
-        prepare_lines(&lines, &catalogue(), errors)
+        prepare_lines(&lines, &catalogue(), errors, &no_guard())
     }
 
     fn faults(batch: &PreparedBatch) -> Vec<(usize, &str)> {
@@ -556,7 +610,7 @@ mod tests {
         let (lines, errors) =
             read_lines("1|https://x.com/a|1000\n1|https://x.com/b|1000\n1|https://x.com/c|1000\n")
                 .unwrap();
-        let refused = prepare_lines(&lines, &services, errors).unwrap_err();
+        let refused = prepare_lines(&lines, &services, errors, &no_guard()).unwrap_err();
         assert!(matches!(refused, AppError::Validation { field, .. } if field == "text"));
     }
 

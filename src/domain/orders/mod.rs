@@ -4,13 +4,16 @@
 //! order in one transaction, and the one way a status changes), `changes`
 //! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text), `settle` (exactly-once refunds), `requests` (customer
-//! cancel and refill). Reads of the tables live in `db::orders`; dispatch and
+//! cancel and refill), `refill` (the refill warranty's rules, pure), `guard`
+//! (the same-link guard and scheduled start, pure). Reads of the tables live in `db::orders`; dispatch and
 //! status sync with providers are `domain::upstream`.
 
 mod changes;
+pub mod guard;
 mod mass;
 mod place;
 mod prepare;
+pub mod refill;
 mod requests;
 mod settle;
 mod type_fields;
@@ -19,7 +22,7 @@ pub use changes::{Refund, StatusChange, next_average_completion, write_changes};
 pub use mass::{LineError, MAX_MASS_ORDER_LINES, MassOrderOutcome, place_mass_order};
 pub use place::{lock_order, place_order, record_status};
 pub use prepare::{OrderExtras, OrderInput, PreparedOrder, check_link, prepare};
-pub use requests::{find_visible, owned_order, request_cancel, request_refill};
+pub use requests::{find_visible, owned_order, refill_refusal, request_cancel, request_refill};
 pub use settle::{
     ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle,
     settlement_change,

@@ -6,9 +6,10 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::{prepare::check_idempotency_key, *};
+use super::{guard, prepare::check_idempotency_key, *};
 use crate::{
     cache::Caches,
+    config::OrdersConfig,
     db::users::UserRow,
     db::{
         enums::{Fulfillment, LedgerKind, OrderStatus},
@@ -70,13 +71,16 @@ pub async fn record_status(
 /// event (for a paid order from a provider or by hand, one statement:
 /// `NewOrder::insert_paid`). Stock services take their items and complete at
 /// once (`own_max_discount_bps`: `OWN_PRODUCT_MAX_DISCOUNT_BPS`). The service comes from the catalogue cache (`catalog::listing`), which
-/// forgets it on any change, so the price charged is the current one.
+/// forgets it on any change, so the price charged is the current one. The
+/// same-link guard and a scheduled start follow `rules` (see `guard`); the
+/// guard's unique index refuses a concurrent order on the link.
 pub async fn place_order(
     conn: &mut AsyncPgConnection,
     caches: &Caches,
     buyer: &UserRow,
     input: OrderInput,
     own_max_discount_bps: i32,
+    rules: &OrdersConfig,
 ) -> AppResult<OrderRow> {
     let user_id = buyer.id;
     let idempotency_key = check_idempotency_key(&input.idempotency_key)?;
@@ -90,7 +94,10 @@ pub async fn place_order(
         own_max_discount_bps,
     )
     .await?;
-    let prepared = prepare(&service, &input)?;
+    let mut prepared = prepare(&service, &input)?;
+    prepared.link_guard = guard::link_guard(&service, &prepared.link, rules.same_link_scope);
+    prepared.scheduled_at =
+        guard::scheduled_start(input.start_at, service.fulfillment, rules, chrono::Utc::now())?;
     if let Some(key) = &idempotency_key
         && let Some(existing) = OrderRow::find_by_idempotency_key(conn, user_id, key).await?
     {
@@ -135,12 +142,17 @@ fn new_order(user_id: i64, prepared: &PreparedOrder, idempotency_key: Option<Str
         provider_id: prepared.provider_id,
         provider_service_id: prepared.provider_service_id.clone(),
         idempotency_key,
+        link_guard: prepared.link_guard.clone(),
+        scheduled_at: prepared.scheduled_at,
+        next_attempt_at: prepared.scheduled_at,
     }
 }
 
 fn duplicate_key(error: diesel::result::Error) -> AppError {
     if is_unique_violation(&error, "orders_user_id_idempotency_key_key") {
         AppError::conflict("an order with this idempotencyKey exists")
+    } else if is_unique_violation(&error, guard::ACTIVE_LINK_INDEX) {
+        guard::active_link_error()
     } else {
         error.into()
     }

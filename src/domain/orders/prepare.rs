@@ -4,6 +4,7 @@
 //! and the price, fixed from the service. Pure: reads nothing, so every rule is
 //! tested without a database.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::type_fields::{Extra, validate_type_fields};
@@ -40,6 +41,8 @@ pub struct OrderInput {
     pub quantity: Option<i64>,
     pub extras: OrderExtras,
     pub idempotency_key: Option<String>,
+    /// When to dispatch it (`None` or a past time: at once); see `guard::scheduled_start`.
+    pub start_at: Option<DateTime<Utc>>,
 }
 
 /// An order that passed validation, with its price fixed.
@@ -54,6 +57,10 @@ pub struct PreparedOrder {
     pub fulfillment: Fulfillment,
     pub provider_id: Option<i64>,
     pub provider_service_id: Option<String>,
+    /// The same-link guard's key, set by the caller that knows the scope.
+    pub link_guard: Option<String>,
+    /// When a scheduled order is dispatched, set by the caller that knows the time.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// Hosts each platform's links live on (after dropping `www.`, `m.`, `mobile.`).
@@ -157,6 +164,8 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
         fulfillment: service.fulfillment,
         provider_id: service.provider_id,
         provider_service_id: service.provider_service_id.clone(),
+        link_guard: None,
+        scheduled_at: None,
     })
 }
 
@@ -279,6 +288,9 @@ pub(super) mod tests {
             updated_at: Utc::now(),
             fallback_service_id: None,
             slug: "followers".into(),
+            refill_period_days: None,
+            refill_cooldown_hours: None,
+            same_link_guard: true,
         }
     }
 
@@ -289,6 +301,7 @@ pub(super) mod tests {
             quantity,
             extras,
             idempotency_key: None,
+            start_at: None,
         }
     }
 

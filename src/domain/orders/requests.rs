@@ -1,11 +1,16 @@
 //! Customers' cancel and refill requests: a PENDING order is canceled and
 //! refunded at once; a running one gets a request that the order-requests job
-//! forwards to the provider.
+//! forwards to the provider. Refills follow the warranty in `refill`.
 
+use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::*;
+use super::{
+    refill::{RefillFacts, RefillRefusal, refill_window},
+    *,
+};
 use crate::{
+    config::OrdersConfig,
     db::{
         enums::{OrderRequestKind, OrderStatus},
         order_requests::OPEN_REQUEST_INDEX,
@@ -18,21 +23,28 @@ use crate::{
 };
 
 /// A customer's cancel request. A PENDING order (not yet sent upstream) is canceled
-/// and refunded at once; a running one gets a request forwarded to the provider.
+/// and refunded at once, and so is a scheduled one before its time even when
+/// the service takes no cancel; a running one gets a request forwarded to the
+/// provider.
 pub async fn request_cancel(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     order_id: i64,
 ) -> AppResult<(OrderRow, Option<OrderRequestRow>)> {
     let (order, service) = owned_order_and_service(conn, user_id, order_id).await?;
-    if !service.cancel {
-        return Err(AppError::validation(
-            "orderId",
-            "this service does not allow cancellation",
-        ));
+    let scheduled = |order: &OrderRow| {
+        order.status == OrderStatus::Pending
+            && order.scheduled_at.is_some_and(|at| at > Utc::now())
+    };
+    let no_cancel = || AppError::validation("orderId", "this service does not allow cancellation");
+    if !service.cancel && !scheduled(&order) {
+        return Err(no_cancel());
     }
     conn.transaction(async |conn| {
         let order = lock_order(conn, order.id).await?;
+        if !service.cancel && !scheduled(&order) {
+            return Err(no_cancel());
+        }
         match order.status {
             OrderStatus::Pending => {
                 let order = settle(
@@ -57,27 +69,43 @@ pub async fn request_cancel(
     .await
 }
 
-/// A customer's refill request for a completed order of a refillable service.
+/// A customer's refill request, under the refill warranty (`refill`): inside the
+/// service's period from completion, past the cooldown, with no refill open and
+/// no newer order running on the link. The facts are read with the order locked,
+/// so two requests at once cannot both pass.
 pub async fn request_refill(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user_id: i64,
     order_id: i64,
 ) -> AppResult<OrderRequestRow> {
     let (order, service) = owned_order_and_service(conn, user_id, order_id).await?;
-    if !service.refill {
-        return Err(AppError::validation(
-            "orderId",
-            "this service has no refill",
-        ));
-    }
-    if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
-        return Err(AppError::conflict("only completed orders can be refilled"));
-    }
     conn.transaction(async |conn| {
         let order = lock_order(conn, order.id).await?;
+        let requests = OrderRequestRow::for_orders(conn, &[order.id]).await?;
+        let newer = OrderRow::with_newer_active_on_link(conn, &[order.id]).await?;
+        let facts = RefillFacts::from_requests(&requests, !newer.is_empty());
+        let window = refill_window(&order, &service, rules, &facts, Utc::now());
+        if let Some(refusal) = window.refusal {
+            return Err(refusal.error(&window));
+        }
         open_request(conn, &order, OrderRequestKind::Refill).await
     })
     .await
+}
+
+/// Why `order` (of `service`) cannot be refilled now, if it cannot: the same rules
+/// as [`request_refill`], read without a lock, for answers such as the bot's.
+pub async fn refill_refusal(
+    conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
+    order: &OrderRow,
+    service: &ServiceRow,
+) -> AppResult<Option<RefillRefusal>> {
+    let requests = OrderRequestRow::for_orders(conn, &[order.id]).await?;
+    let newer = OrderRow::with_newer_active_on_link(conn, &[order.id]).await?;
+    let facts = RefillFacts::from_requests(&requests, !newer.is_empty());
+    Ok(refill_window(order, service, rules, &facts, Utc::now()).refusal)
 }
 
 /// Opens the customer's request of `kind` and notes it in the order's history (the

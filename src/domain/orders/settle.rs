@@ -246,39 +246,10 @@ pub async fn admin_set_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use serde_json::json;
 
     #[test]
     fn partial_refund_rounds_down() {
-        let order = OrderRow {
-            id: 1,
-            user_id: 1,
-            service_id: 1,
-            mass_order_id: None,
-            link: String::new(),
-            quantity: 1000,
-            price_per_1000: 15840,
-            charge: 15840,
-            status: OrderStatus::InProgress,
-            extra: json!({}),
-            start_count: None,
-            remains: None,
-            provider_id: None,
-            provider_order_id: None,
-            refunded: 0,
-            idempotency_key: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            provider_service_id: None,
-            submit_attempts: 0,
-            next_attempt_at: None,
-            submitted_at: None,
-            last_synced_at: None,
-            last_error: None,
-            fallback_used: false,
-            provider_cost: None,
-        };
+        let order = crate::domain::upstream::sync::tests::order(OrderStatus::InProgress);
         assert_eq!(
             refund_amount(&order, Settlement::Partial { remains: 157 }),
             2486

@@ -187,6 +187,7 @@ mod tests {
             quantity,
             extras,
             idempotency_key: None,
+            start_at: None,
         }
     }
 

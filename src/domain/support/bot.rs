@@ -21,13 +21,14 @@ use diesel_async::AsyncPgConnection;
 
 use super::faq;
 use crate::{
+    config::OrdersConfig,
     db::{
         enums::{Language, OrderStatus, TicketTopic},
         orders::OrderRow,
         services::ServiceRow,
         users::UserRow,
     },
-    domain::orders,
+    domain::orders::{self, refill::RefillRefusal},
     error::{AppError, AppResult},
     mail::templates::{order_status_label, rupiah},
 };
@@ -86,6 +87,7 @@ pub fn references(text: &str) -> References {
 /// transaction (each in a savepoint, so a refused one leaves no trace).
 pub async fn answer(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user: &UserRow,
     topic: TicketTopic,
     text: &str,
@@ -116,7 +118,7 @@ pub async fn answer(
             let mut lines = Vec::with_capacity(orders.len());
             for order in &orders {
                 let line = if topic == TicketTopic::Refill {
-                    file_refill(conn, user.id, order, service_of(order), lang).await?
+                    file_refill(conn, rules, user.id, order, service_of(order), lang).await?
                 } else {
                     file_cancel(conn, user.id, order, service_of(order), lang).await?
                 };
@@ -253,29 +255,21 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Langua
 /// Files a refill request and says what became of it.
 async fn file_refill(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user_id: i64,
     order: &OrderRow,
     service: Option<&ServiceRow>,
     lang: Language,
 ) -> AppResult<String> {
     let id = order.id;
-    let why_not = if !service.is_some_and(|s| s.refill) {
-        Some(match lang {
-            Language::Id => "layanan ini tidak memiliki refill",
-            Language::En => "its service has no refill",
-        })
-    } else if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
-        Some(match lang {
-            Language::Id => "refill hanya untuk pesanan yang sudah selesai",
-            Language::En => "only completed orders can be refilled",
-        })
-    } else {
-        None
+    let refusal = match service {
+        Some(service) => orders::refill_refusal(conn, rules, order, service).await?,
+        None => Some(RefillRefusal::NoRefill),
     };
-    if let Some(reason) = why_not {
-        return Ok(refused(lang, "refill", id, reason));
+    if let Some(refusal) = refusal {
+        return Ok(refused(lang, "refill", id, refusal.reason(lang)));
     }
-    match orders::request_refill(conn, user_id, id).await {
+    match orders::request_refill(conn, rules, user_id, id).await {
         Ok(_) => Ok(match lang {
             Language::Id => {
                 format!("Pesanan #{id}: permintaan refill diterima dan sedang diteruskan.")
@@ -284,23 +278,12 @@ async fn file_refill(
                 format!("Order #{id}: the refill request was accepted and is being forwarded.")
             }
         }),
+        // Another request won the race since the facts were read.
         Err(AppError::Conflict(_)) => Ok(refused(
             lang,
             "refill",
             id,
-            match lang {
-                Language::Id => "permintaan refill untuk pesanan ini sudah ada",
-                Language::En => "a refill was already requested for it",
-            },
-        )),
-        Err(AppError::Validation { .. }) => Ok(refused(
-            lang,
-            "refill",
-            id,
-            match lang {
-                Language::Id => "layanan ini tidak memiliki refill",
-                Language::En => "its service has no refill",
-            },
+            RefillRefusal::AlreadyRequested.reason(lang),
         )),
         Err(other) => Err(other),
     }

@@ -16,6 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use super::bot;
 use crate::domain::text::{check_line, check_search, check_text};
 use crate::{
+    config::OrdersConfig,
     db::{
         enums::{Role, TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
         orders::OrderRow,
@@ -71,6 +72,7 @@ pub async fn list_for_staff(
 
 pub async fn open(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user: &UserRow,
     input: OpenTicket,
 ) -> AppResult<TicketChange> {
@@ -120,7 +122,7 @@ pub async fn open(
         .await?;
         events::publish_ticket(conn, ticket.id, Some(first.id)).await?;
         let text = format!("{subject}\n{message}");
-        run_bot(conn, user, ticket, &text, &order_ids).await
+        run_bot(conn, rules, user, ticket, &text, &order_ids).await
     })
     .await
 }
@@ -128,6 +130,7 @@ pub async fn open(
 /// The customer writes in their ticket (a closed one opens again).
 pub async fn customer_reply(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user: &UserRow,
     ticket_id: i64,
     body: &str,
@@ -164,7 +167,7 @@ pub async fn customer_reply(
         events::publish_ticket(conn, ticket.id, Some(message.id)).await?;
         // Orders named in this reply; the bot does not repeat itself about the
         // ticket's attached orders on every reply.
-        run_bot(conn, user, ticket, &body, &[]).await
+        run_bot(conn, rules, user, ticket, &body, &[]).await
     })
     .await
 }
@@ -174,12 +177,13 @@ pub async fn customer_reply(
 /// are alerted).
 async fn run_bot(
     conn: &mut AsyncPgConnection,
+    rules: &OrdersConfig,
     user: &UserRow,
     ticket: TicketRow,
     text: &str,
     attached: &[i64],
 ) -> AppResult<TicketChange> {
-    let answer = bot::answer(conn, user, ticket.topic, text, attached).await?;
+    let answer = bot::answer(conn, rules, user, ticket.topic, text, attached).await?;
     let mut ticket = ticket;
     if let Some(reply) = &answer.reply {
         let message = TicketMessageRow::insert(

@@ -14,7 +14,7 @@
 mod dispatch;
 mod requests;
 mod review;
-mod sync;
+pub(crate) mod sync;
 
 pub use dispatch::*;
 pub use requests::*;

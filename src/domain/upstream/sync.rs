@@ -184,14 +184,14 @@ pub async fn note_sync_errors(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::db::enums::LedgerKind;
 
     /// 1000 ordered for 15,840 rupiah, at `status`, nothing refunded yet.
-    fn order(status: OrderStatus) -> OrderRow {
+    pub(crate) fn order(status: OrderStatus) -> OrderRow {
         OrderRow {
             id: 1,
             user_id: 1,
@@ -219,6 +219,9 @@ mod tests {
             last_error: None,
             fallback_used: false,
             provider_cost: None,
+            completed_at: None,
+            scheduled_at: None,
+            link_guard: None,
         }
     }
 

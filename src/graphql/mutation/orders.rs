@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::{
@@ -59,6 +60,9 @@ pub struct PlaceOrderInput {
     /// A key of the client's choosing: retrying with the same key returns the first
     /// order instead of charging again.
     pub idempotency_key: Option<String>,
+    /// Schedules the order: charged now, sent at this time (at most
+    /// `ORDER_SCHEDULE_MAX_DAYS` ahead), cancelable with a full refund until then.
+    pub start_at: Option<DateTime<Utc>>,
 }
 
 #[derive(InputObject)]
@@ -139,6 +143,7 @@ impl TryFrom<PlaceOrderInput> for OrderInput {
                 interval: input.interval,
             },
             idempotency_key: input.idempotency_key,
+            start_at: input.start_at,
         })
     }
 }
@@ -206,8 +211,15 @@ impl OrderMutation {
         let mut conn = conn(ctx).await?;
         let own_max_discount = app.config.catalog.own_product_max_discount_bps;
         Ok(Order(
-            orders::place_order(&mut conn, &app.caches, &user.user, order, own_max_discount)
-                .await?,
+            orders::place_order(
+                &mut conn,
+                &app.caches,
+                &user.user,
+                order,
+                own_max_discount,
+                &app.config.orders,
+            )
+            .await?,
         ))
     }
 
@@ -225,7 +237,7 @@ impl OrderMutation {
         let own_max = config.catalog.own_product_max_discount_bps;
         let mut conn = conn(ctx).await?;
         let outcome =
-            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing, own_max)
+            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing, own_max, &config.orders)
                 .await?;
         Ok(outcome.into())
     }
@@ -259,7 +271,8 @@ impl OrderMutation {
         let order_id = parse_id("orderId", &order_id)?;
         let mut conn = conn(ctx).await?;
         Ok(OrderRequest(
-            orders::request_refill(&mut conn, user.id(), order_id).await?,
+            orders::request_refill(&mut conn, &state(ctx).config.orders, user.id(), order_id)
+                .await?,
         ))
     }
 

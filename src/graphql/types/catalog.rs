@@ -10,7 +10,7 @@ use crate::{
         providers::ProviderRow,
         services::ServiceRow,
     },
-    domain::{content::seo, pricing},
+    domain::{content::seo, orders::refill, pricing},
     graphql::types::content::{SeoMeta, seo_meta},
     graphql::viewer,
     graphql::{
@@ -202,6 +202,23 @@ impl Service {
     /// Whether drip-feed (runs and interval) is supported.
     async fn dripfeed(&self) -> bool {
         self.0.dripfeed
+    }
+
+    /// The refill warranty: days after completion a refill may be asked for (0:
+    /// no refill).
+    async fn refill_period_days(&self, ctx: &Context<'_>) -> i32 {
+        refill::refill_period_days(&self.0, &crate::graphql::state(ctx).config.orders)
+    }
+
+    /// Hours between two refills of one order.
+    async fn refill_cooldown_hours(&self, ctx: &Context<'_>) -> i32 {
+        refill::refill_cooldown_hours(&self.0, &crate::graphql::state(ctx).config.orders)
+    }
+
+    /// Whether an order is refused while the customer has another active order
+    /// on the same link.
+    async fn same_link_guard(&self) -> bool {
+        self.0.same_link_guard
     }
 
     /// Typical time from order to completion, in seconds, when known.

@@ -1,6 +1,6 @@
 //! `Order`, its history, requests, `MassOrder` and the order-status event.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -11,13 +11,16 @@ use crate::{
         order_requests::OrderRequestRow,
         orders::OrderRow,
     },
-    domain::stock,
+    domain::{
+        orders::refill::{RefillFacts, RefillRefusal, RefillWindow, refill_window},
+        stock,
+    },
     graphql::{
         conn,
         error::GraphqlResult,
         guards::RoleGuard,
         load,
-        loaders::{HistoryOf, RequestsOf, UserId},
+        loaders::{HistoryOf, NewerActiveOnLink, RequestsOf, UserId},
         scalars::Rupiah,
         state,
         types::{account::User, catalog::Service},
@@ -100,6 +103,35 @@ impl Order {
     async fn history(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<OrderEvent>> {
         let rows = load(ctx, HistoryOf(self.0.id), "order history").await?;
         Ok(rows.into_iter().map(OrderEvent).collect())
+    }
+
+    /// When it reached COMPLETED or PARTIAL: the refill period counts from here.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+
+    /// When a scheduled order is sent for processing; until then it is PENDING and
+    /// can be canceled with a full refund.
+    async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
+        self.0.scheduled_at
+    }
+
+    /// Whether a refill can be asked for now, until when, or why not: what a front
+    /// end needs to show or hide the refill button (batched across a list).
+    #[graphql(complexity = 10)]
+    async fn refill(&self, ctx: &Context<'_>) -> GraphqlResult<RefillAvailability> {
+        let order = &self.0;
+        let service = Service::load(ctx, order.service_id).await?.0;
+        let requests = load(ctx, RequestsOf(order.id), "order requests").await?;
+        let rules = &state(ctx).config.orders;
+        let mut facts = RefillFacts::from_requests(&requests, false);
+        let mut window = refill_window(order, &service, rules, &facts, Utc::now());
+        // Only an order that passes every other rule needs the newer-order read.
+        if window.refusal.is_none() {
+            facts.newer_active_order = load(ctx, NewerActiveOnLink(order.id), "newer orders").await?;
+            window = refill_window(order, &service, rules, &facts, Utc::now());
+        }
+        Ok(RefillAvailability(window))
     }
 
     /// Cancel and refill requests and their outcome (batched across a list).
@@ -241,4 +273,57 @@ impl MassOrder {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// Whether an order can be refilled now (`Order.refill`).
+pub struct RefillAvailability(RefillWindow);
+
+#[Object]
+impl RefillAvailability {
+    /// True when `requestOrderRefill` would be accepted now.
+    async fn available(&self) -> bool {
+        self.0.refusal.is_none()
+    }
+
+    /// The end of the refill period; null when the service has no refill or the
+    /// order has not completed.
+    async fn available_until(&self) -> Option<DateTime<Utc>> {
+        self.0.available_until
+    }
+
+    /// During the cooldown after a refill, when the next may be asked for (null
+    /// when the period ends first).
+    async fn next_available_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_available_at
+    }
+
+    /// Why a refill cannot be asked for now; null when it can.
+    async fn reason(&self) -> Option<RefillRefusalReason> {
+        self.0.refusal.map(Into::into)
+    }
+
+    /// The same, in the words `requestOrderRefill` would answer with.
+    async fn message(&self) -> Option<String> {
+        let refusal = self.0.refusal?;
+        Some(refusal.error(&self.0).public().message)
+    }
+}
+
+// The GraphQL face of `domain::orders::refill::RefillRefusal`.
+/// Why a refill cannot be asked for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "RefillRefusal", remote = "RefillRefusal")]
+pub enum RefillRefusalReason {
+    /// The service has no refill.
+    NoRefill,
+    /// The order has not completed.
+    NotCompleted,
+    /// The refill period is over.
+    Expired,
+    /// A refill of this order is still being worked on.
+    AlreadyRequested,
+    /// The cooldown after the last refill has not passed.
+    Cooldown,
+    /// A newer order on the same link is running.
+    NewerOrderOnLink,
 }

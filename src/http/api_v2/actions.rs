@@ -37,7 +37,7 @@ pub async fn run(
         "services" => services(app, conn, &caller.user).await,
         "add" => add(app, conn, &caller.user, params).await,
         "status" => status(conn, user_id, params).await,
-        "refill" => refill(conn, user_id, params).await,
+        "refill" => refill(conn, &app.config.orders, user_id, params).await,
         "refill_status" => refill_status(conn, user_id, params).await,
         "cancel" => cancel(conn, user_id, params).await,
         "balance" => balance(conn, user_id).await,
@@ -123,6 +123,7 @@ async fn add(
         },
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
+        start_at: None,
     };
     crate::domain::accounts::check_may_spend(buyer, &app.config.accounts)?;
     let order = orders::place_order(
@@ -131,6 +132,7 @@ async fn add(
         buyer,
         input,
         app.config.catalog.own_product_max_discount_bps,
+        &app.config.orders,
     )
     .await?;
     Ok(json!({ "order": order.id }))
@@ -187,12 +189,17 @@ fn order_ids(params: &Params) -> Result<(IdList, bool), ApiV2Error> {
     Ok((id_list(one)?.into_iter().take(1).collect(), false))
 }
 
-async fn refill(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<Value, ApiV2Error> {
+async fn refill(
+    conn: &mut PooledConn,
+    rules: &crate::config::OrdersConfig,
+    user_id: i64,
+    params: &Params,
+) -> Result<Value, ApiV2Error> {
     let (ids, many) = order_ids(params)?;
     let mut answers = Vec::with_capacity(ids.len());
     for (text, id) in ids {
         let outcome = match id {
-            Some(id) => orders::request_refill(conn, user_id, id)
+            Some(id) => orders::request_refill(conn, rules, user_id, id)
                 .await
                 .map_err(ApiV2Error::from),
             None => Err(ApiV2Error::IncorrectOrder),

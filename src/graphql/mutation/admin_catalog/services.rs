@@ -99,6 +99,13 @@ pub struct UpdateServiceInput {
     /// Another provider's service to send orders to when this provider refuses one;
     /// null removes it.
     pub fallback_service_id: MaybeUndefined<ID>,
+    /// The refill warranty in days after completion (0: no refill); null goes back
+    /// to the panel's `REFILL_PERIOD_DAYS`.
+    pub refill_period_days: MaybeUndefined<i32>,
+    /// Hours between two refills of one order; null goes back to `REFILL_COOLDOWN_HOURS`.
+    pub refill_cooldown_hours: MaybeUndefined<i32>,
+    /// Refuse an order while the customer has another active order on the link.
+    pub same_link_guard: Option<bool>,
 }
 
 impl TryFrom<ServicePricingInput> for ServicePricing {
@@ -168,6 +175,9 @@ impl TryFrom<UpdateServiceInput> for ServiceUpdate {
                 .map_value(|id| parse_id("fallbackServiceId", &id))
                 .transpose()?
                 .into(),
+            refill_period_days: input.refill_period_days.into(),
+            refill_cooldown_hours: input.refill_cooldown_hours.into(),
+            same_link_guard: input.same_link_guard,
         })
     }
 }
