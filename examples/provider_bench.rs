@@ -75,9 +75,10 @@ async fn pending_orders(
     let buyer = booster::db::users::UserRow::find(&mut conn, user)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user {user}"))?;
-    let outcome = order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000, &Default::default())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcome =
+        order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000, &Default::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(
         outcome.placed == count,
         "placed {} of {count}",

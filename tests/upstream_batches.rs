@@ -48,9 +48,10 @@ async fn open_orders(
     let text: String = (0..count)
         .map(|i| format!("{service}|https://x.com/batch/status/{i}|{quantity}\n"))
         .collect();
-    let placed = order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000, &Default::default())
-        .await
-        .unwrap();
+    let placed =
+        order_rules::place_mass_order(&mut conn, &buyer, &text, true, 5_000, &Default::default())
+            .await
+            .unwrap();
     assert_eq!(placed.placed, count);
     diesel::sql_query(
         "UPDATE orders SET status = $1, provider_order_id = CASE WHEN $1 = 'SUBMITTING' \

@@ -63,28 +63,32 @@ pub async fn bench_service(
         Some(_) => (Fulfillment::Provider, 1000),
         None => (Fulfillment::Manual, 10_000),
     };
+    // The benchmarks send many orders to one link: the same-link guard is off.
     Ok(diesel::insert_into(services::table)
-        .values(NewService {
-            category_id: category,
-            name: "Twitter followers".into(),
-            description: String::new(),
-            platform: Platform::Twitter,
-            service_type: ServiceType::Default,
-            provider_id: provider.map(|(id, _)| id),
-            provider_service_id: provider.map(|(_, remote)| remote.to_string()),
-            provider_rate: provider.map(|_| 1.into()),
-            markup_bps: None,
-            fulfillment,
-            price_per_1000,
-            min_quantity: 10,
-            max_quantity: 100_000,
-            quantity_step: 1,
-            refill: false,
-            cancel: provider.is_none(),
-            dripfeed: false,
-            active: true,
-            sort_order: 0,
-        })
+        .values((
+            NewService {
+                category_id: category,
+                name: "Twitter followers".into(),
+                description: String::new(),
+                platform: Platform::Twitter,
+                service_type: ServiceType::Default,
+                provider_id: provider.map(|(id, _)| id),
+                provider_service_id: provider.map(|(_, remote)| remote.to_string()),
+                provider_rate: provider.map(|_| 1.into()),
+                markup_bps: None,
+                fulfillment,
+                price_per_1000,
+                min_quantity: 10,
+                max_quantity: 100_000,
+                quantity_step: 1,
+                refill: false,
+                cancel: provider.is_none(),
+                dripfeed: false,
+                active: true,
+                sort_order: 0,
+            },
+            services::same_link_guard.eq(false),
+        ))
         .returning(services::id)
         .get_result(conn)
         .await?)

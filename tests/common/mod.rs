@@ -541,8 +541,10 @@ pub async fn service_with(
         sort_order: 0,
     };
     adjust(&mut row);
+    // Tests place many orders on one link; the same-link guard (on by default)
+    // has tests of its own, on services that keep it.
     diesel::insert_into(services::table)
-        .values(&row)
+        .values((&row, services::same_link_guard.eq(false)))
         .returning(services::id)
         .get_result(&mut conn)
         .await

@@ -129,8 +129,14 @@ mod tests {
         assert!(by_platform.starts_with(&prefix));
         let mut other = service(ServiceType::Default);
         other.id += 1;
-        assert_ne!(by_service, link_guard(&other, link, SameLinkScope::Service).unwrap());
-        assert_eq!(by_platform, link_guard(&other, link, SameLinkScope::Platform).unwrap());
+        assert_ne!(
+            by_service,
+            link_guard(&other, link, SameLinkScope::Service).unwrap()
+        );
+        assert_eq!(
+            by_platform,
+            link_guard(&other, link, SameLinkScope::Platform).unwrap()
+        );
         s.same_link_guard = false;
         assert_eq!(link_guard(&s, link, SameLinkScope::Service), None);
     }
@@ -140,12 +146,17 @@ mod tests {
         let rules = OrdersConfig::default();
         let now = Utc::now();
         let ok = |at| scheduled_start(Some(at), Fulfillment::Provider, &rules, now);
-        assert_eq!(scheduled_start(None, Fulfillment::Provider, &rules, now).unwrap(), None);
+        assert_eq!(
+            scheduled_start(None, Fulfillment::Provider, &rules, now).unwrap(),
+            None
+        );
         assert_eq!(ok(now - Duration::minutes(5)).unwrap(), None);
         let soon = now + Duration::hours(3);
         assert_eq!(ok(soon).unwrap(), Some(soon));
         let too_far = now + Duration::days(31);
-        assert!(matches!(ok(too_far), Err(AppError::Validation { field, .. }) if field == "startAt"));
+        assert!(
+            matches!(ok(too_far), Err(AppError::Validation { field, .. }) if field == "startAt")
+        );
         let stock = scheduled_start(Some(soon), Fulfillment::Stock, &rules, now);
         assert!(matches!(stock, Err(AppError::Validation { field, .. }) if field == "startAt"));
         let off = OrdersConfig {

@@ -244,7 +244,12 @@ fn prepare_lines(
         match prepare_line(raw, services, guard) {
             // A second line on a link the batch already orders is refused like
             // an order on a link with an active order.
-            Ok(order) if order.link_guard.as_ref().is_some_and(|k| !guarded.insert(k.clone())) => {
+            Ok(order)
+                if order
+                    .link_guard
+                    .as_ref()
+                    .is_some_and(|k| !guarded.insert(k.clone())) =>
+            {
                 errors.push(active_link_line(raw.line));
             }
             Ok(order) => orders.push(order),
@@ -327,7 +332,11 @@ fn prepare_line(
         other => LineFault::Batch(other),
     })?;
     order.link_guard = guard::link_guard(service, &order.link, guard.scope);
-    if order.link_guard.as_ref().is_some_and(|k| guard.active.contains(k)) {
+    if order
+        .link_guard
+        .as_ref()
+        .is_some_and(|k| guard.active.contains(k))
+    {
         return Err(LineFault::Line(active_link_line(raw.line)));
     }
     Ok(order)

@@ -96,8 +96,12 @@ pub async fn place_order(
     .await?;
     let mut prepared = prepare(&service, &input)?;
     prepared.link_guard = guard::link_guard(&service, &prepared.link, rules.same_link_scope);
-    prepared.scheduled_at =
-        guard::scheduled_start(input.start_at, service.fulfillment, rules, chrono::Utc::now())?;
+    prepared.scheduled_at = guard::scheduled_start(
+        input.start_at,
+        service.fulfillment,
+        rules,
+        chrono::Utc::now(),
+    )?;
     if let Some(key) = &idempotency_key
         && let Some(existing) = OrderRow::find_by_idempotency_key(conn, user_id, key).await?
     {

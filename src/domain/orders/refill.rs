@@ -178,8 +178,12 @@ impl RefillRefusal {
             t.map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         };
         match self {
-            RefillRefusal::NoRefill => AppError::validation("orderId", "this service has no refill"),
-            RefillRefusal::NotCompleted => AppError::conflict("only completed orders can be refilled"),
+            RefillRefusal::NoRefill => {
+                AppError::validation("orderId", "this service has no refill")
+            }
+            RefillRefusal::NotCompleted => {
+                AppError::conflict("only completed orders can be refilled")
+            }
             RefillRefusal::Expired => AppError::conflict(format!(
                 "the refill period of this order ended at {}",
                 at(window.available_until)
@@ -251,7 +255,13 @@ mod tests {
         assert_eq!(w.refusal, Some(RefillRefusal::Expired));
         assert_eq!(w.available_until, Some(done + Duration::days(7)));
         let partial = order(OrderStatus::Partial, done);
-        let w = refill_window(&partial, &refillable(Some(30), None), &rules, &facts, Utc::now());
+        let w = refill_window(
+            &partial,
+            &refillable(Some(30), None),
+            &rules,
+            &facts,
+            Utc::now(),
+        );
         assert_eq!(w.refusal, None);
     }
 
@@ -268,7 +278,10 @@ mod tests {
         assert_eq!(w.refusal, Some(RefillRefusal::NoRefill));
         let running = order(OrderStatus::InProgress, now);
         let w = refill_window(&running, &refillable(None, None), &rules, &facts, now);
-        assert_eq!((w.refusal, w.available_until), (Some(RefillRefusal::NotCompleted), None));
+        assert_eq!(
+            (w.refusal, w.available_until),
+            (Some(RefillRefusal::NotCompleted), None)
+        );
     }
 
     #[test]
@@ -278,17 +291,20 @@ mod tests {
         let o = order(OrderStatus::Completed, now - Duration::days(3));
         let s = refillable(None, Some(24));
         let asked = now - Duration::hours(5);
-        let open = RefillFacts::from_requests(&[request(OrderRequestStatus::Submitted, asked)], false);
+        let open =
+            RefillFacts::from_requests(&[request(OrderRequestStatus::Submitted, asked)], false);
         assert!(open.refill_open);
         let w = refill_window(&o, &s, &rules, &open, now);
         assert_eq!(w.refusal, Some(RefillRefusal::AlreadyRequested));
-        let done = RefillFacts::from_requests(&[request(OrderRequestStatus::Completed, asked)], false);
+        let done =
+            RefillFacts::from_requests(&[request(OrderRequestStatus::Completed, asked)], false);
         let w = refill_window(&o, &s, &rules, &done, now);
         assert_eq!(w.refusal, Some(RefillRefusal::Cooldown));
         assert_eq!(w.next_available_at, Some(asked + Duration::hours(24)));
         let later = now + Duration::hours(20);
         assert_eq!(refill_window(&o, &s, &rules, &done, later).refusal, None);
-        let newer = RefillFacts::from_requests(&[request(OrderRequestStatus::Rejected, asked)], true);
+        let newer =
+            RefillFacts::from_requests(&[request(OrderRequestStatus::Rejected, asked)], true);
         let w = refill_window(&o, &s, &rules, &newer, later);
         assert_eq!(w.refusal, Some(RefillRefusal::NewerOrderOnLink));
     }
@@ -297,10 +313,17 @@ mod tests {
     fn a_cooldown_past_the_period_says_no_next_time() {
         let rules = OrdersConfig::default();
         let now = Utc::now();
-        let o = order(OrderStatus::Completed, now - Duration::days(30) + Duration::hours(2));
-        let facts = RefillFacts::from_requests(&[request(OrderRequestStatus::Completed, now)], false);
+        let o = order(
+            OrderStatus::Completed,
+            now - Duration::days(30) + Duration::hours(2),
+        );
+        let facts =
+            RefillFacts::from_requests(&[request(OrderRequestStatus::Completed, now)], false);
         let w = refill_window(&o, &refillable(None, None), &rules, &facts, now);
-        assert_eq!((w.refusal, w.next_available_at), (Some(RefillRefusal::Cooldown), None));
+        assert_eq!(
+            (w.refusal, w.next_available_at),
+            (Some(RefillRefusal::Cooldown), None)
+        );
         let message = RefillRefusal::Cooldown.error(&w).to_string();
         assert!(message.contains("period ends before"), "{message}");
     }

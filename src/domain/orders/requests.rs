@@ -33,8 +33,7 @@ pub async fn request_cancel(
 ) -> AppResult<(OrderRow, Option<OrderRequestRow>)> {
     let (order, service) = owned_order_and_service(conn, user_id, order_id).await?;
     let scheduled = |order: &OrderRow| {
-        order.status == OrderStatus::Pending
-            && order.scheduled_at.is_some_and(|at| at > Utc::now())
+        order.status == OrderStatus::Pending && order.scheduled_at.is_some_and(|at| at > Utc::now())
     };
     let no_cancel = || AppError::validation("orderId", "this service does not allow cancellation");
     if !service.cancel && !scheduled(&order) {

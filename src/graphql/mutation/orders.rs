@@ -236,9 +236,15 @@ impl OrderMutation {
         crate::domain::accounts::check_may_spend(&user.user, &config.accounts)?;
         let own_max = config.catalog.own_product_max_discount_bps;
         let mut conn = conn(ctx).await?;
-        let outcome =
-            orders::place_mass_order(&mut conn, &user.user, &text, input.all_or_nothing, own_max, &config.orders)
-                .await?;
+        let outcome = orders::place_mass_order(
+            &mut conn,
+            &user.user,
+            &text,
+            input.all_or_nothing,
+            own_max,
+            &config.orders,
+        )
+        .await?;
         Ok(outcome.into())
     }
 

@@ -90,7 +90,8 @@ impl SupportMutation {
         let mut conn = conn(ctx).await?;
         let per_hour = state(ctx).config.support.tickets_per_user_per_hour;
         ticket_limit::check(&mut conn, user.id(), per_hour).await?;
-        let change = tickets::open(&mut conn, &state(ctx).config.orders, &user.user, ticket).await?;
+        let change =
+            tickets::open(&mut conn, &state(ctx).config.orders, &user.user, ticket).await?;
         Ok(TicketPayload {
             ticket: Ticket::for_customer(change.ticket),
             bot_answered: change.bot_answered,
@@ -108,14 +109,14 @@ impl SupportMutation {
     ) -> GraphqlResult<TicketPayload> {
         let user = current_user(ctx)?;
         let ticket_id = parse_id("ticketId", &ticket_id)?;
-        let change =
-            tickets::customer_reply(
-                &mut *conn(ctx).await?,
-                &state(ctx).config.orders,
-                &user.user,
-                ticket_id,
-                &body,
-            ).await?;
+        let change = tickets::customer_reply(
+            &mut *conn(ctx).await?,
+            &state(ctx).config.orders,
+            &user.user,
+            ticket_id,
+            &body,
+        )
+        .await?;
         Ok(TicketPayload {
             ticket: Ticket::for_customer(change.ticket),
             bot_answered: change.bot_answered,

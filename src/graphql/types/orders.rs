@@ -128,7 +128,8 @@ impl Order {
         let mut window = refill_window(order, &service, rules, &facts, Utc::now());
         // Only an order that passes every other rule needs the newer-order read.
         if window.refusal.is_none() {
-            facts.newer_active_order = load(ctx, NewerActiveOnLink(order.id), "newer orders").await?;
+            facts.newer_active_order =
+                load(ctx, NewerActiveOnLink(order.id), "newer orders").await?;
             window = refill_window(order, &service, rules, &facts, Utc::now());
         }
         Ok(RefillAvailability(window))

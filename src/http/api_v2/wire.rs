@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     db::enums::{OrderRequestStatus, OrderStatus, ServiceType},
+    domain::orders::guard::ACTIVE_LINK_MESSAGE,
     error::AppError,
 };
 
@@ -131,7 +132,11 @@ impl From<AppError> for ApiV2Error {
         match error {
             AppError::NotFound("order") => ApiV2Error::IncorrectOrder,
             AppError::InsufficientBalance { .. } => ApiV2Error::NotEnoughFunds,
-            AppError::Validation { ref field, .. } if field == "link" => ApiV2Error::BadLink,
+            // The same-link guard speaks in its own words, which tools match on.
+            AppError::Validation {
+                ref field,
+                ref message,
+            } if field == "link" && message != ACTIVE_LINK_MESSAGE => ApiV2Error::BadLink,
             AppError::Validation { ref field, .. } if field == "serviceId" => {
                 ApiV2Error::IncorrectService
             }

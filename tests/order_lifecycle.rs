@@ -1,0 +1,318 @@
+//! The order's life beyond placement: the refill warranty (window, cooldown,
+//! open refill, newer order on the link), the same-link guard under concurrency,
+//! and scheduled start, against a fake API v2 provider.
+
+mod common;
+
+use booster::{
+    db::{enums::OrderStatus, orders::OrderRow, schema::order_requests, schema::orders},
+    jobs::{dispatch, order_requests as order_requests_job, status_sync},
+};
+use common::*;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+const ACTIVE_LINK: &str =
+    "You have active order with this link. Please wait until order being completed.";
+const REFILL: &str = "mutation($id: ID!) { requestOrderRefill(orderId: $id) { status } }";
+const REFILL_STATE: &str = "query($id: ID!) { order(id: $id) { completedAt refill { available availableUntil nextAvailableAt reason message } } }";
+
+/// A fake provider's service with the warranty and guard set by an admin.
+async fn guarded_service(app: &TestApp, input: Value) -> (fake_provider::FakeProvider, i64) {
+    let (fake, _, service) = fake_provider_service(app, "JAP").await;
+    let admin = app.admin().await;
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!, $input: UpdateServiceInput!) { adminUpdateService(id: $id, input: $input) { refillPeriodDays refillCooldownHours sameLinkGuard } }",
+        json!({ "id": service.to_string(), "input": input }),
+    )
+    .await;
+    (fake, service)
+}
+
+async fn order(app: &TestApp, id: &str) -> OrderRow {
+    OrderRow::find(&mut *app.conn().await, id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The first error of a GraphQL answer: (code, message).
+fn refusal(answer: &Value) -> (String, String) {
+    let error = &answer["errors"][0];
+    (
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+async fn refill_state(app: &TestApp, key: &str, id: &str) -> Value {
+    app.ok(Some(key), REFILL_STATE, json!({ "id": id })).await["order"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refill_follows_the_warranty_window_cooldown_and_newer_orders() {
+    let app = TestApp::spawn().await;
+    let (fake, service) = guarded_service(
+        &app,
+        json!({ "refillPeriodDays": 7, "refillCooldownHours": 24, "sameLinkGuard": true }),
+    )
+    .await;
+    let (_, key) = app.funded_customer("r@example.com", 100_000).await;
+    let link = "https://x.com/client/status/7";
+    let first = app.place(&key, order_input(service, link, 1000)).await;
+    // Not completed yet: no refill, and no window to show.
+    let state = refill_state(&app, &key, &first).await;
+    assert_eq!(state["refill"]["reason"], "NOT_COMPLETED");
+    assert_eq!(state["refill"]["availableUntil"], Value::Null);
+
+    dispatch::run(&app.state).await.unwrap();
+    let remote = order(&app, &first).await.provider_order_id.unwrap();
+    fake.set_status(&remote, "Completed", 10, 0);
+    status_sync::run(&app.state).await.unwrap();
+    let completed = order(&app, &first).await;
+    assert_eq!(completed.status, OrderStatus::Completed);
+    let completed_at = completed.completed_at.expect("completion is stamped");
+    let state = refill_state(&app, &key, &first).await;
+    assert_eq!(state["refill"]["available"], true);
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(state["refill"]["availableUntil"].clone()).unwrap();
+    assert_eq!(until, completed_at + chrono::Duration::days(7));
+
+    // A newer order on the same link is running: a refill would be meaningless.
+    let second = app.place(&key, order_input(service, link, 1000)).await;
+    let state = refill_state(&app, &key, &first).await;
+    assert_eq!(state["refill"]["reason"], "NEWER_ORDER_ON_LINK");
+    let refused = app.gql(Some(&key), REFILL, json!({ "id": first })).await;
+    assert_eq!(refusal(&refused).0, "CONFLICT");
+    assert!(
+        refusal(&refused).1.contains("newer order on this link"),
+        "{refused}"
+    );
+    app.ok(
+        Some(&key),
+        "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status } } }",
+        json!({ "id": second }),
+    )
+    .await;
+
+    // Now it is accepted, once: a second while the first is open is refused.
+    app.ok(Some(&key), REFILL, json!({ "id": first })).await;
+    let again = app.gql(Some(&key), REFILL, json!({ "id": first })).await;
+    assert!(refusal(&again).1.contains("already open"), "{again}");
+    assert_eq!(
+        refill_state(&app, &key, &first).await["refill"]["reason"],
+        "ALREADY_REQUESTED"
+    );
+    order_requests_job::run(&app.state).await.unwrap();
+    order_requests_job::run(&app.state).await.unwrap();
+    assert_eq!(fake.refills().len(), 1);
+
+    // The refill completed: the cooldown holds the next one back for 24 hours.
+    let state = refill_state(&app, &key, &first).await;
+    assert_eq!(state["refill"]["reason"], "COOLDOWN", "{state}");
+    assert!(state["refill"]["nextAvailableAt"].is_string());
+    let cooled = app.gql(Some(&key), REFILL, json!({ "id": first })).await;
+    assert!(
+        refusal(&cooled).1.contains("next one can be asked for at"),
+        "{cooled}"
+    );
+
+    // A day later it is open again; past the period it is closed for good, in
+    // GraphQL and in API v2 alike.
+    let mut conn = app.conn().await;
+    let order_id: i64 = first.parse().unwrap();
+    diesel::update(order_requests::table.filter(order_requests::order_id.eq(order_id)))
+        .set(order_requests::created_at.eq(chrono::Utc::now() - chrono::Duration::hours(25)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        refill_state(&app, &key, &first).await["refill"]["available"],
+        true
+    );
+    diesel::update(orders::table.find(order_id))
+        .set(orders::completed_at.eq(chrono::Utc::now() - chrono::Duration::days(8)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        refill_state(&app, &key, &first).await["refill"]["reason"],
+        "EXPIRED"
+    );
+    let answer: Value = app
+        .http
+        .post(format!("{}/api/v2", app.base_url))
+        .form(&[
+            ("key", key.as_str()),
+            ("action", "refill"),
+            ("order", first.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("refill period of this order ended"),
+        "{answer}"
+    );
+    assert_eq!(
+        fake.refills().len(),
+        1,
+        "nothing refused reached the provider"
+    );
+    app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_concurrent_orders_on_one_link_place_one() {
+    let app = TestApp::spawn().await;
+    let (_, service) = guarded_service(&app, json!({ "sameLinkGuard": true })).await;
+    let (user, key) = app.funded_customer("g@example.com", 1_000_000).await;
+    let link = "https://x.com/client/status/9";
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        app.gql(
+            Some(&key),
+            common::PLACE_ORDER,
+            order_input(service, link, 1000),
+        )
+    }))
+    .await;
+    let placed = answers.iter().filter(|a| a["errors"].is_null()).count();
+    assert_eq!(placed, 1, "exactly one order runs on the link");
+    for refused in answers.iter().filter(|a| !a["errors"].is_null()) {
+        assert_eq!(refusal(refused), ("VALIDATION".into(), ACTIVE_LINK.into()));
+    }
+    assert_eq!(app.balance(user).await, 1_000_000 - 10_000, "charged once");
+
+    // The same link written differently is the same link; another one is free.
+    let spelled = app
+        .gql(
+            Some(&key),
+            common::PLACE_ORDER,
+            order_input(service, "www.x.com/client/status/9/", 1000),
+        )
+        .await;
+    assert_eq!(refusal(&spelled).1, ACTIVE_LINK);
+    app.place(
+        &key,
+        order_input(service, "https://x.com/client/status/10", 1000),
+    )
+    .await;
+
+    // API v2 and mass orders refuse in the words resellers' tools know.
+    let answer: Value = app
+        .http
+        .post(format!("{}/api/v2", app.base_url))
+        .form(&[
+            ("key", key.as_str()),
+            ("action", "add"),
+            ("service", service.to_string().as_str()),
+            ("link", link),
+            ("quantity", "1000"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["error"], ACTIVE_LINK);
+    let text = format!(
+        "{service}|https://x.com/a/1|1000\n{service}|https://x.com/a/1|1000\n{service}|{link}|1000\n"
+    );
+    let mass = app
+        .ok(
+            Some(&key),
+            "mutation($text: String!) { placeMassOrder(input: { text: $text, allOrNothing: false }) { placedCount errors { line field message } } }",
+            json!({ "text": text }),
+        )
+        .await;
+    assert_eq!(mass["placeMassOrder"]["placedCount"], 1);
+    let errors = &mass["placeMassOrder"]["errors"];
+    assert_eq!(errors.as_array().unwrap().len(), 2, "{mass}");
+    for error in errors.as_array().unwrap() {
+        assert_eq!(
+            (error["field"].as_str(), error["message"].as_str()),
+            (Some("link"), Some(ACTIVE_LINK))
+        );
+    }
+    app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_order_waits_for_its_time_and_cancels_in_full_before_it() {
+    let app = TestApp::spawn().await;
+    // The service takes no cancel once running; a scheduled order is not running.
+    let (fake, service) = guarded_service(&app, json!({ "cancel": false })).await;
+    let (user, key) = app.funded_customer("s@example.com", 100_000).await;
+    let at = chrono::Utc::now() + chrono::Duration::hours(2);
+    let mut input = order_input(service, "https://x.com/client/status/1", 1000);
+    input["input"]["startAt"] = json!(at);
+    let scheduled = app.place(&key, input.clone()).await;
+    assert_eq!(app.balance(user).await, 90_000, "charged at once");
+    dispatch::run(&app.state).await.unwrap();
+    assert_eq!(fake.add_calls(), 0, "not sent before its time");
+    let row = order(&app, &scheduled).await;
+    assert_eq!(
+        (row.status, row.scheduled_at.map(|t| t.timestamp())),
+        (OrderStatus::Pending, Some(at.timestamp()))
+    );
+
+    let canceled = app
+        .ok(
+            Some(&key),
+            "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status refunded } } }",
+            json!({ "id": scheduled }),
+        )
+        .await;
+    assert_eq!(
+        canceled["requestOrderCancel"]["order"],
+        json!({ "status": "CANCELED", "refunded": 10000 })
+    );
+    assert_eq!(app.balance(user).await, 100_000);
+
+    // Its time comes: the next dispatch round sends it.
+    let second = app.place(&key, input).await;
+    diesel::update(orders::table.find(second.parse::<i64>().unwrap()))
+        .set((
+            orders::scheduled_at.eq(chrono::Utc::now()),
+            orders::next_attempt_at.eq(chrono::Utc::now()),
+        ))
+        .execute(&mut *app.conn().await)
+        .await
+        .unwrap();
+    dispatch::run(&app.state).await.unwrap();
+    assert_eq!(fake.add_calls(), 1);
+    assert_eq!(order(&app, &second).await.status, OrderStatus::Processing);
+    let refused = app
+        .gql(
+            Some(&key),
+            "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status } } }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(
+        refusal(&refused).0,
+        "VALIDATION",
+        "a running order of this service is not canceled"
+    );
+
+    // Too far ahead is refused on the field.
+    let mut far = order_input(service, "https://x.com/client/status/2", 1000);
+    far["input"]["startAt"] = json!(chrono::Utc::now() + chrono::Duration::days(31));
+    let answer = app.gql(Some(&key), common::PLACE_ORDER, far).await;
+    assert_eq!(refusal(&answer).0, "VALIDATION");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["field"], "startAt",
+        "{answer}"
+    );
+    app.assert_books_balanced().await;
+}
