@@ -50,6 +50,13 @@ fn refusal(answer: &Value) -> (String, String) {
     )
 }
 
+/// One form POST to `/api/v2`, its JSON answer.
+async fn api_v2(app: &TestApp, form: &[(&str, &str)]) -> Value {
+    let url = format!("{}/api/v2", app.base_url);
+    let response = app.http.post(url).form(form).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 async fn refill_state(app: &TestApp, key: &str, id: &str) -> Value {
     app.ok(Some(key), REFILL_STATE, json!({ "id": id })).await["order"].clone()
 }
@@ -144,20 +151,12 @@ async fn a_refill_follows_the_warranty_window_cooldown_and_newer_orders() {
         refill_state(&app, &key, &first).await["refill"]["reason"],
         "EXPIRED"
     );
-    let answer: Value = app
-        .http
-        .post(format!("{}/api/v2", app.base_url))
-        .form(&[
-            ("key", key.as_str()),
-            ("action", "refill"),
-            ("order", first.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = [
+        ("key", key.as_str()),
+        ("action", "refill"),
+        ("order", first.as_str()),
+    ];
+    let answer = api_v2(&app, &form).await;
     let text = answer["error"].as_str().unwrap_or_default();
     assert!(
         text.contains("refill period of this order ended"),
@@ -208,22 +207,15 @@ async fn twenty_concurrent_orders_on_one_link_place_one() {
     .await;
 
     // API v2 and mass orders refuse in the words resellers' tools know.
-    let answer: Value = app
-        .http
-        .post(format!("{}/api/v2", app.base_url))
-        .form(&[
-            ("key", key.as_str()),
-            ("action", "add"),
-            ("service", service.to_string().as_str()),
-            ("link", link),
-            ("quantity", "1000"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let service_id = service.to_string();
+    let form = [
+        ("key", key.as_str()),
+        ("action", "add"),
+        ("service", service_id.as_str()),
+        ("link", link),
+        ("quantity", "1000"),
+    ];
+    let answer = api_v2(&app, &form).await;
     assert_eq!(answer["error"], ACTIVE_LINK);
     let text = format!(
         "{service}|https://x.com/a/1|1000\n{service}|https://x.com/a/1|1000\n{service}|{link}|1000\n"
