@@ -308,3 +308,112 @@ async fn a_scheduled_order_waits_for_its_time_and_cancels_in_full_before_it() {
     );
     app.assert_books_balanced().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_updates_feed_tells_what_customers_would_notice_and_nothing_of_providers() {
+    let app = TestApp::spawn().await;
+    let (_, _, provider_service) = fake_provider_service(&app, "JAP").await;
+    let service = common::service(
+        &app,
+        booster::db::enums::Fulfillment::Manual,
+        10_000,
+        10,
+        1000,
+    )
+    .await;
+    let admin = app.admin().await;
+    let update = |input: Value| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.ok(
+                Some(&admin),
+                "mutation($id: ID!, $input: UpdateServiceInput!) { adminUpdateService(id: $id, input: $input) { id } }",
+                json!({ "id": service.to_string(), "input": input }),
+            )
+            .await;
+        }
+    };
+    update(json!({ "pricePer1000": 8000 })).await;
+    update(json!({ "pricePer1000": 9000 })).await;
+    update(json!({ "minQuantity": 20, "maxQuantity": 2000 })).await;
+    update(json!({ "active": false })).await;
+    // A hidden service's price is nobody's news.
+    update(json!({ "pricePer1000": 7000 })).await;
+    update(json!({ "active": true })).await;
+
+    let feed = app
+        .ok(
+            None,
+            "{ serviceUpdates(first: 10) { edges { node { kind service { id } oldPricePer1000 newPricePer1000 oldMinQuantity newMinQuantity oldMaxQuantity newMaxQuantity } } } }",
+            json!({}),
+        )
+        .await;
+    let mine: Vec<Value> = feed["serviceUpdates"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .filter(|n| n["service"]["id"] == service.to_string().as_str())
+        .collect();
+    let kinds: Vec<&str> = mine.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ENABLED",
+            "DISABLED",
+            "LIMITS_CHANGED",
+            "PRICE_UP",
+            "PRICE_DOWN",
+            "NEW"
+        ]
+    );
+    assert_eq!(
+        (&mine[3]["oldPricePer1000"], &mine[3]["newPricePer1000"]),
+        (&json!(8000), &json!(9000))
+    );
+    assert_eq!(
+        (&mine[4]["oldPricePer1000"], &mine[4]["newPricePer1000"]),
+        (&json!(10_000), &json!(8000))
+    );
+    assert_eq!(
+        [
+            &mine[2]["oldMinQuantity"],
+            &mine[2]["newMinQuantity"],
+            &mine[2]["oldMaxQuantity"],
+            &mine[2]["newMaxQuantity"]
+        ],
+        [&json!(10), &json!(20), &json!(1000), &json!(2000)]
+    );
+    assert_eq!(
+        mine[0]["newPricePer1000"], 7000,
+        "enabled again at its current price"
+    );
+    assert!(
+        feed["serviceUpdates"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["service"]["id"] == provider_service.to_string().as_str()),
+        "imported services are in the feed too"
+    );
+
+    // The Atom feed says the same in words, without providers or costs.
+    let response = app
+        .http
+        .get(format!("{}/updates.xml", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    let xml = response.text().await.unwrap();
+    assert!(xml.contains("Price down: Twitter followers, Rp"), "{xml}");
+    assert!(xml.contains("<category term=\"LIMITS_CHANGED\"/>"));
+    assert!(
+        !xml.to_lowercase().contains("provider") && !xml.contains("JAP"),
+        "{xml}"
+    );
+}

@@ -404,6 +404,24 @@ text_enum! {
 }
 
 text_enum! {
+    /// What customers see change about a service (the public updates feed).
+    pub enum ServiceUpdateKind {
+        /// A new service is on sale.
+        New = "NEW",
+        /// The service is on sale again.
+        Enabled = "ENABLED",
+        /// The service is no longer on sale.
+        Disabled = "DISABLED",
+        /// The list price per 1000 went up.
+        PriceUp = "PRICE_UP",
+        /// The list price per 1000 went down.
+        PriceDown = "PRICE_DOWN",
+        /// The minimum or maximum quantity changed.
+        LimitsChanged = "LIMITS_CHANGED",
+    }
+}
+
+text_enum! {
     /// A static page (about, terms, a landing page) or a blog post.
     pub enum ContentKind {
         Page = "PAGE",

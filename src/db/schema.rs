@@ -481,6 +481,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    service_updates (id) {
+        id -> Int8,
+        service_id -> Int8,
+        kind -> Text,
+        old_price_per_1000 -> Nullable<Int8>,
+        new_price_per_1000 -> Nullable<Int8>,
+        old_min_quantity -> Nullable<Int8>,
+        new_min_quantity -> Nullable<Int8>,
+        old_max_quantity -> Nullable<Int8>,
+        new_max_quantity -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     services (id) {
         id -> Int8,
         category_id -> Int8,
@@ -687,6 +702,7 @@ diesel::joinable!(bank_mutations -> deposits (deposit_id));
 diesel::joinable!(bank_mutations -> users (resolved_by));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
+diesel::joinable!(service_updates -> services (service_id));
 diesel::joinable!(content_items -> users (author_id));
 diesel::joinable!(users -> customer_levels (level_id));
 diesel::joinable!(deposit_bonus_rules -> deposit_methods (method_id));
@@ -751,6 +767,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seo_keywords,
     seo_meta,
     service_categories,
+    service_updates,
     services,
     sessions,
     sign_ins,

@@ -10,6 +10,7 @@ mod health;
 mod newsletter;
 mod seo;
 pub mod server;
+mod service_updates;
 mod uploads;
 mod webhooks;
 
@@ -112,6 +113,7 @@ pub fn router(app: AppState) -> Router {
         .route("/sitemap.xml", get(seo::sitemap))
         .route("/sitemaps/{file}", get(seo::sitemap_file))
         .route("/feed.xml", get(seo::feed))
+        .route("/updates.xml", get(service_updates::feed))
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),

@@ -14,7 +14,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 /// XML-escaped text without the characters XML cannot carry (rows older than
 /// the `domain/text.rs` rule, or written by hand, still make valid XML).
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     quick_xml::escape::escape(crate::domain::text::xml_safe(text).as_ref()).into_owned()
 }
 use sha2::{Digest, Sha256};
@@ -31,13 +31,13 @@ use crate::{
 /// Posts in the feed.
 const FEED_ENTRIES: i64 = 50;
 
-fn error_response(error: AppError) -> Response {
+pub(super) fn error_response(error: AppError) -> Response {
     let public = error.public();
     (public.status, public.message).into_response()
 }
 
 /// A cacheable answer: 304 when the client's copy is current.
-fn cacheable(
+pub(super) fn cacheable(
     request: &HeaderMap,
     content_type: &'static str,
     body: String,
@@ -92,7 +92,7 @@ fn cacheable(
     response
 }
 
-fn w3c_date(at: DateTime<Utc>) -> String {
+pub(super) fn w3c_date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

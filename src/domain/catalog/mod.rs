@@ -3,7 +3,7 @@
 //! concern: `categories` (and the display order), `services` (pricing, limits,
 //! fallbacks), `providers` (connection details and keys), `csv_import` (own
 //! services from the catalogue export's CSV), `listing` (what buyers read, through
-//! the process's caches). Reads of the tables live
+//! the process's caches), `updates` (the public updates feed in words). Reads of the tables live
 //! in `db::{categories, services, providers}`.
 
 mod categories;
@@ -11,6 +11,7 @@ mod csv_import;
 pub mod listing;
 mod providers;
 mod services;
+pub mod updates;
 
 pub use categories::*;
 pub use csv_import::{CsvImportReport, CsvLineError, MAX_CSV_LINES, import_csv};

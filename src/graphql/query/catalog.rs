@@ -4,16 +4,21 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::{
-    db::{enums::Platform, services::ServiceFilter},
+    db::{enums::Platform, service_updates::ServiceUpdateRow, services::ServiceFilter},
     domain::catalog::{self, listing::ServicesPage},
     graphql::{
         conn,
         error::GraphqlResult,
         loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         lookup,
-        pagination::{Page, list_complexity, offset_args, offset_connection},
+        pagination::{
+            Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
+        },
         parse_id, parse_opt_id, prefetch, state,
-        types::catalog::{Service, ServiceCategory},
+        types::{
+            catalog::{Service, ServiceCategory},
+            service_updates::ServiceUpdate,
+        },
         viewer,
     },
 };
@@ -101,5 +106,20 @@ impl CatalogQuery {
         Ok(found
             .filter(|s| s.active || viewer(ctx).can(crate::db::enums::Permission::Catalog))
             .map(Service))
+    }
+
+    /// What changed in the catalogue, newest first: services new, enabled or
+    /// disabled, list prices up or down, limits changed (also as Atom at
+    /// `/updates.xml`).
+    #[graphql(complexity = "list_complexity(first, child_complexity)")]
+    async fn service_updates(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GraphqlResult<Page<ServiceUpdate>> {
+        let page = keyset_args(first, after.as_deref())?;
+        let rows = ServiceUpdateRow::list(&mut *conn(ctx).await?, page).await?;
+        Ok(keyset_connection(rows, |u| u.id, ServiceUpdate))
     }
 }

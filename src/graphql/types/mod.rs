@@ -9,5 +9,6 @@ pub mod levels;
 pub mod money_in;
 pub mod notifications;
 pub mod orders;
+pub mod service_updates;
 pub mod support;
 pub mod wallet;
