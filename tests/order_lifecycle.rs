@@ -417,3 +417,115 @@ async fn the_updates_feed_tells_what_customers_would_notice_and_nothing_of_provi
         "{xml}"
     );
 }
+
+/// Minutes after the base it was placed, quantity, final status, seconds to first
+/// progress, seconds to completion.
+type ScriptedOrder = (i64, i64, &'static str, Option<i64>, Option<i64>);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_figures_are_measured_from_a_scripted_history() {
+    let app = TestApp::spawn().await;
+    let service = common::service(
+        &app,
+        booster::db::enums::Fulfillment::Manual,
+        1000,
+        10,
+        10_000,
+    )
+    .await;
+    let (user, key) = app.customer("f@example.com").await;
+    // (minutes after the base it was placed, quantity, final status, seconds to
+    // first progress, seconds to completion), placed five days ago; the last one
+    // is older than the 30-day window and counts nowhere.
+    let script: [ScriptedOrder; 6] = [
+        (0, 1000, "COMPLETED", Some(60), Some(3600)),
+        (60, 2000, "COMPLETED", Some(120), Some(7200)),
+        (120, 500, "PARTIAL", Some(300), Some(1000)),
+        (180, 1000, "CANCELED", None, None),
+        (240, 1000, "PENDING", None, None),
+        (-60 * 24 * 40, 1000, "COMPLETED", Some(5), Some(10)),
+    ];
+    let base = chrono::Utc::now() - chrono::Duration::days(5);
+    let mut conn = app.conn().await;
+    let mut first = None;
+    for (minutes, quantity, status, progress, done) in script {
+        let placed = base + chrono::Duration::minutes(minutes);
+        let at = |seconds: Option<i64>| seconds.map(|s| placed + chrono::Duration::seconds(s));
+        let id: i64 = diesel::insert_into(orders::table)
+            .values((
+                orders::user_id.eq(user),
+                orders::service_id.eq(service),
+                orders::link.eq(format!("https://x.com/f/{minutes}")),
+                orders::quantity.eq(quantity),
+                orders::price_per_1000.eq(1000),
+                orders::charge.eq(0),
+                orders::status.eq(status),
+                orders::created_at.eq(placed),
+                orders::completed_at.eq(at(done)),
+            ))
+            .returning(orders::id)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        first.get_or_insert(id);
+        if let Some(progress) = at(progress) {
+            diesel::sql_query("INSERT INTO order_events (order_id, status, note, created_at) VALUES ($1, 'IN_PROGRESS', '', $2)")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .bind::<diesel::sql_types::Timestamptz, _>(progress)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    diesel::insert_into(order_requests::table)
+        .values((
+            order_requests::order_id.eq(first.unwrap()),
+            order_requests::kind.eq("REFILL"),
+            order_requests::status.eq("COMPLETED"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let run = booster::jobs::service_figures::run(&app.state)
+        .await
+        .unwrap();
+    assert!(run.services >= 1);
+    let figures = app
+        .ok(
+            None,
+            "query($id: ID!) { service(id: $id) { figures { startP50Seconds startP90Seconds startedOrders secondsPer1000 timedOrders partialOrCanceledBps endedOrders refillRequestsBps windowDays } } }",
+            json!({ "id": service.to_string() }),
+        )
+        .await["service"]["figures"]
+        .clone();
+    // By hand: starts 60, 120, 300 s (p50 120; p90 120 + 0.8 × 180 = 264); speed
+    // 3600 s per 1000 for both completed orders; 2 of 4 ended orders PARTIAL or
+    // CANCELED; 1 refill over 3 completed orders (3333 bps, rounded down).
+    assert_eq!(
+        figures,
+        json!({
+            "startP50Seconds": 120, "startP90Seconds": 264, "startedOrders": 3,
+            "secondsPer1000": 3600, "timedOrders": 2,
+            "partialOrCanceledBps": 5000, "endedOrders": 4,
+            "refillRequestsBps": 3333, "windowDays": 30
+        })
+    );
+    let listed = api_v2(&app, &[("key", &key), ("action", "services")]).await;
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == service)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            &listed["start_time_p50"],
+            &listed["average_time_per_1000"],
+            &listed["refill_days"]
+        ),
+        (&json!(120), &json!(3600), &json!(30))
+    );
+}

@@ -55,6 +55,8 @@
 //! | `REFILL_COOLDOWN_HOURS` | `24` | hours between two refills of one order, on services that set none |
 //! | `SAME_LINK_SCOPE` | `service` | the same-link guard refuses an order while the caller has another active order on the link of the same service (`service`) or of any service of the same platform and order type (`platform`) |
 //! | `ORDER_SCHEDULE_MAX_DAYS` | `30` | how far ahead `placeOrder(startAt)` may schedule an order (0: scheduling off) |
+//! | `SERVICE_FIGURES_INTERVAL_SECONDS` | `900` | how often each service's measured figures (start time, speed, outcomes, refills) are recomputed (0 disables the job) |
+//! | `SERVICE_FIGURES_WINDOW_DAYS` | `30` | the figures are measured over the orders placed in this many days |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
@@ -329,7 +331,10 @@ impl Config {
                 sync_interval: Duration::ZERO,
                 own_product_max_discount_bps: DEFAULT_OWN_PRODUCT_MAX_DISCOUNT_BPS,
             },
-            orders: OrdersConfig::default(),
+            orders: OrdersConfig {
+                figures_interval: Duration::ZERO,
+                ..OrdersConfig::default()
+            },
             content: ContentConfig {
                 public_base_url: "http://localhost:3000".into(),
                 scheduled_posts_interval: Duration::ZERO,

@@ -2,7 +2,7 @@
 //! defaults, the same-link guard's scope and how far ahead an order may be
 //! scheduled.
 
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 
 use super::parse_var;
 
@@ -36,6 +36,10 @@ pub struct OrdersConfig {
     pub same_link_scope: SameLinkScope,
     /// How far ahead `startAt` may be.
     pub schedule_max_days: i64,
+    /// How often the measured service figures are recomputed (zero: never).
+    pub figures_interval: Duration,
+    /// The orders the figures are measured over: those placed in the last N days.
+    pub figures_window_days: i32,
 }
 
 impl Default for OrdersConfig {
@@ -45,6 +49,8 @@ impl Default for OrdersConfig {
             refill_cooldown_hours: 24,
             same_link_scope: SameLinkScope::Service,
             schedule_max_days: 30,
+            figures_interval: Duration::from_secs(900),
+            figures_window_days: 30,
         }
     }
 }
@@ -60,7 +66,19 @@ impl OrdersConfig {
             )?,
             same_link_scope: parse_var("SAME_LINK_SCOPE", defaults.same_link_scope)?,
             schedule_max_days: parse_var("ORDER_SCHEDULE_MAX_DAYS", defaults.schedule_max_days)?,
+            figures_interval: Duration::from_secs(parse_var(
+                "SERVICE_FIGURES_INTERVAL_SECONDS",
+                defaults.figures_interval.as_secs(),
+            )?),
+            figures_window_days: parse_var(
+                "SERVICE_FIGURES_WINDOW_DAYS",
+                defaults.figures_window_days,
+            )?,
         };
+        anyhow::ensure!(
+            (1..=365).contains(&config.figures_window_days),
+            "SERVICE_FIGURES_WINDOW_DAYS must be 1 to 365"
+        );
         anyhow::ensure!(
             (0..=3650).contains(&config.refill_period_days),
             "REFILL_PERIOD_DAYS must be 0 to 3650"

@@ -33,6 +33,7 @@ pub mod schema;
 pub mod seo_keywords;
 pub mod seo_meta;
 pub mod seo_subjects;
+pub mod service_figures;
 pub mod service_updates;
 pub mod services;
 pub mod sessions;

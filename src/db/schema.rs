@@ -481,6 +481,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    service_figures (service_id) {
+        service_id -> Int8,
+        start_p50_seconds -> Nullable<Int8>,
+        start_p90_seconds -> Nullable<Int8>,
+        started_orders -> Int4,
+        seconds_per_1000 -> Nullable<Int8>,
+        timed_orders -> Int4,
+        partial_or_canceled_bps -> Nullable<Int4>,
+        ended_orders -> Int4,
+        refill_requests_bps -> Nullable<Int4>,
+        window_days -> Int4,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     service_updates (id) {
         id -> Int8,
         service_id -> Int8,
@@ -702,6 +718,7 @@ diesel::joinable!(bank_mutations -> deposits (deposit_id));
 diesel::joinable!(bank_mutations -> users (resolved_by));
 diesel::joinable!(catalog_changes -> providers (provider_id));
 diesel::joinable!(catalog_changes -> services (service_id));
+diesel::joinable!(service_figures -> services (service_id));
 diesel::joinable!(service_updates -> services (service_id));
 diesel::joinable!(content_items -> users (author_id));
 diesel::joinable!(users -> customer_levels (level_id));
@@ -767,6 +784,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seo_keywords,
     seo_meta,
     service_categories,
+    service_figures,
     service_updates,
     services,
     sessions,

@@ -17,6 +17,7 @@ use crate::db::{
     orders::OrderRow,
     provider_calls::CallStats,
     providers::ProviderRow,
+    service_figures::ServiceFiguresRow,
     services::ServiceRow,
     tickets::{TicketMessageRow, TicketOrderRow},
     users::{UserRow, UserStats},
@@ -171,6 +172,29 @@ children_loader!(
     /// The cancel and refill requests of an order.
     RequestsOf, OrderRequestRow, OrderRequestRow::for_orders, order_id
 );
+
+/// A service's measured figures (absent until the job first ran).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FiguresOf(pub i64);
+
+impl Loader<FiguresOf> for DbLoader {
+    type Value = ServiceFiguresRow;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FiguresOf],
+    ) -> Result<HashMap<FiguresOf, ServiceFiguresRow>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = ServiceFiguresRow::for_services(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|f| (FiguresOf(f.service_id), f))
+            .collect())
+    }
+}
 
 /// Whether a newer order on the same link has not ended (the refill rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

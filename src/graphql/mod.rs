@@ -147,6 +147,22 @@ where
     }
 }
 
+/// [`load`] for a relation that may be absent (a row not written yet).
+pub async fn load_optional<K>(
+    ctx: &Context<'_>,
+    key: K,
+    what: &'static str,
+) -> GraphqlResult<Option<<DbLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + Copy + std::fmt::Debug + 'static,
+    DbLoader: Loader<K, Error = Arc<anyhow::Error>>,
+{
+    let loaders = ctx.data_unchecked::<Loaders>();
+    loaders.load_one(key).await.map_err(|e| {
+        GraphqlError::from(AppError::internal(anyhow::anyhow!("loading {what}: {e:#}")))
+    })
+}
+
 /// Looks up a row by an id the client sent, through the request's DataLoader (aliases
 /// batch, and unknown ids are remembered as unknown): `None` when nothing has it.
 pub async fn lookup<K, Row>(

@@ -20,6 +20,7 @@ pub mod provider_health;
 pub mod reconcile_deposits;
 mod runner;
 pub mod scheduled_posts;
+pub mod service_figures;
 pub mod sign_in_history;
 pub mod status_sync;
 
@@ -57,6 +58,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(scheduled_posts::ScheduledPosts),
         Box::new(sign_in_history::SignInHistory),
         Box::new(customer_levels::CustomerLevels),
+        Box::new(service_figures::ServiceFigures),
     ]
 }
 

@@ -8,6 +8,7 @@ use crate::{
         categories::CategoryRow,
         enums::{Currency, Fulfillment, Platform, ProviderKind, SeoSubject, ServiceType},
         providers::ProviderRow,
+        service_figures::ServiceFiguresRow,
         services::ServiceRow,
     },
     domain::{content::seo, orders::refill, pricing},
@@ -221,6 +222,15 @@ impl Service {
         self.0.same_link_guard
     }
 
+    /// Figures measured from this panel's own orders (start time, speed,
+    /// outcomes, refills), recomputed by a job; null until it first ran. They
+    /// stand beside the description an admin wrote, never replace it.
+    async fn figures(&self, ctx: &Context<'_>) -> GraphqlResult<Option<ServiceFigures>> {
+        let key = crate::graphql::loaders::FiguresOf(self.0.id);
+        let found = crate::graphql::load_optional(ctx, key, "service figures").await?;
+        Ok(found.map(ServiceFigures))
+    }
+
     /// Typical time from order to completion, in seconds, when known.
     async fn average_completion_seconds(&self) -> Option<i64> {
         self.0.average_completion_seconds
@@ -389,5 +399,61 @@ impl Provider {
         Ok(load(ctx, ProviderStatsOf(self.0.id), "provider stats")
             .await?
             .mean_latency_ms)
+    }
+}
+
+/// What this panel measured of a service over the orders placed in the last
+/// `windowDays` days. Times in seconds; shares in basis points (10000 = all).
+pub struct ServiceFigures(ServiceFiguresRow);
+
+#[Object]
+impl ServiceFigures {
+    /// Placement to first progress, median.
+    async fn start_p50_seconds(&self) -> Option<i64> {
+        self.0.start_p50_seconds
+    }
+
+    /// Placement to first progress, 90th percentile.
+    async fn start_p90_seconds(&self) -> Option<i64> {
+        self.0.start_p90_seconds
+    }
+
+    /// Orders the start time was measured over.
+    async fn started_orders(&self) -> i32 {
+        self.0.started_orders
+    }
+
+    /// Placement to completion per 1000 units, over the last 10 completed orders
+    /// ("average time").
+    async fn seconds_per_1000(&self) -> Option<i64> {
+        self.0.seconds_per_1000
+    }
+
+    /// Orders the speed was measured over (at most 10).
+    async fn timed_orders(&self) -> i32 {
+        self.0.timed_orders
+    }
+
+    /// Of the orders that ended, the share that ended PARTIAL or CANCELED.
+    async fn partial_or_canceled_bps(&self) -> Option<i32> {
+        self.0.partial_or_canceled_bps
+    }
+
+    /// Orders that ended in the window.
+    async fn ended_orders(&self) -> i32 {
+        self.0.ended_orders
+    }
+
+    /// Refill requests per completed order.
+    async fn refill_requests_bps(&self) -> Option<i32> {
+        self.0.refill_requests_bps
+    }
+
+    async fn window_days(&self) -> i32 {
+        self.0.window_days
+    }
+
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at
     }
 }

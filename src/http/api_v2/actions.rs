@@ -14,12 +14,12 @@ use crate::{
     app::AppState,
     auth::AuthUser,
     db::{
-        PooledConn, order_requests::OrderRequestRow, orders::OrderRow, services::ServiceRow,
-        users::UserRow,
+        PooledConn, order_requests::OrderRequestRow, orders::OrderRow,
+        service_figures::ServiceFiguresRow, services::ServiceRow, users::UserRow,
     },
     domain::{
         catalog,
-        orders::{self, OrderExtras, OrderInput},
+        orders::{self, OrderExtras, OrderInput, refill},
         pricing,
     },
     error::AppError,
@@ -59,10 +59,21 @@ async fn services(
     // The caller's own prices, after their reseller discount.
     let own_max = app.config.catalog.own_product_max_discount_bps;
     pricing::buyer_prices(conn, &mut rows, buyer.effective_discount_bps(), own_max).await?;
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let figures: HashMap<i64, ServiceFiguresRow> = ServiceFiguresRow::for_services(conn, &ids)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|f| (f.service_id, f))
+        .collect();
+    let rules = &app.config.orders;
     Ok(Value::Array(
         rows.into_iter()
             .zip(categories)
             .map(|(service, category)| {
+                // Beyond the common fields: the warranty and what this panel
+                // measured (clients ignore fields they do not know).
+                let measured = figures.get(&service.id);
                 json!({
                     "service": service.id,
                     "name": service.name,
@@ -75,6 +86,12 @@ async fn services(
                     "cancel": service.cancel,
                     "dripfeed": service.dripfeed,
                     "desc": service.description,
+                    "refill_days": refill::refill_period_days(&service, rules),
+                    "start_time_p50": measured.and_then(|f| f.start_p50_seconds),
+                    "start_time_p90": measured.and_then(|f| f.start_p90_seconds),
+                    "average_time_per_1000": measured.and_then(|f| f.seconds_per_1000),
+                    "partial_or_canceled_bps": measured.and_then(|f| f.partial_or_canceled_bps),
+                    "refill_requests_bps": measured.and_then(|f| f.refill_requests_bps),
                 })
             })
             .collect(),
