@@ -155,6 +155,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
                 status: "In progress".into(),
                 start_count: 500,
                 remains: quantity / 2,
+                posts: None,
             })
             .collect();
         fake.insert_orders(upstream);

@@ -529,3 +529,109 @@ async fn service_figures_are_measured_from_a_scripted_history() {
         (&json!(120), &json!(3600), &json!(30))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_through_api_v2_is_forwarded_followed_and_refunded_for_posts_not_reached() {
+    use booster::db::enums::{Fulfillment, ServiceType};
+    let app = TestApp::spawn().await;
+    let (fake, provider) = registered_fake(&app, "JAP").await;
+    let service = service_with(&app, Fulfillment::Provider, 10_000, 50, 500, |s| {
+        s.provider_id = Some(provider);
+        s.provider_service_id = Some("101".into());
+        s.service_type = ServiceType::Subscriptions;
+    })
+    .await;
+    let (user, key) = app.funded_customer("sub@example.com", 100_000).await;
+    let service_id = service.to_string();
+    let add = |extra: &[(&'static str, &'static str)]| {
+        let mut form = vec![
+            ("key", key.clone()),
+            ("action", "add".to_string()),
+            ("service", service_id.clone()),
+            ("link", "https://x.com/brand".to_string()),
+        ];
+        form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        form
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            api_v2(app, &form).await
+        }
+    };
+    // Without a username, or with a delay panels do not offer, nothing is placed.
+    let refused = send(add(&[("min", "100"), ("max", "200"), ("posts", "10")])).await;
+    assert!(
+        refused["error"].as_str().unwrap().contains("username"),
+        "{refused}"
+    );
+    let refused = send(add(&[
+        ("username", "brand"),
+        ("min", "100"),
+        ("max", "200"),
+        ("posts", "10"),
+        ("delay", "7"),
+    ]))
+    .await;
+    assert!(
+        refused["error"].as_str().unwrap().contains("delay"),
+        "{refused}"
+    );
+    assert_eq!(app.balance(user).await, 100_000);
+
+    // 10 posts reserved at max 200: 2,000 units at 10,000 per 1000.
+    let placed = send(add(&[
+        ("username", "brand"),
+        ("min", "100"),
+        ("max", "200"),
+        ("posts", "10"),
+        ("delay", "30"),
+    ]))
+    .await;
+    let order_id = placed["order"].as_i64().expect("an order id").to_string();
+    assert_eq!(app.balance(user).await, 80_000);
+    dispatch::run(&app.state).await.unwrap();
+    let sent = fake.orders().pop().unwrap();
+    assert_eq!(sent.quantity, None, "a subscription sends no quantity");
+    for (field, value) in [
+        ("username", "brand"),
+        ("min", "100"),
+        ("max", "200"),
+        ("posts", "10"),
+        ("delay", "30"),
+    ] {
+        assert_eq!(
+            sent.fields.get(field).map(String::as_str),
+            Some(value),
+            "{field}"
+        );
+    }
+
+    // Running: what is left shows as remains. Expired after 4 of 10 posts: the
+    // 6 posts not reached come back, once.
+    let remote = sent.id.to_string();
+    fake.set_subscription(&remote, "Active", 3);
+    status_sync::run(&app.state).await.unwrap();
+    let running = order(&app, &order_id).await;
+    assert_eq!(
+        (running.status, running.remains),
+        (OrderStatus::InProgress, Some(1400))
+    );
+    fake.set_subscription(&remote, "Expired", 4);
+    status_sync::run(&app.state).await.unwrap();
+    status_sync::run(&app.state).await.unwrap();
+    let ended = order(&app, &order_id).await;
+    assert_eq!(
+        (ended.status, ended.remains, ended.refunded),
+        (OrderStatus::Partial, Some(1200), 12_000)
+    );
+    assert_eq!(app.balance(user).await, 80_000 + 12_000);
+    let status = api_v2(
+        &app,
+        &[("key", &key), ("action", "status"), ("order", &order_id)],
+    )
+    .await;
+    assert_eq!(status["status"], "Partial", "{status}");
+    app.assert_books_balanced().await;
+}

@@ -143,6 +143,7 @@ async fn partial_and_canceled_orders_are_refunded_once_even_when_syncs_race() {
         start_count: None,
         remains: Some(157),
         charge: None,
+        posts: None,
     };
     upstream::apply_remote_status(&mut *app.conn().await, p.id, &remote)
         .await

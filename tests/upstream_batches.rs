@@ -84,6 +84,7 @@ fn remote(
         start_count: start,
         remains,
         charge: None,
+        posts: None,
     }
 }
 

@@ -81,7 +81,7 @@ fn parse_status(value: &Value) -> Result<RemoteStatus, String> {
 /// The fields of `add` besides `service`, `link` and `quantity`, from an order's
 /// `extra` (already under API v2 names).
 fn extra_fields(extra: &Value) -> Vec<(&'static str, String)> {
-    const FORWARDED: [&str; 10] = [
+    const FORWARDED: [&str; 16] = [
         "comments",
         "usernames",
         "hashtags",
@@ -92,6 +92,12 @@ fn extra_fields(extra: &Value) -> Vec<(&'static str, String)> {
         "groups",
         "runs",
         "interval",
+        "min",
+        "max",
+        "posts",
+        "old_posts",
+        "delay",
+        "expiry",
     ];
     FORWARDED
         .iter()

@@ -83,6 +83,7 @@ pub fn sends_quantity(service_type: ServiceType) -> bool {
             | ServiceType::CustomCommentsPackage
             | ServiceType::MentionsCustomList
             | ServiceType::CommentReplies
+            | ServiceType::Subscriptions
     )
 }
 
@@ -96,6 +97,8 @@ pub struct RemoteStatus {
     pub remains: Option<i64>,
     /// What the provider charged us, in its currency.
     pub charge: Option<BigDecimal>,
+    /// A subscription's posts delivered so far.
+    pub posts: Option<i64>,
 }
 
 #[async_trait]
@@ -132,7 +135,7 @@ pub fn map_status(label: &str) -> Option<OrderStatus> {
         "pending" => Some(OrderStatus::Processing),
         "processing" => Some(OrderStatus::Processing),
         "in progress" | "inprogress" | "in_progress" | "active" => Some(OrderStatus::InProgress),
-        "completed" | "success" => Some(OrderStatus::Completed),
+        "completed" | "success" | "expired" => Some(OrderStatus::Completed),
         "partial" => Some(OrderStatus::Partial),
         "canceled" | "cancelled" | "refunded" | "error" => Some(OrderStatus::Canceled),
         _ => None,

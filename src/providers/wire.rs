@@ -224,6 +224,7 @@ pub fn remote_status(label: String, entry: &Value) -> Result<RemoteStatus, Strin
         start_count: entry.get("start_count").and_then(integer),
         remains: entry.get("remains").and_then(integer),
         charge: entry.get("charge").and_then(decimal),
+        posts: entry.get("posts").and_then(integer),
     })
 }
 

@@ -43,6 +43,8 @@ pub struct FakeOrder {
     pub status: String,
     pub start_count: i64,
     pub remains: i64,
+    /// A subscription's posts delivered so far (answered in `status` as `posts`).
+    pub posts: Option<i64>,
 }
 
 #[derive(Default)]
@@ -150,6 +152,19 @@ impl FakeProvider {
     }
 
     /// Sets the upstream state of the order with this provider id.
+    /// Sets a subscription's status and the posts it delivered.
+    pub fn set_subscription(&self, id: &str, status: &str, posts: i64) {
+        let id: i64 = id.parse().unwrap();
+        let mut inner = self.state.lock().unwrap();
+        let order = inner
+            .orders
+            .iter_mut()
+            .find(|o| o.id == id)
+            .expect("fake order");
+        order.status = status.into();
+        order.posts = Some(posts);
+    }
+
     pub fn set_status(&self, id: &str, status: &str, start_count: i64, remains: i64) {
         let id: i64 = id.parse().unwrap();
         let mut inner = self.state.lock().unwrap();
@@ -189,7 +204,13 @@ pub fn service(id: i64, name: &str, category: &str, type_label: &str, rate: &str
 }
 
 fn status_json(order: &FakeOrder) -> Value {
-    json!({ "charge": "0.27819", "start_count": order.start_count.to_string(), "status": order.status, "remains": order.remains.to_string(), "currency": "USD" })
+    let mut answer = json!({ "charge": "0.27819", "start_count": order.start_count.to_string(), "status": order.status, "remains": order.remains.to_string(), "currency": "USD" });
+    // Subscriptions answer their posts and child orders, as API v2 panels do.
+    if let Some(posts) = order.posts {
+        answer["posts"] = json!(posts.to_string());
+        answer["orders"] = json!((1..=posts).map(|n| order.id * 1000 + n).collect::<Vec<_>>());
+    }
+    answer
 }
 
 async fn handle(
@@ -253,6 +274,8 @@ async fn handle(
                             status: "Pending".into(),
                             start_count: 0,
                             remains: quantity.unwrap_or(0),
+                            posts: (form.contains_key("posts") || form.contains_key("old_posts"))
+                                .then_some(0),
                         });
                         id
                     };

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::type_fields::{Extra, validate_type_fields};
 use crate::{
     db::{
-        enums::{Fulfillment, Platform},
+        enums::{Fulfillment, Platform, ServiceType},
         services::ServiceRow,
     },
     domain::pricing,
@@ -32,6 +32,16 @@ pub struct OrderExtras {
     pub groups: Option<String>,
     pub runs: Option<i64>,
     pub interval: Option<i64>,
+    /// Subscriptions: the fewest and most units per new post.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// Subscriptions: how many new posts, and how many existing ones.
+    pub posts: Option<i64>,
+    pub old_posts: Option<i64>,
+    /// Subscriptions: minutes to wait after a post before delivering.
+    pub delay: Option<i64>,
+    /// Subscriptions: the last day, `d/m/Y`.
+    pub expiry: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -151,7 +161,12 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
     let link = check_link(service.platform, &input.link)?;
     let mut extra = Extra::new();
     let quantity = validate_type_fields(service.service_type, input, &mut extra)?;
-    check_quantity(service, quantity)?;
+    if service.service_type == ServiceType::Subscriptions {
+        // The bounds are per post; the quantity is the reservation (posts × max).
+        check_per_post(service, &input.extras)?;
+    } else {
+        check_quantity(service, quantity)?;
+    }
     let quantity = apply_drip_feed(service, &input.extras, quantity, &mut extra)?;
     let charge = pricing::order_charge(service.price_per_1000, quantity)?;
     Ok(PreparedOrder {
@@ -167,6 +182,23 @@ pub fn prepare(service: &ServiceRow, input: &OrderInput) -> AppResult<PreparedOr
         link_guard: None,
         scheduled_at: None,
     })
+}
+
+/// A subscription's `min` and `max` per post within the service's bounds.
+fn check_per_post(service: &ServiceRow, extras: &OrderExtras) -> AppResult<()> {
+    for (field, value) in [("min", extras.min), ("max", extras.max)] {
+        let value = value.unwrap_or_default();
+        if value < service.min_quantity || value > service.max_quantity {
+            return Err(AppError::validation(
+                field,
+                format!(
+                    "{field} must be between {} and {}",
+                    service.min_quantity, service.max_quantity
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The service's bounds and step, for one run's quantity.

@@ -45,11 +45,85 @@ pub(super) fn validate_type_fields(
         T::CommentReplies => comment_replies(input, extra),
         T::Poll => poll(input, extra),
         T::InvitesFromGroups => invites_from_groups(input, extra),
-        T::Subscriptions => Err(AppError::validation(
-            "serviceId",
-            "subscription services are ordered per post through the provider panel and are not sold here",
-        )),
+        T::Subscriptions => subscriptions(input, extra),
     }
+}
+
+/// The delays (minutes) API v2 panels accept between a post and its delivery.
+const SUBSCRIPTION_DELAYS: [i64; 22] = [
+    0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540,
+    600,
+];
+/// The most posts one subscription may cover.
+const MAX_SUBSCRIPTION_POSTS: i64 = 10_000;
+
+/// Subscriptions (auto-likes, auto-views on new posts): a username, `min` and
+/// `max` units per post, `posts` new and/or `old_posts` existing posts, a
+/// `delay` and an optional `expiry`. The quantity is what is reserved, every
+/// post at `max` (the charge); what is not delivered comes back when the
+/// subscription ends (`domain::upstream::subscription_view`). The per-post
+/// bounds are the service's (checked by `prepare`).
+fn subscriptions(input: &OrderInput, extra: &mut Extra) -> AppResult<i64> {
+    let e = &input.extras;
+    let username = required_text("username", &e.username)?;
+    let (min, max) = match (e.min, e.max) {
+        (Some(min), Some(max)) if 0 < min && min <= max => (min, max),
+        (Some(_), Some(_)) => {
+            return Err(AppError::validation(
+                "max",
+                "max must be at least min, and min above 0",
+            ));
+        }
+        (None, _) => return Err(AppError::validation("min", "min is required")),
+        (_, None) => return Err(AppError::validation("max", "max is required")),
+    };
+    let posts = e.posts.unwrap_or(0);
+    let old_posts = e.old_posts.unwrap_or(0);
+    for (field, value) in [("posts", posts), ("old_posts", old_posts)] {
+        if !(0..=MAX_SUBSCRIPTION_POSTS).contains(&value) {
+            return Err(AppError::validation(
+                field,
+                format!("{field} must be between 0 and {MAX_SUBSCRIPTION_POSTS}"),
+            ));
+        }
+    }
+    if posts + old_posts == 0 {
+        return Err(AppError::validation(
+            "posts",
+            "posts or old_posts is required",
+        ));
+    }
+    let delay = e.delay.unwrap_or(0);
+    if !SUBSCRIPTION_DELAYS.contains(&delay) {
+        return Err(AppError::validation(
+            "delay",
+            "delay must be one of 0, 5, 10, 15, 20, 30 ... 600 minutes",
+        ));
+    }
+    if let Some(expiry) = e.expiry.as_deref().map(str::trim).filter(|x| !x.is_empty()) {
+        let day = chrono::NaiveDate::parse_from_str(expiry, "%d/%m/%Y")
+            .map_err(|_| AppError::validation("expiry", "expiry must be a date as d/m/Y"))?;
+        if day < chrono::Utc::now().date_naive() {
+            return Err(AppError::validation(
+                "expiry",
+                "expiry must not be in the past",
+            ));
+        }
+        extra.insert("expiry".into(), json!(day.format("%d/%m/%Y").to_string()));
+    }
+    extra.insert("username".into(), json!(username));
+    extra.insert("min".into(), json!(min));
+    extra.insert("max".into(), json!(max));
+    if posts > 0 {
+        extra.insert("posts".into(), json!(posts));
+    }
+    if old_posts > 0 {
+        extra.insert("old_posts".into(), json!(old_posts));
+    }
+    extra.insert("delay".into(), json!(delay));
+    (posts + old_posts)
+        .checked_mul(max)
+        .ok_or_else(|| AppError::validation("max", "posts × max is too large"))
 }
 
 /// The quantity the buyer gave; types that do not imply one require it.
@@ -443,8 +517,51 @@ mod tests {
     }
 
     #[test]
-    fn subscriptions_are_not_sold() {
-        let any = input(Some(100), OrderExtras::default());
-        assert_eq!(refused_on(ServiceType::Subscriptions, &any), "serviceId");
+    fn subscriptions_reserve_every_post_at_max() {
+        let subscription = |posts, old_posts, delay, expiry: Option<&str>| OrderExtras {
+            username: some("jack"),
+            min: Some(100),
+            max: Some(150),
+            posts,
+            old_posts,
+            delay,
+            expiry: expiry.map(str::to_string),
+            ..Default::default()
+        };
+        let (quantity, extra) = run(
+            ServiceType::Subscriptions,
+            &input(
+                None,
+                subscription(Some(10), Some(2), Some(30), Some("31/12/2099")),
+            ),
+        )
+        .unwrap();
+        assert_eq!(quantity, 12 * 150);
+        assert_eq!(
+            extra,
+            json!({ "username": "jack", "min": 100, "max": 150, "posts": 10, "old_posts": 2, "delay": 30, "expiry": "31/12/2099" })
+        );
+        let t = ServiceType::Subscriptions;
+        let refused = |extras| refused_on(t, &input(None, extras));
+        assert_eq!(refused(subscription(None, None, None, None)), "posts");
+        assert_eq!(refused(subscription(Some(1), None, Some(7), None)), "delay");
+        assert_eq!(
+            refused(subscription(Some(1), None, None, Some("2099-12-31"))),
+            "expiry"
+        );
+        assert_eq!(
+            refused(subscription(Some(1), None, None, Some("01/01/2000"))),
+            "expiry"
+        );
+        let upside_down = OrderExtras {
+            min: Some(200),
+            ..subscription(Some(1), None, None, None)
+        };
+        assert_eq!(refused(upside_down), "max");
+        let nobody = OrderExtras {
+            username: None,
+            ..subscription(Some(1), None, None, None)
+        };
+        assert_eq!(refused(nobody), "username");
     }
 }

@@ -31,6 +31,41 @@ pub async fn claim_for_sync(
     .await
 }
 
+/// A subscription's report read as an order's: its charge reserved every post at
+/// `max`, so the units not delivered are the posts not reached times `max`. An
+/// ended subscription that reached every post is COMPLETED; one that reached
+/// fewer is PARTIAL with those units remaining (all of them: canceled, refunded in
+/// full), so `decide` refunds exactly the posts not delivered. Any other order,
+/// or a report without `posts`, is read as it is.
+pub fn subscription_view(order: &OrderRow, remote: &RemoteStatus) -> RemoteStatus {
+    let number = |key: &str| order.extra.get(key).and_then(serde_json::Value::as_i64);
+    let (Some(max), Some(done)) = (number("max"), remote.posts) else {
+        return remote.clone();
+    };
+    let reserved = number("posts").unwrap_or(0) + number("old_posts").unwrap_or(0);
+    let remains = (reserved - done).max(0) * max;
+    let status = match remote.status {
+        OrderStatus::Completed
+        | OrderStatus::Partial
+        | OrderStatus::Canceled
+        | OrderStatus::Failed
+            if remains == 0 =>
+        {
+            OrderStatus::Completed
+        }
+        OrderStatus::Completed
+        | OrderStatus::Partial
+        | OrderStatus::Canceled
+        | OrderStatus::Failed => OrderStatus::Partial,
+        running => running,
+    };
+    RemoteStatus {
+        status,
+        remains: Some(remains),
+        ..remote.clone()
+    }
+}
+
 /// What a provider's report does to an order (locked in the caller's
 /// transaction): None when nothing changes. The one rule for both the single and
 /// the batch path:
@@ -43,6 +78,7 @@ pub async fn claim_for_sync(
 /// - PARTIAL with everything remaining, CANCELED, FAILED: settled as canceled;
 /// - PARTIAL without remains: wait for a complete report.
 pub fn decide(order: &OrderRow, remote: &RemoteStatus) -> Option<StatusChange> {
+    let remote = &subscription_view(order, remote);
     if !matches!(
         order.status,
         OrderStatus::Processing | OrderStatus::InProgress
@@ -232,7 +268,51 @@ pub(crate) mod tests {
             start_count,
             remains,
             charge: None,
+            posts: None,
         }
+    }
+
+    #[test]
+    fn a_subscription_refunds_the_posts_it_did_not_reach() {
+        let mut sub = order(OrderStatus::InProgress);
+        sub.extra = json!({ "username": "jack", "min": 100, "max": 150, "posts": 10, "delay": 0 });
+        sub.quantity = 1500;
+        let at = |status, posts| RemoteStatus {
+            posts: Some(posts),
+            ..report(status, None, None)
+        };
+        // Running: what is left shows as remains.
+        let running = subscription_view(&sub, &at(OrderStatus::InProgress, 4));
+        assert_eq!(
+            (running.status, running.remains),
+            (OrderStatus::InProgress, Some(900))
+        );
+        // Expired after 4 of 10 posts: 6 posts × 150 come back.
+        assert_eq!(
+            decided(&sub, &at(OrderStatus::Completed, 4)),
+            Some((
+                OrderStatus::Partial,
+                None,
+                Some(900),
+                Some(15_840 * 900 / 1500)
+            ))
+        );
+        // Every post reached: nothing comes back.
+        assert_eq!(
+            decided(&sub, &at(OrderStatus::Completed, 10)),
+            Some((OrderStatus::Completed, None, Some(0), None))
+        );
+        // Canceled before any post: all of it comes back.
+        assert_eq!(
+            decided(&sub, &at(OrderStatus::Canceled, 0)),
+            Some((OrderStatus::Canceled, None, Some(1500), Some(15_840)))
+        );
+        // A plain order is read as it is.
+        let plain = order(OrderStatus::InProgress);
+        assert_eq!(
+            subscription_view(&plain, &at(OrderStatus::Completed, 4)).remains,
+            None
+        );
     }
 
     /// The status, start count, remains and refund a decision writes.

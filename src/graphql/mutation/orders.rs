@@ -57,6 +57,18 @@ pub struct PlaceOrderInput {
     pub runs: Option<i64>,
     /// Drip-feed: minutes between runs.
     pub interval: Option<i64>,
+    /// SUBSCRIPTIONS: the fewest units per new post.
+    pub min: Option<i64>,
+    /// SUBSCRIPTIONS: the most units per new post (each post is charged at this).
+    pub max: Option<i64>,
+    /// SUBSCRIPTIONS: how many new posts.
+    pub posts: Option<i64>,
+    /// SUBSCRIPTIONS: how many existing posts.
+    pub old_posts: Option<i64>,
+    /// SUBSCRIPTIONS: minutes after a post before delivery (0, 5, 10 ... 600).
+    pub delay: Option<i64>,
+    /// SUBSCRIPTIONS: the last day, `d/m/Y`.
+    pub expiry: Option<String>,
     /// A key of the client's choosing: retrying with the same key returns the first
     /// order instead of charging again.
     pub idempotency_key: Option<String>,
@@ -141,6 +153,12 @@ impl TryFrom<PlaceOrderInput> for OrderInput {
                 groups: input.groups,
                 runs: input.runs,
                 interval: input.interval,
+                min: input.min,
+                max: input.max,
+                posts: input.posts,
+                old_posts: input.old_posts,
+                delay: input.delay,
+                expiry: input.expiry,
             },
             idempotency_key: input.idempotency_key,
             start_at: input.start_at,

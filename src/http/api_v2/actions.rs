@@ -137,6 +137,12 @@ async fn add(
             groups: params.raw("groups"),
             runs: params.number("runs")?,
             interval: params.number("interval")?,
+            min: params.number("min")?,
+            max: params.number("max")?,
+            posts: params.number("posts")?,
+            old_posts: params.number("old_posts")?,
+            delay: params.number("delay")?,
+            expiry: params.text("expiry").map(str::to_string),
         },
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
