@@ -151,31 +151,34 @@ impl FakeProvider {
         self.state.lock().unwrap().add_calls
     }
 
-    /// Sets the upstream state of the order with this provider id.
-    /// Sets a subscription's status and the posts it delivered.
-    pub fn set_subscription(&self, id: &str, status: &str, posts: i64) {
+    /// Changes the upstream state of the order with this provider id.
+    fn update(&self, id: &str, change: impl FnOnce(&mut FakeOrder)) {
         let id: i64 = id.parse().unwrap();
         let mut inner = self.state.lock().unwrap();
-        let order = inner
-            .orders
-            .iter_mut()
-            .find(|o| o.id == id)
-            .expect("fake order");
-        order.status = status.into();
-        order.posts = Some(posts);
+        change(
+            inner
+                .orders
+                .iter_mut()
+                .find(|o| o.id == id)
+                .expect("fake order"),
+        );
     }
 
+    /// Sets a subscription's status and the posts it delivered.
+    pub fn set_subscription(&self, id: &str, status: &str, posts: i64) {
+        self.update(id, |order| {
+            order.status = status.into();
+            order.posts = Some(posts);
+        });
+    }
+
+    /// Sets the upstream state of the order with this provider id.
     pub fn set_status(&self, id: &str, status: &str, start_count: i64, remains: i64) {
-        let id: i64 = id.parse().unwrap();
-        let mut inner = self.state.lock().unwrap();
-        let order = inner
-            .orders
-            .iter_mut()
-            .find(|o| o.id == id)
-            .expect("fake order");
-        order.status = status.into();
-        order.start_count = start_count;
-        order.remains = remains;
+        self.update(id, |order| {
+            order.status = status.into();
+            order.start_count = start_count;
+            order.remains = remains;
+        });
     }
 
     /// Sets every known order's state at once.

@@ -3,7 +3,7 @@
 //! each service type in `type_fields`), `place` (one
 //! order in one transaction, and the one way a status changes), `changes`
 //! (writing one or a batch of status changes set-based), `mass` (many
-//! orders from one text), `settle` (exactly-once refunds), `requests` (customer
+//! orders from one text, read by `mass_text`), `settle` (exactly-once refunds), `requests` (customer
 //! cancel and refill), `refill` (the refill warranty's rules, pure), `guard`
 //! (the same-link guard and scheduled start, pure). Reads of the tables live in `db::orders`; dispatch and
 //! status sync with providers are `domain::upstream`.
@@ -11,6 +11,7 @@
 mod changes;
 pub mod guard;
 mod mass;
+mod mass_text;
 mod place;
 mod prepare;
 pub mod refill;

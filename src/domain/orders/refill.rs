@@ -217,7 +217,7 @@ mod tests {
         OrderRow {
             completed_at: Some(completed_at),
             updated_at: completed_at,
-            ..crate::domain::upstream::sync::tests::order(status)
+            ..crate::db::orders::tests::order(status)
         }
     }
 

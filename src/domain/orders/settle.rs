@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn partial_refund_rounds_down() {
-        let order = crate::domain::upstream::sync::tests::order(OrderStatus::InProgress);
+        let order = crate::db::orders::tests::order(OrderStatus::InProgress);
         assert_eq!(
             refund_amount(&order, Settlement::Partial { remains: 157 }),
             2486

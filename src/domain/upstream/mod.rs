@@ -14,7 +14,7 @@
 mod dispatch;
 mod requests;
 mod review;
-pub(crate) mod sync;
+mod sync;
 
 pub use dispatch::*;
 pub use requests::*;

@@ -220,46 +220,13 @@ pub async fn note_sync_errors(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::db::enums::LedgerKind;
 
-    /// 1000 ordered for 15,840 rupiah, at `status`, nothing refunded yet.
-    pub(crate) fn order(status: OrderStatus) -> OrderRow {
-        OrderRow {
-            id: 1,
-            user_id: 1,
-            service_id: 1,
-            mass_order_id: None,
-            link: "https://x.com/jack".into(),
-            quantity: 1000,
-            price_per_1000: 15_840,
-            charge: 15_840,
-            status,
-            extra: json!({}),
-            start_count: None,
-            remains: Some(1000),
-            provider_id: Some(1),
-            provider_order_id: Some("77".into()),
-            refunded: 0,
-            idempotency_key: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            provider_service_id: Some("101".into()),
-            submit_attempts: 1,
-            next_attempt_at: None,
-            submitted_at: Some(Utc::now()),
-            last_synced_at: None,
-            last_error: None,
-            fallback_used: false,
-            provider_cost: None,
-            completed_at: None,
-            scheduled_at: None,
-            link_guard: None,
-        }
-    }
+    use crate::db::orders::tests::order;
 
     fn report(status: OrderStatus, start_count: Option<i64>, remains: Option<i64>) -> RemoteStatus {
         RemoteStatus {

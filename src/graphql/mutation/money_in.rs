@@ -23,10 +23,9 @@ use crate::{
         state,
         types::{
             money_in::{
-                BankMutation, BonusRule, DepositMethod, DepositMethodInput, StatementImport,
-                Voucher, VoucherInput,
+                BankMutation, BonusRule, DepositMethodInput, StatementImport, Voucher, VoucherInput,
             },
-            wallet::Deposit,
+            wallet::{Deposit, DepositMethod},
         },
     },
 };

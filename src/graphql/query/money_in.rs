@@ -19,7 +19,8 @@ use crate::{
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         types::{
             levels::CustomerLevel,
-            money_in::{BankMutation, BonusRule, DepositMethod, Voucher},
+            money_in::{BankMutation, BonusRule, Voucher},
+            wallet::DepositMethod,
         },
     },
 };

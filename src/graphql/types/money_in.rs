@@ -1,5 +1,5 @@
-//! Money in without a gateway, as GraphQL shows it: deposit methods, bonus
-//! rules, vouchers and bank mutations (the last three for staff only).
+//! Money in without a gateway, as GraphQL shows it: bonus rules, vouchers and
+//! bank mutations (for staff only); deposit methods are in `wallet`.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -7,86 +7,18 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         bank_mutations::BankMutationRow,
-        deposit_methods::{BonusRuleRow, DepositMethodForm, DepositMethodRow},
-        enums::{BankMutationSource, BankMutationStatus, DepositMethodKind, Language, VoucherKind},
+        deposit_methods::{BonusRuleRow, DepositMethodForm},
+        enums::{BankMutationSource, BankMutationStatus, DepositMethodKind, VoucherKind},
         vouchers::{VoucherForm, VoucherRow},
     },
     graphql::{
         error::GraphqlResult,
-        guards::RoleGuard,
         load,
         loaders::{DepositId, UserId},
         scalars::Rupiah,
         types::{account::User, wallet::Deposit},
     },
 };
-
-/// A way to pay in: a bank account, an e-wallet, a static QRIS or a gateway.
-pub struct DepositMethod(pub DepositMethodRow);
-
-#[Object]
-impl DepositMethod {
-    async fn id(&self) -> ID {
-        self.0.id.into()
-    }
-
-    async fn kind(&self) -> DepositMethodKind {
-        self.0.kind
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// BCA, BNI, BRI, MANDIRI, DANA, OVO...
-    async fn bank_code(&self) -> &str {
-        &self.0.bank_code
-    }
-
-    async fn account_holder(&self) -> &str {
-        &self.0.account_holder
-    }
-
-    /// Digits only.
-    async fn account_number(&self) -> &str {
-        &self.0.account_number
-    }
-
-    /// How to pay, in `language` (default Indonesian).
-    async fn instructions(&self, language: Option<Language>) -> &str {
-        match language.unwrap_or(Language::Id) {
-            Language::Id => &self.0.instructions_id,
-            Language::En => &self.0.instructions_en,
-        }
-    }
-
-    async fn min_amount(&self) -> Rupiah {
-        Rupiah(self.0.min_amount)
-    }
-
-    async fn max_amount(&self) -> Rupiah {
-        Rupiah(self.0.max_amount)
-    }
-
-    /// Credited per rupiah paid, in basis points (10000: what is paid is credited).
-    async fn credit_rate_bps(&self) -> i32 {
-        self.0.credit_rate_bps
-    }
-
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-
-    async fn sort_order(&self) -> i32 {
-        self.0.sort_order
-    }
-
-    /// The owner's static QRIS as saved (each deposit gets its own dynamic one).
-    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Settings)")]
-    async fn static_qris_payload(&self) -> Option<&str> {
-        self.0.qris_payload.as_deref()
-    }
-}
 
 /// A deposit bonus: `bonusBps` of the credited amount from `minAmount` on.
 pub struct BonusRule(pub BonusRuleRow);
