@@ -28,3 +28,7 @@ pub use settle::{
     ManualRefund, Settlement, admin_refund, admin_set_status, refund_amount, settle,
     settlement_change,
 };
+
+/// A service fixture for unit tests elsewhere in `domain`.
+#[cfg(test)]
+pub(crate) use prepare::tests::service as test_service;

@@ -283,7 +283,7 @@ pub(super) fn check_idempotency_key(key: &Option<String>) -> AppResult<Option<St
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::db::{enums::ServiceType, services::NewService};
     use bigdecimal::BigDecimal;

@@ -28,7 +28,10 @@ use crate::{
         services::ServiceRow,
         users::UserRow,
     },
-    domain::orders::{self, refill::RefillRefusal},
+    domain::orders::{
+        self,
+        refill::{RefillFacts, RefillRefusal, refill_window},
+    },
     error::{AppError, AppResult},
     mail::templates::{order_status_label, rupiah},
 };
@@ -132,7 +135,7 @@ pub async fn answer(
         _ if !orders.is_empty() => {
             let lines: Vec<String> = orders
                 .iter()
-                .map(|order| order_status(order, service_of(order), lang))
+                .map(|order| order_status(order, service_of(order), rules, lang))
                 .collect();
             // An order waiting for our team's review needs a person to follow it.
             let answered = !orders.iter().any(|o| o.status == OrderStatus::NeedsReview);
@@ -180,7 +183,12 @@ fn service_name(service: Option<&ServiceRow>) -> &str {
 }
 
 /// One order's live status and what happens next.
-pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Language) -> String {
+pub fn order_status(
+    order: &OrderRow,
+    service: Option<&ServiceRow>,
+    rules: &OrdersConfig,
+    lang: Language,
+) -> String {
     let label = order_status_label(lang, order.status);
     let mut text = match lang {
         Language::Id => format!(
@@ -217,7 +225,15 @@ pub fn order_status(order: &OrderRow, service: Option<&ServiceRow>, lang: Langua
             Language::En => format!(" Refunded to your balance: {}.", rupiah(order.refunded)),
         });
     }
-    let refillable = service.is_some_and(|s| s.refill);
+    // Offer a refill only while the warranty lasts (the request itself checks
+    // every rule again).
+    let refillable = service.is_some_and(|s| {
+        let window = refill_window(order, s, rules, &RefillFacts::default(), chrono::Utc::now());
+        !matches!(
+            window.refusal,
+            Some(RefillRefusal::NoRefill | RefillRefusal::Expired)
+        )
+    });
     let next = match order.status {
         OrderStatus::Pending | OrderStatus::Submitting => lang.pick(
             "Pesanan akan segera dikirim untuk diproses.",
@@ -374,7 +390,7 @@ fn refused(lang: Language, what: &str, id: i64, reason: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::references;
+    use super::*;
 
     #[test]
     fn finds_order_numbers_and_links() {
@@ -385,5 +401,20 @@ mod tests {
         assert_eq!(refs.links, vec!["https://instagram.com/p/abc".to_string()]);
         assert!(references("no numbers here").numbers.is_empty());
         assert!(references("0 and 99999999999999999999").numbers.is_empty());
+    }
+
+    #[test]
+    fn a_refill_is_offered_only_while_the_warranty_lasts() {
+        use crate::db::{enums::ServiceType, orders::tests::order};
+        let rules = OrdersConfig::default();
+        let mut service = crate::domain::orders::test_service(ServiceType::Default);
+        service.spec.refill = true;
+        let mut done = order(OrderStatus::Completed);
+        done.completed_at = Some(chrono::Utc::now() - chrono::Duration::days(2));
+        let fresh = order_status(&done, Some(&service), &rules, Language::En);
+        assert!(fresh.contains("open a REFILL ticket"), "{fresh}");
+        done.completed_at = Some(chrono::Utc::now() - chrono::Duration::days(40));
+        let old = order_status(&done, Some(&service), &rules, Language::En);
+        assert!(!old.contains("REFILL"), "{old}");
     }
 }
