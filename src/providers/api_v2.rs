@@ -23,7 +23,7 @@ pub struct ApiV2Client {
 impl ApiV2Client {
     pub fn new(http: reqwest::Client, url: String, key: String) -> Self {
         ApiV2Client {
-            endpoint: FormEndpoint::new(http),
+            endpoint: FormEndpoint::new(http, refusal),
             url,
             key,
         }
@@ -45,14 +45,7 @@ impl ApiV2Client {
     ) -> Result<Value, ProviderError> {
         let credentials = [("key", self.key.as_str()), ("action", action)];
         self.endpoint
-            .call(
-                action,
-                &self.url,
-                &credentials,
-                fields,
-                safe_to_repeat,
-                refusal,
-            )
+            .call(action, &self.url, &credentials, fields, safe_to_repeat)
             .await
     }
 }

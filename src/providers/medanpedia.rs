@@ -33,7 +33,7 @@ impl MedanPediaClient {
     /// appended to it.
     pub fn new(http: reqwest::Client, base_url: String, api_id: String, api_key: String) -> Self {
         MedanPediaClient {
-            endpoint: FormEndpoint::new(http),
+            endpoint: FormEndpoint::new(http, refusal),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_id,
             api_key,
@@ -60,14 +60,7 @@ impl MedanPediaClient {
             ("api_key", self.api_key.as_str()),
         ];
         self.endpoint
-            .call(
-                endpoint,
-                &url,
-                &credentials,
-                fields,
-                safe_to_repeat,
-                refusal,
-            )
+            .call(endpoint, &url, &credentials, fields, safe_to_repeat)
             .await
     }
 }

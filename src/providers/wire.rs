@@ -59,13 +59,16 @@ impl RetryPolicy {
 pub struct FormEndpoint {
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// Reads the protocol's "no" out of an answer.
+    refusal: fn(&Value) -> Option<String>,
 }
 
 impl FormEndpoint {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: reqwest::Client, refusal: fn(&Value) -> Option<String>) -> Self {
         FormEndpoint {
             http,
             retry: RetryPolicy::default(),
+            refusal,
         }
     }
 
@@ -76,8 +79,7 @@ impl FormEndpoint {
     /// Posts `credentials` and `fields` to `url` as one action (`what`, for the
     /// logs). `safe_to_repeat` tells whether a call whose fate is unknown
     /// (timeout, 5xx) may be retried and reported as transient: true for reads,
-    /// false for `add`, which must never be sent twice. `refusal` reads the
-    /// provider's "no" out of an answer.
+    /// false for `add`, which must never be sent twice.
     pub async fn call(
         &self,
         what: &str,
@@ -85,7 +87,6 @@ impl FormEndpoint {
         credentials: &[(&str, &str)],
         fields: &[(&str, String)],
         safe_to_repeat: bool,
-        refusal: fn(&Value) -> Option<String>,
     ) -> Result<Value, ProviderError> {
         self.retry
             .run(what, || async {
@@ -93,7 +94,7 @@ impl FormEndpoint {
                 form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
                 let value =
                     post_form(&self.http, url, &form, self.retry.timeout, safe_to_repeat).await?;
-                match refusal(&value) {
+                match (self.refusal)(&value) {
                     Some(why) => Err(ProviderError::Refused(why)),
                     None => Ok(value),
                 }

@@ -19,7 +19,7 @@ use crate::{
     db::{
         enums::{Fulfillment, Platform, ServiceType},
         schema::service_categories,
-        services::ServiceRow,
+        services::{ServiceChangeset, ServiceRow},
     },
     error::{AppError, AppResult},
 };
@@ -256,7 +256,7 @@ async fn apply(
                     let row = update_service(
                         conn,
                         id,
-                        ServiceUpdate {
+                        ServiceChangeset {
                             category_id: Some(category_id),
                             name: Some(line.name.clone()),
                             description: Some(line.description.clone()),

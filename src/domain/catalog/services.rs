@@ -195,38 +195,16 @@ pub async fn create_service(
         })
 }
 
-/// A partial update; `markup_bps: Some(None)` clears a service's own markup.
-#[derive(Debug, Default, Clone)]
-pub struct ServiceUpdate {
-    pub category_id: Option<i64>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub platform: Option<Platform>,
-    pub service_type: Option<ServiceType>,
-    pub provider_rate: Option<BigDecimal>,
-    pub markup_bps: Option<Option<i32>>,
-    pub price_per_1000: Option<i64>,
-    pub min_quantity: Option<i64>,
-    pub max_quantity: Option<i64>,
-    pub quantity_step: Option<i64>,
-    pub refill: Option<bool>,
-    pub cancel: Option<bool>,
-    pub dripfeed: Option<bool>,
-    pub active: Option<bool>,
-    /// The imported service to send orders to when this one's provider refuses them;
-    /// `Some(None)` removes it.
-    pub fallback_service_id: Option<Option<i64>>,
-    /// The refill warranty in days (0: none); `Some(None)` goes back to the panel's default.
-    pub refill_period_days: Option<Option<i32>>,
-    /// Hours between two refills of an order; `Some(None)` goes back to the default.
-    pub refill_cooldown_hours: Option<Option<i32>>,
-    pub same_link_guard: Option<bool>,
-}
-
+/// Applies an admin's partial update (the table's update form, Lemmy style: fields
+/// left `None` keep their value; `markup_bps: Some(None)` clears a service's own
+/// markup, `fallback_service_id`, `refill_period_days` and `refill_cooldown_hours`
+/// likewise). The rules checked here are the service's: pricing by fulfillment,
+/// limits, text bounds. `sort_order` moves only through [`reorder_services`], and an
+/// admin's choice of `active` wins over the catalogue sync's.
 pub async fn update_service(
     conn: &mut AsyncPgConnection,
     id: i64,
-    update: ServiceUpdate,
+    mut update: ServiceChangeset,
 ) -> AppResult<ServiceRow> {
     conn.transaction(async |conn| {
         let current: ServiceRow = services::table
@@ -259,8 +237,10 @@ pub async fn update_service(
             update.max_quantity.unwrap_or(current.max_quantity),
             update.quantity_step.unwrap_or(current.quantity_step),
         )?;
-        if let Some(rate) = &update.provider_rate {
-            check_rate(rate)?;
+        match &update.provider_rate {
+            Some(Some(rate)) => check_rate(rate)?,
+            Some(None) => return Err(AppError::validation("providerRate", "an imported service needs a rate")),
+            None => {}
         }
         if let Some(Some(bps)) = update.markup_bps {
             pricing::validate_markup("markupBasisPoints", bps)?;
@@ -269,35 +249,17 @@ pub async fn update_service(
             check_price(price)?;
         }
         let reprice = update.provider_rate.is_some() || update.markup_bps.is_some();
-        let changes = ServiceChangeset {
-            category_id: update.category_id,
-            name: update.name.as_deref().map(|n| check_text("name", n, MAX_NAME, true)).transpose()?,
-            description: update
-                .description
-                .as_deref()
-                .map(|d| check_text("description", d, MAX_DESCRIPTION, false))
-                .transpose()?,
-            platform: update.platform,
-            service_type: update.service_type,
-            provider_rate: update.provider_rate.map(Some),
-            markup_bps: update.markup_bps,
-            price_per_1000: update.price_per_1000,
-            min_quantity: update.min_quantity,
-            max_quantity: update.max_quantity,
-            quantity_step: update.quantity_step,
-            refill: update.refill,
-            cancel: update.cancel,
-            dripfeed: update.dripfeed,
-            active: update.active,
-            sort_order: None,
-            fallback_service_id: update.fallback_service_id,
-            // An admin's choice of `active` wins over the catalogue sync's.
-            sync_deactivated: update.active.map(|_| false),
-            refill_period_days: checked_bound("refillPeriodDays", update.refill_period_days, 3650)?,
-            refill_cooldown_hours: checked_bound("refillCooldownHours", update.refill_cooldown_hours, 720)?,
-            same_link_guard: update.same_link_guard,
-        };
-        allow_empty_changeset(diesel::update(services::table.find(id)).set(&changes).execute(conn).await)?;
+        update.name = update.name.as_deref().map(|n| check_text("name", n, MAX_NAME, true)).transpose()?;
+        update.description = update
+            .description
+            .as_deref()
+            .map(|d| check_text("description", d, MAX_DESCRIPTION, false))
+            .transpose()?;
+        update.sort_order = None;
+        update.sync_deactivated = update.active.map(|_| false);
+        update.refill_period_days = checked_bound("refillPeriodDays", update.refill_period_days, 3650)?;
+        update.refill_cooldown_hours = checked_bound("refillCooldownHours", update.refill_cooldown_hours, 720)?;
+        allow_empty_changeset(diesel::update(services::table.find(id)).set(&update).execute(conn).await)?;
         if reprice {
             pricing::reprice_imported_services(conn, RepriceScope::Service(id)).await?;
         }

@@ -5,10 +5,13 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, OneofObjec
 use serde_json::json;
 
 use crate::{
-    db::enums::{Fulfillment, Platform, ServiceType},
+    db::{
+        enums::{Fulfillment, Platform, ServiceType},
+        services::ServiceChangeset,
+    },
     domain::{
         audit::{Subject, Summary},
-        catalog::{self, NewServiceInput, ServicePricing, ServiceUpdate},
+        catalog::{self, NewServiceInput, ServicePricing},
     },
     graphql::{
         admin_write, conn,
@@ -149,18 +152,18 @@ impl TryFrom<CreateServiceInput> for NewServiceInput {
     }
 }
 
-impl TryFrom<UpdateServiceInput> for ServiceUpdate {
+impl TryFrom<UpdateServiceInput> for ServiceChangeset {
     type Error = GraphqlError;
 
     fn try_from(input: UpdateServiceInput) -> GraphqlResult<Self> {
         let category_id = input.category_id.as_ref();
-        Ok(ServiceUpdate {
+        Ok(ServiceChangeset {
             category_id: category_id.map(|c| parse_id("categoryId", c)).transpose()?,
             name: input.name,
             description: input.description,
             platform: input.platform,
             service_type: input.service_type,
-            provider_rate: input.provider_rate.map(|d| d.0),
+            provider_rate: input.provider_rate.map(|d| Some(d.0)),
             markup_bps: input.markup_basis_points.into(),
             price_per_1000: input.price_per_1000.map(|r| r.0),
             min_quantity: input.min_quantity,
@@ -178,6 +181,7 @@ impl TryFrom<UpdateServiceInput> for ServiceUpdate {
             refill_period_days: input.refill_period_days.into(),
             refill_cooldown_hours: input.refill_cooldown_hours.into(),
             same_link_guard: input.same_link_guard,
+            ..Default::default()
         })
     }
 }
@@ -209,7 +213,13 @@ impl ServiceMutation {
         input: UpdateServiceInput,
     ) -> GraphqlResult<Service> {
         let id = parse_id("id", &id)?;
-        update_service(ctx, "service.update", id, ServiceUpdate::try_from(input)?).await
+        update_service(
+            ctx,
+            "service.update",
+            id,
+            ServiceChangeset::try_from(input)?,
+        )
+        .await
     }
 
     /// Deactivates (hides from customers, refuses new orders) or reactivates a service.
@@ -227,7 +237,7 @@ impl ServiceMutation {
         } else {
             "service.deactivate"
         };
-        let update = ServiceUpdate {
+        let update = ServiceChangeset {
             active: Some(active),
             ..Default::default()
         };
@@ -267,7 +277,7 @@ async fn update_service(
     ctx: &Context<'_>,
     action: &str,
     id: i64,
-    update: ServiceUpdate,
+    update: ServiceChangeset,
 ) -> GraphqlResult<Service> {
     let row = admin_write(ctx, action)?
         .change(&mut *conn(ctx).await?, Subject::Service, id, async |conn| {
