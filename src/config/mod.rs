@@ -57,6 +57,7 @@
 //! | `ORDER_SCHEDULE_MAX_DAYS` | `30` | how far ahead `placeOrder(startAt)` may schedule an order (0: scheduling off) |
 //! | `SERVICE_FIGURES_INTERVAL_SECONDS` | `900` | how often each service's measured figures (start time, speed, outcomes, refills) are recomputed (0 disables the job) |
 //! | `SERVICE_FIGURES_WINDOW_DAYS` | `30` | the figures are measured over the orders placed in this many days |
+//! | `DRIP_FEED_INTERVAL_SECONDS` | `30` | how often the runs of drip-feed orders the panel runs are placed when due, and ended drip-feeds take their final status (0 disables the job) |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |
@@ -333,6 +334,7 @@ impl Config {
             },
             orders: OrdersConfig {
                 figures_interval: Duration::ZERO,
+                drip_interval: Duration::ZERO,
                 ..OrdersConfig::default()
             },
             content: ContentConfig {

@@ -40,6 +40,8 @@ pub struct OrdersConfig {
     pub figures_interval: Duration,
     /// The orders the figures are measured over: those placed in the last N days.
     pub figures_window_days: i32,
+    /// How often due drip-feed runs are placed (zero: never).
+    pub drip_interval: Duration,
 }
 
 impl Default for OrdersConfig {
@@ -51,6 +53,7 @@ impl Default for OrdersConfig {
             schedule_max_days: 30,
             figures_interval: Duration::from_secs(900),
             figures_window_days: 30,
+            drip_interval: Duration::from_secs(30),
         }
     }
 }
@@ -74,6 +77,10 @@ impl OrdersConfig {
                 "SERVICE_FIGURES_WINDOW_DAYS",
                 defaults.figures_window_days,
             )?,
+            drip_interval: Duration::from_secs(parse_var(
+                "DRIP_FEED_INTERVAL_SECONDS",
+                defaults.drip_interval.as_secs(),
+            )?),
         };
         anyhow::ensure!(
             (1..=365).contains(&config.figures_window_days),

@@ -13,6 +13,7 @@ pub mod content_items;
 pub mod customer_levels;
 pub mod deposit_methods;
 pub mod deposits;
+pub mod drip_feeds;
 pub mod enums;
 pub mod exports;
 pub mod faq;

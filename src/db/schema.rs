@@ -180,6 +180,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    drip_feeds (order_id) {
+        order_id -> Int8,
+        runs -> Int4,
+        interval_minutes -> Int4,
+        quantity_per_run -> Int8,
+        total_charge -> Int8,
+        runs_placed -> Int4,
+        next_run_at -> Nullable<Timestamptz>,
+        stopped_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    drip_feed_runs (order_id) {
+        order_id -> Int8,
+        parent_order_id -> Int8,
+        run_number -> Int4,
+    }
+}
+
+diesel::table! {
     deposit_methods (id) {
         id -> Int8,
         kind -> Text,
@@ -543,6 +565,7 @@ diesel::table! {
         refill_period_days -> Nullable<Int4>,
         refill_cooldown_hours -> Nullable<Int4>,
         same_link_guard -> Bool,
+        dripfeed_by_panel -> Bool,
     }
 }
 
@@ -735,6 +758,9 @@ diesel::joinable!(mass_orders -> users (user_id));
 diesel::joinable!(newsletter_subscribers -> users (user_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_requests -> orders (order_id));
+diesel::joinable!(drip_feeds -> orders (order_id));
+diesel::joinable!(drip_feed_runs -> orders (order_id));
+diesel::joinable!(drip_feed_runs -> drip_feeds (parent_order_id));
 diesel::joinable!(orders -> services (service_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(provider_calls -> providers (provider_id));
@@ -769,6 +795,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     deposit_methods,
     deposit_proofs,
     deposits,
+    drip_feed_runs,
+    drip_feeds,
     faq_entries,
     job_runs,
     ledger_entries,

@@ -35,6 +35,9 @@ pub struct ServiceRow {
     /// Whether an order is refused while another active order of the caller
     /// runs on the same link.
     pub same_link_guard: bool,
+    /// Drip-feed orders on it are run by the panel, one child order per run
+    /// (`domain::orders::drip`), whether or not its provider runs drip-feed.
+    pub dripfeed_by_panel: bool,
 }
 
 super::reads_by_id!(ServiceRow, services);
@@ -103,6 +106,7 @@ pub struct ServiceChangeset {
     pub refill_period_days: Option<Option<i32>>,
     pub refill_cooldown_hours: Option<Option<i32>>,
     pub same_link_guard: Option<bool>,
+    pub dripfeed_by_panel: Option<bool>,
 }
 
 /// Which services a catalogue list shows.

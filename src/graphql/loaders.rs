@@ -12,6 +12,7 @@ use crate::db::{
     customer_levels::LevelRow,
     deposit_methods::DepositMethodRow,
     deposits::{DepositEventRow, DepositRow},
+    drip_feeds::{DripFeedRow, DripFeedRunRow},
     order_events::OrderEventRow,
     order_requests::OrderRequestRow,
     orders::OrderRow,
@@ -193,6 +194,70 @@ impl Loader<FiguresOf> for DbLoader {
             .into_iter()
             .map(|f| (FiguresOf(f.service_id), f))
             .collect())
+    }
+}
+
+/// The drip-feed plan of an order the panel runs as runs (absent for others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DripFeedOf(pub i64);
+
+impl Loader<DripFeedOf> for DbLoader {
+    type Value = DripFeedRow;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[DripFeedOf],
+    ) -> Result<HashMap<DripFeedOf, DripFeedRow>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = DripFeedRow::for_orders(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|f| (DripFeedOf(f.order_id), f))
+            .collect())
+    }
+}
+
+/// The runs placed so far of a drip-feed order, in run order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunsOf(pub i64);
+
+impl Loader<RunsOf> for DbLoader {
+    type Value = Vec<OrderRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RunsOf]) -> Result<HashMap<RunsOf, Vec<OrderRow>>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = DripFeedRunRow::with_orders_of(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        let mut runs: HashMap<RunsOf, Vec<OrderRow>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (run, order) in rows {
+            runs.entry(RunsOf(run.parent_order_id))
+                .or_default()
+                .push(order);
+        }
+        Ok(runs)
+    }
+}
+
+/// Which drip-feed order an order is a run of (absent for other orders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunOf(pub i64);
+
+impl Loader<RunOf> for DbLoader {
+    type Value = DripFeedRunRow;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RunOf]) -> Result<HashMap<RunOf, DripFeedRunRow>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = DripFeedRunRow::for_orders(&mut *self.conn().await?, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(rows.into_iter().map(|r| (RunOf(r.order_id), r)).collect())
     }
 }
 

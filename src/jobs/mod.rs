@@ -13,6 +13,7 @@
 pub mod catalog_sync;
 pub mod customer_levels;
 pub mod dispatch;
+pub mod drip_feed;
 pub mod mail_outbox;
 pub mod order_requests;
 pub mod provider_clients;
@@ -48,6 +49,7 @@ pub trait Job: Send + Sync + 'static {
 /// Every job of the application, in the order they start.
 pub fn all() -> Vec<Box<dyn Job>> {
     vec![
+        Box::new(drip_feed::DripFeed),
         Box::new(dispatch::Dispatch),
         Box::new(status_sync::StatusSync),
         Box::new(order_requests::OrderRequests),

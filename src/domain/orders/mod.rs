@@ -5,10 +5,12 @@
 //! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text, read by `mass_text`), `settle` (exactly-once refunds), `requests` (customer
 //! cancel and refill), `refill` (the refill warranty's rules, pure), `guard`
-//! (the same-link guard and scheduled start, pure). Reads of the tables live in `db::orders`; dispatch and
+//! (the same-link guard and scheduled start, pure), `drip` (drip-feed run by the
+//! panel: one order per run). Reads of the tables live in `db::orders`; dispatch and
 //! status sync with providers are `domain::upstream`.
 
 mod changes;
+pub mod drip;
 pub mod guard;
 mod mass;
 mod mass_text;

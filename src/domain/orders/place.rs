@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::{guard, prepare::check_idempotency_key, *};
+use super::{drip, guard, prepare::check_idempotency_key, *};
 use crate::{
     cache::Caches,
     config::OrdersConfig,
@@ -107,14 +107,16 @@ pub async fn place_order(
     {
         return same_request(&existing, &prepared);
     }
-    let result = if prepared.fulfillment != Fulfillment::Stock && prepared.charge > 0 {
-        insert_in_one_statement(conn, user_id, &prepared, idempotency_key.clone()).await
-    } else {
-        conn.transaction(async |conn| {
-            insert_paid_order(conn, user_id, &prepared, idempotency_key.clone()).await
-        })
-        .await
-    };
+    let drip = drip::panel_plan(&service, &prepared.extra);
+    let result =
+        if prepared.fulfillment != Fulfillment::Stock && prepared.charge > 0 && drip.is_none() {
+            insert_in_one_statement(conn, user_id, &prepared, idempotency_key.clone()).await
+        } else {
+            conn.transaction(async |conn| {
+                insert_paid_order(conn, user_id, &prepared, idempotency_key.clone(), drip).await
+            })
+            .await
+        };
     if result.is_ok() {
         metrics::counter!(crate::metrics::ORDERS_PLACED).increment(1);
     }
@@ -187,11 +189,14 @@ async fn insert_in_one_statement(
     })
 }
 
+/// A paid order in the caller's transaction, step by step: stock products,
+/// free orders and drip-feeds the panel runs (`drip`: its plan, started here).
 async fn insert_paid_order(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     prepared: &PreparedOrder,
     idempotency_key: Option<String>,
+    drip: Option<drip::DripPlan>,
 ) -> AppResult<OrderRow> {
     let order: OrderRow = diesel::insert_into(orders::table)
         .values(new_order(user_id, prepared, idempotency_key))
@@ -225,6 +230,10 @@ async fn insert_paid_order(
         )
         .await?;
         return Ok(order);
+    }
+    if let Some(plan) = drip {
+        let first_run_at = prepared.scheduled_at.unwrap_or_else(chrono::Utc::now);
+        return drip::start(conn, &order, plan, first_run_at).await;
     }
     let (order, _) = record_status(
         conn,

@@ -5,7 +5,7 @@
 //! tested without a database.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::type_fields::{Extra, validate_type_fields};
 use crate::{
@@ -245,7 +245,7 @@ fn apply_drip_feed(
             ));
         }
     };
-    if !service.dripfeed {
+    if !super::drip::offers_dripfeed(service) {
         return Err(AppError::validation(
             "runs",
             "this service does not offer drip-feed",
@@ -263,9 +263,9 @@ fn apply_drip_feed(
             "interval must be 1 to 10080 minutes",
         ));
     }
-    extra.insert("runs".into(), json!(runs));
-    extra.insert("interval".into(), json!(interval));
-    extra.insert("quantity_per_run".into(), json!(quantity));
+    for (field, value) in super::drip::plan_extra(runs, interval, quantity) {
+        extra.insert(field.into(), value);
+    }
     quantity
         .checked_mul(runs)
         .ok_or_else(|| AppError::validation("runs", "order is too large"))
@@ -288,6 +288,7 @@ pub(crate) mod tests {
     use crate::db::{enums::ServiceType, services::NewService};
     use bigdecimal::BigDecimal;
     use chrono::Utc;
+    use serde_json::json;
 
     /// An active Twitter service of `service_type`, 15,840 rupiah per 1000,
     /// quantities 10 to 10,000 in steps of 10, drip-feed offered.
@@ -323,6 +324,7 @@ pub(crate) mod tests {
             refill_period_days: None,
             refill_cooldown_hours: None,
             same_link_guard: true,
+            dripfeed_by_panel: false,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct RefillFacts {
     pub refill_open: bool,
     /// A newer order on the same link has not ended.
     pub newer_active_order: bool,
+    /// The order is a drip-feed the panel runs: its runs are refilled, not it.
+    pub runs_by_panel: bool,
 }
 
 impl RefillFacts {
@@ -65,6 +67,8 @@ pub enum RefillRefusal {
     Cooldown,
     /// A newer order on the same link is running.
     NewerOrderOnLink,
+    /// A drip-feed order the panel runs: each of its runs is refilled on its own.
+    RunByRun,
 }
 
 /// Whether and until when an order may be refilled.
@@ -112,6 +116,9 @@ pub fn refill_window(
     let period = refill_period_days(service, rules);
     if period == 0 {
         return refused(RefillRefusal::NoRefill, None, None);
+    }
+    if facts.runs_by_panel {
+        return refused(RefillRefusal::RunByRun, None, None);
     }
     if !matches!(order.status, OrderStatus::Completed | OrderStatus::Partial) {
         return refused(RefillRefusal::NotCompleted, None, None);
@@ -169,6 +176,10 @@ impl RefillRefusal {
                 "pesanan lain untuk link ini masih berjalan; minta refill setelah selesai",
                 "a newer order on this link is still running; ask again when it has completed",
             ),
+            RefillRefusal::RunByRun => lang.pick(
+                "pesanan drip-feed di-refill per run; minta refill untuk pesanan run-nya",
+                "a drip-feed order is refilled run by run; ask for a refill of its runs",
+            ),
         }
     }
 
@@ -181,6 +192,10 @@ impl RefillRefusal {
             RefillRefusal::NoRefill => {
                 AppError::validation("orderId", "this service has no refill")
             }
+            RefillRefusal::RunByRun => AppError::validation(
+                "orderId",
+                "a drip-feed order is refilled run by run: ask for a refill of its runs",
+            ),
             RefillRefusal::NotCompleted => {
                 AppError::conflict("only completed orders can be refilled")
             }

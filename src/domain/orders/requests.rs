@@ -12,6 +12,7 @@ use super::{
 use crate::{
     config::OrdersConfig,
     db::{
+        drip_feeds::DripFeedRow,
         enums::{OrderRequestKind, OrderStatus},
         order_requests::OPEN_REQUEST_INDEX,
         order_requests::OrderRequestRow,
@@ -36,11 +37,13 @@ pub async fn request_cancel(
         order.status == OrderStatus::Pending && order.scheduled_at.is_some_and(|at| at > Utc::now())
     };
     let no_cancel = || AppError::validation("orderId", "this service does not allow cancellation");
-    if !service.cancel && !scheduled(&order) {
-        return Err(no_cancel());
-    }
     conn.transaction(async |conn| {
         let order = lock_order(conn, order.id).await?;
+        // A drip-feed the panel runs stops its runs not placed, whatever the
+        // service's cancel rule: nothing of them was sent anywhere.
+        if let Some(order) = drip::stop(conn, &order, None).await? {
+            return Ok((order, None));
+        }
         if !service.cancel && !scheduled(&order) {
             return Err(no_cancel());
         }
@@ -83,7 +86,10 @@ pub async fn request_refill(
         let order = lock_order(conn, order.id).await?;
         let requests = OrderRequestRow::for_orders(conn, &[order.id]).await?;
         let newer = OrderRow::with_newer_active_on_link(conn, &[order.id]).await?;
-        let facts = RefillFacts::from_requests(&requests, !newer.is_empty());
+        let facts = RefillFacts {
+            runs_by_panel: is_drip_feed(conn, order.id).await?,
+            ..RefillFacts::from_requests(&requests, !newer.is_empty())
+        };
         let window = refill_window(&order, &service, rules, &facts, Utc::now());
         if let Some(refusal) = window.refusal {
             return Err(refusal.error(&window));
@@ -103,8 +109,16 @@ pub async fn refill_refusal(
 ) -> AppResult<Option<RefillRefusal>> {
     let requests = OrderRequestRow::for_orders(conn, &[order.id]).await?;
     let newer = OrderRow::with_newer_active_on_link(conn, &[order.id]).await?;
-    let facts = RefillFacts::from_requests(&requests, !newer.is_empty());
+    let facts = RefillFacts {
+        runs_by_panel: is_drip_feed(conn, order.id).await?,
+        ..RefillFacts::from_requests(&requests, !newer.is_empty())
+    };
     Ok(refill_window(order, service, rules, &facts, Utc::now()).refusal)
+}
+
+/// Whether `order_id` is a drip-feed the panel runs.
+async fn is_drip_feed(conn: &mut AsyncPgConnection, order_id: i64) -> AppResult<bool> {
+    Ok(!DripFeedRow::for_orders(conn, &[order_id]).await?.is_empty())
 }
 
 /// Opens the customer's request of `kind` and notes it in the order's history (the

@@ -13,6 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::*;
 use crate::{
     db::{
+        drip_feeds::DripFeedRow,
         enums::{LedgerKind, OrderStatus},
         orders::OrderRow,
         schema::orders,
@@ -191,6 +192,24 @@ pub async fn admin_set_status(
     remains: Option<i64>,
     note: &str,
 ) -> AppResult<OrderRow> {
+    // A drip-feed the panel runs takes its status from its runs; an admin stops
+    // the runs not placed (refunding them), as the customer would.
+    if !DripFeedRow::for_orders(conn, &[order_id]).await?.is_empty() {
+        if status != OrderStatus::Canceled {
+            return Err(AppError::validation(
+                "status",
+                "a drip-feed order run by the panel follows its runs; cancel it to stop the runs not placed",
+            ));
+        }
+        return conn
+            .transaction(async |conn| {
+                let order = lock_order(conn, order_id).await?;
+                super::drip::stop(conn, &order, Some(actor_id))
+                    .await?
+                    .ok_or(AppError::NotFound("order"))
+            })
+            .await;
+    }
     match status {
         OrderStatus::Canceled => {
             return settle(conn, order_id, Settlement::Canceled, note, Some(actor_id)).await;

@@ -200,9 +200,10 @@ impl Service {
         self.0.cancel
     }
 
-    /// Whether drip-feed (runs and interval) is supported.
+    /// Whether drip-feed (runs and interval) is offered: by the provider, or run
+    /// by the panel.
     async fn dripfeed(&self) -> bool {
-        self.0.dripfeed
+        crate::domain::orders::drip::offers_dripfeed(&self.0)
     }
 
     /// The refill warranty: days after completion a refill may be asked for (0:
@@ -220,6 +221,13 @@ impl Service {
     /// on the same link.
     async fn same_link_guard(&self) -> bool {
         self.0.same_link_guard
+    }
+
+    /// Whether drip-feed orders on it are run by the panel, one order per run
+    /// (admins only).
+    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
+    async fn dripfeed_by_panel(&self) -> bool {
+        self.0.dripfeed_by_panel
     }
 
     /// Figures measured from this panel's own orders (start time, speed,

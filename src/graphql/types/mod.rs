@@ -5,6 +5,7 @@ pub mod back_office;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content;
+pub mod drip_feed;
 pub mod levels;
 pub mod money_in;
 pub mod notifications;

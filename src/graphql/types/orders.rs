@@ -19,11 +19,15 @@ use crate::{
         conn,
         error::GraphqlResult,
         guards::RoleGuard,
-        load,
-        loaders::{HistoryOf, NewerActiveOnLink, RequestsOf, UserId},
+        load, load_optional,
+        loaders::{DripFeedOf, HistoryOf, NewerActiveOnLink, RequestsOf, RunOf, UserId},
         scalars::Rupiah,
         state,
-        types::{account::User, catalog::Service},
+        types::{
+            account::User,
+            catalog::Service,
+            drip_feed::{DripFeed, DripFeedRun},
+        },
         viewer,
     },
 };
@@ -124,7 +128,12 @@ impl Order {
         let service = Service::load(ctx, order.service_id).await?.0;
         let requests = load(ctx, RequestsOf(order.id), "order requests").await?;
         let rules = &state(ctx).config.orders;
-        let mut facts = RefillFacts::from_requests(&requests, false);
+        let mut facts = RefillFacts {
+            runs_by_panel: load_optional(ctx, DripFeedOf(order.id), "drip-feed")
+                .await?
+                .is_some(),
+            ..RefillFacts::from_requests(&requests, false)
+        };
         let mut window = refill_window(order, &service, rules, &facts, Utc::now());
         // Only an order that passes every other rule needs the newer-order read.
         if window.refusal.is_none() {
@@ -133,6 +142,21 @@ impl Order {
             window = refill_window(order, &service, rules, &facts, Utc::now());
         }
         Ok(RefillAvailability(window))
+    }
+
+    /// The runs of a drip-feed order the panel runs itself (one order per run);
+    /// null for other orders.
+    async fn drip_feed(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DripFeed>> {
+        Ok(load_optional(ctx, DripFeedOf(self.0.id), "drip-feed")
+            .await?
+            .map(DripFeed))
+    }
+
+    /// For a run of a drip-feed order: which order and which run; null otherwise.
+    async fn drip_feed_run(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DripFeedRun>> {
+        Ok(load_optional(ctx, RunOf(self.0.id), "drip-feed run")
+            .await?
+            .map(DripFeedRun))
     }
 
     /// Cancel and refill requests and their outcome (batched across a list).
@@ -327,4 +351,6 @@ pub enum RefillRefusalReason {
     Cooldown,
     /// A newer order on the same link is running.
     NewerOrderOnLink,
+    /// A drip-feed order the panel runs: each of its runs is refilled on its own.
+    RunByRun,
 }

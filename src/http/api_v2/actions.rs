@@ -1,10 +1,12 @@
 //! The API v2 actions, each a thin shape over the domain: `add` places through
 //! `domain::orders::place_order` (the same validation, charge and ledger row as
 //! GraphQL), `cancel` and `refill` open the same requests, `status` reads up to 100
-//! orders in one statement.
+//! orders in one statement (two more when drip-feeds the panel runs are among
+//! them: their plans and runs).
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::wire::{
@@ -14,8 +16,13 @@ use crate::{
     app::AppState,
     auth::AuthUser,
     db::{
-        PooledConn, order_requests::OrderRequestRow, orders::OrderRow,
-        service_figures::ServiceFiguresRow, services::ServiceRow, users::UserRow,
+        PooledConn,
+        drip_feeds::{DripFeedRow, DripFeedRunRow},
+        order_requests::OrderRequestRow,
+        orders::OrderRow,
+        service_figures::ServiceFiguresRow,
+        services::ServiceRow,
+        users::UserRow,
     },
     domain::{
         catalog,
@@ -84,7 +91,7 @@ async fn services(
                     "max": service.max_quantity.to_string(),
                     "refill": service.refill,
                     "cancel": service.cancel,
-                    "dripfeed": service.dripfeed,
+                    "dripfeed": orders::drip::offers_dripfeed(&service),
                     "desc": service.description,
                     "refill_days": refill::refill_period_days(&service, rules),
                     "start_time_p50": measured.and_then(|f| f.start_p50_seconds),
@@ -146,7 +153,7 @@ async fn add(
         },
         // The reseller's own retry key: the same `request_id` answers the first order.
         idempotency_key: params.text("request_id").map(str::to_string),
-        start_at: None,
+        start_at: start_at(params)?,
     };
     crate::domain::accounts::check_may_spend(buyer, &app.config.accounts)?;
     let order = orders::place_order(
@@ -161,14 +168,94 @@ async fn add(
     Ok(json!({ "order": order.id }))
 }
 
-fn status_of(order: &OrderRow) -> Value {
+/// `start_at`: when to start the order (booster's own field), as Unix seconds or
+/// an RFC 3339 time; absent, at once.
+fn start_at(params: &Params) -> Result<Option<DateTime<Utc>>, ApiV2Error> {
+    let Some(text) = params.text("start_at") else {
+        return Ok(None);
+    };
+    let parsed = match text.parse::<i64>() {
+        Ok(seconds) => DateTime::from_timestamp(seconds, 0),
+        Err(_) => DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+    };
+    parsed.map(Some).ok_or_else(|| {
+        AppError::validation(
+            "start_at",
+            "start_at must be Unix seconds or an RFC 3339 time",
+        )
+        .into()
+    })
+}
+
+/// A drip-feed order the panel runs: its plan and the runs placed so far.
+type PanelDripFeed = (DripFeedRow, Vec<OrderRow>);
+
+fn status_of(order: &OrderRow, drip: Option<&PanelDripFeed>) -> Value {
+    let Some((feed, runs)) = drip else {
+        return json!({
+            "charge": rupiah(order.charge - order.refunded),
+            "start_count": order.start_count.unwrap_or(0).to_string(),
+            "status": order_label(order.status),
+            "remains": order.remains.unwrap_or(order.quantity).to_string(),
+            "currency": "IDR",
+        });
+    };
+    // The whole feed: what is left on the order and what each run kept; its
+    // remains are the runs' and those of the runs still to be placed.
+    let charge =
+        order.charge - order.refunded + runs.iter().map(|r| r.charge - r.refunded).sum::<i64>();
+    let remains = if order.status.is_final() {
+        order.remains.unwrap_or(0)
+    } else {
+        let to_place = if feed.stopped_at.is_some() {
+            0
+        } else {
+            feed.runs - feed.runs_placed
+        };
+        runs.iter()
+            .map(|r| r.remains.unwrap_or(r.quantity).max(0))
+            .sum::<i64>()
+            + i64::from(to_place) * feed.quantity_per_run
+    };
     json!({
-        "charge": rupiah(order.charge - order.refunded),
-        "start_count": order.start_count.unwrap_or(0).to_string(),
+        "charge": rupiah(charge),
+        "start_count": runs.first().and_then(|r| r.start_count).unwrap_or(0).to_string(),
         "status": order_label(order.status),
-        "remains": order.remains.unwrap_or(order.quantity).to_string(),
+        "remains": remains.to_string(),
+        "runs": feed.runs_placed.to_string(),
+        "orders": runs.iter().map(|r| r.id).collect::<Vec<_>>(),
         "currency": "IDR",
     })
+}
+
+/// The drip-feeds the panel runs among `found`, with their runs: read (two
+/// statements) only when a drip-feed order is among them.
+async fn panel_drip_feeds(
+    conn: &mut PooledConn,
+    found: &[&OrderRow],
+) -> Result<HashMap<i64, PanelDripFeed>, AppError> {
+    let ids: Vec<i64> = found
+        .iter()
+        .filter(|o| orders::drip::DripPlan::of_extra(&o.extra).is_some())
+        .map(|o| o.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut feeds: HashMap<i64, PanelDripFeed> = DripFeedRow::for_orders(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|f| (f.order_id, (f, Vec::new())))
+        .collect();
+    let ids: Vec<i64> = feeds.keys().copied().collect();
+    for (run, order) in DripFeedRunRow::with_orders_of(conn, &ids).await? {
+        if let Some((_, runs)) = feeds.get_mut(&run.parent_order_id) {
+            runs.push(order);
+        }
+    }
+    Ok(feeds)
 }
 
 /// `order` (one) or `orders` (up to 100, answered keyed by each id as sent, in
@@ -179,10 +266,9 @@ async fn status(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<
         let found = OrderRow::find_many_owned(conn, user_id, &[id])
             .await
             .map_err(AppError::from)?;
-        return found
-            .first()
-            .map(status_of)
-            .ok_or(ApiV2Error::IncorrectOrder);
+        let order = found.first().ok_or(ApiV2Error::IncorrectOrder)?;
+        let drip = panel_drip_feeds(conn, &[order]).await?;
+        return Ok(status_of(order, drip.get(&order.id)));
     }
     let ids = id_list(params.text("orders").ok_or(ApiV2Error::IncorrectRequest)?)?;
     let wanted: Vec<i64> = ids.iter().filter_map(|(_, id)| *id).collect();
@@ -192,11 +278,13 @@ async fn status(conn: &mut PooledConn, user_id: i64, params: &Params) -> Result<
         .into_iter()
         .map(|order| (order.id, order))
         .collect();
+    let drip = panel_drip_feeds(conn, &found.values().collect::<Vec<_>>()).await?;
     let mut answer = Map::new();
     for (text, id) in ids {
-        let value = id
-            .and_then(|id| found.get(&id))
-            .map_or_else(|| ApiV2Error::IncorrectOrder.as_value(), status_of);
+        let value = id.and_then(|id| found.get(&id)).map_or_else(
+            || ApiV2Error::IncorrectOrder.as_value(),
+            |order| status_of(order, drip.get(&order.id)),
+        );
         answer.insert(text, value);
     }
     Ok(Value::Object(answer))

@@ -109,6 +109,9 @@ pub struct UpdateServiceInput {
     pub refill_cooldown_hours: MaybeUndefined<i32>,
     /// Refuse an order while the customer has another active order on the link.
     pub same_link_guard: Option<bool>,
+    /// Run drip-feed orders on this service by the panel: one order of `quantity` per
+    /// run, `interval` minutes apart (for providers that do not run drip-feed).
+    pub dripfeed_by_panel: Option<bool>,
 }
 
 impl TryFrom<ServicePricingInput> for ServicePricing {
@@ -181,6 +184,7 @@ impl TryFrom<UpdateServiceInput> for ServiceChangeset {
             refill_period_days: input.refill_period_days.into(),
             refill_cooldown_hours: input.refill_cooldown_hours.into(),
             same_link_guard: input.same_link_guard,
+            dripfeed_by_panel: input.dripfeed_by_panel,
             ..Default::default()
         })
     }
