@@ -633,5 +633,7 @@ async fn a_subscription_through_api_v2_is_forwarded_followed_and_refunded_for_po
     )
     .await;
     assert_eq!(status["status"], "Partial", "{status}");
+    assert_eq!(status["posts"], "4", "{status}");
+    assert_eq!(status["expiry"], Value::Null);
     app.assert_books_balanced().await;
 }

@@ -66,6 +66,16 @@ pub fn subscription_view(order: &OrderRow, remote: &RemoteStatus) -> RemoteStatu
     }
 }
 
+/// The posts a subscription has reached so far, read back from its remains (the
+/// inverse of [`subscription_view`]); `None` for other orders.
+pub fn subscription_posts(order: &OrderRow) -> Option<i64> {
+    let number = |key: &str| order.extra.get(key).and_then(serde_json::Value::as_i64);
+    let max = number("max").filter(|max| *max > 0)?;
+    let reserved = number("posts").unwrap_or(0) + number("old_posts").unwrap_or(0);
+    let not_reached = order.remains.unwrap_or(order.quantity).max(0) / max;
+    Some((reserved - not_reached).clamp(0, reserved))
+}
+
 /// What a provider's report does to an order (locked in the caller's
 /// transaction): None when nothing changes. The one rule for both the single and
 /// the batch path:
@@ -224,6 +234,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_subscriptions_posts_are_read_back_from_its_remains() {
+        let mut order = crate::db::orders::tests::order(OrderStatus::InProgress);
+        assert_eq!(subscription_posts(&order), None, "not a subscription");
+        order.extra = serde_json::json!({"min": 100, "max": 200, "posts": 10, "old_posts": 2});
+        order.quantity = 2400;
+        order.remains = Some(2400);
+        assert_eq!(subscription_posts(&order), Some(0));
+        let report = RemoteStatus {
+            status: OrderStatus::InProgress,
+            label: "Active".into(),
+            start_count: None,
+            remains: None,
+            charge: None,
+            posts: Some(5),
+        };
+        order.remains = subscription_view(&order, &report).remains;
+        assert_eq!(subscription_posts(&order), Some(5));
+        order.remains = Some(0);
+        assert_eq!(subscription_posts(&order), Some(12));
+    }
     use crate::db::enums::LedgerKind;
 
     use crate::db::orders::tests::order;

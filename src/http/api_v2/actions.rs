@@ -27,7 +27,7 @@ use crate::{
     domain::{
         catalog,
         orders::{self, OrderExtras, OrderInput, refill},
-        pricing,
+        pricing, upstream,
     },
     error::AppError,
 };
@@ -194,13 +194,20 @@ type PanelDripFeed = (DripFeedRow, Vec<OrderRow>);
 
 fn status_of(order: &OrderRow, drip: Option<&PanelDripFeed>) -> Value {
     let Some((feed, runs)) = drip else {
-        return json!({
+        let mut answer = json!({
             "charge": rupiah(order.charge - order.refunded),
             "start_count": order.start_count.unwrap_or(0).to_string(),
             "status": order_label(order.status),
             "remains": order.remains.unwrap_or(order.quantity).to_string(),
             "currency": "IDR",
         });
+        // A subscription also answers its posts and expiry, as panels do (the
+        // provider's own child orders are not shown: they would name it).
+        if let Some(posts) = upstream::subscription_posts(order) {
+            answer["posts"] = json!(posts.to_string());
+            answer["expiry"] = order.extra.get("expiry").cloned().unwrap_or(Value::Null);
+        }
+        return answer;
     };
     // The whole feed: what is left on the order and what each run kept; its
     // remains are the runs' and those of the runs still to be placed.
