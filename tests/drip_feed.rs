@@ -227,12 +227,14 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
     enable_panel_drip(&app, service).await;
     let (user, key) = app.funded_customer("stop@example.com", 100_000).await;
 
-    // 4 runs of 100 (4,000); the first is placed and sent.
-    let placed = add(&app, &key, service, &[("runs", "4"), ("interval", "30")]).await;
+    // 5 runs of 100 (5,000); two are placed and sent.
+    let placed = add(&app, &key, service, &[("runs", "5"), ("interval", "30")]).await;
     let id = placed["order"].as_i64().expect("an order id");
     drip_feed::run(&app.state).await.unwrap();
+    make_due(&app, id).await;
+    drip_feed::run(&app.state).await.unwrap();
     dispatch::run(&app.state).await.unwrap();
-    assert_eq!(app.balance(user).await, 96_000);
+    assert_eq!(app.balance(user).await, 95_000);
 
     // Canceled twice at once: the three runs not placed come back once.
     let cancel = "mutation($id: ID!) { requestOrderCancel(orderId: $id) { order { status } } }";
@@ -246,7 +248,7 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
         .filter(|r| r.get("errors").is_some())
         .count();
     assert_eq!(errors, 1, "{a} {b}");
-    assert_eq!(app.balance(user).await, 99_000);
+    assert_eq!(app.balance(user).await, 98_000);
     let state = app.ok(Some(&key), DRIP_STATE, vars.clone()).await;
     assert_eq!(
         state["order"]["status"], "IN_PROGRESS",
@@ -256,9 +258,10 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
     make_due(&app, id).await;
     assert_eq!(drip_feed::run(&app.state).await.unwrap().runs_placed, 0);
 
-    // Its one run completes: the drip-feed order ends PARTIAL, no money moves.
-    let remote = fake.orders()[0].id.to_string();
-    fake.set_status(&remote, "Completed", 5, 0);
+    // Its two runs complete: the drip-feed order ends PARTIAL, no money moves.
+    for placed in fake.orders() {
+        fake.set_status(&placed.id.to_string(), "Completed", 5, 0);
+    }
     status_sync::run(&app.state).await.unwrap();
     assert_eq!(drip_feed::run(&app.state).await.unwrap().finished, 1);
     let ended = order(&app, id).await;
@@ -266,7 +269,7 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
         (ended.status, ended.remains),
         (OrderStatus::Partial, Some(300))
     );
-    assert_eq!(app.balance(user).await, 99_000);
+    assert_eq!(app.balance(user).await, 98_000);
 
     // Scheduled over API v2 for tomorrow and canceled before any run: all back.
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
@@ -280,7 +283,7 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
     )
     .await;
     let later = placed["order"].as_i64().expect("an order id");
-    assert_eq!(app.balance(user).await, 97_000);
+    assert_eq!(app.balance(user).await, 96_000);
     assert_eq!(drip_feed::run(&app.state).await.unwrap().runs_placed, 0);
     let answer = api_v2(
         &app,
@@ -297,8 +300,92 @@ async fn canceling_refunds_exactly_the_runs_not_placed_once() {
         (canceled.status, canceled.refunded),
         (OrderStatus::Canceled, 2000)
     );
-    assert_eq!(app.balance(user).await, 99_000);
+    assert_eq!(app.balance(user).await, 98_000);
     let bad = add(&app, &key, service, &[("start_at", "next week")]).await;
     assert!(bad["error"].as_str().unwrap().contains("start_at"), "{bad}");
+    app.assert_books_balanced().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_killed_mid_round_never_place_a_run_twice() {
+    let app = TestApp::spawn().await;
+    let (_fake, service) = panel_drip_service(&app).await;
+    enable_panel_drip(&app, service).await;
+    let (user, key) = app.funded_customer("kill@example.com", 1_000_000).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let link = format!("https://x.com/brand/status/{n}");
+        let form = [
+            ("key", key.as_str()),
+            ("action", "add"),
+            ("service", &service.to_string()),
+            ("link", &link),
+            ("quantity", "100"),
+            ("runs", "5"),
+            ("interval", "1"),
+        ];
+        ids.push(
+            api_v2(&app, &form).await["order"]
+                .as_i64()
+                .expect("an order id"),
+        );
+    }
+    // Workers killed at random points: each round runs on a connection of its
+    // own that dies with it, as a killed process's does, mid-transaction or not.
+    for attempt in 0..40u64 {
+        for id in &ids {
+            make_due(&app, *id).await;
+        }
+        let url = app.db.url.clone();
+        let round = tokio::spawn(async move {
+            use diesel_async::AsyncConnection;
+            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .unwrap();
+            booster::domain::orders::drip::place_due_runs(&mut conn, 7).await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis((attempt * 7) % 60)).await;
+        round.abort();
+        let _ = round.await;
+    }
+    let placed_while_killing: i64 = booster::db::schema::drip_feed_runs::table
+        .count()
+        .get_result(&mut *app.conn().await)
+        .await
+        .unwrap();
+    println!("runs placed by the 40 killed rounds: {placed_while_killing} of 100");
+    // Then clean rounds until every run is placed.
+    for _ in 0..5 {
+        for id in &ids {
+            make_due(&app, *id).await;
+        }
+        drip_feed::run(&app.state).await.unwrap();
+    }
+    let mut conn = app.conn().await;
+    let feeds: Vec<(i64, i32)> = drip_feeds::table
+        .select((drip_feeds::order_id, drip_feeds::runs_placed))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(feeds.len(), 20);
+    for (order_id, runs_placed) in feeds {
+        assert_eq!(runs_placed, 5, "order {order_id}");
+        let numbers: Vec<i32> = booster::db::schema::drip_feed_runs::table
+            .filter(booster::db::schema::drip_feed_runs::parent_order_id.eq(order_id))
+            .select(booster::db::schema::drip_feed_runs::run_number)
+            .order(booster::db::schema::drip_feed_runs::run_number)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            numbers,
+            vec![1, 2, 3, 4, 5],
+            "order {order_id}: each run once"
+        );
+        let parent = order(&app, order_id).await;
+        assert_eq!(parent.charge, 0, "every share went to a run");
+    }
+    // 20 feeds of 5,000: charged once each, nothing refunded, nothing twice.
+    assert_eq!(app.balance(user).await, 1_000_000 - 20 * 5000);
     app.assert_books_balanced().await;
 }

@@ -635,5 +635,24 @@ async fn a_subscription_through_api_v2_is_forwarded_followed_and_refunded_for_po
     assert_eq!(status["status"], "Partial", "{status}");
     assert_eq!(status["posts"], "4", "{status}");
     assert_eq!(status["expiry"], Value::Null);
+    // The customer's subscriptions, and how far each got.
+    let mine = app
+        .read(
+            &key,
+            "{ myOrders(serviceType: SUBSCRIPTIONS) { edges { node { id subscription { username max posts postsReached } } } } }",
+        )
+        .await;
+    assert_eq!(
+        mine["myOrders"]["edges"],
+        json!([{ "node": { "id": order_id, "subscription": {
+            "username": "brand", "max": 200, "posts": 10, "postsReached": 4 } } }])
+    );
+    let others = app
+        .read(
+            &key,
+            "{ myOrders(serviceType: DEFAULT) { edges { node { id } } } }",
+        )
+        .await;
+    assert_eq!(others["myOrders"]["edges"], json!([]));
     app.assert_books_balanced().await;
 }

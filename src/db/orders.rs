@@ -8,9 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     contains_pattern,
-    enums::OrderStatus,
+    enums::{OrderStatus, ServiceType},
     pagination::{KeysetPage, Paginated, paginate_keyset},
-    schema::{orders, providers},
+    schema::{orders, providers, services},
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, QueryableByName)]
@@ -148,6 +148,8 @@ pub struct OrderFilter {
     pub to: Option<DateTime<Utc>>,
     /// Text the link contains.
     pub link_search: Option<String>,
+    /// Orders of services of this type (e.g. a customer's subscriptions).
+    pub service_type: Option<ServiceType>,
 }
 
 impl OrderRow {
@@ -394,6 +396,12 @@ impl OrderRow {
             }
             if let Some(pattern) = &pattern {
                 q = q.filter(orders::link.ilike(pattern.clone()));
+            }
+            if let Some(service_type) = filter.service_type {
+                let of_type = services::table
+                    .filter(services::service_type.eq(service_type))
+                    .select(services::id);
+                q = q.filter(orders::service_id.eq_any(of_type));
             }
             q
         };

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::{
-        enums::OrderStatus,
+        enums::{OrderStatus, ServiceType},
         mass_orders::MassOrderRow,
         orders::{OrderFilter, OrderRow},
     },
@@ -67,6 +67,10 @@ impl OrderQuery {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         #[graphql(desc = "Text the link contains")] search: Option<String>,
+        #[graphql(
+            desc = "Orders of services of this type: SUBSCRIPTIONS lists the caller's subscriptions"
+        )]
+        service_type: Option<ServiceType>,
     ) -> GraphqlResult<Page<Order>> {
         let filter = OrderFilter {
             user_id: Some(current_user(ctx)?.id()),
@@ -76,6 +80,7 @@ impl OrderQuery {
             from: check_date("from", from)?,
             to: check_date("to", to)?,
             link_search: search,
+            service_type,
         };
         order_page(ctx, filter, first, after).await
     }
@@ -138,6 +143,7 @@ impl OrderQuery {
             from: check_date("from", from)?,
             to: check_date("to", to)?,
             link_search: search,
+            service_type: None,
         };
         order_page(ctx, filter, first, after).await
     }

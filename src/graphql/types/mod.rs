@@ -11,5 +11,6 @@ pub mod money_in;
 pub mod notifications;
 pub mod orders;
 pub mod service_updates;
+pub mod subscription;
 pub mod support;
 pub mod wallet;

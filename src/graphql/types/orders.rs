@@ -27,6 +27,7 @@ use crate::{
             account::User,
             catalog::Service,
             drip_feed::{DripFeed, DripFeedRun},
+            subscription::SubscriptionProgress,
         },
         viewer,
     },
@@ -150,6 +151,11 @@ impl Order {
         Ok(load_optional(ctx, DripFeedOf(self.0.id), "drip-feed")
             .await?
             .map(DripFeed))
+    }
+
+    /// A subscription's terms and the posts reached so far; null for other orders.
+    async fn subscription(&self) -> Option<SubscriptionProgress> {
+        SubscriptionProgress::of(&self.0)
     }
 
     /// For a run of a drip-feed order: which order and which run; null otherwise.
