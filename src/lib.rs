@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod cache;
+pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -57,6 +57,11 @@
 //! | `ORDER_SCHEDULE_MAX_DAYS` | `30` | how far ahead `placeOrder(startAt)` may schedule an order (0: scheduling off) |
 //! | `SERVICE_FIGURES_INTERVAL_SECONDS` | `900` | how often each service's measured figures (start time, speed, outcomes, refills) are recomputed (0 disables the job) |
 //! | `SERVICE_FIGURES_WINDOW_DAYS` | `30` | the figures are measured over the orders placed in this many days |
+//! | `CALLBACK_OUTBOX_INTERVAL_MS` | `1000` | how often status changes are pushed to resellers' callback URLs (0 disables the job) |
+//! | `CALLBACK_TIMEOUT_SECONDS` | `5` | one callback call, connect to answer (1 to 30) |
+//! | `CALLBACK_RETRY_SECONDS` | `30` | first wait after a failed callback; doubled per attempt, at most an hour |
+//! | `CALLBACK_GIVE_UP_HOURS` | `24` | a callback failing this long is given up and the receiver paused (its owner is told) |
+//! | `CALLBACK_ALLOW_PRIVATE_ADDRESSES` | `false` | allow callback URLs on loopback, private and link-local networks (development only) |
 //! | `DRIP_FEED_INTERVAL_SECONDS` | `30` | how often the runs of drip-feed orders the panel runs are placed when due, and ended drip-feeds take their final status (0 disables the job) |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
@@ -97,6 +102,7 @@ use std::{env, net::SocketAddr, str::FromStr, time::Duration};
 use anyhow::{Context, anyhow};
 
 mod accounts;
+mod callbacks;
 mod content;
 mod orders;
 mod payments;
@@ -104,6 +110,7 @@ mod server;
 mod upstream;
 
 pub use accounts::*;
+pub use callbacks::*;
 pub use content::*;
 pub use orders::*;
 pub use payments::*;
@@ -124,6 +131,7 @@ pub struct Config {
     pub content: ContentConfig,
     pub mail: MailConfig,
     pub support: SupportConfig,
+    pub callbacks: CallbacksConfig,
 }
 
 impl Config {
@@ -141,6 +149,7 @@ impl Config {
             content: ContentConfig::from_environment()?,
             mail: MailConfig::from_environment()?,
             support: SupportConfig::from_environment()?,
+            callbacks: CallbacksConfig::from_environment()?,
         })
     }
 }
@@ -357,6 +366,10 @@ impl Config {
                 contact_limit_per_hour: 5,
                 admin_alert_digest: Duration::from_secs(600),
                 tickets_per_user_per_hour: 10,
+            },
+            callbacks: CallbacksConfig {
+                outbox_interval: Duration::ZERO,
+                ..CallbacksConfig::default()
             },
         }
     }

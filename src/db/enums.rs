@@ -541,3 +541,15 @@ text_enum! {
         Bot = "BOT",
     }
 }
+
+text_enum! {
+    /// Where a webhook delivery to a reseller's callback URL stands.
+    pub enum CallbackDeliveryStatus {
+        /// Waiting for its first or next attempt.
+        Pending = "PENDING",
+        /// The receiver answered 2xx.
+        Delivered = "DELIVERED",
+        /// Given up after `CALLBACK_GIVE_UP_HOURS` of failures.
+        Failed = "FAILED",
+    }
+}

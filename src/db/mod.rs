@@ -6,6 +6,7 @@ pub mod admin_audit_log;
 pub mod announcements;
 pub mod api_keys;
 pub mod bank_mutations;
+pub mod callbacks;
 pub mod catalog_changes;
 pub mod categories;
 pub mod contact_messages;

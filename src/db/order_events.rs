@@ -22,6 +22,8 @@ pub struct OrderEventRow {
     pub created_at: DateTime<Utc>,
 }
 
+super::reads_by_id!(OrderEventRow, order_events);
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = order_events)]
 pub struct NewOrderEvent {

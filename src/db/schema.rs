@@ -90,6 +90,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    callback_deliveries (id) {
+        id -> Int8,
+        user_id -> Int8,
+        order_id -> Int8,
+        event_id -> Int8,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     catalog_changes (id) {
         id -> Int8,
         provider_id -> Int8,
@@ -360,6 +377,17 @@ diesel::table! {
         provider_id -> Nullable<Int8>,
         read_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_callbacks (user_id) {
+        user_id -> Int8,
+        url -> Text,
+        secret_encrypted -> Bytea,
+        paused_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -786,6 +814,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     app_settings,
     bank_mutations,
+    callback_deliveries,
     catalog_changes,
     contact_messages,
     content_items,
@@ -804,6 +833,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mass_orders,
     newsletter_subscribers,
     notifications,
+    order_callbacks,
     order_events,
     order_requests,
     orders,

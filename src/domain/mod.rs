@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod alert_digest;
 pub mod audit;
+pub mod callbacks;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content;
@@ -16,6 +17,7 @@ pub mod pricing;
 pub mod provider_health;
 pub mod readiness;
 pub mod reports;
+pub mod retry;
 pub mod stock;
 pub mod support;
 pub mod text;

@@ -1,17 +1,20 @@
-//! Mail outbox: sends queued mail through the SMTP server. Each batch is claimed
-//! with `FOR UPDATE SKIP LOCKED` and leased (`MAIL_LEASE_SECONDS`) in its own
-//! committed transaction, then sent with no transaction open; so two workers never
-//! send one mail, and a worker that dies mid-send leaves its mails to be retried
-//! only once the lease has passed (a mail whose send could outlast the lease is
-//! not started). A failed send is retried after
+//! Mail outbox: sends queued mail through the SMTP server, on the one outbox
+//! runtime (`outbox.rs`): each batch is claimed with `FOR UPDATE SKIP LOCKED` and
+//! leased (`MAIL_LEASE_SECONDS`) in its own committed transaction, then sent with
+//! no transaction open; so two workers never send one mail, and a worker that dies
+//! mid-send leaves its mails to be retried only once the lease has passed (a mail
+//! whose send could outlast the lease is not started). A failed send is retried after
 //! `MAIL_RETRY_SECONDS`, doubling per attempt (at most 6 hours), until
 //! `MAIL_MAX_ATTEMPTS`; a permanent refusal (5xx) fails at once. With no
 //! `SMTP_URL` the job sends nothing and the mail waits.
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 
+use super::outbox::{self, Outbox, Recorded};
 use crate::{
     app::AppState,
+    config::MailConfig,
     db::mail_outbox::MailRow,
     error::{AppError, AppResult},
     mail::sender::{SendError, SmtpSender},
@@ -23,8 +26,6 @@ super::job!(MailOutbox, "mail outbox", mail.outbox_interval);
 /// Mails claimed at once: with `SMTP_TIMEOUT_SECONDS` each, a batch ends well
 /// inside the default lease.
 const BATCH: i64 = 10;
-/// At most this many batches per run, so one run always ends.
-const MAX_BATCHES: usize = 50;
 /// The longest wait between two attempts.
 const MAX_RETRY_WAIT: chrono::Duration = chrono::Duration::hours(6);
 
@@ -37,89 +38,118 @@ pub struct MailReport {
     pub failed: usize,
 }
 
+/// The mail outbox on the one outbox runtime.
+struct Mails<'a> {
+    sender: SmtpSender,
+    config: &'a MailConfig,
+}
+
+#[async_trait::async_trait]
+impl Outbox for Mails<'_> {
+    type Item = MailRow;
+    type Failure = SendError;
+
+    fn batch(&self) -> i64 {
+        BATCH
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(5))
+    }
+
+    fn call_timeout(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.smtp_timeout).unwrap_or(MAX_RETRY_WAIT)
+    }
+
+    async fn claim(
+        &self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> AppResult<Vec<MailRow>> {
+        Ok(MailRow::claim_due(conn, now, lease_until, limit).await?)
+    }
+
+    fn lease_of(&self, mail: &MailRow) -> Option<DateTime<Utc>> {
+        mail.lease_until
+    }
+
+    async fn deliver(&self, mail: &MailRow) -> Result<(), SendError> {
+        self.sender.send(mail).await
+    }
+
+    async fn record(
+        &self,
+        conn: &mut AsyncPgConnection,
+        mail: &MailRow,
+        lease_until: DateTime<Utc>,
+        outcome: Result<(), SendError>,
+    ) -> AppResult<Recorded> {
+        let recorded = match outcome {
+            Ok(()) => match MailRow::mark_sent(conn, mail.id, lease_until).await? {
+                true => Recorded::Delivered,
+                false => Recorded::LeaseLost,
+            },
+            Err(error) => {
+                let retry_at = retry_at(self.config, mail, &error, Utc::now());
+                tracing::warn!(
+                    mail_id = mail.id,
+                    kind = %mail.kind,
+                    attempts = mail.attempts,
+                    retrying = retry_at.is_some(),
+                    error = error.message(),
+                    "sending a mail failed"
+                );
+                let written = MailRow::mark_failed_attempt(
+                    conn,
+                    mail.id,
+                    lease_until,
+                    error.message(),
+                    retry_at,
+                )
+                .await?;
+                match (written, retry_at.is_some()) {
+                    (false, _) => Recorded::LeaseLost,
+                    (true, true) => Recorded::Retrying,
+                    (true, false) => Recorded::GaveUp,
+                }
+            }
+        };
+        let outcome = match recorded {
+            Recorded::Delivered => "sent",
+            Recorded::Retrying => "retrying",
+            Recorded::GaveUp => "failed",
+            Recorded::LeaseLost => return Ok(recorded),
+        };
+        metrics::counter!(MAIL_SENDS, "outcome" => outcome).increment(1);
+        Ok(recorded)
+    }
+}
+
 /// Drains the due mail, batch by batch.
 pub async fn run(state: &AppState) -> AppResult<MailReport> {
-    let mut report = MailReport::default();
     let Some(sender) = SmtpSender::from_config(&state.config.mail).map_err(AppError::internal)?
     else {
-        return Ok(report);
+        return Ok(MailReport::default());
     };
-    let config = &state.config.mail;
-    let lease = chrono::Duration::from_std(config.lease).map_err(AppError::internal)?;
-    for _ in 0..MAX_BATCHES {
-        if state.is_stopping() {
-            break;
-        }
-        let now = Utc::now();
-        let claimed = {
-            let mut conn = state.pool.get().await?;
-            MailRow::claim_due(&mut conn, now, now + lease, BATCH).await?
-        };
-        let count = claimed.len();
-        let smtp_timeout =
-            chrono::Duration::from_std(config.smtp_timeout).map_err(AppError::internal)?;
-        for mail in claimed {
-            // The lease as stored (microseconds): only its holder writes the outcome.
-            let Some(lease_until) = mail.lease_until else {
-                continue;
-            };
-            // A send that could outlast the lease might overlap another worker's
-            // retry: leave the mail to be claimed again once the lease has passed.
-            if Utc::now() + smtp_timeout >= lease_until {
-                continue;
-            }
-            let outcome = sender.send(&mail).await;
-            let mut conn = state.pool.get().await?;
-            match outcome {
-                Ok(()) => {
-                    if MailRow::mark_sent(&mut conn, mail.id, lease_until).await? {
-                        report.sent += 1;
-                        metrics::counter!(MAIL_SENDS, "outcome" => "sent").increment(1);
-                    }
-                }
-                Err(error) => {
-                    let retry_at = retry_at(config, &mail, &error, Utc::now());
-                    tracing::warn!(
-                        mail_id = mail.id,
-                        kind = %mail.kind,
-                        attempts = mail.attempts,
-                        retrying = retry_at.is_some(),
-                        error = error.message(),
-                        "sending a mail failed"
-                    );
-                    if MailRow::mark_failed_attempt(
-                        &mut conn,
-                        mail.id,
-                        lease_until,
-                        error.message(),
-                        retry_at,
-                    )
-                    .await?
-                    {
-                        let outcome = if retry_at.is_some() {
-                            report.retrying += 1;
-                            "retrying"
-                        } else {
-                            report.failed += 1;
-                            "failed"
-                        };
-                        metrics::counter!(MAIL_SENDS, "outcome" => outcome).increment(1);
-                    }
-                }
-            }
-        }
-        if (count as i64) < BATCH {
-            break;
-        }
-    }
-    Ok(report)
+    let mails = Mails {
+        sender,
+        config: &state.config.mail,
+    };
+    let report = outbox::drain(state, &mails).await?;
+    Ok(MailReport {
+        sent: report.delivered,
+        retrying: report.retrying,
+        failed: report.failed,
+    })
 }
 
 /// When a failed mail is tried again: `MAIL_RETRY_SECONDS` after the first
 /// attempt, doubling per attempt up to 6 hours; `None` once the attempts are spent
 /// or the server refused for good.
 fn retry_at(
-    config: &crate::config::MailConfig,
+    config: &MailConfig,
     mail: &MailRow,
     error: &SendError,
     now: DateTime<Utc>,
@@ -127,13 +157,7 @@ fn retry_at(
     if matches!(error, SendError::Permanent(_)) || mail.attempts >= config.max_attempts {
         return None;
     }
-    let base = chrono::Duration::from_std(config.retry_after).unwrap_or(MAX_RETRY_WAIT);
-    let doublings = u32::try_from(mail.attempts.saturating_sub(1))
-        .unwrap_or(0)
-        .min(20);
-    let wait = base
-        .checked_mul(1 << doublings)
-        .unwrap_or(MAX_RETRY_WAIT)
-        .min(MAX_RETRY_WAIT);
+    let first = chrono::Duration::from_std(config.retry_after).unwrap_or(MAX_RETRY_WAIT);
+    let wait = crate::domain::retry::backoff(first, mail.attempts, MAX_RETRY_WAIT);
     Some(now + wait)
 }

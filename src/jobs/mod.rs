@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod drip_feed;
 pub mod mail_outbox;
 pub mod order_requests;
+pub mod outbox;
 pub mod provider_clients;
 pub mod provider_health;
 pub mod reconcile_deposits;

@@ -1,6 +1,7 @@
 //! Writing status changes, one or a batch, in a constant number of statements:
 //! the order rows (status, counts, `refunded`), the refunds with their ledger rows
-//! (`wallet::credit_many`), one history row per order and its event, the
+//! (`wallet::credit_many`), one history row per order and its event (with the
+//! resellers' callback deliveries, `db::callbacks`), the
 //! services' average completion time, and the notices of orders that ended.
 //! `record_status` and `settle` are this with one change, so a batch from the
 //! status sync and a single admin action write exactly the same things.
@@ -16,6 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     db::{
+        callbacks,
         enums::{LedgerKind, OrderStatus},
         order_events::{NewOrderEvent, OrderEventRow},
         orders::OrderRow,
@@ -136,7 +138,15 @@ pub async fn write_changes(
         .collect();
     let mut event_ids: Vec<i64> = written.values().map(|row| row.id).collect();
     event_ids.sort_unstable();
-    events::publish(conn, &event_ids).await?;
+    // Resellers' callbacks hear of status changes (not of notes alone), queued in
+    // the statement that announces the events.
+    let mut changed: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.status != c.order.status)
+        .filter_map(|c| written.get(&c.order.id).map(|row| row.id))
+        .collect();
+    changed.sort_unstable();
+    callbacks::queue_and_notify(conn, events::ORDER_CHANNEL, &changed, &event_ids).await?;
     let rows: Vec<(OrderRow, OrderEventRow)> = orders
         .into_iter()
         .map(|order| {

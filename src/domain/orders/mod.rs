@@ -12,6 +12,7 @@
 mod changes;
 pub mod drip;
 pub mod guard;
+pub mod labels;
 mod mass;
 mod mass_text;
 mod place;

@@ -12,11 +12,8 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{
-    db::enums::{OrderRequestStatus, OrderStatus, ServiceType},
-    domain::orders::guard::ACTIVE_LINK_MESSAGE,
-    error::AppError,
-};
+pub use crate::domain::orders::labels::{order_label, refill_label, rupiah};
+use crate::{db::enums::ServiceType, domain::orders::guard::ACTIVE_LINK_MESSAGE, error::AppError};
 
 /// The request's fields, query and body merged.
 pub struct Params(pub HashMap<String, String>);
@@ -59,33 +56,6 @@ pub fn id_list(text: &str) -> Result<IdList, ApiV2Error> {
         return Err(ApiV2Error::IncorrectRequest);
     }
     Ok(ids)
-}
-
-/// Whole rupiah as the decimal string clients parse ("15000.00").
-pub fn rupiah(amount: i64) -> String {
-    format!("{amount}.00")
-}
-
-/// Our order state as the API v2 label, honestly: not yet accepted upstream is
-/// `Pending`, and a FAILED order was refunded in full, so it is `Canceled`.
-pub fn order_label(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Pending | OrderStatus::Submitting | OrderStatus::NeedsReview => "Pending",
-        OrderStatus::Processing => "Processing",
-        OrderStatus::InProgress => "In progress",
-        OrderStatus::Completed => "Completed",
-        OrderStatus::Partial => "Partial",
-        OrderStatus::Canceled | OrderStatus::Failed => "Canceled",
-    }
-}
-
-pub fn refill_label(status: OrderRequestStatus) -> &'static str {
-    match status {
-        OrderRequestStatus::Pending | OrderRequestStatus::Submitted => "Pending",
-        OrderRequestStatus::Accepted => "In progress",
-        OrderRequestStatus::Completed => "Completed",
-        OrderRequestStatus::Rejected => "Rejected",
-    }
 }
 
 /// The API v2 type label of a service type ("Custom Comments", ...).

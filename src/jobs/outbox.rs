@@ -1,0 +1,112 @@
+//! The one outbox runtime every channel's outbox job runs on (mail, resellers'
+//! callbacks): a batch is claimed with `FOR UPDATE SKIP LOCKED` and leased in its
+//! own committed statement, each item is delivered with no transaction open, and
+//! its outcome is written only while the lease is still ours. An item whose call
+//! could outlast its lease is not started (another worker may take it once the
+//! lease has passed), so two workers never deliver one item at once and a worker
+//! that dies mid-call leaves its items to others after the lease. Retries back off
+//! by doubling, capped (`domain::retry::backoff`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::AsyncPgConnection;
+
+use crate::{app::AppState, error::AppResult};
+
+/// What recording an outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Delivered,
+    /// Failed; tried again later.
+    Retrying,
+    /// Failed for good (refused, or out of attempts or time).
+    GaveUp,
+    /// The lease had passed: another worker owns the item now; nothing written.
+    LeaseLost,
+}
+
+/// A channel's outbox: how its items are claimed, delivered and recorded.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    type Item: Send + Sync;
+    type Failure: Send;
+
+    /// Items claimed at once.
+    fn batch(&self) -> i64;
+    /// How long a claim holds its items.
+    fn lease(&self) -> Duration;
+    /// The longest one delivery can take.
+    fn call_timeout(&self) -> Duration;
+    /// Claims up to `limit` due items until `lease_until`, with what their
+    /// delivery needs.
+    async fn claim(
+        &self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> AppResult<Vec<Self::Item>>;
+    /// The lease of a claimed item, as stored.
+    fn lease_of(&self, item: &Self::Item) -> Option<DateTime<Utc>>;
+    /// One delivery; no transaction is open.
+    async fn deliver(&self, item: &Self::Item) -> Result<(), Self::Failure>;
+    /// Writes the outcome, only if `lease_until` is still the item's lease.
+    async fn record(
+        &self,
+        conn: &mut AsyncPgConnection,
+        item: &Self::Item,
+        lease_until: DateTime<Utc>,
+        outcome: Result<(), Self::Failure>,
+    ) -> AppResult<Recorded>;
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OutboxReport {
+    pub delivered: usize,
+    /// Failed attempts that will be tried again.
+    pub retrying: usize,
+    /// Items given up on.
+    pub failed: usize,
+}
+
+/// At most this many batches per run, so one run always ends.
+const MAX_BATCHES: usize = 50;
+
+/// Delivers what is due, batch by batch, until a batch comes back short, the
+/// process stops, or [`MAX_BATCHES`] ran.
+pub async fn drain<O: Outbox>(state: &AppState, outbox: &O) -> AppResult<OutboxReport> {
+    let mut report = OutboxReport::default();
+    for _ in 0..MAX_BATCHES {
+        if state.is_stopping() {
+            break;
+        }
+        let now = Utc::now();
+        let claimed = {
+            let mut conn = state.pool.get().await?;
+            outbox
+                .claim(&mut conn, now, now + outbox.lease(), outbox.batch())
+                .await?
+        };
+        let count = claimed.len();
+        for item in &claimed {
+            let Some(lease_until) = outbox.lease_of(item) else {
+                continue;
+            };
+            if Utc::now() + outbox.call_timeout() >= lease_until {
+                continue;
+            }
+            let outcome = outbox.deliver(item).await;
+            let mut conn = state.pool.get().await?;
+            match outbox.record(&mut conn, item, lease_until, outcome).await? {
+                Recorded::Delivered => report.delivered += 1,
+                Recorded::Retrying => report.retrying += 1,
+                Recorded::GaveUp => report.failed += 1,
+                Recorded::LeaseLost => {}
+            }
+        }
+        if (count as i64) < outbox.batch() {
+            break;
+        }
+    }
+    Ok(report)
+}
