@@ -47,6 +47,7 @@ struct Mails<'a> {
 #[async_trait::async_trait]
 impl Outbox for Mails<'_> {
     type Item = MailRow;
+    type Receipt = ();
     type Failure = SendError;
 
     fn batch(&self) -> i64 {

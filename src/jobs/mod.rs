@@ -10,6 +10,7 @@
 //! stops the job at shutdown. Long runs check [`AppState::is_stopping`] between
 //! claims so that a stop never strands claimed work.
 
+pub mod callback_outbox;
 pub mod catalog_sync;
 pub mod customer_levels;
 pub mod dispatch;
@@ -58,6 +59,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(reconcile_deposits::ReconcileDeposits),
         Box::new(catalog_sync::CatalogSync),
         Box::new(mail_outbox::MailOutbox),
+        Box::new(callback_outbox::CallbackOutbox),
         Box::new(scheduled_posts::ScheduledPosts),
         Box::new(sign_in_history::SignInHistory),
         Box::new(customer_levels::CustomerLevels),

@@ -29,6 +29,8 @@ pub enum Recorded {
 #[async_trait]
 pub trait Outbox: Send + Sync {
     type Item: Send + Sync;
+    /// What a successful delivery tells (an answer's status, say).
+    type Receipt: Send;
     type Failure: Send;
 
     /// Items claimed at once.
@@ -49,14 +51,14 @@ pub trait Outbox: Send + Sync {
     /// The lease of a claimed item, as stored.
     fn lease_of(&self, item: &Self::Item) -> Option<DateTime<Utc>>;
     /// One delivery; no transaction is open.
-    async fn deliver(&self, item: &Self::Item) -> Result<(), Self::Failure>;
+    async fn deliver(&self, item: &Self::Item) -> Result<Self::Receipt, Self::Failure>;
     /// Writes the outcome, only if `lease_until` is still the item's lease.
     async fn record(
         &self,
         conn: &mut AsyncPgConnection,
         item: &Self::Item,
         lease_until: DateTime<Utc>,
-        outcome: Result<(), Self::Failure>,
+        outcome: Result<Self::Receipt, Self::Failure>,
     ) -> AppResult<Recorded>;
 }
 

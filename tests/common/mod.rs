@@ -10,6 +10,7 @@ pub mod fake_provider;
 pub mod smtp_sink;
 pub mod sockets;
 pub mod test_db;
+pub mod webhook_receiver;
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@ mod admin_catalog;
 mod admin_catalog_import;
 mod admin_users;
 mod back_office;
+mod callbacks;
 mod content;
 mod levels;
 mod money_in;
@@ -34,4 +35,5 @@ pub struct MutationRoot(
     wallet::WalletMutation,
     money_in::MoneyInMutation,
     levels::LevelMutation,
+    callbacks::CallbackMutation,
 );

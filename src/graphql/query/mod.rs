@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod admin_catalog_import;
 mod back_office;
+mod callbacks;
 mod catalog;
 mod content;
 mod money_in;
@@ -26,4 +27,5 @@ pub struct QueryRoot(
     support::SupportQuery,
     wallet::WalletQuery,
     money_in::MoneyInQuery,
+    callbacks::CallbackQuery,
 );

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod back_office;
+pub mod callbacks;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content;
