@@ -182,7 +182,10 @@ print(good, len(data["calls"]))
         let number: u64 = node["id"].as_str().unwrap()[4..].parse().unwrap();
         assert_eq!(node["status"], "DELIVERED");
         assert_eq!(node["lastStatusCode"], 200);
-        assert_eq!(node["attempts"], if number % 10 == 0 { 2 } else { 1 });
+        assert_eq!(
+            node["attempts"],
+            if number.is_multiple_of(10) { 2 } else { 1 }
+        );
     }
 }
 
