@@ -62,6 +62,18 @@
 //! | `CALLBACK_RETRY_SECONDS` | `30` | first wait after a failed callback; doubled per attempt, at most an hour |
 //! | `CALLBACK_GIVE_UP_HOURS` | `24` | a callback failing this long is given up and the receiver paused (its owner is told) |
 //! | `CALLBACK_ALLOW_PRIVATE_ADDRESSES` | `false` | allow callback URLs on loopback, private and link-local networks (development only) |
+//! | `TELEGRAM_BOT_TOKEN` | - | the Telegram bot's token; the Telegram channel is off without it |
+//! | `TELEGRAM_WEBHOOK_SECRET` | - | the secret token given to `setWebhook`; updates to `/webhooks/telegram` without it are refused (403) |
+//! | `TELEGRAM_API_URL` | `https://api.telegram.org` | the Bot API base URL |
+//! | `TELEGRAM_BOT_USERNAME` | `booster_bot` | the bot's username, shown in the link instructions |
+//! | `WHATSAPP_TOKEN` | - | the WhatsApp Cloud API access token; the WhatsApp channel is off without it |
+//! | `WHATSAPP_PHONE_NUMBER_ID` | - | the sending phone number's id |
+//! | `WHATSAPP_APP_SECRET` | - | the app secret that signs inbound webhooks (`X-Hub-Signature-256`); unsigned ones are refused (403) |
+//! | `WHATSAPP_VERIFY_TOKEN` | - | the token the webhook verification request must carry |
+//! | `WHATSAPP_API_URL` | `https://graph.facebook.com/v21.0` | the Cloud API base URL |
+//! | `WHATSAPP_NOTIFICATION_TEMPLATE` | `booster_notification` | the approved template (one body parameter) for notifications outside the 24-hour window |
+//! | `WHATSAPP_TEMPLATE_LANGUAGE` | `id` | that template's language code |
+//! | `CHAT_OUTBOX_INTERVAL_MS` | `2000` | how often messages to Telegram and WhatsApp chats are sent (0 disables the job) |
 //! | `DRIP_FEED_INTERVAL_SECONDS` | `30` | how often the runs of drip-feed orders the panel runs are placed when due, and ended drip-feeds take their final status (0 disables the job) |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
@@ -103,6 +115,7 @@ use anyhow::{Context, anyhow};
 
 mod accounts;
 mod callbacks;
+mod channels;
 mod content;
 mod orders;
 mod payments;
@@ -111,6 +124,7 @@ mod upstream;
 
 pub use accounts::*;
 pub use callbacks::*;
+pub use channels::*;
 pub use content::*;
 pub use orders::*;
 pub use payments::*;
@@ -132,6 +146,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub support: SupportConfig,
     pub callbacks: CallbacksConfig,
+    pub channels: ChannelsConfig,
 }
 
 impl Config {
@@ -150,6 +165,7 @@ impl Config {
             mail: MailConfig::from_environment()?,
             support: SupportConfig::from_environment()?,
             callbacks: CallbacksConfig::from_environment()?,
+            channels: ChannelsConfig::from_environment()?,
         })
     }
 }
@@ -370,6 +386,10 @@ impl Config {
             callbacks: CallbacksConfig {
                 outbox_interval: Duration::ZERO,
                 ..CallbacksConfig::default()
+            },
+            channels: ChannelsConfig {
+                outbox_interval: Duration::ZERO,
+                ..ChannelsConfig::default()
             },
         }
     }

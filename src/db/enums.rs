@@ -553,3 +553,20 @@ text_enum! {
         Failed = "FAILED",
     }
 }
+
+text_enum! {
+    /// A chat app customers are reached on.
+    pub enum ChatChannel {
+        Telegram = "TELEGRAM",
+        Whatsapp = "WHATSAPP",
+    }
+}
+
+text_enum! {
+    /// Where a message to a chat stands.
+    pub enum ChatMessageStatus {
+        Pending = "PENDING",
+        Sent = "SENT",
+        Failed = "FAILED",
+    }
+}

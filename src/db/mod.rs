@@ -9,6 +9,7 @@ pub mod bank_mutations;
 pub mod callbacks;
 pub mod catalog_changes;
 pub mod categories;
+pub mod chats;
 pub mod contact_messages;
 pub mod content_items;
 pub mod customer_levels;

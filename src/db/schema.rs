@@ -120,6 +120,44 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_link_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Int8,
+        channel -> Text,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_links (id) {
+        id -> Int8,
+        user_id -> Int8,
+        channel -> Text,
+        chat_id -> Text,
+        linked_at -> Timestamptz,
+        last_inbound_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> Int8,
+        channel -> Text,
+        chat_id -> Text,
+        body -> Text,
+        template -> Bool,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_messages (id) {
         id -> Int8,
         name -> Text,
@@ -816,6 +854,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     bank_mutations,
     callback_deliveries,
     catalog_changes,
+    chat_link_codes,
+    chat_links,
+    chat_messages,
     contact_messages,
     content_items,
     customer_levels,

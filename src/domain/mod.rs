@@ -8,6 +8,8 @@ pub mod audit;
 pub mod callbacks;
 pub mod catalog;
 pub mod catalog_import;
+pub mod chat_notices;
+pub mod chats;
 pub mod content;
 pub mod deposits;
 pub mod levels;

@@ -148,6 +148,11 @@ async fn notify_user(
     .await?;
     if event.preference.allows(&user) && !user.is_banned() {
         let rendered = render(user.language, &user);
+        let chat = match event.chat_detail {
+            Some(detail) => format!("{}\n\n{detail}", rendered.subject),
+            None => rendered.subject.clone(),
+        };
+        super::chat_notices::queue(conn, &[(user.id, chat)]).await?;
         queue_mail(
             conn,
             &user,
@@ -169,6 +174,8 @@ struct UserEvent<'a> {
     /// The outbox kind (snake_case).
     mail_kind: &'a str,
     dedupe_key: String,
+    /// Said in chats after the mail's subject (a staff reply's text).
+    chat_detail: Option<&'a str>,
 }
 
 fn user_mail(
@@ -229,6 +236,7 @@ pub async fn deposit_credited(
             preference: Preference::Deposits,
             mail_kind: "deposit_credited",
             dedupe_key: format!("deposit_credited:{deposit_id}"),
+            chat_detail: None,
         },
         |lang, user| templates::deposit_credited(lang, &user.name, deposit_id, amount, balance),
     )
@@ -254,6 +262,7 @@ pub async fn deposit_rejected(
             preference: Preference::Deposits,
             mail_kind: "deposit_rejected",
             dedupe_key: format!("deposit_rejected:{deposit_id}"),
+            chat_detail: None,
         },
         |lang, user| templates::deposit_rejected(lang, &user.name, deposit_id, reason),
     )
@@ -297,6 +306,7 @@ pub async fn orders_ended(conn: &mut AsyncPgConnection, orders: &[OrderRow]) -> 
         .collect();
     let mut in_app = Vec::with_capacity(ended.len());
     let mut mails = Vec::new();
+    let mut chats = Vec::new();
     for (order, kind, message) in &ended {
         let user = owners
             .get(&order.user_id)
@@ -321,6 +331,7 @@ pub async fn orders_ended(conn: &mut AsyncPgConnection, orders: &[OrderRow]) -> 
                 order.status,
                 order.refunded,
             );
+            chats.push((user.id, rendered.subject.clone()));
             let mail = user_mail(
                 user,
                 "order_ended",
@@ -345,6 +356,7 @@ pub async fn orders_ended(conn: &mut AsyncPgConnection, orders: &[OrderRow]) -> 
         .execute(conn)
         .await?;
     mail::enqueue_many(conn, &mails).await?;
+    super::chat_notices::queue(conn, &chats).await?;
     Ok(())
 }
 
@@ -398,6 +410,7 @@ pub async fn ticket_answered(
             preference: Preference::Tickets,
             mail_kind: "ticket_reply",
             dedupe_key: format!("ticket_reply:{message_id}"),
+            chat_detail: Some(reply),
         },
         |lang, user| {
             templates::ticket_reply(lang, &user.name, ticket_id, ticket_subject, reply, from_bot)

@@ -4,6 +4,7 @@
 
 mod api_v2;
 mod bank_mutations;
+mod chats;
 mod exports;
 mod graphql;
 mod health;
@@ -89,6 +90,11 @@ pub fn router(app: AppState) -> Router {
         .route("/graphql", get(graphql::playground).post(graphql::execute))
         .route("/webhooks/midtrans", post(webhooks::midtrans))
         .route("/webhooks/xendit", post(webhooks::xendit))
+        .route("/webhooks/telegram", post(chats::telegram))
+        .route(
+            "/webhooks/whatsapp",
+            get(chats::whatsapp_verify).post(chats::whatsapp),
+        )
         .route(
             "/webhooks/bank-mutations/{provider}",
             post(bank_mutations::receive),

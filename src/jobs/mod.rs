@@ -12,6 +12,7 @@
 
 pub mod callback_outbox;
 pub mod catalog_sync;
+pub mod chat_outbox;
 pub mod customer_levels;
 pub mod dispatch;
 pub mod drip_feed;
@@ -60,6 +61,7 @@ pub fn all() -> Vec<Box<dyn Job>> {
         Box::new(catalog_sync::CatalogSync),
         Box::new(mail_outbox::MailOutbox),
         Box::new(callback_outbox::CallbackOutbox),
+        Box::new(chat_outbox::ChatOutbox),
         Box::new(scheduled_posts::ScheduledPosts),
         Box::new(sign_in_history::SignInHistory),
         Box::new(customer_levels::CustomerLevels),

@@ -3,6 +3,7 @@
 //! Each test's database is a copy of a template migrated once (see `test_db`).
 #![allow(dead_code)]
 
+pub mod fake_chats;
 pub mod fake_gateways;
 pub mod fake_medanpedia;
 pub mod fake_moota;

@@ -6,6 +6,7 @@ mod admin_catalog_import;
 mod admin_users;
 mod back_office;
 mod callbacks;
+mod chats;
 mod content;
 mod levels;
 mod money_in;
@@ -36,4 +37,5 @@ pub struct MutationRoot(
     money_in::MoneyInMutation,
     levels::LevelMutation,
     callbacks::CallbackMutation,
+    chats::ChatMutation,
 );
