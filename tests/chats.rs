@@ -120,13 +120,57 @@ async fn a_linked_telegram_chat_follows_and_acts_on_its_own_orders_only() {
     telegram(&app, Some(TG_SECRET), 4242, &format!("status {mine}")).await;
     let reply = last_reply(&app, &fake, 4242).await;
     assert!(reply.contains(&format!("#{mine}")), "{reply}");
-    // Someone else's order: nothing about it; staff get a ticket.
+    // Staff link a Telegram group for their alerts.
+    let staff_code = app
+        .ok(
+            Some(&admin),
+            "mutation { chatLinkCode(channel: TELEGRAM) { code } }",
+            json!({}),
+        )
+        .await["chatLinkCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = -1_001_234_567_890_i64;
+    telegram(
+        &app,
+        Some(TG_SECRET),
+        group,
+        &format!("/start@booster_bot {staff_code}"),
+    )
+    .await;
+    last_reply(&app, &fake, group).await;
+
+    // Someone else's order: nothing about it; staff get a ticket (and an alert).
     telegram(&app, Some(TG_SECRET), 4242, &format!("status {theirs}")).await;
     let reply = last_reply(&app, &fake, 4242).await;
     assert!(!reply.contains(&format!("#{theirs}")), "{reply}");
     assert!(
         ["tiket #", "ticket #"].iter().any(|w| reply.contains(w)),
         "handed to staff: {reply}"
+    );
+    let alert = last_reply(&app, &fake, group).await;
+    assert!(
+        alert.contains("waits for staff"),
+        "the staff group's alert: {alert}"
+    );
+    // The staff reply comes back to the chat.
+    let ticket: String = reply
+        .rsplit('#')
+        .next()
+        .unwrap()
+        .trim_end_matches(['.', ')'])
+        .to_string();
+    app.ok(
+        Some(&admin),
+        "mutation($id: ID!, $b: String!) { adminReplyToTicket(ticketId: $id, body: $b, internal: false) { status } }",
+        json!({ "id": ticket, "b": "Only the account that placed an order can see it." }),
+    )
+    .await;
+    let reply = last_reply(&app, &fake, 4242).await;
+    assert!(
+        reply.contains("Only the account that placed an order can see it."),
+        "the staff reply in the chat: {reply}"
     );
 
     // Completed: the notification reaches the chat, and a refill is filed from it.

@@ -4,7 +4,9 @@
 //! order-aware bot as tickets (`support::bot`) for "status 123", "refill 123",
 //! "cancel 123", links, several ids or a question the FAQ answers; what it cannot
 //! answer becomes a ticket for staff, whose reply comes back to the chat (through
-//! the ticket notification, `chat_notices`). A chat that is not linked learns
+//! the ticket notification, `chat_notices`). A Telegram group linked to a staff
+//! account (`/start@bot CODE` in the group) gets that account's admin alerts. A
+//! chat that is not linked learns
 //! nothing about any account. Replies are queued in the same transaction and sent
 //! by the chat outbox job.
 
@@ -71,6 +73,8 @@ pub fn command(text: &str) -> Command<'_> {
     let text = text.trim();
     let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     let rest = rest.trim();
+    // In a group, Telegram addresses commands to the bot: `/start@booster_bot`.
+    let first = first.split('@').next().unwrap_or(first);
     match first.to_ascii_lowercase().as_str() {
         "/start" | "link" | "/link" if !rest.is_empty() => Command::Link(rest),
         "status" | "/status" | "cek" => Command::Ask(TicketTopic::Order, text),
@@ -184,6 +188,10 @@ mod tests {
     #[test]
     fn commands_are_read_from_the_first_word() {
         assert_eq!(command("/start AB12CD34"), Command::Link("AB12CD34"));
+        assert_eq!(
+            command("/start@booster_bot AB12CD34"),
+            Command::Link("AB12CD34")
+        );
         assert_eq!(command("link  ab12cd34 "), Command::Link("ab12cd34"));
         assert_eq!(
             command("status 12"),

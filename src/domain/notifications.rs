@@ -97,10 +97,14 @@ pub async fn notify(
             .load(conn)
             .await?;
         // One digest mail per admin per interval (`alert_digest`), never a
-        // mail per alert.
+        // mail per alert; in chats (a staff member's, or a Telegram group linked
+        // to their account) each alert as it comes.
+        let mut chats = Vec::new();
         for admin in admins.iter().filter(|admin| preference.allows(admin)) {
             super::alert_digest::add(conn, admin, message).await?;
+            chats.push((admin.id, message.to_string()));
         }
+        super::chat_notices::queue(conn, &chats).await?;
     }
     Ok(())
 }
