@@ -187,32 +187,24 @@ mod tests {
 
     #[test]
     fn commands_are_read_from_the_first_word() {
-        assert_eq!(command("/start AB12CD34"), Command::Link("AB12CD34"));
-        assert_eq!(
-            command("/start@booster_bot AB12CD34"),
-            Command::Link("AB12CD34")
-        );
-        assert_eq!(command("link  ab12cd34 "), Command::Link("ab12cd34"));
-        assert_eq!(
-            command("status 12"),
-            Command::Ask(TicketTopic::Order, "status 12")
-        );
-        assert_eq!(
-            command("Refill #7"),
-            Command::Ask(TicketTopic::Refill, "Refill #7")
-        );
-        assert_eq!(
-            command("batal 9"),
-            Command::Ask(TicketTopic::Cancel, "batal 9")
-        );
-        assert_eq!(
-            command("/start"),
-            Command::Ask(TicketTopic::Other, "/start")
-        );
-        assert_eq!(
-            command("how do I pay"),
-            Command::Ask(TicketTopic::Other, "how do I pay")
-        );
+        use TicketTopic::*;
+        let asks = [
+            ("status 12", Order),
+            ("Refill #7", Refill),
+            ("batal 9", Cancel),
+            ("/start", Other),
+            ("how do I pay", Other),
+        ];
+        for (text, topic) in asks {
+            assert_eq!(command(text), Command::Ask(topic, text), "{text}");
+        }
+        for text in [
+            "/start AB12CD34",
+            "/start@booster_bot AB12CD34",
+            "link  AB12CD34 ",
+        ] {
+            assert_eq!(command(text), Command::Link("AB12CD34"), "{text}");
+        }
         assert_eq!(code_hash(" ab12cd34"), code_hash("AB12CD34"));
     }
 }
