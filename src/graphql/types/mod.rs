@@ -6,7 +6,6 @@ pub mod callbacks;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content;
-pub mod drip_feed;
 pub mod levels;
 pub mod money_in;
 pub mod notifications;
