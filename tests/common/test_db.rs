@@ -1,19 +1,16 @@
 //! A database per test, copied from a template that is migrated once.
 //!
-//! The template is named after a hash of the migrations' files, so changing a
-//! migration makes a new one. It is prepared under an advisory lock (test binaries
-//! may run at the same time), migrated under a temporary name and renamed only when
-//! complete, so a run killed half-way never leaves a broken template behind. Nobody
-//! may connect to it (`ALLOW_CONNECTIONS false`): `CREATE DATABASE ... TEMPLATE`
-//! fails while anyone is connected to the template.
+//! The template is named after a fingerprint of the migrations the binary embeds
+//! (`build.rs`), so changing a migration makes a new one. It is prepared under an
+//! advisory lock (test binaries may run at the same time), migrated under a
+//! temporary name and renamed only when complete, so a run killed half-way never
+//! leaves a broken template behind. Nobody may connect to it
+//! (`ALLOW_CONNECTIONS false`): `CREATE DATABASE ... TEMPLATE` fails while anyone
+//! is connected to the template.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::time::Duration;
 
 use booster::db;
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, NoTls, error::SqlState};
 
@@ -183,30 +180,9 @@ async fn retry_in_use(admin: &Client, statement: &str) -> Result<(), tokio_postg
 
 /// The first 16 hex digits of a SHA-256 over every migration file's path and contents.
 fn migrations_hash() -> String {
-    fn files(dir: &Path, found: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("read migrations") {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                files(&path, found);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let mut found = Vec::new();
-    files(&root, &mut found);
-    found.sort();
-    let mut hasher = Sha256::new();
-    for path in found {
-        let contents = std::fs::read(&path).expect("read a migration");
-        let relative = path.strip_prefix(&root).unwrap().to_string_lossy();
-        hasher.update((relative.len() as u64).to_le_bytes());
-        hasher.update(relative.as_bytes());
-        hasher.update((contents.len() as u64).to_le_bytes());
-        hasher.update(&contents);
-    }
-    hex::encode(&hasher.finalize()[..8])
+    // The fingerprint of the migrations this binary embeds (see `build.rs`), not
+    // of the files on disk: a template always holds what the binary migrates to.
+    env!("BOOSTER_MIGRATIONS_HASH").to_string()
 }
 
 async fn admin_client() -> Client {
