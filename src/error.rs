@@ -39,6 +39,14 @@ pub enum AppError {
     /// A request the transport could not read (syntax, unknown fields, bad types).
     #[error("{0}")]
     BadRequest(String),
+    /// A persisted query hash this process does not know: the client sends the
+    /// query with it (the message is the one Apollo Client and urql look for).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// An anonymous caller's operation outside the manifest while the allow-list
+    /// is on.
+    #[error("only persisted operations from the manifest are accepted from anonymous callers")]
+    PersistedQueryNotInList,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -82,6 +90,8 @@ impl AppError {
             AppError::ProviderError(_) => "PROVIDER_ERROR",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::BadRequest(_) => "BAD_REQUEST",
+            AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            AppError::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -95,7 +105,9 @@ impl AppError {
             AppError::NotFound(_) => S::NOT_FOUND,
             AppError::Validation { .. }
             | AppError::QueryTooComplex(_)
-            | AppError::BadRequest(_) => S::BAD_REQUEST,
+            | AppError::BadRequest(_)
+            | AppError::PersistedQueryNotFound => S::BAD_REQUEST,
+            AppError::PersistedQueryNotInList => S::FORBIDDEN,
             AppError::Conflict(_) => S::CONFLICT,
             AppError::InsufficientBalance { .. } | AppError::OutOfStock(_) => {
                 S::UNPROCESSABLE_ENTITY

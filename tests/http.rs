@@ -26,8 +26,10 @@ async fn health_playground_and_middleware() {
         "ok"
     );
 
+    // The playground is for browsers asking for a page; any other GET is a query.
     let page = http
         .get(format!("{}/graphql", app.base_url))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use booster::{
     config::Secret,
-    db::{enums::MailStatus, mail_outbox::MailRow, schema::mail_outbox as outbox},
+    db::{claim::Claim, enums::MailStatus, mail_outbox::MailRow, schema::mail_outbox as outbox},
     jobs::mail_outbox::{self, MailReport},
     mail::{self, NewMail},
 };
@@ -169,14 +169,14 @@ async fn a_crashed_workers_claim_is_retried_only_after_its_lease() {
     let id = enqueue_hello(&app).await;
     // A worker claims the mail and dies before sending or recording anything.
     let now = chrono::Utc::now();
-    let claimed = MailRow::claim_due(
-        &mut *app.conn().await,
+    let claim = Claim {
         now,
-        now + chrono::Duration::minutes(5),
-        10,
-    )
-    .await
-    .unwrap();
+        lease_until: now + chrono::Duration::minutes(5),
+        limit: 10,
+    };
+    let claimed = MailRow::claim_due(&mut *app.conn().await, claim)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
 
     assert_eq!(

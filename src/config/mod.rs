@@ -17,6 +17,11 @@
 //! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |
 //! | `GRAPHQL_ANONYMOUS_INTROSPECTION` | `false` | whether anonymous callers may use introspection (`__schema`, `__type`); signed-in callers always may, once per document |
 //! | `GRAPHQL_MAX_ANSWER_VALUES` | `200000` | values (fields and list items) one query or mutation may resolve; past it QUERY_TOO_COMPLEX (0: unlimited) |
+//! | `GRAPHQL_APQ_MAX_ENTRIES` | `2000` | automatic persisted queries one process remembers (least recently used go first) |
+//! | `GRAPHQL_APQ_MAX_BYTES` | `8388608` | bytes of query text the automatic persisted query store holds at most |
+//! | `GRAPHQL_APQ_MAX_QUERY_BYTES` | `32768` | a longer query is executed but not remembered |
+//! | `GRAPHQL_PERSISTED_MANIFEST` | unset | an Apollo persisted query manifest: trusted operations every process knows by hash |
+//! | `GRAPHQL_ANONYMOUS_ALLOW_LIST` | `false` | anonymous callers may run only the manifest's operations (PERSISTED_QUERY_NOT_IN_LIST otherwise) |
 //! | `UPLOAD_MAX_FILES` | `1` | file parts one multipart GraphQL request may carry; uploads are refused before any is read from anonymous callers and for operations that take none |
 //! | `UPLOAD_MAX_BYTES` | `4194304` | bytes one uploaded file may hold |
 //! | `API_V2_USER_RATE_LIMIT_PER_MINUTE` | `1200` | `/api/v2` calls per user per minute over all their keys (0: unlimited) |
@@ -117,6 +122,7 @@ mod accounts;
 mod callbacks;
 mod channels;
 mod content;
+mod graphql;
 mod orders;
 mod payments;
 mod server;
@@ -126,6 +132,7 @@ pub use accounts::*;
 pub use callbacks::*;
 pub use channels::*;
 pub use content::*;
+pub use graphql::*;
 pub use orders::*;
 pub use payments::*;
 pub use server::*;
@@ -147,6 +154,7 @@ pub struct Config {
     pub support: SupportConfig,
     pub callbacks: CallbacksConfig,
     pub channels: ChannelsConfig,
+    pub persisted_queries: PersistedQueriesConfig,
 }
 
 impl Config {
@@ -166,6 +174,7 @@ impl Config {
             support: SupportConfig::from_environment()?,
             callbacks: CallbacksConfig::from_environment()?,
             channels: ChannelsConfig::from_environment()?,
+            persisted_queries: PersistedQueriesConfig::from_environment()?,
         })
     }
 }
@@ -391,6 +400,7 @@ impl Config {
                 outbox_interval: Duration::ZERO,
                 ..ChannelsConfig::default()
             },
+            persisted_queries: PersistedQueriesConfig::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
+    claim::{Claim, leased},
     enums::CallbackDeliveryStatus,
     pagination::{KeysetPage, Paginated, paginate_keyset},
     schema::{callback_deliveries, order_callbacks},
@@ -204,21 +205,10 @@ WHERE d.id IN ( \
 ) RETURNING d.*";
 
 impl DeliveryRow {
-    /// Claims up to `limit` due deliveries until `lease_until` (see [`CLAIM_DUE`]);
-    /// run outside any transaction, the statement commits on its own.
-    pub async fn claim_due(
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> QueryResult<Vec<Self>> {
-        use diesel::sql_types::{BigInt, Timestamptz};
-        let mut rows: Vec<DeliveryRow> = diesel::sql_query(CLAIM_DUE)
-            .bind::<Timestamptz, _>(now)
-            .bind::<Timestamptz, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(conn)
-            .await?;
+    /// Claims due deliveries (see [`CLAIM_DUE`]); run outside any transaction,
+    /// the statement commits on its own.
+    pub async fn claim_due(conn: &mut AsyncPgConnection, claim: Claim) -> QueryResult<Vec<Self>> {
+        let mut rows: Vec<DeliveryRow> = leased(conn, CLAIM_DUE, claim).await?;
         rows.sort_by_key(|d| d.id);
         Ok(rows)
     }

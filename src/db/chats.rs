@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
+    claim::{Claim, leased, outbox_claim},
     enums::{ChatChannel, ChatMessageStatus},
     schema::{chat_link_codes, chat_links, chat_messages},
 };
@@ -205,28 +206,10 @@ impl ChatMessageRow {
             .map(drop)
     }
 
-    /// Claims up to `limit` due messages until `lease_until`, in one committed
-    /// statement (rows another worker holds are skipped).
-    pub async fn claim_due(
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> QueryResult<Vec<Self>> {
-        use diesel::sql_types::{BigInt, Timestamptz};
-        diesel::sql_query(
-            "UPDATE chat_messages SET lease_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM chat_messages \
-                 WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-                   AND (lease_until IS NULL OR lease_until <= $1) \
-                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(lease_until)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await
+    /// Claims due messages, in one committed statement (rows another worker
+    /// holds are skipped).
+    pub async fn claim_due(conn: &mut AsyncPgConnection, claim: Claim) -> QueryResult<Vec<Self>> {
+        leased(conn, outbox_claim!("chat_messages", "id"), claim).await
     }
 
     /// Records the outcome of an attempt, only while `lease_until` is the lease:

@@ -1,15 +1,20 @@
 //! `mail_outbox`: queued mail, its row structs and the claims and outcomes the mail
-//! outbox job writes. A claim sets `lease_until` in its own committed transaction
-//! (rows locked with `FOR UPDATE SKIP LOCKED`), so two workers never hold one row
-//! and a worker that died mid-send leaves the row to others only after the lease.
+//! outbox job writes. A claim sets `lease_until` in its own committed statement
+//! (rows locked with `FOR UPDATE SKIP LOCKED`, see `db::claim`), so two workers
+//! never hold one row and a worker that died mid-send leaves the row to others
+//! only after the lease.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{enums::MailStatus, schema::mail_outbox};
+use super::{
+    claim::{Claim, leased, outbox_claim},
+    enums::MailStatus,
+    schema::mail_outbox,
+};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
 pub struct MailRow {
     pub id: i64,
@@ -79,44 +84,13 @@ impl NewMailRow<'_> {
 }
 
 impl MailRow {
-    /// Claims up to `limit` due mails (PENDING, `next_attempt_at` passed, no live
-    /// lease) until `lease_until`, counting the attempt, in one committed
-    /// transaction.
+    /// Claims due mails (PENDING, `next_attempt_at` passed, no live lease), the
+    /// earliest first, counting the attempt, in one committed statement.
     pub async fn claim_due(
         conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
+        claim: Claim,
     ) -> QueryResult<Vec<MailRow>> {
-        conn.transaction(async |conn| {
-            let ids: Vec<i64> = mail_outbox::table
-                .filter(mail_outbox::status.eq(MailStatus::Pending))
-                .filter(mail_outbox::next_attempt_at.le(now))
-                .filter(
-                    mail_outbox::lease_until
-                        .is_null()
-                        .or(mail_outbox::lease_until.le(now)),
-                )
-                .order(mail_outbox::next_attempt_at.asc())
-                .limit(limit)
-                .select(mail_outbox::id)
-                .for_update()
-                .skip_locked()
-                .load(conn)
-                .await?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
-                .set((
-                    mail_outbox::lease_until.eq(lease_until),
-                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                ))
-                .returning(MailRow::as_returning())
-                .get_results(conn)
-                .await
-        })
-        .await
+        leased(conn, outbox_claim!("mail_outbox", "next_attempt_at"), claim).await
     }
 
     /// Records that the SMTP server accepted the mail. Only the holder of the

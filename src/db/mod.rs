@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod catalog_changes;
 pub mod categories;
 pub mod chats;
+pub mod claim;
 pub mod contact_messages;
 pub mod content_items;
 pub mod customer_levels;

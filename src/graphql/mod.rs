@@ -2,6 +2,7 @@
 //! subscription roots, object types, DataLoaders, guards and error codes.
 
 pub mod budget;
+pub mod cache_hints;
 pub mod coherence;
 pub mod error;
 pub mod guards;
@@ -10,6 +11,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
+pub mod persisted;
 pub mod query;
 pub mod scalars;
 pub mod socket;
@@ -50,6 +52,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
     })
     .extension(socket::SocketPolicy::default())
     .extension(coherence::CacheCoherence)
+    .extension(cache_hints::CacheHints)
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(mutation::AccountAttemptLimiter(

@@ -47,9 +47,15 @@ pub struct HttpState {
     pub api_v2_limiter: crate::rate_limit::UserRateLimiter,
     /// Per user on `/api/v2`, over all their keys.
     pub api_v2_user_limiter: crate::rate_limit::UserRateLimiter,
+    /// Automatic persisted queries and the manifest of trusted operations.
+    pub persisted: std::sync::Arc<crate::graphql::persisted::PersistedQueries>,
 }
 
-pub fn router(app: AppState) -> Router {
+/// The routes; fails when the persisted query manifest cannot be loaded.
+pub fn router(app: AppState) -> anyhow::Result<Router> {
+    let persisted = std::sync::Arc::new(crate::graphql::persisted::PersistedQueries::load(
+        &app.config.persisted_queries,
+    )?);
     let schema = crate::graphql::build_schema(app.clone());
     let config = &app.config.server;
     let cors = cors_layer(&config.cors_allowed_origins);
@@ -83,11 +89,12 @@ pub fn router(app: AppState) -> Router {
         ip_limiter,
         api_v2_limiter,
         api_v2_user_limiter,
+        persisted,
     };
 
     // Endpoints that write run detached from their connection (see `run_to_end`).
     let writes = Router::new()
-        .route("/graphql", get(graphql::playground).post(graphql::execute))
+        .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/webhooks/midtrans", post(webhooks::midtrans))
         .route("/webhooks/xendit", post(webhooks::xendit))
         .route("/webhooks/telegram", post(chats::telegram))
@@ -107,7 +114,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route_layer(axum::middleware::from_fn(run_to_end));
 
-    Router::new()
+    Ok(Router::new()
         .merge(writes)
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(health::healthz))
@@ -149,7 +156,7 @@ pub fn router(app: AppState) -> Router {
                 // task) for ever; past the timeout it is answered 408.
                 .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
                 .layer(CompressionLayer::new()),
-        )
+        ))
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -227,7 +234,7 @@ async fn run_to_end(
 /// Serves the router on `listener` until the state's shutdown token is cancelled
 /// (see `server` for the connection limits and timeouts).
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-    server::serve(app.clone(), router(app), listener).await
+    server::serve(app.clone(), router(app)?, listener).await
 }
 
 pub async fn shutdown_signal() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
-use super::outbox::{self, Outbox, OutboxReport, Recorded};
+use super::outbox::{self, Outbox, OutboxReport, Pace, Recorded};
 use crate::{
     app::AppState,
     callbacks::sender::{CallbackSender, SendOutcome},
@@ -19,6 +19,7 @@ use crate::{
     crypto::SecretBox,
     db::{
         callbacks::{CallbackRow, DeliveryRow},
+        claim::Claim,
         order_events::OrderEventRow,
         orders::OrderRow,
     },
@@ -103,26 +104,12 @@ impl Outbox for Callbacks<'_> {
     type Receipt = u16;
     type Failure = SendOutcome;
 
-    fn batch(&self) -> i64 {
-        BATCH
+    fn pace(&self) -> Pace {
+        Pace::from_settings(BATCH, self.config.lease, self.config.timeout)
     }
 
-    fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(1))
-    }
-
-    fn call_timeout(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.timeout).unwrap_or(chrono::Duration::seconds(30))
-    }
-
-    async fn claim(
-        &self,
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> AppResult<Vec<Call>> {
-        let claimed = DeliveryRow::claim_due(conn, now, lease_until, limit).await?;
+    async fn claim(&self, conn: &mut AsyncPgConnection, claim: Claim) -> AppResult<Vec<Call>> {
+        let claimed = DeliveryRow::claim_due(conn, claim).await?;
         self.prepare(conn, claimed).await
     }
 

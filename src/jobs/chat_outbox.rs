@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
-use super::outbox::{self, Outbox, OutboxReport, Recorded};
+use super::outbox::{self, Outbox, OutboxReport, Pace, Recorded};
 use crate::{
     app::AppState,
     channels::{Channel, ChannelError, Outgoing, telegram::Telegram, whatsapp::WhatsApp},
-    db::{chats::ChatMessageRow, enums::ChatChannel},
+    db::{chats::ChatMessageRow, claim::Claim, enums::ChatChannel},
     error::AppResult,
 };
 
@@ -42,26 +42,20 @@ impl Outbox for Chats {
     type Receipt = ();
     type Failure = ChannelError;
 
-    fn batch(&self) -> i64 {
-        BATCH
-    }
-
-    fn lease(&self) -> chrono::Duration {
-        chrono::Duration::minutes(2)
-    }
-
-    fn call_timeout(&self) -> chrono::Duration {
-        chrono::Duration::seconds(10)
+    fn pace(&self) -> Pace {
+        Pace {
+            batch: BATCH,
+            lease: chrono::Duration::minutes(2),
+            call_timeout: chrono::Duration::seconds(10),
+        }
     }
 
     async fn claim(
         &self,
         conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
+        claim: Claim,
     ) -> AppResult<Vec<ChatMessageRow>> {
-        Ok(ChatMessageRow::claim_due(conn, now, lease_until, limit).await?)
+        Ok(ChatMessageRow::claim_due(conn, claim).await?)
     }
 
     fn lease_of(&self, message: &ChatMessageRow) -> Option<DateTime<Utc>> {

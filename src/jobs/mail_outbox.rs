@@ -11,11 +11,11 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
-use super::outbox::{self, Outbox, Recorded};
+use super::outbox::{self, Outbox, Pace, Recorded};
 use crate::{
     app::AppState,
     config::MailConfig,
-    db::mail_outbox::MailRow,
+    db::{claim::Claim, mail_outbox::MailRow},
     error::{AppError, AppResult},
     mail::sender::{SendError, SmtpSender},
     metrics::MAIL_SENDS,
@@ -50,26 +50,12 @@ impl Outbox for Mails<'_> {
     type Receipt = ();
     type Failure = SendError;
 
-    fn batch(&self) -> i64 {
-        BATCH
+    fn pace(&self) -> Pace {
+        Pace::from_settings(BATCH, self.config.lease, self.config.smtp_timeout)
     }
 
-    fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(5))
-    }
-
-    fn call_timeout(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.smtp_timeout).unwrap_or(MAX_RETRY_WAIT)
-    }
-
-    async fn claim(
-        &self,
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> AppResult<Vec<MailRow>> {
-        Ok(MailRow::claim_due(conn, now, lease_until, limit).await?)
+    async fn claim(&self, conn: &mut AsyncPgConnection, claim: Claim) -> AppResult<Vec<MailRow>> {
+        Ok(MailRow::claim_due(conn, claim).await?)
     }
 
     fn lease_of(&self, mail: &MailRow) -> Option<DateTime<Utc>> {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
 
-use crate::{app::AppState, error::AppResult};
+use crate::{app::AppState, db::claim::Claim, error::AppResult};
 
 /// What recording an outcome did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,35 @@ pub enum Recorded {
     LeaseLost,
 }
 
+/// How an outbox works through its queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Items claimed at once.
+    pub batch: i64,
+    /// How long a claim holds its items.
+    pub lease: Duration,
+    /// The longest one delivery can take.
+    pub call_timeout: Duration,
+}
+
+impl Pace {
+    /// `lease` and `call_timeout` from settings, with fallbacks for durations
+    /// too long for `chrono`.
+    pub fn from_settings(
+        batch: i64,
+        lease: std::time::Duration,
+        call_timeout: std::time::Duration,
+    ) -> Pace {
+        let or = |d: std::time::Duration, fallback| Duration::from_std(d).unwrap_or(fallback);
+        Pace {
+            batch,
+            lease: or(lease, Duration::minutes(5)),
+            // Absurdly long: never started within a lease rather than delivered twice.
+            call_timeout: or(call_timeout, Duration::days(365)),
+        }
+    }
+}
+
 /// A channel's outbox: how its items are claimed, delivered and recorded.
 #[async_trait]
 pub trait Outbox: Send + Sync {
@@ -33,21 +62,10 @@ pub trait Outbox: Send + Sync {
     type Receipt: Send;
     type Failure: Send;
 
-    /// Items claimed at once.
-    fn batch(&self) -> i64;
-    /// How long a claim holds its items.
-    fn lease(&self) -> Duration;
-    /// The longest one delivery can take.
-    fn call_timeout(&self) -> Duration;
-    /// Claims up to `limit` due items until `lease_until`, with what their
-    /// delivery needs.
-    async fn claim(
-        &self,
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> AppResult<Vec<Self::Item>>;
+    fn pace(&self) -> Pace;
+    /// Claims due items, with what their delivery needs.
+    async fn claim(&self, conn: &mut AsyncPgConnection, claim: Claim)
+    -> AppResult<Vec<Self::Item>>;
     /// The lease of a claimed item, as stored.
     fn lease_of(&self, item: &Self::Item) -> Option<DateTime<Utc>>;
     /// One delivery; no transaction is open.
@@ -78,23 +96,24 @@ const MAX_BATCHES: usize = 50;
 /// process stops, or [`MAX_BATCHES`] ran.
 pub async fn drain<O: Outbox>(state: &AppState, outbox: &O) -> AppResult<OutboxReport> {
     let mut report = OutboxReport::default();
+    let pace = outbox.pace();
     for _ in 0..MAX_BATCHES {
         if state.is_stopping() {
             break;
         }
         let now = Utc::now();
-        let claimed = {
-            let mut conn = state.pool.get().await?;
-            outbox
-                .claim(&mut conn, now, now + outbox.lease(), outbox.batch())
-                .await?
+        let claim = Claim {
+            now,
+            lease_until: now + pace.lease,
+            limit: pace.batch,
         };
+        let claimed = outbox.claim(&mut *state.pool.get().await?, claim).await?;
         let count = claimed.len();
         for item in &claimed {
             let Some(lease_until) = outbox.lease_of(item) else {
                 continue;
             };
-            if Utc::now() + outbox.call_timeout() >= lease_until {
+            if Utc::now() + pace.call_timeout >= lease_until {
                 continue;
             }
             let outcome = outbox.deliver(item).await;
@@ -106,7 +125,7 @@ pub async fn drain<O: Outbox>(state: &AppState, outbox: &O) -> AppResult<OutboxR
                 Recorded::LeaseLost => {}
             }
         }
-        if (count as i64) < outbox.batch() {
+        if (count as i64) < pace.batch {
             break;
         }
     }

@@ -54,6 +54,7 @@ async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> GraphqlR
 #[Object]
 impl CatalogQuery {
     /// Active categories in display order (admins: all, with `includeInactive`).
+    #[graphql(cache_control(max_age = 60))]
     async fn categories(
         &self,
         ctx: &Context<'_>,
@@ -71,7 +72,10 @@ impl CatalogQuery {
 
     /// The catalogue in display order. Open to everyone: the price list is public.
     /// Inactive services are listed for admins asking `includeInactive`.
-    #[graphql(complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        complexity = "list_complexity(first, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn services(
         &self,
@@ -98,6 +102,7 @@ impl CatalogQuery {
     }
 
     /// One service; inactive ones only for admins.
+    #[graphql(cache_control(max_age = 60))]
     async fn service(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Service>> {
         let id = parse_id("id", &id)?;
         // Through the DataLoader: a document aliasing `service(id:)` thousands of
@@ -111,7 +116,10 @@ impl CatalogQuery {
     /// What changed in the catalogue, newest first: services new, enabled or
     /// disabled, list prices up or down, limits changed (also as Atom at
     /// `/updates.xml`).
-    #[graphql(complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        complexity = "list_complexity(first, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     async fn service_updates(
         &self,
         ctx: &Context<'_>,

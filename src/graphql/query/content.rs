@@ -109,17 +109,22 @@ async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> Graph
 impl ContentQuery {
     /// A published page by its current slug (admins: any status). An old slug
     /// finds nothing here: ask `slugRedirect`.
+    #[graphql(cache_control(max_age = 60))]
     async fn page(&self, ctx: &Context<'_>, slug: String) -> GraphqlResult<Option<ContentItem>> {
         Self::by_slug(ctx, ContentKind::Page, &slug).await
     }
 
     /// A published blog post by its current slug (admins: any status).
+    #[graphql(cache_control(max_age = 60))]
     async fn post(&self, ctx: &Context<'_>, slug: String) -> GraphqlResult<Option<ContentItem>> {
         Self::by_slug(ctx, ContentKind::Post, &slug).await
     }
 
     /// Published pages, newest first.
-    #[graphql(complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        complexity = "list_complexity(first, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     async fn pages(
         &self,
         ctx: &Context<'_>,
@@ -132,7 +137,10 @@ impl ContentQuery {
     }
 
     /// Published blog posts, newest first, optionally with one tag.
-    #[graphql(complexity = "list_complexity(first, child_complexity)")]
+    #[graphql(
+        complexity = "list_complexity(first, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -146,6 +154,7 @@ impl ContentQuery {
 
     /// Where an old slug of a page, post, category or service leads now; null
     /// for a current or unknown slug. Visitors only learn of public subjects.
+    #[graphql(cache_control(max_age = 60))]
     async fn slug_redirect(
         &self,
         ctx: &Context<'_>,
@@ -165,6 +174,7 @@ impl ContentQuery {
     }
 
     /// An active category by its current slug.
+    #[graphql(cache_control(max_age = 60))]
     async fn category_by_slug(
         &self,
         ctx: &Context<'_>,
@@ -179,6 +189,7 @@ impl ContentQuery {
     }
 
     /// An active service by its current slug.
+    #[graphql(cache_control(max_age = 60))]
     async fn service_by_slug(
         &self,
         ctx: &Context<'_>,
@@ -193,6 +204,7 @@ impl ContentQuery {
     }
 
     /// The site's name, default meta, social profiles, contact details and analytics ids.
+    #[graphql(cache_control(max_age = 60))]
     async fn site_settings(&self, ctx: &Context<'_>) -> GraphqlResult<SiteSettings> {
         Ok(site_settings(ctx).await?.into())
     }

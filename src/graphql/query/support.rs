@@ -115,6 +115,7 @@ impl SupportQuery {
 
     /// Published FAQ entries in display order, or those matching `search` best
     /// first (full-text: words, "phrases", or, -not). Anyone may read them.
+    #[graphql(cache_control(max_age = 60))]
     async fn faq_entries(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,145 @@
+//! The WebSocket endpoint `GET /graphql/ws` (both `graphql-transport-ws` and the
+//! legacy `graphql-ws` protocol), authenticated by the `connection_init` payload;
+//! the socket is closed when its credential stops allowing it.
+
+use async_graphql::{Data, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    Extension,
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::sync::{CancellationToken, PollSender};
+
+use super::{super::HttpState, viewer_for};
+use crate::{
+    auth,
+    graphql::{
+        error::GraphqlError,
+        socket::{CLOSE_INIT_TIMEOUT, CLOSE_REVOKED, INIT_TIMEOUT, SocketSession},
+    },
+};
+
+fn token_from_init(payload: &serde_json::Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let raw = ["Authorization", "authorization", "token", "authToken"]
+        .iter()
+        .find_map(|key| object.get(*key))
+        .or_else(|| {
+            object
+                .get("headers")
+                .and_then(|h| h.get("Authorization").or_else(|| h.get("authorization")))
+        })?
+        .as_str()?;
+    Some(auth::bearer_token(raw).unwrap_or(raw).to_string())
+}
+
+pub async fn websocket(
+    State(state): State<HttpState>,
+    slot: Option<Extension<std::sync::Arc<super::super::server::ConnectionSlot>>>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            // The socket keeps its connection's place in the limits until it closes.
+            let _slot = slot;
+            let open = metrics::gauge!(crate::metrics::WEBSOCKETS);
+            open.increment(1);
+            serve_socket(state, protocol, socket).await;
+            open.decrement(1);
+        })
+        .into_response()
+}
+
+/// Runs the GraphQL protocol over the socket. Outgoing messages pass through a
+/// channel so that the socket can still be closed with [`CLOSE_REVOKED`] when the
+/// credential stops allowing it (see `graphql::socket`).
+async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSocket) {
+    let revoked = CancellationToken::new();
+    let init_timed_out = CancellationToken::new();
+    let initialised = CancellationToken::new();
+    let ended = CancellationToken::new();
+    let _end_watchers = ended.clone().drop_guard();
+    // A socket that never says who it is does not hold a connection for long.
+    tokio::spawn({
+        let (initialised, init_timed_out, ended) =
+            (initialised.clone(), init_timed_out.clone(), ended.clone());
+        async move {
+            tokio::select! {
+                _ = initialised.cancelled() => {}
+                _ = ended.cancelled() => {}
+                _ = tokio::time::sleep(INIT_TIMEOUT) => init_timed_out.cancel(),
+            }
+        }
+    });
+    let (mut sink, stream) = socket.split();
+    let (outgoing, mut to_send) = tokio::sync::mpsc::channel::<Message>(64);
+    let schema = state.schema.clone();
+    let stop = futures_util::future::select(
+        Box::pin(revoked.clone().cancelled_owned()),
+        Box::pin(init_timed_out.clone().cancelled_owned()),
+    );
+    let incoming = stream.take_until(stop);
+    let on_init = {
+        let revoked = revoked.clone();
+        move |payload: serde_json::Value| async move {
+            initialised.cancel();
+            let token = token_from_init(&payload);
+            let viewer = viewer_for(&state, token.as_deref())
+                .await
+                .map_err(|e| async_graphql::Error::from(GraphqlError::from(e)))?;
+            let session = SocketSession {
+                token,
+                connected_as_admin: viewer.require_staff().is_ok(),
+                user_id: viewer.0.as_ref().map(|user| user.id()),
+                revoked,
+                rate_limiter: state.rate_limiter.clone(),
+                subscriptions: Default::default(),
+            };
+            if let Some(user) = &viewer.0 {
+                session.watch(state.app.clone(), user.id(), ended);
+            }
+            let (viewer, loaders) = crate::graphql::request_data(&state.app, viewer);
+            let mut data = Data::default();
+            data.insert(viewer);
+            data.insert(loaders);
+            data.insert(session);
+            Ok(data)
+        }
+    };
+    let protocol_run =
+        GraphQLWebSocket::new_with_pair(PollSender::new(outgoing), incoming, schema, protocol)
+            .on_connection_init(on_init)
+            .serve();
+    let forward = async {
+        while let Some(message) = to_send.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(protocol_run, forward);
+    let close = if revoked.is_cancelled() {
+        Some((
+            CLOSE_REVOKED,
+            "the credential no longer allows this connection",
+        ))
+    } else if init_timed_out.is_cancelled() {
+        Some((CLOSE_INIT_TIMEOUT, "connection_init not received in time"))
+    } else {
+        None
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+}
