@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
+# The checks from outside: the GraphQL over HTTP audit and the browser journey.
+scripts/web-test-deps.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo build --all-targets "$@"

@@ -11,6 +11,7 @@ pub mod fake_provider;
 pub mod smtp_sink;
 pub mod sockets;
 pub mod test_db;
+pub mod web;
 pub mod webhook_receiver;
 
 use std::time::Duration;
@@ -147,6 +148,20 @@ impl TestApp {
         let response = request.send().await.expect("request");
         assert!(response.status().is_success(), "HTTP {}", response.status());
         response.json().await.expect("JSON answer")
+    }
+
+    /// POSTs `body` as it is (a persisted query request, say) anonymously and
+    /// returns the JSON answer, whatever its status.
+    pub async fn gql_request(&self, body: Value) -> Value {
+        self.http
+            .post(format!("{}/graphql", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON answer")
     }
 
     /// A query without variables, signed in with `token`: its `data` (panics on errors).
