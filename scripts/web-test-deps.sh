@@ -24,6 +24,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
 
+# The reference client loads graphql-ws from the playground's vendored files.
+scripts/fetch-graphiql.sh
+
 web=tests/web
 stamp="$web/node_modules/.installed-lock"
 if [ ! -f "$stamp" ] || ! cmp -s "$web/package-lock.json" "$stamp"; then

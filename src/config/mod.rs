@@ -26,6 +26,7 @@
 //! | `UPLOAD_MAX_BYTES` | `4194304` | bytes one uploaded file may hold |
 //! | `API_V2_USER_RATE_LIMIT_PER_MINUTE` | `1200` | `/api/v2` calls per user per minute over all their keys (0: unlimited) |
 //! | `GRAPHIQL_ASSETS_DIR` | `assets/vendor/graphiql` | GraphiQL's browser files (installed by `scripts/fetch-graphiql.sh`) |
+//! | `WEB_CLIENT_DIR` | `examples/web` | the reference web client, served at `/client/` |
 //! | `MIDTRANS_SERVER_KEY` | unset | Midtrans server key; Midtrans deposits are refused while unset |
 //! | `MIDTRANS_SNAP_URL` | `https://app.sandbox.midtrans.com` | Snap base URL (`https://app.midtrans.com` in production) |
 //! | `MIDTRANS_API_URL` | `https://api.sandbox.midtrans.com` | Core API base URL for status checks (`https://api.midtrans.com` in production) |
@@ -301,6 +302,7 @@ impl Config {
                 upload_max_files: 1,
                 upload_max_bytes: 4 * 1024 * 1024,
                 graphiql_assets_dir: "assets/vendor/graphiql".into(),
+                web_client_dir: "examples/web".into(),
                 rate_limit_per_minute: 1200,
                 anonymous_rate_limit_per_minute: 600,
                 api_v2_rate_limit_per_minute: 600,

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Bytes one uploaded file may hold.
     pub upload_max_bytes: usize,
     pub graphiql_assets_dir: std::path::PathBuf,
+    /// The reference web client's files, served at `/client/` (none when the
+    /// folder is missing).
+    pub web_client_dir: std::path::PathBuf,
     /// GraphQL requests one signed-in user may make per minute (bursts up to the
     /// same number); 0 disables the limit.
     pub rate_limit_per_minute: u32,
@@ -98,6 +101,7 @@ impl ServerConfig {
             upload_max_files: parse_var("UPLOAD_MAX_FILES", 1)?,
             upload_max_bytes: parse_var("UPLOAD_MAX_BYTES", 4 * 1024 * 1024)?,
             graphiql_assets_dir: var_or("GRAPHIQL_ASSETS_DIR", "assets/vendor/graphiql").into(),
+            web_client_dir: var_or("WEB_CLIENT_DIR", "examples/web").into(),
             rate_limit_per_minute: parse_var("RATE_LIMIT_PER_MINUTE", 1200)?,
             anonymous_rate_limit_per_minute: parse_var("ANONYMOUS_RATE_LIMIT_PER_MINUTE", 600)?,
             api_v2_rate_limit_per_minute: parse_var("API_V2_RATE_LIMIT_PER_MINUTE", 600)?,

@@ -127,6 +127,15 @@ pub fn router(app: AppState) -> anyhow::Result<Router> {
         .route("/sitemaps/{file}", get(seo::sitemap_file))
         .route("/feed.xml", get(seo::feed))
         .route("/updates.xml", get(service_updates::feed))
+        // The reference web client (examples/web): plain files, no build step.
+        .route(
+            "/client",
+            get(|| async { axum::response::Redirect::permanent("/client/") }),
+        )
+        .nest_service(
+            "/client/",
+            tower_http::services::ServeDir::new(&config.web_client_dir),
+        )
         .nest_service(
             "/graphql/assets",
             tower_http::services::ServeDir::new(&config.graphiql_assets_dir),
