@@ -218,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = booster::http::router(state.clone());
+    let router = booster::http::router(state.clone()).expect("router");
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let key = {

@@ -9,66 +9,40 @@
 //! of its own, and clears it otherwise. The HTTP layer turns a kept hint into
 //! `Cache-Control: public, max-age=…` for anonymous callers only (`http::graphql`).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
-
-use async_graphql::indexmap::IndexMap;
 use async_graphql::{
-    CacheControl, Response, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
+    CacheControl, Response, ServerResult,
+    extensions::ExtensionContext,
+    indexmap::IndexMap,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
     registry::{MetaField, MetaType},
 };
+
+use super::document_rule::DocumentRule;
 
 /// Fragments nested deeper than this at the root make a document uncacheable
 /// rather than followed further.
 const MAX_FRAGMENT_DEPTH: usize = 8;
 
+#[derive(Clone)]
 pub struct CacheHints;
 
-impl ExtensionFactory for CacheHints {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CacheHintsExtension::default())
-    }
-}
-
-#[derive(Default)]
-struct CacheHintsExtension {
-    every_root_hinted: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl Extension for CacheHintsExtension {
-    async fn parse_query(
+impl DocumentRule for CacheHints {
+    fn read(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        document: &ExecutableDocument,
+    ) -> ServerResult<bool> {
         let registry = &ctx.schema_env.registry;
-        let hinted = match registry.types.get(&registry.query_type) {
-            Some(MetaType::Object { fields, .. }) => every_root_hinted(&document, fields),
+        Ok(match registry.types.get(&registry.query_type) {
+            Some(MetaType::Object { fields, .. }) => every_root_hinted(document, fields),
             _ => false,
-        };
-        self.every_root_hinted.store(hinted, Ordering::Relaxed);
-        Ok(document)
+        })
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        if !self.every_root_hinted.load(Ordering::Relaxed) {
+    fn after(&self, _: &ExtensionContext<'_>, every_root_hinted: bool, response: &mut Response) {
+        if !every_root_hinted {
             response.cache_control = CacheControl::default();
         }
-        response
     }
 }
 

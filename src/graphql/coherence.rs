@@ -6,58 +6,24 @@
 //! notice. A customer's own credential changes (sign-out, revoking a key,
 //! settings) forget that customer in their resolvers.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
-
 use async_graphql::{
-    Response, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    parser::types::ExecutableDocument,
+    Response, ServerResult, extensions::ExtensionContext, parser::types::ExecutableDocument,
 };
 
+use super::document_rule::DocumentRule;
 use crate::{app::AppState, auth::Viewer};
 
-#[derive(Default)]
+/// Looks at the document once (is there a mutation?) rather than at every field.
+#[derive(Default, Clone)]
 pub struct CacheCoherence;
 
-impl ExtensionFactory for CacheCoherence {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CoherenceExtension::default())
-    }
-}
-
-/// One per request; looks at the document once rather than at every field.
-#[derive(Default)]
-struct CoherenceExtension {
-    mutation: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl Extension for CoherenceExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        self.mutation
-            .store(super::has_mutation(&document), Ordering::Relaxed);
-        Ok(document)
+impl DocumentRule for CacheCoherence {
+    fn read(&self, _: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<bool> {
+        Ok(super::has_mutation(document))
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        // Every write of the operation has committed (or rolled back) by now.
-        if self.mutation.load(Ordering::Relaxed)
+    fn after(&self, ctx: &ExtensionContext<'_>, mutation: bool, _: &mut Response) {
+        if mutation
             && ctx
                 .data_opt::<Viewer>()
                 .is_some_and(|v| v.require_staff().is_ok())
@@ -65,6 +31,5 @@ impl Extension for CoherenceExtension {
         {
             state.caches.clear();
         }
-        response
     }
 }

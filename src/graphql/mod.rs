@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod cache_hints;
 pub mod coherence;
+pub mod document_rule;
 pub mod error;
 pub mod guards;
 pub mod input;
@@ -51,8 +52,9 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_values: server.graphql_max_answer_values,
     })
     .extension(socket::SocketPolicy::default())
-    .extension(coherence::CacheCoherence)
-    .extension(cache_hints::CacheHints)
+    .extension(document_rule::ByDocument(socket::NoSocketMutations))
+    .extension(document_rule::ByDocument(coherence::CacheCoherence))
+    .extension(document_rule::ByDocument(cache_hints::CacheHints))
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(mutation::AccountAttemptLimiter(

@@ -26,10 +26,9 @@ use std::{
 };
 
 use async_graphql::{
-    Request, Response, ServerResult, Variables,
+    Request, Response, ServerResult,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextSubscribe,
+        Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextSubscribe,
     },
     parser::types::ExecutableDocument,
 };
@@ -37,7 +36,7 @@ use futures_util::{StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::error::GraphqlError;
+use super::{document_rule::DocumentRule, error::GraphqlError};
 use crate::{
     app::AppState,
     auth::{self, AuthUser, Viewer},
@@ -269,22 +268,26 @@ impl Extension for SocketPolicy {
             })
             .boxed()
     }
+}
 
-    async fn parse_query(
+/// Mutations are sent with POST: over the socket they could outlive the request
+/// that a dropped connection ends, and the HTTP path runs them to their end.
+#[derive(Clone)]
+pub struct NoSocketMutations;
+
+impl DocumentRule for NoSocketMutations {
+    fn read(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if super::has_mutation(&document) && ctx.data_opt::<SocketSession>().is_some() {
+        document: &ExecutableDocument,
+    ) -> ServerResult<bool> {
+        if super::has_mutation(document) && ctx.data_opt::<SocketSession>().is_some() {
             return Err(GraphqlError::from(AppError::BadRequest(
                 "mutations are not accepted over the WebSocket; send them with POST /graphql"
                     .into(),
             ))
             .into_server_error());
         }
-        Ok(document)
+        Ok(false)
     }
 }
