@@ -1064,3 +1064,58 @@ async fn a_subscriber_that_falls_behind_still_gets_every_event_once() {
     let extra = tokio::time::timeout(Duration::from_millis(500), next_json(&mut socket)).await;
     assert!(extra.is_err(), "no duplicates after the replay: {extra:?}");
 }
+
+/// A customer's own pages read the page and its relations; the total is counted
+/// only when the document asks for `totalCount` (an alias or a fragment too).
+#[tokio::test]
+async fn a_customers_pages_count_their_total_only_when_asked() {
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Manual, 10_000, 10, 1000).await;
+    let (_, key) = app.funded_customer("pages@example.com", 1_000_000).await;
+    for n in 0..3 {
+        app.place(
+            &key,
+            order_input(service, &format!("https://x.com/p/status/{n}"), 100),
+        )
+        .await;
+    }
+    // Warm the credential cache so that only the page's own statements count.
+    app.ok(Some(&key), "{ me { id } }", json!({})).await;
+    for (list, nodes) in [
+        ("myOrders", "id service { name }"),
+        ("myTransactions", "id amount"),
+        ("myTickets", "id subject"),
+    ] {
+        let page = format!("{{ {list}(first: 20) {{ nodes {{ {nodes} }} }} }}");
+        let counted =
+            format!("{{ {list}(first: 20) {{ total: totalCount nodes {{ {nodes} }} }} }}");
+        let fragment = format!(
+            "{{ {list}(first: 20) {{ ...T nodes {{ {nodes} }} }} }} fragment T on {} {{ totalCount }}",
+            match list {
+                "myOrders" => "OrderConnection",
+                "myTransactions" => "LedgerEntryConnection",
+                _ => "TicketConnection",
+            }
+        );
+        let (plain, without) = app
+            .statements_of(app.ok(Some(&key), &page, json!({})))
+            .await;
+        let (with, answer) = app
+            .statements_of(app.ok(Some(&key), &counted, json!({})))
+            .await;
+        let (by_fragment, fragment_answer) = app
+            .statements_of(app.ok(Some(&key), &fragment, json!({})))
+            .await;
+        assert_eq!(with, plain + 1, "{list}: one statement more for the total");
+        assert_eq!(by_fragment, with, "{list}");
+        assert_eq!(without[list]["nodes"], answer[list]["nodes"]);
+        let expected = answer[list]["nodes"].as_array().unwrap().len();
+        assert_eq!(answer[list]["total"], expected, "{list}");
+        assert_eq!(fragment_answer[list]["totalCount"], expected, "{list}");
+        if list == "myOrders" {
+            // The page and its services, in two statements.
+            assert_eq!(plain, 2, "{list}");
+            assert_eq!(expected, 3);
+        }
+    }
+}

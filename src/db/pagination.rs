@@ -1,6 +1,7 @@
 //! The one way a list is read a page at a time. A `db/<table>.rs` read builds the
 //! filtered, boxed query (`build` may be called twice: once to count, once for the
-//! page); [`paginate_keyset`] and [`paginate_offset`] add the total, the cursor
+//! page); [`paginate_keyset`] and [`paginate_offset`] add the total (a keyset
+//! page only when asked), the cursor
 //! condition, the ordering and the limit. Transports turn their own page arguments
 //! into a [`KeysetPage`] or an [`OffsetPage`] (GraphQL: `graphql::pagination`).
 //!
@@ -25,6 +26,9 @@ use futures_util::{FutureExt, future::BoxFuture};
 pub struct KeysetPage {
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Whether the total is wanted: counting a customer's whole history costs more
+    /// than reading the page, so it is done only when a client asks for it.
+    pub count_total: bool,
 }
 
 /// A page of an offset-paginated list: `limit` rows from position `offset`.
@@ -38,8 +42,9 @@ pub struct OffsetPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paginated<T> {
     pub rows: Vec<T>,
-    /// Rows matching the filter across all pages.
-    pub total: i64,
+    /// Rows matching the filter across all pages (keyset pages: `None` unless
+    /// `count_total` asked for it).
+    pub total: Option<i64>,
     pub has_previous: bool,
     pub has_next: bool,
     /// Position of the first row in the whole list (offset pages; 0 for keyset).
@@ -60,8 +65,8 @@ impl<T> Paginated<T> {
 
 type Boxed<'a, ST, QS> = BoxedSelectStatement<'a, ST, QS, Pg>;
 
-/// Counts what `build` selects, then reads one keyset page of it ordered by `id`
-/// descending. `build` returns the filtered query with its selection, unordered.
+/// Counts what `build` selects (when `page.count_total`), then reads one keyset
+/// page of it ordered by `id` descending. `build` returns the filtered query with its selection, unordered.
 ///
 /// The future is boxed so that callers' futures do not carry the query's types
 /// (an async-graphql resolver's `Send` check cannot see through them).
@@ -84,9 +89,14 @@ where
     Row: Send + 'c,
 {
     async move {
-        let total = SelectDsl::select(build(), dsl::count_star())
-            .get_result(conn)
-            .await?;
+        let total = match page.count_total {
+            true => Some(
+                SelectDsl::select(build(), dsl::count_star())
+                    .get_result(conn)
+                    .await?,
+            ),
+            false => None,
+        };
         let mut query = build();
         if let Some(before) = page.before_id {
             query = FilterDsl::filter(query, id.lt(before));
@@ -134,7 +144,7 @@ where
         let has_next = page.offset + (rows.len() as i64) < total;
         Ok(Paginated {
             rows,
-            total,
+            total: Some(total),
             has_previous: page.offset > 0,
             has_next,
             offset: page.offset,

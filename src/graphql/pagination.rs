@@ -8,14 +8,14 @@
 //! #[graphql(complexity = "list_complexity(first, child_complexity)")]
 //! async fn things(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>)
 //!     -> GraphqlResult<Page<Thing>> {
-//!     let page = keyset_args(first, after.as_deref())?;
+//!     let page = keyset_args(ctx, first, after.as_deref())?;
 //!     let rows = ThingRow::list(&mut conn(ctx).await?, &filter, page).await?;
 //!     Ok(keyset_connection(rows, |r| r.id, Thing))
 //! }
 //! ```
 
 use async_graphql::{
-    OutputType, SimpleObject,
+    Context, OutputType,
     connection::{Connection, Edge},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -28,10 +28,17 @@ use crate::{
 pub const DEFAULT_PAGE: i64 = 20;
 pub const MAX_PAGE: i64 = 100;
 
-#[derive(SimpleObject)]
 pub struct ConnectionTotals {
+    total: Option<i64>,
+}
+
+#[async_graphql::Object]
+impl ConnectionTotals {
     /// How many items match the filter, across all pages.
-    pub total_count: i64,
+    async fn total_count(&self) -> i64 {
+        // Counted whenever the document selects this field (`keyset_args`).
+        self.total.unwrap_or_default()
+    }
 }
 
 pub type Page<T> = Connection<String, T, ConnectionTotals>;
@@ -72,11 +79,26 @@ fn decode(kind: &str, cursor: &str) -> Result<i64, AppError> {
     v.parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(invalid)
 }
 
-/// `first`/`after` of a keyset-paginated list field.
-pub fn keyset_args(first: Option<i32>, after: Option<&str>) -> Result<KeysetPage, AppError> {
+/// `first`/`after` of a keyset-paginated list field; the total is counted only
+/// when the document selects `totalCount` on the field.
+pub fn keyset_args(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<KeysetPage, AppError> {
+    let count_total = ctx.look_ahead().field("totalCount").exists();
+    keyset_page(first, after, count_total)
+}
+
+fn keyset_page(
+    first: Option<i32>,
+    after: Option<&str>,
+    count_total: bool,
+) -> Result<KeysetPage, AppError> {
     Ok(KeysetPage {
         before_id: after.map(|c| decode("k", c)).transpose()?,
         limit: page_size(first)?,
+        count_total,
     })
 }
 
@@ -103,9 +125,7 @@ pub fn keyset_connection<R, T: OutputType>(
     let mut connection = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
-        ConnectionTotals {
-            total_count: page.total,
-        },
+        ConnectionTotals { total: page.total },
     );
     connection.edges.extend(
         page.rows
@@ -120,9 +140,7 @@ pub fn offset_connection<R, T: OutputType>(page: Paginated<R>, wrap: impl Fn(R) 
     let mut connection = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
-        ConnectionTotals {
-            total_count: page.total,
-        },
+        ConnectionTotals { total: page.total },
     );
     let offset = page.offset;
     connection.edges.extend(
@@ -141,7 +159,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let offset = |after: Option<&str>| offset_args(None, after).map(|p| p.offset);
-        let before = |after: Option<&str>| keyset_args(None, after).map(|p| p.before_id);
+        let before = |after: Option<&str>| keyset_page(None, after, false).map(|p| p.before_id);
         assert_eq!(offset(Some(&encode("o", 19))).unwrap(), 20);
         assert_eq!(offset(None).unwrap(), 0);
         assert_eq!(before(Some(&encode("k", 42))).unwrap(), Some(42));

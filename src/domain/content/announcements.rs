@@ -110,6 +110,7 @@ pub async fn mark_all_read(conn: &mut AsyncPgConnection, user_id: i64) -> AppRes
         KeysetPage {
             before_id: None,
             limit: 10_000,
+            count_total: false,
         },
     )
     .await?;

@@ -77,7 +77,7 @@ impl AccountQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<SignInAttempt>> {
         let user = current_user(ctx)?;
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = sign_in::history(&mut *conn(ctx).await?, user.id(), page).await?;
         Ok(keyset_connection(rows, |r| r.id, SignInAttempt))
     }
@@ -99,7 +99,7 @@ impl AccountQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<SignInAttempt>> {
         let user_id = parse_id("userId", &user_id)?;
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = sign_in::history(&mut *conn(ctx).await?, user_id, page).await?;
         Ok(keyset_connection(rows, |r| r.id, SignInAttempt))
     }

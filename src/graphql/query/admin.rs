@@ -75,7 +75,7 @@ impl AdminQuery {
         role: Option<Role>,
         banned: Option<bool>,
     ) -> GraphqlResult<Page<User>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let filter = UserFilter {
             search,
             role,

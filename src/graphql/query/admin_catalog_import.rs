@@ -55,7 +55,7 @@ impl AdminCatalogImportQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<CatalogChange>> {
         let provider_id = parse_id("providerId", &provider_id)?;
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let mut conn = conn(ctx).await?;
         catalog_import::find_provider(&mut conn, provider_id).await?;
         let rows = CatalogChangeRow::list_for_provider(&mut conn, provider_id, page).await?;

@@ -47,7 +47,7 @@ impl BackOfficeQuery {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> GraphqlResult<Page<AuditLogEntry>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let filter = AuditLogFilter {
             admin_id: parse_opt_id("adminId", admin_id.as_ref())?,
             action,

@@ -39,7 +39,7 @@ impl CallbackQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<CallbackDelivery>> {
         let user = current_user(ctx)?.id();
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = DeliveryRow::of_user(&mut *conn(ctx).await?, user, page).await?;
         Ok(keyset_connection(rows, |d| d.id, CallbackDelivery))
     }

@@ -126,7 +126,7 @@ impl CatalogQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GraphqlResult<Page<ServiceUpdate>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = ServiceUpdateRow::list(&mut *conn(ctx).await?, page).await?;
         Ok(keyset_connection(rows, |u| u.id, ServiceUpdate))
     }

@@ -63,7 +63,7 @@ impl ContentQuery {
         language: Option<Language>,
         tag: Option<String>,
     ) -> GraphqlResult<Page<ContentItem>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let filter = ContentFilter {
             kind: Some(kind),
             language,
@@ -222,7 +222,7 @@ impl ContentQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<Announcement>> {
         let user = current_user(ctx)?;
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = announcements::for_user(
             &mut *conn(ctx).await?,
             user.id(),
@@ -251,7 +251,7 @@ impl ContentQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GraphqlResult<Page<ContentItem>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let filter = ContentFilter {
             kind,
             language,
@@ -288,7 +288,7 @@ impl ContentQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GraphqlResult<Page<Announcement>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows =
             crate::db::announcements::AnnouncementRow::list(&mut *conn(ctx).await?, page).await?;
         Ok(keyset_connection(
@@ -329,7 +329,7 @@ impl ContentQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GraphqlResult<Page<NewsletterSubscriber>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = SubscriberRow::list(&mut *conn(ctx).await?, status, page).await?;
         Ok(keyset_connection(rows, |r| r.id, NewsletterSubscriber))
     }

@@ -79,7 +79,7 @@ impl MoneyInQuery {
         status: Option<BankMutationStatus>,
         #[graphql(default)] needs_review: bool,
     ) -> GraphqlResult<Page<BankMutation>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let filter = MutationFilter {
             status,
             needs_review,

@@ -32,7 +32,7 @@ async fn order_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> GraphqlResult<Page<Order>> {
-    let page = keyset_args(first, after.as_deref())?;
+    let page = keyset_args(ctx, first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
     let rows = OrderRow::list(&mut conn, &filter, page).await?;
     drop(conn);
@@ -111,7 +111,7 @@ impl OrderQuery {
         after: Option<String>,
     ) -> GraphqlResult<Page<MassOrder>> {
         let user = current_user(ctx)?;
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let mut conn = conn(ctx).await?;
         let rows = MassOrderRow::list_for_user(&mut conn, user.id(), page).await?;
         Ok(keyset_connection(rows, |m| m.id, MassOrder))

@@ -47,7 +47,7 @@ impl SupportQuery {
             status,
             ..Default::default()
         };
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = TicketRow::list_newest(&mut *conn(ctx).await?, &filter, page).await?;
         prefetch_page(ctx, &rows.rows, Visibility::Customer).await?;
         Ok(keyset_connection(rows, |t| t.id, Ticket::for_customer))
@@ -152,7 +152,7 @@ impl SupportQuery {
         after: Option<String>,
         #[graphql(default = false)] unanswered_only: bool,
     ) -> GraphqlResult<Page<ContactMessage>> {
-        let page = keyset_args(first, after.as_deref())?;
+        let page = keyset_args(ctx, first, after.as_deref())?;
         let rows = ContactMessageRow::list(&mut *conn(ctx).await?, unanswered_only, page).await?;
         Ok(keyset_connection(rows, |m| m.id, ContactMessage))
     }

@@ -30,7 +30,7 @@ async fn deposit_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> GraphqlResult<Page<Deposit>> {
-    let page = keyset_args(first, after.as_deref())?;
+    let page = keyset_args(ctx, first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
     let rows = DepositRow::list(&mut conn, &filter, page).await?;
     Ok(keyset_connection(rows, |d| d.id, Deposit))
@@ -48,7 +48,7 @@ async fn ledger_page(
     {
         return Err(AppError::validation("from", "from must not be after to").into());
     }
-    let page = keyset_args(first, after.as_deref())?;
+    let page = keyset_args(ctx, first, after.as_deref())?;
     let mut conn = conn(ctx).await?;
     let rows = LedgerEntryRow::list_for_user(&mut conn, user_id, &filter, page).await?;
     Ok(keyset_connection(rows, |e| e.id, LedgerEntry))
