@@ -110,6 +110,14 @@ async fn a_signed_in_or_personal_answer_is_never_marked_cacheable() {
 
     let anonymous = get(&app, &storefront, None).await;
     assert_eq!(cache_control(&anonymous), "public, max-age=60");
+    // What a sign-in page needs is public too.
+    let google = get(&app, &[("query", "{ googleClientId }".to_string())], None).await;
+    assert_eq!(cache_control(&google), "public, max-age=60");
+    let body: Value = google.json().await.unwrap();
+    assert_eq!(
+        body["data"]["googleClientId"].as_str(),
+        app.state.config.auth.google_client_id.as_deref()
+    );
 
     // The same public query signed in: private (a customer level may price it).
     let signed_in = get(&app, &storefront, Some(&key)).await;

@@ -9,6 +9,7 @@ const rupiah = (amount) => `Rp ${Number(amount).toLocaleString('id-ID')}`;
 // --- The documents ---------------------------------------------------------
 
 const CATALOGUE = `query Catalogue($first: Int, $platform: Platform, $search: String, $categoryId: ID) {
+  googleClientId
   categories { id name }
   services(first: $first, platform: $platform, search: $search, categoryId: $categoryId) {
     nodes { id name description type platform pricePer1000 minQuantity maxQuantity dripfeed }
@@ -16,6 +17,9 @@ const CATALOGUE = `query Catalogue($first: Int, $platform: Platform, $search: St
 }`;
 const SIGN_IN = `mutation SignIn($email: String!, $password: String!, $totpCode: String) {
   signIn(email: $email, password: $password, totpCode: $totpCode) { token }
+}`;
+const SIGN_IN_WITH_GOOGLE = `mutation SignInWithGoogle($idToken: String!) {
+  signInWithGoogle(idToken: $idToken) { token }
 }`;
 const ME = `query Me { me { id email name balance } }`;
 const ORDER_FIELDS = `id quantity charge refunded status remains service { id name }`;
@@ -72,6 +76,7 @@ async function loadCatalogue() {
     if (form.get(name)) variables[name] = form.get(name);
   }
   const data = await api.persisted(CATALOGUE, variables);
+  if (data.googleClientId && !api.token) offerGoogle(data.googleClientId);
   const categories = $('#filters select[name=categoryId]');
   if (categories.options.length === 1) {
     for (const category of data.categories) categories.add(new Option(category.name, category.id));
@@ -140,6 +145,34 @@ $('#sign-in').addEventListener('submit', async (event) => {
     showError('#sign-in-error', error);
   }
 });
+
+// "Sign in with Google" where the panel has a client id: Google Identity Services
+// hands over an ID token, which the server verifies.
+let googleOffered = false;
+function offerGoogle(clientId) {
+  if (googleOffered) return;
+  googleOffered = true;
+  const script = document.createElement('script');
+  script.src = 'https://accounts.google.com/gsi/client';
+  script.onerror = () => console.warn('Google sign-in is unreachable from here');
+  script.onload = () => {
+    window.google.accounts.id.initialize({
+      client_id: clientId,
+      callback: async ({ credential }) => {
+        try {
+          const { signInWithGoogle } = await api.post(SIGN_IN_WITH_GOOGLE, { idToken: credential });
+          api.setToken(signInWithGoogle.token);
+          await signedIn();
+        } catch (error) {
+          showError('#sign-in-error', error);
+        }
+      },
+    });
+    $('#google-sign-in').hidden = false;
+    window.google.accounts.id.renderButton($('#google-sign-in'), { theme: 'outline', size: 'large' });
+  };
+  document.head.append(script);
+}
 
 $('#token-sign-in').addEventListener('submit', async (event) => {
   event.preventDefault();

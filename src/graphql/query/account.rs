@@ -24,6 +24,18 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
+    /// The OAuth client id a front end gives Google Identity Services for the
+    /// "Sign in with Google" button (its ID token goes to `signInWithGoogle`);
+    /// null while Google sign-in is off.
+    #[graphql(cache_control(max_age = 60))]
+    async fn google_client_id(&self, ctx: &Context<'_>) -> Option<String> {
+        crate::graphql::state(ctx)
+            .config
+            .auth
+            .google_client_id
+            .clone()
+    }
+
     /// The signed-in user, or null for anonymous requests.
     async fn me(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
         match &viewer(ctx).0 {
