@@ -2,6 +2,8 @@
 //! and dropped around the run, and the one service they order from.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use booster::db::{
     self,
     enums::{Fulfillment, Platform, ServiceType},
