@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::peers::{self, Load, PostGraphile, wrk};
+use common::peers::{self, Load, PostGraphile, number_from_env, wrk};
 
 use std::path::Path;
 
@@ -51,22 +51,8 @@ const POOL_SIZE: usize = 16;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let postgraphile = peers::postgraphile_cli()?;
-    common::with_bench_database(|url| async move {
-        // Ctrl-C stops PostGraphile and drops the database like any other ending.
-        tokio::select! {
-            result = run(&url, &postgraphile) => result,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-        }
-    })
-    .await
-}
-
-fn number_from_env(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(value) => Ok(value.parse()?),
-        Err(_) => Ok(default),
-    }
+    peers::against_postgraphile(|url, postgraphile| async move { run(&url, &postgraphile).await })
+        .await
 }
 
 async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {

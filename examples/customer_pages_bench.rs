@@ -24,7 +24,7 @@ mod common;
 use std::path::Path;
 
 use booster::{app::AppState, config::Config};
-use common::peers::{self, Load, PostGraphile, WrkResult, wrk};
+use common::peers::{self, Load, PostGraphile, WrkResult, number_from_env, wrk};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
@@ -98,21 +98,8 @@ const LISTS: [List; 3] = [
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let postgraphile = peers::postgraphile_cli()?;
-    common::with_bench_database(|url| async move {
-        tokio::select! {
-            result = run(&url, &postgraphile) => result,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-        }
-    })
-    .await
-}
-
-fn number_from_env(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(value) => Ok(value.parse()?),
-        Err(_) => Ok(default),
-    }
+    peers::against_postgraphile(|url, postgraphile| async move { run(&url, &postgraphile).await })
+        .await
 }
 
 async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {

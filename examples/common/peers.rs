@@ -14,6 +14,32 @@ use serde_json::json;
 /// Numbers the wrk scripts of one process apart.
 static WRK_SCRIPTS: AtomicUsize = AtomicUsize::new(0);
 
+/// Runs `bench(database url, PostGraphile's command line)` on a database of its
+/// own; Ctrl-C ends it like any other ending (PostGraphile stopped, the database
+/// dropped).
+pub async fn against_postgraphile<F, Fut>(bench: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let postgraphile = postgraphile_cli()?;
+    super::with_bench_database(|url| async move {
+        tokio::select! {
+            result = bench(url, postgraphile) => result,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    })
+    .await
+}
+
+/// A whole number from the environment, `default` when unset.
+pub fn number_from_env(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(value) => Ok(value.parse()?),
+        Err(_) => Ok(default),
+    }
+}
+
 /// Where `npm ci --prefix bench/postgraphile` puts PostGraphile's command line,
 /// checked to be there.
 pub fn postgraphile_cli() -> anyhow::Result<PathBuf> {
