@@ -1118,4 +1118,20 @@ async fn a_customers_pages_count_their_total_only_when_asked() {
             assert_eq!(expected, 3);
         }
     }
+    // A full page of 100 is two statements as well.
+    {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(
+            "INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status) \
+             SELECT user_id, service_id, link || g, quantity, price_per_1000, charge, status \
+             FROM orders, generate_series(1, 40) AS g",
+        )
+        .execute(&mut *app.conn().await)
+        .await
+        .unwrap();
+    }
+    let page = "{ myOrders(first: 100) { nodes { id link quantity charge status createdAt service { name } } } }";
+    let (statements, answer) = app.statements_of(app.ok(Some(&key), page, json!({}))).await;
+    assert_eq!(answer["myOrders"]["nodes"].as_array().unwrap().len(), 100);
+    assert_eq!(statements, 2);
 }

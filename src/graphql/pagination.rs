@@ -79,6 +79,16 @@ fn decode(kind: &str, cursor: &str) -> Result<i64, AppError> {
     v.parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(invalid)
 }
 
+/// Whether a connection's nodes select `field`, read through `edges { node }` or
+/// through `nodes`: a page's relations are prefetched in one statement however a
+/// client reads the page (left to the DataLoader alone, a page of 100 can straddle
+/// two of its batch windows).
+pub fn node_selects(ctx: &Context<'_>, field: &str) -> bool {
+    let page = ctx.look_ahead();
+    page.field("edges").field("node").field(field).exists()
+        || page.field("nodes").field(field).exists()
+}
+
 /// `first`/`after` of a keyset-paginated list field; the total is counted only
 /// when the document selects `totalCount` on the field.
 pub fn keyset_args(

@@ -14,7 +14,7 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         loaders::UserId,
-        pagination::{Page, keyset_args, keyset_connection, list_complexity},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity, node_selects},
         parse_opt_id, prefetch, state,
         types::back_office::{AuditLogEntry, Dashboard, ReportGroupingInput, ReportLine},
     },
@@ -58,8 +58,7 @@ impl BackOfficeQuery {
         };
         // The connection goes back to the pool before the admins are loaded.
         let rows = audit::list(&mut *conn(ctx).await?, &filter, page).await?;
-        let admin = ctx.look_ahead().field("edges").field("node").field("admin");
-        if admin.exists() {
+        if node_selects(ctx, "admin") {
             prefetch(ctx, rows.rows.iter().map(|r| UserId(r.admin_id))).await?;
         }
         Ok(keyset_connection(rows, |r| r.id, AuditLogEntry))

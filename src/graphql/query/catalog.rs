@@ -12,7 +12,8 @@ use crate::{
         loaders::{CategoryId, Loaders, ProviderId, ServiceId},
         lookup,
         pagination::{
-            Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
+            Page, keyset_args, keyset_connection, list_complexity, node_selects, offset_args,
+            offset_connection,
         },
         parse_id, parse_opt_id, prefetch, state,
         types::{
@@ -31,8 +32,7 @@ pub struct CatalogQuery;
 /// providers.
 async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> GraphqlResult<()> {
     let rows = &found.services().rows;
-    let node = ctx.look_ahead().field("edges").field("node");
-    if node.field("category").exists() {
+    if node_selects(ctx, "category") {
         match found.categories() {
             Some(categories) => {
                 let categories = categories.iter().map(|c| (CategoryId(c.id), c.clone()));
@@ -41,7 +41,7 @@ async fn prefetch_relations(ctx: &Context<'_>, found: &ServicesPage) -> GraphqlR
             None => prefetch(ctx, rows.iter().map(|s| CategoryId(s.category_id))).await?,
         }
     }
-    if node.field("provider").exists() && viewer(ctx).can(crate::db::enums::Permission::Catalog) {
+    if node_selects(ctx, "provider") && viewer(ctx).can(crate::db::enums::Permission::Catalog) {
         prefetch(
             ctx,
             rows.iter().filter_map(|s| s.provider_id.map(ProviderId)),

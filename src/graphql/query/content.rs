@@ -18,7 +18,7 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         loaders::{Lookup, SeoOf, UserId},
-        pagination::{Page, keyset_args, keyset_connection, list_complexity},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity, node_selects},
         parse_id, prefetch,
         types::{
             catalog::{Service, ServiceCategory},
@@ -94,11 +94,10 @@ impl ContentQuery {
 /// Loads the SEO overrides and the authors of a page of items, one statement
 /// each, when the query selects them.
 async fn prefetch_relations(ctx: &Context<'_>, rows: &[ContentItemRow]) -> GraphqlResult<()> {
-    let node = ctx.look_ahead().field("edges").field("node");
-    if node.field("seo").exists() {
+    if node_selects(ctx, "seo") {
         prefetch(ctx, rows.iter().map(|r| SeoOf(r.kind.into(), r.id))).await?;
     }
-    if node.field("authorName").exists() {
+    if node_selects(ctx, "authorName") {
         let authors = rows.iter().filter_map(|r| r.author_id);
         prefetch(ctx, authors.map(|id| Lookup(UserId(id)))).await?;
     }

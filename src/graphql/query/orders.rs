@@ -17,7 +17,9 @@ use crate::{
         guards::RoleGuard,
         loaders::{OrderId, ServiceId},
         lookup,
-        pagination::{Page, keyset_args, keyset_connection, list_complexity, page_size},
+        pagination::{
+            Page, keyset_args, keyset_connection, list_complexity, node_selects, page_size,
+        },
         parse_id, parse_opt_id, prefetch,
         types::orders::{MassOrder, Order},
     },
@@ -36,13 +38,7 @@ async fn order_page(
     let mut conn = conn(ctx).await?;
     let rows = OrderRow::list(&mut conn, &filter, page).await?;
     drop(conn);
-    if ctx
-        .look_ahead()
-        .field("edges")
-        .field("node")
-        .field("service")
-        .exists()
-    {
+    if node_selects(ctx, "service") {
         prefetch(ctx, rows.rows.iter().map(|o| ServiceId(o.service_id))).await?;
     }
     Ok(keyset_connection(rows, |o| o.id, Order))

@@ -18,6 +18,7 @@ use crate::{
         guards::RoleGuard,
         load,
         loaders::{CustomerThreadOf, OrdersOfTicket, StaffThreadOf},
+        pagination::node_selects,
         prefetch,
     },
 };
@@ -181,15 +182,14 @@ pub async fn prefetch_page(
     rows: &[TicketRow],
     visibility: Visibility,
 ) -> GraphqlResult<()> {
-    let node = ctx.look_ahead().field("edges").field("node");
     let ids = || rows.iter().map(|t| t.id);
-    if node.field("messages").exists() {
+    if node_selects(ctx, "messages") {
         match visibility {
             Visibility::Customer => prefetch(ctx, ids().map(CustomerThreadOf)).await?,
             Visibility::Staff => prefetch(ctx, ids().map(StaffThreadOf)).await?,
         }
     }
-    if node.field("orderIds").exists() {
+    if node_selects(ctx, "orderIds") {
         prefetch(ctx, ids().map(OrdersOfTicket)).await?;
     }
     Ok(())
