@@ -96,7 +96,17 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
             first,
         )
         .await?;
-        statements.push(statements_per_page(&state, &http, &booster, first).await?);
+        statements.push(
+            peers::statements_per_request(
+                &state,
+                &http,
+                &booster,
+                &booster_query(first),
+                None,
+                STATEMENT_SAMPLES,
+            )
+            .await?,
+        );
     }
 
     let mut rows = Vec::new();
@@ -277,21 +287,4 @@ async fn check(
         "{url}: a service without its name or its category's: {answer}"
     );
     Ok(())
-}
-
-/// booster's SQL statements per page, counted over sequential requests.
-async fn statements_per_page(
-    state: &AppState,
-    http: &reqwest::Client,
-    url: &str,
-    first: usize,
-) -> anyhow::Result<f64> {
-    let body = json!({ "query": booster_query(first) });
-    let before = state.query_counter.get();
-    for _ in 0..STATEMENT_SAMPLES {
-        let response = http.post(url).json(&body).send().await?;
-        anyhow::ensure!(response.status().is_success(), "{}", response.status());
-        response.bytes().await?;
-    }
-    Ok((state.query_counter.get() - before) as f64 / f64::from(STATEMENT_SAMPLES))
 }

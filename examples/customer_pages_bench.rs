@@ -137,7 +137,15 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
             let theirs = (list.postgraphile)(first, customer);
             check(&http, &booster, &ours, Some(&bearer), list.name, first).await?;
             check(&http, &pg.url, &theirs, None, list.theirs, first).await?;
-            let statements = statements_per_page(&state, &http, &booster, &ours, &bearer).await?;
+            let statements = peers::statements_per_request(
+                &state,
+                &http,
+                &booster,
+                &ours,
+                Some(&bearer),
+                STATEMENT_SAMPLES,
+            )
+            .await?;
             let booster_run = wrk(&booster, &ours, &auth, load).await?;
             let pg_run = wrk(&pg.url, &theirs, &[], load).await?;
             rows.push((list.name, first, booster_run, pg_run, statements));
@@ -248,27 +256,4 @@ async fn check(
         nodes.len()
     );
     Ok(())
-}
-
-/// booster's SQL statements per page, over sequential requests.
-async fn statements_per_page(
-    state: &AppState,
-    http: &reqwest::Client,
-    url: &str,
-    query: &str,
-    bearer: &str,
-) -> anyhow::Result<f64> {
-    let body = json!({ "query": query });
-    let before = state.query_counter.get();
-    for _ in 0..STATEMENT_SAMPLES {
-        let response = http
-            .post(url)
-            .header("Authorization", bearer)
-            .json(&body)
-            .send()
-            .await?;
-        anyhow::ensure!(response.status().is_success(), "{}", response.status());
-        response.bytes().await?;
-    }
-    Ok((state.query_counter.get() - before) as f64 / f64::from(STATEMENT_SAMPLES))
 }

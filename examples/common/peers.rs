@@ -32,6 +32,30 @@ where
     .await
 }
 
+/// booster's SQL statements per request of `query` (signed in with `bearer` when
+/// given), counted over `samples` sequential requests.
+pub async fn statements_per_request(
+    state: &booster::app::AppState,
+    http: &reqwest::Client,
+    url: &str,
+    query: &str,
+    bearer: Option<&str>,
+    samples: u32,
+) -> anyhow::Result<f64> {
+    let body = json!({ "query": query });
+    let before = state.query_counter.get();
+    for _ in 0..samples {
+        let mut request = http.post(url).json(&body);
+        if let Some(bearer) = bearer {
+            request = request.header("Authorization", bearer);
+        }
+        let response = request.send().await?;
+        anyhow::ensure!(response.status().is_success(), "{}", response.status());
+        response.bytes().await?;
+    }
+    Ok((state.query_counter.get() - before) as f64 / f64::from(samples))
+}
+
 /// A whole number from the environment, `default` when unset.
 pub fn number_from_env(name: &str, default: u64) -> anyhow::Result<u64> {
     match std::env::var(name) {
