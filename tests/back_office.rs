@@ -347,15 +347,15 @@ async fn rejecting_a_flagged_deposit_moves_no_money_and_a_credited_one_cannot_be
             note: "paid".into(),
             ..Default::default()
         };
-        wallet::credit(
-            &mut *app.conn().await,
-            customer_id,
-            20_000,
-            LedgerKind::Deposit,
-            &reference,
-        )
-        .await
-        .unwrap();
+        let deposit = wallet::Credit {
+            user_id: customer_id,
+            amount: 20_000,
+            kind: LedgerKind::Deposit,
+            reference,
+        };
+        wallet::credit(&mut *app.conn().await, deposit)
+            .await
+            .unwrap();
     }
     let twice = resolve(&app, &admin, paid, "CREDIT", "x").await;
     assert_eq!(error_code(&twice), "CONFLICT");

@@ -36,6 +36,15 @@ const OPEN: &str = "mutation($input: OpenTicketInput!) { openTicket(input: $inpu
 const TICKET: &str =
     "query($id: ID!) { ticket(id: $id) { id status messages { author body internal } } }";
 
+/// Where most desk tests start: a server (adjusted by `adjust`), its admin's
+/// token and a MANUAL service of 10,000 per 1,000 (10 to 10,000 units).
+async fn desk(adjust: impl FnOnce(&mut booster::config::Config)) -> (TestApp, String, i64) {
+    let app = TestApp::spawn_with(adjust).await;
+    let admin = app.admin().await;
+    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    (app, admin, service)
+}
+
 /// Places an order for 100 of `service` at `link`; returns its id.
 async fn place(app: &TestApp, key: &str, service: i64, link: &str) -> String {
     app.place(key, order_input(service, link, 100)).await
@@ -147,9 +156,7 @@ async fn mails_of(app: &TestApp, user_id: i64) -> Vec<MailRow> {
 
 #[tokio::test]
 async fn the_bot_answers_where_is_my_order_from_its_live_status() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, admin, service) = desk(|_| {}).await;
     let (user, key) = app.funded_customer("ana@example.com", 100_000).await;
     set_language(&app, user, "en").await;
     let order = place(&app, &key, service, "https://x.com/ana/status/1").await;
@@ -219,9 +226,7 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
 
 #[tokio::test]
 async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let refillable = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, admin, refillable) = desk(|_| {}).await;
     let no_refill = service_with(&app, Fulfillment::Manual, 10_000, 10, 10_000, |s| {
         s.refill = false
     })
@@ -299,8 +304,7 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
 
 #[tokio::test]
 async fn a_cancel_ticket_cancels_a_pending_order_and_refunds_it() {
-    let app = TestApp::spawn().await;
-    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, _, service) = desk(|_| {}).await;
     let (user, key) = app.funded_customer("cancel@example.com", 100_000).await;
     set_language(&app, user, "en").await;
     let order = place(&app, &key, service, "https://x.com/c/status/1").await;
@@ -327,8 +331,7 @@ async fn a_cancel_ticket_cancels_a_pending_order_and_refunds_it() {
 
 #[tokio::test]
 async fn customers_reach_only_their_own_orders_and_tickets() {
-    let app = TestApp::spawn().await;
-    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, _, service) = desk(|_| {}).await;
     let (_, owner) = app.funded_customer("owner@example.com", 100_000).await;
     let (_, stranger) = app.funded_customer("stranger@example.com", 100_000).await;
     let order = place(&app, &owner, service, "https://x.com/o/status/1").await;
@@ -1012,9 +1015,7 @@ async fn notification_settings_decide_which_mail_is_sent_and_it_is_sent_once() {
 /// (nothing left for staff). The share is reported in the closing note.
 #[tokio::test]
 async fn the_bot_answers_most_common_ticket_shapes_alone() {
-    let app = TestApp::spawn_with(|c| c.support.tickets_per_user_per_hour = 0).await;
-    let admin = app.admin().await;
-    let refillable = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, admin, refillable) = desk(|c| c.support.tickets_per_user_per_hour = 0).await;
     let no_refill = service_with(&app, Fulfillment::Manual, 10_000, 10, 10_000, |s| {
         s.refill = false
     })
@@ -1127,9 +1128,7 @@ async fn the_bot_answers_most_common_ticket_shapes_alone() {
 
 #[tokio::test]
 async fn ticket_lists_cost_the_same_statements_at_any_page_size() {
-    let app = TestApp::spawn_with(|c| c.support.tickets_per_user_per_hour = 0).await;
-    let admin = app.admin().await;
-    let service = service(&app, Fulfillment::Manual, 10_000, 10, 10_000).await;
+    let (app, admin, service) = desk(|c| c.support.tickets_per_user_per_hour = 0).await;
     let (_, key) = app.funded_customer("many@example.com", 1_000_000).await;
     let order = place(&app, &key, service, "https://x.com/m/status/1").await;
     for i in 0..12 {

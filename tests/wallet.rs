@@ -429,18 +429,16 @@ async fn concurrent_debits_never_go_below_zero() {
     // The same straight through wallet::debit, 50 at once.
     {
         let mut conn = app.conn().await;
-        wallet::credit(
-            &mut conn,
+        let refill = wallet::Credit {
             user_id,
-            20 * X,
-            LedgerKind::Adjustment,
-            &LedgerRef {
+            amount: 20 * X,
+            kind: LedgerKind::Adjustment,
+            reference: LedgerRef {
                 note: "refill".into(),
                 ..Default::default()
             },
-        )
-        .await
-        .unwrap();
+        };
+        wallet::credit(&mut conn, refill).await.unwrap();
     }
     let mut tasks = Vec::new();
     for _ in 0..50 {

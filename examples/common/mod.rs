@@ -217,15 +217,13 @@ pub async fn funded_user(
     let user = accounts::create_user(conn, email, "", Role::Customer)
         .await
         .map_err(error)?;
-    wallet::credit(
-        conn,
-        user.id,
-        1_000_000_000,
-        LedgerKind::Adjustment,
-        &Default::default(),
-    )
-    .await
-    .map_err(error)?;
+    let funding = wallet::Credit {
+        user_id: user.id,
+        amount: 1_000_000_000,
+        kind: LedgerKind::Adjustment,
+        reference: Default::default(),
+    };
+    wallet::credit(conn, funding).await.map_err(error)?;
     let (_, key) = auth::create_api_key(conn, user.id, "bench")
         .await
         .map_err(error)?;

@@ -27,6 +27,7 @@ pub mod mass_orders;
 pub mod newsletter_subscribers;
 pub mod notifications;
 pub mod order_events;
+pub mod order_placement;
 pub mod order_requests;
 pub mod orders;
 pub mod pagination;

@@ -1,5 +1,5 @@
-//! `orders`: the order rows, the one-statement paid placement, and the reads
-//! and claims of the table. Its history is `order_events`, its customer
+//! `orders`: the order rows and the reads and claims of the table (the paid
+//! placements are `order_placement.rs`). Its history is `order_events`, its customer
 //! requests `order_requests`, its batches `mass_orders`.
 
 use chrono::{DateTime, Utc};
@@ -53,68 +53,6 @@ pub struct OrderRow {
 
 super::reads_by_id!(OrderRow, orders);
 
-/// The one statement that places a paid order from a provider or by hand
-/// (`domain::orders::place_order`): the balance debit guarded by
-/// `balance >= charge`, the order, its `ORDER_CHARGE` ledger row, the first
-/// history row and its event's `pg_notify`, as data-modifying CTEs. One
-/// statement is one transaction and one round trip; every part sees the debit's
-/// outcome, so when the balance does not cover the charge nothing is written
-/// and no row comes back. The unique index on `(user_id, idempotency_key)` and
-/// the ledger's once-per-order index hold here as everywhere.
-const PLACE_PAID_ORDER: &str = "\
-WITH debit AS ( \
-    UPDATE users SET balance = balance - $7 \
-    WHERE id = $1 AND balance >= $7 \
-    RETURNING balance \
-), placed AS ( \
-    INSERT INTO orders (user_id, service_id, link, quantity, price_per_1000, charge, status, \
-                        extra, remains, provider_id, provider_service_id, idempotency_key, \
-                        link_guard, scheduled_at, next_attempt_at) \
-    SELECT $1, $2, $3, $4, $5, $7, 'PENDING', $6, $4, $8, $9, $10, $12, $13, $13 FROM debit \
-    RETURNING * \
-), charged AS ( \
-    INSERT INTO ledger_entries (user_id, amount, balance_after, kind, order_id, note) \
-    SELECT $1, -$7, debit.balance, 'ORDER_CHARGE', placed.id, '' FROM debit, placed \
-), event AS ( \
-    INSERT INTO order_events (order_id, status, start_count, remains, note) \
-    SELECT id, 'PENDING', start_count, remains, 'order placed' FROM placed \
-    RETURNING id \
-) \
-SELECT placed.*, pg_notify($11, event.id::text)::text AS notified \
-FROM placed, event";
-
-impl NewOrder {
-    /// Writes a PENDING order with `charge > 0` and everything that goes with it in
-    /// one statement (see `PLACE_PAID_ORDER`), announcing the history row on
-    /// `channel` (`events::ORDER_CHANNEL`); `None` when the balance is short.
-    pub async fn insert_paid(
-        &self,
-        conn: &mut AsyncPgConnection,
-        channel: &str,
-    ) -> QueryResult<Option<OrderRow>> {
-        use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
-        debug_assert!(self.charge > 0 && self.status == OrderStatus::Pending);
-        debug_assert!(self.next_attempt_at == self.scheduled_at);
-        diesel::sql_query(PLACE_PAID_ORDER)
-            .bind::<BigInt, _>(self.user_id)
-            .bind::<BigInt, _>(self.service_id)
-            .bind::<Text, _>(&self.link)
-            .bind::<BigInt, _>(self.quantity)
-            .bind::<BigInt, _>(self.price_per_1000)
-            .bind::<Jsonb, _>(&self.extra)
-            .bind::<BigInt, _>(self.charge)
-            .bind::<Nullable<BigInt>, _>(self.provider_id)
-            .bind::<Nullable<Text>, _>(&self.provider_service_id)
-            .bind::<Nullable<Text>, _>(&self.idempotency_key)
-            .bind::<Text, _>(channel)
-            .bind::<Nullable<Text>, _>(&self.link_guard)
-            .bind::<Nullable<Timestamptz>, _>(self.scheduled_at)
-            .get_result(conn)
-            .await
-            .optional()
-    }
-}
-
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = orders)]
 pub struct NewOrder {
@@ -153,6 +91,23 @@ pub struct OrderFilter {
 }
 
 impl OrderRow {
+    /// Sets each `(order id, error)` as the order's `last_error`, in one statement.
+    pub async fn set_last_errors(
+        conn: &mut AsyncPgConnection,
+        errors: &[(i64, &str)],
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        diesel::sql_query(
+            "UPDATE orders o SET last_error = e.error \
+             FROM unnest($1::bigint[], $2::text[]) AS e(id, error) WHERE o.id = e.id",
+        )
+        .bind::<Array<BigInt>, _>(errors.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(errors.iter().map(|(_, e)| *e).collect::<Vec<_>>())
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
     /// Sets when dispatch may send the order next (`None`: at once) and, when
     /// given, why the last try failed; answers the row as it now is.
     pub async fn reschedule(

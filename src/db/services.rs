@@ -120,6 +120,40 @@ pub struct ServiceFilter {
 }
 
 impl ServiceRow {
+    /// The average completion times of `ids`, locked in id order (so concurrent
+    /// batches never deadlock) until the transaction ends.
+    pub async fn lock_average_completions(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, Option<i64>)>> {
+        services::table
+            .filter(services::id.eq_any(ids))
+            .order(services::id)
+            .select((services::id, services::average_completion_seconds))
+            // The strength an UPDATE takes: FOR UPDATE would also wait for (and
+            // deadlock with) transactions that only inserted orders of the service.
+            .for_no_key_update()
+            .load(conn)
+            .await
+    }
+
+    /// Sets each `(service id, seconds)` average completion time, in one statement.
+    pub async fn set_average_completions(
+        conn: &mut AsyncPgConnection,
+        averages: &[(i64, i64)],
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt};
+        diesel::sql_query(
+            "UPDATE services s SET average_completion_seconds = a.seconds \
+             FROM unnest($1::bigint[], $2::bigint[]) AS a(id, seconds) WHERE s.id = a.id",
+        )
+        .bind::<Array<BigInt>, _>(averages.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(averages.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
     /// The ids of a category's services, locked until the transaction ends (a reorder).
     pub async fn ids_in_category_for_update(
         conn: &mut AsyncPgConnection,

@@ -70,6 +70,21 @@ impl UserRow {
     }
 }
 
+impl UserRow {
+    /// The user's balance, its row locked until the transaction ends with the
+    /// strength an UPDATE takes (`FOR NO KEY UPDATE`: rows that only reference
+    /// the user, such as new orders, are not held up). `None`: no such user.
+    pub async fn lock_balance(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<i64>> {
+        users::table
+            .find(id)
+            .select(users::balance)
+            .for_no_key_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {

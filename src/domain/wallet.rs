@@ -70,14 +70,14 @@ pub async fn available(conn: &mut AsyncPgConnection, user_id: i64) -> AppResult<
         .optional()?)
 }
 
-/// Adds `amount` (> 0) to the balance.
-pub async fn credit(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-    amount: i64,
-    kind: LedgerKind,
-    reference: &LedgerRef,
-) -> AppResult<LedgerEntryRow> {
+/// Adds the credit's amount (> 0) to the user's balance.
+pub async fn credit(conn: &mut AsyncPgConnection, credit: Credit) -> AppResult<LedgerEntryRow> {
+    let Credit {
+        user_id,
+        amount,
+        kind,
+        reference,
+    } = credit;
     if amount <= 0 {
         return Err(AppError::validation("amount", "a credit must be positive"));
     }
@@ -88,7 +88,7 @@ pub async fn credit(
         .await
         .optional()?
         .ok_or(AppError::NotFound("user"))?;
-    record(conn, user_id, amount, balance_after, kind, reference).await
+    record(conn, user_id, amount, balance_after, kind, &reference).await
 }
 
 async fn record(
@@ -263,7 +263,13 @@ pub async fn adjust(
     };
     conn.transaction(async |conn| {
         if amount > 0 {
-            credit(conn, user_id, amount, LedgerKind::Adjustment, &reference).await
+            let adjustment = Credit {
+                user_id,
+                amount,
+                kind: LedgerKind::Adjustment,
+                reference: reference.clone(),
+            };
+            credit(conn, adjustment).await
         } else {
             let magnitude = amount
                 .checked_neg()

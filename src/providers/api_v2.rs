@@ -11,7 +11,10 @@ use serde_json::Value;
 pub use super::wire::RetryPolicy;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
-    wire::{FormEndpoint, decimal, integer, remote_service, remote_status, statuses_by_id, text},
+    wire::{
+        FormEndpoint, decimal, integer, remote_service, remote_status, required, statuses_by_id,
+        text,
+    },
 };
 
 pub struct ApiV2Client {
@@ -123,9 +126,13 @@ impl ProviderClient for ApiV2Client {
         }
         fields.extend(extra_fields(order.extra));
         let value = self.call("add", &fields, false).await?;
-        value.get("order").and_then(text).ok_or_else(|| {
-            ProviderError::Unclear(format!("add answered without an order id: {value}"))
-        })
+        required(
+            &value,
+            &["order"],
+            text,
+            ProviderError::Unclear,
+            "add answered without an order id",
+        )
     }
 
     async fn statuses(
@@ -149,19 +156,26 @@ impl ProviderClient for ApiV2Client {
         let value = self
             .call("refill", &[("order", order_id.to_string())], false)
             .await?;
-        value.get("refill").and_then(text).ok_or_else(|| {
-            ProviderError::Unclear(format!("refill answered without an id: {value}"))
-        })
+        required(
+            &value,
+            &["refill"],
+            text,
+            ProviderError::Unclear,
+            "refill answered without an id",
+        )
     }
 
     async fn refill_status(&self, refill_id: &str) -> Result<String, ProviderError> {
         let value = self
             .call("refill_status", &[("refill", refill_id.to_string())], true)
             .await?;
-        value
-            .get("status")
-            .and_then(text)
-            .ok_or_else(|| ProviderError::Transient(format!("refill status unreadable: {value}")))
+        required(
+            &value,
+            &["status"],
+            text,
+            ProviderError::Transient,
+            "refill status unreadable",
+        )
     }
 
     async fn cancel(
@@ -193,10 +207,13 @@ impl ProviderClient for ApiV2Client {
 
     async fn balance(&self) -> Result<(BigDecimal, String), ProviderError> {
         let value = self.call("balance", &[], true).await?;
-        let balance = value
-            .get("balance")
-            .and_then(decimal)
-            .ok_or_else(|| ProviderError::Transient(format!("balance unreadable: {value}")))?;
+        let balance = required(
+            &value,
+            &["balance"],
+            decimal,
+            ProviderError::Transient,
+            "balance unreadable",
+        )?;
         let currency = value.get("currency").and_then(text).unwrap_or_default();
         Ok((balance, currency))
     }

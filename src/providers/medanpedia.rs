@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::{
     MAX_BATCH, ProviderClient, ProviderError, RemoteOrderRequest, RemoteService, RemoteStatus,
     wire::{
-        FormEndpoint, RetryPolicy, decimal, flag, remote_service, remote_status, statuses_by_id,
-        text,
+        FormEndpoint, RetryPolicy, decimal, flag, remote_service, remote_status, required,
+        statuses_by_id, text,
     },
 };
 
@@ -136,13 +136,13 @@ impl ProviderClient for MedanPediaClient {
         }
         fields.extend(extra_fields(order.extra));
         let value = self.call("order", &fields, false).await?;
-        value
-            .get("data")
-            .and_then(|d| d.get("id"))
-            .and_then(text)
-            .ok_or_else(|| {
-                ProviderError::Unclear(format!("order answered without an order id: {value}"))
-            })
+        required(
+            &value,
+            &["data", "id"],
+            text,
+            ProviderError::Unclear,
+            "order answered without an order id",
+        )
     }
 
     /// One id uses the single form (`data`); several the many form (`orders`). A
@@ -182,13 +182,13 @@ impl ProviderClient for MedanPediaClient {
         let value = self
             .call("refill", &[("id_order", order_id.to_string())], false)
             .await?;
-        value
-            .get("data")
-            .and_then(|d| d.get("id_refill"))
-            .and_then(text)
-            .ok_or_else(|| {
-                ProviderError::Unclear(format!("refill answered without an id: {value}"))
-            })
+        required(
+            &value,
+            &["data", "id_refill"],
+            text,
+            ProviderError::Unclear,
+            "refill answered without an id",
+        )
     }
 
     async fn refill_status(&self, refill_id: &str) -> Result<String, ProviderError> {
@@ -199,11 +199,13 @@ impl ProviderClient for MedanPediaClient {
                 true,
             )
             .await?;
-        value
-            .get("data")
-            .and_then(|d| d.get("status"))
-            .and_then(text)
-            .ok_or_else(|| ProviderError::Transient(format!("refill status unreadable: {value}")))
+        required(
+            &value,
+            &["data", "status"],
+            text,
+            ProviderError::Transient,
+            "refill status unreadable",
+        )
     }
 
     async fn cancel(
@@ -218,11 +220,13 @@ impl ProviderClient for MedanPediaClient {
 
     async fn balance(&self) -> Result<(BigDecimal, String), ProviderError> {
         let value = self.call("profile", &[], true).await?;
-        let balance = value
-            .get("data")
-            .and_then(|d| d.get("balance"))
-            .and_then(decimal)
-            .ok_or_else(|| ProviderError::Transient(format!("balance unreadable: {value}")))?;
+        let balance = required(
+            &value,
+            &["data", "balance"],
+            decimal,
+            ProviderError::Transient,
+            "balance unreadable",
+        )?;
         Ok((balance, "IDR".into()))
     }
 }

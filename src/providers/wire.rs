@@ -184,6 +184,22 @@ pub fn without_url(error: &reqwest::Error) -> String {
     text
 }
 
+/// Reads the value at `path` (object keys, outermost first) of an answer with
+/// `read`. An answer without it is `missing("<what>: <answer>")`: `Unclear` after
+/// a write the provider may have made, `Transient` after a read.
+pub fn required<T>(
+    answer: &Value,
+    path: &[&str],
+    read: fn(&Value) -> Option<T>,
+    missing: fn(String) -> ProviderError,
+    what: &str,
+) -> Result<T, ProviderError> {
+    path.iter()
+        .try_fold(answer, |value, key| value.get(key))
+        .and_then(read)
+        .ok_or_else(|| missing(format!("{what}: {answer}")))
+}
+
 pub fn text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.trim().to_string()),

@@ -442,15 +442,13 @@ pub async fn fund(app: &TestApp, user_id: i64, amount: i64) {
         note: "test funding".into(),
         ..Default::default()
     };
-    wallet::credit(
-        &mut conn,
+    let funding = wallet::Credit {
         user_id,
         amount,
-        LedgerKind::Adjustment,
-        &reference,
-    )
-    .await
-    .unwrap();
+        kind: LedgerKind::Adjustment,
+        reference,
+    };
+    wallet::credit(&mut conn, funding).await.unwrap();
 }
 
 /// Registers an active API v2 provider billing in rupiah; returns its id.

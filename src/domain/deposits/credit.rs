@@ -16,7 +16,7 @@ use crate::{
     },
     domain::{
         levels, notifications,
-        wallet::{self, LedgerRef},
+        wallet::{self, Credit, LedgerRef},
     },
     error::AppResult,
 };
@@ -35,19 +35,18 @@ pub async fn credit(
     deposit: &DepositRow,
     by: CreditedBy,
 ) -> AppResult<i64> {
-    let entry = wallet::credit(
-        conn,
-        deposit.user_id,
-        deposit.amount,
-        LedgerKind::Deposit,
-        &LedgerRef {
+    let deposited = Credit {
+        user_id: deposit.user_id,
+        amount: deposit.amount,
+        kind: LedgerKind::Deposit,
+        reference: LedgerRef {
             deposit_id: Some(deposit.id),
             actor_id: by.actor_id,
             note: by.note,
             ..Default::default()
         },
-    )
-    .await?;
+    };
+    let entry = wallet::credit(conn, deposited).await?;
     let paid_bonus = pay_bonus(conn, deposit).await?;
     let balance = entry.balance_after + paid_bonus;
     notifications::deposit_credited(
@@ -90,12 +89,11 @@ async fn pay_bonus(conn: &mut AsyncPgConnection, deposit: &DepositRow) -> AppRes
     if paid == 0 {
         return Ok(0);
     }
-    wallet::credit(
-        conn,
-        deposit.user_id,
-        paid,
-        LedgerKind::Bonus,
-        &LedgerRef {
+    let bonus = Credit {
+        user_id: deposit.user_id,
+        amount: paid,
+        kind: LedgerKind::Bonus,
+        reference: LedgerRef {
             deposit_id: Some(deposit.id),
             note: format!(
                 "bonus on deposit {}: {}",
@@ -104,8 +102,8 @@ async fn pay_bonus(conn: &mut AsyncPgConnection, deposit: &DepositRow) -> AppRes
             ),
             ..Default::default()
         },
-    )
-    .await?;
+    };
+    wallet::credit(conn, bonus).await?;
     let recorded = DepositChangeset {
         bonus_amount: Some(paid),
         ..Default::default()

@@ -21,7 +21,8 @@ use crate::{
         enums::{LedgerKind, OrderStatus},
         order_events::{NewOrderEvent, OrderEventRow},
         orders::OrderRow,
-        schema::{order_events, services},
+        schema::order_events,
+        services::ServiceRow,
     },
     domain::{
         notifications,
@@ -271,37 +272,21 @@ async fn record_completion_times(
     conn: &mut AsyncPgConnection,
     completions: &[(i64, i64)],
 ) -> AppResult<()> {
-    use diesel::sql_types::{Array, BigInt};
     if completions.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = completions.iter().map(|(id, _)| *id).collect();
-    let mut averages: Vec<(i64, Option<i64>)> = services::table
-        .filter(services::id.eq_any(&ids))
-        .order(services::id)
-        .select((services::id, services::average_completion_seconds))
-        // The strength an UPDATE takes: FOR UPDATE would also wait for (and
-        // deadlock with) transactions that only inserted orders of the service.
-        .for_no_key_update()
-        .load(conn)
-        .await?;
+    let mut averages = ServiceRow::lock_average_completions(conn, &ids).await?;
     for (service_id, seconds) in completions {
         if let Some((_, average)) = averages.iter_mut().find(|(id, _)| id == service_id) {
             *average = Some(next_average_completion(*average, *seconds));
         }
     }
-    let (ids, values): (Vec<i64>, Vec<i64>) = averages
+    let folded: Vec<(i64, i64)> = averages
         .into_iter()
         .filter_map(|(id, average)| average.map(|a| (id, a)))
-        .unzip();
-    diesel::sql_query(
-        "UPDATE services s SET average_completion_seconds = a.seconds \
-         FROM unnest($1::bigint[], $2::bigint[]) AS a(id, seconds) WHERE s.id = a.id",
-    )
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Array<BigInt>, _>(values)
-    .execute(conn)
-    .await?;
+        .collect();
+    ServiceRow::set_average_completions(conn, &folded).await?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::{
         schema::orders,
     },
     domain::text::check_reason,
-    domain::wallet::{self, LedgerRef},
+    domain::wallet::{self, Credit, LedgerRef},
     error::{AppError, AppResult},
 };
 
@@ -161,14 +161,13 @@ pub async fn admin_refund(
             note: reason.to_string(),
             ..Default::default()
         };
-        wallet::credit(
-            conn,
-            order.user_id,
+        let refund = Credit {
+            user_id: order.user_id,
             amount,
-            LedgerKind::ManualRefund,
-            &reference,
-        )
-        .await?;
+            kind: LedgerKind::ManualRefund,
+            reference,
+        };
+        wallet::credit(conn, refund).await?;
         let order: OrderRow = diesel::update(orders::table.find(order.id))
             .set(orders::refunded.eq(orders::refunded + amount))
             .returning(OrderRow::as_returning())

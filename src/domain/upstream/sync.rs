@@ -214,19 +214,10 @@ pub async fn note_sync_errors(
     conn: &mut AsyncPgConnection,
     errors: &[(i64, &str)],
 ) -> AppResult<()> {
-    use diesel::sql_types::{Array, BigInt, Text};
     if errors.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "UPDATE orders o SET last_error = e.error \
-         FROM unnest($1::bigint[], $2::text[]) AS e(id, error) WHERE o.id = e.id",
-    )
-    .bind::<Array<BigInt>, _>(errors.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(errors.iter().map(|(_, e)| *e).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
+    Ok(OrderRow::set_last_errors(conn, errors).await?)
 }
 
 #[cfg(test)]

@@ -205,7 +205,7 @@ impl ContentQuery {
     /// The site's name, default meta, social profiles, contact details and analytics ids.
     #[graphql(cache_control(max_age = 60))]
     async fn site_settings(&self, ctx: &Context<'_>) -> GraphqlResult<SiteSettings> {
-        Ok(site_settings(ctx).await?.into())
+        Ok(SiteSettings(site_settings(ctx).await?))
     }
 
     /// Announcements for the signed-in user, newest first; only unread ones with `unread: true`.

@@ -265,11 +265,63 @@ pub struct SocialLink {
     pub url: String,
 }
 
+pub struct SiteSettings(pub site::SiteSettings);
+
 /// What every page of the site shares: name, default meta, social profiles,
 /// contact details and analytics ids.
-#[derive(SimpleObject, InputObject)]
-#[graphql(input_name = "SiteSettingsInput")]
-pub struct SiteSettings {
+#[Object]
+impl SiteSettings {
+    async fn site_name(&self) -> &str {
+        &self.0.site_name
+    }
+    async fn tagline(&self) -> &str {
+        &self.0.tagline
+    }
+    async fn default_meta_title(&self) -> &str {
+        &self.0.default_meta_title
+    }
+    async fn default_meta_description(&self) -> &str {
+        &self.0.default_meta_description
+    }
+    async fn default_og_image_url(&self) -> Option<&str> {
+        self.0.default_og_image_url.as_deref()
+    }
+    async fn social_links(&self) -> Vec<SocialLink> {
+        let links = self.0.social_links.iter();
+        links
+            .map(|l| SocialLink {
+                network: l.network.clone(),
+                url: l.url.clone(),
+            })
+            .collect()
+    }
+    async fn contact_email(&self) -> Option<&str> {
+        self.0.contact_email.as_deref()
+    }
+    async fn contact_phone(&self) -> Option<&str> {
+        self.0.contact_phone.as_deref()
+    }
+    async fn contact_whatsapp(&self) -> Option<&str> {
+        self.0.contact_whatsapp.as_deref()
+    }
+    async fn contact_address(&self) -> Option<&str> {
+        self.0.contact_address.as_deref()
+    }
+    async fn google_analytics_id(&self) -> Option<&str> {
+        self.0.google_analytics_id.as_deref()
+    }
+    async fn google_tag_manager_id(&self) -> Option<&str> {
+        self.0.google_tag_manager_id.as_deref()
+    }
+    async fn facebook_pixel_id(&self) -> Option<&str> {
+        self.0.facebook_pixel_id.as_deref()
+    }
+}
+
+/// What every page of the site shares: name, default meta, social profiles,
+/// contact details and analytics ids.
+#[derive(InputObject)]
+pub struct SiteSettingsInput {
     #[graphql(default)]
     pub site_name: String,
     #[graphql(default)]
@@ -290,35 +342,8 @@ pub struct SiteSettings {
     pub facebook_pixel_id: Option<String>,
 }
 
-impl From<site::SiteSettings> for SiteSettings {
-    fn from(s: site::SiteSettings) -> Self {
-        SiteSettings {
-            site_name: s.site_name,
-            tagline: s.tagline,
-            default_meta_title: s.default_meta_title,
-            default_meta_description: s.default_meta_description,
-            default_og_image_url: s.default_og_image_url,
-            social_links: s
-                .social_links
-                .into_iter()
-                .map(|l| SocialLink {
-                    network: l.network,
-                    url: l.url,
-                })
-                .collect(),
-            contact_email: s.contact_email,
-            contact_phone: s.contact_phone,
-            contact_whatsapp: s.contact_whatsapp,
-            contact_address: s.contact_address,
-            google_analytics_id: s.google_analytics_id,
-            google_tag_manager_id: s.google_tag_manager_id,
-            facebook_pixel_id: s.facebook_pixel_id,
-        }
-    }
-}
-
-impl From<SiteSettings> for site::SiteSettings {
-    fn from(s: SiteSettings) -> Self {
+impl From<SiteSettingsInput> for site::SiteSettings {
+    fn from(s: SiteSettingsInput) -> Self {
         site::SiteSettings {
             site_name: s.site_name,
             tagline: s.tagline,

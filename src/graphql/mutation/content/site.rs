@@ -5,7 +5,10 @@ use async_graphql::{Context, Object};
 use crate::{
     domain::{audit::Summary, content::site},
     graphql::{
-        admin_write, conn, error::GraphqlResult, guards::RoleGuard, types::content::SiteSettings,
+        admin_write, conn,
+        error::GraphqlResult,
+        guards::RoleGuard,
+        types::content::{SiteSettings, SiteSettingsInput},
     },
 };
 
@@ -19,7 +22,7 @@ impl SiteMutation {
     async fn admin_update_site_settings(
         &self,
         ctx: &Context<'_>,
-        input: SiteSettings,
+        input: SiteSettingsInput,
     ) -> GraphqlResult<SiteSettings> {
         let saved = admin_write(ctx, "site_settings.update")?
             .bulk(&mut *conn(ctx).await?, "site_settings", async |conn| {
@@ -33,6 +36,6 @@ impl SiteMutation {
                 Ok((saved, summary))
             })
             .await?;
-        Ok(saved.into())
+        Ok(SiteSettings(saved))
     }
 }
