@@ -10,6 +10,7 @@ use crate::{
     config::Config,
     crypto::{SecretBox, TokenSigner},
     db::{PgPool, QueryCounter},
+    domain::orders::group_commit::GroupCommit,
     events::EventBus,
 };
 
@@ -32,6 +33,8 @@ pub struct Inner {
     pub events: EventBus,
     /// Credentials and catalogue, kept coherent by the event listener.
     pub caches: Caches,
+    /// The per-account queues of orders placed together (`ORDER_GROUP_MAX`).
+    pub placements: GroupCommit,
     /// Cancelled when the process is asked to stop (SIGTERM/SIGINT): jobs claim
     /// nothing new, the HTTP server drains.
     pub shutdown: CancellationToken,
@@ -66,6 +69,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             events,
             caches,
+            placements: GroupCommit::new(pool.clone(), config.orders.group_max),
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
             passwords: Passwords::new(&config.accounts)?,
             secrets: SecretBox::new(&config.secret_key),

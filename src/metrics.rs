@@ -33,6 +33,8 @@ pub const WEBSOCKETS: &str = "booster_websocket_connections";
 pub const SUBSCRIPTIONS: &str = "booster_subscriptions";
 pub const ORDERS_OPEN: &str = "booster_orders_open";
 pub const ORDERS_PLACED: &str = "booster_orders_placed_total";
+/// Orders placed in a group of one account's orders (`domain::orders::group_commit`).
+pub const ORDERS_GROUP_COMMITTED: &str = "booster_orders_group_committed_total";
 pub const LEDGER_RUPIAH: &str = "booster_ledger_rupiah_total";
 pub const POOL_CONNECTIONS: &str = "booster_db_pool_connections";
 pub const POOL_WAITING: &str = "booster_db_pool_waiting";

@@ -22,6 +22,7 @@ pub fn throughput_config(url: &str, pool_size: usize) -> booster::config::Config
     config.server.rate_limit_per_minute = 0;
     config.server.anonymous_rate_limit_per_minute = 0;
     config.server.api_v2_rate_limit_per_minute = 0;
+    config.server.api_v2_user_rate_limit_per_minute = 0;
     config
 }
 

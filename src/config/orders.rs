@@ -42,6 +42,9 @@ pub struct OrdersConfig {
     pub figures_window_days: i32,
     /// How often due drip-feed runs are placed (zero: never).
     pub drip_interval: Duration,
+    /// The most orders of one account placed in one transaction when they arrive
+    /// together (`domain::orders::group_commit`); 1 places every order alone.
+    pub group_max: usize,
 }
 
 impl Default for OrdersConfig {
@@ -54,6 +57,7 @@ impl Default for OrdersConfig {
             figures_interval: Duration::from_secs(900),
             figures_window_days: 30,
             drip_interval: Duration::from_secs(30),
+            group_max: 64,
         }
     }
 }
@@ -81,6 +85,7 @@ impl OrdersConfig {
                 "DRIP_FEED_INTERVAL_SECONDS",
                 defaults.drip_interval.as_secs(),
             )?),
+            group_max: parse_var("ORDER_GROUP_MAX", defaults.group_max)?,
         };
         anyhow::ensure!(
             (1..=365).contains(&config.figures_window_days),
@@ -93,6 +98,10 @@ impl OrdersConfig {
         anyhow::ensure!(
             (0..=720).contains(&config.refill_cooldown_hours),
             "REFILL_COOLDOWN_HOURS must be 0 to 720"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&config.group_max),
+            "ORDER_GROUP_MAX must be 1 to 1000"
         );
         anyhow::ensure!(
             (0..=365).contains(&config.schedule_max_days),

@@ -1,7 +1,8 @@
 //! Orders: what a customer buys and everything that happens to it on our side.
 //! One file per concern: `prepare` (validation and price, pure; the fields of
 //! each service type in `type_fields`), `place` (one
-//! order in one transaction, and the one way a status changes), `changes`
+//! order in one transaction, and the one way a status changes), `group_commit`
+//! (one account's orders arriving together placed in one transaction), `changes`
 //! (writing one or a batch of status changes set-based), `mass` (many
 //! orders from one text, read by `mass_text`), `settle` (exactly-once refunds), `requests` (customer
 //! cancel and refill), `refill` (the refill warranty's rules, pure), `guard`
@@ -11,6 +12,7 @@
 
 mod changes;
 pub mod drip;
+pub mod group_commit;
 pub mod guard;
 pub mod labels;
 mod mass;

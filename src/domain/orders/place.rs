@@ -6,7 +6,13 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::{drip, guard, prepare::check_idempotency_key, *};
+use super::{
+    drip,
+    group_commit::{GroupCommit, duplicate_key},
+    guard,
+    prepare::check_idempotency_key,
+    *,
+};
 use crate::{
     cache::Caches,
     config::OrdersConfig,
@@ -22,7 +28,7 @@ use crate::{
         stock,
         wallet::{self, LedgerRef},
     },
-    error::{AppError, AppResult, is_unique_violation},
+    error::{AppError, AppResult},
 };
 
 /// A retried request with the same key must be the same order.
@@ -69,7 +75,8 @@ pub async fn record_status(
 /// Places one order: validates everything first, then in one transaction inserts
 /// the order, debits the charge, writes the first history row and publishes the
 /// event (for a paid order from a provider or by hand, one statement:
-/// `NewOrder::insert_paid`). Stock services take their items and complete at
+/// `NewOrder::insert_paid`, or with other orders of the account arriving with it
+/// in one group: `group_commit`). Stock services take their items and complete at
 /// once (`own_max_discount_bps`: `OWN_PRODUCT_MAX_DISCOUNT_BPS`). The service comes from the catalogue cache (`catalog::listing`), which
 /// forgets it on any change, so the price charged is the current one. The
 /// same-link guard and a scheduled start follow `rules` (see `guard`); the
@@ -77,6 +84,7 @@ pub async fn record_status(
 pub async fn place_order(
     conn: &mut AsyncPgConnection,
     caches: &Caches,
+    group: &GroupCommit,
     buyer: &UserRow,
     input: OrderInput,
     own_max_discount_bps: i32,
@@ -110,7 +118,8 @@ pub async fn place_order(
     let drip = drip::panel_plan(&service, &prepared.extra);
     let result =
         if prepared.fulfillment != Fulfillment::Stock && prepared.charge > 0 && drip.is_none() {
-            insert_in_one_statement(conn, user_id, &prepared, idempotency_key.clone()).await
+            let order = new_order(user_id, &prepared, idempotency_key.clone());
+            group.place(conn, order).await
         } else {
             conn.transaction(async |conn| {
                 insert_paid_order(conn, user_id, &prepared, idempotency_key.clone(), drip).await
@@ -152,41 +161,6 @@ fn new_order(user_id: i64, prepared: &PreparedOrder, idempotency_key: Option<Str
         scheduled_at: prepared.scheduled_at,
         next_attempt_at: prepared.scheduled_at,
     }
-}
-
-fn duplicate_key(error: diesel::result::Error) -> AppError {
-    if is_unique_violation(&error, "orders_user_id_idempotency_key_key") {
-        AppError::conflict("an order with this idempotencyKey exists")
-    } else if is_unique_violation(&error, guard::ACTIVE_LINK_INDEX) {
-        guard::active_link_error()
-    } else {
-        error.into()
-    }
-}
-
-/// The order path's common case, a paid order that waits for dispatch or an
-/// admin, in one round trip. A short balance writes nothing; its error says how
-/// much there is.
-async fn insert_in_one_statement(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-    prepared: &PreparedOrder,
-    idempotency_key: Option<String>,
-) -> AppResult<OrderRow> {
-    let placed = new_order(user_id, prepared, idempotency_key)
-        .insert_paid(conn, crate::events::ORDER_CHANNEL)
-        .await
-        .map_err(duplicate_key)?;
-    if let Some(order) = placed {
-        return Ok(order);
-    }
-    let available = wallet::available(conn, user_id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    Err(AppError::InsufficientBalance {
-        needed: prepared.charge,
-        available,
-    })
 }
 
 /// A paid order in the caller's transaction, step by step: stock products,

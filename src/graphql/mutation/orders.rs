@@ -232,6 +232,7 @@ impl OrderMutation {
             orders::place_order(
                 &mut conn,
                 &app.caches,
+                &app.placements,
                 &user.user,
                 order,
                 own_max_discount,

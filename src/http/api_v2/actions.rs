@@ -159,6 +159,7 @@ async fn add(
     let order = orders::place_order(
         conn,
         &app.caches,
+        &app.placements,
         buyer,
         input,
         app.config.catalog.own_product_max_discount_bps,
