@@ -7,6 +7,8 @@
 //! each with the SQL statements it took, next to the reference: PostgreSQL's own
 //! time for one bare `count(*), sum(charge)` over the same orders (the least any
 //! aggregate over them costs), measured in the same run. Printed as ratios.
+//! Then `GET /admin/exports/orders.csv` of all of them against PostgreSQL's own
+//! `COPY ... TO STDOUT` of the same columns, with the peak resident memory.
 //!
 //! Run: `cargo run --release --example dashboard_bench` (PostgreSQL on
 //! 127.0.0.1:5432; ORDERS=200000 for a quicker run).
@@ -117,6 +119,77 @@ async fn run(url: &str) -> anyhow::Result<()> {
             ours.as_secs_f64() / reference.as_secs_f64()
         );
     }
+    export_against_copy(&http, &base, &token, url).await
+}
+
+/// `GET /admin/exports/orders.csv` of every order against PostgreSQL's own
+/// `COPY (...) TO STDOUT` of the same columns (through psql, read to the end by
+/// this process as the export is), with the process's resident memory before and
+/// its peak during the export.
+async fn export_against_copy(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    url: &str,
+) -> anyhow::Result<()> {
+    let at_rest = common::resident_mib("self");
+    common::reset_peak_resident();
+    let started = Instant::now();
+    let mut response = http
+        .get(format!("{base}/admin/exports/orders.csv"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    anyhow::ensure!(response.status() == 200, "export: {}", response.status());
+    let (mut lines, mut bytes) = (0usize, 0usize);
+    while let Some(chunk) = response.chunk().await? {
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        bytes += chunk.len();
+    }
+    let ours = started.elapsed();
+    let peak = common::peak_resident_mib();
+    let rows = lines.saturating_sub(1);
+
+    let copy = "COPY (SELECT o.id, o.created_at, o.user_id, u.email, o.service_id, s.name, o.status, \
+                o.link, o.quantity, o.price_per_1000, o.charge, o.refunded, o.start_count, o.remains, \
+                o.provider_id, o.provider_order_id, o.provider_cost \
+                FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id \
+                ORDER BY o.id) TO STDOUT WITH (FORMAT csv, HEADER)";
+    let started = Instant::now();
+    let mut psql = tokio::process::Command::new("psql")
+        .arg(url)
+        .arg("-c")
+        .arg(copy)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut out = psql.stdout.take().expect("piped");
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut copy_lines, mut copy_bytes) = (0usize, 0usize);
+    loop {
+        let n = tokio::io::AsyncReadExt::read(&mut out, &mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        copy_lines += buffer[..n].iter().filter(|b| **b == b'\n').count();
+        copy_bytes += n;
+    }
+    anyhow::ensure!(psql.wait().await?.success(), "psql COPY failed");
+    let reference = started.elapsed();
+    let copy_rows = copy_lines.saturating_sub(1);
+    anyhow::ensure!(rows == copy_rows, "export {rows} rows, COPY {copy_rows}");
+    let rate = |rows: usize, d: Duration| rows as f64 / d.as_secs_f64();
+    println!(
+        "orders.csv, {rows} rows: {:.0} rows/s ({:.0} MiB); COPY TO STDOUT of the same columns: {:.0} rows/s ({:.0} MiB); export / COPY = {:.2}",
+        rate(rows, ours),
+        bytes as f64 / 1048576.0,
+        rate(copy_rows, reference),
+        copy_bytes as f64 / 1048576.0,
+        rate(rows, ours) / rate(copy_rows, reference)
+    );
+    println!(
+        "resident memory of the benchmark process (server and client): {at_rest:.0} MiB before the export, peak {peak:.0} MiB during it"
+    );
     Ok(())
 }
 

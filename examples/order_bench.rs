@@ -188,7 +188,11 @@ async fn run(url: &str) -> anyhow::Result<()> {
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
         socket.send(Message::text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } }).to_string())).await?;
         next_message(&mut socket).await;
-        for id in &order_ids {
+        let per_socket: usize = std::env::var("BENCH_SUBS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        for id in order_ids.iter().take(per_socket) {
             socket
                 .send(Message::text(
                     json!({ "id": id.to_string(), "type": "subscribe", "payload": { "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status note } }", "variables": { "id": id.to_string() } } }).to_string(),

@@ -65,11 +65,15 @@ impl AppState {
         crate::metrics::handle();
         let events = EventBus::default();
         let caches = Caches::default();
-        events.start_listener(config.database.url.clone(), pool.clone(), caches.clone());
+        events.start_listener(
+            config.database.url.clone(),
+            caches.clone(),
+            query_counter.clone(),
+        );
         Ok(AppState(Arc::new(Inner {
             events,
             caches,
-            placements: GroupCommit::new(pool.clone(), config.orders.group_max),
+            placements: GroupCommit::new(config.orders.group_max),
             google: GoogleVerifier::new(http.clone(), config.auth.clone()),
             passwords: Passwords::new(&config.accounts)?,
             secrets: SecretBox::new(&config.secret_key),

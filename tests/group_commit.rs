@@ -2,7 +2,7 @@
 //! against the real server and PostgreSQL: orders of one account arriving while
 //! one of its placements waits are placed in one transaction, refused exactly
 //! where one-by-one placement would refuse them, charged once for a repeated
-//! idempotency key, and placed to the end when their caller goes away.
+//! idempotency key, and decided by the group's leader when their caller goes away.
 
 mod common;
 
@@ -129,8 +129,9 @@ async fn orders_arriving_together_are_one_transaction_refused_exactly_where_one_
         let input = order_input(service, &link(i + 1), *quantity);
         queued.push(send_after(&app, user_id, Some(i), &key, input).await);
     }
-    // The third queued caller goes away before its group runs: its order is
-    // still placed to the end, and nothing is left open.
+    // The third queued caller goes away before its group runs: the caller who
+    // leads the group still decides its order (refused: it meets 2,000), and
+    // nothing is left open.
     let gone = queued.remove(2);
     for _ in 0..500 {
         if app.state.placements.waiting(user_id) == Some(4) {

@@ -289,6 +289,23 @@ pub const KINDS: [&str; 8] = [
     "Shares",
 ];
 
+/// Starts this process's peak resident memory (`VmHWM`) afresh from what is
+/// resident now (Linux: `5` to `/proc/self/clear_refs`).
+pub fn reset_peak_resident() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident memory since the start or the last
+/// [`reset_peak_resident`], in MiB; NaN when `/proc` does not tell.
+pub fn peak_resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 /// The resident memory of a process (`"self"` or a process id), in MiB; NaN when
 /// `/proc` does not tell.
 pub fn resident_mib(process: &str) -> f64 {

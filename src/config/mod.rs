@@ -81,6 +81,7 @@
 //! | `WHATSAPP_TEMPLATE_LANGUAGE` | `id` | that template's language code |
 //! | `CHAT_OUTBOX_INTERVAL_MS` | `2000` | how often messages to Telegram and WhatsApp chats are sent (0 disables the job) |
 //! | `DRIP_FEED_INTERVAL_SECONDS` | `30` | how often the runs of drip-feed orders the panel runs are placed when due, and ended drip-feeds take their final status (0 disables the job) |
+//! | `ORDER_GROUP_MAX` | `64` | the most orders of one account placed in one transaction when they arrive while one of its placements is in flight (1: every order alone; see `domain::orders::group_commit`) |
 //! | `OWN_PRODUCT_MAX_DISCOUNT_BPS` | `5000` | largest reseller discount (basis points, 0 to 9999) on a service whose cost is not known (own stock, manual services); imported services stop at their provider cost instead |
 //! | `SHUTDOWN_GRACE_SECONDS` | `30` | after SIGTERM/SIGINT, how long requests and job runs in flight may finish (make it longer than `PROVIDER_TIMEOUT_SECONDS`) |
 //! | `ANONYMOUS_RATE_LIMIT_PER_MINUTE` | `600` | anonymous requests and refused tokens per client IP per minute (0: unlimited) |

@@ -74,7 +74,7 @@ pub type PooledConn = Object<AsyncPgConnection>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Counts SQL statements run through the pool. Tests use it to prove that list
+/// Counts SQL statements run through the pool (and the event listener's loader). Tests use it to prove that list
 /// resolvers batch their lookups; `/metrics`-style reporting can read it too.
 #[derive(Clone, Default, Debug)]
 pub struct QueryCounter(Arc<AtomicU64>);
@@ -82,6 +82,12 @@ pub struct QueryCounter(Arc<AtomicU64>);
 impl QueryCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts the statements of a connection outside the pool too (the event
+    /// listener's loader), so a count is every statement the process ran.
+    pub fn instrument(&self, conn: &mut AsyncPgConnection) {
+        conn.set_instrumentation(CountingInstrumentation(self.clone()));
     }
 }
 

@@ -15,9 +15,12 @@
 //! guard's unique index) rolls it back, and its orders are placed one by one, so
 //! each gets the answer it would have had alone. An order alone (an idle account,
 //! the common case) takes the one-statement path on its caller's connection and
-//! costs nothing more. Groups run in a task of their own: a caller that goes away
-//! leaves the group to finish or roll back, never half-written. The queue is per
-//! process; the database's guarded debit and unique indexes keep processes
+//! costs nothing more. A group runs on the connection of the caller who leads it
+//! (the first waiting, as in MySQL's group commit), never on another pooled one:
+//! the callers hold theirs while they wait, and a pool of them all waiting must
+//! not starve the group. Writes run to their end whatever the client does
+//! (`http::run_to_end`), and `HandOff` passes the account on however a placement
+//! ends. The queue is per process; the database's guarded debit and unique indexes keep processes
 //! sharing one database exact.
 
 use std::{
@@ -30,7 +33,6 @@ use tokio::sync::oneshot;
 
 use crate::{
     db::{
-        PgPool,
         order_placement::PlacedInGroup,
         orders::{NewOrder, OrderRow},
         users::UserRow,
@@ -72,7 +74,15 @@ pub fn plan(balance: i64, charges: &[i64]) -> Vec<Fit> {
 /// An order waiting for its account's next group.
 struct Waiting {
     order: NewOrder,
-    reply: oneshot::Sender<AppResult<OrderRow>>,
+    reply: oneshot::Sender<Turn>,
+}
+
+/// What a waiting order hears when the placement ahead of it ends.
+enum Turn {
+    /// Placed (or refused) by another order's caller in a group.
+    Answered(Box<AppResult<OrderRow>>),
+    /// This caller leads the next group: its own order first, then these.
+    Lead(Vec<Waiting>),
 }
 
 /// The per-account queues of this process (cheap to clone: one shared state).
@@ -80,7 +90,6 @@ struct Waiting {
 pub struct GroupCommit(Arc<Inner>);
 
 struct Inner {
-    pool: PgPool,
     /// At most this many orders in one group; 1 places every order alone.
     max_group: usize,
     /// Accounts with a placement in flight, each with the orders waiting behind it.
@@ -88,18 +97,21 @@ struct Inner {
 }
 
 impl GroupCommit {
-    pub fn new(pool: PgPool, max_group: usize) -> Self {
+    pub fn new(max_group: usize) -> Self {
         GroupCommit(Arc::new(Inner {
-            pool,
             max_group: max_group.max(1),
             busy: Mutex::new(HashMap::new()),
         }))
     }
 
-    /// Places `order` (a paid PENDING order: `NewOrder::insert_paid` takes it):
-    /// at once on `conn` when its account is idle, else in the account's next
-    /// group. A short balance is INSUFFICIENT_BALANCE with the balance met; a
-    /// unique index's refusal is its error, as `insert_paid` alone gives it.
+    /// Places `order` (a paid PENDING order: `NewOrder::insert_paid` takes it) on
+    /// `conn`: at once when its account is idle; else it waits for the placement
+    /// in flight, and then either another caller has placed it in a group, or
+    /// this caller leads the next group on its own connection (the first waiting
+    /// order leads, as in MySQL's group commit), so a group never needs a pooled
+    /// connection beyond those its callers already hold. A short balance is
+    /// INSUFFICIENT_BALANCE with the balance met; a unique index's refusal is its
+    /// error, as `insert_paid` alone gives it.
     pub async fn place(
         &self,
         conn: &mut AsyncPgConnection,
@@ -109,33 +121,47 @@ impl GroupCommit {
             return place_alone(conn, &order).await;
         }
         let user_id = order.user_id;
-        let waiting = {
+        let queued = {
             let mut busy = self.lock();
             match busy.get_mut(&user_id) {
                 Some(queue) => {
-                    let (reply, answer) = oneshot::channel();
-                    queue.push(Waiting { order, reply });
-                    Err(answer)
+                    let (reply, turn) = oneshot::channel();
+                    queue.push(Waiting {
+                        order: order.clone(),
+                        reply,
+                    });
+                    Some(turn)
                 }
                 None => {
                     busy.insert(user_id, Vec::new());
-                    Ok(order)
+                    None
                 }
             }
         };
-        match waiting {
-            Ok(order) => {
+        let Some(turn) = queued else {
+            let _next = HandOff {
+                commit: self.clone(),
+                user_id,
+            };
+            return place_alone(conn, &order).await;
+        };
+        match turn.await {
+            Ok(Turn::Answered(outcome)) => *outcome,
+            Ok(Turn::Lead(others)) => {
                 let _next = HandOff {
                     commit: self.clone(),
                     user_id,
                 };
-                place_alone(conn, &order).await
+                let mut outcomes = place_group(conn, user_id, &order, &others).await;
+                let own = outcomes.remove(0);
+                for (waiting, outcome) in others.into_iter().zip(outcomes) {
+                    let _ = waiting.reply.send(Turn::Answered(Box::new(outcome)));
+                }
+                own
             }
-            Err(answer) => answer.await.unwrap_or_else(|_| {
-                Err(AppError::Internal(anyhow::anyhow!(
-                    "the order's group ended without an answer"
-                )))
-            }),
+            Err(_) => Err(AppError::Internal(anyhow::anyhow!(
+                "the order's group ended without an answer"
+            ))),
         }
     }
 
@@ -147,60 +173,18 @@ impl GroupCommit {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<Waiting>>> {
         // A panic while the map was held cannot leave it inconsistent (every
-        // change is one insert, take or remove), so a poisoned lock is used as is.
+        // change is one insert, drain or remove), so a poisoned lock is used as is.
         self.0
             .busy
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Places one group in a transaction of its own and answers every order.
-    async fn place_group(&self, user_id: i64, group: Vec<Waiting>) {
-        let mut conn = match self.0.pool.get().await {
-            Ok(conn) => conn,
-            Err(error) => {
-                let error = AppError::from(error).to_string();
-                for waiting in group {
-                    let failed = AppError::Internal(anyhow::anyhow!("{error}"));
-                    let _ = waiting.reply.send(Err(failed));
-                }
-                return;
-            }
-        };
-        if let [_] = group.as_slice() {
-            for waiting in group {
-                let placed = place_alone(&mut conn, &waiting.order).await;
-                let _ = waiting.reply.send(placed);
-            }
-            return;
-        }
-        let orders: Vec<&NewOrder> = group.iter().map(|w| &w.order).collect();
-        let together = conn
-            .transaction(async |conn| place_together(conn, user_id, &orders).await)
-            .await;
-        match together {
-            Ok(outcomes) => {
-                metrics::counter!(crate::metrics::ORDERS_GROUP_COMMITTED)
-                    .increment(group.len() as u64);
-                for (waiting, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = waiting.reply.send(outcome);
-                }
-            }
-            // Refused as a whole (a unique index): one by one, each order gets
-            // the answer it would have had alone.
-            Err(_) => {
-                for waiting in group {
-                    let placed = place_alone(&mut conn, &waiting.order).await;
-                    let _ = waiting.reply.send(placed);
-                }
-            }
-        }
-    }
 }
 
 /// Passes the account on when its placement ends, however it ends (answered,
 /// dropped by its caller, panicked): the orders queued meanwhile become the next
-/// group, placed in a task of its own; with none, the account is idle again.
+/// group, led by the first of them whose caller is still there; with none, the
+/// account is idle again.
 struct HandOff {
     commit: GroupCommit,
     user_id: i64,
@@ -208,8 +192,8 @@ struct HandOff {
 
 impl Drop for HandOff {
     fn drop(&mut self) {
-        let group = {
-            let mut busy = self.commit.lock();
+        let mut busy = self.commit.lock();
+        loop {
             let Some(queue) = busy.get_mut(&self.user_id) else {
                 return;
             };
@@ -218,17 +202,50 @@ impl Drop for HandOff {
                 return;
             }
             let take = queue.len().min(self.commit.0.max_group);
-            queue.drain(..take).collect::<Vec<_>>()
-        };
-        let (commit, user_id) = (self.commit.clone(), self.user_id);
-        tokio::spawn(async move {
-            let _next = HandOff {
-                commit: commit.clone(),
-                user_id,
-            };
-            commit.place_group(user_id, group).await;
-        });
+            let mut group: Vec<Waiting> = queue.drain(..take).collect();
+            while !group.is_empty() {
+                let leader = group.remove(0);
+                match leader.reply.send(Turn::Lead(group)) {
+                    // The leader's HandOff passes the account on after its group.
+                    Ok(()) => return,
+                    // That caller is gone (its order goes unplaced, as if it had
+                    // never arrived): the next one leads.
+                    Err(Turn::Lead(rest)) => group = rest,
+                    Err(Turn::Answered(_)) => unreachable!("a Lead was sent"),
+                }
+            }
+            // Every caller of that group was gone: the next queued orders, if any.
+        }
     }
+}
+
+/// Places `first` and `others` (in that order) on `conn`: together in one
+/// transaction when there are several; when the database refuses the group as a
+/// whole (a unique index), one by one, so each gets the answer it would have had
+/// alone. Returns one outcome per order, in order.
+async fn place_group(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    first: &NewOrder,
+    others: &[Waiting],
+) -> Vec<AppResult<OrderRow>> {
+    let mut orders = vec![first];
+    orders.extend(others.iter().map(|w| &w.order));
+    if orders.len() > 1 {
+        let together = conn
+            .transaction(async |conn| place_together(conn, user_id, &orders).await)
+            .await;
+        if let Ok(outcomes) = together {
+            metrics::counter!(crate::metrics::ORDERS_GROUP_COMMITTED)
+                .increment(orders.len() as u64);
+            return outcomes;
+        }
+    }
+    let mut outcomes = Vec::with_capacity(orders.len());
+    for order in orders {
+        outcomes.push(place_alone(conn, order).await);
+    }
+    outcomes
 }
 
 /// The group's orders in the caller's transaction: the balance locked, the plan,
