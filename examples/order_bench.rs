@@ -230,10 +230,11 @@ async fn run(url: &str) -> anyhow::Result<()> {
             started.elapsed()
         };
         let socket = &mut sockets[n];
+        let wanted = order_id.to_string();
         let delivered = async {
             loop {
                 let event = next_message(socket).await;
-                if event["id"] == order_id.to_string() {
+                if event["id"] == wanted.as_str() {
                     assert_eq!(
                         event["payload"]["data"]["orderStatusChanged"]["status"],
                         status.to_string()
