@@ -231,32 +231,15 @@ async fn a_repeated_idempotency_key_in_one_group_is_one_order_charged_once() {
         with_key("https://x.com/i/1", "a"),
     )
     .await;
-    let retried = [
-        send_after(
-            &app,
-            user_id,
-            Some(0),
-            &key,
-            with_key("https://x.com/i/2", "b"),
-        )
-        .await,
-        send_after(
-            &app,
-            user_id,
-            Some(1),
-            &key,
-            with_key("https://x.com/i/2", "b"),
-        )
-        .await,
-        send_after(
-            &app,
-            user_id,
-            Some(2),
-            &key,
-            with_key("https://x.com/i/3", "c"),
-        )
-        .await,
-    ];
+    let mut retried = Vec::new();
+    for (waiting, link, request) in [
+        (0, "https://x.com/i/2", "b"),
+        (1, "https://x.com/i/2", "b"),
+        (2, "https://x.com/i/3", "c"),
+    ] {
+        let input = with_key(link, request);
+        retried.push(send_after(&app, user_id, Some(waiting), &key, input).await);
+    }
     held.release().await;
 
     placed_id(&first.await.unwrap());
