@@ -1,8 +1,9 @@
 //! The wallet: the code that changes a balance. Every change is one guarded
 //! UPDATE of `users.balance` plus one `ledger_entries` row, in the caller's
-//! transaction, so a balance and its ledger can never disagree. The one other
-//! writer, the single-statement order placement (`NewOrder::insert_paid`),
-//! writes the same guarded UPDATE and ledger row inside its statement.
+//! transaction, so a balance and its ledger can never disagree. The other
+//! writers, the single-statement order placements of `db/order_placement.rs`
+//! (`NewOrder::insert_paid`, and `insert_paid_group` for one account's group),
+//! write the same guarded UPDATE and ledger rows inside their statement.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
