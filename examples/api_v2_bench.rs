@@ -41,6 +41,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let service = common::bench_service(&mut conn, None).await?;
     let keys = common::funded_keys(&mut conn, "reseller", CLIENTS).await?;
     drop(conn);
+    common::print_resident("at rest");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -157,6 +158,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         ),
         None => println!("  pgbench -S unavailable"),
     }
+    common::print_resident("after add and status (two servers in this process)");
     Ok(())
 }
 

@@ -68,6 +68,7 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
     let state = AppState::new(config)?;
     seed(&state).await?;
     let booster = format!("{}/graphql", common::serve(&state).await?);
+    common::print_resident("at rest");
 
     let load = Load {
         threads: THREADS,
@@ -152,6 +153,7 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
         "issue 14 target (>= 1.5x PostGraphile's requests/s, p99 not higher, both sizes): {}",
         if met { "met" } else { "not met" }
     );
+    common::print_resident("after the pages (the load comes from wrk)");
     Ok(())
 }
 

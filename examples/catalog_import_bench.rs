@@ -74,6 +74,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let fake = fake_provider::FakeProvider::with_services(catalogue(|_| false, |_| false)).await;
     let mut conn = pool.get().await?;
+    common::print_resident("at rest");
     let provider = catalog::create_provider(
         &mut conn,
         &secrets,
@@ -164,5 +165,6 @@ async fn run(url: &str) -> anyhow::Result<()> {
         idle.rate_changed + idle.details_changed + idle.removed + idle.new,
         counter.get() - before
     );
+    common::print_resident("after preview, import and sync (with the fake provider)");
     Ok(())
 }

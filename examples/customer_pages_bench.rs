@@ -118,6 +118,7 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
     let state = AppState::new(config)?;
     let (customer, key) = seed(&state).await?;
     let booster = format!("{}/graphql", common::serve(&state).await?);
+    common::print_resident("at rest");
     let http = reqwest::Client::new();
     let pg = PostGraphile::start(postgraphile, url, workers, POOL_SIZE, &http).await?;
     let bearer = format!("Bearer {key}");
@@ -182,6 +183,7 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
         "issue 27 target (>= 2x PostGraphile's requests/s, p99 not higher, every list and size): {}",
         if met { "met" } else { "not met" }
     );
+    common::print_resident("after the pages (the load comes from wrk)");
     Ok(())
 }
 

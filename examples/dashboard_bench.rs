@@ -56,6 +56,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         "filled {orders} orders in {:.1} s",
         filling.elapsed().as_secs_f64()
     );
+    common::print_resident("at rest");
 
     let today = Utc::now().date_naive();
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
@@ -119,7 +120,10 @@ async fn run(url: &str) -> anyhow::Result<()> {
             ours.as_secs_f64() / reference.as_secs_f64()
         );
     }
-    export_against_copy(&http, &base, &token, url).await
+    common::print_resident("after the dashboard and reports");
+    export_against_copy(&http, &base, &token, url).await?;
+    common::print_resident("after the export");
+    Ok(())
 }
 
 /// `GET /admin/exports/orders.csv` of every order against PostgreSQL's own

@@ -58,6 +58,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let users = common::funded_users(&mut conn, "client", CLIENTS).await?;
     let keys: Vec<String> = users.iter().map(|(_, key)| key.clone()).collect();
     drop(conn);
+    common::print_resident("at rest");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -113,6 +114,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     };
     ratio("order-shaped transaction", order_shaped);
     ratio("TPC-B-like", tpc_b);
+    common::print_resident("after placeOrder");
 
     // 10,000-line mass order against the same rows written by hand, alternating,
     // three rounds each (medians).
@@ -153,6 +155,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         by_hand.as_secs_f64(),
         by_hand.as_secs_f64() / booster_mass.as_secs_f64()
     );
+    common::print_resident("after the mass orders");
 
     // Status change -> subscription event, with 1,000 subscriptions open: 10
     // customers, each with one socket subscribed to 100 of their orders. Each
@@ -262,6 +265,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         at(&over_socket, 0.5) / at(&over_listen, 0.5),
         at(&over_socket, 0.99) / at(&over_listen, 0.99),
     );
+    common::print_resident("after the live status");
     Ok(())
 }
 

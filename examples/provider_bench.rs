@@ -94,6 +94,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         "fake API v2 provider answering every call after {} ms",
         LATENCY.as_millis()
     );
+    common::print_resident("at rest");
 
     for concurrency in [16, 64] {
         let state = AppState::new(config(url, concurrency))?;
@@ -279,6 +280,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     println!(
         "checks passed: books balanced, one history row per change, refunds once, a repeat changes nothing"
     );
+    common::print_resident("after dispatch and sync (with the fake provider)");
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 //! `cargo run --release --example webhook_throughput -- [N] [C]` (defaults 2000, 32);
 //! PostgreSQL at `BENCH_DATABASE_SERVER` (default `postgres://postgres@127.0.0.1:5432`).
 
+mod common;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -239,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
+    common::print_resident("at rest");
 
     // N pending deposits through GraphQL (each one a real call to the fake Snap).
     let started = Instant::now();
@@ -317,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
         "balance {balance} (expected {expected_total}); audit mismatches: {}",
         mismatches.len()
     );
+    common::print_resident("after the deposits and notifications (with the fake Midtrans)");
     drop(conn);
     drop(state);
 

@@ -1,5 +1,6 @@
 //! The mail outbox against a real SMTP conversation (`common::smtp_sink`): every
-//! queued mail is sent once however many workers drain the outbox, a refusal is
+//! queued mail is sent once however many workers drain the outbox, a run's mails
+//! share one connection, a refusal is
 //! retried after its backoff, a dead worker's claim is retried only after its
 //! lease, and the SMTP password never reaches the stored error.
 
@@ -87,6 +88,46 @@ async fn two_workers_send_every_mail_exactly_once() {
             .await
             .iter()
             .all(|(_, status, attempts)| *status == MailStatus::Sent && *attempts == 1)
+    );
+}
+
+#[tokio::test]
+async fn a_run_sends_its_mails_over_one_connection_and_a_refusal_opens_a_new_one() {
+    let (app, sink) = app_with_sink().await;
+    let mut conn = app.conn().await;
+    for i in 0..12 {
+        let to = format!("customer{i}@example.com");
+        mail::enqueue(&mut conn, mail_to(&to, &format!("Mail {i}"), None))
+            .await
+            .unwrap()
+            .expect("queued");
+    }
+    drop(conn);
+
+    let report = mail_outbox::run(&app.state).await.unwrap();
+    assert_eq!(report.sent, 12, "{report:?}");
+    assert_eq!(sink.received().len(), 12);
+    assert_eq!(sink.connections(), 1, "one connection for the whole run");
+
+    // A refused mail ends its connection (lettre quits after a failure); the next
+    // mail of the run opens a new one, and the run's last mail closes it politely.
+    let mut conn = app.conn().await;
+    for i in 0..3 {
+        let to = format!("later{i}@example.com");
+        mail::enqueue(&mut conn, mail_to(&to, &format!("Later {i}"), None))
+            .await
+            .unwrap()
+            .expect("queued");
+    }
+    drop(conn);
+    sink.refuse_next(1);
+    let report = mail_outbox::run(&app.state).await.unwrap();
+    assert_eq!((report.sent, report.retrying), (2, 1), "{report:?}");
+    assert_eq!(sink.received().len(), 14);
+    assert_eq!(
+        sink.connections(),
+        3,
+        "the run's first and the one after the refusal"
     );
 }
 

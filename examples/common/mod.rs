@@ -27,7 +27,8 @@ pub fn throughput_config(url: &str, pool_size: usize) -> booster::config::Config
 }
 
 /// Runs `bench` against a fresh, migrated database on the local PostgreSQL, then
-/// drops the database whatever `bench` returned.
+/// drops the database whatever `bench` returned (unless `BENCH_KEEP_DATABASE` is
+/// set, to look at it afterwards).
 pub async fn with_bench_database<F, Fut>(bench: F) -> anyhow::Result<()>
 where
     F: FnOnce(String) -> Fut,
@@ -37,7 +38,11 @@ where
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
     db::ensure_database_exists(&url).await?;
     db::run_migrations(&url).await?;
-    let result = bench(url).await;
+    let result = bench(url.clone()).await;
+    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+        eprintln!("BENCH_KEEP_DATABASE: kept {url}");
+        return result;
+    }
     let (client, connection) = tokio_postgres::connect(
         "postgres://postgres@127.0.0.1:5432/postgres",
         tokio_postgres::NoTls,
@@ -180,19 +185,73 @@ pub fn pgbench_script(
     clients: usize,
     seconds: u64,
 ) -> Option<f64> {
+    pgbench_script_run(database_url, script, defines, clients, seconds).map(|run| run.tps)
+}
+
+/// What one pgbench run measured: transactions per second and every
+/// transaction's latency (from its per-transaction log, `-l`), sorted.
+pub struct PgbenchRun {
+    pub tps: f64,
+    pub latencies_ms: Vec<f64>,
+}
+
+impl PgbenchRun {
+    /// The latency at `quantile` (0.5, 0.99) in milliseconds; NaN with no sample.
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        quantile_of(&self.latencies_ms, quantile)
+    }
+}
+
+/// The value at `quantile` of sorted `values`; NaN when empty.
+pub fn quantile_of(sorted: &[f64], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Like [`pgbench_script`], with the per-transaction latencies.
+pub fn pgbench_script_run(
+    database_url: &str,
+    script: &str,
+    defines: &[(&str, String)],
+    clients: usize,
+    seconds: u64,
+) -> Option<PgbenchRun> {
     use std::process::Command;
-    let path = std::env::temp_dir().join(format!("booster-pgbench-{}.sql", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("booster-pgbench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join("script.sql");
     std::fs::write(&path, script).ok()?;
     let database = database_url.rsplit('/').next()?;
     let mut command = Command::new("pgbench");
     command.args(["-h", "127.0.0.1", "-U", "postgres", "-n", "-j", "2"]);
     command.args(["-c", &clients.to_string(), "-T", &seconds.to_string()]);
+    command
+        .arg("-l")
+        .arg(format!("--log-prefix={}", dir.join("log").display()));
     for (name, value) in defines {
         command.args(["-D", &format!("{name}={value}")]);
     }
     command.arg("-f").arg(&path).arg(database);
     let output = command.output().ok();
-    let _ = std::fs::remove_file(&path);
+    // Each log line: client, transaction, its latency in microseconds, ...
+    let mut latencies_ms: Vec<f64> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("log."))
+        .flat_map(|entry| {
+            std::fs::read_to_string(entry.path())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| line.split_whitespace().nth(2)?.parse::<f64>().ok())
+                .map(|micros| micros / 1000.0)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
     let output = output?;
     if !output.status.success() {
         eprintln!(
@@ -201,7 +260,11 @@ pub fn pgbench_script(
         );
         return None;
     }
-    tps(&output.stdout)
+    latencies_ms.sort_by(f64::total_cmp);
+    Some(PgbenchRun {
+        tps: tps(&output.stdout)?,
+        latencies_ms,
+    })
 }
 
 /// A customer with a billion rupiah and an API key: returns (user id, key).
@@ -316,4 +379,14 @@ pub fn resident_mib(process: &str) -> f64 {
         .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Prints this process's resident memory (the server, its clients and any fake
+/// it runs) and its peak so far, `when` saying at which point.
+pub fn print_resident(when: &str) {
+    println!(
+        "resident memory {when}: {:.0} MiB (peak so far {:.0} MiB; server and clients in one process)",
+        resident_mib("self"),
+        peak_resident_mib()
+    );
 }

@@ -124,7 +124,9 @@ pub async fn run(state: &AppState) -> AppResult<MailReport> {
         sender,
         config: &state.config.mail,
     };
-    let report = outbox::drain(state, &mails).await?;
+    let report = outbox::drain(state, &mails).await;
+    mails.sender.close().await;
+    let report = report?;
     Ok(MailReport {
         sent: report.delivered,
         retrying: report.retrying,

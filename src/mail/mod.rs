@@ -1,6 +1,7 @@
 //! Mail: what booster sends by email and how. This module owns the outbox API
 //! ([`enqueue`], which queues a mail in the caller's transaction), the SMTP client
-//! (`sender.rs`, lettre, configured by `SMTP_URL` and `MAIL_FROM`) and the
+//! (`sender.rs` over `smtp_connection.rs`, lettre, configured by `SMTP_URL` and
+//! `MAIL_FROM`) and the
 //! templates in Indonesian and English (`templates.rs`). The `mail outbox` job
 //! (`jobs/mail_outbox.rs`) drains the queue; storage and claims are in
 //! `db/mail_outbox.rs`.
@@ -11,6 +12,7 @@
 
 pub mod account_templates;
 pub mod sender;
+mod smtp_connection;
 pub mod templates;
 
 use diesel_async::AsyncPgConnection;

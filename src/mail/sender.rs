@@ -1,15 +1,21 @@
-//! The SMTP client: one lettre transport built from `SMTP_URL`, turning an outbox
-//! row into a MIME message and reporting whether a failure is worth retrying.
-//! Nothing here knows the outbox's schedule; the job decides when to try again.
+//! The SMTP client: turns an outbox row into a MIME message and sends it over one
+//! connection to the server of `SMTP_URL` (`smtp_connection.rs`), kept open for
+//! the next mail and opened again after a failure, and reports whether a failure
+//! is worth retrying. Nothing here knows the outbox's schedule; the job decides
+//! when to try again.
+
+use std::time::Duration;
 
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
     message::{
         Mailbox, MultiPart,
         header::{ContentType, HeaderName, HeaderValue},
     },
+    transport::smtp::client::AsyncSmtpConnection,
 };
 
+use super::smtp_connection::SmtpServer;
 use crate::{config::MailConfig, db::mail_outbox::MailRow};
 
 /// Longest error text kept in `mail_outbox.last_error` and in logs.
@@ -30,10 +36,31 @@ impl SendError {
             SendError::Transient(m) | SendError::Permanent(m) => m,
         }
     }
+
+    pub(super) fn transient(text: &str) -> SendError {
+        SendError::Transient(bounded(text))
+    }
+}
+
+impl From<lettre::transport::smtp::Error> for SendError {
+    /// A 5xx answer is permanent; anything else (4xx, the network, TLS) may pass.
+    fn from(error: lettre::transport::smtp::Error) -> SendError {
+        let text = bounded(&error.to_string());
+        if error.is_permanent() {
+            SendError::Permanent(text)
+        } else {
+            SendError::Transient(text)
+        }
+    }
 }
 
 pub struct SmtpSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: SmtpServer,
+    /// How long one mail may take, connecting included (`SMTP_TIMEOUT_SECONDS`).
+    timeout: Duration,
+    /// The open connection between two mails; `None` before the first and after
+    /// a failure.
+    connection: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
     from: Mailbox,
     /// The right-hand side of Message-IDs, from `MAIL_FROM`.
     message_domain: String,
@@ -46,17 +73,17 @@ impl SmtpSender {
         let Some(url) = &config.smtp_url else {
             return Ok(None);
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-            .map_err(|_| anyhow::anyhow!("SMTP_URL is not a usable SMTP URL"))?
-            .timeout(Some(config.smtp_timeout))
-            .build();
+        let server = SmtpServer::from_url(url.expose())
+            .ok_or_else(|| anyhow::anyhow!("SMTP_URL is not a usable SMTP URL"))?;
         let from: Mailbox = config
             .from
             .parse()
             .map_err(|_| anyhow::anyhow!("MAIL_FROM is not a mail address"))?;
         let message_domain = from.email.domain().to_string();
         Ok(Some(SmtpSender {
-            transport,
+            server,
+            timeout: config.smtp_timeout,
+            connection: tokio::sync::Mutex::new(None),
             from,
             message_domain,
         }))
@@ -67,18 +94,37 @@ impl SmtpSender {
     /// update carries the same id and receiving systems can drop the copy.
     pub async fn send(&self, mail: &MailRow) -> Result<(), SendError> {
         let message = self.build(mail)?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|error| {
-                let text = bounded(&error.to_string());
-                if error.is_permanent() {
-                    SendError::Permanent(text)
-                } else {
-                    SendError::Transient(text)
-                }
-            })
+        let envelope = message.envelope().clone();
+        let bytes = message.formatted();
+        let mut slot = self.connection.lock().await;
+        // The connection is taken out for the attempt: one that timed out mid-way
+        // is dropped with it, never reused in an unknown state.
+        let open = slot.take().filter(|connection| !connection.has_broken());
+        let attempt = async {
+            let mut connection = match open {
+                Some(connection) => connection,
+                None => self.server.connect().await?,
+            };
+            connection.send(&envelope, &bytes).await?;
+            Ok::<_, SendError>(connection)
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(connection)) => {
+                *slot = Some(connection);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(SendError::transient(
+                "the SMTP server did not answer in time",
+            )),
+        }
+    }
+
+    /// Says goodbye (`QUIT`) on the open connection, if any.
+    pub async fn close(&self) {
+        if let Some(mut connection) = self.connection.lock().await.take() {
+            let _ = tokio::time::timeout(self.timeout, connection.quit()).await;
+        }
     }
 
     fn build(&self, mail: &MailRow) -> Result<Message, SendError> {

@@ -46,6 +46,8 @@ pub struct SmtpSink {
     refusals: Arc<AtomicUsize>,
     /// Messages refused so far.
     refused: Arc<AtomicUsize>,
+    /// Connections accepted so far.
+    connections: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
@@ -56,10 +58,12 @@ impl SmtpSink {
             received: Arc::default(),
             refusals: Arc::default(),
             refused: Arc::default(),
+            connections: Arc::default(),
         };
         let served = sink.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                served.connections.fetch_add(1, Ordering::SeqCst);
                 let session = served.clone();
                 tokio::spawn(async move {
                     let _ = session.converse(stream).await;
@@ -77,6 +81,11 @@ impl SmtpSink {
     /// The next `count` messages are refused with `451` after their DATA.
     pub fn refuse_next(&self, count: usize) {
         self.refusals.store(count, Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn refused(&self) -> usize {
