@@ -62,7 +62,8 @@ async fn run(url: &str) -> anyhow::Result<()> {
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
     let month_ago = today.checked_sub_days(Days::new(30)).unwrap();
     let quarter_ago = today.checked_sub_days(Days::new(89)).unwrap();
-    let http = reqwest::Client::new();
+    // No automatic gzip: the export is downloaded both ways explicitly.
+    let http = reqwest::Client::builder().no_gzip().build()?;
     // Each case: its name, the field and extra arguments, the selection, the period.
     let cases = [
         (
@@ -129,7 +130,8 @@ async fn run(url: &str) -> anyhow::Result<()> {
 /// `GET /admin/exports/orders.csv` of every order against PostgreSQL's own
 /// `COPY (...) TO STDOUT` of the same columns (through psql, read to the end by
 /// this process as the export is), with the process's resident memory before and
-/// its peak during the export.
+/// its peak during the export. The export is downloaded twice: as a browser asks
+/// for it (gzip, which the server compresses) and uncompressed, as COPY is.
 async fn export_against_copy(
     http: &reqwest::Client,
     base: &str,
@@ -138,21 +140,10 @@ async fn export_against_copy(
 ) -> anyhow::Result<()> {
     let at_rest = common::resident_mib("self");
     common::reset_peak_resident();
-    let started = Instant::now();
-    let mut response = http
-        .get(format!("{base}/admin/exports/orders.csv"))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    anyhow::ensure!(response.status() == 200, "export: {}", response.status());
-    let (mut lines, mut bytes) = (0usize, 0usize);
-    while let Some(chunk) = response.chunk().await? {
-        lines += chunk.iter().filter(|b| **b == b'\n').count();
-        bytes += chunk.len();
-    }
-    let ours = started.elapsed();
+    let (rows, bytes, gzipped) = download(http, base, token, true).await?;
+    let (plain_rows, _, plain) = download(http, base, token, false).await?;
+    anyhow::ensure!(rows == plain_rows, "gzip {rows} rows, plain {plain_rows}");
     let peak = common::peak_resident_mib();
-    let rows = lines.saturating_sub(1);
 
     let copy = "COPY (SELECT o.id, o.created_at, o.user_id, u.email, o.service_id, s.name, o.status, \
                 o.link, o.quantity, o.price_per_1000, o.charge, o.refunded, o.start_count, o.remains, \
@@ -183,18 +174,76 @@ async fn export_against_copy(
     let copy_rows = copy_lines.saturating_sub(1);
     anyhow::ensure!(rows == copy_rows, "export {rows} rows, COPY {copy_rows}");
     let rate = |rows: usize, d: Duration| rows as f64 / d.as_secs_f64();
+    let copy_rate = rate(copy_rows, reference);
     println!(
-        "orders.csv, {rows} rows: {:.0} rows/s ({:.0} MiB); COPY TO STDOUT of the same columns: {:.0} rows/s ({:.0} MiB); export / COPY = {:.2}",
-        rate(rows, ours),
+        "orders.csv, {rows} rows ({:.0} MiB): uncompressed {:.0} rows/s, gzip {:.0} rows/s; COPY TO STDOUT of the same columns: {copy_rate:.0} rows/s ({:.0} MiB); export / COPY = {:.2} uncompressed, {:.2} gzip",
         bytes as f64 / 1048576.0,
-        rate(copy_rows, reference),
+        rate(rows, plain),
+        rate(rows, gzipped),
         copy_bytes as f64 / 1048576.0,
-        rate(rows, ours) / rate(copy_rows, reference)
+        rate(rows, plain) / copy_rate,
+        rate(rows, gzipped) / copy_rate,
     );
     println!(
         "resident memory of the benchmark process (server and client): {at_rest:.0} MiB before the export, peak {peak:.0} MiB during it"
     );
     Ok(())
+}
+
+/// Downloads `orders.csv` to the end, with gzip asked for or refused; returns its
+/// rows (lines less the header), its bytes (uncompressed) and the time it took.
+async fn download(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    gzip: bool,
+) -> anyhow::Result<(usize, usize, Duration)> {
+    use std::io::Write;
+    /// Counts the lines and bytes written to it (the decompressed body).
+    #[derive(Default)]
+    struct Counter {
+        lines: usize,
+        bytes: usize,
+    }
+    impl Write for Counter {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.lines += data.iter().filter(|b| **b == b'\n').count();
+            self.bytes += data.len();
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let started = Instant::now();
+    // The body as it travels (reqwest would hide the Content-Encoding).
+    let encoding = if gzip { "gzip" } else { "identity" };
+    let mut response = http
+        .get(format!("{base}/admin/exports/orders.csv"))
+        .bearer_auth(token)
+        .header("Accept-Encoding", encoding)
+        .send()
+        .await?;
+    anyhow::ensure!(response.status() == 200, "export: {}", response.status());
+    let compressed = response.headers().get("content-encoding").is_some();
+    anyhow::ensure!(
+        compressed == gzip,
+        "asked for {encoding}, compressed: {compressed}"
+    );
+    let mut decoder = flate2::write::GzDecoder::new(Counter::default());
+    let mut plain = Counter::default();
+    while let Some(chunk) = response.chunk().await? {
+        match gzip {
+            true => decoder.write_all(&chunk)?,
+            false => plain.write_all(&chunk)?,
+        }
+    }
+    let counted = if gzip { decoder.finish()? } else { plain };
+    Ok((
+        counted.lines.saturating_sub(1),
+        counted.bytes,
+        started.elapsed(),
+    ))
 }
 
 async fn call(

@@ -674,6 +674,14 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
     // is the 24th in UTC too, outside; the 23:59 of the 26th is still the 26th).
     let utc_days = report("UTC", "DAY").await;
     assert_eq!(utc_days[0]["money"]["orders"], 2, "{utc_days:#}");
+    // A week starts on Monday and a month on its first day, before the period:
+    // one bucket each, holding the whole period.
+    for (group, key) in [("WEEK", "2026-11-23"), ("MONTH", "2026-11-01")] {
+        let buckets = report("Asia/Jakarta", group).await;
+        assert_eq!(buckets.as_array().unwrap().len(), 1, "{buckets:#}");
+        assert_eq!(buckets[0]["key"], key);
+        assert_eq!(buckets[0]["money"], money_of(&in_period), "{group}");
+    }
 
     // Per provider: own products are one row with an empty key.
     let providers = report("Asia/Jakarta", "PROVIDER").await;

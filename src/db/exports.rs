@@ -1,9 +1,9 @@
 //! The reads behind the CSV exports: one batch of rows at a time, oldest first,
 //! after a keyset cursor and up to a fixed last id (taken when the export starts,
 //! so rows written meanwhile do not stretch it). Each row struct is also the CSV
-//! record: its field order is the column order, and text that came from users or
-//! providers is written so that a spreadsheet never runs it as a formula, in any
-//! common locale's separator ([`csv_safe_text`]).
+//! record: its field order is the column order, and every text cell is quoted and
+//! written so that a spreadsheet never runs it as a formula, in any common
+//! locale's separator ([`csv_quoted`]).
 
 use chrono::{DateTime, Utc};
 use diesel::{
@@ -24,10 +24,14 @@ const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
 /// apostrophe goes before a formula character (`=`, `+`, `-`, `@`) that would
 /// start a cell, at the start of the text and after any separator a common
 /// locale splits on (spaces and quotes between them count as the cell's start),
-/// and before a leading tab or CR. Write it in a quoted field
-/// (`QuoteStyle::NonNumeric`).
+/// and before a leading tab or CR. Write it in a quoted field ([`csv_quoted`]).
 pub fn csv_safe_text(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
+    push_safe_text(&mut out, value);
+    out
+}
+
+fn push_safe_text(out: &mut String, value: &str) {
     if value.starts_with(['\t', '\r']) {
         out.push('\'');
     }
@@ -39,18 +43,32 @@ pub fn csv_safe_text(value: &str) -> String {
         out.push(c);
         cell_start = CELL_BREAKS.contains(&c) || (cell_start && matches!(c, ' ' | '"' | '\''));
     }
-    out
 }
 
+/// A text cell as it is written: made safe ([`csv_safe_text`]) and quoted, a
+/// quote inside doubled (RFC 4180).
+pub fn csv_quoted(value: &str) -> String {
+    let mut safe = String::with_capacity(value.len() + 4);
+    safe.push('"');
+    if value.contains('"') {
+        push_safe_text(&mut safe, &value.replace('"', "\"\""));
+    } else {
+        push_safe_text(&mut safe, value);
+    }
+    safe.push('"');
+    safe
+}
+
+// The records are written with `QuoteStyle::Never`: the writer quotes nothing
+// itself (its `NonNumeric` style parsed every cell as a number to decide, a
+// tenth of an export's time), so every text field goes through `csv_text` or
+// `csv_opt_text`, which quote it; numbers, booleans and timestamps stay bare.
 fn csv_text<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&csv_safe_text(value))
+    serializer.serialize_str(&csv_quoted(value))
 }
 
 fn csv_opt_text<S: Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => csv_text(v, serializer),
-        None => serializer.serialize_str(""),
-    }
+    csv_text(value.as_deref().unwrap_or_default(), serializer)
 }
 
 /// Filters shared by the exports; each applies only where its table has the column.
@@ -135,6 +153,7 @@ pub struct OrderRecord {
     #[serde(serialize_with = "csv_text")]
     pub service_name: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub status: String,
     #[diesel(sql_type = Text)]
     #[serde(serialize_with = "csv_text")]
@@ -172,6 +191,7 @@ pub struct LedgerRecord {
     #[serde(serialize_with = "csv_text")]
     pub user_email: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub kind: String,
     #[diesel(sql_type = BigInt)]
     pub amount: i64,
@@ -202,12 +222,15 @@ pub struct DepositRecord {
     #[serde(serialize_with = "csv_text")]
     pub user_email: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub gateway: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub status: String,
     #[diesel(sql_type = BigInt)]
     pub amount: i64,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub merchant_ref: String,
     #[diesel(sql_type = Nullable<Text>)]
     #[serde(serialize_with = "csv_opt_text")]
@@ -220,6 +243,7 @@ pub struct DepositRecord {
     #[serde(serialize_with = "csv_opt_text")]
     pub flag_reason: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
+    #[serde(serialize_with = "csv_opt_text")]
     pub resolution: Option<String>,
 }
 
@@ -237,10 +261,13 @@ pub struct CatalogRecord {
     #[serde(serialize_with = "csv_text")]
     pub description: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub platform: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub service_type: String,
     #[diesel(sql_type = Text)]
+    #[serde(serialize_with = "csv_text")]
     pub fulfillment: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub provider_id: Option<i64>,

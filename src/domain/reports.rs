@@ -12,8 +12,8 @@ use crate::{
     db::{
         PgPool,
         reports::{
-            self, AttentionFigures, Bucket, Dimension, GatewayFigures, OrderFigures, PeopleFigures,
-            Period, ReportRow, StatusFigures,
+            self, AttentionFigures, Bucket, Dimension, GatewayFigures, OrderFigures, Period,
+            ReportRow, StatusFigures,
         },
     },
     error::{AppError, AppResult},
@@ -124,28 +124,37 @@ pub struct Dashboard {
     pub money: Money,
     pub by_status: Vec<StatusFigures>,
     pub deposits: Vec<GatewayFigures>,
-    pub people: PeopleFigures,
+    pub people: People,
     pub attention: AttentionFigures,
 }
 
-/// Four statements (orders by status, deposits by gateway, people, attention),
-/// independent reads run at once on their own pooled connections, so the
-/// dashboard takes as long as its slowest aggregate, not their sum.
+/// People: who signed up and who bought in the period.
+#[derive(Debug, Clone, Copy)]
+pub struct People {
+    pub new_users: i64,
+    pub active_buyers: i64,
+}
+
+/// Four statements (orders by status with their buyers, deposits by gateway,
+/// new users, attention), independent reads run at once on their own pooled
+/// connections, so the dashboard takes as long as its slowest aggregate, not
+/// their sum.
 pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboard> {
     let today = Utc::now().with_timezone(&period.timezone).date_naive();
-    let (by_status, deposits, people, attention) = tokio::try_join!(
+    let (orders, deposits, new_users, attention) = tokio::try_join!(
         async {
             Ok::<_, AppError>(
                 reports::orders_by_status(&mut *pool.get().await?, period.span).await?,
             )
         },
         async { Ok(reports::deposits_by_gateway(&mut *pool.get().await?, period.span).await?) },
-        async { Ok(reports::people(&mut *pool.get().await?, period.span).await?) },
+        async { Ok(reports::new_users(&mut *pool.get().await?, period.span).await?) },
         async {
             let since = local_midnight(period.timezone, today);
             Ok(reports::attention(&mut *pool.get().await?, since).await?)
         },
     )?;
+    let by_status = orders.by_status;
     let money = by_status.iter().fold(Money::default(), |sum, s| Money {
         orders: sum.orders + s.money.orders,
         revenue: sum.revenue + s.money.revenue,
@@ -156,7 +165,10 @@ pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboar
         money,
         by_status,
         deposits,
-        people,
+        people: People {
+            new_users,
+            active_buyers: orders.active_buyers,
+        },
         attention,
     })
 }

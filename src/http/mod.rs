@@ -24,7 +24,7 @@ use axum::{
 use http::{HeaderName, HeaderValue, Method, Request};
 use tower::ServiceBuilder;
 use tower_http::{
-    compression::CompressionLayer,
+    compression::{CompressionLayer, CompressionLevel},
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -164,7 +164,11 @@ pub fn router(app: AppState) -> anyhow::Result<Router> {
                 // A body that stalls would hold its connection (and a detached
                 // task) for ever; past the timeout it is answered 408.
                 .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
-                .layer(CompressionLayer::new()),
+                // gzip at its fastest level, as nginx's default `gzip_comp_level 1`:
+                // a dynamic answer is compressed once, for one client, so speed
+                // beats the last tenth of size (at the default level, compressing
+                // took half the CPU of a streamed CSV export).
+                .layer(CompressionLayer::new().quality(CompressionLevel::Fastest)),
         ))
 }
 
