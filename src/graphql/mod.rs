@@ -52,9 +52,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_values: server.graphql_max_answer_values,
     })
     .extension(socket::SocketPolicy::default())
-    .extension(document_rule::ByDocument(socket::NoSocketMutations))
-    .extension(document_rule::ByDocument(coherence::CacheCoherence))
-    .extension(document_rule::ByDocument(cache_hints::CacheHints))
+    .extension(document_rule::ByDocument::new(vec![
+        Arc::new(socket::NoSocketMutations),
+        Arc::new(coherence::CacheCoherence),
+        Arc::new(cache_hints::CacheHints),
+    ]))
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(mutation::AccountAttemptLimiter(
