@@ -2,6 +2,7 @@
 //! describes how the modules fit together, the money rules and the order state
 //! machine.
 
+pub mod allocator;
 pub mod app;
 pub mod auth;
 pub mod cache;
