@@ -54,15 +54,7 @@ async fn statuses(app: &TestApp) -> Vec<(i64, MailStatus, i32)> {
 #[tokio::test]
 async fn two_workers_send_every_mail_exactly_once() {
     let (app, sink) = app_with_sink().await;
-    let mut conn = app.conn().await;
-    for i in 0..25 {
-        let to = format!("customer{i}@example.com");
-        mail::enqueue(&mut conn, mail_to(&to, &format!("Mail {i}"), None))
-            .await
-            .unwrap()
-            .expect("queued");
-    }
-    drop(conn);
+    queue_numbered(&app, "customer", "Mail", 25).await;
 
     let (first, second) = tokio::join!(mail_outbox::run(&app.state), mail_outbox::run(&app.state));
     let (first, second) = (first.unwrap(), second.unwrap());
@@ -94,15 +86,7 @@ async fn two_workers_send_every_mail_exactly_once() {
 #[tokio::test]
 async fn a_run_sends_its_mails_over_one_connection_and_a_refusal_opens_a_new_one() {
     let (app, sink) = app_with_sink().await;
-    let mut conn = app.conn().await;
-    for i in 0..12 {
-        let to = format!("customer{i}@example.com");
-        mail::enqueue(&mut conn, mail_to(&to, &format!("Mail {i}"), None))
-            .await
-            .unwrap()
-            .expect("queued");
-    }
-    drop(conn);
+    queue_numbered(&app, "customer", "Mail", 12).await;
 
     let report = mail_outbox::run(&app.state).await.unwrap();
     assert_eq!(report.sent, 12, "{report:?}");
@@ -111,15 +95,7 @@ async fn a_run_sends_its_mails_over_one_connection_and_a_refusal_opens_a_new_one
 
     // A refused mail ends its connection (lettre quits after a failure); the next
     // mail of the run opens a new one, and the run's last mail closes it politely.
-    let mut conn = app.conn().await;
-    for i in 0..3 {
-        let to = format!("later{i}@example.com");
-        mail::enqueue(&mut conn, mail_to(&to, &format!("Later {i}"), None))
-            .await
-            .unwrap()
-            .expect("queued");
-    }
-    drop(conn);
+    queue_numbered(&app, "later", "Later", 3).await;
     sink.refuse_next(1);
     let report = mail_outbox::run(&app.state).await.unwrap();
     assert_eq!((report.sent, report.retrying), (2, 1), "{report:?}");
@@ -129,6 +105,19 @@ async fn a_run_sends_its_mails_over_one_connection_and_a_refusal_opens_a_new_one
         3,
         "the run's first and the one after the refusal"
     );
+}
+
+/// Queues `count` mails, the i-th to `<prefix>i@example.com` with the subject
+/// `<subject> i`.
+async fn queue_numbered(app: &TestApp, prefix: &str, subject: &str, count: usize) {
+    let mut conn = app.conn().await;
+    for i in 0..count {
+        let to = format!("{prefix}{i}@example.com");
+        mail::enqueue(&mut conn, mail_to(&to, &format!("{subject} {i}"), None))
+            .await
+            .unwrap()
+            .expect("queued");
+    }
 }
 
 /// Queues a "Hello" mail to a@example.com; returns its id.

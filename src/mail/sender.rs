@@ -15,7 +15,7 @@ use lettre::{
     transport::smtp::client::AsyncSmtpConnection,
 };
 
-use super::smtp_connection::SmtpServer;
+use super::smtp_connection::{ConnectError, SmtpServer};
 use crate::{config::MailConfig, db::mail_outbox::MailRow};
 
 /// Longest error text kept in `mail_outbox.last_error` and in logs.
@@ -37,8 +37,19 @@ impl SendError {
         }
     }
 
-    pub(super) fn transient(text: &str) -> SendError {
+    fn transient(text: &str) -> SendError {
         SendError::Transient(bounded(text))
+    }
+}
+
+impl From<ConnectError> for SendError {
+    /// An unreachable server is worth trying again later; a refusal is judged
+    /// like any answer.
+    fn from(error: ConnectError) -> SendError {
+        match error {
+            ConnectError::Unreachable(error) => SendError::transient(&error.to_string()),
+            ConnectError::Refused(error) => SendError::from(error),
+        }
     }
 }
 

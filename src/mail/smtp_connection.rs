@@ -27,12 +27,25 @@ use lettre::transport::smtp::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
-use super::sender::SendError;
-
 /// lettre's default ports for each way of connecting.
 const SMTP_PORT: u16 = 25;
 const SUBMISSION_PORT: u16 = 587;
 const SUBMISSIONS_PORT: u16 = 465;
+
+/// Why no connection was made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The server could not be reached.
+    Unreachable(std::io::Error),
+    /// The server answered, then refused (or TLS or authentication failed).
+    Refused(lettre::transport::smtp::Error),
+}
+
+impl From<lettre::transport::smtp::Error> for ConnectError {
+    fn from(error: lettre::transport::smtp::Error) -> ConnectError {
+        ConnectError::Refused(error)
+    }
+}
 
 /// Where mail goes and how to reach it.
 pub struct SmtpServer {
@@ -95,13 +108,13 @@ impl SmtpServer {
     }
 
     /// A connection, greeted, encrypted as the URL asks and signed in.
-    pub async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        // An unreachable server is worth trying again later.
-        let unreachable = |error: std::io::Error| SendError::transient(&error.to_string());
+    pub async fn connect(&self) -> Result<AsyncSmtpConnection, ConnectError> {
         let socket = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(unreachable)?;
-        socket.set_nodelay(true).map_err(unreachable)?;
+            .map_err(ConnectError::Unreachable)?;
+        socket
+            .set_nodelay(true)
+            .map_err(ConnectError::Unreachable)?;
         let mut connection = match &self.tls {
             Tls::Wrapper(parameters) => {
                 // Implicit TLS: encrypted before the greeting, by lettre's own TLS.
