@@ -12,18 +12,10 @@
 //!   never wait (introspection's) still let the query timeout in `limits.rs` fire
 //!   and let other requests run on the same worker thread.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_graphql::{
-    IntrospectionMode, Request, Response, ServerResult,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
-        NextResolve, ResolveInfo,
-    },
-    parser::types::ExecutableDocument,
+    IntrospectionMode, Request, Response, ServerResult, parser::types::ExecutableDocument,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -33,31 +25,11 @@ use crate::error::AppError;
 /// Values resolved between two yields to the runtime.
 pub const YIELD_EVERY: usize = 64;
 
-/// Installed on the schema with the configured answer budget.
+/// The configured answer budget, applied by the schema's extension (`extension.rs`).
 #[derive(Clone, Copy)]
 pub struct AnswerBudget {
     /// Values (fields and list items) one query or mutation may resolve; 0: no limit.
     pub max_values: usize,
-}
-
-impl ExtensionFactory for AnswerBudget {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AnswerBudgetExtension {
-            max_values: self.max_values,
-            counting: AtomicBool::new(false),
-            values: AtomicUsize::new(0),
-            exceeded: CancellationToken::new(),
-        })
-    }
-}
-
-/// One per request (a subscription's events are not counted: they are bounded by
-/// the limits on each event's selection).
-struct AnswerBudgetExtension {
-    max_values: usize,
-    counting: AtomicBool,
-    values: AtomicUsize,
-    exceeded: CancellationToken,
 }
 
 /// How many introspection root fields (`__schema`, `__type`) `document` holds with
@@ -74,69 +46,77 @@ fn too_large(max: usize) -> AppError {
     ))
 }
 
-#[async_trait::async_trait]
-impl Extension for AnswerBudgetExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+impl AnswerBudget {
+    /// Refuses introspection beyond once per document, or at all for callers
+    /// with introspection off. A document that does not parse is left to the
+    /// engine, which reports it.
+    pub fn check_request(&self, request: &mut Request) -> ServerResult<()> {
         let disabled = matches!(request.introspection_mode, IntrospectionMode::Disabled);
-        // A document that does not parse is left to the engine, which reports it.
-        if let Ok(document) = request.parsed_query() {
-            let found = introspection_fields(document);
-            let refused = if found > 0 && disabled {
-                Some(AppError::Unauthenticated(
-                    "introspection needs a signed-in caller".into(),
-                ))
-            } else if found > 1 {
-                Some(AppError::QueryTooComplex(
-                    "introspection (__schema, __type) may appear once per document".into(),
-                ))
-            } else {
-                None
-            };
-            if let Some(error) = refused {
-                return Err(GraphqlError::from(error).into_server_error());
-            }
-        }
-        next.run(ctx, request).await
+        let Ok(document) = request.parsed_query() else {
+            return Ok(());
+        };
+        let found = introspection_fields(document);
+        let refused = if found > 0 && disabled {
+            AppError::Unauthenticated("introspection needs a signed-in caller".into())
+        } else if found > 1 {
+            AppError::QueryTooComplex(
+                "introspection (__schema, __type) may appear once per document".into(),
+            )
+        } else {
+            return Ok(());
+        };
+        Err(GraphqlError::from(refused).into_server_error())
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
+    /// A fresh count for one request.
+    pub fn start(&self) -> AnswerCount {
+        AnswerCount {
+            max_values: self.max_values,
+            counting: AtomicBool::new(false),
+            values: AtomicUsize::new(0),
+            exceeded: CancellationToken::new(),
+        }
+    }
+}
+
+/// The values one request has resolved (a subscription's events are not
+/// counted: they are bounded by the limits on each event's selection).
+pub struct AnswerCount {
+    max_values: usize,
+    counting: AtomicBool,
+    values: AtomicUsize,
+    exceeded: CancellationToken,
+}
+
+impl AnswerCount {
+    /// Runs an operation, counting its values; stops it with QUERY_TOO_COMPLEX as
+    /// soon as it passes the budget.
+    pub async fn bounded(&self, run: impl Future<Output = Response>) -> Response {
         self.counting.store(true, Ordering::Relaxed);
         tokio::select! {
             biased;
             _ = self.exceeded.cancelled() => Response::from_errors(vec![
                 GraphqlError::from(too_large(self.max_values)).into_server_error(),
             ]),
-            response = next.run(ctx, operation_name) => response,
+            response = run => response,
         }
     }
 
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<async_graphql::Value>> {
-        if self.counting.load(Ordering::Relaxed) {
-            let resolved = self.values.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.max_values > 0 && resolved > self.max_values {
-                self.exceeded.cancel();
-                return Err(GraphqlError::from(too_large(self.max_values)).into_server_error());
-            }
-            if resolved.is_multiple_of(YIELD_EVERY) {
-                tokio::task::yield_now().await;
-            }
+    /// Counts one value about to be resolved: refuses it past the budget, and
+    /// yields to the runtime every [`YIELD_EVERY`] values.
+    pub async fn count(&self) -> ServerResult<()> {
+        if !self.counting.load(Ordering::Relaxed) {
+            return Ok(());
         }
-        next.run(ctx, info).await
+        let resolved = self.values.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.max_values > 0 && resolved > self.max_values {
+            self.exceeded.cancel();
+            return Err(GraphqlError::from(too_large(self.max_values)).into_server_error());
+        }
+        if resolved.is_multiple_of(YIELD_EVERY) {
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 }
 

@@ -13,49 +13,24 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
 use async_graphql::{
-    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
-        NextRequest, NextResolve, NextSubscribe, NextValidation, ResolveInfo,
-    },
+    Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
-use futures_util::{StreamExt, stream::BoxStream};
 
 use super::error::GraphqlError;
 use crate::error::AppError;
 
-/// Installed on the schema with the configured limits.
+/// The configured limits, applied by the schema's extension (`extension.rs`).
 #[derive(Clone, Copy)]
 pub struct QueryLimits {
     pub max_depth: usize,
     /// Also the most fields a document may select once its fragments are expanded.
     pub max_complexity: usize,
     pub query_timeout: Duration,
-}
-
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension {
-            limits: *self,
-            read_only: AtomicBool::new(false),
-        })
-    }
-}
-
-/// One per request.
-struct QueryLimitsExtension {
-    limits: QueryLimits,
-    /// The document holds queries only: its work may be cancelled at the budget.
-    read_only: AtomicBool,
 }
 
 /// Fields `document` selects with every fragment spread expanded, computed in
@@ -130,15 +105,33 @@ pub fn weighed_fields(document: &ExecutableDocument, weight: impl Fn(&str) -> u6
         .fold(0, u64::saturating_add)
 }
 
-impl QueryLimitsExtension {
+impl QueryLimits {
     /// What is checked on the parsed document before the engine sees it: the
-    /// expanded size and the text of every argument; notes whether it only reads.
+    /// expanded size and the text of every argument. Parses the document before
+    /// the engine does: the engine's own checks right after parsing (recursion
+    /// depth, directives) follow every fragment spread without memoisation, so a
+    /// fan-out must be refused before them. Answers whether the document only
+    /// reads (`None` when it does not parse: the engine reports that).
+    pub fn check_request(&self, request: &mut Request) -> ServerResult<Option<bool>> {
+        let variables = std::mem::take(&mut request.variables);
+        let checked = request
+            .parsed_query()
+            .map(|document| self.check_document(document, &variables));
+        request.variables = variables;
+        match checked {
+            Ok(checked) => checked
+                .map(Some)
+                .map_err(|error| GraphqlError::from(error).into_server_error()),
+            Err(_) => Ok(None),
+        }
+    }
+
     fn check_document(
         &self,
         document: &ExecutableDocument,
         variables: &Variables,
-    ) -> Result<(), AppError> {
-        let most = self.limits.max_complexity as u64;
+    ) -> Result<bool, AppError> {
+        let most = self.max_complexity as u64;
         if expanded_fields(document) > most {
             return Err(AppError::QueryTooComplex(format!(
                 "the query selects more than {most} fields once its fragments are expanded"
@@ -150,90 +143,43 @@ impl QueryLimitsExtension {
                 "text must not contain NUL characters",
             ));
         }
-        let read_only = document
+        Ok(document
             .operations
             .iter()
-            .all(|(_, operation)| operation.node.ty == OperationType::Query);
-        self.read_only.store(read_only, Ordering::Relaxed);
-        Ok(())
+            .all(|(_, operation)| operation.node.ty == OperationType::Query))
     }
 
-    fn check(&self, result: &ValidationResult) -> Result<(), AppError> {
-        let limits = &self.limits;
-        if result.depth > limits.max_depth {
-            return Err(AppError::QueryTooComplex(format!(
+    /// The depth and complexity limits, on the figures the validation computed.
+    pub fn check_validated(&self, result: &ValidationResult) -> Result<(), Vec<ServerError>> {
+        let refused = if result.depth > self.max_depth {
+            format!(
                 "the query is nested {} levels deep; at most {} are allowed",
-                result.depth, limits.max_depth
-            )));
-        }
-        if result.complexity > limits.max_complexity {
-            return Err(AppError::QueryTooComplex(format!(
+                result.depth, self.max_depth
+            )
+        } else if result.complexity > self.max_complexity {
+            format!(
                 "the query's complexity is {}; at most {} is allowed (ask for fewer rows or fields)",
-                result.complexity, limits.max_complexity
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// Gives an engine error without a code the code BAD_REQUEST.
-fn with_code(mut response: Response) -> Response {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", AppError::BadRequest(String::new()).code());
-        }
-    }
-    response
-}
-
-#[async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        with_code(next.run(ctx).await)
+                result.complexity, self.max_complexity
+            )
+        } else {
+            return Ok(());
+        };
+        Err(vec![
+            GraphqlError::from(AppError::QueryTooComplex(refused)).into_server_error(),
+        ])
     }
 
-    fn subscribe<'s>(
+    /// Runs an operation, within the time budget when it only reads (`read_only`).
+    pub async fn within_time(
         &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream).map(with_code).boxed()
-    }
-
-    /// Parses the document before the engine does: the engine's own checks right
-    /// after parsing (recursion depth, directives) follow every fragment spread
-    /// without memoisation, so a fan-out must be refused before them.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // A document that does not parse is left to the engine, which reports it.
-        let variables = std::mem::take(&mut request.variables);
-        let checked = request
-            .parsed_query()
-            .map(|document| self.check_document(document, &variables));
-        request.variables = variables;
-        if let Ok(checked) = checked {
-            checked.map_err(|error| GraphqlError::from(error).into_server_error())?;
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
+        read_only: bool,
+        run: impl Future<Output = Response>,
     ) -> Response {
-        if !self.read_only.load(Ordering::Relaxed) {
-            return next.run(ctx, operation_name).await;
+        if !read_only {
+            return run.await;
         }
-        let budget = self.limits.query_timeout;
-        match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
+        let budget = self.query_timeout;
+        match tokio::time::timeout(budget, run).await {
             Ok(response) => response,
             Err(_) => Response::from_errors(vec![
                 GraphqlError::from(AppError::QueryTooComplex(format!(
@@ -244,46 +190,35 @@ impl Extension for QueryLimitsExtension {
             ]),
         }
     }
+}
 
-    /// Counts each root field resolved, by its schema name (never a client's alias
-    /// or operation name, which are unbounded) and outcome, for `/metrics`.
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<async_graphql::Value>> {
-        if info.path_node.parent.is_some() {
-            return next.run(ctx, info).await;
+/// Gives an engine error without a code the code BAD_REQUEST.
+pub fn with_code(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", AppError::BadRequest(String::new()).code());
         }
-        let field = info.name.to_string();
-        let result = next.run(ctx, info).await;
-        let outcome = match &result {
-            Ok(_) => "ok".to_string(),
-            Err(error) => error
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .map_or_else(
-                    || "error".to_string(),
-                    |c| c.to_string().trim_matches('"').to_string(),
-                ),
-        };
-        metrics::counter!(crate::metrics::GRAPHQL_FIELDS, "field" => field, "outcome" => outcome)
-            .increment(1);
-        result
     }
+    response
+}
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        self.check(&result)
-            .map_err(|error| vec![GraphqlError::from(error).into_server_error()])?;
-        Ok(result)
-    }
+/// Counts a root field resolved, by its schema name (never a client's alias or
+/// operation name, which are unbounded) and outcome, for `/metrics`.
+pub fn count_root_field(name: &str, result: &ServerResult<Option<Value>>) {
+    let outcome = match result {
+        Ok(_) => "ok".to_string(),
+        Err(error) => error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map_or_else(
+                || "error".to_string(),
+                |c| c.to_string().trim_matches('"').to_string(),
+            ),
+    };
+    metrics::counter!(crate::metrics::GRAPHQL_FIELDS, "field" => name.to_string(), "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod cache_hints;
 pub mod coherence;
 pub mod document_rule;
 pub mod error;
+pub mod extension;
 pub mod guards;
 pub mod input;
 pub mod limits;
@@ -43,20 +44,22 @@ pub fn build_schema(state: AppState) -> AppSchema {
         mutation::MutationRoot::default(),
         subscription::SubscriptionRoot,
     )
-    .extension(limits::QueryLimits {
-        max_depth: server.graphql_max_depth,
-        max_complexity: server.graphql_max_complexity,
-        query_timeout: server.graphql_query_timeout,
-    })
-    .extension(budget::AnswerBudget {
-        max_values: server.graphql_max_answer_values,
-    })
-    .extension(socket::SocketPolicy::default())
-    .extension(document_rule::ByDocument::new(vec![
-        Arc::new(socket::NoSocketMutations),
-        Arc::new(coherence::CacheCoherence),
-        Arc::new(cache_hints::CacheHints),
-    ]))
+    .extension(extension::PolicyExtension::new(extension::Policies {
+        limits: limits::QueryLimits {
+            max_depth: server.graphql_max_depth,
+            max_complexity: server.graphql_max_complexity,
+            query_timeout: server.graphql_query_timeout,
+        },
+        budget: budget::AnswerBudget {
+            max_values: server.graphql_max_answer_values,
+        },
+        socket: socket::SocketPolicy::default(),
+        rules: document_rule::DocumentRules::new(vec![
+            Arc::new(socket::NoSocketMutations),
+            Arc::new(coherence::CacheCoherence),
+            Arc::new(cache_hints::CacheHints),
+        ]),
+    }))
     .limit_recursive_depth(32)
     .limit_directives(20)
     .data(mutation::AccountAttemptLimiter(

@@ -26,13 +26,8 @@ use std::{
 };
 
 use async_graphql::{
-    Request, Response, ServerResult,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextSubscribe,
-    },
-    parser::types::ExecutableDocument,
+    Request, ServerResult, extensions::ExtensionContext, parser::types::ExecutableDocument,
 };
-use futures_util::{StreamExt, stream::BoxStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -145,7 +140,7 @@ type PerUser = Arc<Mutex<HashMap<i64, usize>>>;
 
 /// One running subscription; frees its places (the socket's, the user's) when
 /// dropped, however the subscription ends.
-struct SubscriptionSlot {
+pub struct SubscriptionSlot {
     socket: Arc<AtomicUsize>,
     user: Option<(i64, PerUser)>,
 }
@@ -199,30 +194,24 @@ impl SubscriptionSlot {
     }
 }
 
-/// Installed on the schema; acts only on requests carrying a [`SocketSession`].
+/// The socket's side of every operation, applied by the schema's extension
+/// (`extension.rs`); acts only on requests carrying a [`SocketSession`].
 #[derive(Default)]
 pub struct SocketPolicy {
     per_user: PerUser,
 }
 
-impl ExtensionFactory for SocketPolicy {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SocketPolicy {
-            per_user: self.per_user.clone(),
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for SocketPolicy {
-    async fn prepare_request(
+impl SocketPolicy {
+    /// Re-reads the credential of the socket the request came over and applies
+    /// the user's rate limit; the request then runs as that viewer, with fresh
+    /// DataLoaders.
+    pub async fn prepare(
         &self,
         ctx: &ExtensionContext<'_>,
         request: Request,
-        next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let Some(session) = ctx.data_opt::<SocketSession>() else {
-            return next.run(ctx, request).await;
+            return Ok(request);
         };
         let state = ctx.data_unchecked::<AppState>();
         let viewer = session
@@ -236,37 +225,24 @@ impl Extension for SocketPolicy {
             })
             .map_err(|error| GraphqlError::from(error).into_server_error())?;
         let (viewer, loaders) = super::request_data(state, viewer);
-        next.run(ctx, request.data(viewer).data(loaders)).await
+        Ok(request.data(viewer).data(loaders))
     }
 
-    fn subscribe<'s>(
+    /// A place for a new subscription on the socket the request came over (none
+    /// needed for other requests), or the error refusing it.
+    pub fn subscription_slot(
         &self,
         ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
+    ) -> ServerResult<Option<SubscriptionSlot>> {
         let Some(session) = ctx.data_opt::<SocketSession>() else {
-            return next.run(ctx, stream);
+            return Ok(None);
         };
-        let release = match SubscriptionSlot::take(
+        SubscriptionSlot::take(
             &session.subscriptions,
             session.user_id.map(|id| (id, &self.per_user)),
-        ) {
-            Ok(slot) => slot,
-            Err(why) => {
-                let refused = GraphqlError::from(AppError::BadRequest(why)).into_server_error();
-                return futures_util::stream::once(
-                    async move { Response::from_errors(vec![refused]) },
-                )
-                .boxed();
-            }
-        };
-        next.run(ctx, stream)
-            .map(move |response| {
-                let _ = &release;
-                response
-            })
-            .boxed()
+        )
+        .map(Some)
+        .map_err(|why| GraphqlError::from(AppError::BadRequest(why)).into_server_error())
     }
 }
 

@@ -189,14 +189,18 @@ pub fn answer(response: async_graphql::Response, media: Media, audience: Audienc
         }
     };
     let headers = response.http_headers.clone();
-    let mut body = serde_json::to_value(&response).unwrap_or(Json::Null);
-    if request_error
-        && media == Media::GraphqlResponse
-        && let Json::Object(object) = &mut body
-    {
-        object.remove("data");
-    }
-    let mut answer = json_response(status, media, &body);
+    // Written straight from the engine's answer: going through a `serde_json::Value`
+    // first would copy every object and string of a page once more.
+    let body = if request_error && media == Media::GraphqlResponse {
+        let mut body = serde_json::to_value(&response).unwrap_or(Json::Null);
+        if let Json::Object(object) = &mut body {
+            object.remove("data");
+        }
+        body.to_string().into_bytes()
+    } else {
+        serde_json::to_vec(&response).unwrap_or_else(|_| b"null".to_vec())
+    };
+    let mut answer = json_bytes_response(status, media, body);
     let answer_headers = answer.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         answer_headers.insert(header::CACHE_CONTROL, value);
@@ -245,7 +249,11 @@ pub fn refusal_with_status(status: StatusCode, error: AppError, media: Media) ->
 }
 
 fn json_response(status: StatusCode, media: Media, body: &Json) -> Response {
-    let mut answer = (status, body.to_string()).into_response();
+    json_bytes_response(status, media, body.to_string().into_bytes())
+}
+
+fn json_bytes_response(status: StatusCode, media: Media, body: Vec<u8>) -> Response {
+    let mut answer = (status, body).into_response();
     answer.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),

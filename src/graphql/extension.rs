@@ -1,0 +1,167 @@
+//! The schema's one extension. Every extension on an async-graphql schema is a
+//! boxed step in the resolution of every field and list item of every answer
+//! (four of them took a customer's 100-row page a third of its time), so the
+//! request policies share one, each in its own module saying what it does at
+//! each step: the limits (`limits.rs`), the answer budget (`budget.rs`), the
+//! WebSocket's credential and subscription places (`socket.rs`) and the document
+//! rules (`document_rule.rs`), applied in that order.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use async_graphql::{
+    Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextPrepareRequest, NextRequest, NextResolve, NextSubscribe, NextValidation, ResolveInfo,
+    },
+    parser::types::ExecutableDocument,
+};
+use futures_util::{StreamExt, stream::BoxStream};
+
+use super::{
+    budget::{AnswerBudget, AnswerCount},
+    document_rule::DocumentRules,
+    limits::{self, QueryLimits},
+    socket::SocketPolicy,
+};
+
+/// Installed on the schema: the policies, shared by every request.
+pub struct Policies {
+    pub limits: QueryLimits,
+    pub budget: AnswerBudget,
+    pub socket: SocketPolicy,
+    pub rules: DocumentRules,
+}
+
+/// The extension the schema installs: one per request, over the shared policies.
+pub struct PolicyExtension(Arc<Policies>);
+
+impl PolicyExtension {
+    pub fn new(policies: Policies) -> PolicyExtension {
+        PolicyExtension(Arc::new(policies))
+    }
+}
+
+impl ExtensionFactory for PolicyExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestPolicies {
+            answer: self.0.budget.start(),
+            read_only: AtomicBool::new(false),
+            found: self.0.rules.flags(),
+            policies: self.0.clone(),
+        })
+    }
+}
+
+/// One request under the policies: what its document turned out to be, and
+/// the values its answer has taken so far.
+struct RequestPolicies {
+    policies: Arc<Policies>,
+    /// The document holds queries only: its work may be cancelled at the time budget.
+    read_only: AtomicBool,
+    answer: AnswerCount,
+    /// What each document rule found.
+    found: Vec<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestPolicies {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        limits::with_code(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let slot = match self.policies.socket.subscription_slot(ctx) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                let refused = Response::from_errors(vec![refused]);
+                return futures_util::stream::once(async move { refused }).boxed();
+            }
+        };
+        next.run(ctx, stream)
+            .map(move |response| {
+                // Held for as long as the subscription runs.
+                let _ = &slot;
+                limits::with_code(response)
+            })
+            .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let policies = &self.policies;
+        if let Some(read_only) = policies.limits.check_request(&mut request)? {
+            self.read_only
+                .store(read_only, std::sync::atomic::Ordering::Relaxed);
+        }
+        policies.budget.check_request(&mut request)?;
+        let request = policies.socket.prepare(ctx, request).await?;
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.policies.rules.read(ctx, &document, &self.found)?;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        self.policies.limits.check_validated(&result)?;
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let run = async {
+            let mut response = next.run(ctx, operation_name).await;
+            self.policies.rules.after(ctx, &self.found, &mut response);
+            response
+        };
+        let read_only = self.read_only.load(std::sync::atomic::Ordering::Relaxed);
+        self.policies
+            .limits
+            .within_time(read_only, self.answer.bounded(run))
+            .await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let root_field = info.path_node.parent.is_none().then_some(info.name);
+        let result = match self.answer.count().await {
+            Ok(()) => next.run(ctx, info).await,
+            Err(refused) => Err(refused),
+        };
+        if let Some(name) = root_field {
+            limits::count_root_field(name, &result);
+        }
+        result
+    }
+}
