@@ -90,6 +90,25 @@ async fn open_ticket(
     .await
 }
 
+/// Opens a ticket the bot must answer; returns the ticket and the bot's first reply.
+async fn bot_answered(
+    app: &TestApp,
+    key: &str,
+    topic: &str,
+    subject: &str,
+    message: &str,
+    orders: &[&str],
+) -> (Value, String) {
+    let answer = open_ticket(app, key, topic, subject, message, orders).await;
+    let opened = &answer["data"]["openTicket"];
+    assert_eq!(opened["botAnswered"], true, "{answer:#}");
+    let reply = bot_messages(&opened["ticket"])
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no bot message in {answer:#}"));
+    (opened["ticket"].clone(), reply)
+}
+
 /// Opens a ticket that must succeed; returns its id.
 async fn open_ticket_id(
     app: &TestApp,
@@ -162,21 +181,10 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
     let order = place(&app, &key, service, "https://x.com/ana/status/1").await;
     set_status(&app, &admin, &order, "IN_PROGRESS", Some(120), Some(40)).await;
 
-    let answer = open_ticket(
-        &app,
-        &key,
-        "ORDER",
-        "Order late",
-        &format!("Hi, where is my order #{order}?"),
-        &[],
-    )
-    .await;
-    let opened = &answer["data"]["openTicket"];
-    assert_eq!(opened["botAnswered"], true, "{answer:#}");
-    assert_eq!(opened["ticket"]["status"], "ANSWERED");
-    let bot = bot_messages(&opened["ticket"]);
-    assert_eq!(bot.len(), 1);
-    let reply = &bot[0];
+    let question = format!("Hi, where is my order #{order}?");
+    let (ticket, reply) = bot_answered(&app, &key, "ORDER", "Order late", &question, &[]).await;
+    assert_eq!(ticket["status"], "ANSWERED");
+    assert_eq!(bot_messages(&ticket).len(), 1);
     assert!(reply.contains(&format!("Order #{order}")), "{reply}");
     assert!(reply.contains("in progress"), "{reply}");
     assert!(reply.contains("Start count: 120"), "{reply}");
@@ -186,18 +194,8 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
     let (other, other_key) = app.funded_customer("budi@example.com", 100_000).await;
     let done = place(&app, &other_key, service, "https://x.com/budi/status/9").await;
     set_status(&app, &admin, &done, "COMPLETED", None, None).await;
-    let answer = open_ticket(
-        &app,
-        &other_key,
-        "ORDER",
-        "Pesanan",
-        "Pesanan untuk https://x.com/budi/status/9 sudah masuk?",
-        &[],
-    )
-    .await;
-    let opened = &answer["data"]["openTicket"];
-    assert_eq!(opened["botAnswered"], true, "{answer:#}");
-    let reply = &bot_messages(&opened["ticket"])[0];
+    let question = "Pesanan untuk https://x.com/budi/status/9 sudah masuk?";
+    let (_, reply) = bot_answered(&app, &other_key, "ORDER", "Pesanan", question, &[]).await;
     assert!(
         reply.contains(&format!("Pesanan #{done}")) && reply.contains("selesai"),
         "{reply}"
@@ -241,20 +239,18 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
     }
     set_status(&app, &admin, &running, "IN_PROGRESS", Some(5), Some(50)).await;
 
-    let answer = open_ticket(
+    let question = format!("Please refill {first}, {second} and {running}");
+    let (ticket, reply) = bot_answered(
         &app,
         &key,
         "REFILL",
         "Followers dropped",
-        &format!("Please refill {first}, {second} and {running}"),
+        &question,
         &[&first],
     )
     .await;
-    let opened = &answer["data"]["openTicket"];
-    assert_eq!(opened["botAnswered"], true, "{answer:#}");
-    assert_eq!(opened["ticket"]["status"], "ANSWERED");
-    assert_eq!(opened["ticket"]["orderIds"], json!([first]));
-    let reply = &bot_messages(&opened["ticket"])[0];
+    assert_eq!(ticket["status"], "ANSWERED");
+    assert_eq!(ticket["orderIds"], json!([first]));
     assert!(
         reply.contains(&format!("Order #{first}: the refill request was accepted")),
         "{reply}"
@@ -283,7 +279,7 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
     );
 
     // Asking again: the open request is explained, nothing is filed twice.
-    let ticket = opened["ticket"]["id"].as_str().unwrap();
+    let ticket = ticket["id"].as_str().unwrap();
     let again = app
         .ok(
             Some(&key),
@@ -309,18 +305,8 @@ async fn a_cancel_ticket_cancels_a_pending_order_and_refunds_it() {
     set_language(&app, user, "en").await;
     let order = place(&app, &key, service, "https://x.com/c/status/1").await;
     assert_eq!(app.balance(user).await, 99_000);
-    let answer = open_ticket(
-        &app,
-        &key,
-        "CANCEL",
-        "Cancel",
-        &format!("cancel order {order}"),
-        &[],
-    )
-    .await;
-    let opened = &answer["data"]["openTicket"];
-    assert_eq!(opened["botAnswered"], true, "{answer:#}");
-    let reply = &bot_messages(&opened["ticket"])[0];
+    let question = format!("cancel order {order}");
+    let (_, reply) = bot_answered(&app, &key, "CANCEL", "Cancel", &question, &[]).await;
     assert!(
         reply.contains("canceled, and Rp 1.000 was returned"),
         "{reply}"

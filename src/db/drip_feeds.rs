@@ -31,27 +31,11 @@ pub struct DripFeedRow {
     pub created_at: DateTime<Utc>,
 }
 
+// The feeds of some orders (orders without one are not drip-fed by the panel).
+super::reads_by_order!(DripFeedRow, drip_feeds, drip_feeds::order_id);
+super::inserts_row!(DripFeedRow, drip_feeds);
+
 impl DripFeedRow {
-    pub async fn insert(conn: &mut AsyncPgConnection, feed: &DripFeedRow) -> QueryResult<()> {
-        diesel::insert_into(drip_feeds::table)
-            .values(feed)
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    /// The feeds of `order_ids` (orders without one are not drip-fed by the panel).
-    pub async fn for_orders(
-        conn: &mut AsyncPgConnection,
-        order_ids: &[i64],
-    ) -> QueryResult<Vec<DripFeedRow>> {
-        drip_feeds::table
-            .filter(drip_feeds::order_id.eq_any(order_ids))
-            .select(DripFeedRow::as_select())
-            .load(conn)
-            .await
-    }
-
     /// The feed of `order_id`, locked until the transaction ends.
     pub async fn find_for_update(
         conn: &mut AsyncPgConnection,
@@ -153,29 +137,16 @@ pub struct DripFeedRunRow {
     pub run_number: i32,
 }
 
-impl DripFeedRunRow {
+// The runs among some orders (orders that are runs of a drip-feed order).
+super::reads_by_order!(DripFeedRunRow, drip_feed_runs, drip_feed_runs::order_id);
+super::inserts_row!(
     /// Records whose run `order_id` is; the unique index refuses a second order
     /// for one run number.
-    pub async fn insert(conn: &mut AsyncPgConnection, run: &DripFeedRunRow) -> QueryResult<()> {
-        diesel::insert_into(drip_feed_runs::table)
-            .values(run)
-            .execute(conn)
-            .await
-            .map(drop)
-    }
+    DripFeedRunRow,
+    drip_feed_runs
+);
 
-    /// The runs among `order_ids` (orders that are runs of a drip-feed order).
-    pub async fn for_orders(
-        conn: &mut AsyncPgConnection,
-        order_ids: &[i64],
-    ) -> QueryResult<Vec<DripFeedRunRow>> {
-        drip_feed_runs::table
-            .filter(drip_feed_runs::order_id.eq_any(order_ids))
-            .select(DripFeedRunRow::as_select())
-            .load(conn)
-            .await
-    }
-
+impl DripFeedRunRow {
     /// The runs of the drip-feed orders `parent_ids` with their orders, by parent
     /// then run number.
     pub async fn with_orders_of(

@@ -291,6 +291,45 @@ macro_rules! reads_by_id {
 }
 pub(crate) use reads_by_id;
 
+/// `for_orders`: the rows of a table keyed by `order_id` that belong to any of
+/// `order_ids`, in `$order` (one statement for a whole page of orders, the shape
+/// the DataLoaders batch with).
+macro_rules! reads_by_order {
+    ($row:ident, $table:ident, $order:expr) => {
+        impl $row {
+            pub async fn for_orders(
+                conn: &mut diesel_async::AsyncPgConnection,
+                order_ids: &[i64],
+            ) -> diesel::QueryResult<Vec<$row>> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                let query = $table::table
+                    .filter($table::order_id.eq_any(order_ids))
+                    .order($order)
+                    .select($row::as_select());
+                diesel_async::RunQueryDsl::load(query, conn).await
+            }
+        }
+    };
+}
+pub(crate) use reads_by_order;
+
+/// `insert`: writes one row struct (`Insertable` for its own table) as it is.
+macro_rules! inserts_row {
+    ($(#[$meta:meta])* $row:ident, $table:ident) => {
+        impl $row {
+            $(#[$meta])*
+            pub async fn insert(
+                conn: &mut diesel_async::AsyncPgConnection,
+                row: &$row,
+            ) -> diesel::QueryResult<()> {
+                let statement = diesel::insert_into($table::table).values(row);
+                diesel_async::RunQueryDsl::execute(statement, conn).await.map(drop)
+            }
+        }
+    };
+}
+pub(crate) use inserts_row;
+
 /// Escapes `%`, `_` and `\\` so user text matches literally inside LIKE patterns.
 pub fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

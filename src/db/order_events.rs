@@ -89,17 +89,11 @@ impl OrderEventRow {
             .await
             .map(|id| id.unwrap_or(0))
     }
-
-    /// The history of several orders, each order's oldest first.
-    pub async fn for_orders(
-        conn: &mut AsyncPgConnection,
-        order_ids: &[i64],
-    ) -> QueryResult<Vec<OrderEventRow>> {
-        order_events::table
-            .filter(order_events::order_id.eq_any(order_ids))
-            .order((order_events::order_id, order_events::id))
-            .select(OrderEventRow::as_select())
-            .load(conn)
-            .await
-    }
 }
+
+// The history of several orders, each order's oldest first.
+super::reads_by_order!(
+    OrderEventRow,
+    order_events,
+    (order_events::order_id, order_events::id)
+);

@@ -75,19 +75,6 @@ impl OrderRequestRow {
             .load(conn)
             .await
     }
-
-    /// The cancel and refill requests of several orders, each order's oldest first.
-    pub async fn for_orders(
-        conn: &mut AsyncPgConnection,
-        order_ids: &[i64],
-    ) -> QueryResult<Vec<OrderRequestRow>> {
-        order_requests::table
-            .filter(order_requests::order_id.eq_any(order_ids))
-            .order((order_requests::order_id, order_requests::id))
-            .select(OrderRequestRow::as_select())
-            .load(conn)
-            .await
-    }
 }
 
 /// The unique index that allows one open request of each kind per order.
@@ -131,3 +118,10 @@ impl OrderRequestRow {
             .await
     }
 }
+
+// The cancel and refill requests of several orders, each order's oldest first.
+super::reads_by_order!(
+    OrderRequestRow,
+    order_requests,
+    (order_requests::order_id, order_requests::id)
+);

@@ -16,7 +16,7 @@
 
 use async_graphql::{
     Context, OutputType,
-    connection::{Connection, Edge},
+    connection::{Connection, CursorType, Edge},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
@@ -41,7 +41,34 @@ impl ConnectionTotals {
     }
 }
 
-pub type Page<T> = Connection<String, T, ConnectionTotals>;
+pub type Page<T> = Connection<PageCursor, T, ConnectionTotals>;
+
+/// An edge's position, written out as its opaque cursor only when a client
+/// selects it (a page of 100 rows read through `nodes` encodes none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageCursor {
+    /// The row's id (keyset lists).
+    Keyset(i64),
+    /// The row's position (offset lists).
+    Offset(i64),
+}
+
+impl CursorType for PageCursor {
+    type Error = AppError;
+
+    fn decode_cursor(cursor: &str) -> Result<Self, AppError> {
+        decode("k", cursor)
+            .map(PageCursor::Keyset)
+            .or_else(|_| decode("o", cursor).map(PageCursor::Offset))
+    }
+
+    fn encode_cursor(&self) -> String {
+        match *self {
+            PageCursor::Keyset(id) => encode("k", id),
+            PageCursor::Offset(position) => encode("o", position),
+        }
+    }
+}
 
 /// The page size a client asked for, within 0 to [`MAX_PAGE`].
 pub fn page_size(first: Option<i32>) -> Result<i64, AppError> {
@@ -140,7 +167,7 @@ pub fn keyset_connection<R, T: OutputType>(
     connection.edges.extend(
         page.rows
             .into_iter()
-            .map(|row| Edge::new(encode("k", id(&row)), wrap(row))),
+            .map(|row| Edge::new(PageCursor::Keyset(id(&row)), wrap(row))),
     );
     connection
 }
@@ -157,7 +184,7 @@ pub fn offset_connection<R, T: OutputType>(page: Paginated<R>, wrap: impl Fn(R) 
         page.rows
             .into_iter()
             .enumerate()
-            .map(|(i, row)| Edge::new(encode("o", offset + i as i64), wrap(row))),
+            .map(|(i, row)| Edge::new(PageCursor::Offset(offset + i as i64), wrap(row))),
     );
     connection
 }

@@ -153,20 +153,19 @@ fn selects_only_upload_fields(query: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A multipart body (boundary `B`) of `files` empty file parts for `query`.
     fn body(files: usize, query: &str) -> Bytes {
-        let mut body = String::new();
+        let part = |name: &str, filename: &str, content: &str| {
+            format!(
+                "--B\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{content}\r\n"
+            )
+        };
         let operations = serde_json::json!({ "query": query, "variables": { "file": null } });
-        body += &format!(
-            "--B\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
-        );
-        body += "--B\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n";
+        let mut body = part("operations", "", &operations.to_string()) + &part("map", "", "{}");
         for i in 0..files {
-            body += &format!(
-                "--B\r\nContent-Disposition: form-data; name=\"{i}\"; filename=\"f\"\r\n\r\n\r\n"
-            );
+            body += &part(&i.to_string(), "; filename=\"f\"", "");
         }
-        body += "--B--\r\n";
-        Bytes::from(body)
+        Bytes::from(body + "--B--\r\n")
     }
 
     const LIMITS: UploadLimits = UploadLimits {

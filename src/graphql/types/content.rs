@@ -23,18 +23,34 @@ use crate::{
     },
 };
 
+pub struct SeoMeta(pub seo::SeoMeta);
+
 /// The meta tags of a public page: what an admin set, else defaults derived from
 /// the content ("<title> | <site name>", the first 155 characters of the text,
 /// the canonical URL at the site's address).
-#[derive(SimpleObject)]
-pub struct SeoMeta {
-    pub meta_title: String,
-    pub meta_description: String,
-    pub keywords: Vec<String>,
-    pub canonical_url: String,
-    pub og_title: String,
-    pub og_description: String,
-    pub og_image_url: Option<String>,
+#[Object]
+impl SeoMeta {
+    async fn meta_title(&self) -> &str {
+        &self.0.meta_title
+    }
+    async fn meta_description(&self) -> &str {
+        &self.0.meta_description
+    }
+    async fn keywords(&self) -> &[String] {
+        &self.0.keywords
+    }
+    async fn canonical_url(&self) -> &str {
+        &self.0.canonical_url
+    }
+    async fn og_title(&self) -> &str {
+        &self.0.og_title
+    }
+    async fn og_description(&self) -> &str {
+        &self.0.og_description
+    }
+    async fn og_image_url(&self) -> Option<&str> {
+        self.0.og_image_url.as_deref()
+    }
 }
 
 /// SEO fields to set; empty or absent fields use the defaults.
@@ -91,21 +107,12 @@ pub async fn seo_meta(
         .await
         .map_err(|e| loader_error("SEO meta", e))?;
     let site = site_settings(ctx).await?;
-    let meta = seo::effective(
+    Ok(SeoMeta(seo::effective(
         &source,
         overrides.as_ref(),
         &site,
         &state(ctx).config.content.public_base_url,
-    );
-    Ok(SeoMeta {
-        meta_title: meta.meta_title,
-        meta_description: meta.meta_description,
-        keywords: meta.keywords,
-        canonical_url: meta.canonical_url,
-        og_title: meta.og_title,
-        og_description: meta.og_description,
-        og_image_url: meta.og_image_url,
-    })
+    )))
 }
 
 /// A page or a blog post. Visitors only ever get published ones (and scheduled
