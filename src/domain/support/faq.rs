@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
 use crate::domain::text::{check_line, check_search, check_text};
 use crate::{
     db::faq::{FaqChangeset, FaqRow, NewFaq},
-    domain::audit::{self, AuditEntry, Subject},
+    domain::audit::{AdminWrite, Subject, Summary},
     error::{AppError, AppResult},
 };
 
@@ -68,36 +68,26 @@ pub async fn create(
     )?;
     let category = check_category(input.category.as_deref().unwrap_or_default())?;
     let language = check_language(input.language.as_deref().unwrap_or("id"))?;
-    conn.transaction(async |conn| {
-        let last = FaqRow::list(conn, false, None, None)
-            .await?
-            .iter()
-            .map(|row| row.sort_order)
-            .max()
-            .unwrap_or(0);
-        let row = FaqRow::insert(
-            conn,
-            NewFaq {
+    let write = AdminWrite::new(admin_id, "faq_entry.create");
+    write
+        .create(conn, Subject::FaqEntry, async |conn| {
+            let last = FaqRow::list(conn, false, None, None)
+                .await?
+                .iter()
+                .map(|row| row.sort_order)
+                .max()
+                .unwrap_or(0);
+            let new = NewFaq {
                 question: &question,
                 answer: &answer,
                 category: &category,
                 language: &language,
                 published: input.published.unwrap_or(false),
                 sort_order: last.saturating_add(1),
-            },
-        )
-        .await?;
-        audit::record_created(
-            conn,
-            admin_id,
-            "faq_entry.create",
-            Subject::FaqEntry,
-            row.id,
-        )
-        .await?;
-        Ok(row)
-    })
-    .await
+            };
+            Ok(FaqRow::insert(conn, new).await?)
+        })
+        .await
 }
 
 /// Changes the fields given; NOT_FOUND for an unknown entry. `action` names the
@@ -123,18 +113,14 @@ pub async fn update(
         published: input.published,
         sort_order: None,
     };
-    conn.transaction(async |conn| {
-        FaqRow::find_for_update(conn, id)
-            .await?
-            .ok_or(AppError::NotFound("FAQ entry"))?;
-        let audited = audit::Change::begin(conn, Subject::FaqEntry, id).await?;
-        let after = FaqRow::update(conn, id, change)
-            .await?
-            .ok_or(AppError::NotFound("FAQ entry"))?;
-        audited.finish(conn, admin_id, action, None).await?;
-        Ok(after)
-    })
-    .await
+    let write = AdminWrite::new(admin_id, action);
+    write
+        .change(conn, Subject::FaqEntry, id, async |conn| {
+            FaqRow::update(conn, id, change)
+                .await?
+                .ok_or(AppError::NotFound("FAQ entry"))
+        })
+        .await
 }
 
 /// Puts the entries named in `ids` first, in that order (the others keep their
@@ -148,44 +134,37 @@ pub async fn reorder(
     if unique.len() != ids.len() {
         return Err(AppError::validation("ids", "an entry appears twice"));
     }
-    conn.transaction(async |conn| {
-        let all = FaqRow::list(conn, false, None, None).await?;
-        if ids.iter().any(|id| !all.iter().any(|row| row.id == *id)) {
-            return Err(AppError::NotFound("FAQ entry"));
-        }
-        let before: Vec<i64> = all.iter().map(|row| row.id).collect();
-        let rest = all
-            .iter()
-            .map(|row| row.id)
-            .filter(|id| !unique.contains(id));
-        let order: Vec<i64> = ids.iter().copied().chain(rest).collect();
-        for (position, id) in order.iter().copied().enumerate() {
-            FaqRow::update(
-                conn,
-                id,
-                FaqChangeset {
-                    sort_order: Some(i32::try_from(position + 1).unwrap_or(i32::MAX)),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        }
-        audit::record(
-            conn,
-            admin_id,
-            AuditEntry {
-                action: "faq_entry.reorder",
-                subject_type: Subject::FaqEntry.as_str(),
-                subject_id: None,
+    let write = AdminWrite::new(admin_id, "faq_entry.reorder");
+    write
+        .bulk(conn, Subject::FaqEntry.as_str(), async |conn| {
+            let all = FaqRow::list(conn, false, None, None).await?;
+            if ids.iter().any(|id| !all.iter().any(|row| row.id == *id)) {
+                return Err(AppError::NotFound("FAQ entry"));
+            }
+            let before: Vec<i64> = all.iter().map(|row| row.id).collect();
+            let rest = all
+                .iter()
+                .map(|row| row.id)
+                .filter(|id| !unique.contains(id));
+            let order: Vec<i64> = ids.iter().copied().chain(rest).collect();
+            for (position, id) in order.iter().copied().enumerate() {
+                FaqRow::update(
+                    conn,
+                    id,
+                    FaqChangeset {
+                        sort_order: Some(i32::try_from(position + 1).unwrap_or(i32::MAX)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+            let summary = Summary {
                 before: Some(serde_json::json!(before)),
-                after: Some(serde_json::json!(order)),
-                reason: None,
-            },
-        )
-        .await?;
-        Ok(FaqRow::list(conn, false, None, None).await?)
-    })
-    .await
+                ..Summary::after(serde_json::json!(order))
+            };
+            Ok((FaqRow::list(conn, false, None, None).await?, summary))
+        })
+        .await
 }
 
 /// Published entries: all of them in display order, or those matching `search`
