@@ -49,12 +49,20 @@ pub struct FaqEntryInput {
 
 impl From<FaqEntryInput> for FaqInput {
     fn from(input: FaqEntryInput) -> FaqInput {
+        // Taken apart, so a field added to the input and not carried over does not compile.
+        let FaqEntryInput {
+            question,
+            answer,
+            category,
+            language,
+            published,
+        } = input;
         FaqInput {
-            question: input.question,
-            answer: input.answer,
-            category: input.category,
-            language: input.language,
-            published: input.published,
+            question,
+            answer,
+            category,
+            language,
+            published,
         }
     }
 }

@@ -49,11 +49,18 @@ pub struct UpdateCategoryInput {
 
 impl From<UpdateCategoryInput> for CategoryInput {
     fn from(input: UpdateCategoryInput) -> Self {
+        // Taken apart, so a field added to the input and not carried over does not compile.
+        let UpdateCategoryInput {
+            name,
+            description,
+            sort_order,
+            active,
+        } = input;
         CategoryInput {
-            name: input.name,
-            description: input.description,
-            sort_order: input.sort_order,
-            active: input.active,
+            name,
+            description,
+            sort_order,
+            active,
         }
     }
 }

@@ -28,10 +28,16 @@ pub struct CreateAnnouncementInput {
 
 impl From<CreateAnnouncementInput> for AnnouncementInput {
     fn from(input: CreateAnnouncementInput) -> Self {
+        // Taken apart, so a field added to the input and not carried over does not compile.
+        let CreateAnnouncementInput {
+            title,
+            body,
+            platform,
+        } = input;
         AnnouncementInput {
-            title: input.title,
-            body_markdown: input.body,
-            platform: input.platform,
+            title,
+            body_markdown: body,
+            platform,
         }
     }
 }

@@ -82,16 +82,25 @@ pub struct UpdateContentInput {
 
 impl From<UpdateContentInput> for ContentUpdate {
     fn from(input: UpdateContentInput) -> Self {
+        // Taken apart, so a field added to the input and not carried over does not compile.
+        let UpdateContentInput {
+            title,
+            slug,
+            body,
+            excerpt,
+            cover_image_url,
+            tags,
+            seo,
+        } = input;
         ContentUpdate {
-            title: input.title,
-            slug: input.slug,
-            body_markdown: input.body,
-            excerpt: input.excerpt,
-            cover_image_url: input
-                .cover_image_url
-                .map(|url| Some(url).filter(|u| !u.trim().is_empty())),
-            tags: input.tags,
-            seo: input.seo.map(Into::into),
+            title,
+            slug,
+            body_markdown: body,
+            excerpt,
+            // An empty string removes the cover image.
+            cover_image_url: cover_image_url.map(|url| Some(url).filter(|u| !u.trim().is_empty())),
+            tags,
+            seo: seo.map(Into::into),
         }
     }
 }
