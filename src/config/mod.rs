@@ -17,6 +17,13 @@
 //! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |
 //! | `GRAPHQL_ANONYMOUS_INTROSPECTION` | `false` | whether anonymous callers may use introspection (`__schema`, `__type`); signed-in callers always may, once per document |
 //! | `GRAPHQL_MAX_ANSWER_VALUES` | `200000` | values (fields and list items) one query or mutation may resolve; past it QUERY_TOO_COMPLEX (0: unlimited) |
+//! | `MAX_CONNECTIONS` / `MAX_CONNECTIONS_PER_IP` | `10000` / `200` | open connections (WebSockets included) in all / from one client address; past either a new connection is closed at once (trusted proxies are exempt from the per-address cap; 0 disables it) |
+//! | `HEADER_READ_TIMEOUT_SECONDS` | `10` | a connection that sends no complete request headers in this time (an idle keep-alive one too) is closed |
+//! | `BODY_READ_TIMEOUT_SECONDS` | `30` | a request body that has not arrived in this time is answered 408 |
+//! | `API_V2_RATE_LIMIT_PER_MINUTE` | `600` | `/api/v2` calls per API key per minute (0 disables) |
+//! | `METRICS_TOKEN` | unset | bearer token for `/metrics`; unset, there is no `/metrics` |
+//! | `READY_JOB_GRACE_SECONDS` | `300` | `/readyz`: a job is stale after three intervals without success, never sooner than this |
+//! | `READY_MAX_PENDING_AGE_SECONDS` / `READY_MAX_NEEDS_REVIEW` / `READY_MAX_UNHEALTHY_PROVIDERS` | `900` / `20` / `0` | `/readyz` thresholds |
 //! | `GRAPHQL_APQ_MAX_ENTRIES` | `2000` | automatic persisted queries one process remembers (least recently used go first) |
 //! | `GRAPHQL_APQ_MAX_BYTES` | `8388608` | bytes of query text the automatic persisted query store holds at most |
 //! | `GRAPHQL_APQ_MAX_QUERY_BYTES` | `32768` | a longer query is executed but not remembered |

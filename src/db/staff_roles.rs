@@ -64,7 +64,6 @@ impl StaffRoleRow {
             .set((
                 staff_roles::name.eq(name),
                 staff_roles::permissions.eq(names),
-                staff_roles::updated_at.eq(diesel::dsl::now),
             ))
             .returning(StaffRoleRow::as_returning())
             .get_result(conn)

@@ -186,12 +186,10 @@ pub fn client_for(
                         provider.name
                     ))
                 })?;
-            Box::new(medanpedia::MedanPediaClient::new(
-                http,
-                provider.base_url.clone(),
-                api_id,
-                api_key,
-            ))
+            Box::new(
+                medanpedia::MedanPediaClient::new(http, provider.base_url.clone(), api_id, api_key)
+                    .with_retry(retry),
+            )
         }
     };
     Ok(Box::new(bounded::Bounded(client)))

@@ -12,7 +12,7 @@ use crate::{
         conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
-        pagination::{Page, keyset_args, keyset_connection},
+        pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id,
         types::account::{ApiKey, Session, SignInAttempt, StaffRole, User},
         viewer,
@@ -81,7 +81,10 @@ impl AccountQuery {
     }
 
     /// The caller's sign-in attempts (kept `SIGN_IN_HISTORY_DAYS`), newest first.
-    #[graphql(guard = "RoleGuard::User")]
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn my_sign_ins(
         &self,
         ctx: &Context<'_>,
@@ -102,7 +105,10 @@ impl AccountQuery {
     }
 
     /// A user's sign-in attempts, newest first.
-    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)")]
+    #[graphql(
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Users)",
+        complexity = "list_complexity(first, child_complexity)"
+    )]
     async fn admin_user_sign_ins(
         &self,
         ctx: &Context<'_>,

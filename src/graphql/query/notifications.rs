@@ -13,7 +13,10 @@ pub struct ChatLink {
 use crate::{
     db::{chats::ChatLinkRow, notifications::NotificationRow},
     graphql::{
-        conn, current_user, error::GraphqlResult, guards::RoleGuard, pagination::page_size,
+        conn, current_user,
+        error::GraphqlResult,
+        guards::RoleGuard,
+        pagination::{list_complexity, page_size},
         types::notifications::Notification,
     },
 };
@@ -24,7 +27,10 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// The caller's notifications, newest first.
-    #[graphql(guard = "RoleGuard::User")]
+    #[graphql(
+        guard = "RoleGuard::User",
+        complexity = "list_complexity(Some(first), child_complexity)"
+    )]
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
@@ -52,7 +58,10 @@ impl NotificationQuery {
     }
 
     /// The admins' feed: provider health, low balances, orders needing review.
-    #[graphql(guard = "RoleGuard::AnyStaff")]
+    #[graphql(
+        guard = "RoleGuard::AnyStaff",
+        complexity = "list_complexity(Some(first), child_complexity)"
+    )]
     async fn admin_notifications(
         &self,
         ctx: &Context<'_>,

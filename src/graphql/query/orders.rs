@@ -166,7 +166,10 @@ pub struct StockQuery;
 #[Object]
 impl StockQuery {
     /// Stock of an own product (admins).
-    #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
+    #[graphql(
+        guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)",
+        complexity = "list_complexity(Some(first), child_complexity)"
+    )]
     async fn admin_stock(
         &self,
         ctx: &Context<'_>,

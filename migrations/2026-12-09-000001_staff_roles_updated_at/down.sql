@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS set_updated_at ON staff_roles;
