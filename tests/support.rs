@@ -90,16 +90,9 @@ async fn open_ticket(
     .await
 }
 
-/// Opens a ticket the bot must answer; returns the ticket and the bot's first reply.
-async fn bot_answered(
-    app: &TestApp,
-    key: &str,
-    topic: &str,
-    subject: &str,
-    message: &str,
-    orders: &[&str],
-) -> (Value, String) {
-    let answer = open_ticket(app, key, topic, subject, message, orders).await;
+/// The ticket of an `openTicket` answer the bot must have answered, and the
+/// bot's first reply.
+fn bot_answered(answer: &Value) -> (Value, String) {
     let opened = &answer["data"]["openTicket"];
     assert_eq!(opened["botAnswered"], true, "{answer:#}");
     let reply = bot_messages(&opened["ticket"])
@@ -182,7 +175,8 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
     set_status(&app, &admin, &order, "IN_PROGRESS", Some(120), Some(40)).await;
 
     let question = format!("Hi, where is my order #{order}?");
-    let (ticket, reply) = bot_answered(&app, &key, "ORDER", "Order late", &question, &[]).await;
+    let (ticket, reply) =
+        bot_answered(&open_ticket(&app, &key, "ORDER", "Order late", &question, &[]).await);
     assert_eq!(ticket["status"], "ANSWERED");
     assert_eq!(bot_messages(&ticket).len(), 1);
     assert!(reply.contains(&format!("Order #{order}")), "{reply}");
@@ -195,7 +189,8 @@ async fn the_bot_answers_where_is_my_order_from_its_live_status() {
     let done = place(&app, &other_key, service, "https://x.com/budi/status/9").await;
     set_status(&app, &admin, &done, "COMPLETED", None, None).await;
     let question = "Pesanan untuk https://x.com/budi/status/9 sudah masuk?";
-    let (_, reply) = bot_answered(&app, &other_key, "ORDER", "Pesanan", question, &[]).await;
+    let (_, reply) =
+        bot_answered(&open_ticket(&app, &other_key, "ORDER", "Pesanan", question, &[]).await);
     assert!(
         reply.contains(&format!("Pesanan #{done}")) && reply.contains("selesai"),
         "{reply}"
@@ -241,14 +236,16 @@ async fn a_refill_ticket_files_the_refillable_order_and_explains_the_other() {
 
     let question = format!("Please refill {first}, {second} and {running}");
     let (ticket, reply) = bot_answered(
-        &app,
-        &key,
-        "REFILL",
-        "Followers dropped",
-        &question,
-        &[&first],
-    )
-    .await;
+        &open_ticket(
+            &app,
+            &key,
+            "REFILL",
+            "Followers dropped",
+            &question,
+            &[&first],
+        )
+        .await,
+    );
     assert_eq!(ticket["status"], "ANSWERED");
     assert_eq!(ticket["orderIds"], json!([first]));
     assert!(
@@ -306,7 +303,8 @@ async fn a_cancel_ticket_cancels_a_pending_order_and_refunds_it() {
     let order = place(&app, &key, service, "https://x.com/c/status/1").await;
     assert_eq!(app.balance(user).await, 99_000);
     let question = format!("cancel order {order}");
-    let (_, reply) = bot_answered(&app, &key, "CANCEL", "Cancel", &question, &[]).await;
+    let (_, reply) =
+        bot_answered(&open_ticket(&app, &key, "CANCEL", "Cancel", &question, &[]).await);
     assert!(
         reply.contains("canceled, and Rp 1.000 was returned"),
         "{reply}"
