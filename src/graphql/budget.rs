@@ -12,7 +12,10 @@
 //!   never wait (introspection's) still let the query timeout in `limits.rs` fire
 //!   and let other requests run on the same worker thread.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
 
 use async_graphql::{
     IntrospectionMode, Request, Response, ServerResult, parser::types::ExecutableDocument,
@@ -68,14 +71,15 @@ impl AnswerBudget {
         Err(GraphqlError::from(refused).into_server_error())
     }
 
-    /// A fresh count for one request.
-    pub fn start(&self) -> AnswerCount {
-        AnswerCount {
+    /// A fresh count for one request, shared by the schema's extension and the
+    /// flat objects (`flat.rs`), which find it in the request's data.
+    pub fn start(&self) -> Arc<AnswerCount> {
+        Arc::new(AnswerCount {
             max_values: self.max_values,
             counting: AtomicBool::new(false),
             values: AtomicUsize::new(0),
             exceeded: CancellationToken::new(),
-        }
+        })
     }
 }
 
@@ -105,15 +109,23 @@ impl AnswerCount {
     /// Counts one value about to be resolved: refuses it past the budget, and
     /// yields to the runtime every [`YIELD_EVERY`] values.
     pub async fn count(&self) -> ServerResult<()> {
-        if !self.counting.load(Ordering::Relaxed) {
+        self.count_many(1).await
+    }
+
+    /// Counts `values` about to be resolved together (a flat object's fields,
+    /// `flat.rs`): refuses them past the budget, and yields to the runtime when
+    /// they cross a multiple of [`YIELD_EVERY`].
+    pub async fn count_many(&self, values: usize) -> ServerResult<()> {
+        if values == 0 || !self.counting.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let resolved = self.values.fetch_add(1, Ordering::Relaxed) + 1;
+        let before = self.values.fetch_add(values, Ordering::Relaxed);
+        let resolved = before + values;
         if self.max_values > 0 && resolved > self.max_values {
             self.exceeded.cancel();
             return Err(GraphqlError::from(too_large(self.max_values)).into_server_error());
         }
-        if resolved.is_multiple_of(YIELD_EVERY) {
+        if resolved / YIELD_EVERY != before / YIELD_EVERY {
             tokio::task::yield_now().await;
         }
         Ok(())

@@ -59,7 +59,8 @@ struct RequestPolicies {
     policies: Arc<Policies>,
     /// The document holds queries only: its work may be cancelled at the time budget.
     read_only: AtomicBool,
-    answer: AnswerCount,
+    /// Also in the request's data, for the flat objects (`flat.rs`).
+    answer: Arc<AnswerCount>,
     /// What each document rule found.
     found: Vec<AtomicBool>,
 }
@@ -104,6 +105,7 @@ impl Extension for RequestPolicies {
                 .store(read_only, std::sync::atomic::Ordering::Relaxed);
         }
         policies.budget.check_request(&mut request)?;
+        request.data.insert(self.answer.clone());
         let request = policies.socket.prepare(ctx, request).await?;
         next.run(ctx, request).await
     }

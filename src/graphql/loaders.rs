@@ -5,23 +5,27 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
-use crate::db::{
-    PgPool, PooledConn,
-    api_keys::ApiKeyRow,
-    categories::CategoryRow,
-    customer_levels::LevelRow,
-    deposit_methods::DepositMethodRow,
-    deposits::{DepositEventRow, DepositRow},
-    drip_feeds::{DripFeedRow, DripFeedRunRow},
-    order_events::OrderEventRow,
-    order_requests::OrderRequestRow,
-    orders::OrderRow,
-    provider_calls::CallStats,
-    providers::ProviderRow,
-    service_figures::ServiceFiguresRow,
-    services::ServiceRow,
-    tickets::{TicketMessageRow, TicketOrderRow},
-    users::{UserRow, UserStats},
+use crate::{
+    cache::Caches,
+    db::{
+        PgPool, PooledConn,
+        api_keys::ApiKeyRow,
+        categories::CategoryRow,
+        customer_levels::LevelRow,
+        deposit_methods::DepositMethodRow,
+        deposits::{DepositEventRow, DepositRow},
+        drip_feeds::{DripFeedRow, DripFeedRunRow},
+        order_events::OrderEventRow,
+        order_requests::OrderRequestRow,
+        orders::OrderRow,
+        provider_calls::CallStats,
+        providers::ProviderRow,
+        service_figures::ServiceFiguresRow,
+        services::ServiceRow,
+        tickets::{TicketMessageRow, TicketOrderRow},
+        users::{UserRow, UserStats},
+    },
+    domain::catalog::listing,
 };
 
 type LoadError = Arc<anyhow::Error>;
@@ -33,12 +37,18 @@ fn load_error(error: impl Into<anyhow::Error>) -> LoadError {
 #[derive(Clone)]
 pub struct DbLoader {
     pool: PgPool,
+    /// Services come from the process's cache when they are there.
+    caches: Caches,
 }
 
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
-pub fn new_loaders(pool: PgPool) -> Loaders {
-    DataLoader::with_cache(DbLoader { pool }, tokio::spawn, HashMapCache::default())
+pub fn new_loaders(pool: PgPool, caches: Caches) -> Loaders {
+    DataLoader::with_cache(
+        DbLoader { pool, caches },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 impl DbLoader {
@@ -102,7 +112,27 @@ id_loader!(DepositMethodId, DepositMethodRow);
 id_loader!(LevelId, LevelRow);
 id_loader!(OrderId, OrderRow);
 id_loader!(ProviderId, ProviderRow);
-id_loader!(ServiceId, ServiceRow);
+
+/// Key type for batched lookups of services by id, through the process's cache
+/// (`domain::catalog::listing::services`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ServiceId(pub i64);
+
+impl Loader<ServiceId> for DbLoader {
+    type Value = ServiceRow;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ServiceId]) -> Result<HashMap<ServiceId, ServiceRow>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = listing::services(&self.caches, &self.pool, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (ServiceId(row.id), row))
+            .collect())
+    }
+}
 id_loader!(UserId, UserRow);
 
 /// A lookup by an id that came from the client, so it may name nothing: the answer

@@ -7,6 +7,7 @@ pub mod coherence;
 pub mod document_rule;
 pub mod error;
 pub mod extension;
+pub mod flat;
 pub mod guards;
 pub mod input;
 pub mod limits;
@@ -89,7 +90,10 @@ pub fn sdl() -> String {
 
 /// Per-request data: who is asking and fresh DataLoaders.
 pub fn request_data(state: &AppState, viewer: Viewer) -> (Viewer, Loaders) {
-    (viewer, loaders::new_loaders(state.pool.clone()))
+    (
+        viewer,
+        loaders::new_loaders(state.pool.clone(), state.caches.clone()),
+    )
 }
 
 /// The client's IP address as the HTTP layer determined it (`TRUSTED_PROXIES`

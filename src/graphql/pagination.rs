@@ -15,11 +15,12 @@
 //! ```
 
 use async_graphql::{
-    Context, OutputType,
+    Context, ObjectType,
     connection::{Connection, CursorType, Edge},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
+use super::flat::Flat;
 use crate::{
     db::pagination::{KeysetPage, OffsetPage, Paginated},
     error::AppError,
@@ -41,7 +42,8 @@ impl ConnectionTotals {
     }
 }
 
-pub type Page<T> = Connection<PageCursor, T, ConnectionTotals>;
+/// A page of rows; each row is resolved flat (`flat.rs`).
+pub type Page<T> = Connection<PageCursor, Flat<T>, ConnectionTotals>;
 
 /// An edge's position, written out as its opaque cursor only when a client
 /// selects it (a page of 100 rows read through `nodes` encodes none).
@@ -154,7 +156,7 @@ pub fn offset_args(first: Option<i32>, after: Option<&str>) -> Result<OffsetPage
 }
 
 /// A keyset page as a connection; each edge's cursor is its row's id.
-pub fn keyset_connection<R, T: OutputType>(
+pub fn keyset_connection<R, T: ObjectType>(
     page: Paginated<R>,
     id: impl Fn(&R) -> i64,
     wrap: impl Fn(R) -> T,
@@ -167,13 +169,13 @@ pub fn keyset_connection<R, T: OutputType>(
     connection.edges.extend(
         page.rows
             .into_iter()
-            .map(|row| Edge::new(PageCursor::Keyset(id(&row)), wrap(row))),
+            .map(|row| Edge::new(PageCursor::Keyset(id(&row)), Flat(wrap(row)))),
     );
     connection
 }
 
 /// An offset page as a connection; each edge's cursor is its position.
-pub fn offset_connection<R, T: OutputType>(page: Paginated<R>, wrap: impl Fn(R) -> T) -> Page<T> {
+pub fn offset_connection<R, T: ObjectType>(page: Paginated<R>, wrap: impl Fn(R) -> T) -> Page<T> {
     let mut connection = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
@@ -184,7 +186,7 @@ pub fn offset_connection<R, T: OutputType>(page: Paginated<R>, wrap: impl Fn(R) 
         page.rows
             .into_iter()
             .enumerate()
-            .map(|(i, row)| Edge::new(PageCursor::Offset(offset + i as i64), wrap(row))),
+            .map(|(i, row)| Edge::new(PageCursor::Offset(offset + i as i64), Flat(wrap(row)))),
     );
     connection
 }

@@ -1,6 +1,6 @@
 //! The catalogue as buyers read it, served from the process's caches
 //! (`cache`): pages of active services with their categories, and services by
-//! id for placing orders. Any change to services, categories or a provider's
+//! id for placing orders and for showing an order's service. Any change to services, categories or a provider's
 //! rate empties both (triggers announce it; admin mutations through this
 //! process empty them at once), so what a buyer sees and pays is never older
 //! than the last committed change.
@@ -126,5 +126,30 @@ pub async fn service(
     if let Some(service) = &found {
         cache.insert(generation, id, service.clone());
     }
+    Ok(found)
+}
+
+/// Services by id, active or not, in no particular order: the cached ones from
+/// the cache, the rest in one statement (a page of orders shows its services
+/// without reading them again).
+pub async fn services(caches: &Caches, pool: &PgPool, ids: &[i64]) -> AppResult<Vec<ServiceRow>> {
+    let cache = caches.services();
+    let mut found = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for &id in ids {
+        match cache.get(&id) {
+            Some(service) => found.push(service),
+            None => missing.push(id),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let generation = cache.generation();
+    let loaded = ServiceRow::load_many(&mut *pool.get().await?, &missing).await?;
+    for service in &loaded {
+        cache.insert(generation, service.id, service.clone());
+    }
+    found.extend(loaded);
     Ok(found)
 }
