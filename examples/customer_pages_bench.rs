@@ -17,7 +17,9 @@
 //! Run: `scripts/bench-vs-postgraphile.sh customer_pages_bench` (installs wrk and
 //! PostGraphile, starts PostgreSQL). `CUSTOMER_BENCH_SECONDS` (default 10) and
 //! `CUSTOMER_BENCH_WARMUP` (default 2) set each run; `CUSTOMER_BENCH_PG_WORKERS`
-//! PostGraphile's `--cluster-workers` (default: one per CPU).
+//! PostGraphile's `--cluster-workers` (default: one per CPU);
+//! `CUSTOMER_BENCH_ONLY` (e.g. `myOrders:100`) runs that one list and size, for
+//! a profiler.
 
 mod common;
 
@@ -132,8 +134,15 @@ async fn run(url: &str, postgraphile: &Path) -> anyhow::Result<()> {
         load.warmup, load.seconds
     );
     let mut rows: Vec<(&str, usize, WrkResult, WrkResult, f64)> = Vec::new();
+    let only = std::env::var("CUSTOMER_BENCH_ONLY").ok();
     for list in &LISTS {
         for first in PAGE_SIZES {
+            if only
+                .as_ref()
+                .is_some_and(|only| *only != format!("{}:{first}", list.name))
+            {
+                continue;
+            }
             let ours = (list.booster)(first);
             let theirs = (list.postgraphile)(first, customer);
             check(&http, &booster, &ours, Some(&bearer), list.name, first).await?;

@@ -114,22 +114,26 @@ id_loader!(OrderId, OrderRow);
 id_loader!(ProviderId, ProviderRow);
 
 /// Key type for batched lookups of services by id, through the process's cache
-/// (`domain::catalog::listing::services`).
+/// (`domain::catalog::listing::services`); shared, since a page of orders shows
+/// a few services many times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ServiceId(pub i64);
 
 impl Loader<ServiceId> for DbLoader {
-    type Value = ServiceRow;
+    type Value = Arc<ServiceRow>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ServiceId]) -> Result<HashMap<ServiceId, ServiceRow>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ServiceId],
+    ) -> Result<HashMap<ServiceId, Arc<ServiceRow>>, LoadError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let rows = listing::services(&self.caches, &self.pool, &ids)
             .await
             .map_err(load_error)?;
         Ok(rows
             .into_iter()
-            .map(|row| (ServiceId(row.id), row))
+            .map(|row| (ServiceId(row.id), Arc::new(row)))
             .collect())
     }
 }

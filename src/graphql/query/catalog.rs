@@ -98,7 +98,7 @@ impl CatalogQuery {
         let app = state(ctx);
         let found = catalog::listing::services_page(&app.caches, &app.pool, &filter, page).await?;
         prefetch_relations(ctx, &found).await?;
-        Ok(offset_connection(found.into_services(), Service))
+        Ok(offset_connection(found.into_services(), Service::from))
     }
 
     /// One service; inactive ones only for admins.

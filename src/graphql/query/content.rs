@@ -198,7 +198,7 @@ impl ContentQuery {
         Ok(
             ServiceRow::find_active_by_slug(&mut *conn(ctx).await?, slug)
                 .await?
-                .map(Service),
+                .map(Service::from),
         )
     }
 

@@ -1,5 +1,7 @@
 //! `ServiceCategory`, `Service` and `Provider`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -74,7 +76,13 @@ impl ServiceCategory {
     }
 }
 
-pub struct Service(pub ServiceRow);
+pub struct Service(pub Arc<ServiceRow>);
+
+impl From<ServiceRow> for Service {
+    fn from(row: ServiceRow) -> Service {
+        Service(Arc::new(row))
+    }
+}
 
 impl Service {
     /// The service `id`, through the request's DataLoader.

@@ -20,6 +20,7 @@ use crate::{
     graphql::{
         conn,
         error::GraphqlResult,
+        flat::Flat,
         guards::RoleGuard,
         load, load_optional,
         loaders::{DripFeedOf, HistoryOf, NewerActiveOnLink, RequestsOf, RunOf, RunsOf, UserId},
@@ -38,8 +39,9 @@ impl Order {
         self.0.id.into()
     }
 
-    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Service> {
-        Service::load(ctx, self.0.service_id).await
+    /// Resolved flat (`flat.rs`): it is repeated on every row of a page.
+    async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Flat<Service>> {
+        Service::load(ctx, self.0.service_id).await.map(Flat)
     }
 
     async fn link(&self) -> &str {

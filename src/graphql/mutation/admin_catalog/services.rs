@@ -205,7 +205,7 @@ impl ServiceMutation {
                 catalog::create_service(conn, input).await
             })
             .await?;
-        Ok(Service(row))
+        Ok(Service::from(row))
     }
 
     /// Changes a service (admins): name, description, limits, flags, markup or price, fallback service; a price change applies to new orders only.
@@ -272,7 +272,7 @@ impl ServiceMutation {
                 },
             )
             .await?;
-        Ok(rows.into_iter().map(Service).collect())
+        Ok(rows.into_iter().map(Service::from).collect())
     }
 }
 
@@ -288,5 +288,5 @@ async fn update_service(
             catalog::update_service(conn, id, update).await
         })
         .await?;
-    Ok(Service(row))
+    Ok(Service::from(row))
 }
