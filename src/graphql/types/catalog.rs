@@ -18,6 +18,7 @@ use crate::{
     graphql::viewer,
     graphql::{
         error::GraphqlResult,
+        flat::Flat,
         guards::RoleGuard,
         load,
         loaders::{CategoryId, ProviderId, ProviderStatsOf, ServiceId},
@@ -241,10 +242,10 @@ impl Service {
     /// Figures measured from this panel's own orders (start time, speed,
     /// outcomes, refills), recomputed by a job; null until it first ran. They
     /// stand beside the description an admin wrote, never replace it.
-    async fn figures(&self, ctx: &Context<'_>) -> GraphqlResult<Option<ServiceFigures>> {
+    async fn figures(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<ServiceFigures>>> {
         let key = crate::graphql::loaders::FiguresOf(self.0.id);
         let found = crate::graphql::load_optional(ctx, key, "service figures").await?;
-        Ok(found.map(ServiceFigures))
+        Ok(found.map(|row| Flat(ServiceFigures(row))))
     }
 
     /// Typical time from order to completion, in seconds, when known.
@@ -264,11 +265,13 @@ impl Service {
 
     /// The upstream provider of an imported service (admins only).
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Catalog)")]
-    async fn provider(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Provider>> {
+    async fn provider(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<Provider>>> {
+        // Flat (`flat.rs`), as `figures` and `seo`: a service is repeated on every
+        // row of a page of orders, and these keep its fields small.
         match self.0.provider_id {
             Some(id) => load(ctx, ProviderId(id), "provider")
                 .await
-                .map(|p| Some(Provider(p))),
+                .map(|p| Some(Flat(Provider(p)))),
             None => Ok(None),
         }
     }

@@ -39,7 +39,8 @@ impl Order {
         self.0.id.into()
     }
 
-    /// Resolved flat (`flat.rs`): it is repeated on every row of a page.
+    /// Resolved flat (`flat.rs`), as the order's other objects: they are
+    /// repeated on every row of a page, and keep `Order`'s fields small.
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Flat<Service>> {
         Service::load(ctx, self.0.service_id).await.map(Flat)
     }
@@ -146,22 +147,22 @@ impl Order {
 
     /// The runs of a drip-feed order the panel runs itself (one order per run);
     /// null for other orders.
-    async fn drip_feed(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DripFeed>> {
+    async fn drip_feed(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<DripFeed>>> {
         Ok(load_optional(ctx, DripFeedOf(self.0.id), "drip-feed")
             .await?
-            .map(DripFeed))
+            .map(|row| Flat(DripFeed(row))))
     }
 
     /// A subscription's terms and the posts reached so far; null for other orders.
-    async fn subscription(&self) -> Option<SubscriptionProgress> {
-        SubscriptionProgress::of(&self.0)
+    async fn subscription(&self) -> Option<Flat<SubscriptionProgress>> {
+        SubscriptionProgress::of(&self.0).map(Flat)
     }
 
     /// For a run of a drip-feed order: which order and which run; null otherwise.
-    async fn drip_feed_run(&self, ctx: &Context<'_>) -> GraphqlResult<Option<DripFeedRun>> {
+    async fn drip_feed_run(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<DripFeedRun>>> {
         Ok(load_optional(ctx, RunOf(self.0.id), "drip-feed run")
             .await?
-            .map(DripFeedRun))
+            .map(|row| Flat(DripFeedRun(row))))
     }
 
     /// Cancel and refill requests and their outcome (batched across a list).
@@ -185,14 +186,22 @@ impl Order {
             )
             .into());
         }
-        let mut conn = conn(ctx).await?;
-        Ok(stock::delivered_items(&mut conn, &state(ctx).secrets, self.0.id).await?)
+        // Boxed: an object's `resolve_field` future is as large as its largest
+        // field's, and a statement's future would make all of `Order`'s fields
+        // (copied on every row of a page) a kilobyte larger.
+        Box::pin(async move {
+            let mut conn = conn(ctx).await?;
+            Ok(stock::delivered_items(&mut conn, &state(ctx).secrets, self.0.id).await?)
+        })
+        .await
     }
 
     /// The customer (admins only).
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::OrdersRead)")]
-    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
-        load(ctx, UserId(self.0.user_id), "user").await.map(User)
+    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<Flat<User>> {
+        load(ctx, UserId(self.0.user_id), "user")
+            .await
+            .map(|row| Flat(User(row)))
     }
 
     /// The last error a provider reported for this order (admins only).
@@ -253,8 +262,12 @@ impl OrderEvent {
 
     /// The order as it is now (read when the event is delivered).
     async fn order(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Order>> {
-        let mut conn = conn(ctx).await?;
-        Ok(OrderRow::find(&mut conn, self.0.order_id).await?.map(Order))
+        // Boxed, as `Order::delivered_items` is.
+        Box::pin(async move {
+            let mut conn = conn(ctx).await?;
+            Ok(OrderRow::find(&mut conn, self.0.order_id).await?.map(Order))
+        })
+        .await
     }
 }
 

@@ -76,7 +76,14 @@ impl Ticket {
     /// The orders the ticket is about (the customer's own).
     async fn order_ids(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<ID>> {
         let rows = if self.live {
-            TicketOrderRow::of_tickets(&mut *conn(ctx).await?, &[self.row.id]).await?
+            // Boxed, as `Order::delivered_items` is: rows of a page copy the
+            // object's largest field future.
+            Box::pin(async {
+                GraphqlResult::Ok(
+                    TicketOrderRow::of_tickets(&mut *conn(ctx).await?, &[self.row.id]).await?,
+                )
+            })
+            .await?
         } else {
             load(ctx, OrdersOfTicket(self.row.id), "ticket orders").await?
         };
@@ -87,7 +94,14 @@ impl Ticket {
         let id = self.row.id;
         let rows = match (self.live, self.visibility) {
             (true, visibility) => {
-                TicketMessageRow::of_tickets(&mut *conn(ctx).await?, &[id], visibility).await?
+                // Boxed, as `order_ids` is.
+                Box::pin(async {
+                    GraphqlResult::Ok(
+                        TicketMessageRow::of_tickets(&mut *conn(ctx).await?, &[id], visibility)
+                            .await?,
+                    )
+                })
+                .await?
             }
             (false, Visibility::Customer) => {
                 load(ctx, CustomerThreadOf(id), "ticket thread").await?

@@ -16,6 +16,7 @@ use crate::{
     },
     graphql::{
         error::GraphqlResult,
+        flat::Flat,
         guards::RoleGuard,
         load,
         loaders::{DepositEventsOf, DepositId, DepositMethodId, UserId},
@@ -252,23 +253,27 @@ impl LedgerEntry {
         self.0.order_id.map(Into::into)
     }
 
-    async fn deposit(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Deposit>> {
+    /// Resolved flat (`flat.rs`), as the entry's users: repeated on every row
+    /// of a page, and keeping `LedgerEntry`'s fields small.
+    async fn deposit(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<Deposit>>> {
         match self.0.deposit_id {
-            Some(id) => Ok(Some(Deposit(load(ctx, DepositId(id), "deposit").await?))),
+            Some(id) => Ok(Some(Flat(Deposit(
+                load(ctx, DepositId(id), "deposit").await?,
+            )))),
             None => Ok(None),
         }
     }
 
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)")]
-    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<User> {
-        Ok(User(load(ctx, UserId(self.0.user_id), "user").await?))
+    async fn user(&self, ctx: &Context<'_>) -> GraphqlResult<Flat<User>> {
+        Ok(Flat(User(load(ctx, UserId(self.0.user_id), "user").await?)))
     }
 
     /// The admin who made an adjustment.
     #[graphql(guard = "RoleGuard::Staff(crate::db::enums::Permission::Balances)")]
-    async fn actor(&self, ctx: &Context<'_>) -> GraphqlResult<Option<User>> {
+    async fn actor(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<User>>> {
         match self.0.actor_id {
-            Some(id) => Ok(Some(User(load(ctx, UserId(id), "user").await?))),
+            Some(id) => Ok(Some(Flat(User(load(ctx, UserId(id), "user").await?)))),
             None => Ok(None),
         }
     }
