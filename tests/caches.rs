@@ -21,18 +21,6 @@ const PLACE: &str =
     "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id charge status } }";
 const PAGE: &str = "{ services(first: 20) { totalCount edges { node { id name pricePer1000 category { name } } } } }";
 
-/// The caches fill only while the LISTEN connection is up.
-async fn caches_live(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !app.state.caches.is_live() {
-        assert!(
-            Instant::now() < deadline,
-            "the event listener never connected"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Retries `check` until it holds, for changes announced by PostgreSQL's notice.
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -56,7 +44,7 @@ const LINK: &str = "https://x.com/a";
 #[tokio::test]
 async fn a_known_key_ordering_a_known_service_costs_one_statement() {
     let app = TestApp::spawn().await;
-    caches_live(&app).await;
+    app.caches_live().await;
     let (user_id, key) = app.funded_customer("buyer@example.com", 1_000_000).await;
     let service = service(&app, Fulfillment::Manual, 10_000, 10, 100_000).await;
     let mut events = app.state.events.subscribe();
@@ -116,7 +104,7 @@ async fn a_known_key_ordering_a_known_service_costs_one_statement() {
 #[tokio::test]
 async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_changes() {
     let app = TestApp::spawn().await;
-    caches_live(&app).await;
+    app.caches_live().await;
     let admin = app.admin().await;
     let service = service(&app, Fulfillment::Manual, 10_000, 10, 100_000).await;
     let first = app.ok(None, PAGE, json!({})).await;
@@ -199,7 +187,7 @@ async fn the_storefront_page_is_served_from_the_cache_until_the_catalogue_change
 #[tokio::test]
 async fn a_cached_credential_stops_working_when_it_is_revoked_banned_or_demoted() {
     let app = TestApp::spawn().await;
-    caches_live(&app).await;
+    app.caches_live().await;
     let admin = app.admin().await;
     let me = "{ me { id balance } }";
 

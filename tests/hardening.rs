@@ -68,6 +68,43 @@ async fn introspection_is_once_per_document_signed_in_and_bounded() {
     assert_too_complex(&answer, "values");
 }
 
+/// A page's rows are resolved flat (`graphql/flat.rs`), not field by field
+/// through the extension: their fields still count against the answer budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fields_of_a_pages_rows_count_against_the_answer_budget() {
+    let app = TestApp::spawn_with(|c| c.server.graphql_max_answer_values = 100).await;
+    let service = service(
+        &app,
+        booster::db::enums::Fulfillment::Manual,
+        10_000,
+        10,
+        1000,
+    )
+    .await;
+    let (_, key) = app.funded_customer("rows@example.com", 1_000_000).await;
+    for n in 0..30 {
+        app.place(
+            &key,
+            order_input(service, &format!("https://x.com/r/status/{n}"), 100),
+        )
+        .await;
+    }
+    // 30 rows of 2 fields: 2 + 30 + 60 values, within 100.
+    let small = app
+        .read(&key, "{ myOrders(first: 30) { nodes { id status } } }")
+        .await;
+    assert_eq!(small["myOrders"]["nodes"].as_array().unwrap().len(), 30);
+    // 30 rows of 4 fields: 2 + 30 + 120, past it (the rows alone are 32).
+    let answer = app
+        .gql(
+            Some(&key),
+            "{ myOrders(first: 30) { nodes { id status link quantity } } }",
+            json!({}),
+        )
+        .await;
+    assert_too_complex(&answer, "values");
+}
+
 /// QUERY_TOO_COMPLEX, with `why` in the message.
 fn assert_too_complex(answer: &Value, why: &str) {
     assert_eq!(error_code(answer), "QUERY_TOO_COMPLEX", "{answer}");

@@ -313,6 +313,19 @@ impl TestApp {
         request.send().await.unwrap().text().await.unwrap()
     }
 
+    /// Waits until the process's caches fill (they do only while the LISTEN
+    /// connection is up).
+    pub async fn caches_live(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.state.caches.is_live() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the event listener never connected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// The SQL statements the server ran while `request` ran, and its answer.
     pub async fn statements_of<T>(&self, request: impl Future<Output = T>) -> (u64, T) {
         let before = self.state.query_counter.get();

@@ -39,9 +39,9 @@ impl Order {
         self.0.id.into()
     }
 
-    /// Resolved flat (`flat.rs`), as the order's other objects: they are
-    /// repeated on every row of a page, and keep `Order`'s fields small.
     async fn service(&self, ctx: &Context<'_>) -> GraphqlResult<Flat<Service>> {
+        // Flat (`flat.rs`), as the order's other objects: they are repeated on
+        // every row of a page, and keep `Order`'s fields small.
         Service::load(ctx, self.0.service_id).await.map(Flat)
     }
 

@@ -253,9 +253,9 @@ impl LedgerEntry {
         self.0.order_id.map(Into::into)
     }
 
-    /// Resolved flat (`flat.rs`), as the entry's users: repeated on every row
-    /// of a page, and keeping `LedgerEntry`'s fields small.
     async fn deposit(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Flat<Deposit>>> {
+        // Flat (`flat.rs`), as the entry's users: repeated on every row of a
+        // page, and keeping `LedgerEntry`'s fields small.
         match self.0.deposit_id {
             Some(id) => Ok(Some(Flat(Deposit(
                 load(ctx, DepositId(id), "deposit").await?,
