@@ -2,15 +2,16 @@
 //! object as its own boxed future, and runs the schema's extension around it: a
 //! `ResolveInfo` built with two registry lookups and a second boxed future per
 //! field. A field's future is the object's whole `resolve_field` state machine
-//! (about 1 to 2 KiB for `Order` or `Ticket`: the largest of its fields'), so on
+//! (it was about 2 KiB for `Order` and `Ticket`: the largest of its fields'), so on
 //! a customer's page of 100 rows of eight fields that is 800 allocations and
 //! copies of it, most of the page's time. A page's node is a [`Flat`] object
 //! instead (and so is what each row repeats, like an order's service): its
 //! selected fields are resolved one after another in one future, and counted
 //! against the answer budget at once.
 //!
-//! Rows still resolve concurrently (the list runs them together), so a relation
-//! that waits on a DataLoader is still loaded for the whole page in one batch;
+//! Rows still resolve concurrently ([`resolve_rows`], a page's `nodes`, polls
+//! them together), so a relation that waits on a DataLoader is still loaded for
+//! the whole page in one batch;
 //! what changes is that a row's second such relation starts when its first is
 //! in. Page resolvers prefetch the relations they know clients select (an
 //! order's service), which are then ready at once.
@@ -24,8 +25,6 @@
 
 use std::{borrow::Cow, pin::Pin, sync::Arc, task::Poll};
 
-use futures_util::future::MaybeDone;
-
 use async_graphql::{
     Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError,
     ServerResult, Value,
@@ -33,6 +32,7 @@ use async_graphql::{
     parser::types::{Field, Selection, SelectionSet},
     registry::Registry,
 };
+use futures_util::future::MaybeDone;
 
 use super::budget::AnswerCount;
 
@@ -76,14 +76,12 @@ pub async fn resolve_flat<T: ObjectType>(
     let type_name = T::type_name();
     let mut selected = Vec::with_capacity(ctx.item.node.items.len());
     select(ctx, &ctx.item.node, &type_name, &mut selected)?;
-    if let Some(answer) = ctx.data_opt::<Arc<AnswerCount>>() {
-        // `__typename` is answered without the extension, so not counted.
-        let resolved = selected
-            .iter()
-            .filter(|field| field.node.name.node != "__typename")
-            .count();
-        answer.count_many(resolved).await?;
-    }
+    // `__typename` is answered without the extension, so not counted.
+    let resolved = selected
+        .iter()
+        .filter(|field| field.node.name.node != "__typename")
+        .count();
+    count_values(ctx, resolved).await?;
     let mut values = IndexMap::with_capacity(selected.len());
     for field in selected {
         let field_ctx = ctx.with_field(field);
@@ -118,9 +116,7 @@ pub async fn resolve_rows<'r, T: ObjectType + 'r>(
 ) -> ServerResult<Value> {
     let set = ctx.with_selection_set(&ctx.item.node.selection_set);
     let rows: Vec<&T> = rows.collect();
-    if let Some(answer) = ctx.data_opt::<Arc<AnswerCount>>() {
-        answer.count_many(rows.len()).await?;
-    }
+    count_values(ctx, rows.len()).await?;
     let contexts: Vec<_> = (0..rows.len()).map(|index| set.with_index(index)).collect();
     let mut running: Vec<_> = rows
         .iter()
@@ -146,6 +142,18 @@ pub async fn resolve_rows<'r, T: ObjectType + 'r>(
         }
     }
     Ok(Value::List(values))
+}
+
+/// Counts `values` against the request's answer budget, which the schema's
+/// extension leaves in the request's data (absent for a subscription's events).
+async fn count_values<T>(
+    ctx: &async_graphql::ContextBase<'_, T>,
+    values: usize,
+) -> ServerResult<()> {
+    match ctx.data_opt::<Arc<AnswerCount>>() {
+        Some(answer) => answer.count_many(values).await,
+        None => Ok(()),
+    }
 }
 
 /// The fields `set` selects on an object of type `type_name`, through its

@@ -51,7 +51,10 @@ impl ConnectionTotals {
 /// `totalCount`, the same schema types), itself resolved flat (`flat.rs`), and
 /// its `nodes` resolved in one loop over flat rows (`flat::resolve_rows`)
 /// instead of the engine's list, which runs each item through the extension.
-pub struct Page<T: ObjectType>(Connection<PageCursor, Flat<T>, ConnectionTotals>);
+pub struct Page<T: ObjectType>(Rows<T>);
+
+/// What a [`Page`] wraps.
+type Rows<T> = Connection<PageCursor, Flat<T>, ConnectionTotals>;
 
 impl<T: ObjectType> Page<T> {
     /// The page's rows, in order.
@@ -62,11 +65,11 @@ impl<T: ObjectType> Page<T> {
 
 impl<T: ObjectType> OutputType for Page<T> {
     fn type_name() -> Cow<'static, str> {
-        Connection::<PageCursor, Flat<T>, ConnectionTotals>::type_name()
+        Rows::<T>::type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        Connection::<PageCursor, Flat<T>, ConnectionTotals>::create_type_info(registry)
+        Rows::<T>::create_type_info(registry)
     }
 
     fn resolve(

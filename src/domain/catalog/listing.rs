@@ -1,9 +1,9 @@
 //! The catalogue as buyers read it, served from the process's caches
 //! (`cache`): pages of active services with their categories, and services by
-//! id for placing orders and for showing an order's service. Any change to services, categories or a provider's
-//! rate empties both (triggers announce it; admin mutations through this
-//! process empty them at once), so what a buyer sees and pays is never older
-//! than the last committed change.
+//! id for placing orders and for showing an order's service. Any change to
+//! services, categories or a provider's rate empties both (triggers announce
+//! it; admin mutations through this process empty them at once), so what a
+//! buyer sees and pays is never older than the last committed change.
 
 use std::sync::Arc;
 
