@@ -1151,3 +1151,90 @@ async fn a_customers_pages_count_their_total_only_when_asked() {
     assert_eq!(answer["myOrders"]["nodes"].as_array().unwrap().len(), 100);
     assert_eq!(statements, 1);
 }
+
+/// A keyset page's limit is in its statement's text, rounded up to a few sizes,
+/// so each connection plans a customer's page a few times and then keeps
+/// PostgreSQL's generic plan. With the limit a bound parameter, PostgreSQL
+/// planned the page again on every run.
+#[tokio::test]
+async fn a_customers_page_is_planned_once_per_connection_whatever_its_size() {
+    use booster::db::{
+        orders::{OrderFilter, OrderRow},
+        pagination::KeysetPage,
+    };
+    use diesel::{QueryableByName, sql_types};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(QueryableByName, Debug)]
+    struct Prepared {
+        #[diesel(sql_type = sql_types::Text)]
+        statement: String,
+        #[diesel(sql_type = sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = sql_types::BigInt)]
+        custom_plans: i64,
+    }
+
+    let app = TestApp::spawn().await;
+    let service = service(&app, Fulfillment::Manual, 10_000, 10, 1000).await;
+    let (user, key) = app.funded_customer("plans@example.com", 1_000_000).await;
+    for n in 0..3 {
+        app.place(
+            &key,
+            order_input(service, &format!("https://x.com/p/status/{n}"), 100),
+        )
+        .await;
+    }
+    let filter = OrderFilter {
+        user_id: Some(user),
+        ..Default::default()
+    };
+    let mut conn = app.conn().await;
+    let runs = [20, 19, 20, 18, 20, 17, 20, 16, 12, 20];
+    for size in runs {
+        let page = KeysetPage {
+            before_id: None,
+            limit: size,
+            count_total: false,
+        };
+        let read = OrderRow::list(&mut conn, &filter, page).await.unwrap();
+        assert_eq!(read.rows.len(), 3);
+        assert!(!read.has_next);
+    }
+    // A page smaller than what it reads still knows that more follow.
+    let page = KeysetPage {
+        before_id: None,
+        limit: 2,
+        count_total: false,
+    };
+    let read = OrderRow::list(&mut conn, &filter, page).await.unwrap();
+    assert_eq!(read.rows.len(), 2);
+    assert!(read.has_next);
+
+    let prepared: Vec<Prepared> = diesel::sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '%FROM \"orders\"%ORDER BY%'",
+    )
+    .load(&mut *conn)
+    .await
+    .unwrap();
+    let pages: Vec<&Prepared> = prepared
+        .iter()
+        .filter(|p| p.statement.ends_with(" LIMIT 21"))
+        .collect();
+    assert_eq!(
+        pages.len(),
+        1,
+        "sizes 12 to 20 share one statement: {prepared:?}"
+    );
+    let page = pages[0];
+    assert_eq!(page.generic_plans + page.custom_plans, runs.len() as i64);
+    assert!(
+        page.custom_plans <= 5 && page.generic_plans >= 5,
+        "planned once, then the generic plan: {page:?}"
+    );
+    assert!(
+        prepared.iter().any(|p| p.statement.ends_with(" LIMIT 6")),
+        "the page of 2 reads 6: {prepared:?}"
+    );
+}

@@ -2,11 +2,12 @@
 //! boxed step in the resolution of every field and list item of every answer
 //! (four of them took a customer's 100-row page a third of its time), so the
 //! request policies share one, each in its own module saying what it does at
-//! each step: the limits (`limits.rs`), the answer budget (`budget.rs`), the
-//! WebSocket's credential and subscription places (`socket.rs`) and the document
-//! rules (`document_rule.rs`), applied in that order.
+//! each step: the remembered documents (`documents.rs`), the limits
+//! (`limits.rs`), the answer budget (`budget.rs`), the WebSocket's credential and
+//! subscription places (`socket.rs`) and the document rules (`document_rule.rs`),
+//! applied in that order.
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::sync::{Arc, Mutex, atomic::AtomicBool};
 
 use async_graphql::{
     Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
@@ -21,12 +22,14 @@ use futures_util::{StreamExt, stream::BoxStream};
 use super::{
     budget::{AnswerBudget, AnswerCount},
     document_rule::DocumentRules,
+    documents::{Documents, Known, Validation},
     limits::{self, QueryLimits},
     socket::SocketPolicy,
 };
 
 /// Installed on the schema: the policies, shared by every request.
 pub struct Policies {
+    pub documents: Documents,
     pub limits: QueryLimits,
     pub budget: AnswerBudget,
     pub socket: SocketPolicy,
@@ -48,6 +51,7 @@ impl ExtensionFactory for PolicyExtension {
             answer: self.0.budget.start(),
             read_only: AtomicBool::new(false),
             found: self.0.rules.flags(),
+            document: Mutex::new(None),
             policies: self.0.clone(),
         })
     }
@@ -63,6 +67,33 @@ struct RequestPolicies {
     answer: Arc<AnswerCount>,
     /// What each document rule found.
     found: Vec<AtomicBool>,
+    /// The request's document, between the request's preparation and its
+    /// validation.
+    document: Mutex<Option<RequestDocument>>,
+}
+
+/// What a request's validation needs to reuse or remember its document.
+struct RequestDocument {
+    operation_name: Option<String>,
+    variables: Variables,
+    seen: Seen,
+}
+
+enum Seen {
+    /// Parsed and validated before.
+    Known(Arc<Known>),
+    /// New: its text, and once parsed a copy of the document, remembered if it
+    /// validates.
+    New {
+        query: String,
+        parsed: Option<ExecutableDocument>,
+    },
+}
+
+impl RequestPolicies {
+    fn document(&self) -> std::sync::MutexGuard<'_, Option<RequestDocument>> {
+        self.document.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[async_trait::async_trait]
@@ -100,6 +131,21 @@ impl Extension for RequestPolicies {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let policies = &self.policies;
+        let seen = match policies.documents.get(&request.query) {
+            Some(known) => {
+                request.set_parsed_query(known.document());
+                Seen::Known(known)
+            }
+            None => Seen::New {
+                query: request.query.clone(),
+                parsed: None,
+            },
+        };
+        *self.document() = Some(RequestDocument {
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+            seen,
+        });
         if let Some(read_only) = policies.limits.check_request(&mut request)? {
             self.read_only
                 .store(read_only, std::sync::atomic::Ordering::Relaxed);
@@ -119,6 +165,13 @@ impl Extension for RequestPolicies {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         self.policies.rules.read(ctx, &document, &self.found)?;
+        if let Some(RequestDocument {
+            seen: Seen::New { parsed, .. },
+            ..
+        }) = &mut *self.document()
+        {
+            *parsed = Some(document.clone());
+        }
         Ok(document)
     }
 
@@ -127,8 +180,44 @@ impl Extension for RequestPolicies {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        let limits = &self.policies.limits;
+        let request = self.document().take();
+        if let Some(RequestDocument {
+            operation_name,
+            variables,
+            seen: Seen::Known(known),
+        }) = &request
+            && let Some(result) = known.validation(operation_name.as_deref(), variables)
+        {
+            limits.check_validated(&result)?;
+            return Ok(result);
+        }
         let result = next.run(ctx).await?;
-        self.policies.limits.check_validated(&result)?;
+        limits.check_validated(&result)?;
+        let Some(RequestDocument {
+            operation_name,
+            variables,
+            seen,
+        }) = request
+        else {
+            return Ok(result);
+        };
+        let validation = Validation {
+            operation_name,
+            variables,
+            result,
+        };
+        match seen {
+            Seen::Known(known) => known.add_validation(validation),
+            Seen::New {
+                query,
+                parsed: Some(document),
+            } => self
+                .policies
+                .documents
+                .remember(&query, document, validation),
+            Seen::New { parsed: None, .. } => {}
+        }
         Ok(result)
     }
 

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod cache_hints;
 pub mod coherence;
 pub mod document_rule;
+pub mod documents;
 pub mod error;
 pub mod extension;
 pub mod flat;
@@ -46,6 +47,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         subscription::SubscriptionRoot,
     )
     .extension(extension::PolicyExtension::new(extension::Policies {
+        documents: Default::default(),
         limits: limits::QueryLimits {
             max_depth: server.graphql_max_depth,
             max_complexity: server.graphql_max_complexity,
