@@ -204,7 +204,9 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use diesel::{pg::Pg, prelude::*};
+
+    use super::{LiteralLimit, rows_to_read};
     use crate::db::schema::orders;
 
     #[test]

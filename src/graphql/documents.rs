@@ -188,8 +188,8 @@ mod tests {
         for n in 0..MAX_DOCUMENTS + 10 {
             let text = query(n);
             documents.remember(&text, parsed(&text), validation(Variables::default()));
-            if n == 5 {
-                // Used again: 1 to 10 make room instead.
+            if n == MAX_DOCUMENTS - 1 {
+                // Used again before the cache is full: 1 to 10 make room instead.
                 assert!(documents.get(&query(0)).is_some());
             }
         }

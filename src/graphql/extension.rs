@@ -256,3 +256,110 @@ impl Extension for RequestPolicies {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+    use serde_json::json;
+
+    use super::*;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(complexity = "count.max(0) as usize")]
+        async fn numbers(&self, count: i32) -> Vec<i32> {
+            (0..count).collect()
+        }
+    }
+
+    fn schema() -> (
+        Schema<Query, EmptyMutation, EmptySubscription>,
+        Arc<Policies>,
+    ) {
+        let extension = PolicyExtension::new(Policies {
+            documents: Documents::default(),
+            limits: QueryLimits {
+                max_depth: 5,
+                max_complexity: 100,
+                query_timeout: std::time::Duration::from_secs(5),
+            },
+            budget: AnswerBudget { max_values: 0 },
+            socket: SocketPolicy::default(),
+            rules: DocumentRules::new(vec![]),
+        });
+        let policies = extension.0.clone();
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(extension)
+            .finish();
+        (schema, policies)
+    }
+
+    async fn run(
+        schema: &Schema<Query, EmptyMutation, EmptySubscription>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        serde_json::to_value(schema.execute(request).await).unwrap()
+    }
+
+    /// A remembered document answers as a new one would, for every set of
+    /// variables: values of the wrong type and a page over the complexity limit
+    /// are refused the second time as the first.
+    #[tokio::test]
+    async fn a_remembered_document_is_still_validated_for_its_variables() {
+        let (schema, policies) = schema();
+        let query = "query Numbers($count: Int!) { numbers(count: $count) }";
+        let three = run(&schema, query, json!({ "count": 3 })).await;
+        assert_eq!(three["data"]["numbers"], json!([0, 1, 2]));
+        assert_eq!(policies.documents.size(), (1, query.len()));
+
+        for _ in 0..2 {
+            let too_many = run(&schema, query, json!({ "count": 500 })).await;
+            assert_eq!(too_many["data"], serde_json::Value::Null);
+            let message = too_many["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("complexity is 500"), "{too_many}");
+            let wrong = run(&schema, query, json!({ "count": "three" })).await;
+            assert_eq!(wrong["data"], serde_json::Value::Null, "{wrong}");
+            assert!(wrong["errors"][0]["message"].is_string(), "{wrong}");
+            assert_eq!(
+                run(&schema, query, json!({ "count": 3 })).await,
+                three,
+                "reused"
+            );
+            assert_eq!(
+                run(&schema, query, json!({ "count": 4 })).await["data"]["numbers"],
+                json!([0, 1, 2, 3])
+            );
+        }
+        let known = policies.documents.get(query).unwrap();
+        let four = Variables::from_json(json!({ "count": 4 }));
+        assert_eq!(known.validation(None, &four).unwrap().complexity, 4);
+        assert!(
+            known
+                .validation(None, &Variables::from_json(json!({ "count": 500 })))
+                .is_none(),
+            "a refused validation is not remembered"
+        );
+    }
+
+    /// Text the engine or the limits refused takes no place.
+    #[tokio::test]
+    async fn refused_documents_are_not_remembered() {
+        let (schema, policies) = schema();
+        for query in [
+            "{ numbers(count: 1000) }",
+            "{ unknown }",
+            "{ numbers(count: 1) ",
+        ] {
+            let answer = run(&schema, query, json!({})).await;
+            assert!(
+                answer["errors"][0]["message"].is_string(),
+                "{query}: {answer}"
+            );
+        }
+        assert_eq!(policies.documents.size(), (0, 0));
+    }
+}
