@@ -17,7 +17,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_graphql::{ValidationResult, Variables, parser::types::ExecutableDocument};
+use async_graphql::{Request, ValidationResult, Variables, parser::types::ExecutableDocument};
 use lru::LruCache;
 
 /// Documents remembered at most.
@@ -46,12 +46,31 @@ pub struct Known {
     validations: Mutex<Vec<Validation>>,
 }
 
+/// One request's document, from the request's preparation to its validation:
+/// what it needs to reuse a remembered validation or to remember a new one.
+pub struct RequestDocument {
+    operation_name: Option<String>,
+    variables: Variables,
+    seen: Seen,
+}
+
+enum Seen {
+    /// Parsed and validated before.
+    Known(Arc<Known>),
+    /// New: its text, and once parsed a copy of the document, remembered if it
+    /// validates.
+    New {
+        query: String,
+        parsed: Option<ExecutableDocument>,
+    },
+}
+
 /// One validation of a document: what it ran with, and what it found.
 #[derive(Clone)]
-pub struct Validation {
-    pub operation_name: Option<String>,
-    pub variables: Variables,
-    pub result: ValidationResult,
+struct Validation {
+    operation_name: Option<String>,
+    variables: Variables,
+    result: ValidationResult,
 }
 
 impl Default for Documents {
@@ -66,6 +85,44 @@ impl Default for Documents {
 }
 
 impl Documents {
+    /// Gives `request` a copy of the document remembered for its text, if any
+    /// (the engine then does not parse it), and notes what the request's
+    /// validation needs.
+    pub fn prepare(&self, request: &mut Request) -> RequestDocument {
+        let seen = match self.get(&request.query) {
+            Some(known) => {
+                request.set_parsed_query(known.document());
+                Seen::Known(known)
+            }
+            None => Seen::New {
+                query: request.query.clone(),
+                parsed: None,
+            },
+        };
+        RequestDocument {
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+            seen,
+        }
+    }
+
+    /// Remembers a request's document and its validation, which passed.
+    pub fn validated(&self, request: RequestDocument, result: ValidationResult) {
+        let validation = Validation {
+            operation_name: request.operation_name,
+            variables: request.variables,
+            result,
+        };
+        match request.seen {
+            Seen::Known(known) => known.add_validation(validation),
+            Seen::New {
+                query,
+                parsed: Some(document),
+            } => self.remember(&query, document, validation),
+            Seen::New { parsed: None, .. } => {}
+        }
+    }
+
     /// The document remembered for `query`.
     pub fn get(&self, query: &str) -> Option<Arc<Known>> {
         self.lock().documents.get(query).cloned()
@@ -73,7 +130,7 @@ impl Documents {
 
     /// Remembers a document that validated (with `validation`); the least
     /// recently used make room.
-    pub fn remember(&self, query: &str, document: ExecutableDocument, validation: Validation) {
+    fn remember(&self, query: &str, document: ExecutableDocument, validation: Validation) {
         if query.len() > MAX_DOCUMENT_BYTES {
             return;
         }
@@ -105,9 +162,27 @@ impl Documents {
     }
 }
 
+impl RequestDocument {
+    /// Keeps a copy of a new text's parsed document, to remember once it
+    /// validates.
+    pub fn parsed(&mut self, document: &ExecutableDocument) {
+        if let Seen::New { parsed, .. } = &mut self.seen {
+            *parsed = Some(document.clone());
+        }
+    }
+
+    /// The validation remembered for this document, operation and variables.
+    pub fn validation(&self) -> Option<ValidationResult> {
+        match &self.seen {
+            Seen::Known(known) => known.validation(self.operation_name.as_deref(), &self.variables),
+            Seen::New { .. } => None,
+        }
+    }
+}
+
 impl Known {
     /// A copy of the parsed document, for the engine to take apart.
-    pub fn document(&self) -> ExecutableDocument {
+    fn document(&self) -> ExecutableDocument {
         self.document.clone()
     }
 
@@ -125,7 +200,7 @@ impl Known {
     }
 
     /// Remembers one more validation, dropping the oldest past the bound.
-    pub fn add_validation(&self, validation: Validation) {
+    fn add_validation(&self, validation: Validation) {
         let mut validations = self.lock();
         if validations.len() >= VALIDATIONS_PER_DOCUMENT {
             validations.remove(0);

@@ -22,7 +22,7 @@ use futures_util::{StreamExt, stream::BoxStream};
 use super::{
     budget::{AnswerBudget, AnswerCount},
     document_rule::DocumentRules,
-    documents::{Documents, Known, Validation},
+    documents::{Documents, RequestDocument},
     limits::{self, QueryLimits},
     socket::SocketPolicy,
 };
@@ -72,24 +72,6 @@ struct RequestPolicies {
     document: Mutex<Option<RequestDocument>>,
 }
 
-/// What a request's validation needs to reuse or remember its document.
-struct RequestDocument {
-    operation_name: Option<String>,
-    variables: Variables,
-    seen: Seen,
-}
-
-enum Seen {
-    /// Parsed and validated before.
-    Known(Arc<Known>),
-    /// New: its text, and once parsed a copy of the document, remembered if it
-    /// validates.
-    New {
-        query: String,
-        parsed: Option<ExecutableDocument>,
-    },
-}
-
 impl RequestPolicies {
     fn document(&self) -> std::sync::MutexGuard<'_, Option<RequestDocument>> {
         self.document.lock().unwrap_or_else(|p| p.into_inner())
@@ -131,21 +113,7 @@ impl Extension for RequestPolicies {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let policies = &self.policies;
-        let seen = match policies.documents.get(&request.query) {
-            Some(known) => {
-                request.set_parsed_query(known.document());
-                Seen::Known(known)
-            }
-            None => Seen::New {
-                query: request.query.clone(),
-                parsed: None,
-            },
-        };
-        *self.document() = Some(RequestDocument {
-            operation_name: request.operation_name.clone(),
-            variables: request.variables.clone(),
-            seen,
-        });
+        *self.document() = Some(policies.documents.prepare(&mut request));
         if let Some(read_only) = policies.limits.check_request(&mut request)? {
             self.read_only
                 .store(read_only, std::sync::atomic::Ordering::Relaxed);
@@ -165,12 +133,8 @@ impl Extension for RequestPolicies {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         self.policies.rules.read(ctx, &document, &self.found)?;
-        if let Some(RequestDocument {
-            seen: Seen::New { parsed, .. },
-            ..
-        }) = &mut *self.document()
-        {
-            *parsed = Some(document.clone());
+        if let Some(request) = &mut *self.document() {
+            request.parsed(&document);
         }
         Ok(document)
     }
@@ -182,41 +146,14 @@ impl Extension for RequestPolicies {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let limits = &self.policies.limits;
         let request = self.document().take();
-        if let Some(RequestDocument {
-            operation_name,
-            variables,
-            seen: Seen::Known(known),
-        }) = &request
-            && let Some(result) = known.validation(operation_name.as_deref(), variables)
-        {
+        if let Some(result) = request.as_ref().and_then(RequestDocument::validation) {
             limits.check_validated(&result)?;
             return Ok(result);
         }
         let result = next.run(ctx).await?;
         limits.check_validated(&result)?;
-        let Some(RequestDocument {
-            operation_name,
-            variables,
-            seen,
-        }) = request
-        else {
-            return Ok(result);
-        };
-        let validation = Validation {
-            operation_name,
-            variables,
-            result,
-        };
-        match seen {
-            Seen::Known(known) => known.add_validation(validation),
-            Seen::New {
-                query,
-                parsed: Some(document),
-            } => self
-                .policies
-                .documents
-                .remember(&query, document, validation),
-            Seen::New { parsed: None, .. } => {}
+        if let Some(request) = request {
+            self.policies.documents.validated(request, result);
         }
         Ok(result)
     }
