@@ -6,6 +6,17 @@
 //! their own mappings, returned when freed, and the heap's free top trimmed.
 //! Called once at start by the binary (and by the benchmark programs, which run
 //! the server in their own process). Other allocators are left as they are.
+//!
+//! glibc stays the allocator for now. mimalloc 3 (the `mimalloc` crate, built
+//! with `no_thp`) was measured on 2026-12-06: malloc and free were a quarter of
+//! the server's time on a customer's page, and mimalloc served 5 to 23% more
+//! pages per second (`customer_pages_bench`). But `order_bench` then ended at
+//! 66 to 72 MiB resident after the live status, against 62 to 63 with glibc,
+//! over the 64 MB target: mimalloc kept more of what the 10,000-line mass order
+//! freed (the process's heap peaks at 36 MiB while it is inserted, heaptrack),
+//! and none of its purge options brought it back. Built with transparent huge
+//! pages, each 2 MiB region it touched stayed resident whole (31 MiB at rest,
+//! not 19). Shrinking the mass order's peak comes first.
 
 /// Blocks from this size get their own mapping; a free heap top past it is
 /// returned.
