@@ -11,12 +11,11 @@
 //! with `no_thp`) was measured on 2026-12-06: malloc and free were a quarter of
 //! the server's time on a customer's page, and mimalloc served 5 to 23% more
 //! pages per second (`customer_pages_bench`). But `order_bench` then ended at
-//! 66 to 72 MiB resident after the live status, against 62 to 63 with glibc,
-//! over the 64 MB target: mimalloc kept more of what the 10,000-line mass order
-//! freed (the process's heap peaks at 36 MiB while it is inserted, heaptrack),
-//! and none of its purge options brought it back. Built with transparent huge
-//! pages, each 2 MiB region it touched stayed resident whole (31 MiB at rest,
-//! not 19). Shrinking the mass order's peak comes first.
+//! 66 to 75 MiB resident after the live status, over the 64 MB target (glibc:
+//! 58 to 63): mimalloc kept much of what the 10,000-line mass order freed (66
+//! to 83 MiB right after it, against 43 with glibc), and none of its purge
+//! options brought it back. Built with transparent huge pages, each 2 MiB
+//! region it touched stayed resident whole (31 MiB at rest, not 19).
 
 /// Blocks from this size get their own mapping; a free heap top past it is
 /// returned.
