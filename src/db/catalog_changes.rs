@@ -34,13 +34,12 @@ pub struct NewCatalogChange {
 }
 
 impl NewCatalogChange {
-    /// Inserts many changes in multi-row statements of at most 1000 rows (far below
-    /// PostgreSQL's 65,535 bind parameters).
+    /// Inserts many changes, [`super::ROWS_PER_INSERT`] rows a statement.
     pub async fn insert_all(
         conn: &mut AsyncPgConnection,
         changes: &[NewCatalogChange],
     ) -> QueryResult<()> {
-        for chunk in changes.chunks(1000) {
+        for chunk in changes.chunks(super::ROWS_PER_INSERT) {
             diesel::insert_into(catalog_changes::table)
                 .values(chunk)
                 .execute(conn)

@@ -15,15 +15,14 @@ pub struct SealedItem {
 }
 
 /// Adds the items a service does not hold yet (by content hash) and answers how
-/// many were added. Batches of 10,000 rows keep each statement under
-/// PostgreSQL's bind-parameter limit.
+/// many were added, [`super::ROWS_PER_INSERT`] rows a statement.
 pub async fn insert_new(
     conn: &mut AsyncPgConnection,
     service_id: i64,
     items: &[SealedItem],
 ) -> QueryResult<i64> {
     let mut added = 0;
-    for chunk in items.chunks(10_000) {
+    for chunk in items.chunks(super::ROWS_PER_INSERT) {
         let rows: Vec<_> = chunk
             .iter()
             .map(|item| {

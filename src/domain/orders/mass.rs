@@ -11,6 +11,7 @@ use crate::{
     config::{OrdersConfig, SameLinkScope},
     db::users::UserRow,
     db::{
+        ROWS_PER_INSERT,
         enums::{Fulfillment, LedgerKind, OrderStatus, ServiceType},
         mass_orders::MassOrderRow,
         order_events::{NewOrderEvent, OrderEventRow},
@@ -27,15 +28,6 @@ use std::collections::{HashMap, HashSet};
 
 pub use super::mass_text::{LineError, MAX_MASS_ORDER_LINES};
 use super::mass_text::{RawLine, read_lines};
-
-/// Rows per multi-row `INSERT` of a mass order's orders and their history.
-/// tokio-postgres keeps a statement's message buffers at their largest for the
-/// life of the connection, so the size of one statement is what every pooled
-/// connection may keep: at 4,000 orders a statement was a 3 MiB bind message
-/// and a 2 MiB answer. At 1,000, `order_bench` ends its mass orders at 43 MiB
-/// resident instead of 49 to 50, and the ten round trips (three before) cost
-/// nothing measurable.
-const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
 pub struct MassOrderOutcome {
@@ -301,7 +293,6 @@ async fn insert_orders(
         })
         .collect();
     let mut placed: Vec<OrderRow> = Vec::with_capacity(rows.len());
-    // Also under the 65,535 bind parameters a statement may carry.
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         placed.extend(
             diesel::insert_into(orders::table)
