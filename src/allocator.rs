@@ -1,41 +1,71 @@
-//! The process allocator's settings. glibc's malloc raises its mmap and trim
-//! thresholds after the first large block is freed (up to 32 MiB), so later large
-//! buffers (an 8 MiB request body, a 10,000-line mass order) come from the heap
-//! and stay resident once freed: a mass order left over 20 MiB that
-//! `malloc_trim` could hand back. Fixed thresholds keep blocks over 128 KiB in
-//! their own mappings, returned when freed, and the heap's free top trimmed.
-//! Called once at start by the binary (and by the benchmark programs, which run
-//! the server in their own process). Other allocators are left as they are.
+//! The process allocator: jemalloc (`tikv-jemallocator`) serves every Rust
+//! allocation of the server, its jobs, the tests and the benchmark programs, with
+//! the settings in [`SETTINGS`].
 //!
-//! glibc stays the allocator for now. mimalloc 3 (the `mimalloc` crate, built
-//! with `no_thp`) was measured on 2026-12-06: malloc and free were a quarter of
-//! the server's time on a customer's page, and mimalloc served 5 to 23% more
-//! pages per second (`customer_pages_bench`). But `order_bench` then ended at
-//! 66 to 75 MiB resident after the live status, over the 64 MB target (glibc:
-//! 58 to 63): mimalloc kept much of what the 10,000-line mass order freed (66
-//! to 83 MiB right after it, against 43 with glibc), and none of its purge
-//! options brought it back. Built with transparent huge pages, each 2 MiB
-//! region it touched stayed resident whole (31 MiB at rest, not 19).
+//! Why jemalloc (measured 2026-12-06 on the 2-core machine): on a customer's page
+//! (`customer_pages_bench`) glibc's malloc and free were a quarter of the server's
+//! time, in their ordinary paths (no trimming), so no `mallopt` setting removed
+//! it. jemalloc serves 6 to 26% more pages per second than glibc, which takes
+//! every page past 2 times PostGraphile (1.66 to 2.11 with glibc).
+//!
+//! mimalloc 3 was as fast but kept what a 10,000-line mass order freed
+//! (`order_bench`: 66 to 75 MiB after the live status, over the 64 MB target, and
+//! none of its purge options helped): a thread's freed pages go back only when
+//! that thread allocates again. jemalloc gives freed pages back on a clock, from
+//! its own background threads, whichever thread freed them.
+//!
+//! The settings (jemalloc reads them at its first allocation; the environment
+//! variable `_RJEM_MALLOC_CONF` overrides them, to measure others):
+//! - `background_thread:true`: purging runs on jemalloc's threads (one per core),
+//!   not inside a request, and reaches arenas whose threads have gone idle.
+//! - `dirty_decay_ms:100`: freed pages go back to the kernel within about a tenth
+//!   of a second. jemalloc's default (10 s) left `order_bench` at 57 MiB right
+//!   after the mass orders (43 with 100 ms, 44 with glibc); 0 (purge at every
+//!   free) cost a third of the customer pages' throughput in `madvise` calls.
+//! - `muzzy_decay_ms:0`: pages are given back with `MADV_DONTNEED`, not
+//!   `MADV_FREE`, whose pages count as resident until the kernel needs them.
+//!
+//! glibc's malloc still serves C code, of which there is none on the request path.
 
-/// Blocks from this size get their own mapping; a free heap top past it is
-/// returned.
-const THRESHOLD_BYTES: i32 = 128 * 1024;
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Fixes glibc's thresholds (a no-op elsewhere).
-pub fn tune() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // glibc's `mallopt` parameters (malloc.h).
-        const M_TRIM_THRESHOLD: i32 = -1;
-        const M_MMAP_THRESHOLD: i32 = -3;
-        unsafe extern "C" {
-            fn mallopt(param: i32, value: i32) -> i32;
+/// jemalloc's settings, as it reads them; see the module docs.
+pub const SETTINGS: &std::ffi::CStr = c"background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0";
+
+/// A C string pointer that may live in a `static`.
+#[repr(transparent)]
+struct MallocConf(*const std::ffi::c_char);
+
+// SAFETY: the pointer is to a `'static` C string literal, never written.
+unsafe impl Sync for MallocConf {}
+
+// jemalloc's `malloc_conf`, read before `main`. The crate builds jemalloc with
+// the `_rjem_` prefix, so the symbol has it too.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: MallocConf = MallocConf(SETTINGS.as_ptr());
+
+#[cfg(test)]
+mod tests {
+    use tikv_jemalloc_ctl::{opt, raw};
+
+    /// jemalloc's signed option `name` (a `ssize_t`, as the decay times are).
+    fn signed_option(name: &[u8]) -> isize {
+        // SAFETY: the caller names a jemalloc option whose type is `ssize_t`, a
+        // NUL-terminated name, as `raw::read` requires.
+        unsafe { raw::read::<isize>(name) }.expect("jemalloc knows the option")
+    }
+
+    #[test]
+    fn jemalloc_runs_with_the_settings() {
+        if std::env::var_os("_RJEM_MALLOC_CONF").is_some() {
+            eprintln!("_RJEM_MALLOC_CONF overrides the settings: not checked");
+            return;
         }
-        // SAFETY: mallopt only changes the allocator's tuning; both parameters
-        // take a byte count and are valid at any time.
-        unsafe {
-            mallopt(M_MMAP_THRESHOLD, THRESHOLD_BYTES);
-            mallopt(M_TRIM_THRESHOLD, THRESHOLD_BYTES);
-        }
+        // Read back from jemalloc itself: proves `MALLOC_CONF` is linked in and
+        // parsed (jemalloc ignores a setting it cannot parse, with a warning).
+        assert!(opt::background_thread::read().unwrap());
+        assert_eq!(signed_option(b"opt.dirty_decay_ms\0"), 100);
+        assert_eq!(signed_option(b"opt.muzzy_decay_ms\0"), 0);
     }
 }
