@@ -194,6 +194,7 @@ fn report(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    booster::allocator::tune();
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).map(|v| v.parse()).transpose()?.unwrap_or(2000);
     let concurrency: usize = args.get(2).map(|v| v.parse()).transpose()?.unwrap_or(32);

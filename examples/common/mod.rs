@@ -34,6 +34,8 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    // As the server binary does at start.
+    booster::allocator::tune();
     let name = format!("booster_bench_{}", uuid::Uuid::new_v4().simple());
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
     db::ensure_database_exists(&url).await?;
