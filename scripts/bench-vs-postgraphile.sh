@@ -25,4 +25,5 @@ if [ ! -d bench/postgraphile/node_modules ]; then
   npm ci --prefix bench/postgraphile --no-audit --no-fund
 fi
 scripts/ensure-postgres.sh
-cargo run --release --example "$example"
+# Further arguments go to cargo (`--features jemalloc` to measure that allocator).
+cargo run --release "${@:2}" --example "$example"

@@ -20,7 +20,6 @@ use booster::{
     jobs::{Job, Runner},
 };
 use common::*;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Panics on its first run, then counts its runs.
 struct Flaky(Arc<AtomicUsize>);
@@ -118,16 +117,7 @@ async fn serve_and_worker_stop_cleanly_on_sigterm() {
     }
     assert!(up, "booster serve did not come up");
     // A WebSocket that never closes by itself must not keep the process alive.
-    let mut request = format!("ws://{bind}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (_socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
+    let _socket = common::sockets::ws_open(&format!("http://{bind}"), "graphql-transport-ws").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     sigterm(&serve);

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use booster::db::enums::{Fulfillment, ServiceType};
 use common::{
-    sockets::{next_json, ws_connect},
+    sockets::{next_json, ws_connect, ws_open},
     *,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::Message;
 
 const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status charge quantity remains } }";
 
@@ -901,14 +901,7 @@ async fn a_socket_loses_access_as_soon_as_its_credential_does() {
 async fn sockets_are_limited_like_http() {
     let app = TestApp::spawn_with(|c| c.server.rate_limit_per_minute = 5).await;
     // No connection_init: closed after a few seconds (4408), not held forever.
-    let mut request = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut silent, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut silent = ws_open(&app.base_url, "graphql-transport-ws").await;
     assert_eq!(close_code(&mut silent).await, 4408);
 
     // The user's rate limit counts operations on the socket as it counts requests.
@@ -954,6 +947,63 @@ async fn sockets_are_limited_like_http() {
     assert!(
         refused.to_string().contains("at most 100 subscriptions"),
         "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_message_is_bounded_like_a_request_body() {
+    let app = TestApp::spawn_with(|c| c.server.max_body_bytes = 64 * 1024).await;
+    let (_, key) = app.customer("verbose@example.com").await;
+    // Under the limit, a message larger than the socket's read buffer arrives
+    // whole: a connection_init padded to 60 KiB is acknowledged.
+    let mut socket = ws_open(&app.base_url, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": {
+        "Authorization": format!("Bearer {key}"), "padding": "x".repeat(60 * 1024) } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+
+    // Over it, the same message is not read: the server ends the connection at
+    // once (well before the 5 s allowed for a connection_init) instead of
+    // holding it and acknowledging.
+    let mut oversized = ws_open(&app.base_url, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": {
+        "Authorization": format!("Bearer {key}"), "padding": "x".repeat(100 * 1024) } });
+    let started = Instant::now();
+    let _ = oversized.send(Message::text(init.to_string())).await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), oversized.next())
+            .await
+            .expect("the connection did not end within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => {
+                assert_ne!(frame.map(|f| u16::from(f.code)), Some(4408));
+                break;
+            }
+            None | Some(Err(_)) => break,
+            Some(Ok(Message::Text(text))) => {
+                assert!(
+                    !text.contains("connection_ack"),
+                    "an oversized message was read"
+                );
+            }
+            Some(Ok(_)) => continue,
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "ended after {:?}: by the init timeout, not the size",
+        started.elapsed()
+    );
+
+    // The first socket is unaffected.
+    socket
+        .send(subscribe("1", "{ me { email } }"))
+        .await
+        .unwrap();
+    let answer = next_json(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["data"]["me"]["email"],
+        "verbose@example.com"
     );
 }
 

@@ -11,7 +11,7 @@
 //! | `GOOGLE_JWKS_URL` | `https://www.googleapis.com/oauth2/v3/certs` | where Google's signing keys are fetched |
 //! | `GOOGLE_ISSUERS` | `accounts.google.com,https://accounts.google.com` | accepted `iss` values |
 //! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins allowed to call the API from a browser |
-//! | `MAX_BODY_BYTES` | `4194304` | largest accepted request body |
+//! | `MAX_BODY_BYTES` | `4194304` | largest accepted request body, and WebSocket message |
 //! | `GRAPHQL_MAX_DEPTH` | `15` | deepest accepted query |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | most expensive accepted query (lists count `first` times their children) |
 //! | `GRAPHQL_QUERY_TIMEOUT_MS` | `10000` | a query running longer is stopped (QUERY_TOO_COMPLEX); mutations always run to their end |

@@ -71,7 +71,7 @@ impl Follower {
     async fn next(&mut self) -> Option<OrderUpdate> {
         loop {
             if self.pending.is_empty() && self.more_missed {
-                self.replay().await;
+                Box::pin(self.replay()).await;
             }
             if let Some(event) = self.pending.pop_front() {
                 self.last_seen = self.last_seen.max(event.event_id);
@@ -98,7 +98,7 @@ impl Follower {
                     // the last delivered can no longer come again.
                     let floor = self.last_seen - 4 * crate::events::BUS_CAPACITY as i64;
                     self.replayed.retain(|id| *id > floor);
-                    self.replay().await;
+                    Box::pin(self.replay()).await;
                 }
                 Err(RecvError::Closed) => return None,
             }
@@ -159,11 +159,15 @@ async fn event_stream(
         pending: VecDeque::new(),
         more_missed: false,
     };
+    // The stream lives as long as the subscription, with room for its largest
+    // pending future: the rare ones (a replay, a credential check reaching the
+    // database) are boxed when they run, so a subscription waiting for its next
+    // event holds a few hundred bytes, not kilobytes.
     Ok(stream::unfold(follower, move |mut follower| {
         let (app, session) = (app.clone(), session.clone());
         async move {
             let event = follower.next().await?;
-            if !still_allowed(&app, session.as_ref(), user_id, reader).await {
+            if !Box::pin(still_allowed(&app, session.as_ref(), user_id, reader)).await {
                 return None;
             }
             Some((OrderEvent(event.to_row()), follower))
@@ -227,7 +231,7 @@ fn ticket_stream(
                 {
                     continue;
                 }
-                if !still_allowed(&app, session.as_ref(), user_id, reader).await {
+                if !Box::pin(still_allowed(&app, session.as_ref(), user_id, reader)).await {
                     return None;
                 }
                 let ticket = match reader {

@@ -14,18 +14,25 @@ pub type Socket =
 /// The modern subprotocol (`graphql-ws` clients, Apollo's GraphQLWsLink).
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 
-/// Opens `/graphql/ws` on `base` with `protocol`, signs in with `token` and
-/// waits for the `connection_ack`.
-pub async fn ws_connect(base: &str, protocol: &str, token: &str) -> Socket {
+/// Opens `/graphql/ws` on `base` (`http://host:port`) with `protocol`, and says
+/// nothing yet.
+pub async fn ws_open(base: &str, protocol: &str) -> Socket {
     let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
         .into_client_request()
         .unwrap();
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
+    socket
+}
+
+/// Opens `/graphql/ws` on `base` with `protocol`, signs in with `token` and
+/// waits for the `connection_ack`.
+pub async fn ws_connect(base: &str, protocol: &str, token: &str) -> Socket {
+    let mut socket = ws_open(base, protocol).await;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     socket.send(Message::text(init.to_string())).await.unwrap();
     let ack = next_json(&mut socket).await;

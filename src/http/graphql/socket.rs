@@ -24,6 +24,11 @@ use crate::{
     },
 };
 
+/// The socket's read buffer. GraphQL messages are small; tungstenite's default
+/// (128 KiB) is zeroed before every read and stays resident for the socket's life.
+/// A larger message still arrives whole: the buffer grows for it.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 fn token_from_init(payload: &serde_json::Value) -> Option<String> {
     let object = payload.as_object()?;
     let raw = ["Authorization", "authorization", "token", "authToken"]
@@ -44,8 +49,15 @@ pub async fn websocket(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let max_message_bytes = state.app.config.server.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // A message is bounded as a request body is (tungstenite's defaults let
+        // anyone, before `connection_init`, make the server hold 64 MiB); past
+        // it the connection ends.
+        .max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             // The socket keeps its connection's place in the limits until it closes.
             let _slot = slot;
