@@ -25,9 +25,10 @@
 //!   options helped; a thread's freed pages go back only when that thread
 //!   allocates again. With transparent huge pages, 31 MiB at rest, not 19.
 //!
-//! What the live status holds is mostly its 1,000 subscriptions, about 14 KiB
-//! each, most of it async-graphql's own stream per subscription (heaptrack):
-//! smaller subscriptions would leave room for jemalloc.
+//! What the live status holds is mostly its 1,000 subscriptions, about 11 KiB
+//! each (14 before the order event stream boxed its rare futures), most of it
+//! async-graphql's own stream per subscription (heaptrack): smaller
+//! subscriptions would leave room for jemalloc.
 
 /// Blocks from this size get their own mapping; a free heap top past it is
 /// returned.
