@@ -69,7 +69,7 @@ fn catalogue(rate_bump: impl Fn(i64) -> bool, dropped: impl Fn(i64) -> bool) -> 
 
 async fn run(url: &str) -> anyhow::Result<()> {
     let counter = QueryCounter::default();
-    let pool = db::build_pool(url, 4, counter.clone())?;
+    let pool = db::build_pool(url, 4, db::PlanCache::Auto, counter.clone())?;
     let secrets = SecretBox::new(&Config::local(url).secret_key);
     let http = reqwest::Client::new();
     let fake = fake_provider::FakeProvider::with_services(catalogue(|_| false, |_| false)).await;

@@ -9,7 +9,7 @@ use crate::{
     cache::Caches,
     config::Config,
     crypto::{SecretBox, TokenSigner},
-    db::{PgPool, QueryCounter},
+    db::{PgPool, PlanCache, QueryCounter},
     domain::orders::group_commit::GroupCommit,
     events::EventBus,
 };
@@ -20,6 +20,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub pool: PgPool,
+    /// Read-only sessions keeping one generic plan per statement, for one
+    /// owner's pages (`db::PlanCache::Generic`).
+    pub page_pool: PgPool,
     pub query_counter: QueryCounter,
     /// One HTTP client (connection pools, TLS sessions) for every outbound call.
     pub http: reqwest::Client,
@@ -55,6 +58,13 @@ impl AppState {
         let pool = crate::db::build_pool(
             &config.database.url,
             config.database.pool_size,
+            PlanCache::Auto,
+            query_counter.clone(),
+        )?;
+        let page_pool = crate::db::build_pool(
+            &config.database.url,
+            config.database.page_pool_size,
+            PlanCache::Generic,
             query_counter.clone(),
         )?;
         let http = reqwest::Client::builder()
@@ -80,6 +90,7 @@ impl AppState {
             tokens: TokenSigner::new(&config.secret_key),
             config,
             pool,
+            page_pool,
             query_counter,
             http,
             shutdown: CancellationToken::new(),

@@ -113,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit => {
             let database = DatabaseConfig::from_environment()?;
-            let pool = db::build_pool(&database.url, 1, Default::default())?;
+            let pool = db::build_pool(&database.url, 1, db::PlanCache::Auto, Default::default())?;
             let mut conn = pool.get().await?;
             let mismatches = crate::domain::wallet::audit(&mut conn)
                 .await
@@ -132,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let database = DatabaseConfig::from_environment()?;
             prepare_database(&database).await?;
-            let pool = db::build_pool(&database.url, 1, Default::default())?;
+            let pool = db::build_pool(&database.url, 1, db::PlanCache::Auto, Default::default())?;
             let mut conn = pool.get().await?;
             let role = if admin { Role::Owner } else { Role::Customer };
             let user = accounts::create_user(&mut conn, &email, &name, role)

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/booster` | PostgreSQL; the database is created if missing |
 //! | `DATABASE_POOL_SIZE` | `16` | connections per process |
+//! | `DATABASE_PAGE_POOL_SIZE` | `8` | read-only connections per process for one owner's pages, each keeping one generic plan per statement (`db::PlanCache`) |
 //! | `BIND` | `127.0.0.1:8080` | HTTP listen address |
 //! | `BOOSTER_SECRET_KEY` | required | 32 bytes, hex (64 characters): encrypts provider API keys at rest |
 //! | `SESSION_TTL_HOURS` | `720` | lifetime of a sign-in session |
@@ -297,6 +298,7 @@ impl Config {
             database: DatabaseConfig {
                 url: database_url.to_string(),
                 pool_size: 16,
+                page_pool_size: 8,
             },
             server: ServerConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),

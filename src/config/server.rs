@@ -10,6 +10,9 @@ use super::{Secret, list_var, parse_var, var_or};
 pub struct DatabaseConfig {
     pub url: String,
     pub pool_size: usize,
+    /// Connections of the page pool (`db::PlanCache::Generic`): one owner's pages
+    /// only, so fewer than the main pool; opened as pages are read.
+    pub page_pool_size: usize,
 }
 
 impl DatabaseConfig {
@@ -17,6 +20,7 @@ impl DatabaseConfig {
         Ok(DatabaseConfig {
             url: var_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/booster"),
             pool_size: parse_var("DATABASE_POOL_SIZE", 16)?,
+            page_pool_size: parse_var("DATABASE_PAGE_POOL_SIZE", 8)?,
         })
     }
 }

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::{DepositEventSource, DepositStatus, PaymentGateway},
-    pagination::{KeysetPage, Paginated, paginate_keyset},
+    pagination::{KeysetPage, Paginated, paginate_keyset, paginate_owned},
     schema::{deposit_events, deposits},
 };
 
@@ -346,6 +346,24 @@ pub struct DepositFilter {
     pub flagged: Option<bool>,
 }
 
+impl DepositFilter {
+    /// One owner's deposits, nothing else: a page the page pool may read.
+    pub fn owner_only(&self) -> bool {
+        let DepositFilter {
+            user_id,
+            method_id,
+            status,
+            gateway,
+            flagged,
+        } = self;
+        user_id.is_some()
+            && method_id.is_none()
+            && status.is_none()
+            && gateway.is_none()
+            && flagged.is_none()
+    }
+}
+
 impl DepositRow {
     /// Deposits matching `filter`, newest first.
     pub async fn list(
@@ -354,10 +372,8 @@ impl DepositRow {
         page: KeysetPage,
     ) -> QueryResult<Paginated<DepositRow>> {
         let build = || {
+            // The owner, when there is one, is `paginate_owned`'s.
             let mut q = deposits::table.select(DepositRow::as_select()).into_boxed();
-            if let Some(user_id) = filter.user_id {
-                q = q.filter(deposits::user_id.eq(user_id));
-            }
             if let Some(status) = filter.status {
                 q = q.filter(deposits::status.eq(status));
             }
@@ -372,6 +388,11 @@ impl DepositRow {
             }
             q
         };
-        paginate_keyset(conn, build, deposits::id, page).await
+        match filter.user_id {
+            Some(user) => {
+                paginate_owned(conn, deposits::user_id, user, build, deposits::id, page).await
+            }
+            None => paginate_keyset(conn, build, deposits::id, page).await,
+        }
     }
 }

@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::LedgerKind,
-    pagination::{KeysetPage, Paginated, paginate_keyset},
+    pagination::{KeysetPage, Paginated, paginate_owned},
     schema::ledger_entries,
 };
 
@@ -53,6 +53,14 @@ pub struct LedgerFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl LedgerFilter {
+    /// No filter beyond the owner: a page the page pool may read.
+    pub fn is_empty(&self) -> bool {
+        let LedgerFilter { kind, from, to } = self;
+        kind.is_none() && from.is_none() && to.is_none()
+    }
+}
+
 /// One ledger kind's totals: how many entries, and the rupiah credited (sum of
 /// positive amounts) and debited (minus the sum of negative ones).
 #[derive(Debug, QueryableByName)]
@@ -89,7 +97,6 @@ impl LedgerEntryRow {
     ) -> QueryResult<Paginated<LedgerEntryRow>> {
         let build = || {
             let mut q = ledger_entries::table
-                .filter(ledger_entries::user_id.eq(user_id))
                 .select(LedgerEntryRow::as_select())
                 .into_boxed();
             if let Some(kind) = filter.kind {
@@ -103,6 +110,7 @@ impl LedgerEntryRow {
             }
             q
         };
-        paginate_keyset(conn, build, ledger_entries::id, page).await
+        let owner = ledger_entries::user_id;
+        paginate_owned(conn, owner, user_id, build, ledger_entries::id, page).await
     }
 }

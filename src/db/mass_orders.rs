@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::AsyncPgConnection;
 
 use super::{
-    pagination::{KeysetPage, Paginated, paginate_keyset},
+    pagination::{KeysetPage, Paginated, paginate_owned},
     schema::mass_orders,
 };
 
@@ -30,10 +30,10 @@ impl MassOrderRow {
     ) -> QueryResult<Paginated<MassOrderRow>> {
         let build = || {
             mass_orders::table
-                .filter(mass_orders::user_id.eq(user_id))
                 .select(MassOrderRow::as_select())
                 .into_boxed()
         };
-        paginate_keyset(conn, build, mass_orders::id, page).await
+        let owner = mass_orders::user_id;
+        paginate_owned(conn, owner, user_id, build, mass_orders::id, page).await
     }
 }

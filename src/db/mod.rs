@@ -115,8 +115,27 @@ pub const ROWS_PER_INSERT: usize = 1_000;
 /// How long a pooled session may sit inside a transaction doing nothing.
 pub const IDLE_IN_TRANSACTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Builds the pool. Connections are opened lazily, so this does not touch the server.
-pub fn build_pool(url: &str, size: usize, counter: QueryCounter) -> anyhow::Result<PgPool> {
+/// How a pool's sessions plan the statements they cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanCache {
+    /// PostgreSQL's default: a statement whose best plan depends on its values
+    /// (a partial index for one status, a rare value) is planned for them at
+    /// every execution. The main pool, for everything.
+    Auto,
+    /// One generic plan per statement, planned once per session; and the session
+    /// is read-only. The page pool, for one owner's pages only
+    /// (`pagination::paginate_owned`), which are written so that every plan is
+    /// the owner's index: planning was a third of PostgreSQL's work on them.
+    Generic,
+}
+
+/// Builds a pool. Connections are opened lazily, so this does not touch the server.
+pub fn build_pool(
+    url: &str,
+    size: usize,
+    plans: PlanCache,
+    counter: QueryCounter,
+) -> anyhow::Result<PgPool> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // No `SELECT 1` probe on every checkout (the default, `Verified`, was two
     // round trips of a typical request): a connection that broke is marked so by
@@ -140,6 +159,17 @@ pub fn build_pool(url: &str, size: usize, counter: QueryCounter) -> anyhow::Resu
             )
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            if plans == PlanCache::Generic {
+                for setting in [
+                    "SET plan_cache_mode = force_generic_plan",
+                    // Nothing but reads belongs here: a write would be refused.
+                    "SET default_transaction_read_only = on",
+                ] {
+                    diesel_async::RunQueryDsl::execute(diesel::sql_query(setting), &mut conn)
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
+            }
             conn.set_instrumentation(CountingInstrumentation(counter));
             Ok(conn)
         }

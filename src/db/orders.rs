@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::{
     contains_pattern,
     enums::{OrderStatus, ServiceType},
-    pagination::{KeysetPage, Paginated, paginate_keyset},
+    pagination::{KeysetPage, Paginated, paginate_keyset, paginate_owned},
     schema::{orders, providers, services},
 };
 
@@ -88,6 +88,31 @@ pub struct OrderFilter {
     pub link_search: Option<String>,
     /// Orders of services of this type (e.g. a customer's subscriptions).
     pub service_type: Option<ServiceType>,
+}
+
+impl OrderFilter {
+    /// One owner's orders, nothing else: a page the page pool may read.
+    pub fn owner_only(&self) -> bool {
+        // Destructured without `..`, so a new filter has to be considered here.
+        let OrderFilter {
+            user_id,
+            status,
+            service_id,
+            mass_order_id,
+            from,
+            to,
+            link_search,
+            service_type,
+        } = self;
+        user_id.is_some()
+            && status.is_none()
+            && service_id.is_none()
+            && mass_order_id.is_none()
+            && from.is_none()
+            && to.is_none()
+            && link_search.is_none()
+            && service_type.is_none()
+    }
 }
 
 impl OrderRow {
@@ -330,10 +355,8 @@ impl OrderRow {
     ) -> QueryResult<Paginated<OrderRow>> {
         let pattern = contains_pattern(filter.link_search.as_deref());
         let build = || {
+            // The owner, when there is one, is `paginate_owned`'s.
             let mut q = orders::table.select(OrderRow::as_select()).into_boxed();
-            if let Some(user) = filter.user_id {
-                q = q.filter(orders::user_id.eq(user));
-            }
             if let Some(status) = filter.status {
                 q = q.filter(orders::status.eq(status));
             }
@@ -360,7 +383,12 @@ impl OrderRow {
             }
             q
         };
-        paginate_keyset(conn, build, orders::id, page).await
+        match filter.user_id {
+            Some(user) => {
+                paginate_owned(conn, orders::user_id, user, build, orders::id, page).await
+            }
+            None => paginate_keyset(conn, build, orders::id, page).await,
+        }
     }
 
     /// The order if `user_id` owns it.

@@ -1,6 +1,6 @@
 //! The one way a list is read a page at a time. A `db/<table>.rs` read builds the
 //! filtered, boxed query (`build` may be called twice: once to count, once for the
-//! page); [`paginate_keyset`] and [`paginate_offset`] add the total (a keyset
+//! page); [`paginate_keyset`], [`paginate_owned`] and [`paginate_offset`] add the total (a keyset
 //! page only when asked), the cursor
 //! condition, the ordering and the limit. Transports turn their own page arguments
 //! into a [`KeysetPage`] or an [`OffsetPage`] (GraphQL: `graphql::pagination`).
@@ -9,13 +9,23 @@
 //! (orders, ledger, users, deposits), and offset pages for small lists in an order
 //! admins set (the catalogue).
 //!
-//! A page's limit stays a bound parameter, which makes PostgreSQL plan each page
-//! for its own values (a custom plan). Written into the statement's text instead,
-//! it let PostgreSQL keep one generic plan per connection, and customer pages ran
-//! 10 to 20% faster (`customer_pages_bench`); but a generic plan is costed for
-//! the average owner, and with few customers it is a backward scan of the primary
-//! key filtered by owner, which reads the whole table for a customer with few
-//! rows. Not worth that cliff.
+//! One owner's list (a customer's orders, ledger, tickets, deposits, mass orders)
+//! is read with [`paginate_owned`], written so that any plan PostgreSQL may pick
+//! for it is the owner's index, newest first: the owner is matched as a range
+//! (`owner >= $1 AND owner <= $1`, the same rows as `owner = $1`) and the rows
+//! are ordered by `owner, id DESC`, the order of every owner's index
+//! (`(user_id, id DESC)`). With `owner = $1`, PostgreSQL knows the owner is
+//! one value and orders by `id` alone, which the primary key also gives: a
+//! generic plan, costed for the average owner, then walks the primary key
+//! backwards filtering by owner, and on a panel with few customers reads the
+//! whole table for a customer with few rows. Ordered by `owner, id DESC`, only the
+//! owner's index gives the order without sorting, so every plan is the short
+//! index scan, and the page pool (`db::build_pool`, `PlanCache::Generic`) can
+//! keep one generic plan per statement instead of planning each page (a third
+//! of PostgreSQL's work on a customer's page).
+//!
+//! A page's limit stays a bound parameter (the statement's text is the same for
+//! every page size, so one cached statement serves them all).
 
 use diesel::{
     dsl,
@@ -96,6 +106,69 @@ where
     Boxed<'static, ST, QS>: LoadQuery<'static, AsyncPgConnection, Row>,
     Row: Send + 'c,
 {
+    keyset_page(
+        conn,
+        build,
+        id,
+        move |q| OrderDsl::order(q, id.desc()),
+        page,
+    )
+}
+
+/// [`paginate_keyset`] over one owner's rows: `build` returns the query without
+/// the owner, which is added as a range and leads the order (the module's doc
+/// says why), so the page is a walk of the `(owner, id)` index whatever the plan.
+pub fn paginate_owned<'c, ST, QS, Owner, Id, Row>(
+    conn: &'c mut AsyncPgConnection,
+    owner: Owner,
+    owner_id: i64,
+    build: impl Fn() -> Boxed<'static, ST, QS> + Send + 'c,
+    id: Id,
+    page: KeysetPage,
+) -> BoxFuture<'c, QueryResult<Paginated<Row>>>
+where
+    QS: Send + 'static,
+    ST: Send + 'static,
+    Owner: Column<SqlType = BigInt> + ExpressionMethods + Copy + Send + 'c,
+    Id: Column<SqlType = BigInt> + ExpressionMethods + Copy + Send + 'c,
+    Boxed<'static, ST, QS>: FilterDsl<dsl::GtEq<Owner, i64>, Output = Boxed<'static, ST, QS>>
+        + FilterDsl<dsl::LtEq<Owner, i64>, Output = Boxed<'static, ST, QS>>
+        + FilterDsl<dsl::Lt<Id, i64>, Output = Boxed<'static, ST, QS>>
+        + OrderDsl<(dsl::Asc<Owner>, dsl::Desc<Id>), Output = Boxed<'static, ST, QS>>
+        + LimitDsl<Output = Boxed<'static, ST, QS>>,
+    Boxed<'static, ST, QS>: SelectDsl<dsl::CountStar, Output = Boxed<'static, BigInt, QS>>,
+    Boxed<'static, BigInt, QS>: LoadQuery<'static, AsyncPgConnection, i64>,
+    Boxed<'static, ST, QS>: LoadQuery<'static, AsyncPgConnection, Row>,
+    Row: Send + 'c,
+{
+    let owned = move || {
+        let query = FilterDsl::filter(build(), owner.ge(owner_id));
+        FilterDsl::filter(query, owner.le(owner_id))
+    };
+    let order = move |q| OrderDsl::order(q, (owner.asc(), id.desc()));
+    keyset_page(conn, owned, id, order, page)
+}
+
+/// The total when asked, then the page: rows below the cursor in `order`, one
+/// more than the limit to learn whether a next page exists.
+fn keyset_page<'c, ST, QS, Id, Row>(
+    conn: &'c mut AsyncPgConnection,
+    build: impl Fn() -> Boxed<'static, ST, QS> + Send + 'c,
+    id: Id,
+    order: impl FnOnce(Boxed<'static, ST, QS>) -> Boxed<'static, ST, QS> + Send + 'c,
+    page: KeysetPage,
+) -> BoxFuture<'c, QueryResult<Paginated<Row>>>
+where
+    QS: Send + 'static,
+    ST: Send + 'static,
+    Id: Column<SqlType = BigInt> + ExpressionMethods + Copy + Send + 'c,
+    Boxed<'static, ST, QS>: FilterDsl<dsl::Lt<Id, i64>, Output = Boxed<'static, ST, QS>>
+        + LimitDsl<Output = Boxed<'static, ST, QS>>,
+    Boxed<'static, ST, QS>: SelectDsl<dsl::CountStar, Output = Boxed<'static, BigInt, QS>>,
+    Boxed<'static, BigInt, QS>: LoadQuery<'static, AsyncPgConnection, i64>,
+    Boxed<'static, ST, QS>: LoadQuery<'static, AsyncPgConnection, Row>,
+    Row: Send + 'c,
+{
     async move {
         let total = match page.count_total {
             true => Some(
@@ -109,7 +182,7 @@ where
         if let Some(before) = page.before_id {
             query = FilterDsl::filter(query, id.lt(before));
         }
-        let query = LimitDsl::limit(OrderDsl::order(query, id.desc()), page.limit + 1);
+        let query = LimitDsl::limit(order(query), page.limit + 1);
         let mut rows: Vec<Row> = query.load(conn).await?;
         let has_next = rows.len() as i64 > page.limit;
         rows.truncate(page.limit as usize);

@@ -8,7 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     enums::{TicketAuthor, TicketPriority, TicketStatus, TicketTopic},
-    pagination::{KeysetPage, OffsetPage, Paginated, paginate_keyset, paginate_offset},
+    pagination::{
+        KeysetPage, OffsetPage, Paginated, paginate_keyset, paginate_offset, paginate_owned,
+    },
     schema::{ticket_messages, ticket_orders, tickets},
 };
 
@@ -92,6 +94,24 @@ pub struct TicketFilter {
     pub text: Option<String>,
 }
 
+impl TicketFilter {
+    /// One owner's tickets, nothing else: a page the page pool may read.
+    pub fn owner_only(&self) -> bool {
+        let TicketFilter {
+            user_id,
+            status,
+            topic,
+            assignee_id,
+            text,
+        } = self;
+        user_id.is_some()
+            && status.is_none()
+            && topic.is_none()
+            && assignee_id.is_none()
+            && text.is_none()
+    }
+}
+
 impl TicketRow {
     pub async fn find_owned(
         conn: &mut AsyncPgConnection,
@@ -164,8 +184,17 @@ impl TicketRow {
         filter: &TicketFilter,
         page: KeysetPage,
     ) -> QueryResult<Paginated<TicketRow>> {
-        let build = || Self::filtered(filter).select(TicketRow::as_select());
-        paginate_keyset(conn, build, tickets::id, page).await
+        let Some(owner) = filter.user_id else {
+            let build = || Self::filtered(filter).select(TicketRow::as_select());
+            return paginate_keyset(conn, build, tickets::id, page).await;
+        };
+        // The owner is `paginate_owned`'s.
+        let others = TicketFilter {
+            user_id: None,
+            ..filter.clone()
+        };
+        let build = move || Self::filtered(&others).select(TicketRow::as_select());
+        paginate_owned(conn, tickets::user_id, owner, build, tickets::id, page).await
     }
 
     /// Tickets for staff: those waiting for staff (OPEN, CUSTOMER_REPLY) first,

@@ -140,6 +140,20 @@ pub async fn conn(ctx: &Context<'_>) -> GraphqlResult<PooledConn> {
     Ok(state(ctx).pool.get().await?)
 }
 
+/// A connection for reading a list page: the page pool's when the page is one
+/// owner's rows and nothing else (`db::PlanCache::Generic`: one plan per
+/// statement, never re-planned), the main pool's otherwise, as a filter's best
+/// plan may depend on its value.
+pub async fn page_conn(ctx: &Context<'_>, owner_only: bool) -> GraphqlResult<PooledConn> {
+    let state = state(ctx);
+    let pool = if owner_only {
+        &state.page_pool
+    } else {
+        &state.pool
+    };
+    Ok(pool.get().await?)
+}
+
 /// Loads one row through the request's DataLoader; a dangling id is an internal error.
 pub async fn load<K>(
     ctx: &Context<'_>,

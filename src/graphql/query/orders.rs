@@ -16,7 +16,7 @@ use crate::{
         error::GraphqlResult,
         guards::RoleGuard,
         loaders::{OrderId, ServiceId},
-        lookup,
+        lookup, page_conn,
         pagination::{
             Page, keyset_args, keyset_connection, list_complexity, node_selects, page_size,
         },
@@ -35,7 +35,7 @@ async fn order_page(
     after: Option<String>,
 ) -> GraphqlResult<Page<Order>> {
     let page = keyset_args(ctx, first, after.as_deref())?;
-    let mut conn = conn(ctx).await?;
+    let mut conn = page_conn(ctx, filter.owner_only()).await?;
     let rows = OrderRow::list(&mut conn, &filter, page).await?;
     drop(conn);
     if node_selects(ctx, "service") {
@@ -108,7 +108,7 @@ impl OrderQuery {
     ) -> GraphqlResult<Page<MassOrder>> {
         let user = current_user(ctx)?;
         let page = keyset_args(ctx, first, after.as_deref())?;
-        let mut conn = conn(ctx).await?;
+        let mut conn = page_conn(ctx, true).await?;
         let rows = MassOrderRow::list_for_user(&mut conn, user.id(), page).await?;
         Ok(keyset_connection(rows, |m| m.id, MassOrder))
     }

@@ -16,6 +16,7 @@ use crate::{
         conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
+        page_conn,
         pagination::{
             Page, keyset_args, keyset_connection, list_complexity, offset_args, offset_connection,
         },
@@ -48,7 +49,9 @@ impl SupportQuery {
             ..Default::default()
         };
         let page = keyset_args(ctx, first, after.as_deref())?;
-        let rows = TicketRow::list_newest(&mut *conn(ctx).await?, &filter, page).await?;
+        let mut conn = page_conn(ctx, filter.owner_only()).await?;
+        let rows = TicketRow::list_newest(&mut conn, &filter, page).await?;
+        drop(conn);
         prefetch_page(ctx, &rows.rows, Visibility::Customer).await?;
         Ok(keyset_connection(rows, |t| t.id, Ticket::for_customer))
     }

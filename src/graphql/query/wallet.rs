@@ -15,6 +15,7 @@ use crate::{
         check_date, conn, current_user,
         error::GraphqlResult,
         guards::RoleGuard,
+        page_conn,
         pagination::{Page, keyset_args, keyset_connection, list_complexity},
         parse_id, parse_opt_id,
         types::wallet::{Deposit, LedgerEntry},
@@ -31,7 +32,7 @@ async fn deposit_page(
     after: Option<String>,
 ) -> GraphqlResult<Page<Deposit>> {
     let page = keyset_args(ctx, first, after.as_deref())?;
-    let mut conn = conn(ctx).await?;
+    let mut conn = page_conn(ctx, filter.owner_only()).await?;
     let rows = DepositRow::list(&mut conn, &filter, page).await?;
     Ok(keyset_connection(rows, |d| d.id, Deposit))
 }
@@ -49,7 +50,7 @@ async fn ledger_page(
         return Err(AppError::validation("from", "from must not be after to").into());
     }
     let page = keyset_args(ctx, first, after.as_deref())?;
-    let mut conn = conn(ctx).await?;
+    let mut conn = page_conn(ctx, filter.is_empty()).await?;
     let rows = LedgerEntryRow::list_for_user(&mut conn, user_id, &filter, page).await?;
     Ok(keyset_connection(rows, |e| e.id, LedgerEntry))
 }
