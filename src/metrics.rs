@@ -78,22 +78,31 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
-/// The text exposition, with the database figures read now.
-pub async fn render(pool: &PgPool) -> String {
+/// The text exposition, with the database figures read now (`pool`, the main
+/// pool, reads them; `page_pool`'s connections are reported beside its own).
+pub async fn render(pool: &PgPool, page_pool: &PgPool) -> String {
+    record_pool("pages", page_pool);
     if let Err(error) = record_database_figures(pool).await {
         tracing::warn!(%error, "metrics: database figures unavailable");
     }
     handle().render()
 }
 
+/// A pool's connections (in use, idle, max) and waiting callers, labelled
+/// `pool="main"` or `pool="pages"`.
+fn record_pool(name: &'static str, pool: &PgPool) {
+    let status = pool.status();
+    metrics::gauge!(POOL_CONNECTIONS, "pool" => name, "state" => "in_use")
+        .set((status.size.saturating_sub(status.available)) as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "pool" => name, "state" => "idle")
+        .set(status.available as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "pool" => name, "state" => "max").set(status.max_size as f64);
+    metrics::gauge!(POOL_WAITING, "pool" => name).set(status.waiting as f64);
+}
+
 /// Figures read from the database at scrape time.
 async fn record_database_figures(pool: &PgPool) -> anyhow::Result<()> {
-    let status = pool.status();
-    metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use")
-        .set((status.size.saturating_sub(status.available)) as f64);
-    metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(status.available as f64);
-    metrics::gauge!(POOL_CONNECTIONS, "state" => "max").set(status.max_size as f64);
-    metrics::gauge!(POOL_WAITING).set(status.waiting as f64);
+    record_pool("main", pool);
 
     let mut conn = pool.get().await?;
     // Open orders only: they are few, whatever the history's size.

@@ -184,7 +184,7 @@ async fn an_owners_page_keeps_one_plan_that_reads_only_the_owners_rows() {
             "ledger_entries",
             "ledger_entries_user_idx",
         ),
-        ("myTickets", "tickets", "tickets_user_id_idx"),
+        ("myTickets", "tickets", "tickets_user_idx"),
     ] {
         // Past PostgreSQL's five custom plans, had the session been left to choose.
         for _ in 0..7 {

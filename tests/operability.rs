@@ -166,7 +166,21 @@ async fn metrics_are_protected_parse_and_move() {
             &[("direction", "debited")]
         ) >= 1_000.0
     );
-    assert!(value(&after, "booster_db_pool_connections", &[("state", "max")]) >= 1.0);
+    assert!(
+        value(
+            &after,
+            "booster_db_pool_connections",
+            &[("pool", "main"), ("state", "max")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "booster_db_pool_connections",
+            &[("pool", "pages"), ("state", "max")]
+        ),
+        app.state.config.database.page_pool_size as f64
+    );
 
     // Nothing about people or secrets in any label.
     let text = metrics_text(&app).await;

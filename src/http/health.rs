@@ -59,7 +59,7 @@ pub async fn metrics(State(state): State<HttpState>, headers: http::HeaderMap) -
             http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&state.app.pool).await,
+        crate::metrics::render(&state.app.pool, &state.app.page_pool).await,
     )
         .into_response()
 }
