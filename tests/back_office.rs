@@ -738,6 +738,124 @@ async fn dashboard_and_reports_match_totals_computed_by_hand_in_the_admins_time_
     assert_eq!(months[0]["money"], money_of(&in_period));
 }
 
+/// A day or week holds its own orders when the zone's offset changes inside the
+/// period (the buckets are uneven, so the server cannot bin by a fixed length),
+/// and when it does not (Jakarta: binned by a fixed length); and a dashboard reads
+/// only the parts asked for.
+#[tokio::test]
+async fn buckets_hold_their_own_orders_across_a_daylight_saving_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (alice, _) = app.customer("alice@example.com").await;
+    let followers = service(&app, Fulfillment::Provider, 15_840, 10, 100_000).await;
+    let provider = provider_of(&app, followers).await;
+    let order = |charge: i64, placed_at: &'static str| Fixture {
+        user: alice,
+        service: followers,
+        provider,
+        quantity: 1000,
+        charge,
+        status: "COMPLETED",
+        remains: Some(0),
+        refunded: 0,
+        provider_cost: Some(charge / 2),
+        placed_at,
+    };
+    // Berlin leaves summer time at 03:00 on Sunday 25 October 2026: that day is
+    // 25 hours long, so the 26th starts at 23:00 UTC, not 22:00.
+    let fixtures = [
+        order(1_000, "2026-10-24T23:30:00+02:00"),
+        order(2_000, "2026-10-25T00:30:00+02:00"),
+        // 22:30 UTC: a fixed 24 hours from the 24th's start would put it on the 26th.
+        order(4_000, "2026-10-25T23:30:00+01:00"),
+        order(8_000, "2026-10-26T00:30:00+01:00"),
+        // Jakarta, without daylight saving: 16:59 and 17:00 UTC.
+        order(16_000, "2026-11-10T23:59:00+07:00"),
+        order(32_000, "2026-11-11T00:00:00+07:00"),
+    ];
+    for f in &fixtures {
+        insert(&app, f).await;
+    }
+    let report = |from: &'static str, to: &'static str, timezone: &'static str, group: &str| {
+        let query = format!(
+            r#"{{ adminReport(from: "{from}", to: "{to}", timezone: "{timezone}", groupBy: {group}) {{ key {MONEY} }} }}"#
+        );
+        let app = &app;
+        let admin = admin.clone();
+        async move { app.ok(Some(&admin), &query, json!({})).await["adminReport"].clone() }
+    };
+    let keyed = |rows: &Value| -> Vec<(String, Value)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["key"].as_str().unwrap().to_string(), r["money"].clone()))
+            .collect()
+    };
+    let days = report("2026-10-24", "2026-10-26", "Europe/Berlin", "DAY").await;
+    assert_eq!(
+        keyed(&days),
+        vec![
+            ("2026-10-24".into(), money_of(&[&fixtures[0]])),
+            ("2026-10-25".into(), money_of(&[&fixtures[1], &fixtures[2]])),
+            ("2026-10-26".into(), money_of(&[&fixtures[3]])),
+        ],
+        "{days:#}"
+    );
+    // The week of Monday the 19th ends on the 25th at 23:00 UTC.
+    let weeks = report("2026-10-19", "2026-10-26", "Europe/Berlin", "WEEK").await;
+    assert_eq!(
+        keyed(&weeks),
+        vec![
+            (
+                "2026-10-19".into(),
+                money_of(&fixtures[..3].iter().collect::<Vec<_>>())
+            ),
+            ("2026-10-26".into(), money_of(&[&fixtures[3]])),
+        ],
+        "{weeks:#}"
+    );
+    let days = report("2026-11-10", "2026-11-12", "Asia/Jakarta", "DAY").await;
+    let nothing: [&Fixture; 0] = [];
+    assert_eq!(
+        keyed(&days),
+        vec![
+            ("2026-11-10".into(), money_of(&[&fixtures[4]])),
+            ("2026-11-11".into(), money_of(&[&fixtures[5]])),
+            ("2026-11-12".into(), money_of(&nothing)),
+        ],
+        "{days:#}"
+    );
+
+    // The dashboard reads its parts when asked: the period's money is one scan
+    // (shared with the buyers), the whole dashboard four aggregates.
+    let dashboard = |selection: &str| {
+        format!(
+            r#"{{ adminDashboard(from: "2026-11-10", to: "2026-11-11", timezone: "Asia/Jakarta") {{ {selection} }} }}"#
+        )
+    };
+    let (statements, answer) = app
+        .statements_of(app.ok(
+            Some(&admin),
+            &dashboard("money { orders revenue } activeBuyers"),
+            json!({}),
+        ))
+        .await;
+    assert_eq!(answer["adminDashboard"]["money"]["revenue"], 48_000);
+    assert_eq!(answer["adminDashboard"]["activeBuyers"], 1);
+    assert_eq!(statements, 1);
+    let (statements, answer) = app
+        .statements_of(app.ok(
+            Some(&admin),
+            &dashboard(
+                "money { orders } ordersByStatus { status } activeBuyers newUsers deposits { count } attention { openTickets }",
+            ),
+            json!({}),
+        ))
+        .await;
+    assert_eq!(answer["adminDashboard"]["money"]["orders"], 2);
+    assert_eq!(statements, 4);
+}
+
 #[tokio::test]
 async fn reports_refuse_bad_periods_and_customers() {
     let app = TestApp::spawn().await;

@@ -228,19 +228,37 @@ impl Bucket {
             Bucket::Month => "month",
         }
     }
+
+    /// The bucket's length in hours where the zone's offset does not change, as an
+    /// interval of fixed length (`'1 day'` added to a `timestamptz` follows the
+    /// session's zone); none for months, whose lengths differ.
+    fn fixed_hours(self) -> Option<u32> {
+        match self {
+            Bucket::Day => Some(24),
+            Bucket::Week => Some(7 * 24),
+            Bucket::Month => None,
+        }
+    }
 }
 
 /// The money per time bucket in the admin's time zone, every bucket of the period
 /// present (empty ones as zeros). `first_day` and `last_day` are the period's
 /// local days (midnight, no zone).
 ///
-/// Each order finds its bucket by `width_bucket` over the buckets' starts as
-/// instants, computed once, rather than by converting every order's time to the
-/// zone (`AT TIME ZONE` per row cost half again a bare scan). PostgreSQL cannot
-/// tell how few buckets that makes and, within the default 4 MB of `work_mem`,
-/// would sort a million orders on disk to group them; so the statement runs in
-/// a transaction that lets it hash them in memory, without JIT (whose compiling
-/// outweighs its gain on one scan).
+/// The buckets' starts are computed once as instants (`grid`, with the start of
+/// the bucket after the last), and each order finds its bucket from its own
+/// instant rather than by converting it to the zone (`AT TIME ZONE` per row cost
+/// half again a bare scan). Where those starts are evenly spaced (days and weeks
+/// in a period without a change of the zone's offset, which is every period in
+/// Asia/Jakarta), that is `date_bin`'s arithmetic; otherwise (months, and periods
+/// across a daylight-saving change) a binary search of the starts by
+/// `width_bucket`, a tenth slower. The choice is made by the statement from the
+/// same starts it groups by, so both agree to the microsecond.
+///
+/// PostgreSQL cannot tell how few buckets that makes and, within the default
+/// 4 MB of `work_mem`, would sort a million orders on disk to group them; so the
+/// statement runs in a transaction that lets it hash them in memory, without JIT
+/// (whose compiling outweighs its gain on one scan).
 pub async fn time_series(
     conn: &mut AsyncPgConnection,
     period: Period,
@@ -251,23 +269,45 @@ pub async fn time_series(
 ) -> QueryResult<Vec<ReportRow>> {
     use diesel_async::AsyncConnection;
     let unit = bucket.unit();
+    let searched =
+        "(SELECT starts FROM grid)[width_bucket(o.created_at, (SELECT starts FROM grid))]";
+    let bucket_start = match bucket.fixed_hours() {
+        Some(hours) => format!(
+            "CASE WHEN (SELECT even FROM grid) \
+               THEN date_bin(interval '{hours} hours', o.created_at, (SELECT starts[1] FROM grid)) \
+               ELSE {searched} END"
+        ),
+        None => searched.to_string(),
+    };
+    let even = match bucket.fixed_hours() {
+        Some(hours) => {
+            format!("bool_and(s.instant = f.instant + (s.n - 1) * interval '{hours} hours')")
+        }
+        None => "false".to_string(),
+    };
     let statement = in_period(format!(
-        "WITH buckets AS ( \
+        "WITH local AS ( \
            SELECT array_agg(local_start ORDER BY local_start) AS starts \
-           FROM generate_series(date_trunc('{unit}', $4), date_trunc('{unit}', $5), interval '1 {unit}') AS local_start \
+           FROM generate_series(date_trunc('{unit}', $4), date_trunc('{unit}', $5) + interval '1 {unit}', \
+             interval '1 {unit}') AS local_start \
          ), instants AS ( \
-           SELECT array_agg(s.local_start AT TIME ZONE $3 ORDER BY s.n) AS starts \
-           FROM buckets, unnest(buckets.starts) WITH ORDINALITY AS s(local_start, n) \
+           SELECT u.local_start AT TIME ZONE $3 AS instant, u.n \
+           FROM local, unnest(local.starts) WITH ORDINALITY AS u(local_start, n) \
+         ), grid AS ( \
+           SELECT array_agg(s.instant ORDER BY s.n) AS starts, {even} AS even \
+           FROM instants s CROSS JOIN (SELECT instant FROM instants WHERE n = 1) AS f \
          ), figures AS ( \
-           SELECT width_bucket(o.created_at, (SELECT starts FROM instants)) AS n, count(*) AS orders, \
+           SELECT {bucket_start} AS bucket_start, count(*) AS orders, \
              sum(o.charge - o.refunded) AS revenue, sum({DELIVERED_COST}) AS provider_cost \
            FROM orders o WHERE o.created_at >= $1 AND o.created_at < $2 GROUP BY 1 \
          ) \
          SELECT to_char(b.local_start, 'YYYY-MM-DD') AS key, NULL::text AS label, \
            COALESCE(f.orders, 0)::bigint AS orders, COALESCE(f.revenue, 0)::bigint AS revenue, \
            COALESCE(f.provider_cost, 0)::bigint AS provider_cost \
-         FROM buckets, unnest(buckets.starts) WITH ORDINALITY AS b(local_start, n) \
-         LEFT JOIN figures f ON f.n = b.n ORDER BY b.n"
+         FROM local CROSS JOIN grid \
+           CROSS JOIN LATERAL unnest(local.starts[1:cardinality(local.starts) - 1]) WITH ORDINALITY AS b(local_start, n) \
+           LEFT JOIN figures f ON f.bucket_start = grid.starts[b.n] \
+         ORDER BY b.n"
     ), period)
     .bind::<Text, _>(timezone)
     .bind::<Timestamp, _>(first_day)
@@ -294,49 +334,62 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    /// The key, the label and the joins; constants, never input.
-    fn sql(self) -> (&'static str, &'static str, &'static str) {
+    /// The order's column the orders are grouped by first, then the key, the
+    /// label and the joins over those groups (`f.id`); constants, never input.
+    fn sql(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
             Dimension::Service => (
-                "o.service_id::text",
+                "o.service_id",
+                "f.id::text",
                 "s.name",
-                "JOIN services s ON s.id = o.service_id",
+                "JOIN services s ON s.id = f.id",
             ),
+            // Per service first, then their categories.
             Dimension::Category => (
+                "o.service_id",
                 "c.id::text",
                 "c.name",
-                "JOIN services s ON s.id = o.service_id JOIN service_categories c ON c.id = s.category_id",
+                "JOIN services s ON s.id = f.id JOIN service_categories c ON c.id = s.category_id",
             ),
             Dimension::Provider => (
-                "COALESCE(o.provider_id::text, '')",
+                "o.provider_id",
+                "COALESCE(f.id::text, '')",
                 "COALESCE(p.name, 'own products')",
-                "LEFT JOIN providers p ON p.id = o.provider_id",
+                "LEFT JOIN providers p ON p.id = f.id",
             ),
             Dimension::User => (
-                "o.user_id::text",
+                "o.user_id",
+                "f.id::text",
                 "u.email",
-                "JOIN users u ON u.id = o.user_id",
+                "JOIN users u ON u.id = f.id",
             ),
         }
     }
 }
 
-/// The top `limit` of a dimension by revenue in the period.
+/// The top `limit` of a dimension by revenue in the period. The orders are summed
+/// per id (a number: hashed cheaply, no join per order), and only those few sums
+/// are joined to their names and summed again where several ids make one key
+/// (the services of a category).
 pub async fn breakdown(
     conn: &mut AsyncPgConnection,
     period: Period,
     dimension: Dimension,
     limit: i64,
 ) -> QueryResult<Vec<ReportRow>> {
-    let (key, label, joins) = dimension.sql();
+    let (id, key, label, joins) = dimension.sql();
     in_period(
         format!(
-            "SELECT {key} AS key, {label} AS label, count(*) AS orders, \
-           COALESCE(sum(o.charge - o.refunded), 0)::bigint AS revenue, \
-           COALESCE(sum({DELIVERED_COST}), 0)::bigint AS provider_cost \
-         FROM orders o {joins} \
-         WHERE o.created_at >= $1 AND o.created_at < $2 \
-         GROUP BY 1, 2 ORDER BY revenue DESC, key LIMIT $3"
+            "WITH figures AS ( \
+               SELECT {id} AS id, count(*) AS orders, sum(o.charge - o.refunded) AS revenue, \
+                 sum({DELIVERED_COST}) AS provider_cost \
+               FROM orders o WHERE o.created_at >= $1 AND o.created_at < $2 GROUP BY 1 \
+             ) \
+             SELECT {key} AS key, {label} AS label, sum(f.orders)::bigint AS orders, \
+               COALESCE(sum(f.revenue), 0)::bigint AS revenue, \
+               COALESCE(sum(f.provider_cost), 0)::bigint AS provider_cost \
+             FROM figures f {joins} \
+             GROUP BY 1, 2 ORDER BY revenue DESC, key LIMIT $3"
         ),
         period,
     )

@@ -9,12 +9,9 @@ use chrono_tz::Tz;
 use diesel_async::AsyncPgConnection;
 
 use crate::{
-    db::{
-        PgPool,
-        reports::{
-            self, AttentionFigures, Bucket, Dimension, GatewayFigures, OrderFigures, Period,
-            ReportRow, StatusFigures,
-        },
+    db::reports::{
+        self, AttentionFigures, Bucket, Dimension, GatewayFigures, OrderFigures, Period, ReportRow,
+        StatusFigures,
     },
     error::{AppError, AppResult},
 };
@@ -117,60 +114,58 @@ impl From<OrderFigures> for Money {
     }
 }
 
-/// The dashboard of a period.
+/// The period's orders on the dashboard: their money, per status now, and how
+/// many customers placed them.
 #[derive(Debug, Clone)]
-pub struct Dashboard {
-    pub period: LocalPeriod,
+pub struct OrderSummary {
     pub money: Money,
     pub by_status: Vec<StatusFigures>,
-    pub deposits: Vec<GatewayFigures>,
-    pub people: People,
-    pub attention: AttentionFigures,
-}
-
-/// People: who signed up and who bought in the period.
-#[derive(Debug, Clone, Copy)]
-pub struct People {
-    pub new_users: i64,
     pub active_buyers: i64,
 }
 
-/// Four statements (orders by status with their buyers, deposits by gateway,
-/// new users, attention), independent reads run at once on their own pooled
-/// connections, so the dashboard takes as long as its slowest aggregate, not
-/// their sum.
-pub async fn dashboard(pool: &PgPool, period: LocalPeriod) -> AppResult<Dashboard> {
-    let today = Utc::now().with_timezone(&period.timezone).date_naive();
-    let (orders, deposits, new_users, attention) = tokio::try_join!(
-        async {
-            Ok::<_, AppError>(
-                reports::orders_by_status(&mut *pool.get().await?, period.span).await?,
-            )
-        },
-        async { Ok(reports::deposits_by_gateway(&mut *pool.get().await?, period.span).await?) },
-        async { Ok(reports::new_users(&mut *pool.get().await?, period.span).await?) },
-        async {
-            let since = local_midnight(period.timezone, today);
-            Ok(reports::attention(&mut *pool.get().await?, since).await?)
-        },
-    )?;
-    let by_status = orders.by_status;
-    let money = by_status.iter().fold(Money::default(), |sum, s| Money {
-        orders: sum.orders + s.money.orders,
-        revenue: sum.revenue + s.money.revenue,
-        provider_cost: sum.provider_cost + s.money.provider_cost,
-    });
-    Ok(Dashboard {
-        period,
+// The dashboard's parts are read each on its own pooled connection, and only
+// when asked for: the GraphQL dashboard resolves its fields at once, so a full
+// dashboard takes as long as its slowest aggregate, not their sum, and a
+// dashboard of a period's money alone is one statement.
+
+/// The period's orders: one scan (`db::reports::orders_by_status`).
+pub async fn order_summary(
+    conn: &mut AsyncPgConnection,
+    period: LocalPeriod,
+) -> AppResult<OrderSummary> {
+    let orders = reports::orders_by_status(conn, period.span).await?;
+    let money = orders
+        .by_status
+        .iter()
+        .fold(Money::default(), |sum, s| Money {
+            orders: sum.orders + s.money.orders,
+            revenue: sum.revenue + s.money.revenue,
+            provider_cost: sum.provider_cost + s.money.provider_cost,
+        });
+    Ok(OrderSummary {
         money,
-        by_status,
-        deposits,
-        people: People {
-            new_users,
-            active_buyers: orders.active_buyers,
-        },
-        attention,
+        by_status: orders.by_status,
+        active_buyers: orders.active_buyers,
     })
+}
+
+/// Deposits credited in the period, per gateway.
+pub async fn deposits(
+    conn: &mut AsyncPgConnection,
+    period: LocalPeriod,
+) -> AppResult<Vec<GatewayFigures>> {
+    Ok(reports::deposits_by_gateway(conn, period.span).await?)
+}
+
+/// Customers who signed up in the period.
+pub async fn new_users(conn: &mut AsyncPgConnection, period: LocalPeriod) -> AppResult<i64> {
+    Ok(reports::new_users(conn, period.span).await?)
+}
+
+/// What needs an admin now; "today" is the admin's, in the period's time zone.
+pub async fn attention(conn: &mut AsyncPgConnection, timezone: Tz) -> AppResult<AttentionFigures> {
+    let today = Utc::now().with_timezone(&timezone).date_naive();
+    Ok(reports::attention(conn, local_midnight(timezone, today)).await?)
 }
 
 /// How a report groups orders.

@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::{
     db::{admin_audit_log::AuditLogRow, enums::OrderStatus, reports::ReportRow},
     domain::reports::{self, Money},
-    graphql::{error::GraphqlResult, load, loaders::UserId, scalars::Rupiah, types::account::User},
+    graphql::{
+        conn, error::GraphqlResult, load, loaders::UserId, scalars::Rupiah, types::account::User,
+    },
 };
 
 // The GraphQL face of `domain::reports::ReportGrouping`.
@@ -161,28 +163,52 @@ pub struct Attention {
     pub open_tickets: i64,
 }
 
-/// How the business did in a period, and what needs attention.
-pub struct Dashboard(pub reports::Dashboard);
+/// How the business did in a period, and what needs attention. Each part is read
+/// when it is asked for (its fields resolve at once, each on its own pooled
+/// connection); the orders' money, statuses and buyers come from one scan, shared.
+pub struct Dashboard {
+    period: reports::LocalPeriod,
+    orders: tokio::sync::OnceCell<reports::OrderSummary>,
+}
+
+impl Dashboard {
+    pub fn new(period: reports::LocalPeriod) -> Dashboard {
+        Dashboard {
+            period,
+            orders: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn orders(&self, ctx: &Context<'_>) -> GraphqlResult<&reports::OrderSummary> {
+        self.orders
+            .get_or_try_init(|| async {
+                Ok(reports::order_summary(&mut *conn(ctx).await?, self.period).await?)
+            })
+            .await
+    }
+}
 
 #[Object]
 impl Dashboard {
     /// The first local day of the period.
     async fn from(&self) -> NaiveDate {
-        self.0.period.from
+        self.period.from
     }
     /// The last local day of the period (inclusive).
     async fn to(&self) -> NaiveDate {
-        self.0.period.to
+        self.period.to
     }
     async fn timezone(&self) -> &str {
-        self.0.period.timezone.name()
+        self.period.timezone.name()
     }
-    async fn money(&self) -> MoneyFigures {
-        MoneyFigures(self.0.money)
+    async fn money(&self, ctx: &Context<'_>) -> GraphqlResult<MoneyFigures> {
+        Ok(MoneyFigures(self.orders(ctx).await?.money))
     }
     /// Orders placed in the period by their status now.
-    async fn orders_by_status(&self) -> Vec<StatusCount> {
-        self.0
+    async fn orders_by_status(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<StatusCount>> {
+        Ok(self
+            .orders(ctx)
+            .await?
             .by_status
             .iter()
             .filter_map(|s| {
@@ -192,36 +218,36 @@ impl Dashboard {
                     revenue: Rupiah(s.money.revenue),
                 })
             })
-            .collect()
+            .collect())
     }
-    async fn deposits(&self) -> DepositFigures {
-        let rows = &self.0.deposits;
-        DepositFigures {
+    async fn deposits(&self, ctx: &Context<'_>) -> GraphqlResult<DepositFigures> {
+        let rows = reports::deposits(&mut *conn(ctx).await?, self.period).await?;
+        Ok(DepositFigures {
             count: rows.iter().map(|g| g.count).sum(),
             amount: Rupiah(rows.iter().map(|g| g.amount).sum()),
             bonus: Rupiah(rows.iter().map(|g| g.bonus).sum()),
             by_gateway: rows
-                .iter()
+                .into_iter()
                 .map(|g| GatewayDeposits {
-                    gateway: g.gateway.clone(),
+                    gateway: g.gateway,
                     count: g.count,
                     amount: Rupiah(g.amount),
                     bonus: Rupiah(g.bonus),
                 })
                 .collect(),
-        }
+        })
     }
     /// Users who signed up in the period.
-    async fn new_users(&self) -> i64 {
-        self.0.people.new_users
+    async fn new_users(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
+        Ok(reports::new_users(&mut *conn(ctx).await?, self.period).await?)
     }
     /// Users who placed an order in the period.
-    async fn active_buyers(&self) -> i64 {
-        self.0.people.active_buyers
+    async fn active_buyers(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
+        Ok(self.orders(ctx).await?.active_buyers)
     }
-    async fn attention(&self) -> Attention {
-        let a = &self.0.attention;
-        Attention {
+    async fn attention(&self, ctx: &Context<'_>) -> GraphqlResult<Attention> {
+        let a = reports::attention(&mut *conn(ctx).await?, self.period.timezone).await?;
+        Ok(Attention {
             orders_needing_review: a.orders_needing_review,
             orders_failed_today: a.orders_failed_today,
             flagged_deposits: a.flagged_deposits,
@@ -229,7 +255,7 @@ impl Dashboard {
             low_balance_providers: a.low_balance_providers,
             services_out_of_stock: a.services_out_of_stock,
             open_tickets: a.open_tickets,
-        }
+        })
     }
 }
 
