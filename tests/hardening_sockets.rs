@@ -136,3 +136,38 @@ async fn truncating_sessions_forgets_cached_sessions() {
     }
     assert!(refused, "a truncated session stayed usable from the cache");
 }
+
+/// A message past the body limit closes the socket with 1009 (message too big),
+/// before `connection_init` as after it; one within the limit is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_message_closes_the_socket_with_1009() {
+    let app = TestApp::spawn_with(|c| c.server.max_body_bytes = 64 * 1024).await;
+    let (_, customer) = app.customer("big@example.com").await;
+    let oversized = |query: &str| {
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "extensions": { "pad": "x".repeat(80 * 1024) } } })
+            .to_string()
+    };
+    let mut anonymous = sockets::ws_open(&app.base_url, sockets::TRANSPORT_WS).await;
+    anonymous
+        .send(Message::text(oversized("{ __typename }")))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut anonymous).await, Some(1009));
+
+    let mut socket = ws_connect(&app.base_url, sockets::TRANSPORT_WS, &customer).await;
+    let within = json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }", "extensions": { "pad": "x".repeat(32 * 1024) } } });
+    socket
+        .send(Message::text(within.to_string()))
+        .await
+        .unwrap();
+    let answer = sockets::next_json(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["data"]["__typename"], "QueryRoot",
+        "{answer}"
+    );
+    socket
+        .send(Message::text(oversized("{ __typename }")))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut socket).await, Some(1009));
+}

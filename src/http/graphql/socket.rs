@@ -29,6 +29,21 @@ use crate::{
 /// A larger message still arrives whole: the buffer grows for it.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// RFC 6455's close code for a message too big to process.
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Whether a read failed on the size limits (`max_message_size`,
+/// `max_frame_size`) rather than on the connection.
+fn is_too_big(error: &axum::Error) -> bool {
+    use std::error::Error;
+    matches!(
+        error
+            .source()
+            .and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
 fn token_from_init(payload: &serde_json::Value) -> Option<String> {
     let object = payload.as_object()?;
     let raw = ["Authorization", "authorization", "token", "authToken"]
@@ -54,7 +69,7 @@ pub async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // A message is bounded as a request body is (tungstenite's defaults let
         // anyone, before `connection_init`, make the server hold 64 MiB); past
-        // it the connection ends.
+        // it the socket is closed with 1009.
         .max_message_size(max_message_bytes)
         .max_frame_size(max_message_bytes)
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -97,7 +112,19 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
         Box::pin(revoked.clone().cancelled_owned()),
         Box::pin(init_timed_out.clone().cancelled_owned()),
     );
-    let incoming = stream.take_until(stop);
+    // An oversized message ends the protocol (it stops at the first read error);
+    // the socket then says why with 1009, as RFC 6455 asks.
+    let too_big = CancellationToken::new();
+    let incoming = stream
+        .inspect({
+            let too_big = too_big.clone();
+            move |read| {
+                if read.as_ref().is_err_and(is_too_big) {
+                    too_big.cancel();
+                }
+            }
+        })
+        .take_until(stop);
     let on_init = {
         let revoked = revoked.clone();
         move |payload: serde_json::Value| async move {
@@ -144,6 +171,8 @@ async fn serve_socket(state: HttpState, protocol: GraphQLProtocol, socket: WebSo
         ))
     } else if init_timed_out.is_cancelled() {
         Some((CLOSE_INIT_TIMEOUT, "connection_init not received in time"))
+    } else if too_big.is_cancelled() {
+        Some((CLOSE_TOO_BIG, "message too big"))
     } else {
         None
     };
