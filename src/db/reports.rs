@@ -271,19 +271,17 @@ pub async fn time_series(
     let unit = bucket.unit();
     let searched =
         "(SELECT starts FROM grid)[width_bucket(o.created_at, (SELECT starts FROM grid))]";
-    let bucket_start = match bucket.fixed_hours() {
-        Some(hours) => format!(
-            "CASE WHEN (SELECT even FROM grid) \
-               THEN date_bin(interval '{hours} hours', o.created_at, (SELECT starts[1] FROM grid)) \
-               ELSE {searched} END"
+    // Whether the starts are evenly spaced, and each order's bucket start.
+    let (even, bucket_start) = match bucket.fixed_hours() {
+        Some(hours) => (
+            format!("bool_and(s.instant = f.instant + (s.n - 1) * interval '{hours} hours')"),
+            format!(
+                "CASE WHEN (SELECT even FROM grid) \
+                   THEN date_bin(interval '{hours} hours', o.created_at, (SELECT starts[1] FROM grid)) \
+                   ELSE {searched} END"
+            ),
         ),
-        None => searched.to_string(),
-    };
-    let even = match bucket.fixed_hours() {
-        Some(hours) => {
-            format!("bool_and(s.instant = f.instant + (s.n - 1) * interval '{hours} hours')")
-        }
-        None => "false".to_string(),
+        None => ("false".to_string(), searched.to_string()),
     };
     let statement = in_period(format!(
         "WITH local AS ( \
